@@ -1,0 +1,14 @@
+//! The credential model and the authorization rules of countersign.
+//!
+//! This crate is pure: it performs no I/O, never reads the clock and never draws random bytes
+//! itself. Callers pass `now` and randomness in, which keeps every rule testable exhaustively.
+#![warn(missing_docs)]
+
+pub mod access;
+pub mod api_user;
+pub mod directory;
+pub mod ids;
+pub mod key;
+pub mod legacy;
+pub mod secret;
+pub mod token;
