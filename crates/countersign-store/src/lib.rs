@@ -1,1 +1,250 @@
-//! placeholder
+//! The storage layer of countersign: the only crate that speaks SQL.
+//!
+//! One set of queries runs on SQLite (embedded default) and PostgreSQL (scale-out) through
+//! sqlx's `Any` driver; the schema lives in `migrations/sqlite` and `migrations/postgres`, whose
+//! file names match. Queries return core types, never rows. Times are stored as Unix
+//! milliseconds and ids as lower-case UUID text, which both backends compare identically.
+
+mod api_users;
+mod audit;
+mod directory;
+mod sessions;
+
+pub use api_users::{ApiUserWithKeys, NewApiUser};
+pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
+pub use directory::{NewUser, PasswordHashes, UserUpdate};
+pub use sessions::AdminSession;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist.
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked for.
+        entity: &'static str,
+    },
+    /// A unique constraint was violated.
+    #[error("{entity} already exists")]
+    Conflict {
+        /// What collided.
+        entity: &'static str,
+    },
+    /// A stored value could not be understood (corrupt or from a newer release).
+    #[error("stored {what} is invalid")]
+    Corrupt {
+        /// What was invalid.
+        what: &'static str,
+    },
+    /// The database failed.
+    #[error("database error")]
+    Backend(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Backend(error)
+    }
+}
+
+/// Maps a unique violation to `Conflict`, everything else to `Backend`.
+fn conflict_or_backend(entity: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { entity },
+        _ => StoreError::Backend(error),
+    }
+}
+
+/// Which database engine a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+}
+
+/// A page of a list, with the cursor of the next page.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched items, using `cursor_of` on the last kept item.
+    fn from_overfetch(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Self {
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if has_more { items.last().map(cursor_of) } else { None };
+        Self { items, next_cursor }
+    }
+}
+
+/// The database handle: a pool plus the backend it talks to.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to the database named by the config (creating a SQLite file if missing).
+    ///
+    /// # Errors
+    /// Returns `Backend` when the database cannot be reached or the URL is not supported.
+    pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = if config.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if config.url.starts_with("postgres:") || config.url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Backend(sqlx::Error::Configuration(
+                "database url must start with sqlite:// or postgres://".into(),
+            )));
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(&config.url),
+            Backend::Postgres => config.url.clone(),
+        };
+        let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|connection, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; synchronous=NORMAL in WAL mode
+                    // keeps every committed transaction across a process crash (kill -9).
+                    connection.execute("PRAGMA journal_mode = WAL").await?;
+                    connection.execute("PRAGMA synchronous = NORMAL").await?;
+                    connection.execute("PRAGMA foreign_keys = ON").await?;
+                    connection.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations.
+    ///
+    /// # Errors
+    /// Returns `Migrate` when a migration fails or the database has unknown migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// Returns `Backend` when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Returns the stored secret `name`, inserting `generated` first if none exists.
+    ///
+    /// Concurrent first starts agree on one value: the insert is ignored on conflict and the
+    /// stored value is read back.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn get_or_insert_secret(
+        &self,
+        name: &str,
+        generated: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(generated)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
+    }
+
+    fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Adds `mode=rwc` so a missing SQLite file is created.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Converts a time to stored Unix milliseconds.
+pub(crate) fn millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Converts stored Unix milliseconds to a time.
+pub(crate) fn from_millis(value: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000_000)
+        .map_err(|_| StoreError::Corrupt { what: "timestamp" })
+}
+
+pub(crate) fn opt_from_millis(value: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    value.map(from_millis).transpose()
+}
+
+pub(crate) fn parse_id<T>(text: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(text).ok_or(StoreError::Corrupt { what: "id" })
+}
+
+/// Clamps a requested page size to 1–1000 and turns it into the over-fetch SQL limit.
+pub(crate) fn overfetch(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000)) + 1
+}

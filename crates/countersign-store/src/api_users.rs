@@ -1,0 +1,327 @@
+//! Queries over API users and their key digests.
+
+use crate::{Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, overfetch, parse_id};
+use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope, normalize_username};
+use countersign_core::ids::{ApiKeyId, ApiUserId, EnvironmentId, OrganizationId, UserId};
+use time::OffsetDateTime;
+
+#[derive(sqlx::FromRow)]
+struct ApiUserRow {
+    id: String,
+    organization_id: String,
+    username: String,
+    scope_type: String,
+    scope_user_id: Option<String>,
+    scope_environment_id: Option<String>,
+    expires_at: i64,
+    description: Option<String>,
+    created_at: i64,
+    created_by: String,
+    revoked_at: Option<i64>,
+    revoked_by: Option<String>,
+    last_used_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, organization_id, username, scope_type, scope_user_id, scope_environment_id, \
+     expires_at, description, created_at, created_by, revoked_at, revoked_by, last_used_at";
+
+impl TryFrom<ApiUserRow> for ApiUser {
+    type Error = StoreError;
+    fn try_from(row: ApiUserRow) -> Result<Self, StoreError> {
+        let scope = match (row.scope_type.as_str(), row.scope_user_id, row.scope_environment_id) {
+            ("user", Some(user), _) => Scope::User(parse_id(&user, UserId::parse)?),
+            ("environment", _, Some(environment)) => {
+                Scope::Environment(parse_id(&environment, EnvironmentId::parse)?)
+            }
+            ("organization", _, _) => Scope::Organization,
+            _ => return Err(StoreError::Corrupt { what: "scope" }),
+        };
+        Ok(Self {
+            id: parse_id(&row.id, ApiUserId::parse)?,
+            organization_id: parse_id(&row.organization_id, OrganizationId::parse)?,
+            username: row.username,
+            scope,
+            expires_at: from_millis(row.expires_at)?,
+            description: row.description,
+            created_at: from_millis(row.created_at)?,
+            created_by: row.created_by,
+            revoked_at: opt_from_millis(row.revoked_at)?,
+            revoked_by: row.revoked_by,
+            last_used_at: opt_from_millis(row.last_used_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    digest: String,
+    valid_until: Option<i64>,
+}
+
+impl TryFrom<KeyRow> for ApiKeyRecord {
+    type Error = StoreError;
+    fn try_from(row: KeyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse_id(&row.id, ApiKeyId::parse)?,
+            digest: row.digest,
+            valid_until: opt_from_millis(row.valid_until)?,
+        })
+    }
+}
+
+/// An API user with the digests of its keys.
+#[derive(Clone, Debug)]
+pub struct ApiUserWithKeys {
+    /// The API user.
+    pub api_user: ApiUser,
+    /// Its keys, newest first.
+    pub keys: Vec<ApiKeyRecord>,
+}
+
+/// An API user to create, with the digest of its first key.
+#[derive(Clone, Debug)]
+pub struct NewApiUser {
+    /// The record.
+    pub api_user: ApiUser,
+    /// Id of the first key.
+    pub key_id: ApiKeyId,
+    /// Digest of the first key.
+    pub key_digest: String,
+}
+
+impl Store {
+    /// Creates an API user and its first key atomically.
+    ///
+    /// # Errors
+    /// Returns `Conflict` when the username is taken (case-insensitively, installation-wide).
+    pub async fn insert_api_user(&self, new: &NewApiUser) -> Result<(), StoreError> {
+        let api_user = &new.api_user;
+        let (user_id, environment_id) = match api_user.scope {
+            Scope::User(user) => (Some(user.to_string()), None),
+            Scope::Environment(environment) => (None, Some(environment.to_string())),
+            Scope::Organization => (None, None),
+        };
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO api_users (id, organization_id, username, username_lower, scope_type, scope_user_id, \
+             scope_environment_id, expires_at, description, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(api_user.id.to_string())
+        .bind(api_user.organization_id.to_string())
+        .bind(&api_user.username)
+        .bind(normalize_username(&api_user.username))
+        .bind(api_user.scope.type_name())
+        .bind(user_id)
+        .bind(environment_id)
+        .bind(millis(api_user.expires_at))
+        .bind(api_user.description.clone())
+        .bind(millis(api_user.created_at))
+        .bind(&api_user.created_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_or_backend("api user"))?;
+        sqlx::query("INSERT INTO api_user_keys (id, api_user_id, digest, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new.key_id.to_string())
+            .bind(api_user.id.to_string())
+            .bind(&new.key_digest)
+            .bind(millis(api_user.created_at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Returns an API user of an organization.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn fetch_api_user(
+        &self,
+        organization: OrganizationId,
+        id: ApiUserId,
+    ) -> Result<ApiUser, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_users WHERE id = $1 AND organization_id = $2");
+        sqlx::query_as::<_, ApiUserRow>(&sql)
+            .bind(id.to_string())
+            .bind(organization.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound { entity: "api user" })?
+            .try_into()
+    }
+
+    /// Returns an API user with its keys by id, in any organization.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_api_user_with_keys(&self, id: ApiUserId) -> Result<Option<ApiUserWithKeys>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_users WHERE id = $1");
+        let row = sqlx::query_as::<_, ApiUserRow>(&sql)
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        self.with_keys(row).await
+    }
+
+    /// Returns an API user with its keys by username (case-insensitive).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_api_user_by_username(&self, username: &str) -> Result<Option<ApiUserWithKeys>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_users WHERE username_lower = $1");
+        let row = sqlx::query_as::<_, ApiUserRow>(&sql)
+            .bind(normalize_username(username))
+            .fetch_optional(self.pool())
+            .await?;
+        self.with_keys(row).await
+    }
+
+    async fn with_keys(&self, row: Option<ApiUserRow>) -> Result<Option<ApiUserWithKeys>, StoreError> {
+        let Some(row) = row else { return Ok(None) };
+        let api_user: ApiUser = row.try_into()?;
+        let keys = sqlx::query_as::<_, KeyRow>(
+            "SELECT id, digest, valid_until FROM api_user_keys WHERE api_user_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(api_user.id.to_string())
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(ApiUserWithKeys { api_user, keys }))
+    }
+
+    /// Lists an organization's API users in creation order; inactive (revoked or expired at
+    /// `now`) ones only when asked.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_api_users(
+        &self,
+        organization: OrganizationId,
+        include_inactive: bool,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ApiUser>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_users WHERE organization_id = $1 AND id > $2 \
+             AND ($3 = 1 OR (revoked_at IS NULL AND expires_at > $4)) ORDER BY id LIMIT $5"
+        );
+        let rows = sqlx::query_as::<_, ApiUserRow>(&sql)
+            .bind(organization.to_string())
+            .bind(cursor.unwrap_or("").to_owned())
+            .bind(i64::from(include_inactive))
+            .bind(millis(now))
+            .bind(overfetch(limit))
+            .fetch_all(self.pool())
+            .await?;
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ApiUser>, _>>()?;
+        Ok(Page::from_overfetch(items, limit, |a| a.id.to_string()))
+    }
+
+    /// Revokes an API user permanently (idempotent: the first revocation is kept).
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn revoke_api_user(
+        &self,
+        organization: OrganizationId,
+        id: ApiUserId,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<ApiUser, StoreError> {
+        sqlx::query(
+            "UPDATE api_users SET revoked_at = $1, revoked_by = $2 \
+             WHERE id = $3 AND organization_id = $4 AND revoked_at IS NULL",
+        )
+        .bind(millis(now))
+        .bind(by)
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(self.pool())
+        .await?;
+        self.fetch_api_user(organization, id).await
+    }
+
+    /// Deletes an API user and its keys.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn delete_api_user(&self, organization: OrganizationId, id: ApiUserId) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM api_user_keys WHERE api_user_id = $1 AND api_user_id IN (SELECT id FROM api_users WHERE organization_id = $2)")
+            .bind(id.to_string())
+            .bind(organization.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM api_users WHERE id = $1 AND organization_id = $2")
+            .bind(id.to_string())
+            .bind(organization.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { entity: "api user" });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a new key and ends every older key at `old_valid_until` (or keeps an earlier end).
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn rotate_api_user_key(
+        &self,
+        organization: OrganizationId,
+        id: ApiUserId,
+        key_id: ApiKeyId,
+        digest: &str,
+        old_valid_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<ApiUser, StoreError> {
+        let api_user = self.fetch_api_user(organization, id).await?;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE api_user_keys SET valid_until = $1 \
+             WHERE api_user_id = $2 AND (valid_until IS NULL OR valid_until > $1)",
+        )
+        .bind(millis(old_valid_until))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO api_user_keys (id, api_user_id, digest, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(key_id.to_string())
+            .bind(id.to_string())
+            .bind(digest)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(api_user)
+    }
+
+    /// Records last use of API users (a batch from the usage flusher); never moves time back.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn update_api_users_last_used(&self, uses: &[(ApiUserId, OffsetDateTime)]) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE api_users SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(millis(*at))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
