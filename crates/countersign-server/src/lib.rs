@@ -1,1 +1,217 @@
-//! placeholder
+//! The HTTP surface of countersign: the AssureSign and DocuSign dialects, forward auth, the
+//! admin API, and the server lifecycle (start, graceful shutdown with flushed batches).
+//!
+//! This is the only crate that knows status codes, headers and JSON envelopes.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod dialect;
+pub mod legacy;
+pub mod openapi;
+pub mod ops;
+pub mod passwords;
+pub mod routes;
+pub mod state;
+pub mod usage;
+
+use crate::audit::{AuditSink, AuditWriter};
+use crate::cache::DirectoryCache;
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::state::{AppState, Inner, Secrets, SuppliedSecrets, random_bytes};
+use crate::usage::LastUsed;
+use axum::Router;
+use axum::routing::get;
+use countersign_core::key::ApiKey;
+use countersign_store::{Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Builds the router and the OpenAPI document for a state.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    use crate::admin::{api_users, audit, directory, session};
+    use crate::routes::{assuresign, forward, health};
+    let (router, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(assuresign::exchange_api_user_key))
+        .routes(routes!(assuresign::list_user_accounts))
+        .routes(routes!(forward::verify))
+        .routes(routes!(forward::whoami))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(directory::list_environments, directory::create_environment))
+        .routes(routes!(directory::get_environment))
+        .routes(routes!(directory::list_environment_admins))
+        .routes(routes!(directory::add_environment_admin, directory::remove_environment_admin))
+        .routes(routes!(directory::list_accounts, directory::create_account))
+        .routes(routes!(directory::get_account))
+        .routes(routes!(directory::list_users, directory::create_user))
+        .routes(routes!(directory::get_user, directory::update_user))
+        .routes(routes!(directory::set_password))
+        .routes(routes!(directory::put_membership, directory::delete_membership))
+        .routes(routes!(directory::list_integrator_keys, directory::create_integrator_key))
+        .routes(routes!(directory::get_integrator_key))
+        .routes(routes!(directory::revoke_integrator_key))
+        .routes(routes!(api_users::list_api_users, api_users::create_api_user))
+        .routes(routes!(api_users::get_api_user, api_users::delete_api_user))
+        .routes(routes!(api_users::revoke_api_user))
+        .routes(routes!(api_users::rotate_api_user))
+        .routes(routes!(audit::list_audit))
+        .with_state(state)
+        .split_for_parts();
+    let document = api.clone();
+    let router = router
+        .route("/openapi.json", get(move || async move { axum::Json(document) }))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    (router, api)
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store failed (migrations, secrets).
+    #[error("store failure at start")]
+    Store(#[from] StoreError),
+    /// The listener failed.
+    #[error("listener failure")]
+    Io(#[from] std::io::Error),
+    /// The dummy password hash could not be computed.
+    #[error("password hashing failed")]
+    Hash,
+}
+
+/// What `start` needs.
+#[derive(Debug)]
+pub struct StartOptions {
+    /// Configuration.
+    pub config: ServerConfig,
+    /// A migrated store.
+    pub store: Store,
+    /// A bound listener.
+    pub listener: TcpListener,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Operator-supplied secrets.
+    pub secrets: SuppliedSecrets,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    state: AppState,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's state (tests and embedding).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, finishes requests in flight, flushes the audit and usage
+    /// batches, and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(error) = (&mut self.task).await {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+
+    /// Waits until the server stops (after `shutdown` from elsewhere, or a fatal error).
+    pub async fn wait_for(mut self, signal: impl Future<Output = ()>) {
+        signal.await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(error) = (&mut self.task).await {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+}
+
+/// Builds the state (secrets, caches, background writers) without serving.
+///
+/// # Errors
+/// Returns a store or hashing failure.
+pub async fn build_state(
+    config: ServerConfig,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    supplied: &SuppliedSecrets,
+) -> Result<(AppState, AuditWriter, JoinHandle<()>), StartError> {
+    let secrets = Secrets::load(&store, supplied, clock.now()).await?;
+    let dummy_key_digest = ApiKey::from_random(&random_bytes::<32>()).digest(&secrets.pepper);
+    let dummy_password_hash = passwords::hash(hex_string(), config.password_hashing).await.map_err(|_| StartError::Hash)?;
+    let (audit, writer) = AuditSink::start(store.clone());
+    let last_used = LastUsed::default();
+    let flusher = last_used.start(store.clone());
+    let state = AppState::new(Inner {
+        cache: Arc::new(DirectoryCache::new(config.cache_capacity)),
+        store,
+        config,
+        clock,
+        secrets,
+        audit,
+        last_used,
+        dummy_key_digest,
+        dummy_password_hash,
+    });
+    Ok((state, writer, flusher))
+}
+
+fn hex_string() -> String {
+    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Starts serving on the listener.
+///
+/// # Errors
+/// Returns a store or listener failure.
+pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
+    let (state, writer, flusher) = build_state(options.config, options.store, options.clock, &options.secrets).await?;
+    let addr = options.listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (router, _) = router(state.clone());
+    let serve_state = state.clone();
+    let listener = options.listener;
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "server stopped with an error");
+        }
+        serve_state.last_used.stop();
+        if let Err(error) = flusher.await {
+            tracing::error!(%error, "last-used flusher failed");
+        }
+        serve_state.audit.close();
+        writer.finish().await;
+        tracing::info!("server stopped; batches flushed");
+    });
+    Ok(RunningServer { addr, stop: Some(stop), task, state })
+}

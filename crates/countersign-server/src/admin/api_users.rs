@@ -1,0 +1,216 @@
+//! API users in the admin API: create (key shown once), list, get, revoke, rotate, delete.
+
+use super::{AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339};
+use crate::ops::{self, IssuedKey};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use countersign_core::api_user::{ApiUser, Scope};
+use countersign_core::ids::{ApiUserId, EnvironmentId, UserId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// An API user's scope on the wire.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScopeBody {
+    /// May act only as this user.
+    User {
+        /// The user.
+        user_id: String,
+    },
+    /// May act as members of this environment's accounts, within them.
+    Environment {
+        /// The environment.
+        environment_id: String,
+    },
+    /// May act as any active user of the organization.
+    Organization,
+}
+
+impl From<Scope> for ScopeBody {
+    fn from(scope: Scope) -> Self {
+        match scope {
+            Scope::User(user) => Self::User { user_id: user.to_string() },
+            Scope::Environment(environment) => Self::Environment { environment_id: environment.to_string() },
+            Scope::Organization => Self::Organization,
+        }
+    }
+}
+
+impl ScopeBody {
+    /// Parses the ids of the scope.
+    ///
+    /// # Errors
+    /// `Invalid` when an id is not a UUID.
+    pub fn to_scope(&self) -> Result<Scope, AdminError> {
+        match self {
+            Self::User { user_id } => UserId::parse(user_id)
+                .map(Scope::User)
+                .ok_or_else(|| AdminError::Invalid { field: "scope.user_id", detail: "user_id must be a UUID".into() }),
+            Self::Environment { environment_id } => EnvironmentId::parse(environment_id)
+                .map(Scope::Environment)
+                .ok_or_else(|| AdminError::Invalid { field: "scope.environment_id", detail: "environment_id must be a UUID".into() }),
+            Self::Organization => Ok(Scope::Organization),
+        }
+    }
+}
+
+/// An API user (never its key).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiUserBody {
+    /// Id.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Scope.
+    pub scope: ScopeBody,
+    /// Expiry (RFC 3339).
+    pub expires_at: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Creator.
+    pub created_by: String,
+    /// Revocation time.
+    pub revoked_at: Option<String>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// Last use (at most once a minute).
+    pub last_used_at: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+impl ApiUserBody {
+    /// Renders an API user with its status at `now`.
+    pub fn new(api_user: ApiUser, now: OffsetDateTime) -> Self {
+        Self {
+            id: api_user.id.to_string(),
+            status: api_user.status(now).as_str().into(),
+            username: api_user.username,
+            scope: api_user.scope.into(),
+            expires_at: rfc3339(api_user.expires_at),
+            created_at: rfc3339(api_user.created_at),
+            created_by: api_user.created_by,
+            revoked_at: api_user.revoked_at.map(rfc3339),
+            revoked_by: api_user.revoked_by,
+            last_used_at: api_user.last_used_at.map(rfc3339),
+            description: api_user.description,
+        }
+    }
+}
+
+/// A new API user.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiUser {
+    /// Unique across the installation (case-insensitive), 3–128 printable characters.
+    username: String,
+    /// Whom it may act for.
+    scope: ScopeBody,
+    /// RFC 3339 time, or `YYYY-MM-DD` meaning 00:00 UTC that day; future, at most the maximum lifetime.
+    expires_at: String,
+    /// Free text.
+    description: Option<String>,
+}
+
+/// An API user with its key, shown exactly once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiUserWithKeyBody {
+    /// The API user.
+    pub api_user: ApiUserBody,
+    /// The key; it is not stored and will not be shown again.
+    pub key: String,
+}
+
+impl ApiUserWithKeyBody {
+    fn new(issued: IssuedKey, now: OffsetDateTime) -> Self {
+        Self { key: issued.key.expose().to_owned(), api_user: ApiUserBody::new(issued.api_user, now) }
+    }
+}
+
+/// Rotation parameters.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiUser {
+    /// How long the old key keeps working, 0 (none) to 43200 (30 days).
+    #[serde(default)]
+    grace_minutes: i64,
+}
+
+/// List filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiUserListQuery {
+    /// Include revoked and expired API users.
+    #[serde(default)]
+    include_inactive: bool,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Lists API users; revoked and expired ones only with `include_inactive=true`.
+#[utoipa::path(get, path = "/admin/v1/api-users", tag = "admin", params(ApiUserListQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListBody<ApiUserBody>)))]
+pub async fn list_api_users(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<ApiUserListQuery>) -> Result<Json<ListBody<ApiUserBody>>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let paging = ListQuery { limit: query.limit, cursor: query.cursor };
+    let now = state.now();
+    let page = state.store.list_api_users(actor.organization_id, query.include_inactive, now, paging.cursor(), paging.limit()?).await?;
+    Ok(Json(ListBody::from_page(page, |a| ApiUserBody::new(a, now))))
+}
+
+/// Creates an API user and shows its key once.
+#[utoipa::path(post, path = "/admin/v1/api-users", tag = "admin", request_body = CreateApiUser, security(("bearer" = [])),
+    responses((status = 201, body = ApiUserWithKeyBody), (status = 409, description = "Username taken (username_taken)"), (status = 422, description = "Invalid field")))]
+pub async fn create_api_user(State(state): State<AppState>, caller: AdminCaller, AdminJson(body): AdminJson<CreateApiUser>) -> Result<(StatusCode, Json<ApiUserWithKeyBody>), AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let scope = body.scope.to_scope()?;
+    let expires_at = ops::parse_expiry(&body.expires_at)?;
+    let issued = state.ops().create_api_user(&actor, &body.username, scope, expires_at, body.description.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(ApiUserWithKeyBody::new(issued, state.now()))))
+}
+
+/// Returns an API user (never its key).
+#[utoipa::path(get, path = "/admin/v1/api-users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ApiUserBody), (status = 404, description = "Not found")))]
+pub async fn get_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<ApiUserBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, ApiUserId::parse, "api user")?;
+    Ok(Json(ApiUserBody::new(state.store.fetch_api_user(actor.organization_id, id).await?, state.now())))
+}
+
+/// Revokes an API user permanently; its tokens stop working at once.
+#[utoipa::path(post, path = "/admin/v1/api-users/{id}/revoke", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ApiUserBody)))]
+pub async fn revoke_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<ApiUserBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, ApiUserId::parse, "api user")?;
+    let api_user = state.ops().revoke_api_user(&actor, id).await?;
+    Ok(Json(ApiUserBody::new(api_user, state.now())))
+}
+
+/// Issues a new key; the old one works for the grace period.
+#[utoipa::path(post, path = "/admin/v1/api-users/{id}/rotate", tag = "admin", params(("id" = String, Path)), request_body = RotateApiUser, security(("bearer" = [])),
+    responses((status = 200, body = ApiUserWithKeyBody)))]
+pub async fn rotate_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>, AdminJson(body): AdminJson<RotateApiUser>) -> Result<Json<ApiUserWithKeyBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, ApiUserId::parse, "api user")?;
+    let issued = state.ops().rotate_api_user(&actor, id, body.grace_minutes).await?;
+    Ok(Json(ApiUserWithKeyBody::new(issued, state.now())))
+}
+
+/// Deletes an API user; its tokens stop working at once.
+#[utoipa::path(delete, path = "/admin/v1/api-users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<StatusCode, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, ApiUserId::parse, "api user")?;
+    state.ops().delete_api_user(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

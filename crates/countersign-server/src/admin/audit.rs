@@ -1,0 +1,89 @@
+//! The audit log in the admin API: newest first, filtered by actor, action and time.
+
+use super::{AdminCaller, AdminError, AdminQuery, ListBody, rfc3339};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use countersign_store::{AuditFilter, AuditRecord};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// One audit event.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditItem {
+    /// Sequence id (string).
+    pub id: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What, e.g. `api_user.create`.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Client address.
+    pub source_ip: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+}
+
+impl From<AuditRecord> for AuditItem {
+    fn from(record: AuditRecord) -> Self {
+        Self {
+            id: record.id.to_string(),
+            at: rfc3339(record.event.at),
+            actor: record.event.actor,
+            action: record.event.action,
+            subject: record.event.subject,
+            source_ip: record.event.source_ip,
+            outcome: record.event.outcome.as_str().into(),
+        }
+    }
+}
+
+/// Audit filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only this actor.
+    actor: Option<String>,
+    /// Only this action.
+    action: Option<String>,
+    /// At or after (RFC 3339).
+    since: Option<String>,
+    /// Before (RFC 3339).
+    until: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn parse_time(field: &'static str, text: Option<&str>) -> Result<Option<OffsetDateTime>, AdminError> {
+    text.map(|t| {
+        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| AdminError::Invalid { field, detail: format!("{field} must be an RFC 3339 time") })
+    })
+    .transpose()
+}
+
+/// Lists the organization's audit events, newest first.
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", params(AuditQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListBody<AuditItem>)))]
+pub async fn list_audit(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<AuditQuery>) -> Result<Json<ListBody<AuditItem>>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let paging = super::ListQuery { limit: query.limit, cursor: query.cursor.clone() };
+    let cursor = match paging.cursor() {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| AdminError::Invalid { field: "cursor", detail: "cursor is invalid".into() })?),
+    };
+    let filter = AuditFilter {
+        organization_id: Some(actor.organization_id),
+        actor: query.actor.filter(|a| !a.is_empty()),
+        action: query.action.filter(|a| !a.is_empty()),
+        since: parse_time("since", query.since.as_deref())?,
+        until: parse_time("until", query.until.as_deref())?,
+    };
+    let page = state.store.list_audit_events(&filter, cursor, paging.limit()?).await?;
+    Ok(Json(ListBody::from_page(page, AuditItem::from)))
+}

@@ -1,0 +1,268 @@
+//! The admin REST API under `/admin/v1`: JSON in, JSON out, RFC 9457 problem details on error.
+//! Every resource handler requires an organization administrator.
+
+pub mod api_users;
+pub mod audit;
+pub mod directory;
+pub mod session;
+
+use crate::ops::OpError;
+use axum::Json;
+use axum::body::to_bytes;
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use countersign_store::{Page, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use session::AdminCaller;
+
+/// An admin API error, rendered as `application/problem+json` with a stable `code`.
+#[derive(Debug)]
+pub enum AdminError {
+    /// Missing, invalid or expired session (401, `unauthorized`).
+    Unauthorized,
+    /// Wrong email or password at sign-in (401, `invalid_credentials`).
+    InvalidCredentials,
+    /// Signed in but not entitled (403).
+    Forbidden {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        detail: &'static str,
+    },
+    /// No such resource (404, `not_found`).
+    NotFound(&'static str),
+    /// A uniqueness rule (409).
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        detail: String,
+    },
+    /// A field is invalid (422, `validation_failed`).
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The body or query cannot be parsed (400, `invalid_request`).
+    BadRequest(String),
+    /// The body is not JSON (415).
+    UnsupportedMediaType,
+    /// The body is too large (413).
+    PayloadTooLarge,
+    /// Internal failure (500); logged, never described.
+    Internal,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl AdminError {
+    fn parts(&self) -> (StatusCode, &'static str, String, Option<&'static str>) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "sign in first: POST /admin/v1/login".into(), None),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "email or password is invalid".into(), None),
+            Self::Forbidden { code, detail } => (StatusCode::FORBIDDEN, code, (*detail).into(), None),
+            Self::NotFound(entity) => (StatusCode::NOT_FOUND, "not_found", format!("{entity} not found"), None),
+            Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, detail.clone(), None),
+            Self::Invalid { field, detail } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail.clone(), Some(*field)),
+            Self::BadRequest(detail) => (StatusCode::BAD_REQUEST, "invalid_request", detail.clone(), None),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json".into(), None)
+            }
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large".into(), None),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred".into(), None),
+        }
+    }
+
+    /// The 403 for a signed-in user who does not administer every environment.
+    pub fn not_organization_admin() -> Self {
+        Self::Forbidden {
+            code: "not_organization_admin",
+            detail: "you must be an administrator of every environment of the organization",
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, code, detail, field) = self.parts();
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: &detail,
+            code,
+            field,
+        };
+        let mut response = (status, Json(&problem)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"countersign-admin\""));
+        }
+        response
+    }
+}
+
+impl From<OpError> for AdminError {
+    fn from(error: OpError) -> Self {
+        match error {
+            OpError::NotFound(entity) => Self::NotFound(entity),
+            OpError::Conflict { code, detail } => Self::Conflict { code, detail },
+            OpError::Invalid { field, detail } => Self::Invalid { field, detail },
+            OpError::Forbidden => Self::not_organization_admin(),
+            OpError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { entity } => Self::NotFound(entity),
+            StoreError::Conflict { entity } => Self::Conflict { code: "conflict", detail: format!("{entity} already exists") },
+            other => {
+                tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure in admin API");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// A JSON body, refused in problem+json when not JSON, too large or malformed.
+#[derive(Debug)]
+pub struct AdminJson<T>(pub T);
+
+impl<T> FromRequest<AppState> for AdminJson<T>
+where
+    T: DeserializeOwned,
+{
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(AdminError::UnsupportedMediaType);
+        }
+        let bytes = to_bytes(request.into_body(), state.config.admin_body_limit).await.map_err(|_| AdminError::PayloadTooLarge)?;
+        serde_json::from_slice(&bytes)
+            .map(AdminJson)
+            .map_err(|error| AdminError::BadRequest(format!("invalid JSON body: {}", describe_json_error(&error))))
+    }
+}
+
+/// Describes a JSON error by category and position only, so no part of the body is echoed.
+fn describe_json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let reason = if text.starts_with("missing field") || text.starts_with("unknown field") || text.starts_with("unknown variant") {
+        // These name only the schema's own field and variant names.
+        text.split(" at line").next().unwrap_or("invalid").to_owned()
+    } else {
+        match error.classify() {
+            serde_json::error::Category::Syntax => "syntax error".into(),
+            serde_json::error::Category::Eof => "unexpected end of input".into(),
+            serde_json::error::Category::Data => "a field has the wrong type or value".into(),
+            serde_json::error::Category::Io => "unreadable body".into(),
+        }
+    };
+    format!("{reason} (line {}, column {})", error.line(), error.column())
+}
+
+/// Query parameters, refused in problem+json when malformed.
+#[derive(Debug)]
+pub struct AdminQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AdminQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AdminError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| AdminQuery(q.0))
+            .map_err(|error| AdminError::BadRequest(format!("invalid query: {}", error.body_text())))
+    }
+}
+
+/// Paging parameters of every list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The validated page size.
+    ///
+    /// # Errors
+    /// `Invalid` outside 1–1000.
+    pub fn limit(&self) -> Result<u32, AdminError> {
+        match self.limit {
+            None => Ok(100),
+            Some(limit) if (1..=1000).contains(&limit) => Ok(limit),
+            Some(_) => Err(AdminError::Invalid { field: "limit", detail: "limit must be between 1 and 1000".into() }),
+        }
+    }
+
+    /// The cursor, bounded.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty() && c.len() <= 64)
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListBody<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The cursor of the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> ListBody<T> {
+    /// Converts a store page.
+    pub fn from_page<S>(page: Page<S>, convert: impl Fn(S) -> T) -> Self {
+        Self { items: page.items.into_iter().map(convert).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+/// Parses a path id, answering 404 for anything that is not one.
+///
+/// # Errors
+/// `NotFound` when the text is not a UUID.
+pub fn path_id<T>(text: &str, parse: fn(&str) -> Option<T>, entity: &'static str) -> Result<T, AdminError> {
+    parse(text).ok_or(AdminError::NotFound(entity))
+}
+
+/// Formats a time as RFC 3339.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

@@ -1,0 +1,311 @@
+//! Authentication and authorization of requests: the API-user token exchange and bearer
+//! verification (SPEC §3–4). Handlers in `routes` turn the results into responses.
+
+use crate::dialect::assuresign::AssureSignError;
+use crate::state::AppState;
+use countersign_core::access::{self, AccountError, AccountRef, AccountRequest, UserContext};
+use countersign_core::api_user::{self, ApiKeyRecord, Scope};
+use countersign_core::directory::{Membership, User};
+use countersign_core::ids::{ApiUserId, EnvironmentId, OrganizationId, SessionId};
+use countersign_core::key::{ApiKey, digest_key_text};
+use countersign_core::token::{self, SessionClaims};
+use countersign_store::{AuditOutcome, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// How a request authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A session token from `/authentication/apiUser`.
+    ApiUserToken,
+    /// The legacy header, acting as the authenticated user.
+    LegacyHeader,
+    /// The legacy header with Send-On-Behalf-Of.
+    LegacyHeaderSobo,
+}
+
+impl AuthMethod {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ApiUserToken => "api_user_token",
+            Self::LegacyHeader => "legacy_header",
+            Self::LegacyHeaderSobo => "legacy_header_sobo",
+        }
+    }
+}
+
+/// The verified identity of a request (SPEC §6).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Principal {
+    /// Organization of the acting user.
+    #[schema(value_type = String, format = Uuid)]
+    pub organization_id: OrganizationId,
+    /// Environment of the effective account.
+    #[schema(value_type = String, format = Uuid)]
+    pub environment_id: EnvironmentId,
+    /// The effective account (context identifier).
+    #[schema(value_type = String, format = Uuid)]
+    pub account_id: countersign_core::ids::AccountId,
+    /// The effective account's numeric number.
+    pub account_number: String,
+    /// The effective account's name.
+    pub account_name: String,
+    /// The user the request acts as.
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: countersign_core::ids::UserId,
+    /// That user's email.
+    pub user_email: String,
+    /// Who is acting: the API username, or the authenticated user id when acting for someone else.
+    pub actor: String,
+    /// How the request authenticated.
+    pub auth_method: AuthMethod,
+    /// The API user behind a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub api_user_id: Option<ApiUserId>,
+    /// The session's expiry, for tokens.
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// What the request carried beside credentials.
+#[derive(Clone, Debug, Default)]
+pub struct RequestFacts {
+    /// Client address.
+    pub source_ip: Option<String>,
+    /// `X-AS-UserContext`, parsed.
+    pub user_context: Option<UserContext>,
+    /// Account named by the (original) request path.
+    pub path_account: Option<AccountRef>,
+}
+
+/// A token exchange request, after field validation.
+#[derive(Debug)]
+pub struct TokenRequest {
+    /// The API username.
+    pub api_username: String,
+    /// The key text as sent.
+    pub key: countersign_core::secret::Secret,
+    /// The user to act for.
+    pub context_username: String,
+    /// Requested session length.
+    pub session_minutes: i64,
+}
+
+/// An issued session.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The token text.
+    pub token: countersign_core::secret::Secret,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+}
+
+fn internal(error: &StoreError) -> AssureSignError {
+    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during authentication");
+    AssureSignError::Internal
+}
+
+/// The audit actor for a claimed API username: a username that is itself a key is redacted.
+fn claimed_name(username: &str) -> &str {
+    if ApiKey::parse(username.trim()).is_ok() { "[redacted]" } else { username }
+}
+
+/// Finds the key record matching `key`, comparing digests in constant time against every
+/// currently valid key; an unknown API user is compared against a dummy digest, so both cost
+/// one digest and one comparison per candidate.
+pub fn matching_key<'k>(
+    keys: Option<&'k [ApiKeyRecord]>,
+    key_text: &str,
+    pepper: &[u8],
+    dummy_digest: &str,
+    now: OffsetDateTime,
+) -> Option<&'k ApiKeyRecord> {
+    let well_formed = ApiKey::parse(key_text).is_ok();
+    let digest = digest_key_text(key_text, pepper);
+    let Some(keys) = keys else {
+        let _ = digest.as_bytes().ct_eq(dummy_digest.as_bytes());
+        return None;
+    };
+    let mut found = None;
+    for record in keys {
+        let equal: bool = digest.as_bytes().ct_eq(record.digest.as_bytes()).into();
+        if equal && record.is_valid(now) && found.is_none() {
+            found = Some(record);
+        }
+    }
+    found.filter(|_| well_formed)
+}
+
+/// Exchanges an API user's key for a session token acting as `context_username`.
+///
+/// # Errors
+/// `InvalidKey` (401) for any key or API-user failure; `Forbidden` (403) when the context user
+/// is unknown, disabled or out of scope; `Internal` on store failure.
+pub async fn issue_token(state: &AppState, request: TokenRequest, source_ip: Option<&str>) -> Result<IssuedToken, AssureSignError> {
+    let now = state.now();
+    let api_user = state.cache.api_user_by_name(&state.store, &request.api_username).await.map_err(|e| internal(&e))?;
+    let key = matching_key(
+        api_user.as_ref().map(|a| a.keys.as_slice()),
+        request.key.expose(),
+        &state.secrets.pepper,
+        &state.dummy_key_digest,
+        now,
+    )
+    .cloned();
+    let organization = api_user.as_ref().map(|a| a.api_user.organization_id);
+    let (api_user, key) = match (api_user, key) {
+        (Some(api_user), Some(key)) if api_user.api_user.is_usable(now) => (api_user, key),
+        _ => {
+            state
+                .audit_event(organization, claimed_name(&request.api_username), "token.issue", &request.context_username, source_ip, AuditOutcome::Failure)
+                .await;
+            return Err(AssureSignError::InvalidKey);
+        }
+    };
+    let record = &api_user.api_user;
+    let denied = |reason: &'static str| AssureSignError::Forbidden(reason);
+    let user = state
+        .cache
+        .user_by_email(&state.store, record.organization_id, &request.context_username)
+        .await
+        .map_err(|e| internal(&e))?;
+    let outcome = match &user {
+        None => Err(denied("The context user was not found.")),
+        Some(user) if !user.is_active() => Err(denied("The context user is disabled.")),
+        Some(user) => {
+            let memberships = state.cache.memberships(&state.store, user.id).await.map_err(|e| internal(&e))?;
+            if record.scope.admits_user(user.id, &memberships) {
+                Ok(user.clone())
+            } else {
+                Err(denied("The API user may not act for the context user."))
+            }
+        }
+    };
+    let user = match outcome {
+        Ok(user) => user,
+        Err(error) => {
+            state
+                .audit_event(Some(record.organization_id), &record.username, "token.issue", &request.context_username, source_ip, AuditOutcome::Denied)
+                .await;
+            return Err(error);
+        }
+    };
+    let mut expires_at = api_user::session_expiry(now, request.session_minutes, record.expires_at);
+    if let Some(until) = key.valid_until {
+        expires_at = expires_at.min(until);
+    }
+    let claims = SessionClaims {
+        session_id: SessionId(Uuid::new_v4()),
+        api_user_id: record.id,
+        key_id: key.id,
+        user_id: user.id,
+        issued_at: now.unix_timestamp(),
+        expires_at: expires_at.unix_timestamp(),
+    };
+    let kid = state.secrets.signing_kid;
+    let secret = state.secrets.signing.get(&kid).ok_or(AssureSignError::Internal)?;
+    let text = token::sign(&claims, kid, secret);
+    state.last_used.record(record.id, now);
+    state
+        .audit_event(Some(record.organization_id), &record.username, "token.issue", &user.id.to_string(), source_ip, AuditOutcome::Success)
+        .await;
+    let expires_at = OffsetDateTime::from_unix_timestamp(claims.expires_at).map_err(|_| AssureSignError::Internal)?;
+    Ok(IssuedToken { token: countersign_core::secret::Secret::new(text), expires_at })
+}
+
+/// The directory facts behind a valid session, re-read (through the caches) on every request.
+#[derive(Debug)]
+pub struct Session {
+    /// The signed claims.
+    pub claims: SessionClaims,
+    /// The API user's username.
+    pub api_username: String,
+    /// Its scope.
+    pub scope: Scope,
+    /// The acting user.
+    pub user: Arc<User>,
+    /// The acting user's memberships.
+    pub memberships: Arc<Vec<Membership>>,
+}
+
+/// Verifies a bearer token and re-checks everything SPEC §3 requires at the time of the request.
+///
+/// # Errors
+/// `InvalidToken` (401) for a bad, expired, revoked, deleted or rotated-out token, a disabled
+/// user or one now outside the scope; `Internal` on store failure.
+pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session, AssureSignError> {
+    let now = state.now();
+    let claims = token::verify(token_text, now.unix_timestamp(), |kid| state.secrets.signing.get(&kid).map(Vec::as_slice))
+        .map_err(|_| AssureSignError::InvalidToken)?;
+    let api_user = state
+        .cache
+        .api_user_by_id(&state.store, claims.api_user_id)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or(AssureSignError::InvalidToken)?;
+    let record = &api_user.api_user;
+    let key_valid = api_user.keys.iter().any(|k| k.id == claims.key_id && k.is_valid(now));
+    if !record.is_usable(now) || !key_valid {
+        return Err(AssureSignError::InvalidToken);
+    }
+    let user = state
+        .cache
+        .user_by_id(&state.store, claims.user_id)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or(AssureSignError::InvalidToken)?;
+    if !user.is_active() || user.organization_id != record.organization_id {
+        return Err(AssureSignError::InvalidToken);
+    }
+    let memberships = state.cache.memberships(&state.store, user.id).await.map_err(|e| internal(&e))?;
+    if !record.scope.admits_user(user.id, &memberships) {
+        return Err(AssureSignError::InvalidToken);
+    }
+    state.last_used.record(record.id, now);
+    Ok(Session { claims, api_username: record.username.clone(), scope: record.scope, user, memberships })
+}
+
+/// Chooses the effective account of a verified session and builds the principal.
+///
+/// # Errors
+/// `Forbidden` (403) for a mismatched or unavailable context or path account, or no account in
+/// scope; `AmbiguousAccount` (400) when `X-AS-UserContext` is needed.
+pub fn authorize_session(session: &Session, facts: &RequestFacts) -> Result<Principal, AssureSignError> {
+    let request = AccountRequest { user_context: facts.user_context.as_ref(), path_account: facts.path_account.as_ref() };
+    let membership = access::effective_account(&session.scope, &session.user.email, &session.memberships, &request)
+        .map_err(|error| match error {
+            AccountError::ContextUserMismatch => {
+                AssureSignError::Forbidden("X-AS-UserContext names a different user than the token.")
+            }
+            AccountError::ContextAccountNotAvailable => {
+                AssureSignError::Forbidden("The account in X-AS-UserContext is not available to this user.")
+            }
+            AccountError::PathAccountNotAvailable => {
+                AssureSignError::Forbidden("The account in the request path is not available to this user.")
+            }
+            AccountError::NoAccountInScope => {
+                AssureSignError::Forbidden("The user has no account within the API user's scope.")
+            }
+            AccountError::Ambiguous => AssureSignError::AmbiguousAccount,
+        })?;
+    Ok(Principal {
+        organization_id: session.user.organization_id,
+        environment_id: membership.environment_id,
+        account_id: membership.account_id,
+        account_number: membership.account_number.clone(),
+        account_name: membership.account_name.clone(),
+        user_id: session.user.id,
+        user_email: session.user.email.clone(),
+        actor: session.api_username.clone(),
+        auth_method: AuthMethod::ApiUserToken,
+        api_user_id: Some(session.claims.api_user_id),
+        expires_at: OffsetDateTime::from_unix_timestamp(session.claims.expires_at).ok(),
+    })
+}

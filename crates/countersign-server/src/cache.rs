@@ -1,0 +1,170 @@
+//! Bounded in-memory caches of directory facts on the verification hot path.
+//!
+//! Every entry is stamped with the directory epoch read *before* it was loaded. Any directory
+//! write bumps the epoch after it commits (and, with PostgreSQL, every node bumps it on the
+//! change notification), so an entry loaded before a change is never served after it — even
+//! when a slow reader inserts it after the invalidation. A write therefore costs a reload of
+//! whatever is read next, which is the right trade for a read-mostly directory.
+
+use countersign_core::directory::{IntegratorKey, Membership, Organization, User};
+use countersign_core::ids::{ApiUserId, OrganizationId, UserId};
+use countersign_store::{ApiUserWithKeys, Store, StoreError};
+use moka::sync::Cache;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+type Stamped<V> = (u64, V);
+
+/// Caches of API users, users, memberships, organizations and integrator keys.
+#[derive(Debug)]
+pub struct DirectoryCache {
+    epoch: AtomicU64,
+    api_users_by_name: Cache<String, Stamped<Option<Arc<ApiUserWithKeys>>>>,
+    api_users_by_id: Cache<ApiUserId, Stamped<Option<Arc<ApiUserWithKeys>>>>,
+    users_by_id: Cache<UserId, Stamped<Option<Arc<User>>>>,
+    users_by_email: Cache<(OrganizationId, String), Stamped<Option<Arc<User>>>>,
+    memberships: Cache<UserId, Stamped<Arc<Vec<Membership>>>>,
+    organizations: Cache<OrganizationId, Stamped<Arc<Organization>>>,
+    integrator_keys: Cache<String, Stamped<Option<Arc<IntegratorKey>>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl DirectoryCache {
+    /// Creates caches of at most `capacity` entries each.
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            epoch: AtomicU64::new(0),
+            api_users_by_name: Cache::new(capacity),
+            api_users_by_id: Cache::new(capacity),
+            users_by_id: Cache::new(capacity),
+            users_by_email: Cache::new(capacity),
+            memberships: Cache::new(capacity),
+            organizations: Cache::new(capacity.min(100_000)),
+            integrator_keys: Cache::new(capacity),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks every cached fact stale; call after any directory write commits.
+    pub fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Cache hits and misses since start.
+    pub fn hit_counts(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    }
+
+    async fn get_or_load<K, V, F>(
+        &self,
+        cache: &Cache<K, Stamped<V>>,
+        key: K,
+        load: F,
+    ) -> Result<V, StoreError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<V, StoreError>>,
+    {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if let Some((stamp, value)) = cache.get(&key)
+            && stamp == epoch
+        {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(value);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let value = load.await?;
+        cache.insert(key, (epoch, value.clone()));
+        Ok(value)
+    }
+
+    /// An API user with its keys, by username (case-insensitive).
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn api_user_by_name(
+        &self,
+        store: &Store,
+        username: &str,
+    ) -> Result<Option<Arc<ApiUserWithKeys>>, StoreError> {
+        let key = countersign_core::api_user::normalize_username(username);
+        self.get_or_load(&self.api_users_by_name, key, async {
+            Ok(store.find_api_user_by_username(username).await?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// An API user with its keys, by id.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn api_user_by_id(
+        &self,
+        store: &Store,
+        id: ApiUserId,
+    ) -> Result<Option<Arc<ApiUserWithKeys>>, StoreError> {
+        self.get_or_load(&self.api_users_by_id, id, async {
+            Ok(store.find_api_user_with_keys(id).await?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// A user by id.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn user_by_id(&self, store: &Store, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
+        self.get_or_load(&self.users_by_id, id, async { Ok(store.find_user(id).await?.map(Arc::new)) })
+            .await
+    }
+
+    /// A user of an organization by email (case-insensitive).
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn user_by_email(
+        &self,
+        store: &Store,
+        organization: OrganizationId,
+        email: &str,
+    ) -> Result<Option<Arc<User>>, StoreError> {
+        let key = (organization, countersign_core::directory::normalize_email(email));
+        self.get_or_load(&self.users_by_email, key, async {
+            Ok(store.find_user_by_email(organization, email).await?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// A user's memberships, default first.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn memberships(&self, store: &Store, user: UserId) -> Result<Arc<Vec<Membership>>, StoreError> {
+        self.get_or_load(&self.memberships, user, async { Ok(Arc::new(store.list_memberships(user).await?)) })
+            .await
+    }
+
+    /// An organization.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn organization(&self, store: &Store, id: OrganizationId) -> Result<Arc<Organization>, StoreError> {
+        self.get_or_load(&self.organizations, id, async { Ok(Arc::new(store.fetch_organization(id).await?)) })
+            .await
+    }
+
+    /// An integrator key record by its key string.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn integrator_key(&self, store: &Store, key: &str) -> Result<Option<Arc<IntegratorKey>>, StoreError> {
+        self.get_or_load(&self.integrator_keys, key.to_owned(), async {
+            Ok(store.find_integrator_key(key).await?.map(Arc::new))
+        })
+        .await
+    }
+}

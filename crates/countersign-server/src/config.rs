@@ -1,0 +1,71 @@
+//! Server configuration: every tunable of the HTTP surface, with documented defaults.
+
+use serde::Deserialize;
+
+/// Configuration of the HTTP server and its authentication rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Base URL clients reach this server at; used in DocuSign `baseUrl` and sunset links.
+    pub public_url: String,
+    /// Default session length of `/authentication/apiUser` in minutes.
+    pub session_default_minutes: i64,
+    /// Longest session `/authentication/apiUser` grants, in minutes.
+    pub session_max_minutes: i64,
+    /// Longest lifetime of an API user at creation, in days.
+    pub api_user_max_lifetime_days: i64,
+    /// How long an administrator session (admin API token or console cookie) lasts, in minutes.
+    pub admin_session_minutes: i64,
+    /// Largest body accepted on authentication endpoints, in bytes.
+    pub auth_body_limit: usize,
+    /// Largest body accepted on the admin API, in bytes.
+    pub admin_body_limit: usize,
+    /// Entries per directory cache (API users, users, memberships, integrator keys).
+    pub cache_capacity: u64,
+    /// Whether `X-Forwarded-For` / `X-Real-IP` are trusted for the client address (behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// argon2id parameters for new password hashes.
+    pub password_hashing: PasswordHashing,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            session_default_minutes: 60,
+            session_max_minutes: 1440,
+            api_user_max_lifetime_days: 730,
+            admin_session_minutes: 12 * 60,
+            auth_body_limit: 64 * 1024,
+            admin_body_limit: 256 * 1024,
+            cache_capacity: 1_000_000,
+            trust_forwarded_for: false,
+            password_hashing: PasswordHashing::default(),
+        }
+    }
+}
+
+/// argon2id cost parameters (OWASP: 19 MiB, 2 passes, 1 lane).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordHashing {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+impl PasswordHashing {
+    /// The cheapest parameters argon2 accepts; for test suites only.
+    pub fn insecure_fast_for_tests() -> Self {
+        Self { memory_kib: 8, iterations: 1, parallelism: 1 }
+    }
+}

@@ -1,0 +1,115 @@
+//! AssureSign DocumentNOW v3 errors: flat `{"errorCode", "summary", "details"}` JSON.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The summary of every key failure, identical for all causes so nothing leaks.
+pub const INVALID_KEY_SUMMARY: &str = "The provided key for the API User was not valid";
+
+/// An AssureSign-dialect error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssureSignError {
+    /// Malformed or incomplete request; the details say what to fix.
+    BadRequest(Vec<String>),
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body exceeds the limit.
+    PayloadTooLarge,
+    /// Unknown API user, wrong key, revoked, deleted or expired API user.
+    InvalidKey,
+    /// No bearer credentials were sent.
+    NoCredentials,
+    /// The bearer token is invalid, expired or no longer backed by a usable API user.
+    InvalidToken,
+    /// Authenticated but not allowed; the summary says why.
+    Forbidden(&'static str),
+    /// Several accounts qualify; `X-AS-UserContext` must choose one.
+    AmbiguousAccount,
+    /// Too many failures; retry after this many seconds.
+    TooManyRequests(u64),
+    /// An internal failure (logged, never described to the client).
+    Internal,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    error_code: &'a str,
+    summary: &'a str,
+    details: &'a [String],
+}
+
+impl AssureSignError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::AmbiguousAccount => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidKey | Self::NoCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable `errorCode`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) | Self::AmbiguousAccount => "BAD_REQUEST",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::InvalidKey | Self::NoCredentials | Self::InvalidToken => "UNAUTHORIZED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            Self::Internal => "INTERNAL_ERROR",
+        }
+    }
+
+    fn summary(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "The request is invalid.",
+            Self::AmbiguousAccount => {
+                "The user belongs to several accounts; send X-AS-UserContext: {username}:{accountContextId}."
+            }
+            Self::UnsupportedMediaType => "Content-Type must be application/json.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::InvalidKey => INVALID_KEY_SUMMARY,
+            Self::NoCredentials => "Authorization is required: send Authorization: bearer {token}.",
+            Self::InvalidToken => "The token is invalid or has expired.",
+            Self::Forbidden(summary) => summary,
+            Self::TooManyRequests(_) => "Too many failed attempts; retry later.",
+            Self::Internal => "An internal error occurred.",
+        }
+    }
+}
+
+impl IntoResponse for AssureSignError {
+    fn into_response(self) -> Response {
+        let details = match &self {
+            Self::BadRequest(details) => details.clone(),
+            _ => Vec::new(),
+        };
+        let body = Body { error_code: self.code(), summary: self.summary(), details: &details };
+        let mut response = (self.status(), Json(&body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::NoCredentials => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"countersign\""));
+            }
+            Self::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"countersign\", error=\"invalid_token\""),
+                );
+            }
+            Self::TooManyRequests(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,28 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Document-level metadata; the paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "countersign", description = "Authentication server for multi-tenant document-signing APIs."),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "assuresign", description = "AssureSign DocumentNOW v3 API users and tokens"),
+        (name = "docusign", description = "DocuSign legacy X-DocuSign-Authentication"),
+        (name = "forward-auth", description = "Identity for the protected API"),
+        (name = "admin", description = "Administration"),
+        (name = "operations", description = "Health"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}

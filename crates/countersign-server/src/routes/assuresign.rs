@@ -1,0 +1,308 @@
+//! AssureSign DocumentNOW v3: `POST /api/v3.{N}/authentication/apiUser` (token exchange) and
+//! `GET /api/v3.{N}/users/{username}/accounts` (account discovery).
+
+use super::{client_ip, header_text};
+use crate::auth::{self, TokenRequest};
+use crate::dialect::assuresign::AssureSignError;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use countersign_core::access;
+use countersign_core::secret::Secret;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Longest accepted API username, key or context username in a token request, in bytes.
+const MAX_FIELD_BYTES: usize = 1024;
+
+/// Checks that the path's version segment is `v3.0` to `v3.9`.
+fn check_version(version: &str) -> Result<(), AssureSignError> {
+    let bytes = version.as_bytes();
+    if bytes.len() == 4 && bytes[..3].eq_ignore_ascii_case(b"v3.") && bytes[3].is_ascii_digit() {
+        Ok(())
+    } else {
+        Err(AssureSignError::BadRequest(vec![format!("Unsupported API version '{}'.", version.chars().take(16).collect::<String>())]))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    header_text(headers, header::CONTENT_TYPE.as_str())
+        .ok()
+        .flatten()
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Looks a property up case-insensitively (SPEC §4: field names match in any case).
+fn property<'v>(object: &'v serde_json::Map<String, Value>, name: &str) -> Option<&'v Value> {
+    object.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+}
+
+/// Parses the token request body (fields validated in the order the dialect reports them).
+pub fn parse_token_request(body: &[u8], default_minutes: i64, max_minutes: i64) -> Result<TokenRequest, AssureSignError> {
+    let bad = |detail: &str| AssureSignError::BadRequest(vec![detail.to_owned()]);
+    let value: Value = serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
+    let Value::Object(root) = value else {
+        return Err(bad("The request body must be a JSON object."));
+    };
+    let request = match property(&root, "request") {
+        Some(Value::Object(request)) => request,
+        Some(Value::Null) | None => &root,
+        Some(_) => return Err(bad("'Request' must be an object.")),
+    };
+    let mut details = Vec::new();
+    let mut text = |name: &'static str, label: &str| -> Option<String> {
+        match property(request, name) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                if s.len() > MAX_FIELD_BYTES {
+                    details.push(format!("'{label}' is too long."));
+                    None
+                } else {
+                    Some(s.trim().to_owned())
+                }
+            }
+            Some(Value::String(_) | Value::Null) | None => {
+                details.push(format!("'{label}' should not be empty."));
+                None
+            }
+            Some(_) => {
+                details.push(format!("'{label}' must be a string."));
+                None
+            }
+        }
+    };
+    let api_username = text("apiUsername", "ApiUsername");
+    let key = text("key", "Key");
+    let context_username = text("contextUsername", "ContextUsername");
+    let session_minutes = match property(request, "sessionLengthInMinutes") {
+        None | Some(Value::Null) => Some(default_minutes),
+        Some(Value::Number(number)) => {
+            let minutes = number.as_i64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e12).map(|f| f as i64));
+            match minutes {
+                Some(m) if (1..=max_minutes).contains(&m) => Some(m),
+                _ => {
+                    details.push(format!("'SessionLengthInMinutes' must be between 1 and {max_minutes}."));
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            details.push(format!("'SessionLengthInMinutes' must be between 1 and {max_minutes}."));
+            None
+        }
+    };
+    match (api_username, key, context_username, session_minutes) {
+        (Some(api_username), Some(key), Some(context_username), Some(session_minutes)) if details.is_empty() => {
+            Ok(TokenRequest { api_username, key: Secret::new(key), context_username, session_minutes })
+        }
+        _ => Err(AssureSignError::BadRequest(details)),
+    }
+}
+
+/// The token exchange response: `token` for v3.0–3.6 clients, `result.token` for v3.7.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    /// The session token.
+    token: String,
+    /// The token again, with its expiry.
+    result: TokenResult,
+    /// Always empty on success.
+    messages: Vec<String>,
+}
+
+/// The `result` member of a token response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResult {
+    /// The session token.
+    token: String,
+    /// RFC 3339 expiry.
+    expires_at: String,
+}
+
+/// The body of a token exchange.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "documents the request shape for OpenAPI; parsing is case-insensitive by hand")]
+pub struct TokenRequestBody {
+    /// The credentials.
+    request: TokenRequestFields,
+}
+
+/// The fields of a token exchange (names match in any case; unknown ones are ignored).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "documents the request shape for OpenAPI")]
+pub struct TokenRequestFields {
+    /// The API user's username.
+    api_username: String,
+    /// The API user's key (`csk_…`).
+    key: String,
+    /// Email of the user to act for.
+    context_username: String,
+    /// 1–1440 (configurable), default 60; clamped to the API user's expiry.
+    session_length_in_minutes: Option<i64>,
+}
+
+/// Exchanges an API user's key for a session token.
+#[utoipa::path(
+    post,
+    path = "/api/{version}/authentication/apiUser",
+    tag = "assuresign",
+    params(("version" = String, Path, description = "v3.0 to v3.9")),
+    request_body = TokenRequestBody,
+    responses(
+        (status = 200, description = "A session token", body = TokenResponse),
+        (status = 400, description = "Missing field or malformed JSON (BAD_REQUEST)"),
+        (status = 401, description = "Invalid key or API user (UNAUTHORIZED)"),
+        (status = 403, description = "Context user unknown, disabled or outside the scope (FORBIDDEN)"),
+        (status = 413, description = "Body too large"),
+        (status = 415, description = "Content-Type is not application/json"),
+        (status = 429, description = "Too many failures"),
+    )
+)]
+pub async fn exchange_api_user_key(
+    State(state): State<AppState>,
+    Path(version): Path<String>,
+    peer: crate::routes::Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<TokenResponse>, AssureSignError> {
+    check_version(&version)?;
+    if !is_json(&headers) {
+        return Err(AssureSignError::UnsupportedMediaType);
+    }
+    let bytes = to_bytes(body, state.config.auth_body_limit).await.map_err(|_| AssureSignError::PayloadTooLarge)?;
+    let request = parse_token_request(&bytes, state.config.session_default_minutes, state.config.session_max_minutes)?;
+    let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
+    let issued = auth::issue_token(&state, request, source_ip.as_deref()).await?;
+    let expires_at = issued
+        .expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|_| AssureSignError::Internal)?;
+    let token = issued.token.expose().to_owned();
+    Ok(Json(TokenResponse {
+        token: token.clone(),
+        result: TokenResult { token, expires_at },
+        messages: Vec::new(),
+    }))
+}
+
+/// One account in the discovery response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserAccount {
+    /// The account context identifier.
+    #[serde(rename = "accountID")]
+    account_id: String,
+    /// The account's name.
+    #[serde(rename = "accountName")]
+    account_name: String,
+    /// Whether it is the user's default account.
+    #[serde(rename = "isDefault")]
+    is_default: bool,
+    /// Whether the account is disabled (never: disabled accounts are not listed).
+    #[serde(rename = "isDisabled")]
+    is_disabled: bool,
+}
+
+/// The discovery response body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountsResponse {
+    /// Always empty on success.
+    messages: Vec<String>,
+    /// The accounts.
+    result: AccountsResult,
+}
+
+/// The `result` of the discovery response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountsResult {
+    /// Accounts the token may use for the user.
+    #[serde(rename = "userAccounts")]
+    user_accounts: Vec<UserAccount>,
+}
+
+/// Extracts and verifies the bearer token of a request.
+///
+/// # Errors
+/// `NoCredentials` without a bearer token, `InvalidToken` for a bad one.
+pub async fn bearer_session(state: &AppState, headers: &HeaderMap) -> Result<auth::Session, AssureSignError> {
+    let authorization = header_text(headers, header::AUTHORIZATION.as_str()).map_err(|()| AssureSignError::InvalidToken)?;
+    let token = authorization.and_then(access::bearer_token).ok_or(AssureSignError::NoCredentials)?;
+    auth::verify_token(state, token).await
+}
+
+/// Lists the accounts a token may use for a user.
+#[utoipa::path(
+    get,
+    path = "/api/{version}/users/{username}/accounts",
+    tag = "assuresign",
+    params(
+        ("version" = String, Path, description = "v3.0 to v3.9"),
+        ("username" = String, Path, description = "The token's context user"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The accounts", body = AccountsResponse),
+        (status = 401, description = "Missing or invalid token"),
+        (status = 403, description = "The username is not the token's context user"),
+    )
+)]
+pub async fn list_user_accounts(
+    State(state): State<AppState>,
+    Path((version, username)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<AccountsResponse>, AssureSignError> {
+    check_version(&version)?;
+    let session = bearer_session(&state, &headers).await?;
+    if username.trim().to_lowercase() != session.user.email.to_lowercase() {
+        return Err(AssureSignError::Forbidden("The username is not the token's context user."));
+    }
+    let user_accounts = session
+        .memberships
+        .iter()
+        .filter(|m| session.scope.admits_account(m))
+        .map(|m| UserAccount {
+            account_id: m.account_id.to_string(),
+            account_name: m.account_name.clone(),
+            is_default: m.is_default,
+            is_disabled: false,
+        })
+        .collect();
+    Ok(Json(AccountsResponse { messages: Vec::new(), result: AccountsResult { user_accounts } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_body_parses_byte_for_byte() {
+        let body = br#"{    "request": {    "apiUsername": "NewAPIUser",    "key": "vY+ak1310/yTfjN8qhoxEkjN1bX1Ev99",    "contextUsername": "bob@mycompany.com",    "sessionLengthInMinutes": 60    }}"#;
+        let request = parse_token_request(body, 60, 1440).expect("parses");
+        assert_eq!(request.api_username, "NewAPIUser");
+        assert_eq!(request.context_username, "bob@mycompany.com");
+        assert_eq!(request.session_minutes, 60);
+    }
+
+    #[test]
+    fn missing_fields_are_all_reported() {
+        let error = parse_token_request(br#"{"request": {}}"#, 60, 1440).err();
+        assert_eq!(
+            error,
+            Some(AssureSignError::BadRequest(vec![
+                "'ApiUsername' should not be empty.".into(),
+                "'Key' should not be empty.".into(),
+                "'ContextUsername' should not be empty.".into(),
+            ]))
+        );
+    }
+
+    #[test]
+    fn field_names_match_in_any_case() {
+        let body = br#"{"REQUEST": {"APIUSERNAME": "a", "Key": "k", "contextusername": "c"}}"#;
+        assert_eq!(parse_token_request(body, 60, 1440).map(|r| r.session_minutes).ok(), Some(60));
+    }
+}

@@ -1,0 +1,47 @@
+//! HTTP handlers of the authentication surface: the AssureSign dialect, forward auth and
+//! operations endpoints.
+
+pub mod assuresign;
+pub mod forward;
+pub mod health;
+
+use axum::http::HeaderMap;
+use std::net::SocketAddr;
+
+/// A header's value as text: `Ok(None)` when absent, `Err(())` when not valid visible ASCII/UTF-8.
+pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ()> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(value) => std::str::from_utf8(value.as_bytes()).map(Some).map_err(|_| ()),
+    }
+}
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For` / `X-Real-IP` hop
+/// when the server is configured to trust its proxy.
+pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_forwarded_for: bool) -> Option<String> {
+    if trust_forwarded_for {
+        let forwarded = header_text(headers, "x-forwarded-for")
+            .ok()
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .or_else(|| header_text(headers, "x-real-ip").ok().flatten())
+            .map(str::trim)
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        if let Some(ip) = forwarded {
+            return Some(ip.to_owned());
+        }
+    }
+    peer.map(|addr| addr.ip().to_string())
+}
+
+/// The socket peer's address, when the server was started with connect info.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0)))
+    }
+}
