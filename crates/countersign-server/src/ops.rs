@@ -145,7 +145,8 @@ pub fn generate_password() -> Secret {
 pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, OpError> {
     let text = text.trim();
     if let Ok(at) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
-        return Ok(at);
+        // Expiries have whole-second precision, like the tokens they bound.
+        return Ok(at.replace_nanosecond(0).unwrap_or(at).to_offset(time::UtcOffset::UTC));
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(text, &format)

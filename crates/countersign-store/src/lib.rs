@@ -248,3 +248,14 @@ pub(crate) fn parse_id<T>(text: &str, parse: fn(&str) -> Option<T>) -> Result<T,
 pub(crate) fn overfetch(limit: u32) -> i64 {
     i64::from(limit.clamp(1, 1000)) + 1
 }
+
+impl Store {
+    /// Runs one statement without parameters (test and tooling setup such as `CREATE DATABASE`).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(sql).execute(self.pool()).await?;
+        Ok(())
+    }
+}

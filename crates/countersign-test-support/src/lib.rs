@@ -1,1 +1,329 @@
-//! placeholder
+//! Test helpers: `spawn_app` starts the real server on `127.0.0.1:0` over a fresh database
+//! (a temporary SQLite file, or a fresh PostgreSQL database when
+//! `COUNTERSIGN_TEST_POSTGRES_URL` is set) and returns typed helpers that speak HTTP to it.
+#![expect(clippy::unwrap_used, clippy::missing_panics_doc, reason = "test support fails loudly")]
+
+use countersign_server::clock::{Clock, ManualClock};
+use countersign_server::config::{PasswordHashing, ServerConfig};
+use countersign_server::ops::{Actor, Ops};
+use countersign_server::{RunningServer, StartOptions};
+use countersign_store::{Store, StoreConfig};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::net::TcpListener;
+
+/// Email of the bootstrap administrator of every test app.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// Password of the bootstrap administrator of every test app.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// A database for one test; dropped with the app.
+pub enum TestDatabase {
+    /// A temporary SQLite file.
+    Sqlite(tempfile::TempDir),
+    /// A fresh PostgreSQL database (name) on the server of `COUNTERSIGN_TEST_POSTGRES_URL`.
+    Postgres(String),
+}
+
+/// The URL of a fresh, empty database for one test.
+pub async fn fresh_database() -> (String, TestDatabase) {
+    if let Some(base) = postgres_base_url() {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "cs_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
+        );
+        let admin = Store::connect(&StoreConfig { url: base.clone(), max_connections: 1 }).await.unwrap();
+        admin.execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+        admin.close().await;
+        (with_database(&base, &name), TestDatabase::Postgres(name))
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("countersign.db").display());
+        (url, TestDatabase::Sqlite(dir))
+    }
+}
+
+/// The PostgreSQL server URL for tests, if configured.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("COUNTERSIGN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+pub fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, query)) => (url, Some(query)),
+        None => (base, None),
+    };
+    let prefix_end = without_query.find("://").map_or(0, |i| i + 3);
+    let host_part = &without_query[prefix_end..];
+    let root = match host_part.find('/') {
+        Some(slash) => &without_query[..prefix_end + slash],
+        None => without_query,
+    };
+    match query {
+        Some(query) => format!("{root}/{name}?{query}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+/// The configuration tests run with: production rules, cheap password hashing.
+pub fn test_config(public_url: &str) -> ServerConfig {
+    ServerConfig {
+        public_url: public_url.to_owned(),
+        password_hashing: PasswordHashing::insecure_fast_for_tests(),
+        ..ServerConfig::default()
+    }
+}
+
+/// A running server for one test.
+pub struct TestApp {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The clock the server reads.
+    pub clock: Arc<ManualClock>,
+    /// Admin bearer token of the bootstrap administrator.
+    pub admin_token: String,
+    /// Direct store access (assertions only).
+    pub store: Store,
+    /// The bootstrap administrator's organization.
+    pub organization_id: String,
+    /// The bootstrap environment.
+    pub environment_id: String,
+    /// The bootstrap account.
+    pub account_id: String,
+    /// The bootstrap administrator's user id.
+    pub admin_user_id: String,
+    server: Option<RunningServer>,
+    _database: TestDatabase,
+}
+
+/// Starts a server on a fresh database, bootstrapped with [`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`].
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server with a configuration tweak.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    let (url, database) = fresh_database().await;
+    let store = Store::connect(&StoreConfig { url, max_connections: 8 }).await.unwrap();
+    store.migrate().await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let mut config = test_config(&base);
+    tweak(&mut config);
+    let clock = Arc::new(ManualClock::default());
+    let (state, writer, flusher) = countersign_server::build_state(config.clone(), store.clone(), clock.clone(), &Default::default())
+        .await
+        .unwrap();
+    state.ops().bootstrap(Some(ADMIN_EMAIL), Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD))).await.unwrap();
+    // Discard the bootstrap-only state; the server builds its own.
+    state.audit.close();
+    state.last_used.stop();
+    let _ = flusher.await;
+    writer.finish().await;
+    let server = countersign_server::start(StartOptions {
+        config,
+        store: store.clone(),
+        listener,
+        clock: clock.clone(),
+        secrets: Default::default(),
+    })
+    .await
+    .unwrap();
+    let client = reqwest::Client::builder().build().unwrap();
+    let mut app = TestApp {
+        base,
+        client,
+        clock,
+        admin_token: String::new(),
+        store,
+        organization_id: String::new(),
+        environment_id: String::new(),
+        account_id: String::new(),
+        admin_user_id: String::new(),
+        server: Some(server),
+        _database: database,
+    };
+    app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("bootstrap admin signs in");
+    let me = app.admin_get("/admin/v1/me").await.json::<Value>().await.unwrap();
+    app.organization_id = me["organization_id"].as_str().unwrap().to_owned();
+    app.admin_user_id = me["id"].as_str().unwrap().to_owned();
+    let environments = app.admin_get("/admin/v1/environments").await.json::<Value>().await.unwrap();
+    app.environment_id = environments["items"][0]["id"].as_str().unwrap().to_owned();
+    let accounts = app.admin_get("/admin/v1/accounts").await.json::<Value>().await.unwrap();
+    app.account_id = accounts["items"][0]["id"].as_str().unwrap().to_owned();
+    app
+}
+
+impl TestApp {
+    /// An absolute URL for a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's state (for directory operations that need no HTTP).
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().unwrap()
+    }
+
+    /// Directory operations acting as the CLI on this app's organization.
+    pub fn ops(&self) -> (Ops, Actor) {
+        let state = self.server().state();
+        let actor = Actor {
+            organization_id: countersign_core::ids::OrganizationId::parse(&self.organization_id).unwrap(),
+            user_id: None,
+            name: "test".into(),
+            source_ip: None,
+        };
+        (state.ops(), actor)
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: time::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The server's current time.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Stops the server gracefully (flushing batches).
+    pub async fn shutdown(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Signs in to the admin API; `None` on refusal.
+    pub async fn login(&self, email: &str, password: &str) -> Option<String> {
+        let response = self.client.post(self.url("/admin/v1/login")).json(&json!({"email": email, "password": password})).send().await.unwrap();
+        if response.status() != StatusCode::OK {
+            return None;
+        }
+        let body: Value = response.json().await.unwrap();
+        Some(body["token"].as_str().unwrap().to_owned())
+    }
+
+    /// A request with the bootstrap administrator's token.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&self.admin_token)
+    }
+
+    /// `GET` as the administrator.
+    pub async fn admin_get(&self, path: &str) -> Response {
+        self.admin(Method::GET, path).send().await.unwrap()
+    }
+
+    /// `POST` JSON as the administrator.
+    pub async fn admin_post(&self, path: &str, body: Value) -> Response {
+        self.admin(Method::POST, path).json(&body).send().await.unwrap()
+    }
+
+    /// Creates a user with a password; returns its id.
+    pub async fn create_user(&self, email: &str, password: Option<&str>) -> String {
+        let mut body = json!({"email": email, "name": email});
+        if let Some(password) = password {
+            body["password"] = json!(password);
+        }
+        let response = self.admin_post("/admin/v1/users", body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create user {email}");
+        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an environment; returns its id.
+    pub async fn create_environment(&self, name: &str, kind: &str) -> String {
+        let response = self.admin_post("/admin/v1/environments", json!({"name": name, "kind": kind})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an account; returns `(id, number)`.
+    pub async fn create_account(&self, environment_id: &str, name: &str) -> (String, String) {
+        let response = self.admin_post("/admin/v1/accounts", json!({"environment_id": environment_id, "name": name})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        (body["id"].as_str().unwrap().to_owned(), body["number"].as_str().unwrap().to_owned())
+    }
+
+    /// Grants a membership.
+    pub async fn put_membership(&self, user_id: &str, account_id: &str, permissions: &[&str], is_default: bool) {
+        let response = self
+            .admin(Method::PUT, &format!("/admin/v1/users/{user_id}/memberships/{account_id}"))
+            .json(&json!({"permissions": permissions, "is_default": is_default}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// Creates an API user expiring in 30 days; returns `(id, key)`.
+    pub async fn create_api_user(&self, username: &str, scope: Value) -> (String, String) {
+        let expires_at = (self.now() + time::Duration::days(30)).format(&time::format_description::well_known::Rfc3339).unwrap();
+        let response = self.admin_post("/admin/v1/api-users", json!({"username": username, "scope": scope, "expires_at": expires_at})).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create api user {username}");
+        let body: Value = response.json().await.unwrap();
+        (body["api_user"]["id"].as_str().unwrap().to_owned(), body["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Posts a token exchange; returns the raw response.
+    pub async fn exchange(&self, api_username: &str, key: &str, context_username: &str) -> Response {
+        self.client
+            .post(self.url("/api/v3.5/authentication/apiUser"))
+            .json(&json!({"request": {"apiUsername": api_username, "key": key, "contextUsername": context_username}}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Exchanges a key for a token, asserting success.
+    pub async fn token(&self, api_username: &str, key: &str, context_username: &str) -> String {
+        let response = self.exchange(api_username, key, context_username).await;
+        assert_eq!(response.status(), StatusCode::OK, "token exchange for {context_username}");
+        response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET /v1/verify` with a bearer token and optional user context.
+    pub async fn verify(&self, token: &str, user_context: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url("/v1/verify")).header("Authorization", format!("bearer {token}"));
+        if let Some(context) = user_context {
+            request = request.header("X-AS-UserContext", context);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `GET /v1/whoami` with a bearer token and optional user context.
+    pub async fn whoami(&self, token: &str, user_context: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url("/v1/whoami")).header("Authorization", format!("bearer {token}"));
+        if let Some(context) = user_context {
+            request = request.header("X-AS-UserContext", context);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Polls `check` until it returns true or the deadline passes.
+    pub async fn eventually<F, Fut>(&self, deadline: std::time::Duration, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let end = tokio::time::Instant::now() + deadline;
+        loop {
+            if check().await {
+                return true;
+            }
+            if tokio::time::Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

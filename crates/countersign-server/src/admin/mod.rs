@@ -264,5 +264,5 @@ pub fn path_id<T>(text: &str, parse: fn(&str) -> Option<T>, entity: &'static str
 
 /// Formats a time as RFC 3339.
 pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    at.replace_nanosecond(0).unwrap_or(at).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -25,8 +25,11 @@ fn original_uri(headers: &HeaderMap) -> Option<String> {
 
 /// Which dialect a request speaks, decided from its credentials and, without any, its path.
 fn speaks_docusign(headers: &HeaderMap) -> bool {
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return false;
+    }
     if headers.contains_key(legacy::HEADER) {
-        return !headers.contains_key(axum::http::header::AUTHORIZATION);
+        return true;
     }
     original_uri(headers).is_some_and(|uri| uri.to_ascii_lowercase().starts_with("/restapi"))
 }

@@ -1,0 +1,9 @@
+//! API suite: every test starts the real server on 127.0.0.1:0 with a fresh database and
+//! speaks HTTP to it. Files mirror the routes.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+mod admin;
+mod api_users;
+mod bad_input;
+mod token_exchange;
+mod verify;
