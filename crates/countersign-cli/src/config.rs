@@ -1,0 +1,146 @@
+//! Configuration loading: defaults < `countersign.toml` < `COUNTERSIGN_*` environment < flags.
+//! This is the only place that reads files and environment variables.
+
+use anyhow::{Context, Result};
+use countersign_server::config::ServerConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration of a `countersign` process.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Pooled database connections.
+    pub database_max_connections: u32,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// File holding the key pepper (hex); generated and stored in the database when absent.
+    pub pepper_file: Option<PathBuf>,
+    /// File holding the token signing key (hex); generated and stored when absent.
+    pub signing_key_file: Option<PathBuf>,
+    /// HTTP server settings.
+    pub server: ServerConfig,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://countersign.db".into(),
+            database_max_connections: 16,
+            log_format: "text".into(),
+            pepper_file: None,
+            signing_key_file: None,
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+/// Values from flags or `COUNTERSIGN_*` variables (clap merges the two, flags winning).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// Configuration file (default: ./countersign.toml when present).
+    #[arg(long, global = true, env = "COUNTERSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://…
+    #[arg(long = "database", global = true, env = "COUNTERSIGN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, global = true, env = "COUNTERSIGN_LISTEN")]
+    pub listen: Option<String>,
+    /// Public base URL (used in DocuSign baseUrl and links).
+    #[arg(long, global = true, env = "COUNTERSIGN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Pooled database connections.
+    #[arg(long, global = true, env = "COUNTERSIGN_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "COUNTERSIGN_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// File with the key pepper (hex).
+    #[arg(long, global = true, env = "COUNTERSIGN_PEPPER_FILE")]
+    pub pepper_file: Option<PathBuf>,
+    /// File with the token signing key (hex).
+    #[arg(long, global = true, env = "COUNTERSIGN_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+/// Loads the file (if any) and applies overrides.
+///
+/// # Errors
+/// Fails when the named file cannot be read or parsed.
+pub fn load(overrides: &Overrides) -> Result<FileConfig> {
+    let path = overrides.config.clone().or_else(|| {
+        let default = PathBuf::from("countersign.toml");
+        default.exists().then_some(default)
+    });
+    let mut config = match &path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    if let Some(url) = &overrides.database_url {
+        config.database_url.clone_from(url);
+    }
+    if let Some(listen) = &overrides.listen {
+        config.listen.clone_from(listen);
+    }
+    if let Some(public_url) = &overrides.public_url {
+        config.server.public_url.clone_from(public_url);
+    } else if path.is_none() || config.server.public_url == ServerConfig::default().public_url {
+        config.server.public_url = format!("http://{}", config.listen);
+    }
+    if let Some(n) = overrides.database_max_connections {
+        config.database_max_connections = n;
+    }
+    if let Some(format) = &overrides.log_format {
+        config.log_format.clone_from(format);
+    }
+    if overrides.pepper_file.is_some() {
+        config.pepper_file.clone_from(&overrides.pepper_file);
+    }
+    if overrides.signing_key_file.is_some() {
+        config.signing_key_file.clone_from(&overrides.signing_key_file);
+    }
+    config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
+    Ok(config)
+}
+
+/// Reads a hex secret from a file (whitespace trimmed).
+///
+/// # Errors
+/// Fails when unreadable or not hex of at least 32 bytes.
+pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading secret file {}", path.display()))?;
+    let bytes = hex_decode(text.trim()).with_context(|| format!("secret file {} must hold hex", path.display()))?;
+    anyhow::ensure!(bytes.len() >= 32, "secret file {} must hold at least 32 bytes", path.display());
+    Ok(bytes)
+}
+
+fn hex_decode(text: &str) -> Result<Vec<u8>> {
+    anyhow::ensure!(text.len() % 2 == 0, "odd length");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex"))
+        .collect()
+}
+
+/// Masks the password in a database URL for display.
+pub fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
