@@ -6,7 +6,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use countersign_core::api_user::Scope;
 use countersign_core::directory::{EnvironmentKind, Permissions, UserStatus};
-use countersign_core::ids::{AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId};
+use countersign_core::ids::{
+    AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId,
+};
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_core::secret::Secret;
 use countersign_server::audit::AuditSink;
@@ -301,8 +303,11 @@ impl std::io::Write for QuietStderr {
 }
 
 fn init_tracing(config: &FileConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| QuietStderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| QuietStderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -311,17 +316,28 @@ fn init_tracing(config: &FileConfig) {
 }
 
 async fn open_store(config: &FileConfig) -> Result<Store> {
-    let store = Store::connect(&StoreConfig { url: config.database_url.clone(), max_connections: config.database_max_connections })
-        .await
-        .with_context(|| format!("connecting to {}", mask_url(&config.database_url)))?;
+    let store = Store::connect(&StoreConfig {
+        url: config.database_url.clone(),
+        max_connections: config.database_max_connections,
+    })
+    .await
+    .with_context(|| format!("connecting to {}", mask_url(&config.database_url)))?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
 
 fn supplied_secrets(config: &FileConfig) -> Result<SuppliedSecrets> {
     Ok(SuppliedSecrets {
-        pepper: config.pepper_file.as_deref().map(read_secret_file).transpose()?,
-        signing_key: config.signing_key_file.as_deref().map(read_secret_file).transpose()?,
+        pepper: config
+            .pepper_file
+            .as_deref()
+            .map(read_secret_file)
+            .transpose()?,
+        signing_key: config
+            .signing_key_file
+            .as_deref()
+            .map(read_secret_file)
+            .transpose()?,
     })
 }
 
@@ -337,7 +353,8 @@ impl Direct {
         let store = open_store(config).await?;
         let supplied = supplied_secrets(config)?;
         let clock: Arc<dyn countersign_server::clock::Clock> = Arc::new(SystemClock);
-        let secrets = countersign_server::state::Secrets::load(&store, &supplied, clock.now()).await?;
+        let secrets =
+            countersign_server::state::Secrets::load(&store, &supplied, clock.now()).await?;
         let (audit, writer) = AuditSink::start(store.clone());
         let ops = Ops {
             store: store.clone(),
@@ -349,18 +366,28 @@ impl Direct {
         };
         let organizations = store.list_organizations().await?;
         let organization = match org {
-            Some(id) => OrganizationId::parse(id).ok_or_else(|| anyhow!("--org must be an organization id"))?,
+            Some(id) => OrganizationId::parse(id)
+                .ok_or_else(|| anyhow!("--org must be an organization id"))?,
             None => match organizations.as_slice() {
                 [only] => only.id,
                 [] => bail!("the database is empty: run `countersign init` first"),
                 _ => bail!("several organizations exist: choose one with --org"),
             },
         };
-        Ok(Self { ops, writer, organization })
+        Ok(Self {
+            ops,
+            writer,
+            organization,
+        })
     }
 
     fn actor(&self) -> Actor {
-        Actor { organization_id: self.organization, user_id: None, name: "cli".into(), source_ip: None }
+        Actor {
+            organization_id: self.organization,
+            user_id: None,
+            name: "cli".into(),
+            source_ip: None,
+        }
     }
 
     async fn finish(self) {
@@ -375,7 +402,10 @@ fn parse<T>(text: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T> {
 
 fn read_line_stdin(what: &str) -> Result<Secret> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("reading {what} from standard input"))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading {what} from standard input"))?;
     let value = line.trim_end_matches(['\r', '\n']).to_owned();
     anyhow::ensure!(!value.is_empty(), "{what} on standard input is empty");
     Ok(Secret::new(value))
@@ -384,7 +414,10 @@ fn read_line_stdin(what: &str) -> Result<Secret> {
 /// Prints rows as an aligned table, or the JSON value.
 fn output(json_mode: bool, value: &Value, headers: &[&str], rows: Vec<Vec<String>>) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
         return;
     }
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -394,17 +427,32 @@ fn output(json_mode: bool, value: &Value, headers: &[&str], rows: Vec<Vec<String
         }
     }
     let line = |cells: Vec<String>| {
-        cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = widths[i])).collect::<Vec<_>>().join("  ").trim_end().to_owned()
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
     };
-    println!("{}", line(headers.iter().map(|h| h.to_uppercase()).collect()));
+    println!(
+        "{}",
+        line(headers.iter().map(|h| h.to_uppercase()).collect())
+    );
     for row in rows {
         println!("{}", line(row));
     }
 }
 
 fn time_text(at: Option<time::OffsetDateTime>) -> String {
-    at.map(|at| at.replace_nanosecond(0).unwrap_or(at).format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
-        .unwrap_or_else(|| "-".into())
+    at.map(|at| {
+        at.replace_nanosecond(0)
+            .unwrap_or(at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    })
+    .unwrap_or_else(|| "-".into())
 }
 
 fn scope_text(scope: &Scope) -> String {
@@ -419,7 +467,11 @@ fn parse_scope(text: &str) -> Result<Scope> {
     match text.split_once(':') {
         None if text == "organization" => Ok(Scope::Organization),
         Some(("user", id)) => Ok(Scope::User(parse(id, UserId::parse, "user id")?)),
-        Some(("environment", id)) => Ok(Scope::Environment(parse(id, EnvironmentId::parse, "environment id")?)),
+        Some(("environment", id)) => Ok(Scope::Environment(parse(
+            id,
+            EnvironmentId::parse,
+            "environment id",
+        )?)),
         _ => bail!("scope must be organization, environment:<id> or user:<id>"),
     }
 }
@@ -442,7 +494,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config).await?;
             bootstrap(&config, store).await.map(|_| ())
         }
-        Command::Config { action: ConfigAction::Check } => {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
             let value = json!({
                 "listen": config.listen,
                 "database_url": mask_url(&config.database_url),
@@ -465,20 +519,54 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&value)?);
             Ok(())
         }
-        Command::Token { server, api_username, key, key_stdin, context_username, session_minutes, api_version } => {
+        Command::Token {
+            server,
+            api_username,
+            key,
+            key_stdin,
+            context_username,
+            session_minutes,
+            api_version,
+        } => {
             let key = match (key, key_stdin) {
                 (_, true) => read_line_stdin("key")?,
                 (Some(key), false) => Secret::new(key),
-                (None, false) => bail!("give the key with COUNTERSIGN_API_KEY, --key-stdin or --key"),
+                (None, false) => {
+                    bail!("give the key with COUNTERSIGN_API_KEY, --key-stdin or --key")
+                }
             };
-            token(&server, &api_version, &api_username, key, &context_username, session_minutes, json_mode).await
+            token(
+                &server,
+                &api_version,
+                &api_username,
+                key,
+                &context_username,
+                session_minutes,
+                json_mode,
+            )
+            .await
         }
-        Command::Header { format, username, password, integrator_key, send_on_behalf_of } => {
+        Command::Header {
+            format,
+            username,
+            password,
+            integrator_key,
+            send_on_behalf_of,
+        } => {
             let format = match format {
                 Format::Xml => HeaderFormat::Xml,
                 Format::Json => HeaderFormat::Json,
             };
-            println!("{}", build_header(format, &username, &password, &integrator_key, send_on_behalf_of.as_deref()));
+            println!(
+                "{}",
+                build_header(
+                    format,
+                    &username,
+                    &password,
+                    &integrator_key,
+                    send_on_behalf_of.as_deref()
+                )
+            );
             Ok(())
         }
         command => {
@@ -491,22 +579,45 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
-    let email = std::env::var("COUNTERSIGN_ADMIN_EMAIL").ok().filter(|e| !e.is_empty());
-    let password = std::env::var("COUNTERSIGN_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()).map(Secret::new);
+    let email = std::env::var("COUNTERSIGN_ADMIN_EMAIL")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let password = std::env::var("COUNTERSIGN_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Secret::new);
     let clock: Arc<dyn countersign_server::clock::Clock> = Arc::new(SystemClock);
-    let secrets = countersign_server::state::Secrets::load(&store, &supplied_secrets(config)?, clock.now()).await?;
+    let secrets =
+        countersign_server::state::Secrets::load(&store, &supplied_secrets(config)?, clock.now())
+            .await?;
     let (audit, writer) = AuditSink::start(store.clone());
-    let ops = Ops { store, cache: Arc::new(DirectoryCache::new(16)), audit, clock, config: config.server.clone(), pepper: secrets.pepper };
+    let ops = Ops {
+        store,
+        cache: Arc::new(DirectoryCache::new(16)),
+        audit,
+        clock,
+        config: config.server.clone(),
+        pepper: secrets.pepper,
+    };
     let result = ops.bootstrap(email.as_deref(), password).await;
     ops.audit.close();
     writer.finish().await;
     match result.map_err(|e| anyhow!("bootstrap failed: {e}"))? {
         Some(created) => {
-            println!("countersign: created an organization and its administrator {}", created.email);
+            println!(
+                "countersign: created an organization and its administrator {}",
+                created.email
+            );
             if let Some(password) = created.generated_password {
-                println!("countersign: administrator password (shown once): {}", password.expose());
+                println!(
+                    "countersign: administrator password (shown once): {}",
+                    password.expose()
+                );
             }
-            println!("countersign: console at {}/console, admin API at {}/admin/v1", config.server.public_url, config.server.public_url);
+            println!(
+                "countersign: console at {}/console, admin API at {}/admin/v1",
+                config.server.public_url, config.server.public_url
+            );
             Ok(Some(()))
         }
         None => {
@@ -521,7 +632,9 @@ async fn serve(config: FileConfig) -> Result<()> {
     if store.is_empty().await? {
         bootstrap(&config, store.clone()).await?;
     }
-    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let server = countersign_server::start(countersign_server::StartOptions {
         config: config.server.clone(),
         store,
@@ -571,12 +684,24 @@ async fn token(
     if let Some(minutes) = session_minutes {
         request["sessionLengthInMinutes"] = json!(minutes);
     }
-    let url = format!("{}/api/{version}/authentication/apiUser", server.trim_end_matches('/'));
-    let response = reqwest::Client::new().post(&url).json(&json!({"request": request})).send().await.with_context(|| format!("posting to {url}"))?;
+    let url = format!(
+        "{}/api/{version}/authentication/apiUser",
+        server.trim_end_matches('/')
+    );
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({"request": request}))
+        .send()
+        .await
+        .with_context(|| format!("posting to {url}"))?;
     let status = response.status();
     let body: Value = response.json().await.context("reading the response")?;
     if !status.is_success() {
-        bail!("token exchange refused ({status}): {} {}", body["errorCode"].as_str().unwrap_or("?"), body["summary"].as_str().unwrap_or(""));
+        bail!(
+            "token exchange refused ({status}): {} {}",
+            body["errorCode"].as_str().unwrap_or("?"),
+            body["summary"].as_str().unwrap_or("")
+        );
     }
     if json_mode {
         println!("{}", serde_json::to_string_pretty(&body)?);
@@ -593,27 +718,83 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
     let org = direct.organization;
     let op = |e: ops::OpError| anyhow!("{e}");
     match command {
-        Command::Env { action: EnvAction::List } => {
+        Command::Env {
+            action: EnvAction::List,
+        } => {
             let page = store.list_environments(org, None, 1000).await?;
-            let value = json!(page.items.iter().map(|e| json!({"id": e.id, "name": e.name, "kind": e.kind.as_str()})).collect::<Vec<_>>());
-            output(json_mode, &value, &["id", "name", "kind"], page.items.iter().map(|e| vec![e.id.to_string(), e.name.clone(), e.kind.as_str().into()]).collect());
+            let value = json!(
+                page.items
+                    .iter()
+                    .map(|e| json!({"id": e.id, "name": e.name, "kind": e.kind.as_str()}))
+                    .collect::<Vec<_>>()
+            );
+            output(
+                json_mode,
+                &value,
+                &["id", "name", "kind"],
+                page.items
+                    .iter()
+                    .map(|e| vec![e.id.to_string(), e.name.clone(), e.kind.as_str().into()])
+                    .collect(),
+            );
         }
-        Command::Env { action: EnvAction::Create { name, kind } } => {
-            let kind = EnvironmentKind::parse(&kind).ok_or_else(|| anyhow!("kind must be production or sandbox"))?;
-            let env = ops.create_environment(&actor, &name, kind).await.map_err(op)?;
-            output(json_mode, &json!({"id": env.id, "name": env.name, "kind": env.kind.as_str()}), &["id", "name", "kind"], vec![vec![env.id.to_string(), env.name, env.kind.as_str().into()]]);
+        Command::Env {
+            action: EnvAction::Create { name, kind },
+        } => {
+            let kind = EnvironmentKind::parse(&kind)
+                .ok_or_else(|| anyhow!("kind must be production or sandbox"))?;
+            let env = ops
+                .create_environment(&actor, &name, kind)
+                .await
+                .map_err(op)?;
+            output(
+                json_mode,
+                &json!({"id": env.id, "name": env.name, "kind": env.kind.as_str()}),
+                &["id", "name", "kind"],
+                vec![vec![env.id.to_string(), env.name, env.kind.as_str().into()]],
+            );
         }
-        Command::Env { action: EnvAction::AddAdmin { env, user } } => {
-            ops.add_environment_admin(&actor, parse(&env, EnvironmentId::parse, "--env")?, parse(&user, UserId::parse, "--user")?).await.map_err(op)?;
+        Command::Env {
+            action: EnvAction::AddAdmin { env, user },
+        } => {
+            ops.add_environment_admin(
+                &actor,
+                parse(&env, EnvironmentId::parse, "--env")?,
+                parse(&user, UserId::parse, "--user")?,
+            )
+            .await
+            .map_err(op)?;
             println!("done");
         }
-        Command::Account { action: AccountAction::List } => {
+        Command::Account {
+            action: AccountAction::List,
+        } => {
             let page = store.list_accounts(org, None, 1000).await?;
             let value = json!(page.items.iter().map(|a| json!({"id": a.id, "number": a.number, "name": a.name, "environment_id": a.environment_id})).collect::<Vec<_>>());
-            output(json_mode, &value, &["id", "number", "name", "environment_id"], page.items.iter().map(|a| vec![a.id.to_string(), a.number.clone(), a.name.clone(), a.environment_id.to_string()]).collect());
+            output(
+                json_mode,
+                &value,
+                &["id", "number", "name", "environment_id"],
+                page.items
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.id.to_string(),
+                            a.number.clone(),
+                            a.name.clone(),
+                            a.environment_id.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
         }
-        Command::Account { action: AccountAction::Create { env, name } } => {
-            let account = ops.create_account(&actor, parse(&env, EnvironmentId::parse, "--env")?, &name).await.map_err(op)?;
+        Command::Account {
+            action: AccountAction::Create { env, name },
+        } => {
+            let account = ops
+                .create_account(&actor, parse(&env, EnvironmentId::parse, "--env")?, &name)
+                .await
+                .map_err(op)?;
             output(
                 json_mode,
                 &json!({"id": account.id, "number": account.number, "name": account.name, "environment_id": account.environment_id}),
@@ -622,28 +803,77 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
             );
         }
         Command::User { action } => user_command(ops, &actor, org, action, json_mode).await?,
-        Command::ApiUser { action } => api_user_command(ops, &actor, org, action, json_mode).await?,
+        Command::ApiUser { action } => {
+            api_user_command(ops, &actor, org, action, json_mode).await?
+        }
         Command::IntegratorKey { action } => match action {
             IntegratorKeyAction::List => {
                 let page = store.list_integrator_keys(org, None, 1000).await?;
                 let value = json!(page.items.iter().map(|k| json!({"id": k.id, "key": k.key, "name": k.name, "status": k.status.as_str(), "legacy_sunset_at": time_text(k.legacy_sunset_at)})).collect::<Vec<_>>());
-                output(json_mode, &value, &["id", "key", "name", "status", "sunset"], page.items.iter().map(|k| vec![k.id.to_string(), k.key.clone(), k.name.clone(), k.status.as_str().into(), time_text(k.legacy_sunset_at)]).collect());
+                output(
+                    json_mode,
+                    &value,
+                    &["id", "key", "name", "status", "sunset"],
+                    page.items
+                        .iter()
+                        .map(|k| {
+                            vec![
+                                k.id.to_string(),
+                                k.key.clone(),
+                                k.name.clone(),
+                                k.status.as_str().into(),
+                                time_text(k.legacy_sunset_at),
+                            ]
+                        })
+                        .collect(),
+                );
             }
             IntegratorKeyAction::Create { name, key } => {
-                let k = ops.create_integrator_key(&actor, &name, key.as_deref()).await.map_err(op)?;
-                output(json_mode, &json!({"id": k.id, "key": k.key, "name": k.name, "status": k.status.as_str()}), &["id", "key", "name"], vec![vec![k.id.to_string(), k.key, k.name]]);
+                let k = ops
+                    .create_integrator_key(&actor, &name, key.as_deref())
+                    .await
+                    .map_err(op)?;
+                output(
+                    json_mode,
+                    &json!({"id": k.id, "key": k.key, "name": k.name, "status": k.status.as_str()}),
+                    &["id", "key", "name"],
+                    vec![vec![k.id.to_string(), k.key, k.name]],
+                );
             }
             IntegratorKeyAction::Revoke { id } => {
-                ops.revoke_integrator_key(&actor, parse(&id, IntegratorKeyId::parse, "--id")?).await.map_err(op)?;
+                ops.revoke_integrator_key(&actor, parse(&id, IntegratorKeyId::parse, "--id")?)
+                    .await
+                    .map_err(op)?;
                 println!("revoked");
             }
         },
-        Command::Audit { action: AuditAction::List { actor: who, action, since, until, limit } } => {
+        Command::Audit {
+            action:
+                AuditAction::List {
+                    actor: who,
+                    action,
+                    since,
+                    until,
+                    limit,
+                },
+        } => {
             let parse_time = |text: Option<String>| -> Result<Option<time::OffsetDateTime>> {
-                text.map(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).context("times must be RFC 3339")).transpose()
+                text.map(|t| {
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .context("times must be RFC 3339")
+                })
+                .transpose()
             };
-            let filter = AuditFilter { organization_id: Some(org), actor: who, action, since: parse_time(since)?, until: parse_time(until)? };
-            let page = store.list_audit_events(&filter, None, limit.clamp(1, 1000)).await?;
+            let filter = AuditFilter {
+                organization_id: Some(org),
+                actor: who,
+                action,
+                since: parse_time(since)?,
+                until: parse_time(until)?,
+            };
+            let page = store
+                .list_audit_events(&filter, None, limit.clamp(1, 1000))
+                .await?;
             let value = json!(page
                 .items
                 .iter()
@@ -653,7 +883,19 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
                 json_mode,
                 &value,
                 &["id", "at", "actor", "action", "subject", "outcome"],
-                page.items.iter().map(|r| vec![r.id.to_string(), time_text(Some(r.event.at)), r.event.actor.clone(), r.event.action.clone(), r.event.subject.clone(), r.event.outcome.as_str().into()]).collect(),
+                page.items
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            time_text(Some(r.event.at)),
+                            r.event.actor.clone(),
+                            r.event.action.clone(),
+                            r.event.subject.clone(),
+                            r.event.outcome.as_str().into(),
+                        ]
+                    })
+                    .collect(),
             );
         }
         other => bail!("unexpected command {other:?}"),
@@ -661,56 +903,155 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
     Ok(())
 }
 
-async fn user_command(ops: &Ops, actor: &Actor, org: OrganizationId, action: UserAction, json_mode: bool) -> Result<()> {
+async fn user_command(
+    ops: &Ops,
+    actor: &Actor,
+    org: OrganizationId,
+    action: UserAction,
+    json_mode: bool,
+) -> Result<()> {
     let op = |e: ops::OpError| anyhow!("{e}");
     let show = |u: &countersign_core::directory::User| json!({"id": u.id, "email": u.email, "name": u.name, "status": u.status.as_str()});
     match action {
         UserAction::List => {
             let page = ops.store.list_users(org, None, 1000).await?;
             let value = json!(page.items.iter().map(show).collect::<Vec<_>>());
-            output(json_mode, &value, &["id", "email", "name", "status"], page.items.iter().map(|u| vec![u.id.to_string(), u.email.clone(), u.name.clone(), u.status.as_str().into()]).collect());
+            output(
+                json_mode,
+                &value,
+                &["id", "email", "name", "status"],
+                page.items
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.id.to_string(),
+                            u.email.clone(),
+                            u.name.clone(),
+                            u.status.as_str().into(),
+                        ]
+                    })
+                    .collect(),
+            );
         }
-        UserAction::Create { email, name, password_stdin } => {
-            let password = if password_stdin { Some(read_line_stdin("password")?) } else { None };
+        UserAction::Create {
+            email,
+            name,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(read_line_stdin("password")?)
+            } else {
+                None
+            };
             let name = name.unwrap_or_else(|| email.clone());
-            let user = ops.create_user(actor, &email, &name, password).await.map_err(op)?;
-            output(json_mode, &show(&user), &["id", "email", "name", "status"], vec![vec![user.id.to_string(), user.email.clone(), user.name.clone(), user.status.as_str().into()]]);
+            let user = ops
+                .create_user(actor, &email, &name, password)
+                .await
+                .map_err(op)?;
+            output(
+                json_mode,
+                &show(&user),
+                &["id", "email", "name", "status"],
+                vec![vec![
+                    user.id.to_string(),
+                    user.email.clone(),
+                    user.name.clone(),
+                    user.status.as_str().into(),
+                ]],
+            );
         }
         UserAction::Disable { id } => {
-            let user = ops.update_user(actor, parse(&id, UserId::parse, "--id")?, None, Some(UserStatus::Disabled)).await.map_err(op)?;
-            output(json_mode, &show(&user), &["id", "status"], vec![vec![user.id.to_string(), user.status.as_str().into()]]);
+            let user = ops
+                .update_user(
+                    actor,
+                    parse(&id, UserId::parse, "--id")?,
+                    None,
+                    Some(UserStatus::Disabled),
+                )
+                .await
+                .map_err(op)?;
+            output(
+                json_mode,
+                &show(&user),
+                &["id", "status"],
+                vec![vec![user.id.to_string(), user.status.as_str().into()]],
+            );
         }
         UserAction::Enable { id } => {
-            let user = ops.update_user(actor, parse(&id, UserId::parse, "--id")?, None, Some(UserStatus::Active)).await.map_err(op)?;
-            output(json_mode, &show(&user), &["id", "status"], vec![vec![user.id.to_string(), user.status.as_str().into()]]);
+            let user = ops
+                .update_user(
+                    actor,
+                    parse(&id, UserId::parse, "--id")?,
+                    None,
+                    Some(UserStatus::Active),
+                )
+                .await
+                .map_err(op)?;
+            output(
+                json_mode,
+                &show(&user),
+                &["id", "status"],
+                vec![vec![user.id.to_string(), user.status.as_str().into()]],
+            );
         }
         UserAction::Password { id } => {
             let password = read_line_stdin("password")?;
-            ops.set_password(actor, parse(&id, UserId::parse, "--id")?, password).await.map_err(op)?;
+            ops.set_password(actor, parse(&id, UserId::parse, "--id")?, password)
+                .await
+                .map_err(op)?;
             println!("password set");
         }
-        UserAction::Membership { user, account, permissions, default } => {
-            let permissions = Permissions::parse_names(&permissions).map_err(|name| anyhow!("unknown permission {name}"))?;
+        UserAction::Membership {
+            user,
+            account,
+            permissions,
+            default,
+        } => {
+            let permissions = Permissions::parse_names(&permissions)
+                .map_err(|name| anyhow!("unknown permission {name}"))?;
             let m = ops
-                .put_membership(actor, parse(&user, UserId::parse, "--user")?, parse(&account, AccountId::parse, "--account")?, permissions, default)
+                .put_membership(
+                    actor,
+                    parse(&user, UserId::parse, "--user")?,
+                    parse(&account, AccountId::parse, "--account")?,
+                    permissions,
+                    default,
+                )
                 .await
                 .map_err(op)?;
             output(
                 json_mode,
                 &json!({"user_id": m.user_id, "account_id": m.account_id, "permissions": m.permissions.names(), "is_default": m.is_default}),
                 &["user_id", "account_id", "permissions", "default"],
-                vec![vec![m.user_id.to_string(), m.account_id.to_string(), m.permissions.names().join(","), m.is_default.to_string()]],
+                vec![vec![
+                    m.user_id.to_string(),
+                    m.account_id.to_string(),
+                    m.permissions.names().join(","),
+                    m.is_default.to_string(),
+                ]],
             );
         }
         UserAction::RemoveMembership { user, account } => {
-            ops.delete_membership(actor, parse(&user, UserId::parse, "--user")?, parse(&account, AccountId::parse, "--account")?).await.map_err(op)?;
+            ops.delete_membership(
+                actor,
+                parse(&user, UserId::parse, "--user")?,
+                parse(&account, AccountId::parse, "--account")?,
+            )
+            .await
+            .map_err(op)?;
             println!("removed");
         }
     }
     Ok(())
 }
 
-async fn api_user_command(ops: &Ops, actor: &Actor, org: OrganizationId, action: ApiUserAction, json_mode: bool) -> Result<()> {
+async fn api_user_command(
+    ops: &Ops,
+    actor: &Actor,
+    org: OrganizationId,
+    action: ApiUserAction,
+    json_mode: bool,
+) -> Result<()> {
     let op = |e: ops::OpError| anyhow!("{e}");
     let now = time::OffsetDateTime::now_utc();
     let show = |a: &countersign_core::api_user::ApiUser| {
@@ -720,29 +1061,73 @@ async fn api_user_command(ops: &Ops, actor: &Actor, org: OrganizationId, action:
         })
     };
     let row = |a: &countersign_core::api_user::ApiUser| {
-        vec![a.id.to_string(), a.username.clone(), scope_text(&a.scope), time_text(Some(a.expires_at)), a.status(now).as_str().into(), time_text(a.last_used_at)]
+        vec![
+            a.id.to_string(),
+            a.username.clone(),
+            scope_text(&a.scope),
+            time_text(Some(a.expires_at)),
+            a.status(now).as_str().into(),
+            time_text(a.last_used_at),
+        ]
     };
-    let headers = ["id", "username", "scope", "expires_at", "status", "last_used_at"];
+    let headers = [
+        "id",
+        "username",
+        "scope",
+        "expires_at",
+        "status",
+        "last_used_at",
+    ];
     match action {
         ApiUserAction::List { include_inactive } => {
-            let page = ops.store.list_api_users(org, include_inactive, now, None, 1000).await?;
-            output(json_mode, &json!(page.items.iter().map(show).collect::<Vec<_>>()), &headers, page.items.iter().map(row).collect());
+            let page = ops
+                .store
+                .list_api_users(org, include_inactive, now, None, 1000)
+                .await?;
+            output(
+                json_mode,
+                &json!(page.items.iter().map(show).collect::<Vec<_>>()),
+                &headers,
+                page.items.iter().map(row).collect(),
+            );
         }
-        ApiUserAction::Create { username, scope, expires_at, description } => {
+        ApiUserAction::Create {
+            username,
+            scope,
+            expires_at,
+            description,
+        } => {
             let expires_at = ops::parse_expiry(&expires_at).map_err(op)?;
-            let issued = ops.create_api_user(actor, &username, parse_scope(&scope)?, expires_at, description.as_deref()).await.map_err(op)?;
+            let issued = ops
+                .create_api_user(
+                    actor,
+                    &username,
+                    parse_scope(&scope)?,
+                    expires_at,
+                    description.as_deref(),
+                )
+                .await
+                .map_err(op)?;
             print_issued(&issued, json_mode, show(&issued.api_user));
         }
         ApiUserAction::Revoke { id } => {
-            let api_user = ops.revoke_api_user(actor, parse(&id, ApiUserId::parse, "--id")?).await.map_err(op)?;
+            let api_user = ops
+                .revoke_api_user(actor, parse(&id, ApiUserId::parse, "--id")?)
+                .await
+                .map_err(op)?;
             output(json_mode, &show(&api_user), &headers, vec![row(&api_user)]);
         }
         ApiUserAction::Delete { id } => {
-            ops.delete_api_user(actor, parse(&id, ApiUserId::parse, "--id")?).await.map_err(op)?;
+            ops.delete_api_user(actor, parse(&id, ApiUserId::parse, "--id")?)
+                .await
+                .map_err(op)?;
             println!("deleted");
         }
         ApiUserAction::Rotate { id, grace_minutes } => {
-            let issued = ops.rotate_api_user(actor, parse(&id, ApiUserId::parse, "--id")?, grace_minutes).await.map_err(op)?;
+            let issued = ops
+                .rotate_api_user(actor, parse(&id, ApiUserId::parse, "--id")?, grace_minutes)
+                .await
+                .map_err(op)?;
             print_issued(&issued, json_mode, show(&issued.api_user));
         }
     }
@@ -751,9 +1136,18 @@ async fn api_user_command(ops: &Ops, actor: &Actor, org: OrganizationId, action:
 
 fn print_issued(issued: &ops::IssuedKey, json_mode: bool, api_user: Value) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(&json!({"api_user": api_user, "key": issued.key.expose()})).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"api_user": api_user, "key": issued.key.expose()})
+            )
+            .unwrap_or_default()
+        );
     } else {
-        println!("api user: {} ({})", issued.api_user.username, issued.api_user.id);
+        println!(
+            "api user: {} ({})",
+            issued.api_user.username, issued.api_user.id
+        );
         println!("key (shown once, store it now): {}", issued.key.expose());
     }
 }

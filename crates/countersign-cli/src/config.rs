@@ -80,7 +80,8 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
     });
     let mut config = match &path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
         }
         None => FileConfig::default(),
@@ -106,7 +107,9 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
         config.pepper_file.clone_from(&overrides.pepper_file);
     }
     if overrides.signing_key_file.is_some() {
-        config.signing_key_file.clone_from(&overrides.signing_key_file);
+        config
+            .signing_key_file
+            .clone_from(&overrides.signing_key_file);
     }
     config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
     Ok(config)
@@ -117,18 +120,16 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
 /// # Errors
 /// Fails when unreadable or not hex of at least 32 bytes.
 pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading secret file {}", path.display()))?;
-    let bytes = hex_decode(text.trim()).with_context(|| format!("secret file {} must hold hex", path.display()))?;
-    anyhow::ensure!(bytes.len() >= 32, "secret file {} must hold at least 32 bytes", path.display());
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading secret file {}", path.display()))?;
+    let bytes = hex::decode(text.trim())
+        .with_context(|| format!("secret file {} must hold hex", path.display()))?;
+    anyhow::ensure!(
+        bytes.len() >= 32,
+        "secret file {} must hold at least 32 bytes",
+        path.display()
+    );
     Ok(bytes)
-}
-
-fn hex_decode(text: &str) -> Result<Vec<u8>> {
-    anyhow::ensure!(text.len() % 2 == 0, "odd length");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex"))
-        .collect()
 }
 
 /// Masks the password in a database URL for display.

@@ -1,7 +1,10 @@
 //! The `countersign` binary: runs the server, applies migrations, bootstraps an installation,
 //! administers the directory directly on the database, and helps integrators (token exchange,
 //! legacy header). The only crate that reads flags, files and the environment.
-#![expect(clippy::print_stdout, reason = "a command-line tool prints its results")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
 
 mod commands;
 mod config;

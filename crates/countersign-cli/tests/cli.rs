@@ -11,13 +11,20 @@ fn countersign(dir: &tempfile::TempDir) -> Command {
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("COUNTERSIGN_DATABASE_URL", format!("sqlite://{}", dir.path().join("cs.db").display()));
+        .env(
+            "COUNTERSIGN_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("cs.db").display()),
+        );
     command
 }
 
 fn run(dir: &tempfile::TempDir, args: &[&str]) -> String {
     let output = countersign(dir).args(args).output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -33,7 +40,10 @@ fn init_honours_admin_email_and_password() {
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("root@example.com"));
-    assert!(!stdout.contains("a-strong-password"), "a supplied password is not echoed");
+    assert!(
+        !stdout.contains("a-strong-password"),
+        "a supplied password is not echoed"
+    );
     let again = run(&dir, &["init"]);
     assert!(again.contains("nothing to do"));
 }
@@ -51,21 +61,74 @@ fn directory_commands_work_on_the_database_with_json_output() {
     run(&dir, &["init"]);
     let envs: Value = serde_json::from_str(&run(&dir, &["env", "list", "--json"])).unwrap();
     let env = envs[0]["id"].as_str().unwrap().to_owned();
-    let account: Value = serde_json::from_str(&run(&dir, &["account", "create", "--env", &env, "--name", "Second", "--json"])).unwrap();
-    assert!(account["number"].as_str().unwrap().chars().all(|c| c.is_ascii_digit()));
-    let user: Value = serde_json::from_str(&run(&dir, &["user", "create", "--email", "bob@example.com", "--json"])).unwrap();
+    let account: Value = serde_json::from_str(&run(
+        &dir,
+        &[
+            "account", "create", "--env", &env, "--name", "Second", "--json",
+        ],
+    ))
+    .unwrap();
+    assert!(
+        account["number"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    );
+    let user: Value = serde_json::from_str(&run(
+        &dir,
+        &["user", "create", "--email", "bob@example.com", "--json"],
+    ))
+    .unwrap();
     let user_id = user["id"].as_str().unwrap().to_owned();
-    run(&dir, &["user", "membership", "--user", &user_id, "--account", account["id"].as_str().unwrap(), "--permissions", "send,sobo", "--default"]);
+    run(
+        &dir,
+        &[
+            "user",
+            "membership",
+            "--user",
+            &user_id,
+            "--account",
+            account["id"].as_str().unwrap(),
+            "--permissions",
+            "send,sobo",
+            "--default",
+        ],
+    );
     let too_far = countersign(&dir)
-        .args(["api-user", "create", "--username", "cli-bot", "--scope", &format!("user:{user_id}"), "--expires-at", "2099-01-01"])
+        .args([
+            "api-user",
+            "create",
+            "--username",
+            "cli-bot",
+            "--scope",
+            &format!("user:{user_id}"),
+            "--expires-at",
+            "2099-01-01",
+        ])
         .output()
         .unwrap();
-    assert!(!too_far.status.success(), "2099 is beyond the two-year maximum");
+    assert!(
+        !too_far.status.success(),
+        "2099 is beyond the two-year maximum"
+    );
     assert!(String::from_utf8_lossy(&too_far.stderr).contains("expires_at"));
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date().to_string();
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .date()
+        .to_string();
     let created: Value = serde_json::from_str(&run(
         &dir,
-        &["api-user", "create", "--username", "cli-bot", "--scope", &format!("user:{user_id}"), "--expires-at", &expires, "--json"],
+        &[
+            "api-user",
+            "create",
+            "--username",
+            "cli-bot",
+            "--scope",
+            &format!("user:{user_id}"),
+            "--expires-at",
+            &expires,
+            "--json",
+        ],
     ))
     .unwrap();
     assert!(created["key"].as_str().unwrap().starts_with("csk_"));
@@ -83,12 +146,40 @@ fn directory_commands_work_on_the_database_with_json_output() {
 #[test]
 fn header_prints_an_escaped_value() {
     let dir = tempfile::tempdir().unwrap();
-    let xml = run(&dir, &["header", "--format", "xml", "--username", "bob@example.com", "--password", "a<b&c\"d\\e", "--integrator-key", "KEY"]);
+    let xml = run(
+        &dir,
+        &[
+            "header",
+            "--format",
+            "xml",
+            "--username",
+            "bob@example.com",
+            "--password",
+            "a<b&c\"d\\e",
+            "--integrator-key",
+            "KEY",
+        ],
+    );
     assert_eq!(
         xml.trim_end(),
         "<DocuSignCredentials><Username>bob@example.com</Username><Password>a&lt;b&amp;c&quot;d\\e</Password><IntegratorKey>KEY</IntegratorKey></DocuSignCredentials>"
     );
-    let json = run(&dir, &["header", "--format", "json", "--username", "u", "--password", "p\"\\", "--integrator-key", "K", "--send-on-behalf-of", "s"]);
+    let json = run(
+        &dir,
+        &[
+            "header",
+            "--format",
+            "json",
+            "--username",
+            "u",
+            "--password",
+            "p\"\\",
+            "--integrator-key",
+            "K",
+            "--send-on-behalf-of",
+            "s",
+        ],
+    );
     let value: Value = serde_json::from_str(json.trim_end()).unwrap();
     assert_eq!(value["Password"], "p\"\\");
     assert_eq!(value["SendOnBehalfOf"], "s");
@@ -97,7 +188,11 @@ fn header_prints_an_escaped_value() {
 #[test]
 fn serve_bootstraps_answers_and_exits_zero_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = countersign(&dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("COUNTERSIGN_ADMIN_PASSWORD", "serve-test-password")
@@ -116,11 +211,16 @@ fn serve_bootstraps_answers_and_exits_zero_on_sigterm() {
     }
     assert!(listening);
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut response = String::new();
     std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"));
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
@@ -132,12 +232,36 @@ fn token_command_exchanges_a_key() {
     run(&dir, &["init"]);
     let users: Value = serde_json::from_str(&run(&dir, &["user", "list", "--json"])).unwrap();
     let admin_email = users[0]["email"].as_str().unwrap().to_owned();
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3)).date().to_string();
-    let created: Value =
-        serde_json::from_str(&run(&dir, &["api-user", "create", "--username", "tok", "--scope", "organization", "--expires-at", &expires, "--json"])).unwrap();
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
+        .date()
+        .to_string();
+    let created: Value = serde_json::from_str(&run(
+        &dir,
+        &[
+            "api-user",
+            "create",
+            "--username",
+            "tok",
+            "--scope",
+            "organization",
+            "--expires-at",
+            &expires,
+            "--json",
+        ],
+    ))
+    .unwrap();
     let key = created["key"].as_str().unwrap().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = countersign(&dir).args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = countersign(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     for line in stderr.lines() {
         if line.unwrap().contains("countersign listening") {
@@ -145,15 +269,33 @@ fn token_command_exchanges_a_key() {
         }
     }
     let mut token = countersign(&dir)
-        .args(["token", "--server", &format!("http://127.0.0.1:{port}"), "--api-username", "tok", "--key-stdin", "--context-username", &admin_email])
+        .args([
+            "token",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--api-username",
+            "tok",
+            "--key-stdin",
+            "--context-username",
+            &admin_email,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    token.stdin.take().unwrap().write_all(format!("{key}\n").as_bytes()).unwrap();
+    token
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{key}\n").as_bytes())
+        .unwrap();
     let output = token.wait_with_output().unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert!(output.status.success());
-    assert!(String::from_utf8(output.stdout).unwrap().starts_with("cst_"));
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .starts_with("cst_")
+    );
 }

@@ -23,8 +23,14 @@ pub fn parse_user_context(raw: &str) -> UserContext {
         Some((username, context)) => (username, Some(context)),
         None => (raw, None),
     };
-    let context_id = context.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
-    UserContext { username: username.trim().to_owned(), context_id }
+    let context_id = context
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    UserContext {
+        username: username.trim().to_owned(),
+        context_id,
+    }
 }
 
 /// An account named in a request path, by UUID or by numeric number.
@@ -41,7 +47,8 @@ pub enum AccountRef {
 impl AccountRef {
     /// Classifies a path segment.
     pub fn parse(segment: &str) -> Self {
-        if !segment.is_empty() && segment.len() <= 32 && segment.bytes().all(|b| b.is_ascii_digit()) {
+        if !segment.is_empty() && segment.len() <= 32 && segment.bytes().all(|b| b.is_ascii_digit())
+        {
             Self::Number(segment.to_owned())
         } else if let Some(id) = AccountId::parse(segment) {
             Self::Id(id)
@@ -146,7 +153,8 @@ pub fn effective_account<'m>(
             return Err(AccountError::ContextUserMismatch);
         }
         if let Some(context_id) = &context.context_id {
-            let id = AccountId::parse(context_id).ok_or(AccountError::ContextAccountNotAvailable)?;
+            let id =
+                AccountId::parse(context_id).ok_or(AccountError::ContextAccountNotAvailable)?;
             let membership = usable()
                 .find(|m| m.account_id == id)
                 .ok_or(AccountError::ContextAccountNotAvailable)?;
@@ -172,7 +180,9 @@ pub fn effective_account<'m>(
     if candidates.next().is_none() {
         return Ok(first);
     }
-    usable().find(|m| m.is_default).ok_or(AccountError::Ambiguous)
+    usable()
+        .find(|m| m.is_default)
+        .ok_or(AccountError::Ambiguous)
 }
 
 /// Extracts the token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
@@ -217,7 +227,10 @@ mod tests {
         let id = Uuid::from_u128(10).to_string();
         assert_eq!(
             context(&format!("bob@x.com:{id}")),
-            UserContext { username: "bob@x.com".into(), context_id: Some(id.clone()) }
+            UserContext {
+                username: "bob@x.com".into(),
+                context_id: Some(id.clone())
+            }
         );
         assert_eq!(context(&format!(" bob@x.com : {id} ")).context_id, Some(id));
         assert_eq!(context("bob@x.com").context_id, None);
@@ -228,31 +241,59 @@ mod tests {
     #[test]
     fn single_account_is_chosen_without_header() {
         let memberships = [membership(10, 1, false)];
-        let chosen = effective_account(&Scope::Organization, "bob@x.com", &memberships, &AccountRequest::default());
-        assert_eq!(chosen.map(|m| m.account_id), Ok(AccountId(Uuid::from_u128(10))));
+        let chosen = effective_account(
+            &Scope::Organization,
+            "bob@x.com",
+            &memberships,
+            &AccountRequest::default(),
+        );
+        assert_eq!(
+            chosen.map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(10)))
+        );
     }
 
     #[test]
     fn default_account_breaks_ties_and_otherwise_header_is_required() {
         let with_default = [membership(10, 1, false), membership(11, 1, true)];
-        let chosen = effective_account(&Scope::Organization, "b", &with_default, &AccountRequest::default());
-        assert_eq!(chosen.map(|m| m.account_id), Ok(AccountId(Uuid::from_u128(11))));
+        let chosen = effective_account(
+            &Scope::Organization,
+            "b",
+            &with_default,
+            &AccountRequest::default(),
+        );
+        assert_eq!(
+            chosen.map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(11)))
+        );
         let without = [membership(10, 1, false), membership(11, 1, false)];
-        let chosen = effective_account(&Scope::Organization, "b", &without, &AccountRequest::default());
+        let chosen = effective_account(
+            &Scope::Organization,
+            "b",
+            &without,
+            &AccountRequest::default(),
+        );
         assert_eq!(chosen, Err(AccountError::Ambiguous));
     }
 
     #[test]
     fn default_outside_scope_does_not_count() {
         let scope = Scope::Environment(EnvironmentId(Uuid::from_u128(1)));
-        let memberships = [membership(10, 1, false), membership(11, 1, false), membership(12, 2, true)];
+        let memberships = [
+            membership(10, 1, false),
+            membership(11, 1, false),
+            membership(12, 2, true),
+        ];
         assert_eq!(
             effective_account(&scope, "b", &memberships, &AccountRequest::default()),
             Err(AccountError::Ambiguous)
         );
         let memberships = [membership(10, 1, false), membership(12, 2, true)];
         let chosen = effective_account(&scope, "b", &memberships, &AccountRequest::default());
-        assert_eq!(chosen.map(|m| m.account_id), Ok(AccountId(Uuid::from_u128(10))));
+        assert_eq!(
+            chosen.map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(10)))
+        );
     }
 
     #[test]
@@ -260,19 +301,34 @@ mod tests {
         let memberships = [membership(10, 1, false), membership(11, 2, false)];
         let scope = Scope::Environment(EnvironmentId(Uuid::from_u128(1)));
         let mismatch = context("eve@x.com");
-        let request = AccountRequest { user_context: Some(&mismatch), path_account: None };
-        assert_eq!(effective_account(&scope, "bob@x.com", &memberships, &request), Err(AccountError::ContextUserMismatch));
+        let request = AccountRequest {
+            user_context: Some(&mismatch),
+            path_account: None,
+        };
+        assert_eq!(
+            effective_account(&scope, "bob@x.com", &memberships, &request),
+            Err(AccountError::ContextUserMismatch)
+        );
         let other_env = context(&format!("BOB@x.com:{}", Uuid::from_u128(11)));
-        let request = AccountRequest { user_context: Some(&other_env), path_account: None };
+        let request = AccountRequest {
+            user_context: Some(&other_env),
+            path_account: None,
+        };
         assert_eq!(
             effective_account(&scope, "bob@x.com", &memberships, &request),
             Err(AccountError::ContextAccountNotAvailable)
         );
         let own = context(&format!("BOB@x.com:{}", Uuid::from_u128(10)));
-        let request = AccountRequest { user_context: Some(&own), path_account: None };
+        let request = AccountRequest {
+            user_context: Some(&own),
+            path_account: None,
+        };
         assert!(effective_account(&scope, "bob@x.com", &memberships, &request).is_ok());
         let garbage = context("bob@x.com:not-a-uuid");
-        let request = AccountRequest { user_context: Some(&garbage), path_account: None };
+        let request = AccountRequest {
+            user_context: Some(&garbage),
+            path_account: None,
+        };
         assert_eq!(
             effective_account(&scope, "bob@x.com", &memberships, &request),
             Err(AccountError::ContextAccountNotAvailable)
@@ -283,11 +339,20 @@ mod tests {
     fn path_account_must_be_available() {
         let memberships = [membership(10, 1, false), membership(11, 1, false)];
         let by_number = AccountRef::Number("1011".into());
-        let request = AccountRequest { user_context: None, path_account: Some(&by_number) };
+        let request = AccountRequest {
+            user_context: None,
+            path_account: Some(&by_number),
+        };
         let chosen = effective_account(&Scope::Organization, "b", &memberships, &request);
-        assert_eq!(chosen.map(|m| m.account_id), Ok(AccountId(Uuid::from_u128(11))));
+        assert_eq!(
+            chosen.map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(11)))
+        );
         let foreign = AccountRef::Number("9999".into());
-        let request = AccountRequest { user_context: None, path_account: Some(&foreign) };
+        let request = AccountRequest {
+            user_context: None,
+            path_account: Some(&foreign),
+        };
         assert_eq!(
             effective_account(&Scope::Organization, "b", &memberships, &request),
             Err(AccountError::PathAccountNotAvailable)
@@ -297,10 +362,22 @@ mod tests {
     #[test]
     fn path_accounts_are_found_in_any_spelling() {
         let id = Uuid::from_u128(10);
-        assert_eq!(account_in_path("/restapi/v2/accounts/1234/envelopes?x=1"), Some(AccountRef::Number("1234".into())));
-        assert_eq!(account_in_path(&format!("/x/Accounts/{id}")), Some(AccountRef::Id(AccountId(id))));
-        assert_eq!(account_in_path("/restapi/v2/accounts/%31%32/x"), Some(AccountRef::Number("12".into())));
-        assert_eq!(account_in_path("/restapi/v2/accounts/zz/x"), Some(AccountRef::Invalid));
+        assert_eq!(
+            account_in_path("/restapi/v2/accounts/1234/envelopes?x=1"),
+            Some(AccountRef::Number("1234".into()))
+        );
+        assert_eq!(
+            account_in_path(&format!("/x/Accounts/{id}")),
+            Some(AccountRef::Id(AccountId(id)))
+        );
+        assert_eq!(
+            account_in_path("/restapi/v2/accounts/%31%32/x"),
+            Some(AccountRef::Number("12".into()))
+        );
+        assert_eq!(
+            account_in_path("/restapi/v2/accounts/zz/x"),
+            Some(AccountRef::Invalid)
+        );
         assert_eq!(account_in_path("/api/v3.5/users/bob/accounts"), None);
         assert_eq!(account_in_path("/restapi/v2/login_information"), None);
     }

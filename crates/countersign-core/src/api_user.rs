@@ -192,7 +192,9 @@ pub fn validate_expiry(
         return Err(ApiUserError::ExpiryInPast);
     }
     if expires_at > now + max_lifetime {
-        return Err(ApiUserError::ExpiryTooFar { max_days: max_lifetime.whole_days() });
+        return Err(ApiUserError::ExpiryTooFar {
+            max_days: max_lifetime.whole_days(),
+        });
     }
     Ok(())
 }
@@ -263,7 +265,10 @@ mod tests {
     fn expiry_must_be_future_and_bounded() {
         let now = datetime!(2026-01-01 0:00 UTC);
         let max = Duration::days(730);
-        assert_eq!(validate_expiry(now, now, max), Err(ApiUserError::ExpiryInPast));
+        assert_eq!(
+            validate_expiry(now, now, max),
+            Err(ApiUserError::ExpiryInPast)
+        );
         assert!(validate_expiry(now + Duration::days(1), now, max).is_ok());
         assert!(validate_expiry(now + Duration::days(731), now, max).is_err());
     }

@@ -151,7 +151,10 @@ pub fn validate_email(email: &str) -> Result<(), &'static str> {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return Err("email must contain @");
     };
-    if local.is_empty() || domain.is_empty() || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if local.is_empty()
+        || domain.is_empty()
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err("email is not a valid address");
     }
     Ok(())
@@ -338,7 +341,10 @@ pub fn validate_integrator_key(key: &str) -> Result<(), &'static str> {
 /// Whether `user_id` administers every one of `environments` (an organization administrator).
 ///
 /// An organization always has at least one environment, so an empty list grants nothing.
-pub fn is_organization_admin(environments: &[EnvironmentId], administered: &[EnvironmentId]) -> bool {
+pub fn is_organization_admin(
+    environments: &[EnvironmentId],
+    administered: &[EnvironmentId],
+) -> bool {
     !environments.is_empty() && environments.iter().all(|env| administered.contains(env))
 }
 

@@ -41,7 +41,10 @@ impl ApiKey {
     /// Builds a key from 256 random bits drawn by the caller from the OS CSPRNG.
     pub fn from_random(random: &[u8; 32]) -> Self {
         let body = encode_base62(random, BODY_LEN);
-        let checksum = encode_base62(&crc32fast::hash(body.as_bytes()).to_be_bytes(), CHECKSUM_LEN);
+        let checksum = encode_base62(
+            &crc32fast::hash(body.as_bytes()).to_be_bytes(),
+            CHECKSUM_LEN,
+        );
         Self(Secret::new(format!("{KEY_PREFIX}{body}{checksum}")))
     }
 
@@ -50,7 +53,9 @@ impl ApiKey {
     /// # Errors
     /// Returns which part of the format is wrong; never echoes the key.
     pub fn parse(text: &str) -> Result<Self, KeyFormatError> {
-        let rest = text.strip_prefix(KEY_PREFIX).ok_or(KeyFormatError::Prefix)?;
+        let rest = text
+            .strip_prefix(KEY_PREFIX)
+            .ok_or(KeyFormatError::Prefix)?;
         if text.len() != KEY_LEN {
             return Err(KeyFormatError::Length);
         }
@@ -58,7 +63,10 @@ impl ApiKey {
             return Err(KeyFormatError::Alphabet);
         }
         let (body, checksum) = rest.split_at(BODY_LEN);
-        let expected = encode_base62(&crc32fast::hash(body.as_bytes()).to_be_bytes(), CHECKSUM_LEN);
+        let expected = encode_base62(
+            &crc32fast::hash(body.as_bytes()).to_be_bytes(),
+            CHECKSUM_LEN,
+        );
         if expected != checksum {
             return Err(KeyFormatError::Checksum);
         }
@@ -128,7 +136,10 @@ mod tests {
         let key = ApiKey::from_random(&[7; 32]);
         let text = key.expose();
         assert_eq!(ApiKey::parse(&text[1..]), Err(KeyFormatError::Prefix));
-        assert_eq!(ApiKey::parse(&text[..text.len() - 1]), Err(KeyFormatError::Length));
+        assert_eq!(
+            ApiKey::parse(&text[..text.len() - 1]),
+            Err(KeyFormatError::Length)
+        );
         let mut bad = text.to_owned();
         bad.replace_range(10..11, "+");
         assert_eq!(ApiKey::parse(&bad), Err(KeyFormatError::Alphabet));

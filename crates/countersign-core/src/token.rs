@@ -60,7 +60,12 @@ pub fn sign(claims: &SessionClaims, kid: u32, secret: &[u8]) -> String {
     let mut buffer = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
     buffer.push(VERSION);
     buffer.extend_from_slice(&kid.to_be_bytes());
-    for id in [claims.session_id.0, claims.api_user_id.0, claims.key_id.0, claims.user_id.0] {
+    for id in [
+        claims.session_id.0,
+        claims.api_user_id.0,
+        claims.key_id.0,
+        claims.user_id.0,
+    ] {
         buffer.extend_from_slice(id.as_bytes());
     }
     buffer.extend_from_slice(&claims.issued_at.to_be_bytes());
@@ -87,7 +92,9 @@ pub fn verify<'a>(
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
     }
-    let body = token.strip_prefix(TOKEN_PREFIX).ok_or(TokenError::Malformed)?;
+    let body = token
+        .strip_prefix(TOKEN_PREFIX)
+        .ok_or(TokenError::Malformed)?;
     let mut raw = [0u8; PAYLOAD_LEN + MAC_LEN];
     let decoded = URL_SAFE_NO_PAD
         .decode_slice(body.as_bytes(), &mut raw)
@@ -101,7 +108,9 @@ pub fn verify<'a>(
     #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
     let mut check = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
     check.update(payload);
-    check.verify_slice(tag).map_err(|_| TokenError::BadSignature)?;
+    check
+        .verify_slice(tag)
+        .map_err(|_| TokenError::BadSignature)?;
     let uuid_at = |offset: usize| {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&payload[offset..offset + 16]);
@@ -160,13 +169,19 @@ mod tests {
     #[test]
     fn expired_token_is_refused() {
         let token = sign(&claims(), 7, b"secret");
-        assert_eq!(verify(&token, 4_600, |_| Some(&b"secret"[..])), Err(TokenError::Expired));
+        assert_eq!(
+            verify(&token, 4_600, |_| Some(&b"secret"[..])),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
     fn token_under_another_key_is_refused() {
         let token = sign(&claims(), 7, b"secret");
-        assert_eq!(verify(&token, 2_000, |_| Some(&b"other"[..])), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(&token, 2_000, |_| Some(&b"other"[..])),
+            Err(TokenError::BadSignature)
+        );
         assert_eq!(verify(&token, 2_000, |_| None), Err(TokenError::UnknownKey));
     }
 

@@ -2,8 +2,8 @@
 //! background task, off the request path. Shutdown drains the queue before returning.
 
 use countersign_store::{AuditEvent, Store};
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 

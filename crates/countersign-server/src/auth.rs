@@ -69,7 +69,10 @@ pub struct Principal {
     #[schema(value_type = Option<String>, format = Uuid)]
     pub api_user_id: Option<ApiUserId>,
     /// The session's expiry, for tokens.
-    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -114,7 +117,11 @@ fn internal(error: &StoreError) -> AssureSignError {
 
 /// The audit actor for a claimed API username: a username that is itself a key is redacted.
 fn claimed_name(username: &str) -> &str {
-    if ApiKey::parse(username.trim()).is_ok() { "[redacted]" } else { username }
+    if ApiKey::parse(username.trim()).is_ok() {
+        "[redacted]"
+    } else {
+        username
+    }
 }
 
 /// Finds the key record matching `key`, comparing digests in constant time against every
@@ -148,9 +155,17 @@ pub fn matching_key<'k>(
 /// # Errors
 /// `InvalidKey` (401) for any key or API-user failure; `Forbidden` (403) when the context user
 /// is unknown, disabled or out of scope; `Internal` on store failure.
-pub async fn issue_token(state: &AppState, request: TokenRequest, source_ip: Option<&str>) -> Result<IssuedToken, AssureSignError> {
+pub async fn issue_token(
+    state: &AppState,
+    request: TokenRequest,
+    source_ip: Option<&str>,
+) -> Result<IssuedToken, AssureSignError> {
     let now = state.now();
-    let api_user = state.cache.api_user_by_name(&state.store, &request.api_username).await.map_err(|e| internal(&e))?;
+    let api_user = state
+        .cache
+        .api_user_by_name(&state.store, &request.api_username)
+        .await
+        .map_err(|e| internal(&e))?;
     let key = matching_key(
         api_user.as_ref().map(|a| a.keys.as_slice()),
         request.key.expose(),
@@ -164,7 +179,14 @@ pub async fn issue_token(state: &AppState, request: TokenRequest, source_ip: Opt
         (Some(api_user), Some(key)) if api_user.api_user.is_usable(now) => (api_user, key),
         _ => {
             state
-                .audit_event(organization, claimed_name(&request.api_username), "token.issue", &request.context_username, source_ip, AuditOutcome::Failure)
+                .audit_event(
+                    organization,
+                    claimed_name(&request.api_username),
+                    "token.issue",
+                    &request.context_username,
+                    source_ip,
+                    AuditOutcome::Failure,
+                )
                 .await;
             return Err(AssureSignError::InvalidKey);
         }
@@ -173,14 +195,22 @@ pub async fn issue_token(state: &AppState, request: TokenRequest, source_ip: Opt
     let denied = |reason: &'static str| AssureSignError::Forbidden(reason);
     let user = state
         .cache
-        .user_by_email(&state.store, record.organization_id, &request.context_username)
+        .user_by_email(
+            &state.store,
+            record.organization_id,
+            &request.context_username,
+        )
         .await
         .map_err(|e| internal(&e))?;
     let outcome = match &user {
         None => Err(denied("The context user was not found.")),
         Some(user) if !user.is_active() => Err(denied("The context user is disabled.")),
         Some(user) => {
-            let memberships = state.cache.memberships(&state.store, user.id).await.map_err(|e| internal(&e))?;
+            let memberships = state
+                .cache
+                .memberships(&state.store, user.id)
+                .await
+                .map_err(|e| internal(&e))?;
             if record.scope.admits_user(user.id, &memberships) {
                 Ok(user.clone())
             } else {
@@ -192,7 +222,14 @@ pub async fn issue_token(state: &AppState, request: TokenRequest, source_ip: Opt
         Ok(user) => user,
         Err(error) => {
             state
-                .audit_event(Some(record.organization_id), &record.username, "token.issue", &request.context_username, source_ip, AuditOutcome::Denied)
+                .audit_event(
+                    Some(record.organization_id),
+                    &record.username,
+                    "token.issue",
+                    &request.context_username,
+                    source_ip,
+                    AuditOutcome::Denied,
+                )
                 .await;
             return Err(error);
         }
@@ -210,14 +247,29 @@ pub async fn issue_token(state: &AppState, request: TokenRequest, source_ip: Opt
         expires_at: expires_at.unix_timestamp(),
     };
     let kid = state.secrets.signing_kid;
-    let secret = state.secrets.signing.get(&kid).ok_or(AssureSignError::Internal)?;
+    let secret = state
+        .secrets
+        .signing
+        .get(&kid)
+        .ok_or(AssureSignError::Internal)?;
     let text = token::sign(&claims, kid, secret);
     state.last_used.record(record.id, now);
     state
-        .audit_event(Some(record.organization_id), &record.username, "token.issue", &user.id.to_string(), source_ip, AuditOutcome::Success)
+        .audit_event(
+            Some(record.organization_id),
+            &record.username,
+            "token.issue",
+            &user.id.to_string(),
+            source_ip,
+            AuditOutcome::Success,
+        )
         .await;
-    let expires_at = OffsetDateTime::from_unix_timestamp(claims.expires_at).map_err(|_| AssureSignError::Internal)?;
-    Ok(IssuedToken { token: countersign_core::secret::Secret::new(text), expires_at })
+    let expires_at = OffsetDateTime::from_unix_timestamp(claims.expires_at)
+        .map_err(|_| AssureSignError::Internal)?;
+    Ok(IssuedToken {
+        token: countersign_core::secret::Secret::new(text),
+        expires_at,
+    })
 }
 
 /// The directory facts behind a valid session, re-read (through the caches) on every request.
@@ -242,8 +294,10 @@ pub struct Session {
 /// user or one now outside the scope; `Internal` on store failure.
 pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session, AssureSignError> {
     let now = state.now();
-    let claims = token::verify(token_text, now.unix_timestamp(), |kid| state.secrets.signing.get(&kid).map(Vec::as_slice))
-        .map_err(|_| AssureSignError::InvalidToken)?;
+    let claims = token::verify(token_text, now.unix_timestamp(), |kid| {
+        state.secrets.signing.get(&kid).map(Vec::as_slice)
+    })
+    .map_err(|_| AssureSignError::InvalidToken)?;
     let api_user = state
         .cache
         .api_user_by_id(&state.store, claims.api_user_id)
@@ -251,7 +305,10 @@ pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session,
         .map_err(|e| internal(&e))?
         .ok_or(AssureSignError::InvalidToken)?;
     let record = &api_user.api_user;
-    let key_valid = api_user.keys.iter().any(|k| k.id == claims.key_id && k.is_valid(now));
+    let key_valid = api_user
+        .keys
+        .iter()
+        .any(|k| k.id == claims.key_id && k.is_valid(now));
     if !record.is_usable(now) || !key_valid {
         return Err(AssureSignError::InvalidToken);
     }
@@ -264,12 +321,22 @@ pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session,
     if !user.is_active() || user.organization_id != record.organization_id {
         return Err(AssureSignError::InvalidToken);
     }
-    let memberships = state.cache.memberships(&state.store, user.id).await.map_err(|e| internal(&e))?;
+    let memberships = state
+        .cache
+        .memberships(&state.store, user.id)
+        .await
+        .map_err(|e| internal(&e))?;
     if !record.scope.admits_user(user.id, &memberships) {
         return Err(AssureSignError::InvalidToken);
     }
     state.last_used.record(record.id, now);
-    Ok(Session { claims, api_username: record.username.clone(), scope: record.scope, user, memberships })
+    Ok(Session {
+        claims,
+        api_username: record.username.clone(),
+        scope: record.scope,
+        user,
+        memberships,
+    })
 }
 
 /// Chooses the effective account of a verified session and builds the principal.
@@ -277,24 +344,35 @@ pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session,
 /// # Errors
 /// `Forbidden` (403) for a mismatched or unavailable context or path account, or no account in
 /// scope; `AmbiguousAccount` (400) when `X-AS-UserContext` is needed.
-pub fn authorize_session(session: &Session, facts: &RequestFacts) -> Result<Principal, AssureSignError> {
-    let request = AccountRequest { user_context: facts.user_context.as_ref(), path_account: facts.path_account.as_ref() };
-    let membership = access::effective_account(&session.scope, &session.user.email, &session.memberships, &request)
-        .map_err(|error| match error {
-            AccountError::ContextUserMismatch => {
-                AssureSignError::Forbidden("X-AS-UserContext names a different user than the token.")
-            }
-            AccountError::ContextAccountNotAvailable => {
-                AssureSignError::Forbidden("The account in X-AS-UserContext is not available to this user.")
-            }
-            AccountError::PathAccountNotAvailable => {
-                AssureSignError::Forbidden("The account in the request path is not available to this user.")
-            }
-            AccountError::NoAccountInScope => {
-                AssureSignError::Forbidden("The user has no account within the API user's scope.")
-            }
-            AccountError::Ambiguous => AssureSignError::AmbiguousAccount,
-        })?;
+pub fn authorize_session(
+    session: &Session,
+    facts: &RequestFacts,
+) -> Result<Principal, AssureSignError> {
+    let request = AccountRequest {
+        user_context: facts.user_context.as_ref(),
+        path_account: facts.path_account.as_ref(),
+    };
+    let membership = access::effective_account(
+        &session.scope,
+        &session.user.email,
+        &session.memberships,
+        &request,
+    )
+    .map_err(|error| match error {
+        AccountError::ContextUserMismatch => {
+            AssureSignError::Forbidden("X-AS-UserContext names a different user than the token.")
+        }
+        AccountError::ContextAccountNotAvailable => AssureSignError::Forbidden(
+            "The account in X-AS-UserContext is not available to this user.",
+        ),
+        AccountError::PathAccountNotAvailable => AssureSignError::Forbidden(
+            "The account in the request path is not available to this user.",
+        ),
+        AccountError::NoAccountInScope => {
+            AssureSignError::Forbidden("The user has no account within the API user's scope.")
+        }
+        AccountError::Ambiguous => AssureSignError::AmbiguousAccount,
+    })?;
     Ok(Principal {
         organization_id: session.user.organization_id,
         environment_id: membership.environment_id,

@@ -55,7 +55,10 @@ impl DirectoryCache {
 
     /// Cache hits and misses since start.
     pub fn hit_counts(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     async fn get_or_load<K, V, F>(
@@ -93,7 +96,10 @@ impl DirectoryCache {
     ) -> Result<Option<Arc<ApiUserWithKeys>>, StoreError> {
         let key = countersign_core::api_user::normalize_username(username);
         self.get_or_load(&self.api_users_by_name, key, async {
-            Ok(store.find_api_user_by_username(username).await?.map(Arc::new))
+            Ok(store
+                .find_api_user_by_username(username)
+                .await?
+                .map(Arc::new))
         })
         .await
     }
@@ -117,9 +123,15 @@ impl DirectoryCache {
     ///
     /// # Errors
     /// Returns the store's error on a miss that fails.
-    pub async fn user_by_id(&self, store: &Store, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
-        self.get_or_load(&self.users_by_id, id, async { Ok(store.find_user(id).await?.map(Arc::new)) })
-            .await
+    pub async fn user_by_id(
+        &self,
+        store: &Store,
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, StoreError> {
+        self.get_or_load(&self.users_by_id, id, async {
+            Ok(store.find_user(id).await?.map(Arc::new))
+        })
+        .await
     }
 
     /// A user of an organization by email (case-insensitive).
@@ -132,9 +144,15 @@ impl DirectoryCache {
         organization: OrganizationId,
         email: &str,
     ) -> Result<Option<Arc<User>>, StoreError> {
-        let key = (organization, countersign_core::directory::normalize_email(email));
+        let key = (
+            organization,
+            countersign_core::directory::normalize_email(email),
+        );
         self.get_or_load(&self.users_by_email, key, async {
-            Ok(store.find_user_by_email(organization, email).await?.map(Arc::new))
+            Ok(store
+                .find_user_by_email(organization, email)
+                .await?
+                .map(Arc::new))
         })
         .await
     }
@@ -143,25 +161,41 @@ impl DirectoryCache {
     ///
     /// # Errors
     /// Returns the store's error on a miss that fails.
-    pub async fn memberships(&self, store: &Store, user: UserId) -> Result<Arc<Vec<Membership>>, StoreError> {
-        self.get_or_load(&self.memberships, user, async { Ok(Arc::new(store.list_memberships(user).await?)) })
-            .await
+    pub async fn memberships(
+        &self,
+        store: &Store,
+        user: UserId,
+    ) -> Result<Arc<Vec<Membership>>, StoreError> {
+        self.get_or_load(&self.memberships, user, async {
+            Ok(Arc::new(store.list_memberships(user).await?))
+        })
+        .await
     }
 
     /// An organization.
     ///
     /// # Errors
     /// Returns the store's error on a miss that fails.
-    pub async fn organization(&self, store: &Store, id: OrganizationId) -> Result<Arc<Organization>, StoreError> {
-        self.get_or_load(&self.organizations, id, async { Ok(Arc::new(store.fetch_organization(id).await?)) })
-            .await
+    pub async fn organization(
+        &self,
+        store: &Store,
+        id: OrganizationId,
+    ) -> Result<Arc<Organization>, StoreError> {
+        self.get_or_load(&self.organizations, id, async {
+            Ok(Arc::new(store.fetch_organization(id).await?))
+        })
+        .await
     }
 
     /// An integrator key record by its key string.
     ///
     /// # Errors
     /// Returns the store's error on a miss that fails.
-    pub async fn integrator_key(&self, store: &Store, key: &str) -> Result<Option<Arc<IntegratorKey>>, StoreError> {
+    pub async fn integrator_key(
+        &self,
+        store: &Store,
+        key: &str,
+    ) -> Result<Option<Arc<IntegratorKey>>, StoreError> {
         self.get_or_load(&self.integrator_keys, key.to_owned(), async {
             Ok(store.find_integrator_key(key).await?.map(Arc::new))
         })

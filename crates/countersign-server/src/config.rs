@@ -59,13 +59,21 @@ pub struct PasswordHashing {
 
 impl Default for PasswordHashing {
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
 impl PasswordHashing {
     /// The cheapest parameters argon2 accepts; for test suites only.
     pub fn insecure_fast_for_tests() -> Self {
-        Self { memory_kib: 8, iterations: 1, parallelism: 1 }
+        Self {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 }

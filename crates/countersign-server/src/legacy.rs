@@ -27,6 +27,10 @@ impl WireExtras {
 ///
 /// # Errors
 /// Returns the DocuSign-dialect refusal.
-pub async fn authenticate(_state: &AppState, _headers: &HeaderMap, _facts: &RequestFacts) -> Result<(Principal, WireExtras), DocuSignError> {
+pub async fn authenticate(
+    _state: &AppState,
+    _headers: &HeaderMap,
+    _facts: &RequestFacts,
+) -> Result<(Principal, WireExtras), DocuSignError> {
     Err(DocuSignError::NoIntegratorKey)
 }

@@ -51,20 +51,35 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
-        .routes(routes!(directory::list_environments, directory::create_environment))
+        .routes(routes!(
+            directory::list_environments,
+            directory::create_environment
+        ))
         .routes(routes!(directory::get_environment))
         .routes(routes!(directory::list_environment_admins))
-        .routes(routes!(directory::add_environment_admin, directory::remove_environment_admin))
+        .routes(routes!(
+            directory::add_environment_admin,
+            directory::remove_environment_admin
+        ))
         .routes(routes!(directory::list_accounts, directory::create_account))
         .routes(routes!(directory::get_account))
         .routes(routes!(directory::list_users, directory::create_user))
         .routes(routes!(directory::get_user, directory::update_user))
         .routes(routes!(directory::set_password))
-        .routes(routes!(directory::put_membership, directory::delete_membership))
-        .routes(routes!(directory::list_integrator_keys, directory::create_integrator_key))
+        .routes(routes!(
+            directory::put_membership,
+            directory::delete_membership
+        ))
+        .routes(routes!(
+            directory::list_integrator_keys,
+            directory::create_integrator_key
+        ))
         .routes(routes!(directory::get_integrator_key))
         .routes(routes!(directory::revoke_integrator_key))
-        .routes(routes!(api_users::list_api_users, api_users::create_api_user))
+        .routes(routes!(
+            api_users::list_api_users,
+            api_users::create_api_user
+        ))
         .routes(routes!(api_users::get_api_user, api_users::delete_api_user))
         .routes(routes!(api_users::revoke_api_user))
         .routes(routes!(api_users::rotate_api_user))
@@ -73,7 +88,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let document = api.clone();
     let router = router
-        .route("/openapi.json", get(move || async move { axum::Json(document) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(document) }),
+        )
         .layer(tower_http::trace::TraceLayer::new_for_http());
     (router, api)
 }
@@ -162,7 +180,9 @@ pub async fn build_state(
 ) -> Result<(AppState, AuditWriter, JoinHandle<()>), StartError> {
     let secrets = Secrets::load(&store, supplied, clock.now()).await?;
     let dummy_key_digest = ApiKey::from_random(&random_bytes::<32>()).digest(&secrets.pepper);
-    let dummy_password_hash = passwords::hash(hex_string(), config.password_hashing).await.map_err(|_| StartError::Hash)?;
+    let dummy_password_hash = passwords::hash(hex_string(), config.password_hashing)
+        .await
+        .map_err(|_| StartError::Hash)?;
     let (audit, writer) = AuditSink::start(store.clone());
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
@@ -181,7 +201,10 @@ pub async fn build_state(
 }
 
 fn hex_string() -> String {
-    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
+    random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Starts serving on the listener.
@@ -189,7 +212,13 @@ fn hex_string() -> String {
 /// # Errors
 /// Returns a store or listener failure.
 pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
-    let (state, writer, flusher) = build_state(options.config, options.store, options.clock, &options.secrets).await?;
+    let (state, writer, flusher) = build_state(
+        options.config,
+        options.store,
+        options.clock,
+        &options.secrets,
+    )
+    .await?;
     let addr = options.listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let (router, _) = router(state.clone());
@@ -213,5 +242,10 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         writer.finish().await;
         tracing::info!("server stopped; batches flushed");
     });
-    Ok(RunningServer { addr, stop: Some(stop), task, state })
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop),
+        task,
+        state,
+    })
 }

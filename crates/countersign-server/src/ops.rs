@@ -17,7 +17,9 @@ use countersign_core::ids::{
 };
 use countersign_core::key::ApiKey;
 use countersign_core::secret::Secret;
-use countersign_store::{AuditEvent, AuditOutcome, NewApiUser, NewUser, Store, StoreError, UserUpdate};
+use countersign_store::{
+    AuditEvent, AuditOutcome, NewApiUser, NewUser, Store, StoreError, UserUpdate,
+};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -56,16 +58,20 @@ impl From<StoreError> for OpError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound { entity } => Self::NotFound(entity),
-            StoreError::Conflict { entity } => {
-                Self::Conflict { code: "conflict", detail: format!("{entity} already exists") }
-            }
+            StoreError::Conflict { entity } => Self::Conflict {
+                code: "conflict",
+                detail: format!("{entity} already exists"),
+            },
             other => Self::Store(other),
         }
     }
 }
 
 fn invalid(field: &'static str, detail: impl Into<String>) -> OpError {
-    OpError::Invalid { field, detail: detail.into() }
+    OpError::Invalid {
+        field,
+        detail: detail.into(),
+    }
 }
 
 /// Who performs an operation.
@@ -146,12 +152,20 @@ pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, OpError> {
     let text = text.trim();
     if let Ok(at) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
         // Expiries have whole-second precision, like the tokens they bound.
-        return Ok(at.replace_nanosecond(0).unwrap_or(at).to_offset(time::UtcOffset::UTC));
+        return Ok(at
+            .replace_nanosecond(0)
+            .unwrap_or(at)
+            .to_offset(time::UtcOffset::UTC));
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(text, &format)
         .map(|date| date.midnight().assume_utc())
-        .map_err(|_| invalid("expires_at", "expires_at must be an RFC 3339 time or a YYYY-MM-DD date"))
+        .map_err(|_| {
+            invalid(
+                "expires_at",
+                "expires_at must be an RFC 3339 time or a YYYY-MM-DD date",
+            )
+        })
 }
 
 impl Ops {
@@ -186,7 +200,10 @@ impl Ops {
         if !self.store.is_empty().await? {
             return Ok(None);
         }
-        let email = admin_email.unwrap_or("admin@localhost.localdomain").trim().to_owned();
+        let email = admin_email
+            .unwrap_or("admin@localhost.localdomain")
+            .trim()
+            .to_owned();
         directory::validate_email(&email).map_err(|e| invalid("email", e))?;
         let (password, generated) = match admin_password {
             Some(password) => (password, false),
@@ -197,19 +214,46 @@ impl Ops {
             .await
             .map_err(|_| invalid("password", "password could not be hashed"))?;
         let now = self.now();
-        let organization = Organization { id: OrganizationId(Uuid::now_v7()), name: "Default organization".into(), legacy_header_enabled: true };
+        let organization = Organization {
+            id: OrganizationId(Uuid::now_v7()),
+            name: "Default organization".into(),
+            legacy_header_enabled: true,
+        };
         let environment = Environment {
             id: EnvironmentId(Uuid::now_v7()),
             organization_id: organization.id,
             name: "Production".into(),
             kind: EnvironmentKind::Production,
         };
-        let account = Account { id: AccountId(Uuid::now_v7()), environment_id: environment.id, number: account_number(), name: "Main account".into() };
-        let admin = NewUser { id: UserId(Uuid::now_v7()), organization_id: organization.id, email: email.clone(), name: "Administrator".into(), password_hash: Some(hash) };
-        self.store.bootstrap(&organization, &environment, &account, &admin, now).await?;
+        let account = Account {
+            id: AccountId(Uuid::now_v7()),
+            environment_id: environment.id,
+            number: account_number(),
+            name: "Main account".into(),
+        };
+        let admin = NewUser {
+            id: UserId(Uuid::now_v7()),
+            organization_id: organization.id,
+            email: email.clone(),
+            name: "Administrator".into(),
+            password_hash: Some(hash),
+        };
+        self.store
+            .bootstrap(&organization, &environment, &account, &admin, now)
+            .await?;
         self.cache.invalidate();
-        let actor = Actor { organization_id: organization.id, user_id: None, name: "bootstrap".into(), source_ip: None };
-        self.audit(&actor, "organization.bootstrap", &organization.id.to_string()).await;
+        let actor = Actor {
+            organization_id: organization.id,
+            user_id: None,
+            name: "bootstrap".into(),
+            source_ip: None,
+        };
+        self.audit(
+            &actor,
+            "organization.bootstrap",
+            &organization.id.to_string(),
+        )
+        .await;
         Ok(Some(Bootstrapped {
             email,
             generated_password: generated.then_some(password),
@@ -221,22 +265,42 @@ impl Ops {
     ///
     /// # Errors
     /// Returns a store failure.
-    pub async fn is_organization_admin(&self, organization: OrganizationId, user: UserId) -> Result<bool, OpError> {
+    pub async fn is_organization_admin(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<bool, OpError> {
         let environments = self.store.list_environment_ids(organization).await?;
         let administered = self.store.list_administered_environments(user).await?;
-        Ok(directory::is_organization_admin(&environments, &administered))
+        Ok(directory::is_organization_admin(
+            &environments,
+            &administered,
+        ))
     }
 
     /// Creates an environment; its creator (if a user) becomes its administrator.
     ///
     /// # Errors
     /// Returns `Invalid` for a bad name.
-    pub async fn create_environment(&self, actor: &Actor, name: &str, kind: EnvironmentKind) -> Result<Environment, OpError> {
+    pub async fn create_environment(
+        &self,
+        actor: &Actor,
+        name: &str,
+        kind: EnvironmentKind,
+    ) -> Result<Environment, OpError> {
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
-        let environment = Environment { id: EnvironmentId(Uuid::now_v7()), organization_id: actor.organization_id, name: name.trim().to_owned(), kind };
-        self.store.insert_environment(&environment, actor.user_id, self.now()).await?;
+        let environment = Environment {
+            id: EnvironmentId(Uuid::now_v7()),
+            organization_id: actor.organization_id,
+            name: name.trim().to_owned(),
+            kind,
+        };
+        self.store
+            .insert_environment(&environment, actor.user_id, self.now())
+            .await?;
         self.cache.invalidate();
-        self.audit(actor, "environment.create", &environment.id.to_string()).await;
+        self.audit(actor, "environment.create", &environment.id.to_string())
+            .await;
         Ok(environment)
     }
 
@@ -244,32 +308,52 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `Invalid` for a bad name or unknown environment.
-    pub async fn create_account(&self, actor: &Actor, environment_id: EnvironmentId, name: &str) -> Result<Account, OpError> {
+    pub async fn create_account(
+        &self,
+        actor: &Actor,
+        environment_id: EnvironmentId,
+        name: &str,
+    ) -> Result<Account, OpError> {
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
         self.store
             .fetch_environment(actor.organization_id, environment_id)
             .await
             .map_err(|_| invalid("environment_id", "no such environment in this organization"))?;
         for _ in 0..20 {
-            let account = Account { id: AccountId(Uuid::now_v7()), environment_id, number: account_number(), name: name.trim().to_owned() };
+            let account = Account {
+                id: AccountId(Uuid::now_v7()),
+                environment_id,
+                number: account_number(),
+                name: name.trim().to_owned(),
+            };
             match self.store.insert_account(&account, self.now()).await {
                 Ok(()) => {
                     self.cache.invalidate();
-                    self.audit(actor, "account.create", &account.id.to_string()).await;
+                    self.audit(actor, "account.create", &account.id.to_string())
+                        .await;
                     return Ok(account);
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(OpError::Conflict { code: "conflict", detail: "could not allocate an account number".into() })
+        Err(OpError::Conflict {
+            code: "conflict",
+            detail: "could not allocate an account number".into(),
+        })
     }
 
     /// Creates a user, with a password if given.
     ///
     /// # Errors
     /// Returns `Invalid` for a bad email, name or password; `Conflict` when the email is taken.
-    pub async fn create_user(&self, actor: &Actor, email: &str, name: &str, password: Option<Secret>) -> Result<User, OpError> {
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        email: &str,
+        name: &str,
+        password: Option<Secret>,
+    ) -> Result<User, OpError> {
         directory::validate_email(email).map_err(|e| invalid("email", e))?;
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
         let password_hash = match password {
@@ -280,10 +364,19 @@ impl Ops {
             None => None,
         };
         let id = UserId(Uuid::now_v7());
-        let new = NewUser { id, organization_id: actor.organization_id, email: email.to_owned(), name: name.to_owned(), password_hash };
+        let new = NewUser {
+            id,
+            organization_id: actor.organization_id,
+            email: email.to_owned(),
+            name: name.to_owned(),
+            password_hash,
+        };
         match self.store.insert_user(&new, self.now()).await {
             Err(StoreError::Conflict { .. }) => {
-                return Err(OpError::Conflict { code: "email_taken", detail: "a user with this email already exists".into() });
+                return Err(OpError::Conflict {
+                    code: "email_taken",
+                    detail: "a user with this email already exists".into(),
+                });
             }
             other => other?,
         }
@@ -302,15 +395,30 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound` or `Invalid`.
-    pub async fn update_user(&self, actor: &Actor, id: UserId, name: Option<&str>, status: Option<UserStatus>) -> Result<User, OpError> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        name: Option<&str>,
+        status: Option<UserStatus>,
+    ) -> Result<User, OpError> {
         if let Some(name) = name {
             directory::validate_name(name).map_err(|e| invalid("name", e))?;
         }
         if name.is_none() && status.is_none() {
-            return Err(invalid("status", "nothing to change: give status and/or name"));
+            return Err(invalid(
+                "status",
+                "nothing to change: give status and/or name",
+            ));
         }
-        let update = UserUpdate { name: name.map(|n| n.trim().to_owned()), status };
-        let user = self.store.update_user(actor.organization_id, id, &update).await?;
+        let update = UserUpdate {
+            name: name.map(|n| n.trim().to_owned()),
+            status,
+        };
+        let user = self
+            .store
+            .update_user(actor.organization_id, id, &update)
+            .await?;
         self.cache.invalidate();
         let action = match status {
             Some(UserStatus::Disabled) => "user.disable",
@@ -325,13 +433,21 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound` or `Invalid`.
-    pub async fn set_password(&self, actor: &Actor, id: UserId, password: Secret) -> Result<(), OpError> {
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        password: Secret,
+    ) -> Result<(), OpError> {
         passwords::validate(password.expose()).map_err(|e| invalid("password", e))?;
         self.store.fetch_user(actor.organization_id, id).await?;
         let hash = self.hash(password).await?;
-        self.store.update_password_hash(actor.organization_id, id, &hash).await?;
+        self.store
+            .update_password_hash(actor.organization_id, id, &hash)
+            .await?;
         self.cache.invalidate();
-        self.audit(actor, "user.password_set", &id.to_string()).await;
+        self.audit(actor, "user.password_set", &id.to_string())
+            .await;
         Ok(())
     }
 
@@ -348,10 +464,15 @@ impl Ops {
         is_default: bool,
     ) -> Result<Membership, OpError> {
         self.store.fetch_user(actor.organization_id, user).await?;
-        self.store.fetch_account(actor.organization_id, account).await?;
-        self.store.upsert_membership(user, account, permissions, is_default).await?;
+        self.store
+            .fetch_account(actor.organization_id, account)
+            .await?;
+        self.store
+            .upsert_membership(user, account, permissions, is_default)
+            .await?;
         self.cache.invalidate();
-        self.audit(actor, "membership.put", &format!("{user}/{account}")).await;
+        self.audit(actor, "membership.put", &format!("{user}/{account}"))
+            .await;
         self.store
             .list_memberships(user)
             .await?
@@ -364,12 +485,20 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound` when there is none.
-    pub async fn delete_membership(&self, actor: &Actor, user: UserId, account: AccountId) -> Result<(), OpError> {
+    pub async fn delete_membership(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<(), OpError> {
         self.store.fetch_user(actor.organization_id, user).await?;
-        self.store.fetch_account(actor.organization_id, account).await?;
+        self.store
+            .fetch_account(actor.organization_id, account)
+            .await?;
         self.store.delete_membership(user, account).await?;
         self.cache.invalidate();
-        self.audit(actor, "membership.delete", &format!("{user}/{account}")).await;
+        self.audit(actor, "membership.delete", &format!("{user}/{account}"))
+            .await;
         Ok(())
     }
 
@@ -377,12 +506,26 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound` for an unknown environment or user.
-    pub async fn add_environment_admin(&self, actor: &Actor, environment: EnvironmentId, user: UserId) -> Result<(), OpError> {
-        self.store.fetch_environment(actor.organization_id, environment).await?;
+    pub async fn add_environment_admin(
+        &self,
+        actor: &Actor,
+        environment: EnvironmentId,
+        user: UserId,
+    ) -> Result<(), OpError> {
+        self.store
+            .fetch_environment(actor.organization_id, environment)
+            .await?;
         self.store.fetch_user(actor.organization_id, user).await?;
-        self.store.insert_environment_admin(environment, user).await?;
+        self.store
+            .insert_environment_admin(environment, user)
+            .await?;
         self.cache.invalidate();
-        self.audit(actor, "environment_admin.add", &format!("{environment}/{user}")).await;
+        self.audit(
+            actor,
+            "environment_admin.add",
+            &format!("{environment}/{user}"),
+        )
+        .await;
         Ok(())
     }
 
@@ -390,11 +533,25 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound` when the user was not an administrator of it.
-    pub async fn remove_environment_admin(&self, actor: &Actor, environment: EnvironmentId, user: UserId) -> Result<(), OpError> {
-        self.store.fetch_environment(actor.organization_id, environment).await?;
-        self.store.delete_environment_admin(environment, user).await?;
+    pub async fn remove_environment_admin(
+        &self,
+        actor: &Actor,
+        environment: EnvironmentId,
+        user: UserId,
+    ) -> Result<(), OpError> {
+        self.store
+            .fetch_environment(actor.organization_id, environment)
+            .await?;
+        self.store
+            .delete_environment_admin(environment, user)
+            .await?;
         self.cache.invalidate();
-        self.audit(actor, "environment_admin.remove", &format!("{environment}/{user}")).await;
+        self.audit(
+            actor,
+            "environment_admin.remove",
+            &format!("{environment}/{user}"),
+        )
+        .await;
         Ok(())
     }
 
@@ -402,7 +559,12 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `Invalid` or `Conflict`.
-    pub async fn create_integrator_key(&self, actor: &Actor, name: &str, key: Option<&str>) -> Result<IntegratorKey, OpError> {
+    pub async fn create_integrator_key(
+        &self,
+        actor: &Actor,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<IntegratorKey, OpError> {
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
         let key = match key {
             Some(key) => {
@@ -423,12 +585,16 @@ impl Ops {
         };
         match self.store.insert_integrator_key(&record).await {
             Err(StoreError::Conflict { .. }) => {
-                return Err(OpError::Conflict { code: "integrator_key_taken", detail: "this integrator key already exists".into() });
+                return Err(OpError::Conflict {
+                    code: "integrator_key_taken",
+                    detail: "this integrator key already exists".into(),
+                });
             }
             other => other?,
         }
         self.cache.invalidate();
-        self.audit(actor, "integrator_key.create", &record.id.to_string()).await;
+        self.audit(actor, "integrator_key.create", &record.id.to_string())
+            .await;
         Ok(record)
     }
 
@@ -436,10 +602,18 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound`.
-    pub async fn revoke_integrator_key(&self, actor: &Actor, id: IntegratorKeyId) -> Result<IntegratorKey, OpError> {
-        let key = self.store.revoke_integrator_key(actor.organization_id, id).await?;
+    pub async fn revoke_integrator_key(
+        &self,
+        actor: &Actor,
+        id: IntegratorKeyId,
+    ) -> Result<IntegratorKey, OpError> {
+        let key = self
+            .store
+            .revoke_integrator_key(actor.organization_id, id)
+            .await?;
         self.cache.invalidate();
-        self.audit(actor, "integrator_key.revoke", &id.to_string()).await;
+        self.audit(actor, "integrator_key.revoke", &id.to_string())
+            .await;
         Ok(key)
     }
 
@@ -447,10 +621,22 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound`.
-    pub async fn set_integrator_key_sunset(&self, actor: &Actor, id: IntegratorKeyId, sunset_at: Option<OffsetDateTime>) -> Result<IntegratorKey, OpError> {
-        let key = self.store.update_integrator_key_sunset(actor.organization_id, id, sunset_at, self.now()).await?;
+    pub async fn set_integrator_key_sunset(
+        &self,
+        actor: &Actor,
+        id: IntegratorKeyId,
+        sunset_at: Option<OffsetDateTime>,
+    ) -> Result<IntegratorKey, OpError> {
+        let key = self
+            .store
+            .update_integrator_key_sunset(actor.organization_id, id, sunset_at, self.now())
+            .await?;
         self.cache.invalidate();
-        let action = if sunset_at.is_some() { "integrator_key.sunset_set" } else { "integrator_key.sunset_clear" };
+        let action = if sunset_at.is_some() {
+            "integrator_key.sunset_set"
+        } else {
+            "integrator_key.sunset_clear"
+        };
         self.audit(actor, action, &id.to_string()).await;
         Ok(key)
     }
@@ -459,24 +645,44 @@ impl Ops {
     ///
     /// # Errors
     /// Returns a store failure.
-    pub async fn set_legacy_header_enabled(&self, actor: &Actor, enabled: bool) -> Result<Organization, OpError> {
-        let organization = self.store.update_legacy_header_enabled(actor.organization_id, enabled).await?;
+    pub async fn set_legacy_header_enabled(
+        &self,
+        actor: &Actor,
+        enabled: bool,
+    ) -> Result<Organization, OpError> {
+        let organization = self
+            .store
+            .update_legacy_header_enabled(actor.organization_id, enabled)
+            .await?;
         self.cache.invalidate();
-        let action = if enabled { "organization.legacy_header_enable" } else { "organization.legacy_header_disable" };
-        self.audit(actor, action, &actor.organization_id.to_string()).await;
+        let action = if enabled {
+            "organization.legacy_header_enable"
+        } else {
+            "organization.legacy_header_disable"
+        };
+        self.audit(actor, action, &actor.organization_id.to_string())
+            .await;
         Ok(organization)
     }
 
     async fn validate_scope(&self, actor: &Actor, scope: &Scope) -> Result<(), OpError> {
         match scope {
             Scope::User(user) => {
-                self.store.fetch_user(actor.organization_id, *user).await.map_err(|_| invalid("scope.user_id", "no such user in this organization"))?;
+                self.store
+                    .fetch_user(actor.organization_id, *user)
+                    .await
+                    .map_err(|_| invalid("scope.user_id", "no such user in this organization"))?;
             }
             Scope::Environment(environment) => {
                 self.store
                     .fetch_environment(actor.organization_id, *environment)
                     .await
-                    .map_err(|_| invalid("scope.environment_id", "no such environment in this organization"))?;
+                    .map_err(|_| {
+                        invalid(
+                            "scope.environment_id",
+                            "no such environment in this organization",
+                        )
+                    })?;
             }
             Scope::Organization => {}
         }
@@ -498,9 +704,14 @@ impl Ops {
     ) -> Result<IssuedKey, OpError> {
         let now = self.now();
         api_user::validate_username(username).map_err(|e| invalid("username", e.to_string()))?;
-        api_user::validate_expiry(expires_at, now, Duration::days(self.config.api_user_max_lifetime_days))
-            .map_err(|e| invalid("expires_at", e.to_string()))?;
-        api_user::validate_description(description).map_err(|e| invalid("description", e.to_string()))?;
+        api_user::validate_expiry(
+            expires_at,
+            now,
+            Duration::days(self.config.api_user_max_lifetime_days),
+        )
+        .map_err(|e| invalid("expires_at", e.to_string()))?;
+        api_user::validate_description(description)
+            .map_err(|e| invalid("description", e.to_string()))?;
         self.validate_scope(actor, &scope).await?;
         let key = ApiKey::from_random(&random_bytes::<32>());
         let record = ApiUser {
@@ -516,16 +727,27 @@ impl Ops {
             revoked_by: None,
             last_used_at: None,
         };
-        let new = NewApiUser { api_user: record.clone(), key_id: ApiKeyId(Uuid::now_v7()), key_digest: key.digest(&self.pepper) };
+        let new = NewApiUser {
+            api_user: record.clone(),
+            key_id: ApiKeyId(Uuid::now_v7()),
+            key_digest: key.digest(&self.pepper),
+        };
         match self.store.insert_api_user(&new).await {
             Err(StoreError::Conflict { .. }) => {
-                return Err(OpError::Conflict { code: "username_taken", detail: "an API user with this username already exists".into() });
+                return Err(OpError::Conflict {
+                    code: "username_taken",
+                    detail: "an API user with this username already exists".into(),
+                });
             }
             other => other?,
         }
         self.cache.invalidate();
-        self.audit(actor, "api_user.create", &record.id.to_string()).await;
-        Ok(IssuedKey { api_user: record, key })
+        self.audit(actor, "api_user.create", &record.id.to_string())
+            .await;
+        Ok(IssuedKey {
+            api_user: record,
+            key,
+        })
     }
 
     /// Revokes an API user permanently; every token issued under it stops working at once.
@@ -533,7 +755,10 @@ impl Ops {
     /// # Errors
     /// Returns `NotFound`.
     pub async fn revoke_api_user(&self, actor: &Actor, id: ApiUserId) -> Result<ApiUser, OpError> {
-        let api_user = self.store.revoke_api_user(actor.organization_id, id, &actor.name, self.now()).await?;
+        let api_user = self
+            .store
+            .revoke_api_user(actor.organization_id, id, &actor.name, self.now())
+            .await?;
         self.cache.invalidate();
         self.audit(actor, "api_user.revoke", &id.to_string()).await;
         Ok(api_user)
@@ -544,7 +769,9 @@ impl Ops {
     /// # Errors
     /// Returns `NotFound`.
     pub async fn delete_api_user(&self, actor: &Actor, id: ApiUserId) -> Result<(), OpError> {
-        self.store.delete_api_user(actor.organization_id, id).await?;
+        self.store
+            .delete_api_user(actor.organization_id, id)
+            .await?;
         self.cache.invalidate();
         self.audit(actor, "api_user.delete", &id.to_string()).await;
         Ok(())
@@ -554,9 +781,15 @@ impl Ops {
     ///
     /// # Errors
     /// Returns `NotFound`, or `Invalid` for a bad grace period or an inactive API user.
-    pub async fn rotate_api_user(&self, actor: &Actor, id: ApiUserId, grace_minutes: i64) -> Result<IssuedKey, OpError> {
+    pub async fn rotate_api_user(
+        &self,
+        actor: &Actor,
+        id: ApiUserId,
+        grace_minutes: i64,
+    ) -> Result<IssuedKey, OpError> {
         let now = self.now();
-        let until = api_user::grace_end(grace_minutes, now).map_err(|e: ApiUserError| invalid("grace_minutes", e.to_string()))?;
+        let until = api_user::grace_end(grace_minutes, now)
+            .map_err(|e: ApiUserError| invalid("grace_minutes", e.to_string()))?;
         let current = self.store.fetch_api_user(actor.organization_id, id).await?;
         if !current.is_usable(now) {
             return Err(invalid("id", "only an active API user can be rotated"));
@@ -564,7 +797,14 @@ impl Ops {
         let key = ApiKey::from_random(&random_bytes::<32>());
         let api_user = self
             .store
-            .rotate_api_user_key(actor.organization_id, id, ApiKeyId(Uuid::now_v7()), &key.digest(&self.pepper), until, now)
+            .rotate_api_user_key(
+                actor.organization_id,
+                id,
+                ApiKeyId(Uuid::now_v7()),
+                &key.digest(&self.pepper),
+                until,
+                now,
+            )
             .await?;
         self.cache.invalidate();
         self.audit(actor, "api_user.rotate", &id.to_string()).await;

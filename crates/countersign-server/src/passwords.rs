@@ -10,8 +10,13 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub const MIN_PASSWORD_LEN: usize = 8;
 
 fn hasher(params: PasswordHashing) -> Argon2<'static> {
-    let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-        .unwrap_or_else(|_| Params::default());
+    let params = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        None,
+    )
+    .unwrap_or_else(|_| Params::default());
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -19,10 +24,15 @@ fn hasher(params: PasswordHashing) -> Argon2<'static> {
 ///
 /// # Errors
 /// Returns an error only if argon2 refuses the input (never for bounded passwords).
-pub async fn hash(password: String, params: PasswordHashing) -> Result<String, argon2::password_hash::Error> {
+pub async fn hash(
+    password: String,
+    params: PasswordHashing,
+) -> Result<String, argon2::password_hash::Error> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        hasher(params).hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        hasher(params)
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .unwrap_or(Err(argon2::password_hash::Error::Crypto))
@@ -30,13 +40,17 @@ pub async fn hash(password: String, params: PasswordHashing) -> Result<String, a
 
 /// Verifies a password against a PHC string; an unparseable hash verifies nothing.
 pub async fn verify(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, &phc)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 /// Verifies on the current thread (for callers already off the executor).
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }

@@ -26,7 +26,9 @@ pub struct Secrets {
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets").field("signing_kid", &self.signing_kid).finish_non_exhaustive()
+        f.debug_struct("Secrets")
+            .field("signing_kid", &self.signing_kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -57,7 +59,11 @@ impl Secrets {
     ///
     /// # Errors
     /// Returns the store's error.
-    pub async fn load(store: &Store, supplied: &SuppliedSecrets, now: time::OffsetDateTime) -> Result<Self, StoreError> {
+    pub async fn load(
+        store: &Store,
+        supplied: &SuppliedSecrets,
+        now: time::OffsetDateTime,
+    ) -> Result<Self, StoreError> {
         let pepper = match &supplied.pepper {
             Some(pepper) => pepper.clone(),
             None => stored(store, "key_pepper", now).await?,
@@ -66,14 +72,24 @@ impl Secrets {
             Some(key) => key.clone(),
             None => stored(store, "token_signing_key_1", now).await?,
         };
-        Ok(Self { pepper, signing_kid: 1, signing: HashMap::from([(1, signing_key)]) })
+        Ok(Self {
+            pepper,
+            signing_kid: 1,
+            signing: HashMap::from([(1, signing_key)]),
+        })
     }
 }
 
-async fn stored(store: &Store, name: &str, now: time::OffsetDateTime) -> Result<Vec<u8>, StoreError> {
+async fn stored(
+    store: &Store,
+    name: &str,
+    now: time::OffsetDateTime,
+) -> Result<Vec<u8>, StoreError> {
     let generated = hex::encode(random_bytes::<32>());
     let value = store.get_or_insert_secret(name, &generated, now).await?;
-    hex::decode(value).map_err(|_| StoreError::Corrupt { what: "server secret" })
+    hex::decode(value).map_err(|_| StoreError::Corrupt {
+        what: "server secret",
+    })
 }
 
 /// Everything a handler needs; cheap to clone.

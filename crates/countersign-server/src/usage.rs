@@ -30,19 +30,30 @@ impl LastUsed {
     /// Notes that an API user was used at `now`.
     pub fn record(&self, id: ApiUserId, now: OffsetDateTime) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let due = state.last_recorded.get(&id).is_none_or(|last| now - *last >= RESOLUTION);
+        let due = state
+            .last_recorded
+            .get(&id)
+            .is_none_or(|last| now - *last >= RESOLUTION);
         if due {
             state.last_recorded.insert(id, now);
             state.pending.push((id, now));
         }
         // Forget old entries so memory stays bounded by the API users active in a minute.
         if state.last_recorded.len() > 100_000 {
-            state.last_recorded.retain(|_, last| now - *last < RESOLUTION);
+            state
+                .last_recorded
+                .retain(|_, last| now - *last < RESOLUTION);
         }
     }
 
     fn take(&self) -> Vec<(ApiUserId, OffsetDateTime)> {
-        std::mem::take(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner).pending)
+        std::mem::take(
+            &mut self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pending,
+        )
     }
 
     /// Starts the periodic flusher.
@@ -57,7 +68,11 @@ impl LastUsed {
                 let batch = this.take();
                 if let Err(error) = store.update_api_users_last_used(&batch).await {
                     tracing::warn!(%error, "last-used flush failed; will retry");
-                    this.state.lock().unwrap_or_else(PoisonError::into_inner).pending.extend(batch);
+                    this.state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .pending
+                        .extend(batch);
                 }
                 if stopping {
                     break;

@@ -1,6 +1,9 @@
 //! Queries over API users and their key digests.
 
-use crate::{Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, overfetch, parse_id};
+use crate::{
+    Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, overfetch,
+    parse_id,
+};
 use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope, normalize_username};
 use countersign_core::ids::{ApiKeyId, ApiUserId, EnvironmentId, OrganizationId, UserId};
 use time::OffsetDateTime;
@@ -28,7 +31,11 @@ const COLUMNS: &str = "id, organization_id, username, scope_type, scope_user_id,
 impl TryFrom<ApiUserRow> for ApiUser {
     type Error = StoreError;
     fn try_from(row: ApiUserRow) -> Result<Self, StoreError> {
-        let scope = match (row.scope_type.as_str(), row.scope_user_id, row.scope_environment_id) {
+        let scope = match (
+            row.scope_type.as_str(),
+            row.scope_user_id,
+            row.scope_environment_id,
+        ) {
             ("user", Some(user), _) => Scope::User(parse_id(&user, UserId::parse)?),
             ("environment", _, Some(environment)) => {
                 Scope::Environment(parse_id(&environment, EnvironmentId::parse)?)
@@ -156,7 +163,10 @@ impl Store {
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn find_api_user_with_keys(&self, id: ApiUserId) -> Result<Option<ApiUserWithKeys>, StoreError> {
+    pub async fn find_api_user_with_keys(
+        &self,
+        id: ApiUserId,
+    ) -> Result<Option<ApiUserWithKeys>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_users WHERE id = $1");
         let row = sqlx::query_as::<_, ApiUserRow>(&sql)
             .bind(id.to_string())
@@ -169,7 +179,10 @@ impl Store {
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn find_api_user_by_username(&self, username: &str) -> Result<Option<ApiUserWithKeys>, StoreError> {
+    pub async fn find_api_user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<ApiUserWithKeys>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_users WHERE username_lower = $1");
         let row = sqlx::query_as::<_, ApiUserRow>(&sql)
             .bind(normalize_username(username))
@@ -178,7 +191,10 @@ impl Store {
         self.with_keys(row).await
     }
 
-    async fn with_keys(&self, row: Option<ApiUserRow>) -> Result<Option<ApiUserWithKeys>, StoreError> {
+    async fn with_keys(
+        &self,
+        row: Option<ApiUserRow>,
+    ) -> Result<Option<ApiUserWithKeys>, StoreError> {
         let Some(row) = row else { return Ok(None) };
         let api_user: ApiUser = row.try_into()?;
         let keys = sqlx::query_as::<_, KeyRow>(
@@ -218,7 +234,10 @@ impl Store {
             .bind(overfetch(limit))
             .fetch_all(self.pool())
             .await?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ApiUser>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<ApiUser>, _>>()?;
         Ok(Page::from_overfetch(items, limit, |a| a.id.to_string()))
     }
 
@@ -250,7 +269,11 @@ impl Store {
     ///
     /// # Errors
     /// Returns `NotFound` when absent or in another organization.
-    pub async fn delete_api_user(&self, organization: OrganizationId, id: ApiUserId) -> Result<(), StoreError> {
+    pub async fn delete_api_user(
+        &self,
+        organization: OrganizationId,
+        id: ApiUserId,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM api_user_keys WHERE api_user_id = $1 AND api_user_id IN (SELECT id FROM api_users WHERE organization_id = $2)")
             .bind(id.to_string())
@@ -307,7 +330,10 @@ impl Store {
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn update_api_users_last_used(&self, uses: &[(ApiUserId, OffsetDateTime)]) -> Result<(), StoreError> {
+    pub async fn update_api_users_last_used(
+        &self,
+        uses: &[(ApiUserId, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
         if uses.is_empty() {
             return Ok(());
         }

@@ -174,6 +174,8 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn count_audit_events(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(self.pool())
+            .await?)
     }
 }

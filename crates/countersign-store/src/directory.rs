@@ -9,9 +9,7 @@ use countersign_core::directory::{
     Account, Environment, EnvironmentKind, IntegratorKey, IntegratorKeyStatus, Membership,
     Organization, Permissions, User, UserStatus,
 };
-use countersign_core::ids::{
-    AccountId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId,
-};
+use countersign_core::ids::{AccountId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId};
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
@@ -295,7 +293,9 @@ impl Store {
         .bind(id.to_string())
         .fetch_optional(self.pool())
         .await?
-        .ok_or(StoreError::NotFound { entity: "organization" })?
+        .ok_or(StoreError::NotFound {
+            entity: "organization",
+        })?
         .try_into()
     }
 
@@ -329,7 +329,9 @@ impl Store {
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "organization" });
+            return Err(StoreError::NotFound {
+                entity: "organization",
+            });
         }
         self.fetch_organization(id).await
     }
@@ -383,7 +385,10 @@ impl Store {
         .bind(overfetch(limit))
         .fetch_all(self.pool())
         .await?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Environment>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<Environment>, _>>()?;
         Ok(Page::from_overfetch(items, limit, |e| e.id.to_string()))
     }
 
@@ -395,12 +400,15 @@ impl Store {
         &self,
         organization: OrganizationId,
     ) -> Result<Vec<EnvironmentId>, StoreError> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM environments WHERE organization_id = $1 ORDER BY id")
-                .bind(organization.to_string())
-                .fetch_all(self.pool())
-                .await?;
-        rows.iter().map(|id| parse_id(id, EnvironmentId::parse)).collect()
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM environments WHERE organization_id = $1 ORDER BY id",
+        )
+        .bind(organization.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|id| parse_id(id, EnvironmentId::parse))
+            .collect()
     }
 
     /// Returns an environment of an organization.
@@ -436,7 +444,9 @@ impl Store {
                 .bind(user.to_string())
                 .fetch_all(self.pool())
                 .await?;
-        rows.iter().map(|id| parse_id(id, EnvironmentId::parse)).collect()
+        rows.iter()
+            .map(|id| parse_id(id, EnvironmentId::parse))
+            .collect()
     }
 
     /// Lists the administrators of an environment.
@@ -489,13 +499,17 @@ impl Store {
         environment: EnvironmentId,
         user: UserId,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM environment_admins WHERE environment_id = $1 AND user_id = $2")
-            .bind(environment.to_string())
-            .bind(user.to_string())
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM environment_admins WHERE environment_id = $1 AND user_id = $2",
+        )
+        .bind(environment.to_string())
+        .bind(user.to_string())
+        .execute(self.pool())
+        .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "environment admin" });
+            return Err(StoreError::NotFound {
+                entity: "environment admin",
+            });
         }
         Ok(())
     }
@@ -504,7 +518,11 @@ impl Store {
     ///
     /// # Errors
     /// Returns `Conflict` when the number is taken.
-    pub async fn insert_account(&self, account: &Account, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn insert_account(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO accounts (id, environment_id, number, name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(account.id.to_string())
             .bind(account.environment_id.to_string())
@@ -537,7 +555,10 @@ impl Store {
         .bind(overfetch(limit))
         .fetch_all(self.pool())
         .await?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Account>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<Account>, _>>()?;
         Ok(Page::from_overfetch(items, limit, |a| a.id.to_string()))
     }
 
@@ -594,7 +615,10 @@ impl Store {
             .bind(overfetch(limit))
             .fetch_all(self.pool())
             .await?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<User>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<User>, _>>()?;
         Ok(Page::from_overfetch(items, limit, |u| u.id.to_string()))
     }
 
@@ -616,7 +640,11 @@ impl Store {
     ///
     /// # Errors
     /// Returns `NotFound` when absent or in another organization.
-    pub async fn fetch_user(&self, organization: OrganizationId, id: UserId) -> Result<User, StoreError> {
+    pub async fn fetch_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<User, StoreError> {
         match self.find_user(id).await? {
             Some(user) if user.organization_id == organization => Ok(user),
             _ => Err(StoreError::NotFound { entity: "user" }),
@@ -632,7 +660,9 @@ impl Store {
         organization: OrganizationId,
         email: &str,
     ) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE organization_id = $1 AND email_lower = $2");
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE organization_id = $1 AND email_lower = $2"
+        );
         sqlx::query_as::<_, UserRow>(&sql)
             .bind(organization.to_string())
             .bind(countersign_core::directory::normalize_email(email))
@@ -693,8 +723,12 @@ impl Store {
                 .bind(id.to_string())
                 .fetch_optional(self.pool())
                 .await?;
-        let (password_hash, api_password_hash) = row.ok_or(StoreError::NotFound { entity: "user" })?;
-        Ok(PasswordHashes { password_hash, api_password_hash })
+        let (password_hash, api_password_hash) =
+            row.ok_or(StoreError::NotFound { entity: "user" })?;
+        Ok(PasswordHashes {
+            password_hash,
+            api_password_hash,
+        })
     }
 
     /// Sets a user's password and bumps the credential version, which ends cached
@@ -779,11 +813,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         if is_default {
-            sqlx::query("UPDATE memberships SET is_default = 0 WHERE user_id = $1 AND account_id <> $2")
-                .bind(user.to_string())
-                .bind(account.to_string())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE memberships SET is_default = 0 WHERE user_id = $1 AND account_id <> $2",
+            )
+            .bind(user.to_string())
+            .bind(account.to_string())
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
             "INSERT INTO memberships (user_id, account_id, permissions, is_default) VALUES ($1, $2, $3, $4) \
@@ -804,14 +840,20 @@ impl Store {
     ///
     /// # Errors
     /// Returns `NotFound` when there was none.
-    pub async fn delete_membership(&self, user: UserId, account: AccountId) -> Result<(), StoreError> {
+    pub async fn delete_membership(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND account_id = $2")
             .bind(user.to_string())
             .bind(account.to_string())
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "membership" });
+            return Err(StoreError::NotFound {
+                entity: "membership",
+            });
         }
         Ok(())
     }
@@ -856,7 +898,10 @@ impl Store {
             .bind(overfetch(limit))
             .fetch_all(self.pool())
             .await?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<IntegratorKey>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<IntegratorKey>, _>>()?;
         Ok(Page::from_overfetch(items, limit, |k| k.id.to_string()))
     }
 
@@ -869,13 +914,17 @@ impl Store {
         organization: OrganizationId,
         id: IntegratorKeyId,
     ) -> Result<IntegratorKey, StoreError> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM integrator_keys WHERE id = $1 AND organization_id = $2");
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM integrator_keys WHERE id = $1 AND organization_id = $2"
+        );
         sqlx::query_as::<_, IntegratorKeyRow>(&sql)
             .bind(id.to_string())
             .bind(organization.to_string())
             .fetch_optional(self.pool())
             .await?
-            .ok_or(StoreError::NotFound { entity: "integrator key" })?
+            .ok_or(StoreError::NotFound {
+                entity: "integrator key",
+            })?
             .try_into()
     }
 
@@ -883,7 +932,10 @@ impl Store {
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn find_integrator_key(&self, key: &str) -> Result<Option<IntegratorKey>, StoreError> {
+    pub async fn find_integrator_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<IntegratorKey>, StoreError> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM integrator_keys WHERE key = $1");
         sqlx::query_as::<_, IntegratorKeyRow>(&sql)
             .bind(key)
@@ -902,13 +954,17 @@ impl Store {
         organization: OrganizationId,
         id: IntegratorKeyId,
     ) -> Result<IntegratorKey, StoreError> {
-        let done = sqlx::query("UPDATE integrator_keys SET status = 'revoked' WHERE id = $1 AND organization_id = $2")
-            .bind(id.to_string())
-            .bind(organization.to_string())
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE integrator_keys SET status = 'revoked' WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(self.pool())
+        .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "integrator key" });
+            return Err(StoreError::NotFound {
+                entity: "integrator key",
+            });
         }
         self.fetch_integrator_key(organization, id).await
     }
@@ -937,13 +993,18 @@ impl Store {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "integrator key" });
+            return Err(StoreError::NotFound {
+                entity: "integrator key",
+            });
         }
         self.fetch_integrator_key(organization, id).await
     }
 }
 
-fn insert_user_query(user: &NewUser, at: i64) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
+fn insert_user_query(
+    user: &NewUser,
+    at: i64,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
     sqlx::query(
         "INSERT INTO users (id, organization_id, email, email_lower, name, status, password_hash, \
          credential_version, created_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, 0, $7)",

@@ -96,7 +96,11 @@ impl<T> Page<T> {
     fn from_overfetch(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Self {
         let has_more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let next_cursor = if has_more { items.last().map(cursor_of) } else { None };
+        let next_cursor = if has_more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
         Self { items, next_cursor }
     }
 }

@@ -81,7 +81,10 @@ impl Store {
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn delete_expired_admin_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+    pub async fn delete_expired_admin_sessions(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
             .bind(millis(now))
             .execute(self.pool())

@@ -1,7 +1,11 @@
 //! Test helpers: `spawn_app` starts the real server on `127.0.0.1:0` over a fresh database
 //! (a temporary SQLite file, or a fresh PostgreSQL database when
 //! `COUNTERSIGN_TEST_POSTGRES_URL` is set) and returns typed helpers that speak HTTP to it.
-#![expect(clippy::unwrap_used, clippy::missing_panics_doc, reason = "test support fails loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::missing_panics_doc,
+    reason = "test support fails loudly"
+)]
 
 use countersign_server::clock::{Clock, ManualClock};
 use countersign_server::config::{PasswordHashing, ServerConfig};
@@ -27,6 +31,37 @@ pub enum TestDatabase {
     Postgres(String),
 }
 
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (Self::Postgres(name), Some(base)) = (&*self, postgres_base_url()) else {
+            return;
+        };
+        let name = name.clone();
+        // Drop runs outside any async context the test may still hold, so use a thread with its
+        // own runtime; FORCE ends the server's pooled connections.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Store::connect(&StoreConfig {
+                    url: base,
+                    max_connections: 1,
+                })
+                .await
+                {
+                    let _ = admin
+                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// The URL of a fresh, empty database for one test.
 pub async fn fresh_database() -> (String, TestDatabase) {
     if let Some(base) = postgres_base_url() {
@@ -37,8 +72,16 @@ pub async fn fresh_database() -> (String, TestDatabase) {
             COUNTER.fetch_add(1, Ordering::Relaxed),
             uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
         );
-        let admin = Store::connect(&StoreConfig { url: base.clone(), max_connections: 1 }).await.unwrap();
-        admin.execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let admin = Store::connect(&StoreConfig {
+            url: base.clone(),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        admin
+            .execute_raw(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
         admin.close().await;
         (with_database(&base, &name), TestDatabase::Postgres(name))
     } else {
@@ -50,7 +93,9 @@ pub async fn fresh_database() -> (String, TestDatabase) {
 
 /// The PostgreSQL server URL for tests, if configured.
 pub fn postgres_base_url() -> Option<String> {
-    std::env::var("COUNTERSIGN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("COUNTERSIGN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// Replaces the database name of a PostgreSQL URL.
@@ -112,7 +157,12 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server with a configuration tweak.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     let (url, database) = fresh_database().await;
-    let store = Store::connect(&StoreConfig { url, max_connections: 8 }).await.unwrap();
+    let store = Store::connect(&StoreConfig {
+        url,
+        max_connections: 8,
+    })
+    .await
+    .unwrap();
     store.migrate().await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -120,10 +170,22 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     let mut config = test_config(&base);
     tweak(&mut config);
     let clock = Arc::new(ManualClock::default());
-    let (state, writer, flusher) = countersign_server::build_state(config.clone(), store.clone(), clock.clone(), &Default::default())
+    let (state, writer, flusher) = countersign_server::build_state(
+        config.clone(),
+        store.clone(),
+        clock.clone(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    state
+        .ops()
+        .bootstrap(
+            Some(ADMIN_EMAIL),
+            Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD)),
+        )
         .await
         .unwrap();
-    state.ops().bootstrap(Some(ADMIN_EMAIL), Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD))).await.unwrap();
     // Discard the bootstrap-only state; the server builds its own.
     state.audit.close();
     state.last_used.stop();
@@ -152,13 +214,31 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
         server: Some(server),
         _database: database,
     };
-    app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("bootstrap admin signs in");
-    let me = app.admin_get("/admin/v1/me").await.json::<Value>().await.unwrap();
+    app.admin_token = app
+        .login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("bootstrap admin signs in");
+    let me = app
+        .admin_get("/admin/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     app.organization_id = me["organization_id"].as_str().unwrap().to_owned();
     app.admin_user_id = me["id"].as_str().unwrap().to_owned();
-    let environments = app.admin_get("/admin/v1/environments").await.json::<Value>().await.unwrap();
+    let environments = app
+        .admin_get("/admin/v1/environments")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     app.environment_id = environments["items"][0]["id"].as_str().unwrap().to_owned();
-    let accounts = app.admin_get("/admin/v1/accounts").await.json::<Value>().await.unwrap();
+    let accounts = app
+        .admin_get("/admin/v1/accounts")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     app.account_id = accounts["items"][0]["id"].as_str().unwrap().to_owned();
     app
 }
@@ -178,7 +258,8 @@ impl TestApp {
     pub fn ops(&self) -> (Ops, Actor) {
         let state = self.server().state();
         let actor = Actor {
-            organization_id: countersign_core::ids::OrganizationId::parse(&self.organization_id).unwrap(),
+            organization_id: countersign_core::ids::OrganizationId::parse(&self.organization_id)
+                .unwrap(),
             user_id: None,
             name: "test".into(),
             source_ip: None,
@@ -205,7 +286,13 @@ impl TestApp {
 
     /// Signs in to the admin API; `None` on refusal.
     pub async fn login(&self, email: &str, password: &str) -> Option<String> {
-        let response = self.client.post(self.url("/admin/v1/login")).json(&json!({"email": email, "password": password})).send().await.unwrap();
+        let response = self
+            .client
+            .post(self.url("/admin/v1/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
         if response.status() != StatusCode::OK {
             return None;
         }
@@ -215,7 +302,9 @@ impl TestApp {
 
     /// A request with the bootstrap administrator's token.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(&self.admin_token)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_token)
     }
 
     /// `GET` as the administrator.
@@ -225,7 +314,11 @@ impl TestApp {
 
     /// `POST` JSON as the administrator.
     pub async fn admin_post(&self, path: &str, body: Value) -> Response {
-        self.admin(Method::POST, path).json(&body).send().await.unwrap()
+        self.admin(Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Creates a user with a password; returns its id.
@@ -235,29 +328,61 @@ impl TestApp {
             body["password"] = json!(password);
         }
         let response = self.admin_post("/admin/v1/users", body).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "create user {email}");
-        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "create user {email}"
+        );
+        response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Creates an environment; returns its id.
     pub async fn create_environment(&self, name: &str, kind: &str) -> String {
-        let response = self.admin_post("/admin/v1/environments", json!({"name": name, "kind": kind})).await;
+        let response = self
+            .admin_post(
+                "/admin/v1/environments",
+                json!({"name": name, "kind": kind}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Creates an account; returns `(id, number)`.
     pub async fn create_account(&self, environment_id: &str, name: &str) -> (String, String) {
-        let response = self.admin_post("/admin/v1/accounts", json!({"environment_id": environment_id, "name": name})).await;
+        let response = self
+            .admin_post(
+                "/admin/v1/accounts",
+                json!({"environment_id": environment_id, "name": name}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.unwrap();
-        (body["id"].as_str().unwrap().to_owned(), body["number"].as_str().unwrap().to_owned())
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["number"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Grants a membership.
-    pub async fn put_membership(&self, user_id: &str, account_id: &str, permissions: &[&str], is_default: bool) {
+    pub async fn put_membership(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        permissions: &[&str],
+        is_default: bool,
+    ) {
         let response = self
-            .admin(Method::PUT, &format!("/admin/v1/users/{user_id}/memberships/{account_id}"))
+            .admin(
+                Method::PUT,
+                &format!("/admin/v1/users/{user_id}/memberships/{account_id}"),
+            )
             .json(&json!({"permissions": permissions, "is_default": is_default}))
             .send()
             .await
@@ -267,15 +392,34 @@ impl TestApp {
 
     /// Creates an API user expiring in 30 days; returns `(id, key)`.
     pub async fn create_api_user(&self, username: &str, scope: Value) -> (String, String) {
-        let expires_at = (self.now() + time::Duration::days(30)).format(&time::format_description::well_known::Rfc3339).unwrap();
-        let response = self.admin_post("/admin/v1/api-users", json!({"username": username, "scope": scope, "expires_at": expires_at})).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "create api user {username}");
+        let expires_at = (self.now() + time::Duration::days(30))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let response = self
+            .admin_post(
+                "/admin/v1/api-users",
+                json!({"username": username, "scope": scope, "expires_at": expires_at}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "create api user {username}"
+        );
         let body: Value = response.json().await.unwrap();
-        (body["api_user"]["id"].as_str().unwrap().to_owned(), body["key"].as_str().unwrap().to_owned())
+        (
+            body["api_user"]["id"].as_str().unwrap().to_owned(),
+            body["key"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Posts a token exchange; returns the raw response.
-    pub async fn exchange(&self, api_username: &str, key: &str, context_username: &str) -> Response {
+    pub async fn exchange(
+        &self,
+        api_username: &str,
+        key: &str,
+        context_username: &str,
+    ) -> Response {
         self.client
             .post(self.url("/api/v3.5/authentication/apiUser"))
             .json(&json!({"request": {"apiUsername": api_username, "key": key, "contextUsername": context_username}}))
@@ -287,13 +431,23 @@ impl TestApp {
     /// Exchanges a key for a token, asserting success.
     pub async fn token(&self, api_username: &str, key: &str, context_username: &str) -> String {
         let response = self.exchange(api_username, key, context_username).await;
-        assert_eq!(response.status(), StatusCode::OK, "token exchange for {context_username}");
-        response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "token exchange for {context_username}"
+        );
+        response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// `GET /v1/verify` with a bearer token and optional user context.
     pub async fn verify(&self, token: &str, user_context: Option<&str>) -> Response {
-        let mut request = self.client.get(self.url("/v1/verify")).header("Authorization", format!("bearer {token}"));
+        let mut request = self
+            .client
+            .get(self.url("/v1/verify"))
+            .header("Authorization", format!("bearer {token}"));
         if let Some(context) = user_context {
             request = request.header("X-AS-UserContext", context);
         }
@@ -302,7 +456,10 @@ impl TestApp {
 
     /// `GET /v1/whoami` with a bearer token and optional user context.
     pub async fn whoami(&self, token: &str, user_context: Option<&str>) -> Response {
-        let mut request = self.client.get(self.url("/v1/whoami")).header("Authorization", format!("bearer {token}"));
+        let mut request = self
+            .client
+            .get(self.url("/v1/whoami"))
+            .header("Authorization", format!("bearer {token}"));
         if let Some(context) = user_context {
             request = request.header("X-AS-UserContext", context);
         }

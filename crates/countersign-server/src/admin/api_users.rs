@@ -1,6 +1,8 @@
 //! API users in the admin API: create (key shown once), list, get, revoke, rotate, delete.
 
-use super::{AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339};
+use super::{
+    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
+};
 use crate::ops::{self, IssuedKey};
 use crate::state::AppState;
 use axum::Json;
@@ -32,8 +34,12 @@ pub enum ScopeBody {
 impl From<Scope> for ScopeBody {
     fn from(scope: Scope) -> Self {
         match scope {
-            Scope::User(user) => Self::User { user_id: user.to_string() },
-            Scope::Environment(environment) => Self::Environment { environment_id: environment.to_string() },
+            Scope::User(user) => Self::User {
+                user_id: user.to_string(),
+            },
+            Scope::Environment(environment) => Self::Environment {
+                environment_id: environment.to_string(),
+            },
             Scope::Organization => Self::Organization,
         }
     }
@@ -46,12 +52,20 @@ impl ScopeBody {
     /// `Invalid` when an id is not a UUID.
     pub fn to_scope(&self) -> Result<Scope, AdminError> {
         match self {
-            Self::User { user_id } => UserId::parse(user_id)
-                .map(Scope::User)
-                .ok_or_else(|| AdminError::Invalid { field: "scope.user_id", detail: "user_id must be a UUID".into() }),
+            Self::User { user_id } => {
+                UserId::parse(user_id)
+                    .map(Scope::User)
+                    .ok_or_else(|| AdminError::Invalid {
+                        field: "scope.user_id",
+                        detail: "user_id must be a UUID".into(),
+                    })
+            }
             Self::Environment { environment_id } => EnvironmentId::parse(environment_id)
                 .map(Scope::Environment)
-                .ok_or_else(|| AdminError::Invalid { field: "scope.environment_id", detail: "environment_id must be a UUID".into() }),
+                .ok_or_else(|| AdminError::Invalid {
+                    field: "scope.environment_id",
+                    detail: "environment_id must be a UUID".into(),
+                }),
             Self::Organization => Ok(Scope::Organization),
         }
     }
@@ -128,7 +142,10 @@ pub struct ApiUserWithKeyBody {
 
 impl ApiUserWithKeyBody {
     fn new(issued: IssuedKey, now: OffsetDateTime) -> Self {
-        Self { key: issued.key.expose().to_owned(), api_user: ApiUserBody::new(issued.api_user, now) }
+        Self {
+            key: issued.key.expose().to_owned(),
+            api_user: ApiUserBody::new(issued.api_user, now),
+        }
     }
 }
 
@@ -157,38 +174,86 @@ pub struct ApiUserListQuery {
 /// Lists API users; revoked and expired ones only with `include_inactive=true`.
 #[utoipa::path(get, path = "/admin/v1/api-users", tag = "admin", params(ApiUserListQuery), security(("bearer" = [])),
     responses((status = 200, body = ListBody<ApiUserBody>)))]
-pub async fn list_api_users(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<ApiUserListQuery>) -> Result<Json<ListBody<ApiUserBody>>, AdminError> {
+pub async fn list_api_users(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<ApiUserListQuery>,
+) -> Result<Json<ListBody<ApiUserBody>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let paging = ListQuery { limit: query.limit, cursor: query.cursor };
+    let paging = ListQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
     let now = state.now();
-    let page = state.store.list_api_users(actor.organization_id, query.include_inactive, now, paging.cursor(), paging.limit()?).await?;
-    Ok(Json(ListBody::from_page(page, |a| ApiUserBody::new(a, now))))
+    let page = state
+        .store
+        .list_api_users(
+            actor.organization_id,
+            query.include_inactive,
+            now,
+            paging.cursor(),
+            paging.limit()?,
+        )
+        .await?;
+    Ok(Json(ListBody::from_page(page, |a| {
+        ApiUserBody::new(a, now)
+    })))
 }
 
 /// Creates an API user and shows its key once.
 #[utoipa::path(post, path = "/admin/v1/api-users", tag = "admin", request_body = CreateApiUser, security(("bearer" = [])),
     responses((status = 201, body = ApiUserWithKeyBody), (status = 409, description = "Username taken (username_taken)"), (status = 422, description = "Invalid field")))]
-pub async fn create_api_user(State(state): State<AppState>, caller: AdminCaller, AdminJson(body): AdminJson<CreateApiUser>) -> Result<(StatusCode, Json<ApiUserWithKeyBody>), AdminError> {
+pub async fn create_api_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminJson(body): AdminJson<CreateApiUser>,
+) -> Result<(StatusCode, Json<ApiUserWithKeyBody>), AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let scope = body.scope.to_scope()?;
     let expires_at = ops::parse_expiry(&body.expires_at)?;
-    let issued = state.ops().create_api_user(&actor, &body.username, scope, expires_at, body.description.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(ApiUserWithKeyBody::new(issued, state.now()))))
+    let issued = state
+        .ops()
+        .create_api_user(
+            &actor,
+            &body.username,
+            scope,
+            expires_at,
+            body.description.as_deref(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiUserWithKeyBody::new(issued, state.now())),
+    ))
 }
 
 /// Returns an API user (never its key).
 #[utoipa::path(get, path = "/admin/v1/api-users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = ApiUserBody), (status = 404, description = "Not found")))]
-pub async fn get_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<ApiUserBody>, AdminError> {
+pub async fn get_api_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiUserBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
-    Ok(Json(ApiUserBody::new(state.store.fetch_api_user(actor.organization_id, id).await?, state.now())))
+    Ok(Json(ApiUserBody::new(
+        state
+            .store
+            .fetch_api_user(actor.organization_id, id)
+            .await?,
+        state.now(),
+    )))
 }
 
 /// Revokes an API user permanently; its tokens stop working at once.
 #[utoipa::path(post, path = "/admin/v1/api-users/{id}/revoke", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = ApiUserBody)))]
-pub async fn revoke_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<ApiUserBody>, AdminError> {
+pub async fn revoke_api_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiUserBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     let api_user = state.ops().revoke_api_user(&actor, id).await?;
@@ -198,17 +263,29 @@ pub async fn revoke_api_user(State(state): State<AppState>, caller: AdminCaller,
 /// Issues a new key; the old one works for the grace period.
 #[utoipa::path(post, path = "/admin/v1/api-users/{id}/rotate", tag = "admin", params(("id" = String, Path)), request_body = RotateApiUser, security(("bearer" = [])),
     responses((status = 200, body = ApiUserWithKeyBody)))]
-pub async fn rotate_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>, AdminJson(body): AdminJson<RotateApiUser>) -> Result<Json<ApiUserWithKeyBody>, AdminError> {
+pub async fn rotate_api_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<RotateApiUser>,
+) -> Result<Json<ApiUserWithKeyBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
-    let issued = state.ops().rotate_api_user(&actor, id, body.grace_minutes).await?;
+    let issued = state
+        .ops()
+        .rotate_api_user(&actor, id, body.grace_minutes)
+        .await?;
     Ok(Json(ApiUserWithKeyBody::new(issued, state.now())))
 }
 
 /// Deletes an API user; its tokens stop working at once.
 #[utoipa::path(delete, path = "/admin/v1/api-users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete_api_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<StatusCode, AdminError> {
+pub async fn delete_api_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     state.ops().delete_api_user(&actor, id).await?;

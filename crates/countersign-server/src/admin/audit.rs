@@ -59,10 +59,17 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-fn parse_time(field: &'static str, text: Option<&str>) -> Result<Option<OffsetDateTime>, AdminError> {
+fn parse_time(
+    field: &'static str,
+    text: Option<&str>,
+) -> Result<Option<OffsetDateTime>, AdminError> {
     text.map(|t| {
-        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| AdminError::Invalid { field, detail: format!("{field} must be an RFC 3339 time") })
+        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
+            AdminError::Invalid {
+                field,
+                detail: format!("{field} must be an RFC 3339 time"),
+            }
+        })
     })
     .transpose()
 }
@@ -70,12 +77,22 @@ fn parse_time(field: &'static str, text: Option<&str>) -> Result<Option<OffsetDa
 /// Lists the organization's audit events, newest first.
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = ListBody<AuditItem>)))]
-pub async fn list_audit(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<AuditQuery>) -> Result<Json<ListBody<AuditItem>>, AdminError> {
+pub async fn list_audit(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<AuditQuery>,
+) -> Result<Json<ListBody<AuditItem>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let paging = super::ListQuery { limit: query.limit, cursor: query.cursor.clone() };
+    let paging = super::ListQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
     let cursor = match paging.cursor() {
         None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| AdminError::Invalid { field: "cursor", detail: "cursor is invalid".into() })?),
+        Some(text) => Some(text.parse::<i64>().map_err(|_| AdminError::Invalid {
+            field: "cursor",
+            detail: "cursor is invalid".into(),
+        })?),
     };
     let filter = AuditFilter {
         organization_id: Some(actor.organization_id),
@@ -84,6 +101,9 @@ pub async fn list_audit(State(state): State<AppState>, caller: AdminCaller, Admi
         since: parse_time("since", query.since.as_deref())?,
         until: parse_time("until", query.until.as_deref())?,
     };
-    let page = state.store.list_audit_events(&filter, cursor, paging.limit()?).await?;
+    let page = state
+        .store
+        .list_audit_events(&filter, cursor, paging.limit()?)
+        .await?;
     Ok(Json(ListBody::from_page(page, AuditItem::from)))
 }

@@ -1,7 +1,9 @@
 //! Directory resources of the admin API: environments, accounts, users, memberships,
 //! environment administrators, integrator keys and the organization switch.
 
-use super::{AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339};
+use super::{
+    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,7 +28,11 @@ pub struct EnvironmentBody {
 
 impl From<Environment> for EnvironmentBody {
     fn from(e: Environment) -> Self {
-        Self { id: e.id.to_string(), name: e.name, kind: e.kind.as_str().into() }
+        Self {
+            id: e.id.to_string(),
+            name: e.name,
+            kind: e.kind.as_str().into(),
+        }
     }
 }
 
@@ -43,30 +49,56 @@ pub struct CreateEnvironment {
 /// Lists the organization's environments.
 #[utoipa::path(get, path = "/admin/v1/environments", tag = "admin", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = ListBody<EnvironmentBody>), (status = 403, description = "Not an organization administrator")))]
-pub async fn list_environments(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<ListQuery>) -> Result<Json<ListBody<EnvironmentBody>>, AdminError> {
+pub async fn list_environments(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<ListQuery>,
+) -> Result<Json<ListBody<EnvironmentBody>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let page = state.store.list_environments(actor.organization_id, query.cursor(), query.limit()?).await?;
+    let page = state
+        .store
+        .list_environments(actor.organization_id, query.cursor(), query.limit()?)
+        .await?;
     Ok(Json(ListBody::from_page(page, EnvironmentBody::from)))
 }
 
 /// Creates an environment; the caller becomes its administrator.
 #[utoipa::path(post, path = "/admin/v1/environments", tag = "admin", request_body = CreateEnvironment, security(("bearer" = [])),
     responses((status = 201, body = EnvironmentBody), (status = 422, description = "Invalid field")))]
-pub async fn create_environment(State(state): State<AppState>, caller: AdminCaller, AdminJson(body): AdminJson<CreateEnvironment>) -> Result<(StatusCode, Json<EnvironmentBody>), AdminError> {
+pub async fn create_environment(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminJson(body): AdminJson<CreateEnvironment>,
+) -> Result<(StatusCode, Json<EnvironmentBody>), AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let kind = EnvironmentKind::parse(&body.kind)
-        .ok_or_else(|| AdminError::Invalid { field: "kind", detail: "kind must be production or sandbox".into() })?;
-    let environment = state.ops().create_environment(&actor, &body.name, kind).await?;
+    let kind = EnvironmentKind::parse(&body.kind).ok_or_else(|| AdminError::Invalid {
+        field: "kind",
+        detail: "kind must be production or sandbox".into(),
+    })?;
+    let environment = state
+        .ops()
+        .create_environment(&actor, &body.name, kind)
+        .await?;
     Ok((StatusCode::CREATED, Json(environment.into())))
 }
 
 /// Returns an environment.
 #[utoipa::path(get, path = "/admin/v1/environments/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = EnvironmentBody), (status = 404, description = "Not found")))]
-pub async fn get_environment(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<EnvironmentBody>, AdminError> {
+pub async fn get_environment(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<EnvironmentBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
-    Ok(Json(state.store.fetch_environment(actor.organization_id, id).await?.into()))
+    Ok(Json(
+        state
+            .store
+            .fetch_environment(actor.organization_id, id)
+            .await?
+            .into(),
+    ))
 }
 
 /// A user in a list of administrators.
@@ -89,40 +121,71 @@ pub struct UserBody {
 
 impl From<User> for UserBody {
     fn from(u: User) -> Self {
-        Self { id: u.id.to_string(), email: u.email, name: u.name, status: u.status.as_str().into(), has_password: u.has_password, memberships: None }
+        Self {
+            id: u.id.to_string(),
+            email: u.email,
+            name: u.name,
+            status: u.status.as_str().into(),
+            has_password: u.has_password,
+            memberships: None,
+        }
     }
 }
 
 /// Lists the administrators of an environment.
 #[utoipa::path(get, path = "/admin/v1/environments/{id}/admins", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = ListBody<UserBody>)))]
-pub async fn list_environment_admins(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<ListBody<UserBody>>, AdminError> {
+pub async fn list_environment_admins(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<ListBody<UserBody>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
-    state.store.fetch_environment(actor.organization_id, id).await?;
+    state
+        .store
+        .fetch_environment(actor.organization_id, id)
+        .await?;
     let admins = state.store.list_environment_admins(id).await?;
-    Ok(Json(ListBody { items: admins.into_iter().map(UserBody::from).collect(), next_cursor: None }))
+    Ok(Json(ListBody {
+        items: admins.into_iter().map(UserBody::from).collect(),
+        next_cursor: None,
+    }))
 }
 
 /// Makes a user an administrator of an environment.
 #[utoipa::path(put, path = "/admin/v1/environments/{id}/admins/{user_id}", tag = "admin",
     params(("id" = String, Path), ("user_id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Done")))]
-pub async fn add_environment_admin(State(state): State<AppState>, caller: AdminCaller, Path((id, user_id)): Path<(String, String)>) -> Result<StatusCode, AdminError> {
+pub async fn add_environment_admin(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     let user_id = path_id(&user_id, UserId::parse, "user")?;
-    state.ops().add_environment_admin(&actor, id, user_id).await?;
+    state
+        .ops()
+        .add_environment_admin(&actor, id, user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Removes a user's administration of an environment.
 #[utoipa::path(delete, path = "/admin/v1/environments/{id}/admins/{user_id}", tag = "admin",
     params(("id" = String, Path), ("user_id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Done")))]
-pub async fn remove_environment_admin(State(state): State<AppState>, caller: AdminCaller, Path((id, user_id)): Path<(String, String)>) -> Result<StatusCode, AdminError> {
+pub async fn remove_environment_admin(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     let user_id = path_id(&user_id, UserId::parse, "user")?;
-    state.ops().remove_environment_admin(&actor, id, user_id).await?;
+    state
+        .ops()
+        .remove_environment_admin(&actor, id, user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,7 +204,12 @@ pub struct AccountBody {
 
 impl From<Account> for AccountBody {
     fn from(a: Account) -> Self {
-        Self { id: a.id.to_string(), number: a.number, name: a.name, environment_id: a.environment_id.to_string() }
+        Self {
+            id: a.id.to_string(),
+            number: a.number,
+            name: a.name,
+            environment_id: a.environment_id.to_string(),
+        }
     }
 }
 
@@ -157,30 +225,57 @@ pub struct CreateAccount {
 
 /// Lists the organization's accounts.
 #[utoipa::path(get, path = "/admin/v1/accounts", tag = "admin", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = ListBody<AccountBody>)))]
-pub async fn list_accounts(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<ListQuery>) -> Result<Json<ListBody<AccountBody>>, AdminError> {
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<ListQuery>,
+) -> Result<Json<ListBody<AccountBody>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let page = state.store.list_accounts(actor.organization_id, query.cursor(), query.limit()?).await?;
+    let page = state
+        .store
+        .list_accounts(actor.organization_id, query.cursor(), query.limit()?)
+        .await?;
     Ok(Json(ListBody::from_page(page, AccountBody::from)))
 }
 
 /// Creates an account with a fresh numeric number.
 #[utoipa::path(post, path = "/admin/v1/accounts", tag = "admin", request_body = CreateAccount, security(("bearer" = [])),
     responses((status = 201, body = AccountBody), (status = 422, description = "Invalid field")))]
-pub async fn create_account(State(state): State<AppState>, caller: AdminCaller, AdminJson(body): AdminJson<CreateAccount>) -> Result<(StatusCode, Json<AccountBody>), AdminError> {
+pub async fn create_account(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminJson(body): AdminJson<CreateAccount>,
+) -> Result<(StatusCode, Json<AccountBody>), AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let environment = EnvironmentId::parse(&body.environment_id)
-        .ok_or_else(|| AdminError::Invalid { field: "environment_id", detail: "environment_id must be a UUID".into() })?;
-    let account = state.ops().create_account(&actor, environment, &body.name).await?;
+    let environment =
+        EnvironmentId::parse(&body.environment_id).ok_or_else(|| AdminError::Invalid {
+            field: "environment_id",
+            detail: "environment_id must be a UUID".into(),
+        })?;
+    let account = state
+        .ops()
+        .create_account(&actor, environment, &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(account.into())))
 }
 
 /// Returns an account.
 #[utoipa::path(get, path = "/admin/v1/accounts/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = 404, description = "Not found")))]
-pub async fn get_account(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<AccountBody>, AdminError> {
+pub async fn get_account(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<AccountBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, AccountId::parse, "account")?;
-    Ok(Json(state.store.fetch_account(actor.organization_id, id).await?.into()))
+    Ok(Json(
+        state
+            .store
+            .fetch_account(actor.organization_id, id)
+            .await?
+            .into(),
+    ))
 }
 
 /// A new user.
@@ -242,7 +337,12 @@ impl From<Membership> for MembershipBody {
             account_number: m.account_number,
             account_name: m.account_name,
             environment_id: m.environment_id.to_string(),
-            permissions: m.permissions.names().into_iter().map(str::to_owned).collect(),
+            permissions: m
+                .permissions
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             is_default: m.is_default,
         }
     }
@@ -261,25 +361,48 @@ pub struct PutMembership {
 
 /// Lists the organization's users.
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = ListBody<UserBody>)))]
-pub async fn list_users(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<ListQuery>) -> Result<Json<ListBody<UserBody>>, AdminError> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<ListQuery>,
+) -> Result<Json<ListBody<UserBody>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let page = state.store.list_users(actor.organization_id, query.cursor(), query.limit()?).await?;
+    let page = state
+        .store
+        .list_users(actor.organization_id, query.cursor(), query.limit()?)
+        .await?;
     Ok(Json(ListBody::from_page(page, UserBody::from)))
 }
 
 /// Creates a user.
 #[utoipa::path(post, path = "/admin/v1/users", tag = "admin", request_body = CreateUser, security(("bearer" = [])),
     responses((status = 201, body = UserBody), (status = 409, description = "Email taken"), (status = 422, description = "Invalid field")))]
-pub async fn create_user(State(state): State<AppState>, caller: AdminCaller, AdminJson(body): AdminJson<CreateUser>) -> Result<(StatusCode, Json<UserBody>), AdminError> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminJson(body): AdminJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserBody>), AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let user = state.ops().create_user(&actor, &body.email, &body.name, body.password.map(Secret::new)).await?;
+    let user = state
+        .ops()
+        .create_user(
+            &actor,
+            &body.email,
+            &body.name,
+            body.password.map(Secret::new),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Returns a user with memberships.
 #[utoipa::path(get, path = "/admin/v1/users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = UserBody), (status = 404, description = "Not found")))]
-pub async fn get_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<UserBody>, AdminError> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<UserBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let user = state.store.fetch_user(actor.organization_id, id).await?;
@@ -292,26 +415,43 @@ pub async fn get_user(State(state): State<AppState>, caller: AdminCaller, Path(i
 /// Changes a user's status and/or name; disabling takes effect on the next request.
 #[utoipa::path(patch, path = "/admin/v1/users/{id}", tag = "admin", params(("id" = String, Path)), request_body = UpdateUser, security(("bearer" = [])),
     responses((status = 200, body = UserBody)))]
-pub async fn update_user(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>, AdminJson(body): AdminJson<UpdateUser>) -> Result<Json<UserBody>, AdminError> {
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<UpdateUser>,
+) -> Result<Json<UserBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let status = match body.status.as_deref() {
         None => None,
-        Some(text) => Some(
-            UserStatus::parse(text).ok_or_else(|| AdminError::Invalid { field: "status", detail: "status must be active or disabled".into() })?,
-        ),
+        Some(text) => Some(UserStatus::parse(text).ok_or_else(|| AdminError::Invalid {
+            field: "status",
+            detail: "status must be active or disabled".into(),
+        })?),
     };
-    let user = state.ops().update_user(&actor, id, body.name.as_deref(), status).await?;
+    let user = state
+        .ops()
+        .update_user(&actor, id, body.name.as_deref(), status)
+        .await?;
     Ok(Json(user.into()))
 }
 
 /// Sets a user's password; cached verifications and the API password end at once.
 #[utoipa::path(put, path = "/admin/v1/users/{id}/password", tag = "admin", params(("id" = String, Path)), request_body = SetPassword, security(("bearer" = [])),
     responses((status = 204, description = "Set")))]
-pub async fn set_password(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>, AdminJson(body): AdminJson<SetPassword>) -> Result<StatusCode, AdminError> {
+pub async fn set_password(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<SetPassword>,
+) -> Result<StatusCode, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
-    state.ops().set_password(&actor, id, Secret::new(body.password)).await?;
+    state
+        .ops()
+        .set_password(&actor, id, Secret::new(body.password))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,24 +459,45 @@ pub async fn set_password(State(state): State<AppState>, caller: AdminCaller, Pa
 #[utoipa::path(put, path = "/admin/v1/users/{id}/memberships/{account_id}", tag = "admin",
     params(("id" = String, Path), ("account_id" = String, Path)), request_body = PutMembership, security(("bearer" = [])),
     responses((status = 200, body = MembershipBody)))]
-pub async fn put_membership(State(state): State<AppState>, caller: AdminCaller, Path((id, account_id)): Path<(String, String)>, AdminJson(body): AdminJson<PutMembership>) -> Result<Json<MembershipBody>, AdminError> {
+pub async fn put_membership(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path((id, account_id)): Path<(String, String)>,
+    AdminJson(body): AdminJson<PutMembership>,
+) -> Result<Json<MembershipBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let account_id = path_id(&account_id, AccountId::parse, "account")?;
-    let permissions = Permissions::parse_names(&body.permissions)
-        .map_err(|name| AdminError::Invalid { field: "permissions", detail: format!("unknown permission '{}'", name.chars().take(32).collect::<String>()) })?;
-    let membership = state.ops().put_membership(&actor, id, account_id, permissions, body.is_default).await?;
+    let permissions =
+        Permissions::parse_names(&body.permissions).map_err(|name| AdminError::Invalid {
+            field: "permissions",
+            detail: format!(
+                "unknown permission '{}'",
+                name.chars().take(32).collect::<String>()
+            ),
+        })?;
+    let membership = state
+        .ops()
+        .put_membership(&actor, id, account_id, permissions, body.is_default)
+        .await?;
     Ok(Json(membership.into()))
 }
 
 /// Removes a membership.
 #[utoipa::path(delete, path = "/admin/v1/users/{id}/memberships/{account_id}", tag = "admin",
     params(("id" = String, Path), ("account_id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Removed")))]
-pub async fn delete_membership(State(state): State<AppState>, caller: AdminCaller, Path((id, account_id)): Path<(String, String)>) -> Result<StatusCode, AdminError> {
+pub async fn delete_membership(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path((id, account_id)): Path<(String, String)>,
+) -> Result<StatusCode, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let account_id = path_id(&account_id, AccountId::parse, "account")?;
-    state.ops().delete_membership(&actor, id, account_id).await?;
+    state
+        .ops()
+        .delete_membership(&actor, id, account_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -382,35 +543,65 @@ pub struct CreateIntegratorKey {
 
 /// Lists the organization's integrator keys.
 #[utoipa::path(get, path = "/admin/v1/integrator-keys", tag = "admin", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = ListBody<IntegratorKeyBody>)))]
-pub async fn list_integrator_keys(State(state): State<AppState>, caller: AdminCaller, AdminQuery(query): AdminQuery<ListQuery>) -> Result<Json<ListBody<IntegratorKeyBody>>, AdminError> {
+pub async fn list_integrator_keys(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<ListQuery>,
+) -> Result<Json<ListBody<IntegratorKeyBody>>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let page = state.store.list_integrator_keys(actor.organization_id, query.cursor(), query.limit()?).await?;
+    let page = state
+        .store
+        .list_integrator_keys(actor.organization_id, query.cursor(), query.limit()?)
+        .await?;
     Ok(Json(ListBody::from_page(page, IntegratorKeyBody::from)))
 }
 
 /// Creates (or imports) an integrator key.
 #[utoipa::path(post, path = "/admin/v1/integrator-keys", tag = "admin", request_body = CreateIntegratorKey, security(("bearer" = [])),
     responses((status = 201, body = IntegratorKeyBody), (status = 409, description = "Key exists")))]
-pub async fn create_integrator_key(State(state): State<AppState>, caller: AdminCaller, AdminJson(body): AdminJson<CreateIntegratorKey>) -> Result<(StatusCode, Json<IntegratorKeyBody>), AdminError> {
+pub async fn create_integrator_key(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminJson(body): AdminJson<CreateIntegratorKey>,
+) -> Result<(StatusCode, Json<IntegratorKeyBody>), AdminError> {
     let actor = caller.organization_admin(&state).await?;
-    let key = state.ops().create_integrator_key(&actor, &body.name, body.key.as_deref()).await?;
+    let key = state
+        .ops()
+        .create_integrator_key(&actor, &body.name, body.key.as_deref())
+        .await?;
     Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Returns an integrator key.
 #[utoipa::path(get, path = "/admin/v1/integrator-keys/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = IntegratorKeyBody), (status = 404, description = "Not found")))]
-pub async fn get_integrator_key(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<IntegratorKeyBody>, AdminError> {
+pub async fn get_integrator_key(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<IntegratorKeyBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
-    Ok(Json(state.store.fetch_integrator_key(actor.organization_id, id).await?.into()))
+    Ok(Json(
+        state
+            .store
+            .fetch_integrator_key(actor.organization_id, id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Revokes an integrator key; the legacy header with it is refused at once.
 #[utoipa::path(post, path = "/admin/v1/integrator-keys/{id}/revoke", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = IntegratorKeyBody)))]
-pub async fn revoke_integrator_key(State(state): State<AppState>, caller: AdminCaller, Path(id): Path<String>) -> Result<Json<IntegratorKeyBody>, AdminError> {
+pub async fn revoke_integrator_key(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<IntegratorKeyBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
-    Ok(Json(state.ops().revoke_integrator_key(&actor, id).await?.into()))
+    Ok(Json(
+        state.ops().revoke_integrator_key(&actor, id).await?.into(),
+    ))
 }

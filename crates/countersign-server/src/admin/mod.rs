@@ -7,9 +7,9 @@ pub mod directory;
 pub mod session;
 
 use crate::ops::OpError;
+use crate::state::AppState;
 use axum::Json;
 use axum::body::to_bytes;
-use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -75,18 +75,58 @@ struct Problem<'a> {
 impl AdminError {
     fn parts(&self) -> (StatusCode, &'static str, String, Option<&'static str>) {
         match self {
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "sign in first: POST /admin/v1/login".into(), None),
-            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "email or password is invalid".into(), None),
-            Self::Forbidden { code, detail } => (StatusCode::FORBIDDEN, code, (*detail).into(), None),
-            Self::NotFound(entity) => (StatusCode::NOT_FOUND, "not_found", format!("{entity} not found"), None),
-            Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, detail.clone(), None),
-            Self::Invalid { field, detail } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail.clone(), Some(*field)),
-            Self::BadRequest(detail) => (StatusCode::BAD_REQUEST, "invalid_request", detail.clone(), None),
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json".into(), None)
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "sign in first: POST /admin/v1/login".into(),
+                None,
+            ),
+            Self::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "email or password is invalid".into(),
+                None,
+            ),
+            Self::Forbidden { code, detail } => {
+                (StatusCode::FORBIDDEN, code, (*detail).into(), None)
             }
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large".into(), None),
-            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred".into(), None),
+            Self::NotFound(entity) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{entity} not found"),
+                None,
+            ),
+            Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, detail.clone(), None),
+            Self::Invalid { field, detail } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail.clone(),
+                Some(*field),
+            ),
+            Self::BadRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                detail.clone(),
+                None,
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json".into(),
+                None,
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large".into(),
+                None,
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred".into(),
+                None,
+            ),
         }
     }
 
@@ -111,9 +151,15 @@ impl IntoResponse for AdminError {
             field,
         };
         let mut response = (status, Json(&problem)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"countersign-admin\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"countersign-admin\""),
+            );
         }
         response
     }
@@ -135,7 +181,10 @@ impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound { entity } => Self::NotFound(entity),
-            StoreError::Conflict { entity } => Self::Conflict { code: "conflict", detail: format!("{entity} already exists") },
+            StoreError::Conflict { entity } => Self::Conflict {
+                code: "conflict",
+                detail: format!("{entity} already exists"),
+            },
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure in admin API");
                 Self::Internal
@@ -167,19 +216,32 @@ where
         if !is_json {
             return Err(AdminError::UnsupportedMediaType);
         }
-        let bytes = to_bytes(request.into_body(), state.config.admin_body_limit).await.map_err(|_| AdminError::PayloadTooLarge)?;
+        let bytes = to_bytes(request.into_body(), state.config.admin_body_limit)
+            .await
+            .map_err(|_| AdminError::PayloadTooLarge)?;
         serde_json::from_slice(&bytes)
             .map(AdminJson)
-            .map_err(|error| AdminError::BadRequest(format!("invalid JSON body: {}", describe_json_error(&error))))
+            .map_err(|error| {
+                AdminError::BadRequest(format!(
+                    "invalid JSON body: {}",
+                    describe_json_error(&error)
+                ))
+            })
     }
 }
 
 /// Describes a JSON error by category and position only, so no part of the body is echoed.
 fn describe_json_error(error: &serde_json::Error) -> String {
     let text = error.to_string();
-    let reason = if text.starts_with("missing field") || text.starts_with("unknown field") || text.starts_with("unknown variant") {
+    let reason = if text.starts_with("missing field")
+        || text.starts_with("unknown field")
+        || text.starts_with("unknown variant")
+    {
         // These name only the schema's own field and variant names.
-        text.split(" at line").next().unwrap_or("invalid").to_owned()
+        text.split(" at line")
+            .next()
+            .unwrap_or("invalid")
+            .to_owned()
     } else {
         match error.classify() {
             serde_json::error::Category::Syntax => "syntax error".into(),
@@ -188,7 +250,11 @@ fn describe_json_error(error: &serde_json::Error) -> String {
             serde_json::error::Category::Io => "unreadable body".into(),
         }
     };
-    format!("{reason} (line {}, column {})", error.line(), error.column())
+    format!(
+        "{reason} (line {}, column {})",
+        error.line(),
+        error.column()
+    )
 }
 
 /// Query parameters, refused in problem+json when malformed.
@@ -205,7 +271,9 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AdminError> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|q| AdminQuery(q.0))
-            .map_err(|error| AdminError::BadRequest(format!("invalid query: {}", error.body_text())))
+            .map_err(|error| {
+                AdminError::BadRequest(format!("invalid query: {}", error.body_text()))
+            })
     }
 }
 
@@ -228,13 +296,18 @@ impl ListQuery {
         match self.limit {
             None => Ok(100),
             Some(limit) if (1..=1000).contains(&limit) => Ok(limit),
-            Some(_) => Err(AdminError::Invalid { field: "limit", detail: "limit must be between 1 and 1000".into() }),
+            Some(_) => Err(AdminError::Invalid {
+                field: "limit",
+                detail: "limit must be between 1 and 1000".into(),
+            }),
         }
     }
 
     /// The cursor, bounded.
     pub fn cursor(&self) -> Option<&str> {
-        self.cursor.as_deref().filter(|c| !c.is_empty() && c.len() <= 64)
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty() && c.len() <= 64)
     }
 }
 
@@ -250,7 +323,10 @@ pub struct ListBody<T> {
 impl<T> ListBody<T> {
     /// Converts a store page.
     pub fn from_page<S>(page: Page<S>, convert: impl Fn(S) -> T) -> Self {
-        Self { items: page.items.into_iter().map(convert).collect(), next_cursor: page.next_cursor }
+        Self {
+            items: page.items.into_iter().map(convert).collect(),
+            next_cursor: page.next_cursor,
+        }
     }
 }
 
@@ -258,11 +334,18 @@ impl<T> ListBody<T> {
 ///
 /// # Errors
 /// `NotFound` when the text is not a UUID.
-pub fn path_id<T>(text: &str, parse: fn(&str) -> Option<T>, entity: &'static str) -> Result<T, AdminError> {
+pub fn path_id<T>(
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+    entity: &'static str,
+) -> Result<T, AdminError> {
     parse(text).ok_or(AdminError::NotFound(entity))
 }
 
 /// Formats a time as RFC 3339.
 pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.replace_nanosecond(0).unwrap_or(at).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

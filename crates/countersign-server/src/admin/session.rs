@@ -51,7 +51,11 @@ impl AdminCaller {
     /// # Errors
     /// `Forbidden` (`not_organization_admin`) otherwise.
     pub async fn organization_admin(&self, state: &AppState) -> Result<Actor, AdminError> {
-        if state.ops().is_organization_admin(self.user.organization_id, self.user.id).await? {
+        if state
+            .ops()
+            .is_organization_admin(self.user.organization_id, self.user.id)
+            .await?
+        {
             Ok(self.actor())
         } else {
             Err(AdminError::not_organization_admin())
@@ -63,13 +67,24 @@ impl AdminCaller {
 ///
 /// # Errors
 /// `Unauthorized` when the token is unknown or expired, or the user disabled.
-pub async fn session_for_token(state: &AppState, token: &str) -> Result<(User, String, AdminSession), AdminError> {
+pub async fn session_for_token(
+    state: &AppState,
+    token: &str,
+) -> Result<(User, String, AdminSession), AdminError> {
     if !token.starts_with(ADMIN_TOKEN_PREFIX) || token.len() > 128 {
         return Err(AdminError::Unauthorized);
     }
     let digest = digest_key_text(token, &state.secrets.pepper);
-    let session = state.store.find_admin_session(&digest, state.now()).await?.ok_or(AdminError::Unauthorized)?;
-    let user = state.store.find_user(session.user_id).await?.ok_or(AdminError::Unauthorized)?;
+    let session = state
+        .store
+        .find_admin_session(&digest, state.now())
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
+    let user = state
+        .store
+        .find_user(session.user_id)
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
     if !user.is_active() {
         return Err(AdminError::Unauthorized);
     }
@@ -80,12 +95,23 @@ impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
-        let authorization = header_text(&parts.headers, "authorization").map_err(|()| AdminError::Unauthorized)?;
-        let token = authorization.and_then(access::bearer_token).ok_or(AdminError::Unauthorized)?;
+        let authorization =
+            header_text(&parts.headers, "authorization").map_err(|_| AdminError::Unauthorized)?;
+        let token = authorization
+            .and_then(access::bearer_token)
+            .ok_or(AdminError::Unauthorized)?;
         let (user, session_digest, session) = session_for_token(state, token).await?;
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         let source_ip = client_ip(&parts.headers, peer, state.config.trust_forwarded_for);
-        Ok(Self { user, session_digest, csrf_token: session.csrf_token, source_ip })
+        Ok(Self {
+            user,
+            session_digest,
+            csrf_token: session.csrf_token,
+            source_ip,
+        })
     }
 }
 
@@ -116,7 +142,12 @@ pub struct LoginResponse {
 ///
 /// # Errors
 /// `Internal` on store failure.
-pub async fn sign_in(state: &AppState, email: &str, password: Secret, source_ip: Option<&str>) -> Result<Option<(User, Secret, AdminSession)>, AdminError> {
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: Secret,
+    source_ip: Option<&str>,
+) -> Result<Option<(User, Secret, AdminSession)>, AdminError> {
     if password.expose().len() > passwords::MAX_PASSWORD_LEN || email.len() > 254 {
         return Ok(None);
     }
@@ -134,22 +165,52 @@ pub async fn sign_in(state: &AppState, email: &str, password: Secret, source_ip:
         }
     }
     if !tried {
-        let _ = passwords::verify(password.expose().to_owned(), state.dummy_password_hash.clone()).await;
+        let _ = passwords::verify(
+            password.expose().to_owned(),
+            state.dummy_password_hash.clone(),
+        )
+        .await;
     }
     let Some(user) = matched else {
-        state.audit_event(None, email, "admin.login", email, source_ip, AuditOutcome::Failure).await;
+        state
+            .audit_event(
+                None,
+                email,
+                "admin.login",
+                email,
+                source_ip,
+                AuditOutcome::Failure,
+            )
+            .await;
         return Ok(None);
     };
-    let token = Secret::new(format!("{ADMIN_TOKEN_PREFIX}{}", hex::encode(random_bytes::<32>())));
+    let token = Secret::new(format!(
+        "{ADMIN_TOKEN_PREFIX}{}",
+        hex::encode(random_bytes::<32>())
+    ));
     let now = state.now();
     let session = AdminSession {
         user_id: user.id,
         csrf_token: hex::encode(random_bytes::<32>()),
         expires_at: now + Duration::minutes(state.config.admin_session_minutes),
     };
-    state.store.insert_admin_session(&digest_key_text(token.expose(), &state.secrets.pepper), &session, now).await?;
     state
-        .audit_event(Some(user.organization_id), &user.email, "admin.login", &user.id.to_string(), source_ip, AuditOutcome::Success)
+        .store
+        .insert_admin_session(
+            &digest_key_text(token.expose(), &state.secrets.pepper),
+            &session,
+            now,
+        )
+        .await?;
+    state
+        .audit_event(
+            Some(user.organization_id),
+            &user.email,
+            "admin.login",
+            &user.id.to_string(),
+            source_ip,
+            AuditOutcome::Success,
+        )
         .await;
     Ok(Some((user, token, session)))
 }
@@ -172,16 +233,30 @@ pub async fn login(
     AdminJson(request): AdminJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, AdminError> {
     let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
-    let (_, token, session) = sign_in(&state, &request.email, Secret::new(request.password), source_ip.as_deref())
-        .await?
-        .ok_or(AdminError::InvalidCredentials)?;
-    Ok(Json(LoginResponse { token: token.expose().to_owned(), expires_at: rfc3339(session.expires_at) }))
+    let (_, token, session) = sign_in(
+        &state,
+        &request.email,
+        Secret::new(request.password),
+        source_ip.as_deref(),
+    )
+    .await?
+    .ok_or(AdminError::InvalidCredentials)?;
+    Ok(Json(LoginResponse {
+        token: token.expose().to_owned(),
+        expires_at: rfc3339(session.expires_at),
+    }))
 }
 
 /// Ends the caller's session.
 #[utoipa::path(post, path = "/admin/v1/logout", tag = "admin", security(("bearer" = [])), responses((status = 204, description = "Signed out")))]
-pub async fn logout(State(state): State<AppState>, caller: AdminCaller) -> Result<StatusCode, AdminError> {
-    state.store.delete_admin_session(&caller.session_digest).await?;
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+) -> Result<StatusCode, AdminError> {
+    state
+        .store
+        .delete_admin_session(&caller.session_digest)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -202,8 +277,14 @@ pub struct MeResponse {
 
 /// Describes the signed-in user; answers for any signed-in user.
 #[utoipa::path(get, path = "/admin/v1/me", tag = "admin", security(("bearer" = [])), responses((status = 200, body = MeResponse)))]
-pub async fn me(State(state): State<AppState>, caller: AdminCaller) -> Result<Json<MeResponse>, AdminError> {
-    let is_organization_admin = state.ops().is_organization_admin(caller.user.organization_id, caller.user.id).await?;
+pub async fn me(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+) -> Result<Json<MeResponse>, AdminError> {
+    let is_organization_admin = state
+        .ops()
+        .is_organization_admin(caller.user.organization_id, caller.user.id)
+        .await?;
     Ok(Json(MeResponse {
         id: caller.user.id.to_string(),
         email: caller.user.email.clone(),

@@ -92,17 +92,26 @@ impl IntoResponse for AssureSignError {
             Self::BadRequest(details) => details.clone(),
             _ => Vec::new(),
         };
-        let body = Body { error_code: self.code(), summary: self.summary(), details: &details };
+        let body = Body {
+            error_code: self.code(),
+            summary: self.summary(),
+            details: &details,
+        };
         let mut response = (self.status(), Json(&body)).into_response();
         let headers = response.headers_mut();
         match &self {
             Self::NoCredentials => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"countersign\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"countersign\""),
+                );
             }
             Self::InvalidToken => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"countersign\", error=\"invalid_token\""),
+                    HeaderValue::from_static(
+                        "Bearer realm=\"countersign\", error=\"invalid_token\"",
+                    ),
                 );
             }
             Self::TooManyRequests(seconds) => {

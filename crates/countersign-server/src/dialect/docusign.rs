@@ -48,7 +48,9 @@ impl DocuSignError {
             | Self::LegacyHeaderRetired(_)
             | Self::UserAuthenticationFailed
             | Self::LacksPermissions => StatusCode::UNAUTHORIZED,
-            Self::NotInAccount | Self::AmbiguousAccount | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotInAccount | Self::AmbiguousAccount | Self::InvalidRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::NoAccount => StatusCode::FORBIDDEN,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,12 +79,18 @@ impl DocuSignError {
             Self::NoIntegratorKey => {
                 "The specified Integrator Key was not found or is disabled. An Integrator key was not specified."
             }
-            Self::IntegratorKeyDisabled => "The specified Integrator Key was not found or is disabled.",
+            Self::IntegratorKeyDisabled => {
+                "The specified Integrator Key was not found or is disabled."
+            }
             Self::LegacyHeaderRetired(message) => message,
             Self::UserAuthenticationFailed => "One or both of Username and Password are invalid.",
             Self::NotInAccount => "The specified User is not a member of the specified Account.",
-            Self::AmbiguousAccount => "The user belongs to several accounts and has no default account.",
-            Self::LacksPermissions => "This user lacks sufficient permissions to access this resource.",
+            Self::AmbiguousAccount => {
+                "The user belongs to several accounts and has no default account."
+            }
+            Self::LacksPermissions => {
+                "This user lacks sufficient permissions to access this resource."
+            }
             Self::NoAccount => "The user is not a member of any account.",
             Self::InvalidRequest(message) => message,
             Self::TooManyRequests(_) => "Too many failed attempts; retry later.",
@@ -93,11 +101,17 @@ impl DocuSignError {
 
 impl IntoResponse for DocuSignError {
     fn into_response(self) -> Response {
-        let body = Body { error_code: self.code(), message: self.message() };
+        let body = Body {
+            error_code: self.code(),
+            message: self.message(),
+        };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status(), bytes).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         if let Self::TooManyRequests(seconds) = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
         }

@@ -21,7 +21,10 @@ impl Refusal {
     pub fn into_forward_auth_response(self) -> Response {
         let mut response = self.into_response();
         let status = response.status();
-        if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && status.is_client_error() {
+        if status != StatusCode::UNAUTHORIZED
+            && status != StatusCode::FORBIDDEN
+            && status.is_client_error()
+        {
             *response.status_mut() = StatusCode::FORBIDDEN;
         }
         response

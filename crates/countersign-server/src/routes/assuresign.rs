@@ -23,7 +23,10 @@ fn check_version(version: &str) -> Result<(), AssureSignError> {
     if bytes.len() == 4 && bytes[..3].eq_ignore_ascii_case(b"v3.") && bytes[3].is_ascii_digit() {
         Ok(())
     } else {
-        Err(AssureSignError::BadRequest(vec![format!("Unsupported API version '{}'.", version.chars().take(16).collect::<String>())]))
+        Err(AssureSignError::BadRequest(vec![format!(
+            "Unsupported API version '{}'.",
+            version.chars().take(16).collect::<String>()
+        )]))
     }
 }
 
@@ -37,13 +40,21 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Looks a property up case-insensitively (SPEC §4: field names match in any case).
 fn property<'v>(object: &'v serde_json::Map<String, Value>, name: &str) -> Option<&'v Value> {
-    object.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+    object
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
 }
 
 /// Parses the token request body (fields validated in the order the dialect reports them).
-pub fn parse_token_request(body: &[u8], default_minutes: i64, max_minutes: i64) -> Result<TokenRequest, AssureSignError> {
+pub fn parse_token_request(
+    body: &[u8],
+    default_minutes: i64,
+    max_minutes: i64,
+) -> Result<TokenRequest, AssureSignError> {
     let bad = |detail: &str| AssureSignError::BadRequest(vec![detail.to_owned()]);
-    let value: Value = serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
     let Value::Object(root) = value else {
         return Err(bad("The request body must be a JSON object."));
     };
@@ -79,23 +90,39 @@ pub fn parse_token_request(body: &[u8], default_minutes: i64, max_minutes: i64) 
     let session_minutes = match property(request, "sessionLengthInMinutes") {
         None | Some(Value::Null) => Some(default_minutes),
         Some(Value::Number(number)) => {
-            let minutes = number.as_i64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e12).map(|f| f as i64));
+            let minutes = number.as_i64().or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e12)
+                    .map(|f| f as i64)
+            });
             match minutes {
                 Some(m) if (1..=max_minutes).contains(&m) => Some(m),
                 _ => {
-                    details.push(format!("'SessionLengthInMinutes' must be between 1 and {max_minutes}."));
+                    details.push(format!(
+                        "'SessionLengthInMinutes' must be between 1 and {max_minutes}."
+                    ));
                     None
                 }
             }
         }
         Some(_) => {
-            details.push(format!("'SessionLengthInMinutes' must be between 1 and {max_minutes}."));
+            details.push(format!(
+                "'SessionLengthInMinutes' must be between 1 and {max_minutes}."
+            ));
             None
         }
     };
     match (api_username, key, context_username, session_minutes) {
-        (Some(api_username), Some(key), Some(context_username), Some(session_minutes)) if details.is_empty() => {
-            Ok(TokenRequest { api_username, key: Secret::new(key), context_username, session_minutes })
+        (Some(api_username), Some(key), Some(context_username), Some(session_minutes))
+            if details.is_empty() =>
+        {
+            Ok(TokenRequest {
+                api_username,
+                key: Secret::new(key),
+                context_username,
+                session_minutes,
+            })
         }
         _ => Err(AssureSignError::BadRequest(details)),
     }
@@ -125,7 +152,10 @@ pub struct TokenResult {
 /// The body of a token exchange.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "documents the request shape for OpenAPI; parsing is case-insensitive by hand")]
+#[expect(
+    dead_code,
+    reason = "documents the request shape for OpenAPI; parsing is case-insensitive by hand"
+)]
 pub struct TokenRequestBody {
     /// The credentials.
     request: TokenRequestFields,
@@ -174,8 +204,14 @@ pub async fn exchange_api_user_key(
     if !is_json(&headers) {
         return Err(AssureSignError::UnsupportedMediaType);
     }
-    let bytes = to_bytes(body, state.config.auth_body_limit).await.map_err(|_| AssureSignError::PayloadTooLarge)?;
-    let request = parse_token_request(&bytes, state.config.session_default_minutes, state.config.session_max_minutes)?;
+    let bytes = to_bytes(body, state.config.auth_body_limit)
+        .await
+        .map_err(|_| AssureSignError::PayloadTooLarge)?;
+    let request = parse_token_request(
+        &bytes,
+        state.config.session_default_minutes,
+        state.config.session_max_minutes,
+    )?;
     let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
     let issued = auth::issue_token(&state, request, source_ip.as_deref()).await?;
     let expires_at = issued
@@ -228,9 +264,15 @@ pub struct AccountsResult {
 ///
 /// # Errors
 /// `NoCredentials` without a bearer token, `InvalidToken` for a bad one.
-pub async fn bearer_session(state: &AppState, headers: &HeaderMap) -> Result<auth::Session, AssureSignError> {
-    let authorization = header_text(headers, header::AUTHORIZATION.as_str()).map_err(|()| AssureSignError::InvalidToken)?;
-    let token = authorization.and_then(access::bearer_token).ok_or(AssureSignError::NoCredentials)?;
+pub async fn bearer_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<auth::Session, AssureSignError> {
+    let authorization = header_text(headers, header::AUTHORIZATION.as_str())
+        .map_err(|_| AssureSignError::InvalidToken)?;
+    let token = authorization
+        .and_then(access::bearer_token)
+        .ok_or(AssureSignError::NoCredentials)?;
     auth::verify_token(state, token).await
 }
 
@@ -258,7 +300,9 @@ pub async fn list_user_accounts(
     check_version(&version)?;
     let session = bearer_session(&state, &headers).await?;
     if username.trim().to_lowercase() != session.user.email.to_lowercase() {
-        return Err(AssureSignError::Forbidden("The username is not the token's context user."));
+        return Err(AssureSignError::Forbidden(
+            "The username is not the token's context user.",
+        ));
     }
     let user_accounts = session
         .memberships
@@ -271,7 +315,10 @@ pub async fn list_user_accounts(
             is_disabled: false,
         })
         .collect();
-    Ok(Json(AccountsResponse { messages: Vec::new(), result: AccountsResult { user_accounts } }))
+    Ok(Json(AccountsResponse {
+        messages: Vec::new(),
+        result: AccountsResult { user_accounts },
+    }))
 }
 
 #[cfg(test)]
@@ -303,6 +350,11 @@ mod tests {
     #[test]
     fn field_names_match_in_any_case() {
         let body = br#"{"REQUEST": {"APIUSERNAME": "a", "Key": "k", "contextusername": "c"}}"#;
-        assert_eq!(parse_token_request(body, 60, 1440).map(|r| r.session_minutes).ok(), Some(60));
+        assert_eq!(
+            parse_token_request(body, 60, 1440)
+                .map(|r| r.session_minutes)
+                .ok(),
+            Some(60)
+        );
     }
 }

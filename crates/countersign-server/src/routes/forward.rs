@@ -38,24 +38,53 @@ fn speaks_docusign(headers: &HeaderMap) -> bool {
 ///
 /// # Errors
 /// Returns the refusal in the request's dialect.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(Principal, legacy::WireExtras), Refusal> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<(Principal, legacy::WireExtras), Refusal> {
     let source_ip = client_ip(headers, peer, state.config.trust_forwarded_for);
-    let path_account = original_uri(headers).as_deref().and_then(access::account_in_path);
+    let path_account = original_uri(headers)
+        .as_deref()
+        .and_then(access::account_in_path);
     if speaks_docusign(headers) {
-        let facts = RequestFacts { source_ip, user_context: None, path_account };
-        return legacy::authenticate(state, headers, &facts).await.map_err(Refusal::DocuSign);
+        let facts = RequestFacts {
+            source_ip,
+            user_context: None,
+            path_account,
+        };
+        return legacy::authenticate(state, headers, &facts)
+            .await
+            .map_err(Refusal::DocuSign);
     }
     let user_context = match header_text(headers, "x-as-usercontext") {
         Ok(Some(raw)) if raw.len() <= MAX_USER_CONTEXT_LEN => Some(access::parse_user_context(raw)),
         Ok(None) => None,
-        _ => return Err(AssureSignError::BadRequest(vec!["'X-AS-UserContext' is invalid.".into()]).into()),
+        _ => {
+            return Err(
+                AssureSignError::BadRequest(vec!["'X-AS-UserContext' is invalid.".into()]).into(),
+            );
+        }
     };
-    let facts = RequestFacts { source_ip, user_context, path_account };
+    let facts = RequestFacts {
+        source_ip,
+        user_context,
+        path_account,
+    };
     let session = match bearer_session(state, headers).await {
         Ok(session) => session,
         Err(error) => {
             if error == AssureSignError::InvalidToken {
-                state.audit_event(None, "[bearer token]", "token.verify", "-", facts.source_ip.as_deref(), AuditOutcome::Failure).await;
+                state
+                    .audit_event(
+                        None,
+                        "[bearer token]",
+                        "token.verify",
+                        "-",
+                        facts.source_ip.as_deref(),
+                        AuditOutcome::Failure,
+                    )
+                    .await;
             }
             return Err(error.into());
         }
@@ -80,18 +109,35 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<So
 
 fn identity_headers(principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
     let pairs = [
-        ("x-countersign-organization", principal.organization_id.to_string()),
-        ("x-countersign-environment", principal.environment_id.to_string()),
+        (
+            "x-countersign-organization",
+            principal.organization_id.to_string(),
+        ),
+        (
+            "x-countersign-environment",
+            principal.environment_id.to_string(),
+        ),
         ("x-countersign-account", principal.account_id.to_string()),
-        ("x-countersign-account-number", principal.account_number.clone()),
+        (
+            "x-countersign-account-number",
+            principal.account_number.clone(),
+        ),
         ("x-countersign-user-id", principal.user_id.to_string()),
         ("x-countersign-user-email", principal.user_email.clone()),
         ("x-countersign-actor", principal.actor.clone()),
-        ("x-countersign-auth-method", principal.auth_method.as_str().to_owned()),
+        (
+            "x-countersign-auth-method",
+            principal.auth_method.as_str().to_owned(),
+        ),
     ];
     pairs
         .into_iter()
-        .filter_map(|(name, value)| Some((HeaderName::from_static(name), HeaderValue::from_bytes(value.as_bytes()).ok()?)))
+        .filter_map(|(name, value)| {
+            Some((
+                HeaderName::from_static(name),
+                HeaderValue::from_bytes(value.as_bytes()).ok()?,
+            ))
+        })
         .collect()
 }
 
@@ -112,7 +158,11 @@ fn identity_headers(principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
         (status = 403, description = "Not authorized, or a dialect 400 refusal (dialect body)"),
     )
 )]
-pub async fn verify(State(state): State<AppState>, peer: crate::routes::Peer, headers: HeaderMap) -> Response {
+pub async fn verify(
+    State(state): State<AppState>,
+    peer: crate::routes::Peer,
+    headers: HeaderMap,
+) -> Response {
     match authenticate(&state, &headers, peer.0).await {
         Ok((principal, extras)) => {
             let mut response = StatusCode::OK.into_response();
@@ -143,7 +193,11 @@ pub async fn verify(State(state): State<AppState>, peer: crate::routes::Peer, he
         (status = 403, description = "Not authorized (dialect body)"),
     )
 )]
-pub async fn whoami(State(state): State<AppState>, peer: crate::routes::Peer, headers: HeaderMap) -> Response {
+pub async fn whoami(
+    State(state): State<AppState>,
+    peer: crate::routes::Peer,
+    headers: HeaderMap,
+) -> Response {
     match authenticate(&state, &headers, peer.0).await {
         Ok((principal, extras)) => {
             let mut response = Json(principal).into_response();

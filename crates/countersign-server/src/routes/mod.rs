@@ -8,17 +8,30 @@ pub mod health;
 use axum::http::HeaderMap;
 use std::net::SocketAddr;
 
-/// A header's value as text: `Ok(None)` when absent, `Err(())` when not valid visible ASCII/UTF-8.
-pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ()> {
+/// A header value that is not UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotText;
+
+/// A header's value as text: `Ok(None)` when absent.
+///
+/// # Errors
+/// `NotText` when the value's bytes are not UTF-8.
+pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, NotText> {
     match headers.get(name) {
         None => Ok(None),
-        Some(value) => std::str::from_utf8(value.as_bytes()).map(Some).map_err(|_| ()),
+        Some(value) => std::str::from_utf8(value.as_bytes())
+            .map(Some)
+            .map_err(|_| NotText),
     }
 }
 
 /// The client's address: the socket peer, or the first `X-Forwarded-For` / `X-Real-IP` hop
 /// when the server is configured to trust its proxy.
-pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_forwarded_for: bool) -> Option<String> {
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trust_forwarded_for: bool,
+) -> Option<String> {
     if trust_forwarded_for {
         let forwarded = header_text(headers, "x-forwarded-for")
             .ok()
@@ -41,7 +54,15 @@ pub struct Peer(pub Option<SocketAddr>);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0)))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
     }
 }

@@ -8,9 +8,18 @@ use serde_json::{Value, json};
 async fn sign_in_refuses_wrong_password_with_problem_json() {
     let app = spawn_app().await;
     assert!(app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.is_some());
-    let response = app.client.post(app.url("/admin/v1/login")).json(&json!({"email": ADMIN_EMAIL, "password": "nope-nope"})).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/admin/v1/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": "nope-nope"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "invalid_credentials");
     assert_eq!(body["status"], 401);
@@ -21,13 +30,33 @@ async fn sign_in_refuses_wrong_password_with_problem_json() {
 #[tokio::test]
 async fn calls_without_a_session_are_401_and_logout_ends_it() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/admin/v1/users")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/admin/v1/users"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.json::<Value>().await.unwrap()["code"], "unauthorized");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "unauthorized"
+    );
     let token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
-    let response = app.client.post(app.url("/admin/v1/logout")).bearer_auth(&token).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/admin/v1/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = app.client.get(app.url("/admin/v1/users")).bearer_auth(&token).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/admin/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -35,18 +64,46 @@ async fn calls_without_a_session_are_401_and_logout_ends_it() {
 async fn sessions_expire() {
     let app = spawn_app().await;
     app.advance(time::Duration::hours(13));
-    assert_eq!(app.admin_get("/admin/v1/me").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.admin_get("/admin/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn non_admin_user_may_sign_in_but_gets_403() {
     let app = spawn_app().await;
-    app.create_user("plain@example.com", Some("plain-password")).await;
-    let token = app.login("plain@example.com", "plain-password").await.unwrap();
-    let me: Value = app.client.get(app.url("/admin/v1/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    app.create_user("plain@example.com", Some("plain-password"))
+        .await;
+    let token = app
+        .login("plain@example.com", "plain-password")
+        .await
+        .unwrap();
+    let me: Value = app
+        .client
+        .get(app.url("/admin/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["is_organization_admin"], false);
-    for path in ["/admin/v1/users", "/admin/v1/environments", "/admin/v1/accounts", "/admin/v1/audit", "/admin/v1/integrator-keys"] {
-        let response = app.client.get(app.url(path)).bearer_auth(&token).send().await.unwrap();
+    for path in [
+        "/admin/v1/users",
+        "/admin/v1/environments",
+        "/admin/v1/accounts",
+        "/admin/v1/audit",
+        "/admin/v1/integrator-keys",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
@@ -54,11 +111,30 @@ async fn non_admin_user_may_sign_in_but_gets_403() {
 #[tokio::test]
 async fn disabled_user_cannot_sign_in_and_loses_sessions() {
     let app = spawn_app().await;
-    let id = app.create_user("temp@example.com", Some("temp-password")).await;
-    let token = app.login("temp@example.com", "temp-password").await.unwrap();
-    app.admin(Method::PATCH, &format!("/admin/v1/users/{id}")).json(&json!({"status": "disabled"})).send().await.unwrap();
-    assert!(app.login("temp@example.com", "temp-password").await.is_none());
-    let response = app.client.get(app.url("/admin/v1/me")).bearer_auth(&token).send().await.unwrap();
+    let id = app
+        .create_user("temp@example.com", Some("temp-password"))
+        .await;
+    let token = app
+        .login("temp@example.com", "temp-password")
+        .await
+        .unwrap();
+    app.admin(Method::PATCH, &format!("/admin/v1/users/{id}"))
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        app.login("temp@example.com", "temp-password")
+            .await
+            .is_none()
+    );
+    let response = app
+        .client
+        .get(app.url("/admin/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -66,38 +142,102 @@ async fn disabled_user_cannot_sign_in_and_loses_sessions() {
 async fn directory_resources_round_trip() {
     let app = spawn_app().await;
     let env = app.create_environment("Sandbox", "sandbox").await;
-    let got: Value = app.admin_get(&format!("/admin/v1/environments/{env}")).await.json().await.unwrap();
-    assert_eq!(got, json!({"id": env, "name": "Sandbox", "kind": "sandbox"}));
-    let bad_kind = app.admin_post("/admin/v1/environments", json!({"name": "X", "kind": "staging"})).await;
+    let got: Value = app
+        .admin_get(&format!("/admin/v1/environments/{env}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        json!({"id": env, "name": "Sandbox", "kind": "sandbox"})
+    );
+    let bad_kind = app
+        .admin_post(
+            "/admin/v1/environments",
+            json!({"name": "X", "kind": "staging"}),
+        )
+        .await;
     assert_eq!(bad_kind.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let (account, number) = app.create_account(&env, "Test account").await;
     assert!(number.chars().all(|c| c.is_ascii_digit()) && number.len() == 8);
-    let got: Value = app.admin_get(&format!("/admin/v1/accounts/{account}")).await.json().await.unwrap();
+    let got: Value = app
+        .admin_get(&format!("/admin/v1/accounts/{account}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["environment_id"], env);
     let user = app.create_user("Zed@Example.com", None).await;
-    let duplicate = app.admin_post("/admin/v1/users", json!({"email": "zed@example.COM", "name": "Zed"})).await;
+    let duplicate = app
+        .admin_post(
+            "/admin/v1/users",
+            json!({"email": "zed@example.COM", "name": "Zed"}),
+        )
+        .await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT);
-    app.put_membership(&user, &account, &["send", "sobo"], true).await;
-    let got: Value = app.admin_get(&format!("/admin/v1/users/{user}")).await.json().await.unwrap();
+    app.put_membership(&user, &account, &["send", "sobo"], true)
+        .await;
+    let got: Value = app
+        .admin_get(&format!("/admin/v1/users/{user}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["email"], "Zed@Example.com");
     assert_eq!(got["status"], "active");
-    assert_eq!(got["memberships"][0]["permissions"], json!(["send", "sobo"]));
+    assert_eq!(
+        got["memberships"][0]["permissions"],
+        json!(["send", "sobo"])
+    );
     assert_eq!(got["memberships"][0]["is_default"], true);
     let bad_permission = app
-        .admin(Method::PUT, &format!("/admin/v1/users/{user}/memberships/{account}"))
+        .admin(
+            Method::PUT,
+            &format!("/admin/v1/users/{user}/memberships/{account}"),
+        )
         .json(&json!({"permissions": ["fly"], "is_default": false}))
         .send()
         .await
         .unwrap();
     assert_eq!(bad_permission.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let response = app.admin(Method::PUT, &format!("/admin/v1/users/{user}/password")).json(&json!({"password": "a-new-password"})).send().await.unwrap();
+    let response = app
+        .admin(Method::PUT, &format!("/admin/v1/users/{user}/password"))
+        .json(&json!({"password": "a-new-password"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(app.login("zed@example.com", "a-new-password").await.is_some());
-    let short = app.admin(Method::PUT, &format!("/admin/v1/users/{user}/password")).json(&json!({"password": "short"})).send().await.unwrap();
+    assert!(
+        app.login("zed@example.com", "a-new-password")
+            .await
+            .is_some()
+    );
+    let short = app
+        .admin(Method::PUT, &format!("/admin/v1/users/{user}/password"))
+        .json(&json!({"password": "short"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let admins: Value = app.admin_get(&format!("/admin/v1/environments/{env}/admins")).await.json().await.unwrap();
-    assert_eq!(admins["items"][0]["email"], ADMIN_EMAIL, "creator administers the new environment");
-    let response = app.admin(Method::DELETE, &format!("/admin/v1/environments/{env}/admins/{}", app.admin_user_id)).send().await.unwrap();
+    let admins: Value = app
+        .admin_get(&format!("/admin/v1/environments/{env}/admins"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        admins["items"][0]["email"], ADMIN_EMAIL,
+        "creator administers the new environment"
+    );
+    let response = app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/v1/environments/{env}/admins/{}", app.admin_user_id),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
@@ -122,18 +262,43 @@ async fn unknown_ids_are_404() {
 #[tokio::test]
 async fn integrator_keys_are_created_imported_and_revoked() {
     let app = spawn_app().await;
-    let generated: Value = app.admin_post("/admin/v1/integrator-keys", json!({"name": "Generated"})).await.json().await.unwrap();
+    let generated: Value = app
+        .admin_post("/admin/v1/integrator-keys", json!({"name": "Generated"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(uuid::Uuid::parse_str(generated["key"].as_str().unwrap()).is_ok());
-    let imported = app.admin_post("/admin/v1/integrator-keys", json!({"name": "Imported", "key": "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"})).await;
+    let imported = app
+        .admin_post(
+            "/admin/v1/integrator-keys",
+            json!({"name": "Imported", "key": "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"}),
+        )
+        .await;
     assert_eq!(imported.status(), StatusCode::CREATED);
     let imported: Value = imported.json().await.unwrap();
     assert_eq!(imported["status"], "active");
-    let again = app.admin_post("/admin/v1/integrator-keys", json!({"name": "Again", "key": "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"})).await;
+    let again = app
+        .admin_post(
+            "/admin/v1/integrator-keys",
+            json!({"name": "Again", "key": "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"}),
+        )
+        .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     let id = imported["id"].as_str().unwrap();
-    let revoked: Value = app.admin_post(&format!("/admin/v1/integrator-keys/{id}/revoke"), json!({})).await.json().await.unwrap();
+    let revoked: Value = app
+        .admin_post(&format!("/admin/v1/integrator-keys/{id}/revoke"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(revoked["status"], "revoked");
-    let list: Value = app.admin_get("/admin/v1/integrator-keys").await.json().await.unwrap();
+    let list: Value = app
+        .admin_get("/admin/v1/integrator-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }
 
@@ -141,28 +306,62 @@ async fn integrator_keys_are_created_imported_and_revoked() {
 async fn audit_lists_admin_changes_newest_first_with_filters() {
     let app = spawn_app().await;
     app.create_user("audited@example.com", None).await;
-    app.create_api_user("AuditedBot", json!({"type": "organization"})).await;
+    app.create_api_user("AuditedBot", json!({"type": "organization"}))
+        .await;
     let visible = app
         .eventually(std::time::Duration::from_secs(5), || async {
             let body: Value = app.admin_get("/admin/v1/audit").await.json().await.unwrap();
-            body["items"].as_array().unwrap().iter().any(|i| i["action"] == "api_user.create")
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["action"] == "api_user.create")
         })
         .await;
     assert!(visible);
     let body: Value = app.admin_get("/admin/v1/audit").await.json().await.unwrap();
     let items = body["items"].as_array().unwrap();
-    let ids: Vec<i64> = items.iter().map(|i| i["id"].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<i64> = items
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
     let item = items.iter().find(|i| i["action"] == "user.create").unwrap();
     assert_eq!(item["actor"], ADMIN_EMAIL);
     assert_eq!(item["outcome"], "success");
     assert_eq!(item["source_ip"], "127.0.0.1");
-    let filtered: Value = app.admin_get("/admin/v1/audit?action=user.create").await.json().await.unwrap();
-    assert!(filtered["items"].as_array().unwrap().iter().all(|i| i["action"] == "user.create"));
-    let by_actor: Value = app.admin_get("/admin/v1/audit?actor=nobody").await.json().await.unwrap();
+    let filtered: Value = app
+        .admin_get("/admin/v1/audit?action=user.create")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        filtered["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["action"] == "user.create")
+    );
+    let by_actor: Value = app
+        .admin_get("/admin/v1/audit?actor=nobody")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(by_actor["items"].as_array().unwrap().is_empty());
-    let future = (app.now() + time::Duration::hours(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
-    let since: Value = app.admin(Method::GET, "/admin/v1/audit").query(&[("since", future)]).send().await.unwrap().json().await.unwrap();
+    let future = (app.now() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let since: Value = app
+        .admin(Method::GET, "/admin/v1/audit")
+        .query(&[("since", future)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(since["items"].as_array().unwrap().is_empty());
     let bad = app.admin_get("/admin/v1/audit?since=yesterday").await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -171,7 +370,15 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
 #[tokio::test]
 async fn openapi_describes_every_surface() {
     let app = spawn_app().await;
-    let document: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = document["paths"].as_object().unwrap();
     for path in [
         "/api/{version}/authentication/apiUser",
@@ -192,15 +399,32 @@ async fn openapi_describes_every_surface() {
 #[tokio::test]
 async fn health_endpoints_answer() {
     let app = spawn_app().await;
-    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
-    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn graceful_shutdown_flushes_the_audit_log() {
     let mut app = spawn_app().await;
     for i in 0..50 {
-        app.exchange(&format!("nobody-{i}"), "csk_x", "x@example.com").await;
+        app.exchange(&format!("nobody-{i}"), "csk_x", "x@example.com")
+            .await;
     }
     app.shutdown().await;
     let count = app.store.count_audit_events().await.unwrap();

@@ -9,11 +9,18 @@ async fn setup() -> (TestApp, String) {
     let bob = app.create_user("bob@mycompany.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let (_, key) = app.create_api_user("NewAPIUser", json!({"type": "organization"})).await;
+    let (_, key) = app
+        .create_api_user("NewAPIUser", json!({"type": "organization"}))
+        .await;
     (app, key)
 }
 
-async fn post_raw(app: &TestApp, version: &str, content_type: &str, body: String) -> reqwest::Response {
+async fn post_raw(
+    app: &TestApp,
+    version: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/api/{version}/authentication/apiUser")))
         .header("Content-Type", content_type)
@@ -35,7 +42,11 @@ async fn seed_request_body_works_byte_for_byte() {
     let token = body["token"].as_str().unwrap();
     assert_eq!(body["result"]["token"], token);
     assert_eq!(body["messages"], json!([]));
-    let expires = time::OffsetDateTime::parse(body["result"]["expiresAt"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let expires = time::OffsetDateTime::parse(
+        body["result"]["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
     let minutes = (expires - app.now()).whole_minutes();
     assert!((59..=60).contains(&minutes), "{minutes}");
     assert_eq!(app.whoami(token, None).await.status(), StatusCode::OK);
@@ -56,23 +67,54 @@ async fn every_minor_version_answers_and_others_do_not() {
 #[tokio::test]
 async fn missing_fields_are_400_with_details() {
     let (app, _) = setup().await;
-    let response = post_raw(&app, "v3.7", "application/json", r#"{"request": {"apiUsername": "NewAPIUser"}}"#.into()).await;
+    let response = post_raw(
+        &app,
+        "v3.7",
+        "application/json",
+        r#"{"request": {"apiUsername": "NewAPIUser"}}"#.into(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errorCode"], "BAD_REQUEST");
-    assert_eq!(body["details"], json!(["'Key' should not be empty.", "'ContextUsername' should not be empty."]));
-    let response = post_raw(&app, "v3.7", "application/json", r#"{"request": {"key": "x", "contextUsername": "y"}}"#.into()).await;
+    assert_eq!(
+        body["details"],
+        json!([
+            "'Key' should not be empty.",
+            "'ContextUsername' should not be empty."
+        ])
+    );
+    let response = post_raw(
+        &app,
+        "v3.7",
+        "application/json",
+        r#"{"request": {"key": "x", "contextUsername": "y"}}"#.into(),
+    )
+    .await;
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["details"], json!(["'ApiUsername' should not be empty."]));
+    assert_eq!(
+        body["details"],
+        json!(["'ApiUsername' should not be empty."])
+    );
 }
 
 #[tokio::test]
 async fn malformed_json_is_400() {
     let (app, _) = setup().await;
-    for body in ["{", "[]", "null", "\"text\"", "{\"request\": 5}", "{\"request\": {\"key\": 5}}"] {
+    for body in [
+        "{",
+        "[]",
+        "null",
+        "\"text\"",
+        "{\"request\": 5}",
+        "{\"request\": {\"key\": 5}}",
+    ] {
         let response = post_raw(&app, "v3.5", "application/json", body.into()).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(response.json::<Value>().await.unwrap()["errorCode"], "BAD_REQUEST");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["errorCode"],
+            "BAD_REQUEST"
+        );
     }
 }
 
@@ -89,16 +131,31 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn every_key_failure_gets_the_same_401() {
     let (app, key) = setup().await;
-    let (revoked_id, revoked_key) = app.create_api_user("RevokedUser", json!({"type": "organization"})).await;
-    app.admin_post(&format!("/admin/v1/api-users/{revoked_id}/revoke"), json!({})).await;
-    let (deleted_id, deleted_key) = app.create_api_user("DeletedUser", json!({"type": "organization"})).await;
-    app.admin(Method::DELETE, &format!("/admin/v1/api-users/{deleted_id}")).send().await.unwrap();
+    let (revoked_id, revoked_key) = app
+        .create_api_user("RevokedUser", json!({"type": "organization"}))
+        .await;
+    app.admin_post(
+        &format!("/admin/v1/api-users/{revoked_id}/revoke"),
+        json!({}),
+    )
+    .await;
+    let (deleted_id, deleted_key) = app
+        .create_api_user("DeletedUser", json!({"type": "organization"}))
+        .await;
+    app.admin(Method::DELETE, &format!("/admin/v1/api-users/{deleted_id}"))
+        .send()
+        .await
+        .unwrap();
     let mut wrong = key.clone();
     wrong.replace_range(10..11, if &key[10..11] == "A" { "B" } else { "A" });
     let cases = [
         ("unknown", "Nobody", key.clone()),
         ("wrong key", "NewAPIUser", wrong),
-        ("not a key", "NewAPIUser", "vY+ak1310/yTfjN8qhoxEkjN1bX1Ev99".to_owned()),
+        (
+            "not a key",
+            "NewAPIUser",
+            "vY+ak1310/yTfjN8qhoxEkjN1bX1Ev99".to_owned(),
+        ),
         ("revoked", "RevokedUser", revoked_key),
         ("deleted", "DeletedUser", deleted_key),
     ];
@@ -108,10 +165,16 @@ async fn every_key_failure_gets_the_same_401() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["errorCode"], "UNAUTHORIZED", "{case}");
-        assert_eq!(body["summary"], "The provided key for the API User was not valid", "{case}");
+        assert_eq!(
+            body["summary"], "The provided key for the API User was not valid",
+            "{case}"
+        );
         bodies.push(body);
     }
-    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "identical answers");
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "identical answers"
+    );
 }
 
 #[tokio::test]
@@ -125,15 +188,36 @@ async fn expired_api_user_gets_401() {
 #[tokio::test]
 async fn unknown_disabled_or_out_of_scope_context_user_gets_403() {
     let (app, key) = setup().await;
-    let response = app.exchange("NewAPIUser", &key, "nobody@mycompany.com").await;
+    let response = app
+        .exchange("NewAPIUser", &key, "nobody@mycompany.com")
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(response.json::<Value>().await.unwrap()["errorCode"], "FORBIDDEN");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["errorCode"],
+        "FORBIDDEN"
+    );
     let carol = app.create_user("carol@mycompany.com", None).await;
-    app.admin(Method::PATCH, &format!("/admin/v1/users/{carol}")).json(&json!({"status": "disabled"})).send().await.unwrap();
-    assert_eq!(app.exchange("NewAPIUser", &key, "carol@mycompany.com").await.status(), StatusCode::FORBIDDEN);
+    app.admin(Method::PATCH, &format!("/admin/v1/users/{carol}"))
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.exchange("NewAPIUser", &key, "carol@mycompany.com")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
     let dave = app.create_user("dave@mycompany.com", None).await;
-    let (_, user_key) = app.create_api_user("DaveOnly", json!({"type": "user", "user_id": dave})).await;
-    assert_eq!(app.exchange("DaveOnly", &user_key, "bob@mycompany.com").await.status(), StatusCode::FORBIDDEN);
+    let (_, user_key) = app
+        .create_api_user("DaveOnly", json!({"type": "user", "user_id": dave}))
+        .await;
+    assert_eq!(
+        app.exchange("DaveOnly", &user_key, "bob@mycompany.com")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -156,7 +240,9 @@ async fn session_length_has_bounds_and_is_clamped_to_the_api_user_expiry() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{minutes}");
     }
-    let expires_at = (app.now() + time::Duration::minutes(30)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let expires_at = (app.now() + time::Duration::minutes(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let created: Value = app
         .admin_post("/admin/v1/api-users", json!({"username": "ShortLived", "scope": {"type": "organization"}, "expires_at": expires_at}))
         .await
@@ -173,7 +259,10 @@ async fn session_length_has_bounds_and_is_clamped_to_the_api_user_expiry() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["result"]["expiresAt"], created["api_user"]["expires_at"]);
+    assert_eq!(
+        body["result"]["expiresAt"],
+        created["api_user"]["expires_at"]
+    );
 }
 
 #[tokio::test]
@@ -193,16 +282,32 @@ async fn unknown_properties_are_ignored() {
 async fn token_issuance_and_failures_are_audited_without_secrets() {
     let (app, key) = setup().await;
     let token = app.token("NewAPIUser", &key, "bob@mycompany.com").await;
-    app.exchange("NewAPIUser", "csk_wrong", "bob@mycompany.com").await;
+    app.exchange("NewAPIUser", "csk_wrong", "bob@mycompany.com")
+        .await;
     let found = app
         .eventually(std::time::Duration::from_secs(5), || async {
-            let body: Value = app.admin_get("/admin/v1/audit?action=token.issue").await.json().await.unwrap();
-            let outcomes: Vec<String> = body["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap().to_owned()).collect();
+            let body: Value = app
+                .admin_get("/admin/v1/audit?action=token.issue")
+                .await
+                .json()
+                .await
+                .unwrap();
+            let outcomes: Vec<String> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["outcome"].as_str().unwrap().to_owned())
+                .collect();
             outcomes.iter().any(|o| o == "success") && outcomes.iter().any(|o| o == "failure")
         })
         .await;
     assert!(found, "both events visible within 5 s");
-    let all = app.admin_get("/admin/v1/audit?limit=1000").await.text().await.unwrap();
+    let all = app
+        .admin_get("/admin/v1/audit?limit=1000")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!all.contains(&key));
     assert!(!all.contains(&token));
 }

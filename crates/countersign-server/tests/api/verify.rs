@@ -26,18 +26,38 @@ async fn world() -> World {
     app.put_membership(&bob, &main, &["send"], true).await;
     app.put_membership(&bob, &second, &["send"], false).await;
     app.put_membership(&bob, &sandbox, &["send"], false).await;
-    let accounts: Value = app.admin_get(&format!("/admin/v1/accounts/{main}")).await.json().await.unwrap();
+    let accounts: Value = app
+        .admin_get(&format!("/admin/v1/accounts/{main}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let main_number = accounts["number"].as_str().unwrap().to_owned();
-    World { app, bob, main, main_number, second, sandbox_env, sandbox }
+    World {
+        app,
+        bob,
+        main,
+        main_number,
+        second,
+        sandbox_env,
+        sandbox,
+    }
 }
 
 async fn org_token(w: &World) -> String {
-    let (_, key) = w.app.create_api_user("OrgBot", json!({"type": "organization"})).await;
+    let (_, key) = w
+        .app
+        .create_api_user("OrgBot", json!({"type": "organization"}))
+        .await;
     w.app.token("OrgBot", &key, "bob@mycompany.com").await
 }
 
 fn header(response: &reqwest::Response, name: &str) -> String {
-    response.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -47,13 +67,28 @@ async fn verify_returns_identity_headers_for_the_default_account() {
     let response = w.app.verify(&token, None).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "x-countersign-account"), w.main);
-    assert_eq!(header(&response, "x-countersign-account-number"), w.main_number);
+    assert_eq!(
+        header(&response, "x-countersign-account-number"),
+        w.main_number
+    );
     assert_eq!(header(&response, "x-countersign-user-id"), w.bob);
-    assert_eq!(header(&response, "x-countersign-user-email"), "bob@mycompany.com");
+    assert_eq!(
+        header(&response, "x-countersign-user-email"),
+        "bob@mycompany.com"
+    );
     assert_eq!(header(&response, "x-countersign-actor"), "OrgBot");
-    assert_eq!(header(&response, "x-countersign-auth-method"), "api_user_token");
-    assert_eq!(header(&response, "x-countersign-organization"), w.app.organization_id);
-    assert_eq!(header(&response, "x-countersign-environment"), w.app.environment_id);
+    assert_eq!(
+        header(&response, "x-countersign-auth-method"),
+        "api_user_token"
+    );
+    assert_eq!(
+        header(&response, "x-countersign-organization"),
+        w.app.organization_id
+    );
+    assert_eq!(
+        header(&response, "x-countersign-environment"),
+        w.app.environment_id
+    );
 }
 
 #[tokio::test]
@@ -67,12 +102,24 @@ async fn user_context_forms_choose_the_account() {
     ] {
         let response = w.app.verify(&token, Some(&context)).await;
         assert_eq!(response.status(), StatusCode::OK, "{context}");
-        assert_eq!(header(&response, "x-countersign-account"), w.second, "{context}");
+        assert_eq!(
+            header(&response, "x-countersign-account"),
+            w.second,
+            "{context}"
+        );
     }
-    for context in ["bob@mycompany.com", "bob@mycompany.com:", " bob@mycompany.com : "] {
+    for context in [
+        "bob@mycompany.com",
+        "bob@mycompany.com:",
+        " bob@mycompany.com : ",
+    ] {
         let response = w.app.verify(&token, Some(context)).await;
         assert_eq!(response.status(), StatusCode::OK, "{context}");
-        assert_eq!(header(&response, "x-countersign-account"), w.main, "default account for {context:?}");
+        assert_eq!(
+            header(&response, "x-countersign-account"),
+            w.main,
+            "default account for {context:?}"
+        );
     }
 }
 
@@ -80,12 +127,27 @@ async fn user_context_forms_choose_the_account() {
 async fn mismatched_user_context_is_403() {
     let w = world().await;
     let token = org_token(&w).await;
-    let response = w.app.verify(&token, Some(&format!("eve@mycompany.com:{}", w.main))).await;
+    let response = w
+        .app
+        .verify(&token, Some(&format!("eve@mycompany.com:{}", w.main)))
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(response.json::<Value>().await.unwrap()["errorCode"], "FORBIDDEN");
-    let response = w.app.verify(&token, Some(&format!("bob@mycompany.com:{}", uuid::Uuid::new_v4()))).await;
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["errorCode"],
+        "FORBIDDEN"
+    );
+    let response = w
+        .app
+        .verify(
+            &token,
+            Some(&format!("bob@mycompany.com:{}", uuid::Uuid::new_v4())),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = w.app.verify(&token, Some("bob@mycompany.com:not-an-account")).await;
+    let response = w
+        .app
+        .verify(&token, Some("bob@mycompany.com:not-an-account"))
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -97,79 +159,147 @@ async fn ambiguous_account_needs_user_context() {
     let main = w.main.clone();
     w.app.put_membership(&bob, &main, &["send"], false).await;
     let response = w.app.whoami(&token, None).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "forward auth answers 403 for the dialect's 400");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "forward auth answers 403 for the dialect's 400"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errorCode"], "BAD_REQUEST");
-    assert!(body["summary"].as_str().unwrap().contains("X-AS-UserContext"));
-    let response = w.app.whoami(&token, Some(&format!("bob@mycompany.com:{}", w.second))).await;
+    assert!(
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("X-AS-UserContext")
+    );
+    let response = w
+        .app
+        .whoami(&token, Some(&format!("bob@mycompany.com:{}", w.second)))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn environment_scope_acts_only_within_its_accounts() {
     let w = world().await;
-    let (_, key) = w.app.create_api_user("SandboxBot", json!({"type": "environment", "environment_id": w.sandbox_env})).await;
+    let (_, key) = w
+        .app
+        .create_api_user(
+            "SandboxBot",
+            json!({"type": "environment", "environment_id": w.sandbox_env}),
+        )
+        .await;
     let token = w.app.token("SandboxBot", &key, "bob@mycompany.com").await;
     let response = w.app.whoami(&token, None).await;
-    assert_eq!(response.status(), StatusCode::OK, "only in-scope account is chosen");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "only in-scope account is chosen"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["account_id"], w.sandbox);
     assert_eq!(body["environment_id"], w.sandbox_env);
-    let response = w.app.verify(&token, Some(&format!("bob@mycompany.com:{}", w.main))).await;
+    let response = w
+        .app
+        .verify(&token, Some(&format!("bob@mycompany.com:{}", w.main)))
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // A user with no account in the sandbox is outside the scope.
     let carol = w.app.create_user("carol@mycompany.com", None).await;
     w.app.put_membership(&carol, &w.main, &["send"], true).await;
-    assert_eq!(w.app.exchange("SandboxBot", &key, "carol@mycompany.com").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.app
+            .exchange("SandboxBot", &key, "carol@mycompany.com")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn user_scope_acts_only_as_its_user() {
     let w = world().await;
-    let (_, key) = w.app.create_api_user("BobBot", json!({"type": "user", "user_id": w.bob})).await;
+    let (_, key) = w
+        .app
+        .create_api_user("BobBot", json!({"type": "user", "user_id": w.bob}))
+        .await;
     let token = w.app.token("BobBot", &key, "bob@mycompany.com").await;
     assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::OK);
     let carol = w.app.create_user("carol@mycompany.com", None).await;
     w.app.put_membership(&carol, &w.main, &["send"], true).await;
-    assert_eq!(w.app.exchange("BobBot", &key, "carol@mycompany.com").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.app
+            .exchange("BobBot", &key, "carol@mycompany.com")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn organization_scope_acts_for_any_user_in_any_account() {
     let w = world().await;
-    let (_, key) = w.app.create_api_user("OrgBot", json!({"type": "organization"})).await;
+    let (_, key) = w
+        .app
+        .create_api_user("OrgBot", json!({"type": "organization"}))
+        .await;
     let carol = w.app.create_user("carol@mycompany.com", None).await;
-    w.app.put_membership(&carol, &w.sandbox, &["send"], true).await;
+    w.app
+        .put_membership(&carol, &w.sandbox, &["send"], true)
+        .await;
     let token = w.app.token("OrgBot", &key, "carol@mycompany.com").await;
     let response = w.app.whoami(&token, None).await;
-    assert_eq!(response.json::<Value>().await.unwrap()["account_id"], w.sandbox);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["account_id"],
+        w.sandbox
+    );
 }
 
 #[tokio::test]
 async fn revoking_the_api_user_refuses_issued_tokens_at_once() {
     let w = world().await;
-    let (id, key) = w.app.create_api_user("OrgBot", json!({"type": "organization"})).await;
+    let (id, key) = w
+        .app
+        .create_api_user("OrgBot", json!({"type": "organization"}))
+        .await;
     let token = w.app.token("OrgBot", &key, "bob@mycompany.com").await;
     assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::OK);
-    w.app.admin_post(&format!("/admin/v1/api-users/{id}/revoke"), json!({})).await;
+    w.app
+        .admin_post(&format!("/admin/v1/api-users/{id}/revoke"), json!({}))
+        .await;
     let response = w.app.verify(&token, None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(header(&response, "www-authenticate"), "Bearer realm=\"countersign\", error=\"invalid_token\"");
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        "Bearer realm=\"countersign\", error=\"invalid_token\""
+    );
 }
 
 #[tokio::test]
 async fn deleting_the_api_user_refuses_issued_tokens_at_once() {
     let w = world().await;
-    let (id, key) = w.app.create_api_user("OrgBot", json!({"type": "organization"})).await;
+    let (id, key) = w
+        .app
+        .create_api_user("OrgBot", json!({"type": "organization"}))
+        .await;
     let token = w.app.token("OrgBot", &key, "bob@mycompany.com").await;
-    w.app.admin(Method::DELETE, &format!("/admin/v1/api-users/{id}")).send().await.unwrap();
-    assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED);
+    w.app
+        .admin(Method::DELETE, &format!("/admin/v1/api-users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        w.app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn api_user_expiry_ends_issued_tokens() {
     let w = world().await;
-    let expires_at = (w.app.now() + time::Duration::hours(2)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let expires_at = (w.app.now() + time::Duration::hours(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let created: Value = w
         .app
         .admin_post("/admin/v1/api-users", json!({"username": "Brief", "scope": {"type": "organization"}, "expires_at": expires_at}))
@@ -177,20 +307,44 @@ async fn api_user_expiry_ends_issued_tokens() {
         .json()
         .await
         .unwrap();
-    let token = w.app.token("Brief", created["key"].as_str().unwrap(), "bob@mycompany.com").await;
+    let token = w
+        .app
+        .token(
+            "Brief",
+            created["key"].as_str().unwrap(),
+            "bob@mycompany.com",
+        )
+        .await;
     w.app.advance(time::Duration::minutes(59));
     assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::OK);
     w.app.advance(time::Duration::minutes(2));
-    assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED, "session of 60 minutes ended");
+    assert_eq!(
+        w.app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "session of 60 minutes ended"
+    );
 }
 
 #[tokio::test]
 async fn disabling_the_user_refuses_issued_tokens_at_once() {
     let w = world().await;
     let token = org_token(&w).await;
-    w.app.admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob)).json(&json!({"status": "disabled"})).send().await.unwrap();
-    assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED);
-    w.app.admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob)).json(&json!({"status": "active"})).send().await.unwrap();
+    w.app
+        .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob))
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        w.app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    w.app
+        .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob))
+        .json(&json!({"status": "active"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::OK);
 }
 
@@ -199,35 +353,90 @@ async fn removing_a_membership_takes_effect_on_the_next_request() {
     let w = world().await;
     let token = org_token(&w).await;
     let context = format!("bob@mycompany.com:{}", w.second);
-    assert_eq!(w.app.verify(&token, Some(&context)).await.status(), StatusCode::OK);
-    let response = w.app.admin(Method::DELETE, &format!("/admin/v1/users/{}/memberships/{}", w.bob, w.second)).send().await.unwrap();
+    assert_eq!(
+        w.app.verify(&token, Some(&context)).await.status(),
+        StatusCode::OK
+    );
+    let response = w
+        .app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/v1/users/{}/memberships/{}", w.bob, w.second),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(w.app.verify(&token, Some(&context)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.app.verify(&token, Some(&context)).await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn rotation_keeps_the_old_key_for_the_grace_period_only() {
     let w = world().await;
-    let (id, old_key) = w.app.create_api_user("Rotor", json!({"type": "organization"})).await;
+    let (id, old_key) = w
+        .app
+        .create_api_user("Rotor", json!({"type": "organization"}))
+        .await;
     let old_token = w.app.token("Rotor", &old_key, "bob@mycompany.com").await;
-    let rotated: Value = w.app.admin_post(&format!("/admin/v1/api-users/{id}/rotate"), json!({"grace_minutes": 10})).await.json().await.unwrap();
+    let rotated: Value = w
+        .app
+        .admin_post(
+            &format!("/admin/v1/api-users/{id}/rotate"),
+            json!({"grace_minutes": 10}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let new_key = rotated["key"].as_str().unwrap().to_owned();
     assert_ne!(new_key, old_key);
     w.app.token("Rotor", &old_key, "bob@mycompany.com").await;
     let new_token = w.app.token("Rotor", &new_key, "bob@mycompany.com").await;
-    assert_eq!(w.app.verify(&old_token, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        w.app.verify(&old_token, None).await.status(),
+        StatusCode::OK
+    );
     w.app.advance(time::Duration::minutes(11));
-    assert_eq!(w.app.exchange("Rotor", &old_key, "bob@mycompany.com").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(w.app.verify(&old_token, None).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(w.app.verify(&new_token, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        w.app
+            .exchange("Rotor", &old_key, "bob@mycompany.com")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.app.verify(&old_token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.app.verify(&new_token, None).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn rotation_without_grace_ends_the_old_key_at_once() {
     let w = world().await;
-    let (id, old_key) = w.app.create_api_user("Rotor", json!({"type": "organization"})).await;
-    w.app.admin_post(&format!("/admin/v1/api-users/{id}/rotate"), json!({"grace_minutes": 0})).await;
-    assert_eq!(w.app.exchange("Rotor", &old_key, "bob@mycompany.com").await.status(), StatusCode::UNAUTHORIZED);
+    let (id, old_key) = w
+        .app
+        .create_api_user("Rotor", json!({"type": "organization"}))
+        .await;
+    w.app
+        .admin_post(
+            &format!("/admin/v1/api-users/{id}/rotate"),
+            json!({"grace_minutes": 0}),
+        )
+        .await;
+    assert_eq!(
+        w.app
+            .exchange("Rotor", &old_key, "bob@mycompany.com")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -237,11 +446,23 @@ async fn path_account_must_be_one_the_user_may_use() {
     let other_env = w.app.create_environment("Other", "production").await;
     let (foreign, foreign_number) = w.app.create_account(&other_env, "Foreign").await;
     let get = |uri: String| {
-        w.app.client.get(w.app.url("/v1/verify")).header("Authorization", format!("Bearer {token}")).header("X-Original-URI", uri).send()
+        w.app
+            .client
+            .get(w.app.url("/v1/verify"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("X-Original-URI", uri)
+            .send()
     };
-    let response = get(format!("/restapi/v2.1/accounts/{}/envelopes", w.main_number)).await.unwrap();
+    let response = get(format!(
+        "/restapi/v2.1/accounts/{}/envelopes",
+        w.main_number
+    ))
+    .await
+    .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response = get(format!("/restapi/v2.1/accounts/{}/envelopes", w.second)).await.unwrap();
+    let response = get(format!("/restapi/v2.1/accounts/{}/envelopes", w.second))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "x-countersign-account"), w.second);
     for uri in [
@@ -261,19 +482,39 @@ async fn path_account_must_be_one_the_user_may_use() {
         .send()
         .await
         .unwrap();
-    assert_eq!(forwarded.status(), StatusCode::FORBIDDEN, "Traefik header honoured");
+    assert_eq!(
+        forwarded.status(),
+        StatusCode::FORBIDDEN,
+        "Traefik header honoured"
+    );
 }
 
 #[tokio::test]
 async fn missing_credentials_get_401_without_error_code() {
     let w = world().await;
-    let response = w.app.client.get(w.app.url("/v1/verify")).send().await.unwrap();
+    let response = w
+        .app
+        .client
+        .get(w.app.url("/v1/verify"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(header(&response, "www-authenticate"), "Bearer realm=\"countersign\"");
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        "Bearer realm=\"countersign\""
+    );
     let response = w.app.verify("cst_garbage", None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(header(&response, "www-authenticate").contains("invalid_token"));
-    let response = w.app.client.get(w.app.url("/v1/whoami")).header("Authorization", "BEARER    ").send().await.unwrap();
+    let response = w
+        .app
+        .client
+        .get(w.app.url("/v1/whoami"))
+        .header("Authorization", "BEARER    ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -285,13 +526,22 @@ async fn tampered_token_is_refused() {
     let last = bytes.len() - 10;
     bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(bytes).unwrap();
-    assert_eq!(w.app.verify(&tampered, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        w.app.verify(&tampered, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn account_discovery_lists_in_scope_accounts() {
     let w = world().await;
-    let (_, key) = w.app.create_api_user("SandboxBot", json!({"type": "environment", "environment_id": w.sandbox_env})).await;
+    let (_, key) = w
+        .app
+        .create_api_user(
+            "SandboxBot",
+            json!({"type": "environment", "environment_id": w.sandbox_env}),
+        )
+        .await;
     let token = w.app.token("SandboxBot", &key, "bob@mycompany.com").await;
     let response = w
         .app
@@ -304,7 +554,10 @@ async fn account_discovery_lists_in_scope_accounts() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["messages"], json!([]));
-    assert_eq!(body["result"]["userAccounts"], json!([{"accountID": w.sandbox, "accountName": "Sandbox account", "isDefault": false, "isDisabled": false}]));
+    assert_eq!(
+        body["result"]["userAccounts"],
+        json!([{"accountID": w.sandbox, "accountName": "Sandbox account", "isDefault": false, "isDisabled": false}])
+    );
     let org = org_token(&w).await;
     let body: Value = w
         .app

@@ -2,8 +2,12 @@
 //! `COUNTERSIGN_TEST_POSTGRES_URL` is set.
 
 use countersign_core::api_user::{ApiUser, Scope};
-use countersign_core::directory::{Account, Environment, EnvironmentKind, Organization, Permissions};
-use countersign_core::ids::{AccountId, ApiKeyId, ApiUserId, EnvironmentId, OrganizationId, UserId};
+use countersign_core::directory::{
+    Account, Environment, EnvironmentKind, Organization, Permissions,
+};
+use countersign_core::ids::{
+    AccountId, ApiKeyId, ApiUserId, EnvironmentId, OrganizationId, UserId,
+};
 use countersign_store::{NewApiUser, NewUser, Store, StoreConfig, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -14,23 +18,108 @@ struct Fixture {
     environment: EnvironmentId,
     account: AccountId,
     admin: UserId,
+    database_name: Option<String>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Some(base) = std::env::var("COUNTERSIGN_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            return;
+        };
+        let Some(name) = self.database_name.take() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = Store::connect(&StoreConfig {
+                    url: base,
+                    max_connections: 1,
+                })
+                .await
+                {
+                    let _ = admin
+                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database when
+/// `COUNTERSIGN_TEST_POSTGRES_URL` is set (dropped when the fixture drops).
+async fn fresh_url(dir: &tempfile::TempDir) -> (String, Option<String>) {
+    match std::env::var("COUNTERSIGN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        None => (
+            format!("sqlite://{}", dir.path().join("store.db").display()),
+            None,
+        ),
+        Some(base) => {
+            let name = format!("cs_store_{}", Uuid::new_v4().simple());
+            let admin = Store::connect(&StoreConfig {
+                url: base.clone(),
+                max_connections: 1,
+            })
+            .await
+            .expect("postgres");
+            admin
+                .execute_raw(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create database");
+            admin.close().await;
+            let (root, query) = base
+                .split_once('?')
+                .map_or((base.as_str(), None), |(r, q)| (r, Some(q)));
+            let root = root.rsplit_once('/').map_or(root, |(r, _)| r);
+            let url = match query {
+                Some(query) => format!("{root}/{name}?{query}"),
+                None => format!("{root}/{name}"),
+            };
+            (url, Some(name))
+        }
+    }
 }
 
 async fn fresh() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    let store = Store::connect(&StoreConfig { url, max_connections: 4 }).await.expect("connect");
+    let (url, database_name) = fresh_url(&dir).await;
+    let store = Store::connect(&StoreConfig {
+        url,
+        max_connections: 4,
+    })
+    .await
+    .expect("connect");
     store.migrate().await.expect("migrate");
     let now = OffsetDateTime::now_utc();
-    let organization = Organization { id: OrganizationId(Uuid::now_v7()), name: "Org".into(), legacy_header_enabled: true };
+    let organization = Organization {
+        id: OrganizationId(Uuid::now_v7()),
+        name: "Org".into(),
+        legacy_header_enabled: true,
+    };
     let environment = Environment {
         id: EnvironmentId(Uuid::now_v7()),
         organization_id: organization.id,
         name: "Production".into(),
         kind: EnvironmentKind::Production,
     };
-    let account = Account { id: AccountId(Uuid::now_v7()), environment_id: environment.id, number: "10000001".into(), name: "Main".into() };
+    let account = Account {
+        id: AccountId(Uuid::now_v7()),
+        environment_id: environment.id,
+        number: "10000001".into(),
+        name: "Main".into(),
+    };
     let admin = NewUser {
         id: UserId(Uuid::now_v7()),
         organization_id: organization.id,
@@ -39,21 +128,65 @@ async fn fresh() -> Fixture {
         password_hash: None,
     };
     assert!(store.is_empty().await.expect("empty"));
-    store.bootstrap(&organization, &environment, &account, &admin, now).await.expect("bootstrap");
-    Fixture { store, organization: organization.id, environment: environment.id, account: account.id, admin: admin.id, _dir: dir }
+    store
+        .bootstrap(&organization, &environment, &account, &admin, now)
+        .await
+        .expect("bootstrap");
+    Fixture {
+        store,
+        organization: organization.id,
+        environment: environment.id,
+        account: account.id,
+        admin: admin.id,
+        database_name,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn migration_lists_match_between_backends() {
+    let names = |backend: &str| {
+        let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+    assert!(!names("sqlite").is_empty());
 }
 
 #[tokio::test]
 async fn bootstrap_creates_an_organization_administrator() {
     let f = fresh().await;
     assert!(!f.store.is_empty().await.expect("count"));
-    let administered = f.store.list_administered_environments(f.admin).await.expect("admins");
+    let administered = f
+        .store
+        .list_administered_environments(f.admin)
+        .await
+        .expect("admins");
     assert_eq!(administered, vec![f.environment]);
-    let memberships = f.store.list_memberships(f.admin).await.expect("memberships");
+    let memberships = f
+        .store
+        .list_memberships(f.admin)
+        .await
+        .expect("memberships");
     assert_eq!(memberships.len(), 1);
     assert!(memberships[0].is_default);
     assert!(memberships[0].permissions.contains(Permissions::SOBO));
-    let found = f.store.find_user_by_email(f.organization, "admin@EXAMPLE.com").await.expect("find");
+    let found = f
+        .store
+        .find_user_by_email(f.organization, "admin@EXAMPLE.com")
+        .await
+        .expect("find");
     assert_eq!(found.map(|u| u.id), Some(f.admin));
     let _ = f.account;
 }
@@ -79,9 +212,20 @@ async fn api_usernames_are_unique_case_insensitively() {
         key_id: ApiKeyId(Uuid::now_v7()),
         key_digest: "00".into(),
     };
-    f.store.insert_api_user(&make("NewAPIUser")).await.expect("first");
+    f.store
+        .insert_api_user(&make("NewAPIUser"))
+        .await
+        .expect("first");
     let second = f.store.insert_api_user(&make("newapiuser")).await;
-    assert!(matches!(second, Err(StoreError::Conflict { .. })), "{second:?}");
-    let found = f.store.find_api_user_by_username("NEWAPIUSER").await.expect("find").expect("present");
+    assert!(
+        matches!(second, Err(StoreError::Conflict { .. })),
+        "{second:?}"
+    );
+    let found = f
+        .store
+        .find_api_user_by_username("NEWAPIUSER")
+        .await
+        .expect("find")
+        .expect("present");
     assert_eq!(found.keys.len(), 1);
 }
