@@ -187,6 +187,11 @@ pub enum UserAction {
         #[arg(long)]
         id: String,
     },
+    /// End every API password of a user.
+    ResetApiPassword {
+        #[arg(long)]
+        id: String,
+    },
     /// Grant or change a membership.
     Membership {
         #[arg(long)]
@@ -1000,6 +1005,13 @@ async fn user_command(
                 .await
                 .map_err(op)?;
             println!("password set");
+        }
+        UserAction::ResetApiPassword { id } => {
+            let removed = ops
+                .reset_api_passwords(actor, parse(&id, UserId::parse, "--id")?)
+                .await
+                .map_err(op)?;
+            println!("{removed} API password(s) ended");
         }
         UserAction::Membership {
             user,

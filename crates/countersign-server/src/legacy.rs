@@ -1,17 +1,46 @@
-//! The DocuSign legacy header on the server side.
+//! The DocuSign legacy header on the server side (SPEC §5): integrator key, username and
+//! password (or API password) on every request, Send-On-Behalf-Of, `login_information`, API
+//! passwords, and sunset notices.
+//!
+//! Because the password arrives with every request, successful verifications are cached under a
+//! keyed hash of (user, password) together with the user's credential version: a password
+//! change or API-password reset bumps the version and ends every cached verification at once.
 
-use crate::auth::{Principal, RequestFacts};
+use crate::auth::{AuthMethod, Principal, RequestFacts};
 use crate::dialect::docusign::DocuSignError;
-use crate::state::AppState;
-use axum::http::HeaderMap;
+use crate::passwords;
+use crate::routes::{Peer, client_ip};
+use crate::state::{AppState, random_bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use countersign_core::access::{self, AccountError, AccountRequest};
+use countersign_core::api_user::Scope;
+use countersign_core::directory::{
+    IntegratorKey, IntegratorKeyStatus, Membership, Permissions, User,
+};
+use countersign_core::ids::{OrganizationId, UserId};
+use countersign_core::key::digest_key_text;
+use countersign_core::legacy::{
+    LegacyCredentials, LegacyHeaderError, MAX_HEADER_LEN, parse_header,
+};
+use countersign_store::{AuditOutcome, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+use time::OffsetDateTime;
 
 /// The header name (matched case-insensitively by the HTTP layer).
 pub const HEADER: &str = "x-docusign-authentication";
 
+/// Cached successful verifications: keyed hash of (user, password) → credential version.
+pub type VerifiedPasswords = moka::sync::Cache<String, i64>;
+
 /// Response headers added to legacy-authenticated answers (sunset notices).
 #[derive(Clone, Debug, Default)]
 pub struct WireExtras {
-    headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl WireExtras {
@@ -21,16 +50,669 @@ impl WireExtras {
             out.insert(name, value);
         }
     }
+
+    /// The `Sunset`, `Deprecation` and `Link` headers of a key with a future sunset (RFC 8594,
+    /// RFC 9745).
+    fn for_key(key: &IntegratorKey, public_url: &str) -> Self {
+        let mut headers = Vec::new();
+        if let Some(sunset) = key.legacy_sunset_at {
+            let when = std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(sunset.unix_timestamp().max(0).unsigned_abs());
+            if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(when)) {
+                headers.push((HeaderName::from_static("sunset"), value));
+            }
+            let deprecated = key.deprecated_at.unwrap_or(key.created_at).unix_timestamp();
+            if let Ok(value) = HeaderValue::from_str(&format!("@{deprecated}")) {
+                headers.push((HeaderName::from_static("deprecation"), value));
+            }
+            if let Ok(value) = HeaderValue::from_str(&format!(
+                "<{public_url}/docs/legacy-migration>; rel=\"sunset\""
+            )) {
+                headers.push((header::LINK, value));
+            }
+        }
+        Self { headers }
+    }
 }
 
-/// Authenticates a legacy-header request.
+/// A user authenticated by the legacy header, before any account or SOBO decision.
+#[derive(Debug)]
+pub struct LegacyAuth {
+    /// The parsed header.
+    pub credentials: LegacyCredentials,
+    /// The integrator key used.
+    pub integrator_key: Arc<IntegratorKey>,
+    /// The authenticated user.
+    pub user: Arc<User>,
+    /// The authenticated user's memberships.
+    pub memberships: Arc<Vec<Membership>>,
+    /// Sunset notices to add to the answer.
+    pub extras: WireExtras,
+}
+
+fn internal(error: &StoreError) -> DocuSignError {
+    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during legacy authentication");
+    DocuSignError::Internal
+}
+
+fn format_date(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An API password: 32 random bytes, base64; the first 8 bytes (hex) identify its stored hash.
+fn api_password_id(password: &str) -> Option<String> {
+    let mut raw = [0u8; 33];
+    match STANDARD.decode_slice(password.as_bytes(), &mut raw) {
+        Ok(32) => Some(hex::encode(&raw[..8])),
+        _ => None,
+    }
+}
+
+/// Finds a user named by email or user id within an organization.
+async fn find_user(
+    state: &AppState,
+    organization: OrganizationId,
+    name: &str,
+) -> Result<Option<Arc<User>>, DocuSignError> {
+    if let Some(id) = UserId::parse(name) {
+        let user = state
+            .cache
+            .user_by_id(&state.store, id)
+            .await
+            .map_err(|e| internal(&e))?;
+        return Ok(user.filter(|u| u.organization_id == organization));
+    }
+    state
+        .cache
+        .user_by_email(&state.store, organization, name)
+        .await
+        .map_err(|e| internal(&e))
+}
+
+/// Verifies a password or API password. A miss always costs two argon2 verifications, whether
+/// the user is unknown, has no password, or sent a wrong one, so timing tells nothing.
+async fn verify_password(
+    state: &AppState,
+    user: Option<&User>,
+    password: &str,
+) -> Result<bool, DocuSignError> {
+    let Some(user) = user else {
+        passwords::verify(password.to_owned(), state.dummy_password_hash.clone()).await;
+        passwords::verify(password.to_owned(), state.dummy_password_hash.clone()).await;
+        return Ok(false);
+    };
+    let cache_key = digest_key_text(
+        &format!("legacy\u{0}{}\u{0}{password}", user.id),
+        &state.secrets.pepper,
+    );
+    if state.verified_passwords.get(&cache_key) == Some(user.credential_version) {
+        return Ok(true);
+    }
+    let hashes = state
+        .store
+        .fetch_password_hashes(user.id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let first = hashes
+        .password_hash
+        .unwrap_or_else(|| state.dummy_password_hash.clone());
+    let mut verified = passwords::verify(password.to_owned(), first).await;
+    if !verified {
+        let stored = match api_password_id(password) {
+            Some(id) => state
+                .store
+                .find_api_password(user.id, &id)
+                .await
+                .map_err(|e| internal(&e))?,
+            None => None,
+        };
+        let second = stored.unwrap_or_else(|| state.dummy_password_hash.clone());
+        verified = passwords::verify(password.to_owned(), second).await;
+    }
+    if verified {
+        state
+            .verified_passwords
+            .insert(cache_key, user.credential_version);
+    }
+    Ok(verified)
+}
+
+/// Authenticates the integrator key, the user and the password of a legacy header.
 ///
 /// # Errors
-/// Returns the DocuSign-dialect refusal.
+/// The DocuSign-dialect refusal of SPEC §5.
+pub async fn authenticate_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    facts: &RequestFacts,
+) -> Result<LegacyAuth, DocuSignError> {
+    let source_ip = facts.source_ip.as_deref();
+    let raw = headers
+        .get(HEADER)
+        .map(HeaderValue::as_bytes)
+        .ok_or(DocuSignError::NoIntegratorKey)?;
+    if raw.len() > MAX_HEADER_LEN {
+        return Err(DocuSignError::NoIntegratorKey);
+    }
+    let credentials = match parse_header(raw) {
+        Ok(credentials) => credentials,
+        Err(LegacyHeaderError::MissingCredentials) => {
+            state
+                .audit_event(
+                    None,
+                    "[legacy header]",
+                    "legacy.authenticate",
+                    "-",
+                    source_ip,
+                    AuditOutcome::Failure,
+                )
+                .await;
+            return Err(DocuSignError::UserAuthenticationFailed);
+        }
+        Err(_) => return Err(DocuSignError::NoIntegratorKey),
+    };
+    let key = state
+        .cache
+        .integrator_key(&state.store, &credentials.integrator_key)
+        .await
+        .map_err(|e| internal(&e))?;
+    let Some(key) = key.filter(|k| k.status == IntegratorKeyStatus::Active) else {
+        state
+            .audit_event(
+                None,
+                &credentials.username,
+                "legacy.authenticate",
+                "integrator key",
+                source_ip,
+                AuditOutcome::Failure,
+            )
+            .await;
+        return Err(DocuSignError::IntegratorKeyDisabled);
+    };
+    let now = state.now();
+    let organization = state
+        .cache
+        .organization(&state.store, key.organization_id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let migrate_hint = format!(
+        "Exchange an API user key for a token at POST /api/v3.x/authentication/apiUser instead; see {}/docs/legacy-migration.",
+        state.config.public_url
+    );
+    if !organization.legacy_header_enabled {
+        state
+            .audit_event(
+                Some(organization.id),
+                &credentials.username,
+                "legacy.authenticate",
+                &key.id.to_string(),
+                source_ip,
+                AuditOutcome::Denied,
+            )
+            .await;
+        return Err(DocuSignError::LegacyHeaderRetired(format!(
+            "The X-DocuSign-Authentication header is turned off for this organization. {migrate_hint}"
+        )));
+    }
+    if let Some(sunset) = key.legacy_sunset_at
+        && sunset <= now
+    {
+        state
+            .audit_event(
+                Some(organization.id),
+                &credentials.username,
+                "legacy.authenticate",
+                &key.id.to_string(),
+                source_ip,
+                AuditOutcome::Denied,
+            )
+            .await;
+        return Err(DocuSignError::LegacyHeaderRetired(format!(
+            "The X-DocuSign-Authentication header was retired for this integrator key on {}. {migrate_hint}",
+            format_date(sunset)
+        )));
+    }
+    let user = find_user(state, organization.id, &credentials.username).await?;
+    let verified = verify_password(state, user.as_deref(), credentials.password.expose()).await?;
+    let user = match user {
+        Some(user) if verified && user.is_active() => user,
+        _ => {
+            state
+                .audit_event(
+                    Some(organization.id),
+                    &credentials.username,
+                    "legacy.authenticate",
+                    &key.id.to_string(),
+                    source_ip,
+                    AuditOutcome::Failure,
+                )
+                .await;
+            return Err(DocuSignError::UserAuthenticationFailed);
+        }
+    };
+    let memberships = state
+        .cache
+        .memberships(&state.store, user.id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let extras = WireExtras::for_key(&key, &state.config.public_url);
+    Ok(LegacyAuth {
+        credentials,
+        integrator_key: key,
+        user,
+        memberships,
+        extras,
+    })
+}
+
+/// Authenticates a legacy-header request, chooses its account and applies Send-On-Behalf-Of.
+///
+/// # Errors
+/// The DocuSign-dialect refusal of SPEC §5.
 pub async fn authenticate(
-    _state: &AppState,
-    _headers: &HeaderMap,
-    _facts: &RequestFacts,
+    state: &AppState,
+    headers: &HeaderMap,
+    facts: &RequestFacts,
 ) -> Result<(Principal, WireExtras), DocuSignError> {
-    Err(DocuSignError::NoIntegratorKey)
+    let auth = authenticate_user(state, headers, facts).await?;
+    let request = AccountRequest {
+        user_context: None,
+        path_account: facts.path_account.as_ref(),
+    };
+    let membership = access::effective_account(
+        &Scope::Organization,
+        &auth.user.email,
+        &auth.memberships,
+        &request,
+    )
+    .map_err(|error| match error {
+        AccountError::PathAccountNotAvailable
+        | AccountError::ContextAccountNotAvailable
+        | AccountError::ContextUserMismatch => DocuSignError::NotInAccount,
+        AccountError::NoAccountInScope => DocuSignError::NoAccount,
+        AccountError::Ambiguous => DocuSignError::AmbiguousAccount,
+    })?;
+    let Some(sobo_name) = auth.credentials.send_on_behalf_of.as_deref() else {
+        let principal = principal(
+            &auth.user,
+            membership,
+            auth.user.id.to_string(),
+            AuthMethod::LegacyHeader,
+        );
+        return Ok((principal, auth.extras));
+    };
+    let source_ip = facts.source_ip.as_deref();
+    let acting = send_on_behalf_of(state, &auth, membership, sobo_name).await?;
+    let Some((sobo_user, sobo_membership)) = acting else {
+        state
+            .audit_event(
+                Some(auth.user.organization_id),
+                &auth.user.email,
+                "legacy.sobo",
+                sobo_name,
+                source_ip,
+                AuditOutcome::Denied,
+            )
+            .await;
+        return Err(DocuSignError::LacksPermissions);
+    };
+    state
+        .audit_event(
+            Some(auth.user.organization_id),
+            &auth.user.email,
+            "legacy.sobo",
+            &sobo_user.id.to_string(),
+            source_ip,
+            AuditOutcome::Success,
+        )
+        .await;
+    let principal = principal(
+        &sobo_user,
+        &sobo_membership,
+        auth.user.id.to_string(),
+        AuthMethod::LegacyHeaderSobo,
+    );
+    Ok((principal, auth.extras))
+}
+
+/// Applies SPEC §5's Send-On-Behalf-Of rules; `None` when any fails.
+async fn send_on_behalf_of(
+    state: &AppState,
+    auth: &LegacyAuth,
+    membership: &Membership,
+    sobo_name: &str,
+) -> Result<Option<(Arc<User>, Membership)>, DocuSignError> {
+    let rights = Permissions::SOBO.with(Permissions::ACCOUNT_WIDE);
+    if !membership.permissions.contains(rights) {
+        return Ok(None);
+    }
+    let Some(sobo_user) = find_user(state, auth.user.organization_id, sobo_name).await? else {
+        return Ok(None);
+    };
+    if !sobo_user.is_active() {
+        return Ok(None);
+    }
+    let sobo_memberships = state
+        .cache
+        .memberships(&state.store, sobo_user.id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let sobo_membership = sobo_memberships
+        .iter()
+        .find(|m| {
+            m.account_id == membership.account_id && m.permissions.contains(Permissions::SEND)
+        })
+        .cloned();
+    Ok(sobo_membership.map(|m| (sobo_user, m)))
+}
+
+fn principal(user: &User, membership: &Membership, actor: String, method: AuthMethod) -> Principal {
+    Principal {
+        organization_id: user.organization_id,
+        environment_id: membership.environment_id,
+        account_id: membership.account_id,
+        account_number: membership.account_number.clone(),
+        account_name: membership.account_name.clone(),
+        user_id: user.id,
+        user_email: user.email.clone(),
+        actor,
+        auth_method: method,
+        api_user_id: None,
+        expires_at: None,
+    }
+}
+
+/// One account of `login_information`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginAccount {
+    /// Account name.
+    name: String,
+    /// Numeric account id.
+    account_id: String,
+    /// `{public_url}/restapi/v2[.1]/accounts/{accountId}`.
+    base_url: String,
+    /// `"true"` or `"false"`.
+    is_default: String,
+    /// The user's name.
+    user_name: String,
+    /// The user's id.
+    user_id: String,
+    /// The user's email.
+    email: String,
+    /// Always empty.
+    site_description: String,
+    /// The account's UUID, with `include_account_id_guid=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id_guid: Option<String>,
+    /// With `login_settings=all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_account_settings: Option<Vec<NameValue>>,
+    /// With `login_settings=all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_user_settings: Option<Vec<NameValue>>,
+}
+
+/// A setting.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NameValue {
+    /// Name.
+    name: String,
+    /// Value (`"true"`/`"false"`).
+    value: String,
+}
+
+/// The `login_information` response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginInformation {
+    /// The user's accounts, default first.
+    login_accounts: Vec<LoginAccount>,
+    /// A new API password, with `api_password=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_password: Option<String>,
+}
+
+/// Options of `login_information`, from a query string whose values match in any case.
+#[derive(Debug, Default)]
+struct LoginOptions {
+    api_password: bool,
+    include_account_id_guid: bool,
+    login_settings: bool,
+}
+
+fn login_options(query: Option<&str>) -> Result<LoginOptions, DocuSignError> {
+    let mut options = LoginOptions::default();
+    let Some(query) = query else {
+        return Ok(options);
+    };
+    if query.len() > 2048 {
+        return Err(DocuSignError::InvalidRequest(
+            "The query string is too long.",
+        ));
+    }
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = value.to_ascii_lowercase();
+        match name.to_ascii_lowercase().as_str() {
+            "api_password" => options.api_password = value == "true",
+            "include_account_id_guid" => options.include_account_id_guid = value == "true",
+            "login_settings" => options.login_settings = value == "all",
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
+async fn login_information_for(
+    state: AppState,
+    version: &'static str,
+    peer: Peer,
+    headers: HeaderMap,
+    query: Option<String>,
+) -> Response {
+    let result = async {
+        let options = login_options(query.as_deref())?;
+        let facts = RequestFacts {
+            source_ip: client_ip(&headers, peer.0, state.config.trust_forwarded_for),
+            ..RequestFacts::default()
+        };
+        let auth = authenticate_user(&state, &headers, &facts).await?;
+        let (user, memberships) = if auth.credentials.send_on_behalf_of.is_some() {
+            let (principal, _) = authenticate(&state, &headers, &facts).await?;
+            let user = state
+                .cache
+                .user_by_id(&state.store, principal.user_id)
+                .await
+                .map_err(|e| internal(&e))?
+                .ok_or(DocuSignError::LacksPermissions)?;
+            let memberships = state
+                .cache
+                .memberships(&state.store, user.id)
+                .await
+                .map_err(|e| internal(&e))?;
+            (user, memberships)
+        } else {
+            (auth.user.clone(), auth.memberships.clone())
+        };
+        let api_password = if options.api_password {
+            Some(new_api_password(&state, &user).await?)
+        } else {
+            None
+        };
+        let public_url = &state.config.public_url;
+        let login_accounts = memberships
+            .iter()
+            .map(|m| {
+                let settings = options.login_settings.then(|| {
+                    let flag = |p: Permissions| {
+                        if m.permissions.contains(p) {
+                            "true"
+                        } else {
+                            "false"
+                        }
+                        .to_owned()
+                    };
+                    vec![
+                        NameValue {
+                            name: "canSendEnvelope".into(),
+                            value: flag(Permissions::SEND),
+                        },
+                        NameValue {
+                            name: "allowSendOnBehalfOf".into(),
+                            value: flag(Permissions::SOBO),
+                        },
+                        NameValue {
+                            name: "allowAccountWide".into(),
+                            value: flag(Permissions::ACCOUNT_WIDE),
+                        },
+                        NameValue {
+                            name: "canManageAccount".into(),
+                            value: flag(Permissions::ADMIN),
+                        },
+                    ]
+                });
+                LoginAccount {
+                    name: m.account_name.clone(),
+                    account_id: m.account_number.clone(),
+                    base_url: format!(
+                        "{public_url}/restapi/{version}/accounts/{}",
+                        m.account_number
+                    ),
+                    is_default: m.is_default.to_string(),
+                    user_name: user.name.clone(),
+                    user_id: user.id.to_string(),
+                    email: user.email.clone(),
+                    site_description: String::new(),
+                    account_id_guid: options
+                        .include_account_id_guid
+                        .then(|| m.account_id.to_string()),
+                    login_account_settings: options.login_settings.then(Vec::new),
+                    login_user_settings: settings,
+                }
+            })
+            .collect();
+        Ok::<_, DocuSignError>((
+            LoginInformation {
+                login_accounts,
+                api_password,
+            },
+            auth.extras,
+        ))
+    }
+    .await;
+    match result {
+        Ok((body, extras)) => {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let mut response = bytes.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            extras.apply(response.headers_mut());
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Creates a new API password for a user; it is stored hashed and shown only in this answer.
+async fn new_api_password(state: &AppState, user: &User) -> Result<String, DocuSignError> {
+    let raw = random_bytes::<32>();
+    let password = STANDARD.encode(raw);
+    let id = hex::encode(&raw[..8]);
+    let hash = passwords::hash(password.clone(), state.config.password_hashing)
+        .await
+        .map_err(|_| DocuSignError::Internal)?;
+    state
+        .store
+        .insert_api_password(user.id, &id, &hash, state.now())
+        .await
+        .map_err(|e| internal(&e))?;
+    state
+        .audit_event(
+            Some(user.organization_id),
+            &user.email,
+            "user.api_password_create",
+            &user.id.to_string(),
+            None,
+            AuditOutcome::Success,
+        )
+        .await;
+    Ok(password)
+}
+
+/// DocuSign `login_information` (v2).
+#[utoipa::path(
+    get,
+    path = "/restapi/v2/login_information",
+    tag = "docusign",
+    params(
+        ("X-DocuSign-Authentication" = String, Header, description = "Legacy credentials, XML or JSON"),
+        ("api_password" = Option<String>, Query, description = "true: return a new API password"),
+        ("include_account_id_guid" = Option<String>, Query, description = "true: add accountIdGuid"),
+        ("login_settings" = Option<String>, Query, description = "all: add settings"),
+    ),
+    responses(
+        (status = 200, description = "The user's accounts", body = LoginInformation),
+        (status = 401, description = "PARTNER_AUTHENTICATION_FAILED, USER_AUTHENTICATION_FAILED, USER_LACKS_PERMISSIONS"),
+    )
+)]
+pub async fn login_information(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    login_information_for(state, "v2", peer, headers, query).await
+}
+
+/// DocuSign `login_information` (v2.1).
+#[utoipa::path(
+    get,
+    path = "/restapi/v2.1/login_information",
+    tag = "docusign",
+    params(
+        ("X-DocuSign-Authentication" = String, Header, description = "Legacy credentials, XML or JSON"),
+        ("api_password" = Option<String>, Query, description = "true: return a new API password"),
+        ("include_account_id_guid" = Option<String>, Query, description = "true: add accountIdGuid"),
+        ("login_settings" = Option<String>, Query, description = "all: add settings"),
+    ),
+    responses(
+        (status = 200, description = "The user's accounts", body = LoginInformation),
+        (status = 401, description = "PARTNER_AUTHENTICATION_FAILED, USER_AUTHENTICATION_FAILED, USER_LACKS_PERMISSIONS"),
+    )
+)]
+pub async fn login_information_v21(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    login_information_for(state, "v2.1", peer, headers, query).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_options_match_values_in_any_case() {
+        let options = login_options(Some(
+            "API_PASSWORD=True&include_account_id_guid=TRUE&login_settings=All",
+        ))
+        .unwrap_or_default();
+        assert!(options.api_password && options.include_account_id_guid && options.login_settings);
+        let options = login_options(Some("api_password=false")).unwrap_or_default();
+        assert!(!options.api_password);
+    }
+
+    #[test]
+    fn api_password_ids_come_from_the_first_eight_bytes() {
+        let password = STANDARD.encode([7u8; 32]);
+        assert_eq!(api_password_id(&password), Some("0707070707070707".into()));
+        assert_eq!(api_password_id("not base64!"), None);
+        assert_eq!(api_password_id(&STANDARD.encode([1u8; 31])), None);
+    }
 }

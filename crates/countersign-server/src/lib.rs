@@ -44,6 +44,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(assuresign::exchange_api_user_key))
         .routes(routes!(assuresign::list_user_accounts))
+        .routes(routes!(legacy::login_information))
+        .routes(routes!(legacy::login_information_v21))
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
         .routes(routes!(health::healthz))
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(directory::list_users, directory::create_user))
         .routes(routes!(directory::get_user, directory::update_user))
         .routes(routes!(directory::set_password))
+        .routes(routes!(directory::reset_api_passwords))
         .routes(routes!(
             directory::put_membership,
             directory::delete_membership
@@ -184,6 +187,7 @@ pub async fn build_state(
         .await
         .map_err(|_| StartError::Hash)?;
     let (audit, writer) = AuditSink::start(store.clone());
+    let config_capacity = config.cache_capacity;
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
     let state = AppState::new(Inner {
@@ -196,6 +200,7 @@ pub async fn build_state(
         last_used,
         dummy_key_digest,
         dummy_password_hash,
+        verified_passwords: moka::sync::Cache::new(config_capacity),
     });
     Ok((state, writer, flusher))
 }

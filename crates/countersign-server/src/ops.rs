@@ -451,6 +451,22 @@ impl Ops {
         Ok(())
     }
 
+    /// Ends every API password of a user (the legacy header then needs the password or a new
+    /// API password); cached verifications end at once.
+    ///
+    /// # Errors
+    /// Returns `NotFound`.
+    pub async fn reset_api_passwords(&self, actor: &Actor, id: UserId) -> Result<u64, OpError> {
+        let removed = self
+            .store
+            .delete_api_passwords(actor.organization_id, id)
+            .await?;
+        self.cache.invalidate();
+        self.audit(actor, "user.api_password_reset", &id.to_string())
+            .await;
+        Ok(removed)
+    }
+
     /// Grants or changes a user's membership of an account.
     ///
     /// # Errors

@@ -117,6 +117,8 @@ pub struct Inner {
     pub dummy_key_digest: String,
     /// Hash verified against when a user is unknown (equal work, SPEC §5).
     pub dummy_password_hash: String,
+    /// Cached legacy-header password verifications, bound to credential versions.
+    pub verified_passwords: crate::legacy::VerifiedPasswords,
 }
 
 impl std::ops::Deref for AppState {

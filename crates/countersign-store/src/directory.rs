@@ -181,13 +181,11 @@ pub struct UserUpdate {
     pub status: Option<UserStatus>,
 }
 
-/// The password hashes of a user (PHC strings).
+/// The password hash of a user (PHC string).
 #[derive(Clone, Debug)]
 pub struct PasswordHashes {
     /// The sign-in password.
     pub password_hash: Option<String>,
-    /// The API password (legacy header).
-    pub api_password_hash: Option<String>,
 }
 
 fn list_bound(cursor: Option<&str>) -> String {
@@ -713,27 +711,22 @@ impl Store {
         self.fetch_user(organization, id).await
     }
 
-    /// Returns the password hashes of a user.
+    /// Returns the password hash of a user.
     ///
     /// # Errors
     /// Returns `NotFound` when absent.
     pub async fn fetch_password_hashes(&self, id: UserId) -> Result<PasswordHashes, StoreError> {
-        let row: Option<(Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT password_hash, api_password_hash FROM users WHERE id = $1")
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(self.pool())
                 .await?;
-        let (password_hash, api_password_hash) =
-            row.ok_or(StoreError::NotFound { entity: "user" })?;
-        Ok(PasswordHashes {
-            password_hash,
-            api_password_hash,
-        })
+        let (password_hash,) = row.ok_or(StoreError::NotFound { entity: "user" })?;
+        Ok(PasswordHashes { password_hash })
     }
 
-    /// Sets a user's password and bumps the credential version, which ends cached
-    /// verifications and invalidates the API password (SPEC §5: it keeps working only until
-    /// the password changes).
+    /// Sets a user's password, ends every API password and bumps the credential version, which
+    /// ends cached verifications (SPEC §5: an API password works until the password changes).
     ///
     /// # Errors
     /// Returns `NotFound` when absent or in another organization.
@@ -743,43 +736,96 @@ impl Store {
         id: UserId,
         hash: &str,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
-            "UPDATE users SET password_hash = $1, api_password_hash = NULL, \
-             credential_version = credential_version + 1 WHERE id = $2 AND organization_id = $3",
+            "UPDATE users SET password_hash = $1, credential_version = credential_version + 1 \
+             WHERE id = $2 AND organization_id = $3",
         )
         .bind(hash)
         .bind(id.to_string())
         .bind(organization.to_string())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { entity: "user" });
         }
+        sqlx::query("DELETE FROM api_passwords WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Sets (or clears) a user's API password; bumps the credential version only on a reset.
+    /// Stores a new API password hash for a user (earlier ones keep working).
     ///
     /// # Errors
-    /// Returns `NotFound` when absent.
-    pub async fn update_api_password_hash(
+    /// Returns `Backend` on database failure.
+    pub async fn insert_api_password(
         &self,
-        id: UserId,
-        hash: Option<&str>,
-        bump_version: bool,
+        user: UserId,
+        id: &str,
+        hash: &str,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE users SET api_password_hash = $1, credential_version = credential_version + $2 WHERE id = $3",
+        sqlx::query(
+            "INSERT INTO api_passwords (id, user_id, hash, created_at) VALUES ($1, $2, $3, $4)",
         )
-        .bind(hash.map(str::to_owned))
-        .bind(i64::from(bump_version))
-        .bind(id.to_string())
+        .bind(id)
+        .bind(user.to_string())
+        .bind(hash)
+        .bind(millis(now))
         .execute(self.pool())
+        .await
+        .map_err(conflict_or_backend("api password"))?;
+        Ok(())
+    }
+
+    /// Returns the hash of one API password of a user.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_api_password(
+        &self,
+        user: UserId,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT hash FROM api_passwords WHERE user_id = $1 AND id = $2")
+                .bind(user.to_string())
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Ends every API password of a user and bumps the credential version.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when the user is absent or in another organization.
+    pub async fn delete_api_passwords(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET credential_version = credential_version + 1 WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { entity: "user" });
         }
-        Ok(())
+        let deleted = sqlx::query("DELETE FROM api_passwords WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Returns a user's memberships with their accounts' facts, default first.

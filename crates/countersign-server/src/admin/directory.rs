@@ -455,6 +455,20 @@ pub async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Ends every API password of a user; legacy-header verifications with them stop at once.
+#[utoipa::path(delete, path = "/admin/v1/users/{id}/api-passwords", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Reset")))]
+pub async fn reset_api_passwords(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, UserId::parse, "user")?;
+    state.ops().reset_api_passwords(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Grants or changes a membership.
 #[utoipa::path(put, path = "/admin/v1/users/{id}/memberships/{account_id}", tag = "admin",
     params(("id" = String, Path), ("account_id" = String, Path)), request_body = PutMembership, security(("bearer" = [])),

@@ -5,5 +5,7 @@
 mod admin;
 mod api_users;
 mod bad_input;
+mod legacy;
+mod legacy_sdk;
 mod token_exchange;
 mod verify;

@@ -34,7 +34,6 @@ CREATE TABLE users (
     name TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
     password_hash TEXT,
-    api_password_hash TEXT,
     credential_version BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     UNIQUE (organization_id, email_lower)
@@ -49,6 +48,16 @@ CREATE TABLE memberships (
     PRIMARY KEY (user_id, account_id)
 );
 CREATE INDEX memberships_account ON memberships (account_id);
+
+-- API passwords (DocuSign legacy header): `base64(id || secret)`, stored as argon2id hashes; a
+-- user may hold several, all ended by a password change or an API-password reset.
+CREATE TABLE api_passwords (
+    id TEXT PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX api_passwords_user ON api_passwords (user_id);
 
 CREATE TABLE environment_admins (
     environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
