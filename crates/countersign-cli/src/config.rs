@@ -134,14 +134,5 @@ pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
 
 /// Masks the password in a database URL for display.
 pub fn mask_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    countersign_store::redact_url(url)
 }

@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub admin_body_limit: usize,
     /// Entries per directory cache (API users, users, memberships, integrator keys).
     pub cache_capacity: u64,
+    /// How often each node re-checks the directory version, in milliseconds (the safety net
+    /// behind PostgreSQL NOTIFY, and how SQLite sees changes made by the CLI).
+    pub directory_recheck_millis: u64,
     /// Whether `X-Forwarded-For` / `X-Real-IP` are trusted for the client address (behind a proxy).
     pub trust_forwarded_for: bool,
     /// argon2id parameters for new password hashes.
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             auth_body_limit: 64 * 1024,
             admin_body_limit: 256 * 1024,
             cache_capacity: 1_000_000,
+            directory_recheck_millis: 1_000,
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
         }

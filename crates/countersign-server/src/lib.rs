@@ -14,6 +14,7 @@ pub mod legacy;
 pub mod openapi;
 pub mod ops;
 pub mod passwords;
+pub mod propagation;
 pub mod routes;
 pub mod state;
 pub mod usage;
@@ -229,6 +230,13 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
     let (router, _) = router(state.clone());
     let serve_state = state.clone();
     let listener = options.listener;
+    let stop_watch = Arc::new(tokio::sync::Notify::new());
+    let watcher = propagation::start(
+        state.store.clone(),
+        state.cache.clone(),
+        std::time::Duration::from_millis(state.config.directory_recheck_millis.max(50)),
+        stop_watch.clone(),
+    );
     let task = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, service)
@@ -238,6 +246,10 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
             .await;
         if let Err(error) = result {
             tracing::error!(%error, "server stopped with an error");
+        }
+        stop_watch.notify_one();
+        if let Err(error) = watcher.await {
+            tracing::error!(%error, "directory watcher failed");
         }
         serve_state.last_used.stop();
         if let Err(error) = flusher.await {

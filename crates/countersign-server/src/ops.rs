@@ -173,6 +173,17 @@ impl Ops {
         self.clock.now()
     }
 
+    /// Makes a committed directory change visible: this node's caches at once, other nodes
+    /// through the directory version (and PostgreSQL NOTIFY).
+    async fn changed(&self) {
+        self.cache.invalidate();
+        if let Err(error) = self.store.bump_directory_version().await {
+            // Other nodes still converge through their periodic re-check of the version once
+            // the database answers again; this node is already up to date.
+            tracing::warn!(%error, "could not publish a directory change");
+        }
+    }
+
     async fn audit(&self, actor: &Actor, action: &str, subject: &str) {
         self.audit
             .record(AuditEvent {
@@ -241,7 +252,7 @@ impl Ops {
         self.store
             .bootstrap(&organization, &environment, &account, &admin, now)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         let actor = Actor {
             organization_id: organization.id,
             user_id: None,
@@ -298,7 +309,7 @@ impl Ops {
         self.store
             .insert_environment(&environment, actor.user_id, self.now())
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "environment.create", &environment.id.to_string())
             .await;
         Ok(environment)
@@ -328,7 +339,7 @@ impl Ops {
             };
             match self.store.insert_account(&account, self.now()).await {
                 Ok(()) => {
-                    self.cache.invalidate();
+                    self.changed().await;
                     self.audit(actor, "account.create", &account.id.to_string())
                         .await;
                     return Ok(account);
@@ -380,7 +391,7 @@ impl Ops {
             }
             other => other?,
         }
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "user.create", &id.to_string()).await;
         Ok(self.store.fetch_user(actor.organization_id, id).await?)
     }
@@ -419,7 +430,7 @@ impl Ops {
             .store
             .update_user(actor.organization_id, id, &update)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         let action = match status {
             Some(UserStatus::Disabled) => "user.disable",
             Some(UserStatus::Active) => "user.enable",
@@ -445,7 +456,7 @@ impl Ops {
         self.store
             .update_password_hash(actor.organization_id, id, &hash)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "user.password_set", &id.to_string())
             .await;
         Ok(())
@@ -461,7 +472,7 @@ impl Ops {
             .store
             .delete_api_passwords(actor.organization_id, id)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "user.api_password_reset", &id.to_string())
             .await;
         Ok(removed)
@@ -486,7 +497,7 @@ impl Ops {
         self.store
             .upsert_membership(user, account, permissions, is_default)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "membership.put", &format!("{user}/{account}"))
             .await;
         self.store
@@ -512,7 +523,7 @@ impl Ops {
             .fetch_account(actor.organization_id, account)
             .await?;
         self.store.delete_membership(user, account).await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "membership.delete", &format!("{user}/{account}"))
             .await;
         Ok(())
@@ -535,7 +546,7 @@ impl Ops {
         self.store
             .insert_environment_admin(environment, user)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(
             actor,
             "environment_admin.add",
@@ -561,7 +572,7 @@ impl Ops {
         self.store
             .delete_environment_admin(environment, user)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(
             actor,
             "environment_admin.remove",
@@ -608,7 +619,7 @@ impl Ops {
             }
             other => other?,
         }
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "integrator_key.create", &record.id.to_string())
             .await;
         Ok(record)
@@ -627,7 +638,7 @@ impl Ops {
             .store
             .revoke_integrator_key(actor.organization_id, id)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "integrator_key.revoke", &id.to_string())
             .await;
         Ok(key)
@@ -647,7 +658,7 @@ impl Ops {
             .store
             .update_integrator_key_sunset(actor.organization_id, id, sunset_at, self.now())
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         let action = if sunset_at.is_some() {
             "integrator_key.sunset_set"
         } else {
@@ -670,7 +681,7 @@ impl Ops {
             .store
             .update_legacy_header_enabled(actor.organization_id, enabled)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         let action = if enabled {
             "organization.legacy_header_enable"
         } else {
@@ -757,7 +768,7 @@ impl Ops {
             }
             other => other?,
         }
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "api_user.create", &record.id.to_string())
             .await;
         Ok(IssuedKey {
@@ -775,7 +786,7 @@ impl Ops {
             .store
             .revoke_api_user(actor.organization_id, id, &actor.name, self.now())
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "api_user.revoke", &id.to_string()).await;
         Ok(api_user)
     }
@@ -788,7 +799,7 @@ impl Ops {
         self.store
             .delete_api_user(actor.organization_id, id)
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "api_user.delete", &id.to_string()).await;
         Ok(())
     }
@@ -822,7 +833,7 @@ impl Ops {
                 now,
             )
             .await?;
-        self.cache.invalidate();
+        self.changed().await;
         self.audit(actor, "api_user.rotate", &id.to_string()).await;
         Ok(IssuedKey { api_user, key })
     }

@@ -7,10 +7,12 @@
 
 mod api_users;
 mod audit;
+mod changes;
 mod directory;
 mod sessions;
 
 pub use api_users::{ApiUserWithKeys, NewApiUser};
+pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
 pub use directory::{NewUser, PasswordHashes, UserUpdate};
 pub use sessions::AdminSession;
@@ -74,12 +76,41 @@ pub enum Backend {
 }
 
 /// How to reach the database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://…`.
     pub url: String,
     /// Maximum pooled connections.
     pub max_connections: u32,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL with any password replaced, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
 }
 
 /// A page of a list, with the cursor of the next page.
@@ -106,10 +137,11 @@ impl<T> Page<T> {
 }
 
 /// The database handle: a pool plus the backend it talks to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    url: String,
 }
 
 impl Store {
@@ -133,6 +165,7 @@ impl Store {
             Backend::Postgres => config.url.clone(),
         };
         let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
+        let stored_url = url.clone();
         let mut pool = AnyPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10));
@@ -150,7 +183,7 @@ impl Store {
             });
         }
         let pool = pool.connect_with(options).await?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, url: stored_url })
     }
 
     /// Which engine this store talks to.

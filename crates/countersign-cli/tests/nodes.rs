@@ -1,0 +1,214 @@
+//! Several real `countersign serve` processes on one PostgreSQL: a change on one node is
+//! honoured by the others within a second (LISTEN/NOTIFY), and a node whose listener connection
+//! is killed reconnects and still converges. Skipped without `COUNTERSIGN_TEST_POSTGRES_URL`.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{fresh_database, postgres_base_url};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "multi-node-password";
+
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_countersign"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("COUNTERSIGN_DATABASE_URL", url)
+        .env("COUNTERSIGN_ADMIN_EMAIL", ADMIN)
+        .env("COUNTERSIGN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+async fn start_node(url: &str) -> Node {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = command(url).args(["serve", "--listen", &format!("127.0.0.1:{port}")]).spawn().unwrap();
+    let node = Node { child, base: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("{}/readyz", node.base)).send().await
+            && response.status().is_success()
+        {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node did not become ready");
+}
+
+struct Cluster {
+    a: Node,
+    b: Node,
+    client: reqwest::Client,
+    admin: String,
+    account: String,
+    _database: countersign_test_support::TestDatabase,
+}
+
+async fn cluster() -> Option<Cluster> {
+    if postgres_base_url().is_none() {
+        eprintln!("skipped: set COUNTERSIGN_TEST_POSTGRES_URL to run the multi-node tests");
+        return None;
+    }
+    let (url, database) = fresh_database().await;
+    let init = command(&url).arg("init").status().unwrap();
+    assert!(init.success());
+    let a = start_node(&url).await;
+    let b = start_node(&url).await;
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{}/admin/v1/login", a.base))
+        .json(&json!({"email": ADMIN, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = login["token"].as_str().unwrap().to_owned();
+    let accounts: Value = client.get(format!("{}/admin/v1/accounts", a.base)).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let account = accounts["items"][0]["id"].as_str().unwrap().to_owned();
+    Some(Cluster { a, b, client, admin, account, _database: database })
+}
+
+impl Cluster {
+    async fn admin_on_a(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self.client.request(method, format!("{}{path}", self.a.base)).bearer_auth(&self.admin).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn user_with_membership(&self, email: &str, password: Option<&str>) -> String {
+        let mut body = json!({"email": email, "name": email});
+        if let Some(password) = password {
+            body["password"] = json!(password);
+        }
+        let user = self.admin_on_a(reqwest::Method::POST, "/admin/v1/users", body).await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        self.admin_on_a(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/users/{id}/memberships/{}", self.account),
+            json!({"permissions": ["send"], "is_default": true}),
+        )
+        .await;
+        id
+    }
+
+    async fn token(&self, username: &str, context: &str) -> (String, String) {
+        let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(5)).date().to_string();
+        let created = self
+            .admin_on_a(reqwest::Method::POST, "/admin/v1/api-users", json!({"username": username, "scope": {"type": "organization"}, "expires_at": expires}))
+            .await;
+        let key = created["key"].as_str().unwrap();
+        let response: Value = self
+            .client
+            .post(format!("{}/api/v3.5/authentication/apiUser", self.a.base))
+            .json(&json!({"request": {"apiUsername": username, "key": key, "contextUsername": context}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (created["api_user"]["id"].as_str().unwrap().to_owned(), response["token"].as_str().unwrap().to_owned())
+    }
+
+    async fn status_on_b(&self, header: (&str, &str)) -> reqwest::StatusCode {
+        self.client.get(format!("{}/v1/verify", self.b.base)).header(header.0, header.1).send().await.unwrap().status()
+    }
+
+    /// Polls node B until it refuses, returning how long that took (or `None` past `deadline`).
+    async fn refused_on_b_within(&self, header: (&str, &str), deadline: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if self.status_on_b(header).await == reqwest::StatusCode::UNAUTHORIZED {
+                return Some(start.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
+    }
+}
+
+#[tokio::test]
+async fn revocation_on_one_node_is_refused_on_the_other_within_a_second() {
+    let Some(c) = cluster().await else { return };
+    c.user_with_membership("bob@example.com", None).await;
+    let (api_user, token) = c.token("bot", "bob@example.com").await;
+    let bearer = format!("bearer {token}");
+    assert_eq!(c.status_on_b(("authorization", &bearer)).await, reqwest::StatusCode::OK, "token issued on A works on B");
+    c.admin_on_a(reqwest::Method::POST, &format!("/admin/v1/api-users/{api_user}/revoke"), json!({})).await;
+    let took = c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1)).await;
+    eprintln!("revocation reached node B after {took:?}");
+    assert!(took.is_some(), "node B still accepted the token after 1 s");
+}
+
+#[tokio::test]
+async fn disabling_a_user_on_one_node_is_refused_on_the_other_within_a_second() {
+    let Some(c) = cluster().await else { return };
+    let bob = c.user_with_membership("bob@example.com", None).await;
+    let (_, token) = c.token("bot", "bob@example.com").await;
+    let bearer = format!("bearer {token}");
+    assert_eq!(c.status_on_b(("authorization", &bearer)).await, reqwest::StatusCode::OK);
+    c.admin_on_a(reqwest::Method::PATCH, &format!("/admin/v1/users/{bob}"), json!({"status": "disabled"})).await;
+    let took = c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1)).await;
+    eprintln!("disable reached node B after {took:?}");
+    assert!(took.is_some());
+}
+
+#[tokio::test]
+async fn password_change_on_one_node_ends_the_legacy_header_on_the_other_within_a_second() {
+    let Some(c) = cluster().await else { return };
+    let carol = c.user_with_membership("carol@example.com", Some("first-password")).await;
+    let key: Value = c.admin_on_a(reqwest::Method::POST, "/admin/v1/integrator-keys", json!({"name": "k"})).await;
+    let header = build_header(HeaderFormat::Json, "carol@example.com", "first-password", key["key"].as_str().unwrap(), None);
+    assert_eq!(c.status_on_b(("x-docusign-authentication", &header)).await, reqwest::StatusCode::OK, "cached on B");
+    c.admin_on_a(reqwest::Method::PUT, &format!("/admin/v1/users/{carol}/password"), json!({"password": "second-password"})).await;
+    let took = c.refused_on_b_within(("x-docusign-authentication", &header), Duration::from_secs(1)).await;
+    eprintln!("password change reached node B after {took:?}");
+    assert!(took.is_some());
+}
+
+#[tokio::test]
+async fn node_reconnects_after_its_listener_is_terminated_and_still_converges() {
+    let Some(c) = cluster().await else { return };
+    c.user_with_membership("dave@example.com", None).await;
+    let (api_user, token) = c.token("bot", "dave@example.com").await;
+    let bearer = format!("bearer {token}");
+    assert_eq!(c.status_on_b(("authorization", &bearer)).await, reqwest::StatusCode::OK);
+    let base = postgres_base_url().unwrap();
+    let admin = countersign_store::Store::connect(&countersign_store::StoreConfig { url: base, max_connections: 1 }).await.unwrap();
+    admin
+        .execute_raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'countersign-listener' AND pid <> pg_backend_pid()")
+        .await
+        .unwrap();
+    admin.close().await;
+    c.admin_on_a(reqwest::Method::POST, &format!("/admin/v1/api-users/{api_user}/revoke"), json!({})).await;
+    let took = c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(5)).await;
+    eprintln!("after the listener was killed, revocation reached node B after {took:?}");
+    assert!(took.is_some());
+    // The listener is back: a second change propagates fast again.
+    let (second, token) = c.token("bot2", "dave@example.com").await;
+    let bearer = format!("bearer {token}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.admin_on_a(reqwest::Method::POST, &format!("/admin/v1/api-users/{second}/revoke"), json!({})).await;
+    assert!(c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1)).await.is_some());
+}
