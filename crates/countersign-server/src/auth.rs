@@ -3,6 +3,7 @@
 
 use crate::dialect::assuresign::AssureSignError;
 use crate::state::AppState;
+use crate::throttle::ThrottleKey;
 use countersign_core::access::{self, AccountError, AccountRef, AccountRequest, UserContext};
 use countersign_core::api_user::{self, ApiKeyRecord, Scope};
 use countersign_core::directory::{Membership, User};
@@ -161,6 +162,13 @@ pub async fn issue_token(
     source_ip: Option<&str>,
 ) -> Result<IssuedToken, AssureSignError> {
     let now = state.now();
+    let mut throttle_keys = vec![ThrottleKey::api_username(&request.api_username)];
+    if let Some(ip) = source_ip {
+        throttle_keys.push(ThrottleKey::SourceIp(ip.to_owned()));
+    }
+    if let Some(wait) = state.throttle.check(&throttle_keys, now) {
+        return Err(AssureSignError::TooManyRequests(wait));
+    }
     let api_user = state
         .cache
         .api_user_by_name(&state.store, &request.api_username)
@@ -178,6 +186,7 @@ pub async fn issue_token(
     let (api_user, key) = match (api_user, key) {
         (Some(api_user), Some(key)) if api_user.api_user.is_usable(now) => (api_user, key),
         _ => {
+            state.throttle.record_failure(&throttle_keys, now);
             state
                 .audit_event(
                     organization,
@@ -191,6 +200,7 @@ pub async fn issue_token(
             return Err(AssureSignError::InvalidKey);
         }
     };
+    state.throttle.record_success(&throttle_keys);
     let record = &api_user.api_user;
     let denied = |reason: &'static str| AssureSignError::Forbidden(reason);
     let user = state

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     /// argon2id parameters for new password hashes.
     pub password_hashing: PasswordHashing,
+    /// Throttling of repeated authentication failures.
+    pub throttle: crate::throttle::ThrottleConfig,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
             directory_recheck_millis: 1_000,
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
+            throttle: crate::throttle::ThrottleConfig::default(),
         }
     }
 }

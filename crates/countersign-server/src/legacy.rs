@@ -11,6 +11,7 @@ use crate::dialect::docusign::DocuSignError;
 use crate::passwords;
 use crate::routes::{Peer, client_ip};
 use crate::state::{AppState, random_bytes};
+use crate::throttle::ThrottleKey;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -188,16 +189,23 @@ pub async fn authenticate_user(
     facts: &RequestFacts,
 ) -> Result<LegacyAuth, DocuSignError> {
     let source_ip = facts.source_ip.as_deref();
+    let now = state.now();
+    let ip_keys: Vec<ThrottleKey> = source_ip.map(|ip| ThrottleKey::SourceIp(ip.to_owned())).into_iter().collect();
+    if let Some(wait) = state.throttle.check(&ip_keys, now) {
+        return Err(DocuSignError::TooManyRequests(wait));
+    }
     let raw = headers
         .get(HEADER)
         .map(HeaderValue::as_bytes)
         .ok_or(DocuSignError::NoIntegratorKey)?;
     if raw.len() > MAX_HEADER_LEN {
+        state.throttle.record_failure(&ip_keys, now);
         return Err(DocuSignError::NoIntegratorKey);
     }
     let credentials = match parse_header(raw) {
         Ok(credentials) => credentials,
         Err(LegacyHeaderError::MissingCredentials) => {
+            state.throttle.record_failure(&ip_keys, now);
             state
                 .audit_event(
                     None,
@@ -210,14 +218,25 @@ pub async fn authenticate_user(
                 .await;
             return Err(DocuSignError::UserAuthenticationFailed);
         }
-        Err(_) => return Err(DocuSignError::NoIntegratorKey),
+        Err(_) => {
+            state.throttle.record_failure(&ip_keys, now);
+            return Err(DocuSignError::NoIntegratorKey);
+        }
     };
+    let mut key_keys = vec![ThrottleKey::IntegratorKey(credentials.integrator_key.clone())];
+    key_keys.extend(ip_keys.iter().cloned());
+    let mut all_keys = vec![ThrottleKey::user(&credentials.username)];
+    all_keys.extend(key_keys.iter().cloned());
+    if let Some(wait) = state.throttle.check(&all_keys, now) {
+        return Err(DocuSignError::TooManyRequests(wait));
+    }
     let key = state
         .cache
         .integrator_key(&state.store, &credentials.integrator_key)
         .await
         .map_err(|e| internal(&e))?;
     let Some(key) = key.filter(|k| k.status == IntegratorKeyStatus::Active) else {
+        state.throttle.record_failure(&key_keys, now);
         state
             .audit_event(
                 None,
@@ -230,7 +249,6 @@ pub async fn authenticate_user(
             .await;
         return Err(DocuSignError::IntegratorKeyDisabled);
     };
-    let now = state.now();
     let organization = state
         .cache
         .organization(&state.store, key.organization_id)
@@ -278,6 +296,7 @@ pub async fn authenticate_user(
     let user = match user {
         Some(user) if verified && user.is_active() => user,
         _ => {
+            state.throttle.record_failure(&all_keys, now);
             state
                 .audit_event(
                     Some(organization.id),
@@ -291,6 +310,7 @@ pub async fn authenticate_user(
             return Err(DocuSignError::UserAuthenticationFailed);
         }
     };
+    state.throttle.record_success(&all_keys);
     let memberships = state
         .cache
         .memberships(&state.store, user.id)

@@ -17,6 +17,7 @@ pub mod passwords;
 pub mod propagation;
 pub mod routes;
 pub mod state;
+pub mod throttle;
 pub mod usage;
 
 use crate::audit::{AuditSink, AuditWriter};
@@ -189,6 +190,7 @@ pub async fn build_state(
         .map_err(|_| StartError::Hash)?;
     let (audit, writer) = AuditSink::start(store.clone());
     let config_capacity = config.cache_capacity;
+    let throttle_config = config.throttle.clone();
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
     let state = AppState::new(Inner {
@@ -202,6 +204,7 @@ pub async fn build_state(
         dummy_key_digest,
         dummy_password_hash,
         verified_passwords: moka::sync::Cache::new(config_capacity),
+        throttle: throttle::Throttle::new(throttle_config),
     });
     Ok((state, writer, flusher))
 }

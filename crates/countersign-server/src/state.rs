@@ -119,6 +119,8 @@ pub struct Inner {
     pub dummy_password_hash: String,
     /// Cached legacy-header password verifications, bound to credential versions.
     pub verified_passwords: crate::legacy::VerifiedPasswords,
+    /// Failure throttling.
+    pub throttle: crate::throttle::Throttle,
 }
 
 impl std::ops::Deref for AppState {

@@ -56,6 +56,8 @@ pub enum AdminError {
     UnsupportedMediaType,
     /// The body is too large (413).
     PayloadTooLarge,
+    /// Too many failed sign-ins (429); retry after this many seconds.
+    TooManyRequests(u64),
     /// Internal failure (500); logged, never described.
     Internal,
 }
@@ -121,6 +123,12 @@ impl AdminError {
                 "the request body is too large".into(),
                 None,
             ),
+            Self::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many failed attempts; retry later".into(),
+                None,
+            ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -142,6 +150,10 @@ impl AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let (status, code, detail, field) = self.parts();
+        let retry_after = match &self {
+            Self::TooManyRequests(seconds) => Some(*seconds),
+            _ => None,
+        };
         let problem = Problem {
             kind: "about:blank",
             title: status.canonical_reason().unwrap_or("Error"),
@@ -160,6 +172,9 @@ impl IntoResponse for AdminError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"countersign-admin\""),
             );
+        }
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -6,6 +6,7 @@ use crate::ops::Actor;
 use crate::passwords;
 use crate::routes::{client_ip, header_text};
 use crate::state::{AppState, random_bytes};
+use crate::throttle::ThrottleKey;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
@@ -151,6 +152,14 @@ pub async fn sign_in(
     if password.expose().len() > passwords::MAX_PASSWORD_LEN || email.len() > 254 {
         return Ok(None);
     }
+    let now = state.now();
+    let mut keys = vec![ThrottleKey::user(email)];
+    if let Some(ip) = source_ip {
+        keys.push(ThrottleKey::SourceIp(ip.to_owned()));
+    }
+    if let Some(wait) = state.throttle.check(&keys, now) {
+        return Err(AdminError::TooManyRequests(wait));
+    }
     let candidates = state.store.list_users_by_email(email).await?;
     let mut matched = None;
     let mut tried = false;
@@ -172,6 +181,7 @@ pub async fn sign_in(
         .await;
     }
     let Some(user) = matched else {
+        state.throttle.record_failure(&keys, now);
         state
             .audit_event(
                 None,
@@ -184,11 +194,11 @@ pub async fn sign_in(
             .await;
         return Ok(None);
     };
+    state.throttle.record_success(&keys);
     let token = Secret::new(format!(
         "{ADMIN_TOKEN_PREFIX}{}",
         hex::encode(random_bytes::<32>())
     ));
-    let now = state.now();
     let session = AdminSession {
         user_id: user.id,
         csrf_token: hex::encode(random_bytes::<32>()),

@@ -5,6 +5,7 @@ use super::{client_ip, header_text};
 use crate::auth::{self, TokenRequest};
 use crate::dialect::assuresign::AssureSignError;
 use crate::state::AppState;
+use crate::throttle::ThrottleKey;
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
@@ -267,13 +268,25 @@ pub struct AccountsResult {
 pub async fn bearer_session(
     state: &AppState,
     headers: &HeaderMap,
+    source_ip: Option<&str>,
 ) -> Result<auth::Session, AssureSignError> {
+    let ip_key = source_ip.map(|ip| [ThrottleKey::SourceIp(ip.to_owned())]);
+    let now = state.now();
+    if let Some(keys) = &ip_key
+        && let Some(wait) = state.throttle.check(keys, now)
+    {
+        return Err(AssureSignError::TooManyRequests(wait));
+    }
     let authorization = header_text(headers, header::AUTHORIZATION.as_str())
         .map_err(|_| AssureSignError::InvalidToken)?;
     let token = authorization
         .and_then(access::bearer_token)
         .ok_or(AssureSignError::NoCredentials)?;
-    auth::verify_token(state, token).await
+    let result = auth::verify_token(state, token).await;
+    if let (Err(AssureSignError::InvalidToken), Some(keys)) = (&result, &ip_key) {
+        state.throttle.record_failure(keys, now);
+    }
+    result
 }
 
 /// Lists the accounts a token may use for a user.
@@ -295,10 +308,12 @@ pub async fn bearer_session(
 pub async fn list_user_accounts(
     State(state): State<AppState>,
     Path((version, username)): Path<(String, String)>,
+    peer: crate::routes::Peer,
     headers: HeaderMap,
 ) -> Result<Json<AccountsResponse>, AssureSignError> {
     check_version(&version)?;
-    let session = bearer_session(&state, &headers).await?;
+    let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
+    let session = bearer_session(&state, &headers, source_ip.as_deref()).await?;
     if username.trim().to_lowercase() != session.user.email.to_lowercase() {
         return Err(AssureSignError::Forbidden(
             "The username is not the token's context user.",

@@ -71,7 +71,7 @@ pub async fn authenticate(
         user_context,
         path_account,
     };
-    let session = match bearer_session(state, headers).await {
+    let session = match bearer_session(state, headers, facts.source_ip.as_deref()).await {
         Ok(session) => session,
         Err(error) => {
             if error == AssureSignError::InvalidToken {

@@ -7,5 +7,6 @@ mod api_users;
 mod bad_input;
 mod legacy;
 mod legacy_sdk;
+mod throttle;
 mod token_exchange;
 mod verify;

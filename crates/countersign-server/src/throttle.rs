@@ -1,0 +1,264 @@
+//! Throttling of repeated authentication failures (SPEC §9), in memory per node.
+//!
+//! A *name* (API username, user, integrator key) is throttled after a number of consecutive
+//! failures; a success resets it. A *source IP* is throttled after a number of failures within a
+//! minute. A throttled key refuses attempts without verifying them (so they neither cost argon2
+//! work nor extend the block) until its back-off ends; the back-off starts at 1 s and doubles
+//! with every further failure up to 5 minutes, so a stranger hammering a known name cannot lock
+//! its owner out for longer than that window at a time.
+
+use moka::sync::Cache;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use time::{Duration, OffsetDateTime};
+
+/// Thresholds and back-off of the throttle.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Consecutive failures after which an API username or user is throttled.
+    pub name_failures: u32,
+    /// Consecutive failures after which an integrator key is throttled (it is shared by every
+    /// user of an integration, so its threshold is higher).
+    pub integrator_key_failures: u32,
+    /// Failures within a minute after which a source IP is throttled.
+    pub ip_failures_per_minute: u32,
+    /// First back-off, in seconds.
+    pub initial_backoff_seconds: i64,
+    /// Longest back-off, in seconds.
+    pub max_backoff_seconds: i64,
+    /// Tracked keys at most (least recently used are forgotten first).
+    pub capacity: u64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            name_failures: 10,
+            integrator_key_failures: 100,
+            ip_failures_per_minute: 100,
+            initial_backoff_seconds: 1,
+            max_backoff_seconds: 300,
+            capacity: 1_000_000,
+        }
+    }
+}
+
+/// What is counted.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// An API username (lower-cased).
+    ApiUsername(String),
+    /// A user, by the name it was addressed with (lower-cased).
+    User(String),
+    /// An integrator key.
+    IntegratorKey(String),
+    /// A source IP.
+    SourceIp(String),
+}
+
+impl ThrottleKey {
+    /// The metric label of the key's kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ApiUsername(_) => "api_username",
+            Self::User(_) => "user",
+            Self::IntegratorKey(_) => "integrator_key",
+            Self::SourceIp(_) => "source_ip",
+        }
+    }
+
+    /// An API-username key.
+    pub fn api_username(name: &str) -> Self {
+        Self::ApiUsername(name.trim().to_lowercase())
+    }
+
+    /// A user key.
+    pub fn user(name: &str) -> Self {
+        Self::User(name.trim().to_lowercase())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Consecutive failures (names) or failures in the current window (IPs).
+    failures: u32,
+    /// Start of the IP window.
+    window_start: Option<OffsetDateTime>,
+    /// Failures beyond the threshold, for the doubling back-off.
+    strikes: u32,
+    blocked_until: Option<OffsetDateTime>,
+}
+
+/// The throttle of one node.
+#[derive(Debug)]
+pub struct Throttle {
+    config: ThrottleConfig,
+    entries: Cache<ThrottleKey, Arc<Mutex<Entry>>>,
+    throttled: [AtomicU64; 4],
+}
+
+fn kind_index(key: &ThrottleKey) -> usize {
+    match key {
+        ThrottleKey::ApiUsername(_) => 0,
+        ThrottleKey::User(_) => 1,
+        ThrottleKey::IntegratorKey(_) => 2,
+        ThrottleKey::SourceIp(_) => 3,
+    }
+}
+
+impl Throttle {
+    /// Creates a throttle; entries idle for ten minutes are forgotten.
+    pub fn new(config: ThrottleConfig) -> Self {
+        let entries = Cache::builder()
+            .max_capacity(config.capacity)
+            .time_to_idle(std::time::Duration::from_secs(600))
+            .build();
+        Self { config, entries, throttled: Default::default() }
+    }
+
+    /// Refusals by kind since start: api_username, user, integrator_key, source_ip.
+    pub fn throttled_counts(&self) -> [(&'static str, u64); 4] {
+        let names = ["api_username", "user", "integrator_key", "source_ip"];
+        std::array::from_fn(|i| (names[i], self.throttled[i].load(Ordering::Relaxed)))
+    }
+
+    /// Whether any key is throttled at `now`; returns the whole seconds to wait (at least 1).
+    pub fn check(&self, keys: &[ThrottleKey], now: OffsetDateTime) -> Option<u64> {
+        let mut wait: Option<u64> = None;
+        for key in keys {
+            let Some(entry) = self.entries.get(key) else { continue };
+            let entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(until) = entry.blocked_until
+                && until > now
+            {
+                let seconds = (until - now).as_seconds_f64().ceil().max(1.0) as u64;
+                wait = Some(wait.map_or(seconds, |w| w.max(seconds)));
+                self.throttled[kind_index(key)].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        wait
+    }
+
+    fn threshold(&self, key: &ThrottleKey) -> u32 {
+        match key {
+            ThrottleKey::ApiUsername(_) | ThrottleKey::User(_) => self.config.name_failures,
+            ThrottleKey::IntegratorKey(_) => self.config.integrator_key_failures,
+            ThrottleKey::SourceIp(_) => self.config.ip_failures_per_minute,
+        }
+        .max(1)
+    }
+
+    fn backoff(&self, strikes: u32) -> Duration {
+        let initial = self.config.initial_backoff_seconds.max(1);
+        let seconds = initial.saturating_mul(1i64 << strikes.min(30)).min(self.config.max_backoff_seconds.max(initial));
+        Duration::seconds(seconds)
+    }
+
+    /// Counts a failed attempt against every key.
+    pub fn record_failure(&self, keys: &[ThrottleKey], now: OffsetDateTime) {
+        for key in keys {
+            let entry = self.entries.get_with(key.clone(), Default::default);
+            let mut entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
+            if let ThrottleKey::SourceIp(_) = key {
+                let fresh = entry.window_start.is_none_or(|start| now - start >= Duration::minutes(1));
+                if fresh && entry.blocked_until.is_none_or(|until| until <= now) {
+                    entry.window_start = Some(now);
+                    entry.failures = 0;
+                    if entry.blocked_until.is_some_and(|until| now - until > Duration::minutes(1)) {
+                        entry.strikes = 0;
+                    }
+                }
+            }
+            entry.failures = entry.failures.saturating_add(1);
+            if entry.failures >= self.threshold(key) {
+                entry.blocked_until = Some(now + self.backoff(entry.strikes));
+                entry.strikes = entry.strikes.saturating_add(1);
+            }
+        }
+    }
+
+    /// Resets the name keys after a success (a source IP keeps its window).
+    pub fn record_success(&self, keys: &[ThrottleKey]) {
+        for key in keys {
+            if !matches!(key, ThrottleKey::SourceIp(_)) {
+                self.entries.invalidate(key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn throttle() -> Throttle {
+        Throttle::new(ThrottleConfig::default())
+    }
+
+    #[test]
+    fn name_is_throttled_after_ten_consecutive_failures() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::api_username("Bot")];
+        for _ in 0..9 {
+            t.record_failure(&key, now);
+        }
+        assert_eq!(t.check(&key, now), None);
+        t.record_failure(&key, now);
+        assert_eq!(t.check(&key, now), Some(1));
+        assert_eq!(t.check(&[ThrottleKey::api_username("BOT")], now), Some(1), "names match in any case");
+        assert_eq!(t.check(&key, now + Duration::seconds(1)), None, "the first back-off is one second");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let t = throttle();
+        let mut now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::user("bob@example.com")];
+        for _ in 0..10 {
+            t.record_failure(&key, now);
+        }
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            let wait = t.check(&key, now).unwrap_or(0);
+            waits.push(wait);
+            now += Duration::seconds(wait as i64);
+            t.record_failure(&key, now);
+        }
+        assert_eq!(&waits[..5], &[1, 2, 4, 8, 16]);
+        assert_eq!(*waits.iter().max().unwrap_or(&0), 300);
+    }
+
+    #[test]
+    fn success_resets_a_name() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::api_username("bot")];
+        for _ in 0..9 {
+            t.record_failure(&key, now);
+        }
+        t.record_success(&key);
+        t.record_failure(&key, now);
+        assert_eq!(t.check(&key, now), None);
+    }
+
+    #[test]
+    fn source_ip_counts_failures_per_minute() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::SourceIp("192.0.2.1".into())];
+        for i in 0..99 {
+            t.record_failure(&key, now + Duration::milliseconds(i));
+        }
+        assert_eq!(t.check(&key, now), None);
+        t.record_failure(&key, now + Duration::seconds(61));
+        assert_eq!(t.check(&key, now + Duration::seconds(61)), None, "a new minute starts a new window");
+        for _ in 0..99 {
+            t.record_failure(&key, now + Duration::seconds(62));
+        }
+        assert!(t.check(&key, now + Duration::seconds(62)).is_some());
+    }
+}
