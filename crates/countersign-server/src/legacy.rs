@@ -311,6 +311,7 @@ pub async fn authenticate_user(
         }
     };
     state.throttle.record_success(&all_keys);
+    state.metrics.legacy_request(&key.id.to_string());
     let memberships = state
         .cache
         .memberships(&state.store, user.id)

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod dialect;
 pub mod legacy;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod passwords;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(forward::whoami))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
@@ -89,7 +91,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(api_users::revoke_api_user))
         .routes(routes!(api_users::rotate_api_user))
         .routes(routes!(audit::list_audit))
-        .with_state(state)
+        .with_state(state.clone())
         .split_for_parts();
     let document = api.clone();
     let router = router
@@ -97,7 +99,22 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             "/openapi.json",
             get(move || async move { axum::Json(document) }),
         )
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        .route_layer(axum::middleware::from_fn_with_state(state, metrics::track))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                // The path only: query strings are not logged.
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+            }),
+        )
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ));
     (router, api)
 }
 
@@ -205,6 +222,7 @@ pub async fn build_state(
         dummy_password_hash,
         verified_passwords: moka::sync::Cache::new(config_capacity),
         throttle: throttle::Throttle::new(throttle_config),
+        metrics: metrics::Metrics::default(),
     });
     Ok((state, writer, flusher))
 }

@@ -121,6 +121,8 @@ pub struct Inner {
     pub verified_passwords: crate::legacy::VerifiedPasswords,
     /// Failure throttling.
     pub throttle: crate::throttle::Throttle,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl std::ops::Deref for AppState {

@@ -107,6 +107,23 @@ pub async fn authenticate(
     }
 }
 
+/// [`authenticate`], counted and timed in the metrics.
+async fn authenticate_measured(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<(Principal, legacy::WireExtras), Refusal> {
+    let started = std::time::Instant::now();
+    let result = authenticate(state, headers, peer).await;
+    let method = match &result {
+        Ok((principal, _)) => principal.auth_method.as_str(),
+        Err(Refusal::AssureSign(_)) => "api_user_token",
+        Err(Refusal::DocuSign(_)) => "legacy_header",
+    };
+    state.metrics.verification(method, result.is_ok(), started);
+    result
+}
+
 fn identity_headers(principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
     let pairs = [
         (
@@ -163,7 +180,7 @@ pub async fn verify(
     peer: crate::routes::Peer,
     headers: HeaderMap,
 ) -> Response {
-    match authenticate(&state, &headers, peer.0).await {
+    match authenticate_measured(&state, &headers, peer.0).await {
         Ok((principal, extras)) => {
             let mut response = StatusCode::OK.into_response();
             let out = response.headers_mut();
@@ -198,7 +215,7 @@ pub async fn whoami(
     peer: crate::routes::Peer,
     headers: HeaderMap,
 ) -> Response {
-    match authenticate(&state, &headers, peer.0).await {
+    match authenticate_measured(&state, &headers, peer.0).await {
         Ok((principal, extras)) => {
             let mut response = Json(principal).into_response();
             extras.apply(response.headers_mut());

@@ -7,6 +7,7 @@ mod api_users;
 mod bad_input;
 mod legacy;
 mod legacy_sdk;
+mod operations;
 mod throttle;
 mod token_exchange;
 mod verify;

@@ -1,0 +1,39 @@
+//! Operations surface: `/metrics`, request ids, health.
+
+use countersign_test_support::spawn_app;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn metrics_report_requests_verifications_cache_and_throttle() {
+    let app = spawn_app().await;
+    let bob = app.create_user("bob@example.com", None).await;
+    let account = app.account_id.clone();
+    app.put_membership(&bob, &account, &["send"], true).await;
+    let (_, key) = app.create_api_user("bot", json!({"type": "organization"})).await;
+    let token = app.token("bot", &key, "bob@example.com").await;
+    for _ in 0..3 {
+        assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    }
+    app.verify("cst_bad", None).await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("countersign_http_requests_total{route=\"/v1/verify\",status=\"200\"} 3"), "{text}");
+    assert!(text.contains("countersign_verifications_total{method=\"api_user_token\",outcome=\"allowed\"} 3"));
+    assert!(text.contains("countersign_verifications_total{method=\"api_user_token\",outcome=\"refused\"} 1"));
+    assert!(text.contains("countersign_verification_duration_seconds_bucket"));
+    assert!(text.contains("countersign_directory_cache_hits"));
+    assert!(text.contains("countersign_throttled_attempts{kind=\"source_ip\"}"));
+    assert!(!text.contains(&token) && !text.contains(&key));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID");
+    let response = app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-123").send().await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-123");
+}
