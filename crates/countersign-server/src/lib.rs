@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dialect;
 pub mod legacy;
 pub mod metrics;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(api_users::revoke_api_user))
         .routes(routes!(api_users::rotate_api_user))
         .routes(routes!(audit::list_audit))
+        .merge(console::router(state.clone()).into())
         .with_state(state.clone())
         .split_for_parts();
     let document = api.clone();

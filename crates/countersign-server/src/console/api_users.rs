@@ -1,0 +1,753 @@
+//! The console's API-users page (SPEC §2, §7): the create form, the list with its "show revoked
+//! and expired" toggle, the key shown once after creation and rotation, and revoke, delete and
+//! rotate with confirmation.
+
+use super::directory::{all_environments, all_users};
+use super::layout::{
+    self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, described_by,
+    field_error, notice, when,
+};
+use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
+use crate::ops::{self, IssuedKey, OpError};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use countersign_core::api_user::{ApiUser, ApiUserStatus, Scope};
+use countersign_core::directory::{Environment, User};
+use countersign_core::ids::{ApiUserId, EnvironmentId, UserId};
+use maud::{Markup, html};
+use serde::Deserialize;
+use time::Duration;
+
+/// API users per page of the list.
+const PAGE_SIZE: u32 = 100;
+
+/// The grace periods offered when rotating a key, in minutes.
+pub const GRACE_CHOICES: [(i64, &str); 6] = [
+    (0, "None: the old key stops working now"),
+    (60, "1 hour"),
+    (24 * 60, "1 day"),
+    (3 * 24 * 60, "3 days"),
+    (7 * 24 * 60, "7 days"),
+    (30 * 24 * 60, "30 days"),
+];
+
+/// Query of the list page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// Any value shows revoked and expired API users too.
+    inactive: Option<String>,
+    /// The cursor of the next page.
+    cursor: Option<String>,
+    /// What was just done (`revoked`, `deleted`), for the notice.
+    done: Option<String>,
+}
+
+impl ListQuery {
+    fn include_inactive(&self) -> bool {
+        self.inactive.as_deref().is_some_and(|v| !v.is_empty())
+    }
+}
+
+/// What the create form holds (kept when it is shown again with errors).
+#[derive(Debug, Default)]
+struct Draft {
+    username: String,
+    scope: String,
+    user_id: String,
+    environment_id: String,
+    expires_at: String,
+    description: String,
+}
+
+impl Draft {
+    fn from_form(form: &FormData) -> Self {
+        Self {
+            username: form.text("username").to_owned(),
+            scope: form.text("scope").to_owned(),
+            user_id: form.text("user_id").to_owned(),
+            environment_id: form.text("environment_id").to_owned(),
+            expires_at: form.text("expires_at").to_owned(),
+            description: form.text("description").to_owned(),
+        }
+    }
+}
+
+/// The dates the expiry field offers: default, earliest and latest.
+struct ExpiryBounds {
+    default: String,
+    min: String,
+    max: String,
+    max_days: i64,
+}
+
+fn expiry_bounds(state: &AppState) -> ExpiryBounds {
+    let now = state.now();
+    let max_days = state.config.api_user_max_lifetime_days;
+    // A date means 00:00 UTC at its start, so the latest date whose midnight is within the
+    // maximum is the date of `now + max`; the earliest is tomorrow.
+    let max = (now + Duration::days(max_days)).date();
+    let min = now.date() + Duration::days(1);
+    let default = (now.date() + Duration::days(365)).min(max).max(min);
+    ExpiryBounds {
+        default: layout::date(default),
+        min: layout::date(min),
+        max: layout::date(max),
+        max_days,
+    }
+}
+
+/// `GET /console/api-users`: the create form and the list.
+pub async fn list_page(
+    State(state): State<AppState>,
+    admin: Admin,
+    PageQuery(query): PageQuery<ListQuery>,
+) -> Reply {
+    let draft = Draft {
+        scope: String::new(),
+        expires_at: expiry_bounds(&state).default,
+        ..Draft::default()
+    };
+    render_list(
+        &state,
+        &admin,
+        &query,
+        &draft,
+        &FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render_list(
+    state: &AppState,
+    admin: &Admin,
+    query: &ListQuery,
+    draft: &Draft,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Reply {
+    let organization = admin.actor.organization_id;
+    let users = all_users(state, organization).await?;
+    let environments = all_environments(state, organization).await?;
+    let include_inactive = query.include_inactive();
+    let cursor = query
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.len() <= 64);
+    let page = state
+        .store
+        .list_api_users(
+            organization,
+            include_inactive,
+            state.now(),
+            cursor,
+            PAGE_SIZE,
+        )
+        .await?;
+    let now = state.now();
+    let done = match query.done.as_deref() {
+        Some("revoked") => {
+            Some("The API user was revoked. Every token issued under it is refused from now on.")
+        }
+        Some("deleted") => {
+            Some("The API user was deleted. Every token issued under it is refused from now on.")
+        }
+        _ => None,
+    };
+    let create = html! {
+        section aria-labelledby="create-heading" {
+            h2 #create-heading { "Create an API user" }
+            p.hint { "An API user is a credential for the AssureSign-style token exchange "
+                code { "POST /api/v3.x/authentication/apiUser" } ". Its key is shown once, right after saving." }
+            (create_form(state, admin, draft, errors, &users, &environments))
+        }
+    };
+    let list = html! {
+        section aria-labelledby="list-heading" {
+            div.section-head {
+                h2 #list-heading { "API users" }
+                a.button.primary href="#create-heading" { "Create an API user" }
+            }
+            form.toggle method="get" action="/console/api-users" {
+                div.choice {
+                    input #show-inactive type="checkbox" name="inactive" value="1" checked[include_inactive] data-autosubmit;
+                    label for="show-inactive" { "Show revoked and expired API users" }
+                }
+                button.secondary type="submit" data-js-hide { "Update list" }
+            }
+            @if page.items.is_empty() {
+                p.empty { @if include_inactive { "There are no API users yet." } @else { "There are no active API users." } }
+            } @else {
+                div.table-wrap {
+                    table.list #api-users {
+                        thead { tr {
+                            th scope="col" { "Username" } th scope="col" { "Scope" } th scope="col" { "Expires" }
+                            th scope="col" { "Status" } th scope="col" { "Last used" } th scope="col" { "Created by" }
+                            th scope="col" { "Actions" }
+                        } }
+                        tbody {
+                            @for api_user in &page.items {
+                                (row(admin, api_user, now, &users, &environments))
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &page.next_cursor {
+                p.pager { a href=(format!("/console/api-users?cursor={next}{}", if include_inactive { "&inactive=1" } else { "" })) { "Next page" } }
+            }
+        }
+    };
+    // A form with errors comes first, so its messages are the first thing read.
+    let body = html! {
+        (notice(done))
+        @if errors.is_empty() { (list) (create) } @else { (create) (list) }
+    };
+    Ok(layout::html(
+        status,
+        layout::page(
+            &admin.session,
+            Some(Section::ApiUsers),
+            "API users",
+            "api-users",
+            body,
+        ),
+    ))
+}
+
+fn scope_target(scope: &Scope, users: &[User], environments: &[Environment]) -> Markup {
+    match scope {
+        Scope::User(id) => {
+            let email = users
+                .iter()
+                .find(|u| u.id == *id)
+                .map_or_else(|| id.to_string(), |u| u.email.clone());
+            html! { "User: " a href=(format!("/console/users/{id}")) { (email) } }
+        }
+        Scope::Environment(id) => {
+            let name = environments
+                .iter()
+                .find(|e| e.id == *id)
+                .map_or_else(|| id.to_string(), |e| e.name.clone());
+            html! { "Environment: " (name) }
+        }
+        Scope::Organization => html! { "Organization: every user" },
+    }
+}
+
+fn status_badge(status: ApiUserStatus) -> Markup {
+    let label = match status {
+        ApiUserStatus::Active => "Active",
+        ApiUserStatus::Expired => "Expired",
+        ApiUserStatus::Revoked => "Revoked",
+    };
+    html! { span class=(format!("status status-{}", status.as_str())) { (label) } }
+}
+
+fn row(
+    admin: &Admin,
+    api_user: &ApiUser,
+    now: time::OffsetDateTime,
+    users: &[User],
+    environments: &[Environment],
+) -> Markup {
+    let status = api_user.status(now);
+    let id = api_user.id;
+    html! {
+        tr data-username=(api_user.username) {
+            td data-label="Username" { strong.username { (api_user.username) }
+                @if let Some(description) = &api_user.description { br; span.hint { (description) } } }
+            td data-label="Scope" { (scope_target(&api_user.scope, users, environments)) }
+            td data-label="Expires" { (when(api_user.expires_at)) }
+            td data-label="Status" { (status_badge(status))
+                @if let (Some(at), Some(by)) = (api_user.revoked_at, &api_user.revoked_by) {
+                    br; span.hint { (when(at)) " by " (by) }
+                } }
+            td data-label="Last used" { @match api_user.last_used_at { Some(at) => (when(at)), None => span.hint { "Never" } } }
+            td data-label="Created by" { (api_user.created_by) br; span.hint { (when(api_user.created_at)) } }
+            td data-label="Actions" {
+                div.row-actions {
+                    @if status == ApiUserStatus::Active {
+                        a.button.secondary href=(format!("/console/api-users/{id}/rotate")) { "Rotate key…" }
+                        form method="post" action=(format!("/console/api-users/{id}/revoke"))
+                            data-confirm=(format!("Revoke the API user \u{201c}{}\u{201d}? Every token issued under it stops working at once. This cannot be undone.", api_user.username)) {
+                            (csrf_field(&admin.session.csrf_token))
+                            button.danger type="submit" { "Revoke…" }
+                        }
+                    }
+                    form method="post" action=(format!("/console/api-users/{id}/delete"))
+                        data-confirm=(format!("Delete the API user \u{201c}{}\u{201d}? The record is removed and every token issued under it stops working at once. This cannot be undone.", api_user.username)) {
+                        (csrf_field(&admin.session.csrf_token))
+                        button.danger type="submit" { "Delete…" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn create_form(
+    state: &AppState,
+    admin: &Admin,
+    draft: &Draft,
+    errors: &FieldErrors,
+    users: &[User],
+    environments: &[Environment],
+) -> Markup {
+    let bounds = expiry_bounds(state);
+    let scope_error = errors.get("scope");
+    let user_error = errors.get("scope_user");
+    let environment_error = errors.get("scope_environment");
+    let expiry_error = errors.get("expires_at");
+    html! {
+        (errors.summary())
+        form.stack #create-api-user method="post" action="/console/api-users" novalidate[!errors.is_empty()] {
+            (csrf_field(&admin.session.csrf_token))
+            (TextField { name: "username", label: "Username", kind: "text", value: &draft.username,
+                error: errors.get("username"), required: true,
+                hint: Some(html! { "Unique across the installation, 3–128 characters. It is not a user and need not be an email, though it may look like one." }) }.render())
+            fieldset #scope.scope.invalid[scope_error.is_some() || user_error.is_some() || environment_error.is_some()]
+                aria-describedby=[described_by("scope", scope_error, true)] {
+                legend { "Scope" }
+                p.hint #scope-hint { "Whom the API user may act for." }
+                (field_error("scope", scope_error))
+                div.choice {
+                    input #scope-user type="radio" name="scope" value="user" required checked[draft.scope == "user"];
+                    label for="scope-user" { strong { "User" } ": may act only as one user" }
+                }
+                div.picker.picker-user {
+                    label for="scope_user" { "User" }
+                    (field_error("scope_user", user_error))
+                    select #scope_user name="user_id" aria-invalid=[user_error.map(|_| "true")]
+                        aria-describedby=[described_by("scope_user", user_error, false)] {
+                        option value="" { "Choose a user…" }
+                        @for user in users {
+                            option value=(user.id) selected[draft.user_id == user.id.to_string()] {
+                                (user.email) @if !user.is_active() { " (disabled)" }
+                            }
+                        }
+                    }
+                }
+                div.choice {
+                    input #scope-environment type="radio" name="scope" value="environment" required checked[draft.scope == "environment"];
+                    label for="scope-environment" { strong { "Environment" } ": may act as members of that environment's accounts" }
+                }
+                div.picker.picker-environment {
+                    label for="scope_environment" { "Environment" }
+                    (field_error("scope_environment", environment_error))
+                    select #scope_environment name="environment_id" aria-invalid=[environment_error.map(|_| "true")]
+                        aria-describedby=[described_by("scope_environment", environment_error, false)] {
+                        option value="" { "Choose an environment…" }
+                        @for environment in environments {
+                            option value=(environment.id) selected[draft.environment_id == environment.id.to_string()] {
+                                (environment.name) " (" (environment.kind.as_str()) ")"
+                            }
+                        }
+                    }
+                }
+                div.choice {
+                    input #scope-organization type="radio" name="scope" value="organization" required checked[draft.scope == "organization"];
+                    label for="scope-organization" { strong { "Organization" } ": may act as any user, in every environment" }
+                }
+            }
+            div.field.invalid[expiry_error.is_some()] {
+                label for="expires_at" { "Expiration date" }
+                p.hint #expires_at-hint {
+                    "Default " (bounds.default) ", latest " (bounds.max) " (" (bounds.max_days) " days). "
+                    "The API user stops working at 00:00 UTC at the start of this date."
+                }
+                (field_error("expires_at", expiry_error))
+                input #expires_at type="date" name="expires_at" value=(draft.expires_at)
+                    min=(bounds.min) max=(bounds.max) required
+                    aria-invalid=[expiry_error.map(|_| "true")]
+                    aria-describedby=[described_by("expires_at", expiry_error, true)];
+            }
+            (TextField { name: "description", label: "Description (optional)", kind: "text", value: &draft.description,
+                error: errors.get("description"), required: false,
+                hint: Some(html! { "What uses it, who owns it." }) }.render())
+            div.actions { button.primary type="submit" { "Create API user" } }
+        }
+    }
+}
+
+/// The message shown next to a field for an operation's validation error.
+fn field_message(state: &AppState, field: &str, detail: &str) -> (&'static str, String) {
+    match field {
+        "username" => (
+            "username",
+            "Use 3 to 128 printable characters, without spaces at either end.".into(),
+        ),
+        "expires_at" if detail.contains("future") => (
+            "expires_at",
+            "The expiration date must be in the future (tomorrow or later).".into(),
+        ),
+        "expires_at" => {
+            let bounds = expiry_bounds(state);
+            (
+                "expires_at",
+                format!(
+                    "The expiration date can be at most {} days away: {} or earlier.",
+                    bounds.max_days, bounds.max
+                ),
+            )
+        }
+        "description" => (
+            "description",
+            "The description can be at most 1000 characters.".into(),
+        ),
+        "scope.user_id" => ("scope_user", "Choose a user of your organization.".into()),
+        "scope.environment_id" => (
+            "scope_environment",
+            "Choose an environment of your organization.".into(),
+        ),
+        _ => ("username", "The form has an invalid value.".into()),
+    }
+}
+
+/// `POST /console/api-users`: creates an API user and shows its key once.
+pub async fn create(State(state): State<AppState>, posted: Posted<Admin>) -> Reply {
+    let admin = posted.who;
+    let draft = Draft::from_form(&posted.form);
+    let mut errors = FieldErrors::default();
+    if draft.username.trim().is_empty() {
+        errors.add("username", "Enter a username.");
+    }
+    let scope = match draft.scope.as_str() {
+        "user" => {
+            let user = UserId::parse(&draft.user_id).map(Scope::User);
+            if user.is_none() {
+                errors.add("scope_user", "Choose the user this API user may act as.");
+            }
+            user
+        }
+        "environment" => {
+            let environment = EnvironmentId::parse(&draft.environment_id).map(Scope::Environment);
+            if environment.is_none() {
+                errors.add(
+                    "scope_environment",
+                    "Choose the environment this API user may act in.",
+                );
+            }
+            environment
+        }
+        "organization" => Some(Scope::Organization),
+        _ => {
+            errors.add(
+                "scope",
+                "Choose a scope: User, Environment or Organization.",
+            );
+            None
+        }
+    };
+    let expires_at = if draft.expires_at.trim().is_empty() {
+        errors.add("expires_at", "Choose an expiration date.");
+        None
+    } else {
+        match ops::parse_expiry(&draft.expires_at) {
+            Ok(at) => Some(at),
+            Err(_) => {
+                errors.add("expires_at", "Enter the date as YYYY-MM-DD.");
+                None
+            }
+        }
+    };
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    if let (true, Some(scope), Some(expires_at)) = (errors.is_empty(), scope, expires_at) {
+        let description = Some(draft.description.trim()).filter(|d| !d.is_empty());
+        match state
+            .ops()
+            .create_api_user(
+                &admin.actor,
+                &draft.username,
+                scope,
+                expires_at,
+                description,
+            )
+            .await
+        {
+            Ok(issued) => {
+                return Ok(key_page(&state, &admin, "API user created", &issued, None));
+            }
+            Err(OpError::Conflict { .. }) => {
+                status = StatusCode::CONFLICT;
+                errors.add(
+                    "username",
+                    "An API user with this username already exists. Choose another username.",
+                );
+            }
+            Err(OpError::Invalid { field, detail }) => {
+                let (field, message) = field_message(&state, field, &detail);
+                errors.add(field, message);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    render_list(
+        &state,
+        &admin,
+        &ListQuery::default(),
+        &draft,
+        &errors,
+        status,
+    )
+    .await
+}
+
+/// The page that shows a new key once; never cached.
+fn key_page(
+    state: &AppState,
+    admin: &Admin,
+    title: &str,
+    issued: &IssuedKey,
+    old_key_note: Option<String>,
+) -> axum::response::Response {
+    let api_user = &issued.api_user;
+    let version_hint = "v3.5";
+    let body = html! {
+        div.warning role="alert" {
+            p { strong { "Copy this key now. It will not be shown again." } }
+            p { "countersign stores only a digest of the key. If the key is lost, rotate the API user to get a new one." }
+        }
+        @if let Some(note) = &old_key_note { p.notice role="status" { (note) } }
+        div.field {
+            label for="new-key" { "API key for " (api_user.username) }
+            div.copy-row {
+                input #new-key type="text" readonly value=(issued.key.expose()) spellcheck="false" autocomplete="off";
+                (copy_button("new-key", "Copy the API key"))
+            }
+        }
+        dl.facts {
+            dt { "Username" } dd { code #new-username { (api_user.username) } }
+            dt { "Expires" } dd { (when(api_user.expires_at)) }
+        }
+        h2 { "Using it" }
+        p { "Exchange the key for a session token acting for one of the users in scope:" }
+        pre.snippet { code {
+            "POST " (state.config.public_url.trim_end_matches('/')) "/api/" (version_hint) "/authentication/apiUser\n"
+            "Content-Type: application/json\n\n"
+            "{\"request\": {\"apiUsername\": \"" (api_user.username) "\", \"key\": \"<the key above>\",\n"
+            "             \"contextUsername\": \"<email of the user to act for>\"}}"
+        } }
+        p { a.button.primary href="/console/api-users" { "I have copied the key: back to API users" } }
+    };
+    let mut response = layout::html(
+        StatusCode::OK,
+        layout::page(
+            &admin.session,
+            Some(Section::ApiUsers),
+            title,
+            "api-user-key",
+            body,
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn parse_id(id: &str) -> Result<ApiUserId, ConsoleError> {
+    ApiUserId::parse(id).ok_or(ConsoleError::NotFound("API user"))
+}
+
+/// The page that asks to confirm a revoke or delete (shown when the form was posted without
+/// `confirm=yes`, i.e. without the script's confirmation dialog).
+fn confirm_page(admin: &Admin, title: &str, action: &str, message: Markup, button: &str) -> Reply {
+    let body = html! {
+        (message)
+        form.inline method="post" action=(action) {
+            (csrf_field(&admin.session.csrf_token))
+            input type="hidden" name="confirm" value="yes";
+            button.danger type="submit" { (button) }
+            " "
+            a.button.secondary href="/console/api-users" { "Cancel" }
+        }
+    };
+    Ok(layout::html(
+        StatusCode::OK,
+        layout::page(
+            &admin.session,
+            Some(Section::ApiUsers),
+            title,
+            "confirm",
+            body,
+        ),
+    ))
+}
+
+/// `POST /console/api-users/{id}/revoke`: asks for confirmation, then revokes permanently.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<Admin>,
+) -> Reply {
+    let admin = posted.who;
+    let id = parse_id(&id)?;
+    let api_user = state
+        .store
+        .fetch_api_user(admin.actor.organization_id, id)
+        .await?;
+    if !posted.form.is_confirmed() {
+        return confirm_page(
+            &admin,
+            "Revoke API user?",
+            &format!("/console/api-users/{id}/revoke"),
+            html! {
+                p { "Revoke " strong { (api_user.username) } "? Every token issued under it stops working at once." }
+                p { "Revocation is permanent: the API user stays listed as revoked (under "
+                    "\u{201c}Show revoked and expired API users\u{201d}) and can never be used again." }
+            },
+            "Revoke API user",
+        );
+    }
+    state.ops().revoke_api_user(&admin.actor, id).await?;
+    Ok(see_other("/console/api-users?done=revoked"))
+}
+
+/// `POST /console/api-users/{id}/delete`: asks for confirmation, then deletes the record.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<Admin>,
+) -> Reply {
+    let admin = posted.who;
+    let id = parse_id(&id)?;
+    let api_user = state
+        .store
+        .fetch_api_user(admin.actor.organization_id, id)
+        .await?;
+    if !posted.form.is_confirmed() {
+        return confirm_page(
+            &admin,
+            "Delete API user?",
+            &format!("/console/api-users/{id}/delete"),
+            html! {
+                p { "Delete " strong { (api_user.username) } "? The record is removed and every token issued under it stops working at once." }
+                p { "This cannot be undone. To keep a record, revoke it instead." }
+            },
+            "Delete API user",
+        );
+    }
+    state.ops().delete_api_user(&admin.actor, id).await?;
+    Ok(see_other("/console/api-users?done=deleted"))
+}
+
+fn rotate_form(admin: &Admin, api_user: &ApiUser, chosen: i64, error: Option<&str>) -> Markup {
+    let id = api_user.id;
+    html! {
+        p { "Rotating issues a new key for " strong { (api_user.username) } " and shows it once. "
+            "The old key, and the tokens issued with it, keep working for the grace period you choose, then stop." }
+        form.stack method="post" action=(format!("/console/api-users/{id}/rotate")) {
+            (csrf_field(&admin.session.csrf_token))
+            div.field.invalid[error.is_some()] {
+                label for="grace_minutes" { "Grace period for the old key" }
+                (field_error("grace_minutes", error))
+                select #grace_minutes name="grace_minutes" aria-invalid=[error.map(|_| "true")]
+                    aria-describedby=[described_by("grace_minutes", error, false)] {
+                    @for (minutes, label) in GRACE_CHOICES {
+                        option value=(minutes) selected[minutes == chosen] { (label) }
+                    }
+                }
+            }
+            div.actions {
+                button.primary type="submit" { "Rotate key" }
+                " "
+                a.button.secondary href="/console/api-users" { "Cancel" }
+            }
+        }
+    }
+}
+
+fn rotate_response(
+    admin: &Admin,
+    api_user: &ApiUser,
+    chosen: i64,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Reply {
+    Ok(layout::html(
+        status,
+        layout::page(
+            &admin.session,
+            Some(Section::ApiUsers),
+            "Rotate key",
+            "rotate",
+            rotate_form(admin, api_user, chosen, error),
+        ),
+    ))
+}
+
+/// `GET /console/api-users/{id}/rotate`: the grace-period choice.
+pub async fn rotate_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    admin: Admin,
+) -> Reply {
+    let id = parse_id(&id)?;
+    let api_user = state
+        .store
+        .fetch_api_user(admin.actor.organization_id, id)
+        .await?;
+    if !api_user.is_usable(state.now()) {
+        return rotate_response(
+            &admin,
+            &api_user,
+            0,
+            Some("Only an active API user can be rotated."),
+            StatusCode::CONFLICT,
+        );
+    }
+    rotate_response(&admin, &api_user, 24 * 60, None, StatusCode::OK)
+}
+
+/// `POST /console/api-users/{id}/rotate`: issues a new key and shows it once.
+pub async fn rotate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<Admin>,
+) -> Reply {
+    let admin = posted.who;
+    let id = parse_id(&id)?;
+    let api_user = state
+        .store
+        .fetch_api_user(admin.actor.organization_id, id)
+        .await?;
+    let Ok(grace) = posted.form.text("grace_minutes").trim().parse::<i64>() else {
+        return rotate_response(
+            &admin,
+            &api_user,
+            0,
+            Some("Choose a grace period."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    match state.ops().rotate_api_user(&admin.actor, id, grace).await {
+        Ok(issued) => {
+            let note = if grace == 0 {
+                "The previous key stopped working now.".to_owned()
+            } else {
+                format!(
+                    "The previous key keeps working until {}.",
+                    when(state.now() + Duration::minutes(grace))
+                )
+            };
+            Ok(key_page(&state, &admin, "New key", &issued, Some(note)))
+        }
+        Err(OpError::Invalid { field, .. }) => {
+            let message = if field == "grace_minutes" {
+                "The grace period must be between none and 30 days."
+            } else {
+                "Only an active API user can be rotated."
+            };
+            rotate_response(
+                &admin,
+                &api_user,
+                grace,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}

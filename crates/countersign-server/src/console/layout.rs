@@ -1,0 +1,445 @@
+//! The console's page frame (head, navigation, sign-out), shared components (labelled fields
+//! with their errors, copy buttons, notices), time formatting and the error pages.
+
+use super::session::{Session, csrf_field};
+use crate::ops::OpError;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use countersign_store::StoreError;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use time::OffsetDateTime;
+
+/// A section of the console, for the navigation's current-page marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// API users.
+    ApiUsers,
+    /// Environments and their administrators.
+    Environments,
+    /// Accounts.
+    Accounts,
+    /// Users and memberships.
+    Users,
+    /// Integrator keys and the legacy header.
+    IntegratorKeys,
+    /// The audit log.
+    Audit,
+}
+
+const SECTIONS: [(Section, &str, &str); 6] = [
+    (Section::ApiUsers, "/console/api-users", "API users"),
+    (
+        Section::Environments,
+        "/console/environments",
+        "Environments",
+    ),
+    (Section::Accounts, "/console/accounts", "Accounts"),
+    (Section::Users, "/console/users", "Users"),
+    (
+        Section::IntegratorKeys,
+        "/console/integrator-keys",
+        "Integrator keys",
+    ),
+    (Section::Audit, "/console/audit", "Audit log"),
+];
+
+/// An HTML response.
+pub fn html(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="referrer" content="no-referrer";
+            title { (title) " · countersign console" }
+            link rel="stylesheet" href="/console/static/console.css";
+            script src="/console/static/console.js" defer {}
+        }
+    }
+}
+
+/// A page for a signed-in administrator: header with navigation and sign-out, then `body`.
+///
+/// `page_id` names the page in `data-page` (tests and styling hooks).
+pub fn page(
+    session: &Session,
+    section: Option<Section>,
+    title: &str,
+    page_id: &str,
+    body: Markup,
+) -> Markup {
+    frame(session, true, section, title, page_id, body)
+}
+
+/// A page for a signed-in user who may not use the console: sign-out but no navigation.
+pub fn page_without_navigation(
+    session: &Session,
+    title: &str,
+    page_id: &str,
+    body: Markup,
+) -> Markup {
+    frame(session, false, None, title, page_id, body)
+}
+
+fn frame(
+    session: &Session,
+    navigation: bool,
+    section: Option<Section>,
+    title: &str,
+    page_id: &str,
+    body: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body data-page=(page_id) {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    div.brand { a href="/console" { "countersign" } " console" }
+                    @if navigation {
+                        nav aria-label="Console sections" {
+                            ul {
+                                @for (entry, href, label) in SECTIONS {
+                                    li {
+                                        @if section == Some(entry) {
+                                            a href=(href) aria-current="page" { (label) }
+                                        } @else {
+                                            a href=(href) { (label) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    div.account {
+                        span.who { "Signed in as " strong { (session.user.email) } }
+                        form method="post" action="/console/sign-out" {
+                            (csrf_field(&session.csrf_token))
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A page without a session (sign-in, errors before sign-in).
+pub fn bare_page(title: &str, page_id: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body data-page=(page_id) {
+                header.top {
+                    div.brand { a href="/console" { "countersign" } " console" }
+                }
+                main #main.narrow tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The sign-in form.
+pub fn sign_in(token: &str, email: &str, notice: Option<&str>, error: Option<&str>) -> Markup {
+    bare_page(
+        "Sign in",
+        "sign-in",
+        html! {
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            @if let Some(error) = error { p.error-summary role="alert" #sign-in-error { (error) } }
+            form.stack method="post" action="/console/sign-in" {
+                (csrf_field(token))
+                div.field {
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" value=(email) required
+                        autocomplete="username" autofocus
+                        aria-describedby=[error.map(|_| "sign-in-error")];
+                }
+                div.field {
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" required
+                        autocomplete="current-password";
+                }
+                div.actions { button.primary type="submit" { "Sign in" } }
+            }
+            p.hint { "Only administrators of every environment of an organization can manage it here." }
+        },
+    )
+}
+
+/// A status message shown after an action (`role=status` so screen readers announce it).
+pub fn notice(text: Option<&str>) -> Markup {
+    html! {
+        @if let Some(text) = text { p.notice role="status" { (text) } }
+    }
+}
+
+/// A copy button for the text of the element `target` (revealed by the script; the text stays
+/// selectable without it).
+pub fn copy_button(target: &str, label: &str) -> Markup {
+    html! {
+        button.copy type="button" data-copy=(target) hidden aria-label=(label) { "Copy" }
+    }
+}
+
+/// The message under a field, when it has an error.
+pub fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(error) = error { p.field-error id=(format!("{id}-error")) { (error) } }
+    }
+}
+
+/// The `aria-describedby` of a field with an optional error and hint.
+pub fn described_by(id: &str, error: Option<&str>, has_hint: bool) -> Option<String> {
+    let mut ids = Vec::new();
+    if error.is_some() {
+        ids.push(format!("{id}-error"));
+    }
+    if has_hint {
+        ids.push(format!("{id}-hint"));
+    }
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// A labelled single-line input with its error and hint.
+pub struct TextField<'a> {
+    /// Element id and form name.
+    pub name: &'a str,
+    /// Visible label.
+    pub label: &'a str,
+    /// Input type (`text`, `email`, `password`, `date`).
+    pub kind: &'a str,
+    /// Current value.
+    pub value: &'a str,
+    /// Error shown next to the field.
+    pub error: Option<&'a str>,
+    /// Hint shown under the label.
+    pub hint: Option<Markup>,
+    /// Whether the field is required.
+    pub required: bool,
+}
+
+impl TextField<'_> {
+    /// Renders the field.
+    pub fn render(&self) -> Markup {
+        self.render_with(None, html! {})
+    }
+
+    /// Renders the field with suggestions: `list` names a `<datalist>` given in `after`.
+    pub fn render_with(&self, list: Option<&str>, after: Markup) -> Markup {
+        let described = described_by(self.name, self.error, self.hint.is_some());
+        let autocomplete = match self.kind {
+            "password" => Some("new-password"),
+            "email" | "text" | "date" => Some("off"),
+            _ => None,
+        };
+        html! {
+            div.field.invalid[self.error.is_some()] {
+                label for=(self.name) { (self.label) }
+                @if let Some(hint) = &self.hint { p.hint id=(format!("{}-hint", self.name)) { (hint) } }
+                (field_error(self.name, self.error))
+                input id=(self.name) name=(self.name) type=(self.kind) value=(self.value)
+                    required[self.required] autocomplete=[autocomplete] list=[list]
+                    aria-invalid=[self.error.map(|_| "true")]
+                    aria-describedby=[described];
+                (after)
+            }
+        }
+    }
+}
+
+/// Field errors of a form, keyed by field name.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    /// Records an error for a field.
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+
+    /// The error of a field.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, message)| message.as_str())
+    }
+
+    /// Whether there is no error.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A summary at the top of the form.
+    pub fn summary(&self) -> Markup {
+        html! {
+            @if !self.is_empty() {
+                div.error-summary role="alert" {
+                    p { "The form has " (self.0.len()) @if self.0.len() == 1 { " problem" } @else { " problems" } ":" }
+                    ul { @for (field, message) in &self.0 { li { a href=(format!("#{field}")) { (message) } } } }
+                }
+            }
+        }
+    }
+}
+
+/// Formats an instant as `YYYY-MM-DD HH:MM UTC`.
+pub fn when(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+/// Formats a date as `YYYY-MM-DD` (the value of `<input type=date>`).
+pub fn date(date: time::Date) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    date.format(&format).unwrap_or_default()
+}
+
+/// Parses a `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &format).ok()
+}
+
+/// Why a console request failed; each renders a page, never a stack of details.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// The thing does not exist in the caller's organization (404).
+    NotFound(&'static str),
+    /// The request cannot be understood (400).
+    BadRequest(&'static str),
+    /// A form's CSRF token is missing or wrong (403); nothing was changed.
+    Csrf,
+    /// The signed-in user does not administer every environment (403).
+    NotAdmin(Box<Session>),
+    /// Something failed on the server (500); logged, never described.
+    Internal,
+}
+
+impl From<StoreError> for ConsoleError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { entity } => Self::NotFound(entity),
+            other => {
+                tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure in console");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<OpError> for ConsoleError {
+    fn from(error: OpError) -> Self {
+        match error {
+            OpError::NotFound(entity) => Self::NotFound(entity),
+            OpError::Store(error) => error.into(),
+            OpError::Forbidden => Self::BadRequest("you may not do this"),
+            OpError::Conflict { .. } => Self::BadRequest("this already exists"),
+            OpError::Invalid { .. } => Self::BadRequest("the form has an invalid value"),
+        }
+    }
+}
+
+/// An error page's content, attached to the response so the console's middleware can frame it
+/// with the navigation and sign-out of the signed-in user (see [`super::frame_errors`]).
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    /// The page's heading and title.
+    pub title: &'static str,
+    /// The page's `data-page`.
+    pub page_id: &'static str,
+    /// The rendered body.
+    pub body: String,
+}
+
+impl ErrorPage {
+    /// The page for a session, with navigation and sign-out.
+    pub fn framed(&self, session: &Session) -> Markup {
+        page(
+            session,
+            None,
+            self.title,
+            self.page_id,
+            PreEscaped(self.body.clone()),
+        )
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let back = html! { p { a href="/console" { "Go back to the console" } } };
+        let (status, title, page_id, body) = match self {
+            Self::NotAdmin(session) => {
+                return html(
+                    StatusCode::FORBIDDEN,
+                    page_without_navigation(
+                        &session,
+                        "You need to administer every environment",
+                        "not-admin",
+                        html! {
+                            p { "You are signed in as " strong { (session.user.email) } ", but the console is only for "
+                                "organization administrators: users who are an administrator of "
+                                strong { "every" } " environment of the organization." }
+                            p { "Ask an organization administrator to add you as an administrator of each environment, "
+                                "then sign in again. Nothing was changed." }
+                        },
+                    ),
+                );
+            }
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Form refused",
+                "forbidden",
+                html! {
+                    p { "This form was refused because it did not carry a valid security token "
+                        "(it may have been sent from another site, or from a page left open after signing out). "
+                        strong { "Nothing was changed." } }
+                    p { a href="/console" { "Go back to the console" } ", reload the page and try again." }
+                },
+            ),
+            Self::NotFound(entity) => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "not-found",
+                html! { p { "No such " (entity) " in your organization." } (back) },
+            ),
+            Self::BadRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                "Request refused",
+                "bad-request",
+                html! { p { "The request was refused: " (detail) ". Nothing was changed." } (back) },
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "internal-error",
+                html! { p { "The server could not complete the request. Try again in a moment." } (back) },
+            ),
+        };
+        let mut response = html(status, bare_page(title, page_id, body.clone()));
+        response.extensions_mut().insert(ErrorPage {
+            title,
+            page_id,
+            body: body.into_string(),
+        });
+        response
+    }
+}
+
+/// The result of a console handler.
+pub type Reply = Result<Response, ConsoleError>;

@@ -1,0 +1,191 @@
+//! The administrator console at `/console` (SPEC §7): server-rendered HTML pages over the same
+//! directory operations as the admin API.
+//!
+//! Pages are built with `maud` (compiled into the binary, escaped by default); the stylesheet and
+//! the small script are embedded with `include_str!` and served from `/console/static/`. Every
+//! form works without JavaScript; the script only adds copy buttons and native confirmation
+//! dialogs. Every response carries a strict Content-Security-Policy (no inline script or style),
+//! `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and, for pages, `Cache-Control:
+//! no-store` (pages may show a key once, and every page is specific to the signed-in user).
+
+pub mod api_users;
+pub mod audit;
+pub mod directory;
+pub mod layout;
+pub mod session;
+
+use crate::admin::session::session_for_token;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+/// Largest form body the console accepts, in bytes.
+pub const FORM_BODY_LIMIT: usize = 64 * 1024;
+
+/// The Content-Security-Policy of every console response: only same-origin script, style and
+/// form targets; no framing, no inline code.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+const STYLESHEET: &str = include_str!("static/console.css");
+const SCRIPT: &str = include_str!("static/console.js");
+
+/// The console's routes, to be merged into the server's router.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route(
+            "/console/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/console/sign-out", post(session::sign_out))
+        .route("/console/static/console.css", get(stylesheet))
+        .route("/console/static/console.js", get(script))
+        .route(
+            "/console/api-users",
+            get(api_users::list_page).post(api_users::create),
+        )
+        .route("/console/api-users/{id}/revoke", post(api_users::revoke))
+        .route("/console/api-users/{id}/delete", post(api_users::delete))
+        .route(
+            "/console/api-users/{id}/rotate",
+            get(api_users::rotate_page).post(api_users::rotate),
+        )
+        .route(
+            "/console/environments",
+            get(directory::environments_page).post(directory::create_environment),
+        )
+        .route(
+            "/console/environments/{id}/admins",
+            post(directory::add_environment_admin),
+        )
+        .route(
+            "/console/environments/{id}/admins/{user_id}/remove",
+            post(directory::remove_environment_admin),
+        )
+        .route(
+            "/console/accounts",
+            get(directory::accounts_page).post(directory::create_account),
+        )
+        .route(
+            "/console/users",
+            get(directory::users_page).post(directory::create_user),
+        )
+        .route("/console/users/{id}", get(directory::user_page))
+        .route(
+            "/console/users/{id}/status",
+            post(directory::set_user_status),
+        )
+        .route(
+            "/console/users/{id}/password",
+            post(directory::set_password),
+        )
+        .route(
+            "/console/users/{id}/api-passwords/reset",
+            post(directory::reset_api_passwords),
+        )
+        .route(
+            "/console/users/{id}/memberships/{account_id}",
+            post(directory::save_membership),
+        )
+        .route(
+            "/console/users/{id}/memberships/{account_id}/remove",
+            post(directory::remove_membership),
+        )
+        .route(
+            "/console/integrator-keys",
+            get(directory::integrator_keys_page).post(directory::create_integrator_key),
+        )
+        .route(
+            "/console/integrator-keys/{id}/revoke",
+            post(directory::revoke_integrator_key),
+        )
+        .route(
+            "/console/integrator-keys/{id}/sunset",
+            post(directory::set_integrator_key_sunset),
+        )
+        .route(
+            "/console/organization/legacy-header",
+            post(directory::set_legacy_header),
+        )
+        .route("/console/audit", get(audit::audit_page))
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state, frame_errors))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Gives error pages the signed-in user's navigation and sign-out, so every page offers
+/// sign-out; without a live session the bare page stays.
+async fn frame_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let token = session::cookie(request.headers(), session::SESSION_COOKIE).map(str::to_owned);
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<layout::ErrorPage>() else {
+        return response;
+    };
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return response;
+    };
+    let Ok((user, digest, stored)) = session_for_token(&state, &token).await else {
+        return response;
+    };
+    let session = session::Session {
+        user,
+        digest,
+        csrf_token: stored.csrf_token,
+        source_ip: None,
+    };
+    layout::html(response.status(), error.framed(&session))
+}
+
+/// `/console`: the API-users page is the console's home.
+async fn home() -> Redirect {
+    Redirect::to("/console/api-users")
+}
+
+async fn stylesheet() -> Response {
+    static_asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+async fn script() -> Response {
+    static_asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+fn static_asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // Revalidate on every use so a new release's assets are picked up at once.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Adds the console's security headers to a response; pages default to `no-store`.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}

@@ -1,0 +1,428 @@
+//! Console sign-in, sign-out and the extractors behind every console page: the session cookie,
+//! the organization-administrator check and the CSRF check of every posted form.
+//!
+//! The session itself is the admin API's (`admin_sessions`, stored by digest, with a CSRF token
+//! per session); the console only carries its token in a cookie that is `HttpOnly`,
+//! `SameSite=Strict`, scoped to `/console`, and `Secure` when the public URL is `https`. The
+//! sign-in form, which has no session yet, is protected by a double-submit token: a random value
+//! in a short-lived `SameSite=Strict` cookie that the form must echo.
+
+use super::layout::{self, ConsoleError};
+use crate::admin::AdminError;
+use crate::admin::session::{session_for_token, sign_in as open_session};
+use crate::ops::Actor;
+use crate::routes::{Peer, client_ip};
+use crate::state::{AppState, random_bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use countersign_core::directory::User;
+use countersign_core::secret::Secret;
+use countersign_store::AuditOutcome;
+use maud::html;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+/// Name of the cookie that carries the console session token.
+pub const SESSION_COOKIE: &str = "countersign_console";
+/// Name of the cookie that carries the sign-in form's double-submit token.
+pub const SIGN_IN_COOKIE: &str = "countersign_console_sign_in";
+/// Name of the hidden field that carries the CSRF token in every console form.
+pub const CSRF_FIELD: &str = "csrf_token";
+
+/// How long the sign-in form's token lives, in seconds.
+const SIGN_IN_TOKEN_SECONDS: i64 = 60 * 60;
+
+/// A signed-in console user (not necessarily an organization administrator).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The signed-in user.
+    pub user: User,
+    /// Digest of the session token (sign-out deletes the row under it).
+    pub digest: String,
+    /// The session's CSRF token, echoed by every form.
+    pub csrf_token: String,
+    /// The client's address.
+    pub source_ip: Option<String>,
+}
+
+impl Session {
+    /// The user as the actor of directory operations.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            organization_id: self.user.organization_id,
+            user_id: Some(self.user.id),
+            name: self.user.email.clone(),
+            source_ip: self.source_ip.clone(),
+        }
+    }
+}
+
+/// A signed-in organization administrator: the only user the console's pages serve.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The session.
+    pub session: Session,
+    /// The administrator as the actor of directory operations.
+    pub actor: Actor,
+}
+
+/// A token from the cookie header, when present.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+/// Whether the console is served over TLS (its public URL is `https`), so cookies are `Secure`.
+pub fn is_secure(state: &AppState) -> bool {
+    state
+        .config
+        .public_url
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Secure` over TLS.
+fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
+    let secure = if is_secure(state) { "; Secure" } else { "" };
+    let text = format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    );
+    // Names, paths and values are ASCII built here (hex tokens), so this cannot fail.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+fn clear_session_cookie(state: &AppState) -> HeaderValue {
+    set_cookie(state, SESSION_COOKIE, "", "/console", 0)
+}
+
+/// A 303 redirect (the answer to a posted form, or to a page that needs a session).
+pub fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn client_address(parts: &Parts, state: &AppState) -> Option<String> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    client_ip(&parts.headers, peer, state.config.trust_forwarded_for)
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+            return Err(see_other("/console/sign-in"));
+        };
+        match session_for_token(state, token).await {
+            Ok((user, digest, session)) => Ok(Self {
+                user,
+                digest,
+                csrf_token: session.csrf_token,
+                source_ip: client_address(parts, state),
+            }),
+            Err(AdminError::Unauthorized) => {
+                // Expired, signed out elsewhere, or the user was disabled: start again.
+                let mut response = see_other("/console/sign-in?ended=1");
+                response
+                    .headers_mut()
+                    .insert(header::SET_COOKIE, clear_session_cookie(state));
+                Err(response)
+            }
+            Err(_) => Err(ConsoleError::Internal.into_response()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, state).await?;
+        let is_admin = state
+            .ops()
+            .is_organization_admin(session.user.organization_id, session.user.id)
+            .await
+            .map_err(|error| ConsoleError::from(error).into_response())?;
+        if !is_admin {
+            return Err(ConsoleError::NotAdmin(Box::new(session)).into_response());
+        }
+        let actor = session.actor();
+        Ok(Self { session, actor })
+    }
+}
+
+/// Something that holds the CSRF token a form must echo.
+pub trait CsrfBound {
+    /// The expected token.
+    fn csrf_token(&self) -> &str;
+}
+
+impl CsrfBound for Session {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+impl CsrfBound for Admin {
+    fn csrf_token(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+/// The fields of a posted form, in order (repeated names allowed, e.g. permission checkboxes).
+#[derive(Debug, Default)]
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    /// The first value of a field.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The first value of a field, or the empty string.
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("")
+    }
+
+    /// Every value of a field.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the user confirmed a destructive action (`confirm=yes`).
+    pub fn is_confirmed(&self) -> bool {
+        self.get("confirm") == Some("yes")
+    }
+}
+
+/// Reads a urlencoded form body.
+async fn read_form(request: Request, state: &AppState) -> Result<FormData, Response> {
+    axum::Form::<Vec<(String, String)>>::from_request(request, state)
+        .await
+        .map(|form| FormData(form.0))
+        .map_err(|_| {
+            ConsoleError::BadRequest("the form could not be read; reload the page and try again")
+                .into_response()
+        })
+}
+
+/// Whether `sent` equals `expected`, compared in constant time.
+fn tokens_match(sent: Option<&str>, expected: &str) -> bool {
+    match sent {
+        Some(sent) if !expected.is_empty() => {
+            bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+/// A posted form from `who`, whose CSRF token matched; otherwise the request is refused with 403
+/// before any handler runs, so nothing changes.
+#[derive(Debug)]
+pub struct Posted<T> {
+    /// The signed-in user (or administrator).
+    pub who: T,
+    /// The form's fields.
+    pub form: FormData,
+}
+
+impl<T> FromRequest<AppState> for Posted<T>
+where
+    T: FromRequestParts<AppState, Rejection = Response> + CsrfBound + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let who = T::from_request_parts(&mut parts, state).await?;
+        let form = read_form(Request::from_parts(parts, body), state).await?;
+        if !tokens_match(form.get(CSRF_FIELD), who.csrf_token()) {
+            return Err(ConsoleError::Csrf.into_response());
+        }
+        Ok(Self { who, form })
+    }
+}
+
+/// Query parameters of a page; a malformed query gets the console's 400 page.
+#[derive(Debug)]
+pub struct PageQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PageQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|query| Self(query.0))
+            .map_err(|_| ConsoleError::BadRequest("the address is malformed").into_response())
+    }
+}
+
+/// Query of the sign-in page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SignInQuery {
+    /// Set after sign-out.
+    signed_out: Option<String>,
+    /// Set when a session cookie no longer names a live session.
+    ended: Option<String>,
+}
+
+fn is_sign_in_token(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `GET /console/sign-in`: the sign-in form.
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageQuery(query): PageQuery<SignInQuery>,
+) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE).filter(|t| !t.is_empty())
+        && session_for_token(&state, token).await.is_ok()
+    {
+        return see_other("/console/api-users");
+    }
+    let notice = if query.signed_out.is_some() {
+        Some("You have signed out.")
+    } else if query.ended.is_some() {
+        Some("Your session has ended. Sign in again to continue.")
+    } else {
+        None
+    };
+    sign_in_response(&state, &headers, StatusCode::OK, "", notice, None)
+}
+
+/// Renders the sign-in form, reusing the browser's sign-in token or issuing a new one.
+fn sign_in_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: &str,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let token = cookie(headers, SIGN_IN_COOKIE)
+        .filter(|t| is_sign_in_token(t))
+        .map_or_else(|| hex::encode(random_bytes::<32>()), str::to_owned);
+    let markup = layout::sign_in(&token, email, notice, error);
+    let mut response = layout::html(status, markup);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(
+            state,
+            SIGN_IN_COOKIE,
+            &token,
+            "/console/sign-in",
+            SIGN_IN_TOKEN_SECONDS,
+        ),
+    );
+    response
+}
+
+/// `POST /console/sign-in`: checks the form token, the email and the password, opens a session
+/// and sets the session cookie.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let form = match read_form(request, &state).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let expected = cookie(&headers, SIGN_IN_COOKIE).filter(|t| is_sign_in_token(t));
+    if !expected.is_some_and(|expected| tokens_match(form.get(CSRF_FIELD), expected)) {
+        return ConsoleError::Csrf.into_response();
+    }
+    let email = form.text("email").trim();
+    let password = form.text("password");
+    if email.is_empty() || password.is_empty() {
+        return sign_in_response(
+            &state,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            email,
+            None,
+            Some("Enter your email and password."),
+        );
+    }
+    let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
+    match open_session(&state, email, Secret::new(password), source_ip.as_deref()).await {
+        Ok(Some((_, token, session))) => {
+            let max_age = (session.expires_at - state.now()).whole_seconds().max(0);
+            let mut response = see_other("/console/api-users");
+            let headers = response.headers_mut();
+            headers.append(
+                header::SET_COOKIE,
+                set_cookie(&state, SESSION_COOKIE, token.expose(), "/console", max_age),
+            );
+            headers.append(
+                header::SET_COOKIE,
+                set_cookie(&state, SIGN_IN_COOKIE, "", "/console/sign-in", 0),
+            );
+            response
+        }
+        Ok(None) => sign_in_response(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            email,
+            None,
+            Some("The email or password is incorrect."),
+        ),
+        Err(_) => ConsoleError::Internal.into_response(),
+    }
+}
+
+/// `POST /console/sign-out`: deletes the session on the server and the cookie in the browser.
+pub async fn sign_out(State(state): State<AppState>, posted: Posted<Session>) -> Response {
+    let session = posted.who;
+    if let Err(error) = state.store.delete_admin_session(&session.digest).await {
+        return ConsoleError::from(error).into_response();
+    }
+    state
+        .audit_event(
+            Some(session.user.organization_id),
+            &session.user.email,
+            "admin.logout",
+            &session.user.id.to_string(),
+            session.source_ip.as_deref(),
+            AuditOutcome::Success,
+        )
+        .await;
+    let mut response = see_other("/console/sign-in?signed_out=1");
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_session_cookie(&state));
+    response
+}
+
+/// The hidden CSRF field of a form.
+pub fn csrf_field(token: &str) -> maud::Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
+}

@@ -1,0 +1,494 @@
+//! The directory pages over plain HTTP: environments and their administrators, accounts, users
+//! with status, password and memberships, integrator keys with the legacy sunset, and the audit
+//! page's filters and paging.
+
+use crate::support::{ConsoleClient, csrf_token, date_in, location};
+use countersign_core::directory::Permissions;
+use countersign_core::ids::UserId;
+use countersign_test_support::spawn_app;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test]
+async fn environment_created_in_the_console_needs_every_admin_added() {
+    let app = spawn_app().await;
+    let carol = app
+        .create_user("carol@example.com", Some("carol password"))
+        .await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let csrf = console.csrf("/console/environments").await;
+    let response = console
+        .post(
+            "/console/environments",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "Sandbox"),
+                ("kind", "sandbox"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let environments: Value = app
+        .admin_get("/admin/v1/environments")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sandbox = environments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Sandbox")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Carol administers production only: not yet an organization administrator.
+    let response = console
+        .post(
+            &format!("/console/environments/{}/admins", app.environment_id),
+            &[("csrf_token", &csrf), ("user_id", &carol)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let carols = ConsoleClient::new(&app);
+    carols
+        .sign_in_as("carol@example.com", "carol password")
+        .await;
+    assert_eq!(
+        carols.get("/console/api-users").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let response = console
+        .post(
+            &format!("/console/environments/{sandbox}/admins"),
+            &[("csrf_token", &csrf), ("user_id", &carol)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        carols.get("/console/api-users").await.status(),
+        StatusCode::OK
+    );
+    let page = console.page("/console/environments").await;
+    assert!(page.contains("Sandbox"));
+    assert!(page.contains("carol@example.com"));
+    // Removing her again takes her console away on the next request.
+    let response = console
+        .post(
+            &format!("/console/environments/{sandbox}/admins/{carol}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        carols.get("/console/api-users").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // A bad name is shown next to the field.
+    let response = console
+        .post(
+            "/console/environments",
+            &[("csrf_token", &csrf), ("name", ""), ("kind", "sandbox")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("id=\"name-error\""));
+}
+
+#[tokio::test]
+async fn accounts_page_creates_accounts_and_shows_the_context_identifier() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let csrf = console.csrf("/console/accounts").await;
+    let response = console
+        .post(
+            "/console/accounts",
+            &[
+                ("csrf_token", &csrf),
+                ("environment_id", &app.environment_id),
+                ("name", "Second account"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/console/accounts?done=created");
+    let accounts: Value = app
+        .admin_get("/admin/v1/accounts")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Second account")
+        .unwrap()
+        .clone();
+    let page = console.page("/console/accounts").await;
+    let id = second["id"].as_str().unwrap();
+    assert!(page.contains(&format!("id=\"context-{id}\">{id}</code>")));
+    assert!(page.contains(&format!("data-copy=\"context-{id}\"")));
+    assert!(page.contains(second["number"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn users_page_creates_users_and_manages_status_password_and_memberships() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let csrf = console.csrf("/console/users").await;
+    let response = console
+        .post(
+            "/console/users",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "dave@example.com"),
+                ("name", "Dave"),
+                ("password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let target = location(&response);
+    let dave = target
+        .strip_prefix("/console/users/")
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let user_id = UserId::parse(&dave).unwrap();
+    // Membership with permission checkboxes and the default flag.
+    let account = &app.account_id;
+    let response = console
+        .post(
+            &format!("/console/users/{dave}/memberships/{account}"),
+            &[
+                ("csrf_token", &csrf),
+                ("permission", "send"),
+                ("permission", "sobo"),
+                ("permission", "account_wide"),
+                ("is_default", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let memberships = app.store.list_memberships(user_id).await.unwrap();
+    assert_eq!(memberships.len(), 1);
+    assert!(memberships[0].is_default);
+    assert_eq!(
+        memberships[0].permissions,
+        Permissions::SEND
+            .with(Permissions::SOBO)
+            .with(Permissions::ACCOUNT_WIDE)
+    );
+    let page = console.page(&format!("/console/users/{dave}")).await;
+    assert!(page.contains(&format!(
+        "id=\"m-{account}-sobo\" type=\"checkbox\" name=\"permission\" value=\"sobo\" checked"
+    )));
+    assert!(!page.contains(&format!(
+        "id=\"m-{account}-admin\" type=\"checkbox\" name=\"permission\" value=\"admin\" checked"
+    )));
+    // A duplicate email is shown next to the field, the rest kept.
+    let response = console
+        .post(
+            "/console/users",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "DAVE@example.com"),
+                ("name", "Another Dave"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("id=\"email-error\""));
+    assert!(body.contains("value=\"Another Dave\""));
+    // Password: too short is refused next to the field; then set, and Dave can sign in.
+    let response = console
+        .post(
+            &format!("/console/users/{dave}/password"),
+            &[("csrf_token", &csrf), ("password", "short")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("id=\"password-error\""));
+    assert!(
+        !body.contains("value=\"short\""),
+        "passwords are never echoed"
+    );
+    let response = console
+        .post(
+            &format!("/console/users/{dave}/password"),
+            &[("csrf_token", &csrf), ("password", "dave's new password")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.login("dave@example.com", "dave's new password")
+            .await
+            .is_some()
+    );
+    // Disable, then enable.
+    let response = console
+        .post(
+            &format!("/console/users/{dave}/status"),
+            &[("csrf_token", &csrf), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.login("dave@example.com", "dave's new password")
+            .await
+            .is_none()
+    );
+    console
+        .post(
+            &format!("/console/users/{dave}/status"),
+            &[("csrf_token", &csrf), ("status", "active")],
+        )
+        .await;
+    assert!(
+        app.login("dave@example.com", "dave's new password")
+            .await
+            .is_some()
+    );
+    // Remove the membership.
+    let response = console
+        .post(
+            &format!("/console/users/{dave}/memberships/{account}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.store
+            .list_memberships(user_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The users list shows Dave.
+    let list = console.page("/console/users").await;
+    assert!(list.contains("dave@example.com"));
+}
+
+#[tokio::test]
+async fn administrator_cannot_disable_themselves() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let csrf = console.csrf("/console/users").await;
+    let response = console
+        .post(
+            &format!("/console/users/{}/status", app.admin_user_id),
+            &[("csrf_token", &csrf), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        console.get("/console/api-users").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn integrator_keys_are_created_imported_sunset_and_revoked() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let csrf = console.csrf("/console/integrator-keys").await;
+    let imported = "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e";
+    let response = console
+        .post(
+            "/console/integrator-keys",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "Acme ERP"),
+                ("key", imported),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/console/integrator-keys?done=created");
+    let response = console
+        .post(
+            "/console/integrator-keys",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "Acme again"),
+                ("key", imported),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("id=\"key-error\""));
+    let keys: Value = app
+        .admin_get("/admin/v1/integrator-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = keys["items"][0]["id"].as_str().unwrap().to_owned();
+    let sunset = date_in(&app, 90);
+    let response = console
+        .post(
+            &format!("/console/integrator-keys/{id}/sunset"),
+            &[("csrf_token", &csrf), ("legacy_sunset_at", &sunset)],
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        "/console/integrator-keys?done=sunset_set"
+    );
+    let key: Value = app
+        .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(key["legacy_sunset_at"], format!("{sunset}T00:00:00Z"));
+    let page = console.page("/console/integrator-keys").await;
+    assert!(page.contains(imported));
+    assert!(page.contains(&format!("{sunset} 00:00 UTC")));
+    let response = console
+        .post(
+            &format!("/console/integrator-keys/{id}/sunset"),
+            &[("csrf_token", &csrf), ("clear", "1")],
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        "/console/integrator-keys?done=sunset_cleared"
+    );
+    let key: Value = app
+        .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(key["legacy_sunset_at"].is_null());
+    // Revoke asks first.
+    let response = console
+        .post(
+            &format!("/console/integrator-keys/{id}/revoke"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Revoke integrator key?")
+    );
+    let response = console
+        .post(
+            &format!("/console/integrator-keys/{id}/revoke"),
+            &[("csrf_token", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(location(&response), "/console/integrator-keys?done=revoked");
+    let key: Value = app
+        .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(key["status"], "revoked");
+    // The organization-wide switch.
+    let response = console
+        .post(
+            "/console/organization/legacy-header",
+            &[("csrf_token", &csrf), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        "/console/integrator-keys?done=legacy_disabled"
+    );
+    let page = console.page("/console/integrator-keys").await;
+    assert!(page.contains("Accept the legacy header again"));
+}
+
+#[tokio::test]
+async fn audit_page_filters_by_action_and_time_and_pages_with_a_cursor() {
+    let app = spawn_app().await;
+    for index in 0..60 {
+        app.create_user(&format!("user{index}@example.com"), None)
+            .await;
+    }
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    // Events are written in batches off the request path; wait until all are visible.
+    let visible = app
+        .eventually(std::time::Duration::from_secs(10), || async {
+            let page = console.page("/console/audit?action=user.create").await;
+            page.matches("<code class=\"action\">user.create</code>")
+                .count()
+                == 50
+        })
+        .await;
+    assert!(visible, "the first page holds 50 events");
+    let page = console.page("/console/audit?action=user.create").await;
+    assert!(!page.contains(">admin.login</code>"));
+    let older = page
+        .split("id=\"older\" rel=\"next\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(older.contains("action=user.create"), "{older}");
+    let second = console.page(&older).await;
+    assert_eq!(second.matches(">user.create</code>").count(), 10);
+    assert!(!second.contains("id=\"older\""));
+    // Filter by actor and by day.
+    let today = date_in(&app, 0);
+    let tomorrow = date_in(&app, 1);
+    let page = console
+        .page(&format!(
+            "/console/audit?actor=admin%40example.com&since={today}&until={today}"
+        ))
+        .await;
+    assert!(page.contains(">admin.login</code>"));
+    let page = console
+        .page(&format!("/console/audit?since={tomorrow}"))
+        .await;
+    assert!(page.contains("No events match."));
+    let response = console.get("/console/audit?since=yesterday").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"since-error\"")
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_get_the_not_found_page() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let response = console.get("/console/users/not-a-uuid").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = console
+        .get("/console/users/0190a0b0-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let page = console.page("/console/api-users").await;
+    let response = console
+        .post(
+            "/console/api-users/0190a0b0-0000-7000-8000-000000000000/revoke",
+            &[("csrf_token", &csrf_token(&page)), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

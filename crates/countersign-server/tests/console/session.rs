@@ -1,0 +1,328 @@
+//! Sign-in, the session cookie's attributes, sign-out, session expiry, the CSRF check on every
+//! form, the 403 page for users who are not organization administrators, and the security
+//! headers of every console response.
+
+use crate::support::{ConsoleClient, api_user, api_users, csrf_token, date_in, location};
+use countersign_test_support::{ADMIN_EMAIL, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+
+fn session_cookie(console: &ConsoleClient<'_>) -> String {
+    console
+        .set_cookies
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|c| c.starts_with("countersign_console=") && !c.contains("Max-Age=0"))
+        .cloned()
+        .expect("a session cookie was set")
+}
+
+#[tokio::test]
+async fn pages_redirect_to_sign_in_without_a_session() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    for path in [
+        "/console",
+        "/console/api-users",
+        "/console/users",
+        "/console/audit",
+    ] {
+        let response = console.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        let target = location(&response);
+        assert!(
+            target == "/console/sign-in" || target == "/console/api-users",
+            "{path} -> {target}"
+        );
+    }
+    let response = console.get("/console/api-users").await;
+    assert_eq!(location(&response), "/console/sign-in");
+}
+
+#[tokio::test]
+async fn sign_in_sets_an_http_only_strict_session_cookie_not_secure_over_http() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let cookie = session_cookie(&console);
+    assert!(cookie.contains("; HttpOnly"), "{cookie}");
+    assert!(cookie.contains("; SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("; Path=/console"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let page = console.page("/console/api-users").await;
+    assert!(page.contains(ADMIN_EMAIL));
+    assert!(page.contains("Sign out"));
+}
+
+#[tokio::test]
+async fn session_cookie_is_secure_when_the_public_url_is_https() {
+    let app = spawn_app_with(|config| config.public_url = "https://auth.example.com".into()).await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let cookie = session_cookie(&console);
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("; HttpOnly"), "{cookie}");
+    assert!(cookie.contains("; SameSite=Strict"), "{cookie}");
+    let sign_in_cookie = console
+        .set_cookies
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|c| c.starts_with("countersign_console_sign_in="))
+        .cloned()
+        .unwrap();
+    assert!(sign_in_cookie.contains("; Secure"), "{sign_in_cookie}");
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_and_the_form_keeps_the_email() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    let response = console
+        .sign_in_as(ADMIN_EMAIL, "not the password at all")
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(console.cookie("countersign_console").is_none());
+    let body = response.text().await.unwrap();
+    assert!(body.contains("The email or password is incorrect."));
+    assert!(body.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
+    assert!(!body.contains("not the password at all"));
+}
+
+#[tokio::test]
+async fn sign_in_form_without_its_token_is_refused() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    let _ = console.page("/console/sign-in").await;
+    let response = console
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", ADMIN_EMAIL),
+                ("password", countersign_test_support::ADMIN_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(console.cookie("countersign_console").is_none());
+}
+
+#[tokio::test]
+async fn form_without_csrf_token_is_refused_and_creates_nothing() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let expires = date_in(&app, 30);
+    let response = console
+        .post(
+            "/console/api-users",
+            &[
+                ("username", "forged-bot"),
+                ("scope", "organization"),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Nothing was changed"));
+    assert!(api_users(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn form_with_wrong_csrf_token_is_refused_and_revokes_nothing() {
+    let app = spawn_app().await;
+    let (id, _) = app
+        .create_api_user("keep-me", serde_json::json!({"type": "organization"}))
+        .await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let real = console.csrf("/console/api-users").await;
+    let wrong = "0".repeat(real.len());
+    for token in [wrong.as_str(), "", "short"] {
+        let response = console
+            .post(
+                &format!("/console/api-users/{id}/revoke"),
+                &[("csrf_token", token), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "token {token:?}");
+    }
+    // Another session's token does not work either.
+    let other = ConsoleClient::new(&app);
+    other.sign_in().await;
+    let foreign = other.csrf("/console/api-users").await;
+    assert_ne!(foreign, real);
+    let response = console
+        .post(
+            &format!("/console/api-users/{id}/revoke"),
+            &[("csrf_token", &foreign), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api_user(&app, "keep-me").await.unwrap()["status"], "active");
+}
+
+#[tokio::test]
+async fn non_organization_admin_gets_a_clear_403_page() {
+    let app = spawn_app().await;
+    app.create_user("clerk@example.com", Some("clerk password 1"))
+        .await;
+    let console = ConsoleClient::new(&app);
+    let response = console
+        .sign_in_as("clerk@example.com", "clerk password 1")
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    for path in ["/console/api-users", "/console/users", "/console/audit"] {
+        let response = console.get(path).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("You need to administer every environment"));
+        assert!(body.contains("clerk@example.com"));
+        assert!(body.contains("Sign out"), "the 403 page offers sign-out");
+    }
+    // Posting is refused the same way, and changes nothing.
+    let token = csrf_token(&console.get("/console/users").await.text().await.unwrap());
+    let expires = date_in(&app, 30);
+    let response = console
+        .post(
+            "/console/api-users",
+            &[
+                ("csrf_token", &token),
+                ("username", "clerk-bot"),
+                ("scope", "organization"),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(api_users(&app).await.is_empty());
+    // Sign-out works for them.
+    let response = console
+        .post("/console/sign-out", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_on_the_server() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let token = console.cookie("countersign_console").unwrap();
+    // The console session is an administrator session: it works as an admin API bearer token.
+    let me = app
+        .client
+        .get(app.url("/admin/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let csrf = console.csrf("/console/api-users").await;
+    let response = console
+        .post("/console/sign-out", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/console/sign-in?signed_out=1");
+    assert!(
+        console.cookie("countersign_console").is_none(),
+        "cookie cleared"
+    );
+    // Replaying the old cookie does not work: the server-side session is gone.
+    console.set_cookie("countersign_console", &token);
+    let response = console.get("/console/api-users").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/console/sign-in?ended=1");
+    let me = app
+        .client
+        .get(app.url("/admin/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let page = console.page("/console/sign-in?signed_out=1").await;
+    assert!(page.contains("You have signed out."));
+}
+
+#[tokio::test]
+async fn session_expires_after_the_configured_time() {
+    let app = spawn_app_with(|config| config.admin_session_minutes = 30).await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    app.advance(time::Duration::minutes(29));
+    assert_eq!(
+        console.get("/console/api-users").await.status(),
+        StatusCode::OK
+    );
+    app.advance(time::Duration::minutes(2));
+    let response = console.get("/console/api-users").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/console/sign-in?ended=1");
+    let page = console.page("/console/sign-in?ended=1").await;
+    assert!(page.contains("Your session has ended"));
+    // A form posted from a page left open is not applied either.
+    let expires = date_in(&app, 30);
+    let response = console
+        .post(
+            "/console/api-users",
+            &[
+                ("username", "late-bot"),
+                ("scope", "organization"),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(api_users(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_are_not_cached() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    let sign_in = console.get("/console/sign-in").await;
+    console.sign_in().await;
+    let list = console.get("/console/api-users").await;
+    for response in [&sign_in, &list] {
+        let headers = response.headers();
+        let csp = headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers[CACHE_CONTROL], "no-store");
+        assert!(
+            headers[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+    let body = list.text().await.unwrap();
+    assert!(!body.contains("<script>"), "no inline script");
+    assert!(!body.contains(" style=\""), "no inline style");
+    assert!(body.contains("<script src=\"/console/static/console.js\" defer>"));
+    let script = console.get("/console/static/console.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(
+        script.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let style = console.get("/console/static/console.css").await;
+    assert_eq!(style.status(), StatusCode::OK);
+    assert!(
+        style.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
