@@ -5,7 +5,7 @@
 use super::directory::{all_environments, all_users};
 use super::layout::{
     self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, described_by,
-    field_error, notice, when,
+    field_error, notice, when, when_html,
 };
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::{self, IssuedKey, OpError};
@@ -166,7 +166,7 @@ async fn render_list(
     let list = html! {
         section aria-labelledby="list-heading" {
             div.section-head {
-                h2 #list-heading { "API users" }
+                h2 #list-heading { "Existing API users" }
                 a.button.primary href="#create-heading" { "Create an API user" }
             }
             form.toggle method="get" action="/console/api-users" {
@@ -259,13 +259,13 @@ fn row(
             td data-label="Username" { strong.username { (api_user.username) }
                 @if let Some(description) = &api_user.description { br; span.hint { (description) } } }
             td data-label="Scope" { (scope_target(&api_user.scope, users, environments)) }
-            td data-label="Expires" { (when(api_user.expires_at)) }
+            td data-label="Expires" { (when_html(api_user.expires_at)) }
             td data-label="Status" { (status_badge(status))
                 @if let (Some(at), Some(by)) = (api_user.revoked_at, &api_user.revoked_by) {
-                    br; span.hint { (when(at)) " by " (by) }
+                    br; span.hint { (when_html(at)) " by " (by) }
                 } }
-            td data-label="Last used" { @match api_user.last_used_at { Some(at) => (when(at)), None => span.hint { "Never" } } }
-            td data-label="Created by" { (api_user.created_by) br; span.hint { (when(api_user.created_at)) } }
+            td data-label="Last used" { @match api_user.last_used_at { Some(at) => (when_html(at)), None => span.hint { "Never" } } }
+            td data-label="Created by" { (api_user.created_by) br; span.hint { (when_html(api_user.created_at)) } }
             td data-label="Actions" {
                 div.row-actions {
                     @if status == ApiUserStatus::Active {
@@ -302,7 +302,7 @@ fn create_form(
     let expiry_error = errors.get("expires_at");
     html! {
         (errors.summary())
-        form.stack #create-api-user method="post" action="/console/api-users" novalidate[!errors.is_empty()] {
+        form.stack #create-api-user method="post" action="/console/api-users" {
             (csrf_field(&admin.session.csrf_token))
             (TextField { name: "username", label: "Username", kind: "text", value: &draft.username,
                 error: errors.get("username"), required: true,

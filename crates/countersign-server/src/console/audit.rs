@@ -1,7 +1,7 @@
 //! The console's audit page: the organization's audit log, newest first, filtered by actor,
 //! action and a date range, paged with the store's cursor.
 
-use super::layout::{self, FieldErrors, Reply, Section, TextField, when};
+use super::layout::{self, FieldErrors, Reply, Section, TextField, when_html};
 use super::session::{Admin, PageQuery};
 use crate::state::AppState;
 use axum::extract::State;
@@ -159,7 +159,7 @@ pub async fn audit_page(
                             @for record in &page.items {
                                 @let event = &record.event;
                                 tr {
-                                    td data-label="Time" { (when(event.at)) }
+                                    td data-label="Time" { (when_html(event.at)) }
                                     td data-label="Actor" { (event.actor) }
                                     td data-label="Action" { code.action { (event.action) } }
                                     td data-label="Subject" { span.wrap { (event.subject) } }

@@ -7,7 +7,7 @@
 
 use super::layout::{
     self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, described_by,
-    field_error, notice, when,
+    field_error, notice, when_html,
 };
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
@@ -1019,7 +1019,7 @@ fn integrator_key_row(csrf: &str, key: &IntegratorKey) -> Markup {
             td data-label="Key" { span.copy-row { code id=(target) { (key.key) } (copy_button(&target, &format!("Copy the key of {}", key.name))) } }
             td data-label="Status" { span class=(format!("status status-{status}")) { (capitalized(status)) } }
             td data-label="Legacy sunset" {
-                @match key.legacy_sunset_at { Some(at) => (when(at)), None => span.hint { "None" } }
+                @match key.legacy_sunset_at { Some(at) => (when_html(at)), None => span.hint { "None" } }
                 @if key.status == IntegratorKeyStatus::Active {
                     form.inline-form method="post" action=(format!("/console/integrator-keys/{id}/sunset")) {
                         (csrf_field(csrf))

@@ -304,6 +304,14 @@ pub fn when(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// An instant for a table cell: the date and the time each stay on one line, and the cell may
+/// break between them.
+pub fn when_html(at: OffsetDateTime) -> Markup {
+    let text = when(at);
+    let (day, time) = text.split_once(' ').unwrap_or((text.as_str(), ""));
+    html! { span.when { span { (day) } " " span { (time) } } }
+}
+
 /// Formats a date as `YYYY-MM-DD` (the value of `<input type=date>`).
 pub fn date(date: time::Date) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -356,7 +364,7 @@ impl From<OpError> for ConsoleError {
 }
 
 /// An error page's content, attached to the response so the console's middleware can frame it
-/// with the navigation and sign-out of the signed-in user (see [`super::frame_errors`]).
+/// with the navigation and sign-out of the signed-in user (the `frame_errors` middleware).
 #[derive(Clone, Debug)]
 pub struct ErrorPage {
     /// The page's heading and title.

@@ -395,6 +395,21 @@ pub async fn sign_in(
             None,
             Some("The email or password is incorrect."),
         ),
+        Err(AdminError::TooManyRequests(seconds)) => {
+            let message = format!("Too many failed sign-ins. Try again in {seconds} seconds.");
+            let mut response = sign_in_response(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                email,
+                None,
+                Some(&message),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            response
+        }
         Err(_) => ConsoleError::Internal.into_response(),
     }
 }

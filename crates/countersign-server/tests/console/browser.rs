@@ -145,6 +145,7 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
             .unwrap_or_else(|_| panic!("{username} is listed"));
     }
     browser.screenshot("api-users.png").await;
+    browser.assert_inputs_labelled("API users").await;
 
     // Revoke through the confirmation dialog; the token is refused at once.
     browser
@@ -268,6 +269,29 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
     assert!(text.contains("Nothing was changed"), "{text}");
     assert!(api_user(&app, "forged-bot").await.is_none());
 
+    // A form on another site is not even sent the session cookie (SameSite=Strict).
+    let attacker = format!(
+        "data:text/html,<form id=f method=post action=\"{}\">\
+         <input name=username value=cross-site-bot><input name=scope value=organization>\
+         <input name=expires_at value={}></form>",
+        app.url("/console/api-users"),
+        crate::support::date_in(&app, 30)
+    );
+    browser.client.goto(&attacker).await.unwrap();
+    browser
+        .client
+        .execute("document.getElementById('f').submit();", vec![])
+        .await
+        .unwrap();
+    browser.wait_for_page("sign-in").await;
+    assert!(api_user(&app, "cross-site-bot").await.is_none());
+    browser
+        .client
+        .goto(&app.url("/console/api-users"))
+        .await
+        .unwrap();
+    browser.wait_for_page("api-users").await;
+
     // Phone width: no horizontal overflow.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser
@@ -356,6 +380,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
         .await
         .unwrap();
     browser.screenshot("user-memberships.png").await;
+    browser.assert_inputs_labelled("user page").await;
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.assert_fits_width("user page at 390 px").await;
     browser.client.set_window_size(1280, 900).await.unwrap();
@@ -393,6 +418,8 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
             t.contains("carol@example.com")
         })
         .await;
+    browser.screenshot("environments.png").await;
+    browser.assert_inputs_labelled("environments").await;
 
     // Accounts: the context identifier has a copy button.
     browser.click("nav a[href=\"/console/accounts\"]").await;
@@ -415,6 +442,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
         })
         .await;
     browser.screenshot("accounts.png").await;
+    browser.assert_inputs_labelled("accounts").await;
 
     // Integrator keys: create one.
     browser
@@ -433,6 +461,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
         .wait_for_text("#integrator-keys", |t| t.contains("YDMN-339fa93c"))
         .await;
     browser.screenshot("integrator-keys.png").await;
+    browser.assert_inputs_labelled("integrator keys").await;
 
     // Audit: filter by action through the form.
     browser.click("nav a[href=\"/console/audit\"]").await;
@@ -468,6 +497,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
         .unwrap();
     assert!(!rows.is_empty());
     browser.screenshot("audit.png").await;
+    browser.assert_inputs_labelled("audit").await;
 
     // Every page fits a phone's width.
     browser.client.set_window_size(390, 844).await.unwrap();

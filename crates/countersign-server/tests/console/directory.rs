@@ -353,7 +353,7 @@ async fn integrator_keys_are_created_imported_sunset_and_revoked() {
     assert_eq!(key["legacy_sunset_at"], format!("{sunset}T00:00:00Z"));
     let page = console.page("/console/integrator-keys").await;
     assert!(page.contains(imported));
-    assert!(page.contains(&format!("{sunset} 00:00 UTC")));
+    assert!(page.contains(&format!("<span>{sunset}</span> <span>00:00 UTC</span>")));
     let response = console
         .post(
             &format!("/console/integrator-keys/{id}/sunset"),
@@ -479,6 +479,9 @@ async fn unknown_ids_get_the_not_found_page() {
     console.sign_in().await;
     let response = console.get("/console/users/not-a-uuid").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("No such user"));
+    assert!(body.contains("Sign out"), "error pages offer sign-out too");
     let response = console
         .get("/console/users/0190a0b0-0000-7000-8000-000000000000")
         .await;

@@ -326,3 +326,28 @@ async fn pages_carry_security_headers_and_are_not_cached() {
             .starts_with("text/css")
     );
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_throttled_with_a_clear_message() {
+    let app = spawn_app_with(|config| config.throttle.name_failures = 3).await;
+    let console = ConsoleClient::new(&app);
+    let mut last = None;
+    for _ in 0..5 {
+        let response = console.sign_in_as(ADMIN_EMAIL, "wrong password").await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            last = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = last.expect("sign-in is throttled after repeated failures");
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Too many failed sign-ins"));
+    assert!(body.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
+}

@@ -407,6 +407,31 @@ impl Browser {
         std::fs::write(dir.join(name), png).unwrap();
     }
 
+    /// Asserts every visible form control has a visible `<label for>` (or, for buttons, text).
+    pub async fn assert_inputs_labelled(&self, what: &str) {
+        let unlabelled = self
+            .client
+            .execute(
+                "const missing = [];
+                 for (const control of document.querySelectorAll('input, select, textarea')) {
+                   if (control.type === 'hidden' || control.getClientRects().length === 0) continue;
+                   const label = control.id && document.querySelector(`label[for=\"${control.id}\"]`);
+                   if (!label || label.offsetParent === null || !label.textContent.trim()) {
+                     missing.push(control.name || control.id || control.outerHTML);
+                   }
+                 }
+                 return missing;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            unlabelled.as_array().unwrap().len(),
+            0,
+            "{what}: controls without a visible label: {unlabelled}"
+        );
+    }
+
     /// Asserts the page has no horizontal overflow at the current window width.
     pub async fn assert_fits_width(&self, what: &str) {
         let sizes = self
