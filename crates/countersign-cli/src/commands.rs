@@ -60,6 +60,11 @@ pub enum Command {
         #[command(subcommand)]
         action: IntegratorKeyAction,
     },
+    /// Moving integrations off the legacy header: usage, sunset, switch, plan, migrate.
+    Legacy {
+        #[command(subcommand)]
+        action: LegacyAction,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -274,6 +279,51 @@ pub enum IntegratorKeyAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LegacyAction {
+    /// Who still uses the legacy header.
+    Usage {
+        /// Only this integrator key (record id).
+        #[arg(long)]
+        integrator_key: Option<String>,
+        /// Only rows last seen at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Set (RFC 3339) or clear the date the legacy header stops working with a key.
+    Sunset {
+        #[arg(long)]
+        integrator_key: String,
+        /// RFC 3339 time.
+        #[arg(long, conflicts_with = "clear")]
+        at: Option<String>,
+        /// Remove the sunset.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Turn the legacy header on or off for the whole organization.
+    Switch {
+        /// on or off.
+        #[arg(long)]
+        state: String,
+    },
+    /// Propose the narrowest API user covering a key's recorded usage (dry run).
+    Plan {
+        #[arg(long)]
+        integrator_key: String,
+    },
+    /// Create the API user the plan proposes; prints the key once and a snippet.
+    Migrate {
+        #[arg(long)]
+        integrator_key: String,
+        #[arg(long)]
+        username: String,
+        /// RFC 3339 time or YYYY-MM-DD.
+        #[arg(long)]
+        expires_at: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditAction {
     /// List events, newest first.
     List {
@@ -289,6 +339,10 @@ pub enum AuditAction {
         until: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// Every event of the installation, including failed authentications that named no
+        /// known organization.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -343,11 +397,17 @@ fn supplied_secrets(config: &FileConfig) -> Result<SuppliedSecrets> {
             .as_deref()
             .map(read_secret_file)
             .transpose()?,
+        master_key: config
+            .master_key_file
+            .as_deref()
+            .map(read_secret_file)
+            .transpose()?,
     })
 }
 
 /// Direct database operations for directory subcommands.
 struct Direct {
+    public_url: String,
     ops: Ops,
     writer: countersign_server::audit::AuditWriter,
     organization: OrganizationId,
@@ -380,6 +440,7 @@ impl Direct {
             },
         };
         Ok(Self {
+            public_url: config.server.public_url.clone(),
             ops,
             writer,
             organization,
@@ -509,6 +570,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 "log_format": config.log_format,
                 "pepper_file": config.pepper_file.as_ref().map(|_| "****"),
                 "signing_key_file": config.signing_key_file.as_ref().map(|_| "****"),
+                "master_key_file": config.master_key_file.as_ref().map(|_| "****"),
                 "server": {
                     "public_url": config.server.public_url,
                     "session_default_minutes": config.server.session_default_minutes,
@@ -811,6 +873,9 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
         Command::ApiUser { action } => {
             api_user_command(ops, &actor, org, action, json_mode).await?
         }
+        Command::Legacy { action } => {
+            legacy_command(ops, &actor, org, action, json_mode, &direct.public_url).await?
+        }
         Command::IntegratorKey { action } => match action {
             IntegratorKeyAction::List => {
                 let page = store.list_integrator_keys(org, None, 1000).await?;
@@ -860,6 +925,7 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
                     since,
                     until,
                     limit,
+                    all,
                 },
         } => {
             let parse_time = |text: Option<String>| -> Result<Option<time::OffsetDateTime>> {
@@ -870,7 +936,7 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
                 .transpose()
             };
             let filter = AuditFilter {
-                organization_id: Some(org),
+                organization_id: (!all).then_some(org),
                 actor: who,
                 action,
                 since: parse_time(since)?,
@@ -1162,4 +1228,185 @@ fn print_issued(issued: &ops::IssuedKey, json_mode: bool, api_user: Value) {
         );
         println!("key (shown once, store it now): {}", issued.key.expose());
     }
+}
+
+async fn legacy_command(
+    ops: &Ops,
+    actor: &Actor,
+    org: OrganizationId,
+    action: LegacyAction,
+    json_mode: bool,
+    public_url: &str,
+) -> Result<()> {
+    let op = |e: ops::OpError| anyhow!("{e}");
+    let key_id = |text: &str| parse(text, IntegratorKeyId::parse, "--integrator-key");
+    match action {
+        LegacyAction::Usage {
+            integrator_key,
+            since,
+        } => {
+            let key = integrator_key.as_deref().map(key_id).transpose()?;
+            let since = since
+                .map(|t| {
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .context("--since must be RFC 3339")
+                })
+                .transpose()?;
+            let rows = ops.store.list_legacy_usage(org, key, since).await?;
+            let value = json!(rows
+                .iter()
+                .map(|r| json!({
+                    "integrator_key_id": r.integrator_key_id, "integrator_key_name": r.integrator_key_name,
+                    "user_id": r.user_id, "user_email": r.user_email, "on_behalf_of_user_id": r.on_behalf_of_user_id,
+                    "account_ids": r.accounts.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(), "requests": r.requests,
+                    "first_seen_at": time_text(Some(r.first_seen_at)), "last_seen_at": time_text(Some(r.last_seen_at)),
+                    "source_ips": r.source_ips, "user_agents": r.user_agents,
+                }))
+                .collect::<Vec<_>>());
+            output(
+                json_mode,
+                &value,
+                &[
+                    "integrator_key",
+                    "user",
+                    "on_behalf_of",
+                    "requests",
+                    "last_seen_at",
+                ],
+                rows.iter()
+                    .map(|r| {
+                        vec![
+                            r.integrator_key_name.clone(),
+                            r.user_email.clone(),
+                            r.on_behalf_of_user_id
+                                .map_or_else(|| "-".into(), |id| id.to_string()),
+                            r.requests.to_string(),
+                            time_text(Some(r.last_seen_at)),
+                        ]
+                    })
+                    .collect(),
+            );
+        }
+        LegacyAction::Sunset {
+            integrator_key,
+            at,
+            clear,
+        } => {
+            let at = match (at, clear) {
+                (Some(at), false) => Some(
+                    time::OffsetDateTime::parse(
+                        &at,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .context("--at must be RFC 3339")?,
+                ),
+                (None, true) => None,
+                _ => bail!("give --at TIME or --clear"),
+            };
+            let key = ops
+                .set_integrator_key_sunset(actor, key_id(&integrator_key)?, at)
+                .await
+                .map_err(op)?;
+            println!(
+                "{}: legacy sunset {}",
+                key.name,
+                time_text(key.legacy_sunset_at)
+            );
+        }
+        LegacyAction::Switch { state } => {
+            let enabled = match state.as_str() {
+                "on" => true,
+                "off" => false,
+                _ => bail!("--state must be on or off"),
+            };
+            let organization = ops
+                .set_legacy_header_enabled(actor, enabled)
+                .await
+                .map_err(op)?;
+            println!(
+                "legacy header {} for {}",
+                if organization.legacy_header_enabled {
+                    "on"
+                } else {
+                    "off"
+                },
+                organization.name
+            );
+        }
+        LegacyAction::Plan { integrator_key } => {
+            let plan = ops
+                .migration_plan(actor, key_id(&integrator_key)?)
+                .await
+                .map_err(op)?;
+            let value = json!({
+                "scope": scope_text(&plan.scope),
+                "users": plan.users.iter().map(|u| json!({"id": u.id, "email": u.email, "requests": u.requests})).collect::<Vec<_>>(),
+                "accounts": plan.accounts.iter().map(|a| json!({"id": a.id, "number": a.number, "environment_id": a.environment_id, "requests": a.requests})).collect::<Vec<_>>(),
+                "covered_requests": plan.coverage.covered,
+                "total_requests": plan.coverage.total,
+                "uncovered": plan.coverage.uncovered.iter().map(|(u, why)| json!({"user_id": u.user_id, "requests": u.requests, "reason": why.reason()})).collect::<Vec<_>>(),
+            });
+            if json_mode {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("proposed scope: {}", scope_text(&plan.scope));
+                println!(
+                    "dry run: {} of {} recorded requests covered",
+                    plan.coverage.covered, plan.coverage.total
+                );
+                for user in &plan.users {
+                    println!("  acts as {} ({} requests)", user.email, user.requests);
+                }
+                for (recorded, why) in &plan.coverage.uncovered {
+                    println!(
+                        "  not covered: {} requests as {}: {}",
+                        recorded.requests,
+                        recorded.user_id,
+                        why.reason()
+                    );
+                }
+            }
+        }
+        LegacyAction::Migrate {
+            integrator_key,
+            username,
+            expires_at,
+        } => {
+            let expires_at = ops::parse_expiry(&expires_at).map_err(op)?;
+            let migrated = ops
+                .migrate_integrator_key(
+                    actor,
+                    key_id(&integrator_key)?,
+                    &username,
+                    expires_at,
+                    public_url,
+                )
+                .await
+                .map_err(op)?;
+            if json_mode {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "api_user": {"id": migrated.issued.api_user.id, "username": migrated.issued.api_user.username, "scope": scope_text(&migrated.issued.api_user.scope)},
+                        "key": migrated.issued.key.expose(),
+                        "snippet": migrated.snippet,
+                    }))?
+                );
+            } else {
+                println!(
+                    "api user: {} ({}) scope {}",
+                    migrated.issued.api_user.username,
+                    migrated.issued.api_user.id,
+                    scope_text(&migrated.issued.api_user.scope)
+                );
+                println!(
+                    "key (shown once, store it now): {}",
+                    migrated.issued.key.expose()
+                );
+                println!();
+                println!("{}", migrated.snippet);
+            }
+        }
+    }
+    Ok(())
 }

@@ -22,6 +22,9 @@ pub struct FileConfig {
     pub pepper_file: Option<PathBuf>,
     /// File holding the token signing key (hex); generated and stored when absent.
     pub signing_key_file: Option<PathBuf>,
+    /// File holding a master key (hex, at least 32 bytes); when set, the pepper and signing key
+    /// are derived from it and never stored in the database.
+    pub master_key_file: Option<PathBuf>,
     /// HTTP server settings.
     pub server: ServerConfig,
 }
@@ -35,6 +38,7 @@ impl Default for FileConfig {
             log_format: "text".into(),
             pepper_file: None,
             signing_key_file: None,
+            master_key_file: None,
             server: ServerConfig::default(),
         }
     }
@@ -67,6 +71,9 @@ pub struct Overrides {
     /// File with the token signing key (hex).
     #[arg(long, global = true, env = "COUNTERSIGN_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// File with a master key (hex); secrets are then derived, never stored.
+    #[arg(long, global = true, env = "COUNTERSIGN_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// Loads the file (if any) and applies overrides.
@@ -110,6 +117,11 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
         config
             .signing_key_file
             .clone_from(&overrides.signing_key_file);
+    }
+    if overrides.master_key_file.is_some() {
+        config
+            .master_key_file
+            .clone_from(&overrides.master_key_file);
     }
     config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
     Ok(config)

@@ -306,13 +306,37 @@ fn cli_revocation_reaches_a_running_server_on_the_same_sqlite_file() {
     run(&dir, &["init"]);
     let users: Value = serde_json::from_str(&run(&dir, &["user", "list", "--json"])).unwrap();
     let admin_email = users[0]["email"].as_str().unwrap().to_owned();
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3)).date().to_string();
-    let created: Value =
-        serde_json::from_str(&run(&dir, &["api-user", "create", "--username", "live", "--scope", "organization", "--expires-at", &expires, "--json"])).unwrap();
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
+        .date()
+        .to_string();
+    let created: Value = serde_json::from_str(&run(
+        &dir,
+        &[
+            "api-user",
+            "create",
+            "--username",
+            "live",
+            "--scope",
+            "organization",
+            "--expires-at",
+            &expires,
+            "--json",
+        ],
+    ))
+    .unwrap();
     let key = created["key"].as_str().unwrap().to_owned();
     let id = created["api_user"]["id"].as_str().unwrap().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = countersign(&dir).args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = countersign(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut lines = stderr.lines();
     for line in lines.by_ref() {
@@ -328,13 +352,26 @@ fn cli_revocation_reaches_a_running_server_on_the_same_sqlite_file() {
         std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
         response
     };
-    let body = format!(r#"{{"request":{{"apiUsername":"live","key":"{key}","contextUsername":"{admin_email}"}}}}"#);
+    let body = format!(
+        r#"{{"request":{{"apiUsername":"live","key":"{key}","contextUsername":"{admin_email}"}}}}"#
+    );
     let response = http(format!(
         "POST /api/v3.5/authentication/apiUser HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     ));
-    let token = response.split("\"token\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let verify = || http(format!("GET /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: bearer {token}\r\nConnection: close\r\n\r\n"));
+    let token = response
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let verify = || {
+        http(format!(
+            "GET /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: bearer {token}\r\nConnection: close\r\n\r\n"
+        ))
+    };
     assert!(verify().starts_with("HTTP/1.1 200"));
     run(&dir, &["api-user", "revoke", "--id", &id]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -348,5 +385,8 @@ fn cli_revocation_reaches_a_running_server_on_the_same_sqlite_file() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(refused, "the running server saw the CLI's revocation through the directory version");
+    assert!(
+        refused,
+        "the running server saw the CLI's revocation through the directory version"
+    );
 }

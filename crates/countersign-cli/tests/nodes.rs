@@ -38,9 +38,19 @@ fn command(url: &str) -> Command {
 }
 
 async fn start_node(url: &str) -> Node {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = command(url).args(["serve", "--listen", &format!("127.0.0.1:{port}")]).spawn().unwrap();
-    let node = Node { child, base: format!("http://127.0.0.1:{port}") };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = command(url)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .unwrap();
+    let node = Node {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -84,15 +94,41 @@ async fn cluster() -> Option<Cluster> {
         .await
         .unwrap();
     let admin = login["token"].as_str().unwrap().to_owned();
-    let accounts: Value = client.get(format!("{}/admin/v1/accounts", a.base)).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let accounts: Value = client
+        .get(format!("{}/admin/v1/accounts", a.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let account = accounts["items"][0]["id"].as_str().unwrap().to_owned();
-    Some(Cluster { a, b, client, admin, account, _database: database })
+    Some(Cluster {
+        a,
+        b,
+        client,
+        admin,
+        account,
+        _database: database,
+    })
 }
 
 impl Cluster {
     async fn admin_on_a(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self.client.request(method, format!("{}{path}", self.a.base)).bearer_auth(&self.admin).json(&body).send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.a.base))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap_or(Value::Null)
     }
 
@@ -101,7 +137,9 @@ impl Cluster {
         if let Some(password) = password {
             body["password"] = json!(password);
         }
-        let user = self.admin_on_a(reqwest::Method::POST, "/admin/v1/users", body).await;
+        let user = self
+            .admin_on_a(reqwest::Method::POST, "/admin/v1/users", body)
+            .await;
         let id = user["id"].as_str().unwrap().to_owned();
         self.admin_on_a(
             reqwest::Method::PUT,
@@ -113,7 +151,9 @@ impl Cluster {
     }
 
     async fn token(&self, username: &str, context: &str) -> (String, String) {
-        let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(5)).date().to_string();
+        let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(5))
+            .date()
+            .to_string();
         let created = self
             .admin_on_a(reqwest::Method::POST, "/admin/v1/api-users", json!({"username": username, "scope": {"type": "organization"}, "expires_at": expires}))
             .await;
@@ -128,15 +168,28 @@ impl Cluster {
             .json()
             .await
             .unwrap();
-        (created["api_user"]["id"].as_str().unwrap().to_owned(), response["token"].as_str().unwrap().to_owned())
+        (
+            created["api_user"]["id"].as_str().unwrap().to_owned(),
+            response["token"].as_str().unwrap().to_owned(),
+        )
     }
 
     async fn status_on_b(&self, header: (&str, &str)) -> reqwest::StatusCode {
-        self.client.get(format!("{}/v1/verify", self.b.base)).header(header.0, header.1).send().await.unwrap().status()
+        self.client
+            .get(format!("{}/v1/verify", self.b.base))
+            .header(header.0, header.1)
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 
     /// Polls node B until it refuses, returning how long that took (or `None` past `deadline`).
-    async fn refused_on_b_within(&self, header: (&str, &str), deadline: Duration) -> Option<Duration> {
+    async fn refused_on_b_within(
+        &self,
+        header: (&str, &str),
+        deadline: Duration,
+    ) -> Option<Duration> {
         let start = Instant::now();
         while start.elapsed() < deadline {
             if self.status_on_b(header).await == reqwest::StatusCode::UNAUTHORIZED {
@@ -154,9 +207,20 @@ async fn revocation_on_one_node_is_refused_on_the_other_within_a_second() {
     c.user_with_membership("bob@example.com", None).await;
     let (api_user, token) = c.token("bot", "bob@example.com").await;
     let bearer = format!("bearer {token}");
-    assert_eq!(c.status_on_b(("authorization", &bearer)).await, reqwest::StatusCode::OK, "token issued on A works on B");
-    c.admin_on_a(reqwest::Method::POST, &format!("/admin/v1/api-users/{api_user}/revoke"), json!({})).await;
-    let took = c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1)).await;
+    assert_eq!(
+        c.status_on_b(("authorization", &bearer)).await,
+        reqwest::StatusCode::OK,
+        "token issued on A works on B"
+    );
+    c.admin_on_a(
+        reqwest::Method::POST,
+        &format!("/admin/v1/api-users/{api_user}/revoke"),
+        json!({}),
+    )
+    .await;
+    let took = c
+        .refused_on_b_within(("authorization", &bearer), Duration::from_secs(1))
+        .await;
     eprintln!("revocation reached node B after {took:?}");
     assert!(took.is_some(), "node B still accepted the token after 1 s");
 }
@@ -167,9 +231,19 @@ async fn disabling_a_user_on_one_node_is_refused_on_the_other_within_a_second() 
     let bob = c.user_with_membership("bob@example.com", None).await;
     let (_, token) = c.token("bot", "bob@example.com").await;
     let bearer = format!("bearer {token}");
-    assert_eq!(c.status_on_b(("authorization", &bearer)).await, reqwest::StatusCode::OK);
-    c.admin_on_a(reqwest::Method::PATCH, &format!("/admin/v1/users/{bob}"), json!({"status": "disabled"})).await;
-    let took = c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1)).await;
+    assert_eq!(
+        c.status_on_b(("authorization", &bearer)).await,
+        reqwest::StatusCode::OK
+    );
+    c.admin_on_a(
+        reqwest::Method::PATCH,
+        &format!("/admin/v1/users/{bob}"),
+        json!({"status": "disabled"}),
+    )
+    .await;
+    let took = c
+        .refused_on_b_within(("authorization", &bearer), Duration::from_secs(1))
+        .await;
     eprintln!("disable reached node B after {took:?}");
     assert!(took.is_some());
 }
@@ -177,12 +251,40 @@ async fn disabling_a_user_on_one_node_is_refused_on_the_other_within_a_second() 
 #[tokio::test]
 async fn password_change_on_one_node_ends_the_legacy_header_on_the_other_within_a_second() {
     let Some(c) = cluster().await else { return };
-    let carol = c.user_with_membership("carol@example.com", Some("first-password")).await;
-    let key: Value = c.admin_on_a(reqwest::Method::POST, "/admin/v1/integrator-keys", json!({"name": "k"})).await;
-    let header = build_header(HeaderFormat::Json, "carol@example.com", "first-password", key["key"].as_str().unwrap(), None);
-    assert_eq!(c.status_on_b(("x-docusign-authentication", &header)).await, reqwest::StatusCode::OK, "cached on B");
-    c.admin_on_a(reqwest::Method::PUT, &format!("/admin/v1/users/{carol}/password"), json!({"password": "second-password"})).await;
-    let took = c.refused_on_b_within(("x-docusign-authentication", &header), Duration::from_secs(1)).await;
+    let carol = c
+        .user_with_membership("carol@example.com", Some("first-password"))
+        .await;
+    let key: Value = c
+        .admin_on_a(
+            reqwest::Method::POST,
+            "/admin/v1/integrator-keys",
+            json!({"name": "k"}),
+        )
+        .await;
+    let header = build_header(
+        HeaderFormat::Json,
+        "carol@example.com",
+        "first-password",
+        key["key"].as_str().unwrap(),
+        None,
+    );
+    assert_eq!(
+        c.status_on_b(("x-docusign-authentication", &header)).await,
+        reqwest::StatusCode::OK,
+        "cached on B"
+    );
+    c.admin_on_a(
+        reqwest::Method::PUT,
+        &format!("/admin/v1/users/{carol}/password"),
+        json!({"password": "second-password"}),
+    )
+    .await;
+    let took = c
+        .refused_on_b_within(
+            ("x-docusign-authentication", &header),
+            Duration::from_secs(1),
+        )
+        .await;
     eprintln!("password change reached node B after {took:?}");
     assert!(took.is_some());
 }
@@ -193,22 +295,46 @@ async fn node_reconnects_after_its_listener_is_terminated_and_still_converges() 
     c.user_with_membership("dave@example.com", None).await;
     let (api_user, token) = c.token("bot", "dave@example.com").await;
     let bearer = format!("bearer {token}");
-    assert_eq!(c.status_on_b(("authorization", &bearer)).await, reqwest::StatusCode::OK);
+    assert_eq!(
+        c.status_on_b(("authorization", &bearer)).await,
+        reqwest::StatusCode::OK
+    );
     let base = postgres_base_url().unwrap();
-    let admin = countersign_store::Store::connect(&countersign_store::StoreConfig { url: base, max_connections: 1 }).await.unwrap();
+    let admin = countersign_store::Store::connect(&countersign_store::StoreConfig {
+        url: base,
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
     admin
         .execute_raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'countersign-listener' AND pid <> pg_backend_pid()")
         .await
         .unwrap();
     admin.close().await;
-    c.admin_on_a(reqwest::Method::POST, &format!("/admin/v1/api-users/{api_user}/revoke"), json!({})).await;
-    let took = c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(5)).await;
+    c.admin_on_a(
+        reqwest::Method::POST,
+        &format!("/admin/v1/api-users/{api_user}/revoke"),
+        json!({}),
+    )
+    .await;
+    let took = c
+        .refused_on_b_within(("authorization", &bearer), Duration::from_secs(5))
+        .await;
     eprintln!("after the listener was killed, revocation reached node B after {took:?}");
     assert!(took.is_some());
     // The listener is back: a second change propagates fast again.
     let (second, token) = c.token("bot2", "dave@example.com").await;
     let bearer = format!("bearer {token}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    c.admin_on_a(reqwest::Method::POST, &format!("/admin/v1/api-users/{second}/revoke"), json!({})).await;
-    assert!(c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1)).await.is_some());
+    c.admin_on_a(
+        reqwest::Method::POST,
+        &format!("/admin/v1/api-users/{second}/revoke"),
+        json!({}),
+    )
+    .await;
+    assert!(
+        c.refused_on_b_within(("authorization", &bearer), Duration::from_secs(1))
+            .await
+            .is_some()
+    );
 }

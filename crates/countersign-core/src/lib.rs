@@ -10,5 +10,6 @@ pub mod directory;
 pub mod ids;
 pub mod key;
 pub mod legacy;
+pub mod migration;
 pub mod secret;
 pub mod token;

@@ -87,6 +87,8 @@ pub struct RequestFacts {
     pub user_context: Option<UserContext>,
     /// Account named by the (original) request path.
     pub path_account: Option<AccountRef>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
 }
 
 /// A token exchange request, after field validation.

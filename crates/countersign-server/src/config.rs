@@ -25,6 +25,9 @@ pub struct ServerConfig {
     /// How often each node re-checks the directory version, in milliseconds (the safety net
     /// behind PostgreSQL NOTIFY, and how SQLite sees changes made by the CLI).
     pub directory_recheck_millis: u64,
+    /// How often legacy-header usage counters are flushed to the database, in milliseconds
+    /// (at most 5000).
+    pub usage_flush_millis: u64,
     /// Whether `X-Forwarded-For` / `X-Real-IP` are trusted for the client address (behind a proxy).
     pub trust_forwarded_for: bool,
     /// argon2id parameters for new password hashes.
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
             admin_body_limit: 256 * 1024,
             cache_capacity: 1_000_000,
             directory_recheck_millis: 1_000,
+            usage_flush_millis: 2_000,
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
             throttle: crate::throttle::ThrottleConfig::default(),

@@ -190,7 +190,10 @@ pub async fn authenticate_user(
 ) -> Result<LegacyAuth, DocuSignError> {
     let source_ip = facts.source_ip.as_deref();
     let now = state.now();
-    let ip_keys: Vec<ThrottleKey> = source_ip.map(|ip| ThrottleKey::SourceIp(ip.to_owned())).into_iter().collect();
+    let ip_keys: Vec<ThrottleKey> = source_ip
+        .map(|ip| ThrottleKey::SourceIp(ip.to_owned()))
+        .into_iter()
+        .collect();
     if let Some(wait) = state.throttle.check(&ip_keys, now) {
         return Err(DocuSignError::TooManyRequests(wait));
     }
@@ -223,7 +226,9 @@ pub async fn authenticate_user(
             return Err(DocuSignError::NoIntegratorKey);
         }
     };
-    let mut key_keys = vec![ThrottleKey::IntegratorKey(credentials.integrator_key.clone())];
+    let mut key_keys = vec![ThrottleKey::IntegratorKey(
+        credentials.integrator_key.clone(),
+    )];
     key_keys.extend(ip_keys.iter().cloned());
     let mut all_keys = vec![ThrottleKey::user(&credentials.username)];
     all_keys.extend(key_keys.iter().cloned());
@@ -361,6 +366,7 @@ pub async fn authenticate(
             auth.user.id.to_string(),
             AuthMethod::LegacyHeader,
         );
+        record_use(state, &auth, None, Some(membership.account_id), facts);
         return Ok((principal, auth.extras));
     };
     let source_ip = facts.source_ip.as_deref();
@@ -394,7 +400,35 @@ pub async fn authenticate(
         auth.user.id.to_string(),
         AuthMethod::LegacyHeaderSobo,
     );
+    record_use(
+        state,
+        &auth,
+        Some(sobo_user.id),
+        Some(sobo_membership.account_id),
+        facts,
+    );
     Ok((principal, auth.extras))
+}
+
+/// Counts a successful legacy authentication for the migration telemetry.
+fn record_use(
+    state: &AppState,
+    auth: &LegacyAuth,
+    on_behalf_of: Option<UserId>,
+    account_id: Option<countersign_core::ids::AccountId>,
+    facts: &RequestFacts,
+) {
+    state.legacy_usage.record(
+        crate::legacy_usage::LegacyUse {
+            integrator_key_id: auth.integrator_key.id,
+            user_id: auth.user.id,
+            on_behalf_of,
+            account_id,
+            source_ip: facts.source_ip.as_deref(),
+            user_agent: facts.user_agent.as_deref(),
+        },
+        state.now(),
+    );
 }
 
 /// Applies SPEC §5's Send-On-Behalf-Of rules; `None` when any fails.
@@ -537,6 +571,10 @@ async fn login_information_for(
         let options = login_options(query.as_deref())?;
         let facts = RequestFacts {
             source_ip: client_ip(&headers, peer.0, state.config.trust_forwarded_for),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             ..RequestFacts::default()
         };
         let auth = authenticate_user(&state, &headers, &facts).await?;
@@ -555,6 +593,7 @@ async fn login_information_for(
                 .map_err(|e| internal(&e))?;
             (user, memberships)
         } else {
+            record_use(&state, &auth, None, None, &facts);
             (auth.user.clone(), auth.memberships.clone())
         };
         let api_password = if options.api_password {

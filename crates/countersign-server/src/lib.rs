@@ -12,7 +12,9 @@ pub mod config;
 pub mod console;
 pub mod dialect;
 pub mod legacy;
+pub mod legacy_usage;
 pub mod metrics;
+pub mod migration;
 pub mod openapi;
 pub mod ops;
 pub mod passwords;
@@ -92,6 +94,16 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(api_users::revoke_api_user))
         .routes(routes!(api_users::rotate_api_user))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(admin::legacy::list_legacy_usage))
+        .routes(routes!(admin::legacy::list_legacy_usage_daily))
+        .routes(routes!(admin::legacy::update_integrator_key))
+        .routes(routes!(
+            admin::legacy::get_organization,
+            admin::legacy::update_organization
+        ))
+        .routes(routes!(admin::legacy::migration_plan))
+        .routes(routes!(admin::legacy::migrate))
+        .routes(routes!(admin::legacy::legacy_migration_page))
         .merge(console::router(state.clone()).into())
         .with_state(state.clone())
         .split_for_parts();
@@ -212,6 +224,16 @@ pub async fn build_state(
     let throttle_config = config.throttle.clone();
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
+    let legacy_usage = legacy_usage::LegacyUsage::default();
+    let usage_flusher = legacy_usage.start(
+        store.clone(),
+        std::time::Duration::from_millis(config.usage_flush_millis.clamp(50, 5_000)),
+    );
+    // The usage flusher stops with the last-used flusher; one handle covers both.
+    let flusher = tokio::spawn(async move {
+        let _ = flusher.await;
+        let _ = usage_flusher.await;
+    });
     let state = AppState::new(Inner {
         cache: Arc::new(DirectoryCache::new(config.cache_capacity)),
         store,
@@ -225,6 +247,7 @@ pub async fn build_state(
         verified_passwords: moka::sync::Cache::new(config_capacity),
         throttle: throttle::Throttle::new(throttle_config),
         metrics: metrics::Metrics::default(),
+        legacy_usage,
     });
     Ok((state, writer, flusher))
 }
@@ -275,6 +298,7 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
             tracing::error!(%error, "directory watcher failed");
         }
         serve_state.last_used.stop();
+        serve_state.legacy_usage.stop();
         if let Err(error) = flusher.await {
             tracing::error!(%error, "last-used flusher failed");
         }

@@ -44,21 +44,55 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("countersign");
         let requests = Family::<Labels, Counter>::default();
-        let request_seconds = Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let request_seconds = Family::<Labels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let verifications = Family::<Labels, Counter>::default();
         let verification_seconds = latency_histogram();
         let cache_hits = Gauge::<u64, AtomicU64>::default();
         let cache_misses = Gauge::<u64, AtomicU64>::default();
         let throttled = Family::<Labels, Gauge<u64, AtomicU64>>::default();
         let legacy_requests = Family::<Labels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", request_seconds.clone());
-        registry.register("verifications", "Verifications by method and outcome", verifications.clone());
-        registry.register("verification_duration_seconds", "Latency of /v1/verify and /v1/whoami", verification_seconds.clone());
-        registry.register("directory_cache_hits", "Directory cache hits since start", cache_hits.clone());
-        registry.register("directory_cache_misses", "Directory cache misses since start", cache_misses.clone());
-        registry.register("throttled_attempts", "Attempts refused by the throttle, by key kind", throttled.clone());
-        registry.register("legacy_header_requests", "Successful legacy-header authentications by integrator key id", legacy_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "verifications",
+            "Verifications by method and outcome",
+            verifications.clone(),
+        );
+        registry.register(
+            "verification_duration_seconds",
+            "Latency of /v1/verify and /v1/whoami",
+            verification_seconds.clone(),
+        );
+        registry.register(
+            "directory_cache_hits",
+            "Directory cache hits since start",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "directory_cache_misses",
+            "Directory cache misses since start",
+            cache_misses.clone(),
+        );
+        registry.register(
+            "throttled_attempts",
+            "Attempts refused by the throttle, by key kind",
+            throttled.clone(),
+        );
+        registry.register(
+            "legacy_header_requests",
+            "Successful legacy-header authentications by integrator key id",
+            legacy_requests.clone(),
+        );
         Self {
             registry,
             requests,
@@ -78,14 +112,23 @@ impl Metrics {
     /// Records one verification (`/v1/verify`, `/v1/whoami`) and its latency.
     pub fn verification(&self, method: &'static str, allowed: bool, started: Instant) {
         let outcome = if allowed { "allowed" } else { "refused" };
-        self.verifications.get_or_create(&vec![("method", method.to_owned()), ("outcome", outcome.to_owned())]).inc();
-        self.verification_seconds.observe(started.elapsed().as_secs_f64());
+        self.verifications
+            .get_or_create(&vec![
+                ("method", method.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+        self.verification_seconds
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// Counts a successful legacy-header authentication under its integrator key id.
     pub fn legacy_request(&self, integrator_key_id: &str) {
         let label = {
-            let mut seen = self.legacy_key_labels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut seen = self
+                .legacy_key_labels
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if seen.contains(integrator_key_id) || seen.len() < MAX_KEY_LABELS {
                 seen.insert(integrator_key_id.to_owned());
                 integrator_key_id.to_owned()
@@ -93,7 +136,9 @@ impl Metrics {
                 "other".to_owned()
             }
         };
-        self.legacy_requests.get_or_create(&vec![("integrator_key_id", label)]).inc();
+        self.legacy_requests
+            .get_or_create(&vec![("integrator_key_id", label)])
+            .inc();
     }
 
     fn render(&self, state: &AppState) -> String {
@@ -101,7 +146,9 @@ impl Metrics {
         self.cache_hits.set(hits);
         self.cache_misses.set(misses);
         for (kind, count) in state.throttle.throttled_counts() {
-            self.throttled.get_or_create(&vec![("kind", kind.to_owned())]).set(count);
+            self.throttled
+                .get_or_create(&vec![("kind", kind.to_owned())])
+                .set(count);
         }
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
@@ -119,9 +166,16 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
-    let labels = vec![("route", route.clone()), ("status", response.status().as_u16().to_string())];
+    let labels = vec![
+        ("route", route.clone()),
+        ("status", response.status().as_u16().to_string()),
+    ];
     state.metrics.requests.get_or_create(&labels).inc();
-    state.metrics.request_seconds.get_or_create(&vec![("route", route)]).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&vec![("route", route)])
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 

@@ -10,7 +10,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Starts the watcher; it stops when `stop` is notified.
-pub fn start(store: Store, cache: Arc<DirectoryCache>, recheck: Duration, stop: Arc<Notify>) -> JoinHandle<()> {
+pub fn start(
+    store: Store,
+    cache: Arc<DirectoryCache>,
+    recheck: Duration,
+    stop: Arc<Notify>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let listener = tokio::spawn(listen(store.clone(), cache.clone()));
         let mut known = store.fetch_directory_version().await.ok();

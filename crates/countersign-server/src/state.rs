@@ -39,6 +39,10 @@ pub struct SuppliedSecrets {
     pub pepper: Option<Vec<u8>>,
     /// Signing key bytes (key id 1).
     pub signing_key: Option<Vec<u8>>,
+    /// A master key: when set, the pepper and signing key not supplied otherwise are derived
+    /// from it (HMAC-SHA256 per purpose) and never written to the database, so a database dump
+    /// holds no usable secret.
+    pub master_key: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SuppliedSecrets {
@@ -64,13 +68,15 @@ impl Secrets {
         supplied: &SuppliedSecrets,
         now: time::OffsetDateTime,
     ) -> Result<Self, StoreError> {
-        let pepper = match &supplied.pepper {
-            Some(pepper) => pepper.clone(),
-            None => stored(store, "key_pepper", now).await?,
+        let pepper = match (&supplied.pepper, &supplied.master_key) {
+            (Some(pepper), _) => pepper.clone(),
+            (None, Some(master)) => derive(master, "key_pepper"),
+            (None, None) => stored(store, "key_pepper", now).await?,
         };
-        let signing_key = match &supplied.signing_key {
-            Some(key) => key.clone(),
-            None => stored(store, "token_signing_key_1", now).await?,
+        let signing_key = match (&supplied.signing_key, &supplied.master_key) {
+            (Some(key), _) => key.clone(),
+            (None, Some(master)) => derive(master, "token_signing_key_1"),
+            (None, None) => stored(store, "token_signing_key_1", now).await?,
         };
         Ok(Self {
             pepper,
@@ -78,6 +84,11 @@ impl Secrets {
             signing: HashMap::from([(1, signing_key)]),
         })
     }
+}
+
+/// Derives a purpose-bound secret from the master key.
+fn derive(master: &[u8], purpose: &str) -> Vec<u8> {
+    hex::decode(countersign_core::key::digest_key_text(purpose, master)).unwrap_or_default()
 }
 
 async fn stored(
@@ -123,6 +134,8 @@ pub struct Inner {
     pub throttle: crate::throttle::Throttle,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Legacy-header usage counters.
+    pub legacy_usage: crate::legacy_usage::LegacyUsage,
 }
 
 impl std::ops::Deref for AppState {

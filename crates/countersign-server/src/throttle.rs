@@ -115,7 +115,11 @@ impl Throttle {
             .max_capacity(config.capacity)
             .time_to_idle(std::time::Duration::from_secs(600))
             .build();
-        Self { config, entries, throttled: Default::default() }
+        Self {
+            config,
+            entries,
+            throttled: Default::default(),
+        }
     }
 
     /// Refusals by kind since start: api_username, user, integrator_key, source_ip.
@@ -128,7 +132,9 @@ impl Throttle {
     pub fn check(&self, keys: &[ThrottleKey], now: OffsetDateTime) -> Option<u64> {
         let mut wait: Option<u64> = None;
         for key in keys {
-            let Some(entry) = self.entries.get(key) else { continue };
+            let Some(entry) = self.entries.get(key) else {
+                continue;
+            };
             let entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(until) = entry.blocked_until
                 && until > now
@@ -152,7 +158,9 @@ impl Throttle {
 
     fn backoff(&self, strikes: u32) -> Duration {
         let initial = self.config.initial_backoff_seconds.max(1);
-        let seconds = initial.saturating_mul(1i64 << strikes.min(30)).min(self.config.max_backoff_seconds.max(initial));
+        let seconds = initial
+            .saturating_mul(1i64 << strikes.min(30))
+            .min(self.config.max_backoff_seconds.max(initial));
         Duration::seconds(seconds)
     }
 
@@ -162,11 +170,16 @@ impl Throttle {
             let entry = self.entries.get_with(key.clone(), Default::default);
             let mut entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
             if let ThrottleKey::SourceIp(_) = key {
-                let fresh = entry.window_start.is_none_or(|start| now - start >= Duration::minutes(1));
+                let fresh = entry
+                    .window_start
+                    .is_none_or(|start| now - start >= Duration::minutes(1));
                 if fresh && entry.blocked_until.is_none_or(|until| until <= now) {
                     entry.window_start = Some(now);
                     entry.failures = 0;
-                    if entry.blocked_until.is_some_and(|until| now - until > Duration::minutes(1)) {
+                    if entry
+                        .blocked_until
+                        .is_some_and(|until| now - until > Duration::minutes(1))
+                    {
                         entry.strikes = 0;
                     }
                 }
@@ -209,8 +222,16 @@ mod tests {
         assert_eq!(t.check(&key, now), None);
         t.record_failure(&key, now);
         assert_eq!(t.check(&key, now), Some(1));
-        assert_eq!(t.check(&[ThrottleKey::api_username("BOT")], now), Some(1), "names match in any case");
-        assert_eq!(t.check(&key, now + Duration::seconds(1)), None, "the first back-off is one second");
+        assert_eq!(
+            t.check(&[ThrottleKey::api_username("BOT")], now),
+            Some(1),
+            "names match in any case"
+        );
+        assert_eq!(
+            t.check(&key, now + Duration::seconds(1)),
+            None,
+            "the first back-off is one second"
+        );
     }
 
     #[test]
@@ -255,7 +276,11 @@ mod tests {
         }
         assert_eq!(t.check(&key, now), None);
         t.record_failure(&key, now + Duration::seconds(61));
-        assert_eq!(t.check(&key, now + Duration::seconds(61)), None, "a new minute starts a new window");
+        assert_eq!(
+            t.check(&key, now + Duration::seconds(61)),
+            None,
+            "a new minute starts a new window"
+        );
         for _ in 0..99 {
             t.record_failure(&key, now + Duration::seconds(62));
         }

@@ -63,9 +63,11 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn fetch_directory_version(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT version FROM directory_version WHERE id = 1")
-            .fetch_one(self.pool())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT version FROM directory_version WHERE id = 1")
+                .fetch_one(self.pool())
+                .await?,
+        )
     }
 
     /// Starts listening for change notifications; `None` on SQLite (a single node polls).
@@ -78,7 +80,10 @@ impl Store {
         }
         // A recognisable application name lets operators (and tests) find listener sessions.
         let separator = if self.url.contains('?') { '&' } else { '?' };
-        let url = format!("{}{separator}application_name=countersign-listener", self.url);
+        let url = format!(
+            "{}{separator}application_name=countersign-listener",
+            self.url
+        );
         let mut listener = PgListener::connect(&url).await?;
         listener.listen(CHANNEL).await?;
         Ok(Some(ChangeListener { listener }))

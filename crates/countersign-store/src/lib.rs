@@ -9,12 +9,14 @@ mod api_users;
 mod audit;
 mod changes;
 mod directory;
+mod legacy_usage;
 mod sessions;
 
 pub use api_users::{ApiUserWithKeys, NewApiUser};
-pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
+pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use directory::{NewUser, PasswordHashes, UserUpdate};
+pub use legacy_usage::{RECENT_SOURCES, UsageDelta, UsageRow};
 pub use sessions::AdminSession;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -183,7 +185,11 @@ impl Store {
             });
         }
         let pool = pool.connect_with(options).await?;
-        Ok(Self { pool, backend, url: stored_url })
+        Ok(Self {
+            pool,
+            backend,
+            url: stored_url,
+        })
     }
 
     /// Which engine this store talks to.

@@ -189,6 +189,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     // Discard the bootstrap-only state; the server builds its own.
     state.audit.close();
     state.last_used.stop();
+    state.legacy_usage.stop();
     let _ = flusher.await;
     writer.finish().await;
     let server = countersign_server::start(StartOptions {

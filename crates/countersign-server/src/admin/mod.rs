@@ -4,6 +4,7 @@
 pub mod api_users;
 pub mod audit;
 pub mod directory;
+pub mod legacy;
 pub mod session;
 
 use crate::ops::OpError;
@@ -174,7 +175,9 @@ impl IntoResponse for AdminError {
             );
         }
         if let Some(seconds) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

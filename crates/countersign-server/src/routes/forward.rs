@@ -44,6 +44,10 @@ pub async fn authenticate(
     peer: Option<SocketAddr>,
 ) -> Result<(Principal, legacy::WireExtras), Refusal> {
     let source_ip = client_ip(headers, peer, state.config.trust_forwarded_for);
+    let user_agent = header_text(headers, "user-agent")
+        .ok()
+        .flatten()
+        .map(str::to_owned);
     let path_account = original_uri(headers)
         .as_deref()
         .and_then(access::account_in_path);
@@ -52,6 +56,7 @@ pub async fn authenticate(
             source_ip,
             user_context: None,
             path_account,
+            user_agent,
         };
         return legacy::authenticate(state, headers, &facts)
             .await
@@ -70,6 +75,7 @@ pub async fn authenticate(
         source_ip,
         user_context,
         path_account,
+        user_agent,
     };
     let session = match bearer_session(state, headers, facts.source_ip.as_deref()).await {
         Ok(session) => session,

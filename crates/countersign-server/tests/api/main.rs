@@ -6,6 +6,7 @@ mod admin;
 mod api_users;
 mod bad_input;
 mod legacy;
+mod legacy_migration;
 mod legacy_sdk;
 mod operations;
 mod throttle;

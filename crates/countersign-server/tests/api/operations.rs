@@ -10,7 +10,9 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
     let bob = app.create_user("bob@example.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let (_, key) = app.create_api_user("bot", json!({"type": "organization"})).await;
+    let (_, key) = app
+        .create_api_user("bot", json!({"type": "organization"}))
+        .await;
     let token = app.token("bot", &key, "bob@example.com").await;
     for _ in 0..3 {
         assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
@@ -19,9 +21,16 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
-    assert!(text.contains("countersign_http_requests_total{route=\"/v1/verify\",status=\"200\"} 3"), "{text}");
-    assert!(text.contains("countersign_verifications_total{method=\"api_user_token\",outcome=\"allowed\"} 3"));
-    assert!(text.contains("countersign_verifications_total{method=\"api_user_token\",outcome=\"refused\"} 1"));
+    assert!(
+        text.contains("countersign_http_requests_total{route=\"/v1/verify\",status=\"200\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "countersign_verifications_total{method=\"api_user_token\",outcome=\"allowed\"} 3"
+    ));
+    assert!(text.contains(
+        "countersign_verifications_total{method=\"api_user_token\",outcome=\"refused\"} 1"
+    ));
     assert!(text.contains("countersign_verification_duration_seconds_bucket"));
     assert!(text.contains("countersign_directory_cache_hits"));
     assert!(text.contains("countersign_throttled_attempts{kind=\"source_ip\"}"));
@@ -32,8 +41,17 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
 async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
     let app = spawn_app().await;
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(id.len(), 36, "a UUID");
-    let response = app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-123").send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
 }

@@ -1,0 +1,352 @@
+//! Benchmark harness helpers, driven by `bench/run.sh`:
+//! - `ceiling`: a plain axum endpoint with no authentication, the ceiling every figure is
+//!   compared with;
+//! - `populate`: fills a running countersign with a directory and writes the credentials the
+//!   load scripts use;
+//! - `report`: turns wrk outputs into a table (Markdown and JSON) and an SVG chart.
+#![expect(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use countersign_core::legacy::{HeaderFormat, build_header};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the ceiling: `GET /v1/verify` answering 200 without authenticating.
+    Ceiling {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+    },
+    /// Populate a running server and write credentials as JSON.
+    Populate {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long)]
+        admin_password: String,
+        /// Users to create (each a member of the main account).
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Build the report from `name=ceiling_file=subject_file` triples of wrk outputs.
+    Report {
+        /// Scenario results: `NAME=CEILING_WRK_OUTPUT=SUBJECT_WRK_OUTPUT`.
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+        /// Markdown table output.
+        #[arg(long)]
+        markdown: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: PathBuf,
+        /// SVG chart output.
+        #[arg(long)]
+        svg: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Ceiling { listen } => ceiling(&listen).await,
+        Command::Populate {
+            server,
+            admin_email,
+            admin_password,
+            users,
+            out,
+        } => populate(&server, &admin_email, &admin_password, users, &out).await,
+        Command::Report {
+            scenarios,
+            markdown,
+            json,
+            svg,
+        } => report(&scenarios, &markdown, &json, &svg),
+    }
+}
+
+async fn ceiling(listen: &str) -> Result<()> {
+    use axum::routing::{get, post};
+    let app = axum::Router::new()
+        .route("/v1/verify", get(|| async { "" }))
+        .route(
+            "/api/{version}/authentication/apiUser",
+            post(|| async { "{}" }),
+        );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .context("binding the ceiling")?;
+    axum::serve(listener, app)
+        .await
+        .context("serving the ceiling")
+}
+
+async fn populate(
+    server: &str,
+    email: &str,
+    password: &str,
+    users: usize,
+    out: &PathBuf,
+) -> Result<()> {
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{server}/admin/v1/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let admin = login["token"]
+        .as_str()
+        .context("admin sign-in failed")?
+        .to_owned();
+    let get = |path: String| {
+        client
+            .get(format!("{server}{path}"))
+            .bearer_auth(&admin)
+            .send()
+    };
+    let accounts: Value = get("/admin/v1/accounts".into()).await?.json().await?;
+    let account = accounts["items"][0]["id"]
+        .as_str()
+        .context("no account")?
+        .to_owned();
+    let key: Value = client
+        .post(format!("{server}/admin/v1/integrator-keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let integrator_key = key["key"].as_str().context("integrator key")?.to_owned();
+    let mut service_id = String::new();
+    for i in 0..users.max(2) {
+        let email = format!("user{i}@bench.example");
+        let body = json!({"email": email, "name": email, "password": "bench-password-1"});
+        let created: Value = client
+            .post(format!("{server}/admin/v1/users"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = created["id"].as_str().context("user")?.to_owned();
+        let permissions = if i == 0 {
+            json!(["send", "sobo", "account_wide"])
+        } else {
+            json!(["send"])
+        };
+        let response = client
+            .put(format!(
+                "{server}/admin/v1/users/{id}/memberships/{account}"
+            ))
+            .bearer_auth(&admin)
+            .json(&json!({"permissions": permissions, "is_default": true}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("membership failed: {}", response.status());
+        }
+        if i == 0 {
+            service_id = id;
+        }
+    }
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(60))
+        .date()
+        .to_string();
+    let created: Value = client
+        .post(format!("{server}/admin/v1/api-users"))
+        .bearer_auth(&admin)
+        .json(&json!({"username": "bench-bot", "scope": {"type": "organization"}, "expires_at": expires}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let api_key = created["key"].as_str().context("api user")?.to_owned();
+    let mut tokens = Vec::new();
+    for i in 0..users.clamp(2, 100) {
+        let body = json!({"request": {"apiUsername": "bench-bot", "key": api_key, "contextUsername": format!("user{i}@bench.example"), "sessionLengthInMinutes": 1440}});
+        let exchanged: Value = client
+            .post(format!("{server}/api/v3.5/authentication/apiUser"))
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens.push(exchanged["token"].as_str().context("token")?.to_owned());
+    }
+    let legacy = build_header(
+        HeaderFormat::Json,
+        "user0@bench.example",
+        "bench-password-1",
+        &integrator_key,
+        None,
+    );
+    let sobo = build_header(
+        HeaderFormat::Json,
+        "user0@bench.example",
+        "bench-password-1",
+        &integrator_key,
+        Some("user1@bench.example"),
+    );
+    let output = json!({
+        "tokens": tokens,
+        "legacy_header": legacy,
+        "legacy_sobo_header": sobo,
+        "api_username": "bench-bot",
+        "api_key": api_key,
+        "context_username": "user1@bench.example",
+        "service_user_id": service_id,
+    });
+    std::fs::write(out, serde_json::to_vec_pretty(&output)?).context("writing credentials")?;
+    println!("populated {} users, {} tokens", users.max(2), tokens.len());
+    Ok(())
+}
+
+/// Figures parsed from one wrk run (`wrk --latency`).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+struct Figures {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+fn parse_duration_ms(text: &str) -> f64 {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+fn parse_wrk(path: &str) -> Result<Figures> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let mut figures = Figures::default();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+            figures.requests_per_second = rest.trim().parse().unwrap_or(0.0);
+        } else if let Some(rest) = line.strip_prefix("50%") {
+            figures.p50_ms = parse_duration_ms(rest);
+        } else if let Some(rest) = line.strip_prefix("99%") {
+            figures.p99_ms = parse_duration_ms(rest);
+        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            figures.non_2xx = rest.trim().parse().unwrap_or(0);
+        }
+    }
+    Ok(figures)
+}
+
+fn report(
+    scenarios: &[String],
+    markdown: &PathBuf,
+    json_path: &PathBuf,
+    svg: &PathBuf,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    for scenario in scenarios {
+        let parts: Vec<&str> = scenario.splitn(3, '=').collect();
+        let [name, ceiling, subject] = parts.as_slice() else {
+            bail!("scenario must be NAME=CEILING=SUBJECT")
+        };
+        let ceiling = parse_wrk(ceiling)?;
+        let subject = parse_wrk(subject)?;
+        rows.push((name.to_string(), ceiling, subject));
+    }
+    let mut table = String::from(
+        "| scenario | countersign req/s | p50 | p99 | non-2xx | ceiling req/s | ratio |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (name, ceiling, subject) in &rows {
+        let ratio = if ceiling.requests_per_second > 0.0 {
+            subject.requests_per_second / ceiling.requests_per_second
+        } else {
+            0.0
+        };
+        table.push_str(&format!(
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} | {ratio:.2} |\n",
+            subject.requests_per_second,
+            subject.p50_ms,
+            subject.p99_ms,
+            subject.non_2xx,
+            ceiling.requests_per_second
+        ));
+    }
+    std::fs::write(markdown, &table)?;
+    let value = json!(rows.iter().map(|(name, ceiling, subject)| json!({"scenario": name, "ceiling": ceiling, "countersign": subject})).collect::<Vec<_>>());
+    std::fs::write(json_path, serde_json::to_vec_pretty(&value)?)?;
+    std::fs::write(svg, chart(&rows))?;
+    println!("{table}");
+    Ok(())
+}
+
+/// A grouped bar chart: ceiling and countersign requests/s per scenario.
+fn chart(rows: &[(String, Figures, Figures)]) -> String {
+    let width = 760.0;
+    let bar_area = 560.0;
+    let row_height = 56.0;
+    let height = 60.0 + row_height * rows.len() as f64;
+    let max = rows
+        .iter()
+        .flat_map(|(_, c, s)| [c.requests_per_second, s.requests_per_second])
+        .fold(1.0, f64::max);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\
+<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">requests/s on one machine (grey: ceiling, no authentication; blue: countersign)</text>"
+    );
+    for (i, (name, ceiling, subject)) in rows.iter().enumerate() {
+        let y = 40.0 + row_height * i as f64;
+        let ceiling_width = bar_area * ceiling.requests_per_second / max;
+        let subject_width = bar_area * subject.requests_per_second / max;
+        let ratio = if ceiling.requests_per_second > 0.0 {
+            subject.requests_per_second / ceiling.requests_per_second
+        } else {
+            0.0
+        };
+        svg.push_str(&format!(
+            "<text x=\"10\" y=\"{:.0}\">{}</text>\
+<rect x=\"180\" y=\"{:.0}\" width=\"{ceiling_width:.1}\" height=\"16\" fill=\"#bbb\"/><text x=\"{:.0}\" y=\"{:.0}\">{:.0}</text>\
+<rect x=\"180\" y=\"{:.0}\" width=\"{subject_width:.1}\" height=\"16\" fill=\"#2a6fdb\"/><text x=\"{:.0}\" y=\"{:.0}\">{:.0} ({ratio:.2}×)</text>",
+            y + 20.0,
+            escape(name),
+            y,
+            184.0 + ceiling_width,
+            y + 12.0,
+            ceiling.requests_per_second,
+            y + 20.0,
+            184.0 + subject_width,
+            y + 32.0,
+            subject.requests_per_second,
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

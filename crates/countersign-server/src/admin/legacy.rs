@@ -1,0 +1,471 @@
+//! Moving integrations off the legacy header in the admin API: usage telemetry, sunset dates,
+//! the organization-wide switch, migration plans and migrations (SPEC §11).
+
+use super::api_users::{ApiUserWithKeyBody, ScopeBody};
+use super::directory::IntegratorKeyBody;
+use super::{AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, path_id, rfc3339};
+use crate::migration::MigrationPlan;
+use crate::ops;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use countersign_core::ids::IntegratorKeyId;
+use countersign_store::UsageRow;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// One usage row.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsageItem {
+    /// Integrator key record id.
+    pub integrator_key_id: String,
+    /// Its name.
+    pub integrator_key_name: String,
+    /// The authenticated user.
+    pub user_id: String,
+    /// Their email.
+    pub user_email: String,
+    /// The user acted for with Send-On-Behalf-Of, if any.
+    pub on_behalf_of_user_id: Option<String>,
+    /// Accounts used.
+    pub account_ids: Vec<String>,
+    /// Total requests.
+    pub requests: i64,
+    /// First seen (RFC 3339).
+    pub first_seen_at: String,
+    /// Last seen (RFC 3339).
+    pub last_seen_at: String,
+    /// The ten most recent distinct source IPs.
+    pub source_ips: Vec<String>,
+    /// The ten most recent distinct user agents.
+    pub user_agents: Vec<String>,
+}
+
+impl From<UsageRow> for UsageItem {
+    fn from(row: UsageRow) -> Self {
+        Self {
+            integrator_key_id: row.integrator_key_id.to_string(),
+            integrator_key_name: row.integrator_key_name,
+            user_id: row.user_id.to_string(),
+            user_email: row.user_email,
+            on_behalf_of_user_id: row.on_behalf_of_user_id.map(|id| id.to_string()),
+            account_ids: row.accounts.iter().map(|(id, _)| id.to_string()).collect(),
+            requests: row.requests,
+            first_seen_at: rfc3339(row.first_seen_at),
+            last_seen_at: rfc3339(row.last_seen_at),
+            source_ips: row.source_ips,
+            user_agents: row.user_agents,
+        }
+    }
+}
+
+/// Usage filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// Only this integrator key.
+    integrator_key_id: Option<String>,
+    /// Only rows last seen at or after this time (RFC 3339); counts stay totals.
+    since: Option<String>,
+}
+
+fn parse_key(text: Option<&str>) -> Result<Option<IntegratorKeyId>, AdminError> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| {
+            IntegratorKeyId::parse(t).ok_or_else(|| AdminError::Invalid {
+                field: "integrator_key_id",
+                detail: "integrator_key_id must be a UUID".into(),
+            })
+        })
+        .transpose()
+}
+
+/// Who still uses the legacy header, per integrator key, user and on-behalf-of user.
+#[utoipa::path(get, path = "/admin/v1/legacy-usage", tag = "admin", params(UsageQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListBody<UsageItem>)))]
+pub async fn list_legacy_usage(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<UsageQuery>,
+) -> Result<Json<ListBody<UsageItem>>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let key = parse_key(query.integrator_key_id.as_deref())?;
+    let since = query
+        .since
+        .as_deref()
+        .map(|t| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
+                AdminError::Invalid {
+                    field: "since",
+                    detail: "since must be an RFC 3339 time".into(),
+                }
+            })
+        })
+        .transpose()?;
+    flush(&state).await;
+    let rows = state
+        .store
+        .list_legacy_usage(actor.organization_id, key, since)
+        .await?;
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(UsageItem::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Writes this node's pending counts so a read sees them.
+async fn flush(state: &AppState) {
+    if let Err(error) = state.legacy_usage.flush(&state.store).await {
+        tracing::warn!(%error, "legacy usage flush before a read failed");
+    }
+}
+
+/// Requests on one day.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DailyItem {
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Requests.
+    pub requests: i64,
+}
+
+/// Daily filter.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DailyQuery {
+    /// The integrator key.
+    integrator_key_id: String,
+}
+
+/// Legacy-header requests per UTC day for one integrator key.
+#[utoipa::path(get, path = "/admin/v1/legacy-usage/daily", tag = "admin", params(DailyQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListBody<DailyItem>)))]
+pub async fn list_legacy_usage_daily(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminQuery(query): AdminQuery<DailyQuery>,
+) -> Result<Json<ListBody<DailyItem>>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let key =
+        parse_key(Some(&query.integrator_key_id))?.ok_or(AdminError::NotFound("integrator key"))?;
+    state
+        .store
+        .fetch_integrator_key(actor.organization_id, key)
+        .await?;
+    flush(&state).await;
+    let days = state.store.list_legacy_usage_daily(key).await?;
+    Ok(Json(ListBody {
+        items: days
+            .into_iter()
+            .map(|(day, requests)| DailyItem { day, requests })
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+/// A change to an integrator key: `{"legacy_sunset_at": RFC 3339 | null}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegratorKey {
+    /// When the legacy header stops being accepted with this key; null clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    legacy_sunset_at: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Sets or clears the legacy-header sunset of an integrator key.
+#[utoipa::path(patch, path = "/admin/v1/integrator-keys/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = UpdateIntegratorKey, security(("bearer" = [])), responses((status = 200, body = IntegratorKeyBody)))]
+pub async fn update_integrator_key(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<UpdateIntegratorKey>,
+) -> Result<Json<IntegratorKeyBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
+    let Some(sunset) = body.legacy_sunset_at else {
+        return Err(AdminError::Invalid {
+            field: "legacy_sunset_at",
+            detail: "give legacy_sunset_at (RFC 3339 or null)".into(),
+        });
+    };
+    let sunset = sunset
+        .map(|t| {
+            OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                .map(|at| at.replace_nanosecond(0).unwrap_or(at))
+                .map_err(|_| AdminError::Invalid {
+                    field: "legacy_sunset_at",
+                    detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+                })
+        })
+        .transpose()?;
+    Ok(Json(
+        state
+            .ops()
+            .set_integrator_key_sunset(&actor, id, sunset)
+            .await?
+            .into(),
+    ))
+}
+
+/// The organization's legacy-header switch.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrganizationBody {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Whether the legacy header is accepted at all.
+    pub legacy_header_enabled: bool,
+}
+
+/// A change to the organization.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    /// Accept the legacy header at all.
+    legacy_header_enabled: bool,
+}
+
+/// The caller's organization.
+#[utoipa::path(get, path = "/admin/v1/organization", tag = "admin", security(("bearer" = [])), responses((status = 200, body = OrganizationBody)))]
+pub async fn get_organization(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+) -> Result<Json<OrganizationBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let organization = state
+        .store
+        .fetch_organization(actor.organization_id)
+        .await?;
+    Ok(Json(OrganizationBody {
+        id: organization.id.to_string(),
+        name: organization.name,
+        legacy_header_enabled: organization.legacy_header_enabled,
+    }))
+}
+
+/// Turns the legacy header on or off for the whole organization, at once.
+#[utoipa::path(patch, path = "/admin/v1/organization", tag = "admin", request_body = UpdateOrganization, security(("bearer" = [])),
+    responses((status = 200, body = OrganizationBody)))]
+pub async fn update_organization(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    AdminJson(body): AdminJson<UpdateOrganization>,
+) -> Result<Json<OrganizationBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let organization = state
+        .ops()
+        .set_legacy_header_enabled(&actor, body.legacy_header_enabled)
+        .await?;
+    Ok(Json(OrganizationBody {
+        id: organization.id.to_string(),
+        name: organization.name,
+        legacy_header_enabled: organization.legacy_header_enabled,
+    }))
+}
+
+/// A user in a plan.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlanUserBody {
+    /// User id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Requests acting as this user.
+    pub requests: i64,
+}
+
+/// An account in a plan.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlanAccountBody {
+    /// Account id.
+    pub id: String,
+    /// Number.
+    pub number: String,
+    /// Environment.
+    pub environment_id: String,
+    /// Requests in this account.
+    pub requests: i64,
+}
+
+/// A recorded use the proposed API user would not allow.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UncoveredBody {
+    /// The user acted as.
+    pub user_id: String,
+    /// The account, if any.
+    pub account_id: Option<String>,
+    /// Requests.
+    pub requests: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A migration plan with its dry run.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlanBody {
+    /// The narrowest scope covering the recorded usage.
+    pub scope: ScopeBody,
+    /// Users acted as.
+    pub users: Vec<PlanUserBody>,
+    /// Accounts used.
+    pub accounts: Vec<PlanAccountBody>,
+    /// Recorded requests the proposed API user would allow.
+    pub covered_requests: i64,
+    /// All recorded requests.
+    pub total_requests: i64,
+    /// What it would not allow, and why (empty when everything is covered).
+    pub uncovered: Vec<UncoveredBody>,
+}
+
+impl From<MigrationPlan> for PlanBody {
+    fn from(plan: MigrationPlan) -> Self {
+        Self {
+            scope: plan.scope.into(),
+            users: plan
+                .users
+                .into_iter()
+                .map(|u| PlanUserBody {
+                    id: u.id.to_string(),
+                    email: u.email,
+                    requests: u.requests,
+                })
+                .collect(),
+            accounts: plan
+                .accounts
+                .into_iter()
+                .map(|a| PlanAccountBody {
+                    id: a.id.to_string(),
+                    number: a.number,
+                    environment_id: a.environment_id.to_string(),
+                    requests: a.requests,
+                })
+                .collect(),
+            covered_requests: plan.coverage.covered,
+            total_requests: plan.coverage.total,
+            uncovered: plan
+                .coverage
+                .uncovered
+                .into_iter()
+                .map(|(recorded, why)| UncoveredBody {
+                    user_id: recorded.user_id.to_string(),
+                    account_id: recorded.account.map(|(a, _)| a.to_string()),
+                    requests: recorded.requests,
+                    reason: why.reason().into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Proposes the narrowest API user that covers an integrator key's recorded legacy usage.
+#[utoipa::path(post, path = "/admin/v1/integrator-keys/{id}/migration-plan", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = PlanBody), (status = 409, description = "no_legacy_usage")))]
+pub async fn migration_plan(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<PlanBody>, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
+    flush(&state).await;
+    Ok(Json(state.ops().migration_plan(&actor, id).await?.into()))
+}
+
+/// A migration request.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateRequest {
+    /// Username of the new API user.
+    username: String,
+    /// Its expiry (RFC 3339 or `YYYY-MM-DD`).
+    expires_at: String,
+}
+
+/// The new API user, its key (once) and a ready-to-paste snippet.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MigratedBody {
+    /// The API user.
+    pub api_user: super::api_users::ApiUserBody,
+    /// The key; not stored and never shown again.
+    pub key: String,
+    /// curl and Python example of the token exchange and the `X-AS-UserContext` values.
+    pub snippet: String,
+}
+
+/// Creates the API user the plan proposes.
+#[utoipa::path(post, path = "/admin/v1/integrator-keys/{id}/migrate", tag = "admin", params(("id" = String, Path)),
+    request_body = MigrateRequest, security(("bearer" = [])),
+    responses((status = 201, body = MigratedBody), (status = 409, description = "no_legacy_usage or username_taken")))]
+pub async fn migrate(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<MigrateRequest>,
+) -> Result<(StatusCode, Json<MigratedBody>), AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
+    let expires_at = ops::parse_expiry(&body.expires_at)?;
+    flush(&state).await;
+    let migrated = state
+        .ops()
+        .migrate_integrator_key(
+            &actor,
+            id,
+            &body.username,
+            expires_at,
+            &state.config.public_url,
+        )
+        .await?;
+    let with_key = ApiUserWithKeyBody::from_issued(migrated.issued, state.now());
+    Ok((
+        StatusCode::CREATED,
+        Json(MigratedBody {
+            api_user: with_key.api_user,
+            key: with_key.key,
+            snippet: migrated.snippet,
+        }),
+    ))
+}
+
+/// The page the `Link: rel="sunset"` header points at.
+#[utoipa::path(get, path = "/docs/legacy-migration", tag = "docusign", responses((status = 200, description = "HTML")))]
+pub async fn legacy_migration_page(State(state): State<AppState>) -> Response {
+    let base = &state.config.public_url;
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+<title>Moving off X-DocuSign-Authentication</title></head><body style=\"font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5\">\
+<h1>Moving off the X-DocuSign-Authentication header</h1>\
+<p>This service is retiring the legacy <code>X-DocuSign-Authentication</code> header, which sends a password with every request. \
+Answers to requests that still use it carry a <code>Sunset</code> header with the date after which it is refused.</p>\
+<h2>What to do</h2><ol>\
+<li>Ask your administrator for an API user (they can create one scoped exactly to what your integration does today) and its key.</li>\
+<li>Exchange the key for a session token:<pre>POST {base}/api/v3.7/authentication/apiUser\nContent-Type: application/json\n\n\
+{{\"request\": {{\"apiUsername\": \"…\", \"key\": \"csk_…\", \"contextUsername\": \"user@example.com\", \"sessionLengthInMinutes\": 60}}}}</pre></li>\
+<li>Send <code>Authorization: bearer &lt;token&gt;</code> instead of the legacy header, and <code>X-AS-UserContext: user@example.com:&lt;account id&gt;</code> \
+where you used <code>SendOnBehalfOf</code>.</li></ol>\
+<p>Tokens expire; request a new one when a call answers 401.</p></body></html>"
+    );
+    Html(page).into_response()
+}
+
+impl ApiUserWithKeyBody {
+    /// Renders an issued key.
+    pub fn from_issued(issued: crate::ops::IssuedKey, now: OffsetDateTime) -> Self {
+        Self {
+            key: issued.key.expose().to_owned(),
+            api_user: super::api_users::ApiUserBody::new(issued.api_user, now),
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Legacy-header usage telemetry (SPEC §11): every successful legacy authentication is counted
+//! in memory per (integrator key, authenticated user, on-behalf-of user) and flushed to the
+//! store in batches — every few seconds, on demand before a migration plan, and on graceful
+//! shutdown. The store merges batches additively, so several nodes count exactly.
+
+use countersign_core::ids::{AccountId, IntegratorKeyId, UserId};
+use countersign_store::{RECENT_SOURCES, Store, StoreError, UsageDelta};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Longest user agent kept.
+const MAX_USER_AGENT: usize = 256;
+
+type Key = (IntegratorKeyId, UserId, Option<UserId>);
+
+#[derive(Debug)]
+struct Pending {
+    requests: i64,
+    first_seen_at: OffsetDateTime,
+    last_seen_at: OffsetDateTime,
+    accounts: HashMap<AccountId, i64>,
+    source_ips: HashMap<String, OffsetDateTime>,
+    user_agents: HashMap<String, OffsetDateTime>,
+    days: HashMap<String, i64>,
+}
+
+fn remember(recent: &mut HashMap<String, OffsetDateTime>, value: &str, now: OffsetDateTime) {
+    recent.insert(value.to_owned(), now);
+    if recent.len() > RECENT_SOURCES
+        && let Some(oldest) = recent
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(v, _)| v.clone())
+    {
+        recent.remove(&oldest);
+    }
+}
+
+/// One successful legacy authentication to count.
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyUse<'a> {
+    /// The integrator key.
+    pub integrator_key_id: IntegratorKeyId,
+    /// The authenticated user.
+    pub user_id: UserId,
+    /// The user acted for, if any.
+    pub on_behalf_of: Option<UserId>,
+    /// The effective account, if any.
+    pub account_id: Option<AccountId>,
+    /// The client address.
+    pub source_ip: Option<&'a str>,
+    /// The client's user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+/// The in-memory counters and their flusher.
+#[derive(Clone, Debug, Default)]
+pub struct LegacyUsage {
+    pending: Arc<Mutex<HashMap<Key, Pending>>>,
+    stop: Arc<Notify>,
+}
+
+impl LegacyUsage {
+    /// Counts one use at `now`.
+    pub fn record(&self, used: LegacyUse<'_>, now: OffsetDateTime) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = pending
+            .entry((used.integrator_key_id, used.user_id, used.on_behalf_of))
+            .or_insert_with(|| Pending {
+                requests: 0,
+                first_seen_at: now,
+                last_seen_at: now,
+                accounts: HashMap::new(),
+                source_ips: HashMap::new(),
+                user_agents: HashMap::new(),
+                days: HashMap::new(),
+            });
+        entry.requests += 1;
+        entry.first_seen_at = entry.first_seen_at.min(now);
+        entry.last_seen_at = entry.last_seen_at.max(now);
+        if let Some(account) = used.account_id {
+            *entry.accounts.entry(account).or_default() += 1;
+        }
+        if let Some(ip) = used.source_ip {
+            remember(&mut entry.source_ips, ip, now);
+        }
+        if let Some(agent) = used.user_agent.map(|a| {
+            a.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT)
+                .collect::<String>()
+        }) && !agent.is_empty()
+        {
+            remember(&mut entry.user_agents, &agent, now);
+        }
+        *entry.days.entry(now.date().to_string()).or_default() += 1;
+    }
+
+    fn take(&self) -> Vec<UsageDelta> {
+        let drained =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        drained
+            .into_iter()
+            .map(
+                |((integrator_key_id, user_id, on_behalf_of_user_id), p)| UsageDelta {
+                    integrator_key_id,
+                    user_id,
+                    on_behalf_of_user_id,
+                    requests: p.requests,
+                    first_seen_at: p.first_seen_at,
+                    last_seen_at: p.last_seen_at,
+                    accounts: p.accounts.into_iter().collect(),
+                    source_ips: p.source_ips.into_iter().collect(),
+                    user_agents: p.user_agents.into_iter().collect(),
+                    days: p.days.into_iter().collect(),
+                },
+            )
+            .collect()
+    }
+
+    fn put_back(&self, deltas: Vec<UsageDelta>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        for delta in deltas {
+            let entry = pending
+                .entry((
+                    delta.integrator_key_id,
+                    delta.user_id,
+                    delta.on_behalf_of_user_id,
+                ))
+                .or_insert_with(|| Pending {
+                    requests: 0,
+                    first_seen_at: delta.first_seen_at,
+                    last_seen_at: delta.last_seen_at,
+                    accounts: HashMap::new(),
+                    source_ips: HashMap::new(),
+                    user_agents: HashMap::new(),
+                    days: HashMap::new(),
+                });
+            entry.requests += delta.requests;
+            entry.first_seen_at = entry.first_seen_at.min(delta.first_seen_at);
+            entry.last_seen_at = entry.last_seen_at.max(delta.last_seen_at);
+            for (account, n) in delta.accounts {
+                *entry.accounts.entry(account).or_default() += n;
+            }
+            for (ip, at) in delta.source_ips {
+                remember(&mut entry.source_ips, &ip, at);
+            }
+            for (agent, at) in delta.user_agents {
+                remember(&mut entry.user_agents, &agent, at);
+            }
+            for (day, n) in delta.days {
+                *entry.days.entry(day).or_default() += n;
+            }
+        }
+    }
+
+    /// Writes everything counted so far; on failure keeps it for the next flush.
+    ///
+    /// # Errors
+    /// Returns the store's error.
+    pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        let deltas = self.take();
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        match store.merge_legacy_usage(&deltas).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.put_back(deltas);
+                Err(error)
+            }
+        }
+    }
+
+    /// Starts the periodic flusher.
+    pub fn start(&self, store: Store, every: Duration) -> JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let stopping = tokio::select! {
+                    () = tokio::time::sleep(every) => false,
+                    () = this.stop.notified() => true,
+                };
+                if let Err(error) = this.flush(&store).await {
+                    tracing::warn!(%error, "legacy usage flush failed; will retry");
+                }
+                if stopping {
+                    break;
+                }
+            }
+        })
+    }
+
+    /// Asks the flusher to write what is pending and stop.
+    pub fn stop(&self) {
+        self.stop.notify_one();
+    }
+}
