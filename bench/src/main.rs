@@ -42,6 +42,29 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Mixed load at a fixed rate for a bounded time: token issuance, bearer and legacy
+    /// verification, and admin writes; reports errors, latency percentiles and the server's
+    /// resident memory at start and end.
+    Soak {
+        #[arg(long)]
+        server: String,
+        /// Credentials written by `populate`.
+        #[arg(long)]
+        creds: PathBuf,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long)]
+        admin_password: String,
+        /// Server process id (for resident memory).
+        #[arg(long)]
+        pid: u32,
+        /// Requests per second.
+        #[arg(long, default_value_t = 500)]
+        rate: u64,
+        /// Seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Build the report from `name=ceiling_file=subject_file` triples of wrk outputs.
     Report {
         /// Scenario results: `NAME=CEILING_WRK_OUTPUT=SUBJECT_WRK_OUTPUT`.
@@ -76,6 +99,26 @@ async fn main() -> Result<()> {
             json,
             svg,
         } => report(&scenarios, &markdown, &json, &svg),
+        Command::Soak {
+            server,
+            creds,
+            admin_email,
+            admin_password,
+            pid,
+            rate,
+            seconds,
+        } => {
+            soak(
+                &server,
+                &creds,
+                &admin_email,
+                &admin_password,
+                pid,
+                rate,
+                seconds,
+            )
+            .await
+        }
     }
 }
 
@@ -349,4 +392,146 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Resident memory of a process in KiB (Linux).
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[expect(clippy::too_many_arguments, reason = "one flag each")]
+async fn soak(
+    server: &str,
+    creds: &PathBuf,
+    admin_email: &str,
+    admin_password: &str,
+    pid: u32,
+    rate: u64,
+    seconds: u64,
+) -> Result<()> {
+    let creds: Value =
+        serde_json::from_slice(&std::fs::read(creds).context("reading credentials")?)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let login: Value = client
+        .post(format!("{server}/admin/v1/login"))
+        .json(&json!({"email": admin_email, "password": admin_password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let admin = login["token"].as_str().context("admin sign-in")?.to_owned();
+    let tokens: Vec<String> = creds["tokens"]
+        .as_array()
+        .context("tokens")?
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    let legacy = creds["legacy_header"]
+        .as_str()
+        .context("legacy header")?
+        .to_owned();
+    let issue_body = json!({"request": {"apiUsername": creds["api_username"], "key": creds["api_key"], "contextUsername": creds["context_username"]}});
+    let rss_start = resident_kib(pid);
+    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));
+    let errors = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(512));
+    let mut ticker =
+        tokio::time::interval(std::time::Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut sent: u64 = 0;
+    let mut handles = Vec::new();
+    while std::time::Instant::now() < end {
+        ticker.tick().await;
+        sent += 1;
+        let permit = limit.clone().acquire_owned().await?;
+        let (client, server, admin) = (client.clone(), server.to_owned(), admin.clone());
+        let (latencies, errors) = (latencies.clone(), errors.clone());
+        let token = tokens[(sent as usize) % tokens.len()].clone();
+        let legacy = legacy.clone();
+        let issue_body = issue_body.clone();
+        let n = sent;
+        handles.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let result =
+                match n % 10 {
+                    0..=3 => {
+                        client
+                            .get(format!("{server}/v1/verify"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await
+                    }
+                    4..=6 => {
+                        client
+                            .get(format!("{server}/v1/verify"))
+                            .header("X-DocuSign-Authentication", &legacy)
+                            .send()
+                            .await
+                    }
+                    7 | 8 => {
+                        client
+                            .post(format!("{server}/api/v3.5/authentication/apiUser"))
+                            .json(&issue_body)
+                            .send()
+                            .await
+                    }
+                    _ => client
+                        .post(format!("{server}/admin/v1/users"))
+                        .bearer_auth(&admin)
+                        .json(&json!({"email": format!("soak-{n}@bench.example"), "name": "soak"}))
+                        .send()
+                        .await,
+                };
+            let ok = matches!(&result, Ok(response) if response.status().is_success());
+            if !ok {
+                errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            if let Ok(mut all) = latencies.lock() {
+                all.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            drop(permit);
+        }));
+        if handles.len() > 10_000 {
+            for handle in handles.drain(..) {
+                let _ = handle.await;
+            }
+        }
+    }
+    for handle in handles {
+        let _ = handle.await;
+    }
+    let rss_end = resident_kib(pid);
+    let mut latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    latencies.sort_by(f64::total_cmp);
+    let errors = errors.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "soak: {sent} requests in {seconds} s at {rate}/s (40% bearer verify, 30% legacy verify, 20% token issuance, 10% admin writes)\nerrors: {errors}\nlatency ms: p50 {:.2}, p95 {:.2}, p99 {:.2}, max {:.2}\nresident memory KiB: start {rss_start}, end {rss_end}",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.95),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0),
+    );
+    if errors > 0 {
+        bail!("{errors} requests failed");
+    }
+    Ok(())
 }

@@ -215,11 +215,11 @@ pub fn validate_description(description: Option<&str>) -> Result<(), ApiUserErro
 /// # Errors
 /// Returns [`ApiUserError::Grace`] when outside 0 to 30 days.
 pub fn grace_end(grace_minutes: i64, now: OffsetDateTime) -> Result<OffsetDateTime, ApiUserError> {
-    let grace = Duration::minutes(grace_minutes);
-    if grace_minutes < 0 || grace > MAX_GRACE {
+    // Bounds are checked on the integer first: `Duration::minutes` panics on overflow.
+    if !(0..=MAX_GRACE.whole_minutes()).contains(&grace_minutes) {
         return Err(ApiUserError::Grace);
     }
-    Ok(now + grace)
+    Ok(now + Duration::minutes(grace_minutes))
 }
 
 /// The expiry of a session of `requested_minutes` issued at `now`, clamped to the API user's expiry.
@@ -321,5 +321,7 @@ mod tests {
         assert!(grace_end(-1, now).is_err());
         assert!(grace_end(43_201, now).is_err());
         assert!(grace_end(43_200, now).is_ok());
+        assert!(grace_end(i64::MAX, now).is_err(), "no overflow panic");
+        assert!(grace_end(i64::MIN, now).is_err());
     }
 }
