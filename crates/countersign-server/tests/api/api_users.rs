@@ -376,4 +376,15 @@ async fn rotation_rejects_out_of_range_grace() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let huge = app
+        .admin_post(
+            &format!("/admin/v1/api-users/{id}/rotate"),
+            json!({"grace_minutes": 153_722_867_280_912_931_i64}),
+        )
+        .await;
+    assert_eq!(
+        huge.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no overflow, no dropped connection"
+    );
 }
