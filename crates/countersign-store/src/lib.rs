@@ -302,3 +302,19 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Returns a stored secret without creating one (read-only consumers such as the verify
+    /// crate).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+}

@@ -137,6 +137,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// Direct store access (assertions only).
     pub store: Store,
+    /// The database URL the server uses.
+    pub database_url: String,
     /// The bootstrap administrator's organization.
     pub organization_id: String,
     /// The bootstrap environment.
@@ -157,6 +159,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server with a configuration tweak.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     let (url, database) = fresh_database().await;
+    let database_url = url.clone();
     let store = Store::connect(&StoreConfig {
         url,
         max_connections: 8,
@@ -208,6 +211,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
         clock,
         admin_token: String::new(),
         store,
+        database_url,
         organization_id: String::new(),
         environment_id: String::new(),
         account_id: String::new(),

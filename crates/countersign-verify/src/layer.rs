@@ -1,0 +1,90 @@
+//! The tower layer: verifies every request, answers refusals itself, and puts the
+//! [`Identity`](crate::Identity) into the request extensions.
+
+use crate::{Verifier, VerifyRequest};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Wraps a service so only verified requests reach it.
+#[derive(Clone, Debug)]
+pub struct VerifyLayer {
+    verifier: Verifier,
+}
+
+impl VerifyLayer {
+    /// A layer using this verifier.
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier }
+    }
+}
+
+impl<S> tower::Layer<S> for VerifyLayer {
+    type Service = VerifyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        VerifyService {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+/// The service [`VerifyLayer`] builds.
+#[derive(Clone, Debug)]
+pub struct VerifyService<S> {
+    inner: S,
+    verifier: Verifier,
+}
+
+type Request = axum::http::Request<axum::body::Body>;
+type Response = axum::http::Response<axum::body::Body>;
+
+impl<S> tower::Service<Request> for VerifyService<S>
+where
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        // The clone that was polled ready serves this request; a fresh clone stays for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        // Owned copies taken before the future: the body is not `Sync`, so nothing borrowed
+        // from the request may live across an await.
+        let text = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let authorization = text("authorization");
+        let user_context = text("x-as-usercontext");
+        let path = request.uri().path().to_owned();
+        Box::pin(async move {
+            let verdict = verifier
+                .verify(VerifyRequest {
+                    authorization: authorization.as_deref(),
+                    user_context: user_context.as_deref(),
+                    path: Some(&path),
+                })
+                .await;
+            match verdict {
+                Ok(identity) => {
+                    request.extensions_mut().insert(identity);
+                    inner.call(request).await
+                }
+                Err(error) => Ok(axum::response::IntoResponse::into_response(error)),
+            }
+        })
+    }
+}
