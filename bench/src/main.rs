@@ -65,6 +65,27 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Bulk-load users (each with a membership) and user-scoped API users straight into the
+    /// database, keeping a sample of API usernames and keys for token exchanges.
+    ScaleLoad {
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        users: usize,
+        #[arg(long, default_value_t = 10_000)]
+        sample: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Exchange the sampled keys for tokens and write them as `populate` does.
+    Tokens {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        pairs: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Build the report from `name=ceiling_file=subject_file` triples of wrk outputs.
     Report {
         /// Scenario results: `NAME=CEILING_WRK_OUTPUT=SUBJECT_WRK_OUTPUT`.
@@ -99,6 +120,13 @@ async fn main() -> Result<()> {
             json,
             svg,
         } => report(&scenarios, &markdown, &json, &svg),
+        Command::ScaleLoad {
+            database,
+            users,
+            sample,
+            out,
+        } => scale_load(&database, users, sample, &out).await,
+        Command::Tokens { server, pairs, out } => tokens(&server, &pairs, &out).await,
         Command::Soak {
             server,
             creds,
@@ -416,7 +444,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
-#[expect(clippy::too_many_arguments, reason = "one flag each")]
 async fn soak(
     server: &str,
     creds: &PathBuf,
@@ -533,5 +560,116 @@ async fn soak(
     if errors > 0 {
         bail!("{errors} requests failed");
     }
+    Ok(())
+}
+
+async fn scale_load(database: &str, users: usize, sample: usize, out: &PathBuf) -> Result<()> {
+    use countersign_core::api_user::{ApiUser, Scope};
+    use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
+    use countersign_core::key::ApiKey;
+    let store = countersign_store::Store::connect(&countersign_store::StoreConfig {
+        url: database.to_owned(),
+        max_connections: 4,
+    })
+    .await?;
+    let organization = store
+        .list_organizations()
+        .await?
+        .into_iter()
+        .next()
+        .context("run countersign init first")?;
+    let account = store
+        .list_accounts(organization.id, None, 1)
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("no account")?;
+    let pepper = hex::decode(
+        store
+            .find_secret("key_pepper")
+            .await?
+            .context("no pepper: start the server once")?,
+    )?;
+    let now = time::OffsetDateTime::now_utc();
+    let started = std::time::Instant::now();
+    let mut pairs = Vec::new();
+    const BATCH: usize = 20_000;
+    for batch_start in (0..users).step_by(BATCH) {
+        let end = (batch_start + BATCH).min(users);
+        let batch: Vec<(UserId, String)> = (batch_start..end)
+            .map(|i| {
+                (
+                    UserId(uuid::Uuid::now_v7()),
+                    format!("scale{i}@scale.example"),
+                )
+            })
+            .collect();
+        store
+            .insert_users_bulk(organization.id, account.id, &batch, now)
+            .await?;
+        let mut api_users = Vec::with_capacity(batch.len());
+        for (offset, (user_id, email)) in batch.iter().enumerate() {
+            let i = batch_start + offset;
+            let mut random = [0u8; 32];
+            random[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+            random[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+            let key = ApiKey::from_random(&random);
+            let username = format!("scale-bot-{i}");
+            if pairs.len() < sample && i % (users / sample.max(1)).max(1) == 0 {
+                pairs.push(json!({"api_username": username, "key": key.expose(), "context_username": email}));
+            }
+            api_users.push(countersign_store::NewApiUser {
+                api_user: ApiUser {
+                    id: ApiUserId(uuid::Uuid::now_v7()),
+                    organization_id: organization.id,
+                    username,
+                    scope: Scope::User(*user_id),
+                    expires_at: now + time::Duration::days(300),
+                    description: None,
+                    created_at: now,
+                    created_by: "scale".into(),
+                    revoked_at: None,
+                    revoked_by: None,
+                    last_used_at: None,
+                },
+                key_id: ApiKeyId(uuid::Uuid::now_v7()),
+                key_digest: key.digest(&pepper),
+            });
+        }
+        store.insert_api_users_bulk(&api_users).await?;
+        if end.is_multiple_of(100_000) || end == users {
+            println!(
+                "loaded {end} users and API users in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    std::fs::write(out, serde_json::to_vec(&json!({"pairs": pairs}))?)?;
+    Ok(())
+}
+
+async fn tokens(server: &str, pairs: &PathBuf, out: &PathBuf) -> Result<()> {
+    let pairs: Value = serde_json::from_slice(&std::fs::read(pairs)?)?;
+    let client = reqwest::Client::new();
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let mut handles = Vec::new();
+    for pair in pairs["pairs"].as_array().context("pairs")?.clone() {
+        let (client, server, limit) = (client.clone(), server.to_owned(), limit.clone());
+        handles.push(tokio::spawn(async move {
+            let _permit = limit.acquire().await.ok()?;
+            let body = json!({"request": {"apiUsername": pair["api_username"], "key": pair["key"], "contextUsername": pair["context_username"], "sessionLengthInMinutes": 1440}});
+            let response: Value = client.post(format!("{server}/api/v3.5/authentication/apiUser")).json(&body).send().await.ok()?.json().await.ok()?;
+            response["token"].as_str().map(str::to_owned)
+        }));
+    }
+    let mut tokens = Vec::new();
+    for handle in handles {
+        if let Ok(Some(token)) = handle.await {
+            tokens.push(token);
+        }
+    }
+    println!("{} tokens", tokens.len());
+    std::fs::write(out, serde_json::to_vec(&json!({"tokens": tokens}))?)?;
     Ok(())
 }

@@ -46,7 +46,7 @@ impl Default for ServerConfig {
             admin_session_minutes: 12 * 60,
             auth_body_limit: 64 * 1024,
             admin_body_limit: 256 * 1024,
-            cache_capacity: 1_000_000,
+            cache_capacity: 200_000,
             directory_recheck_millis: 1_000,
             usage_flush_millis: 2_000,
             trust_forwarded_for: false,

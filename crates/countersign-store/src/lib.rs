@@ -7,6 +7,7 @@
 
 mod api_users;
 mod audit;
+mod bulk;
 mod changes;
 mod directory;
 mod legacy_usage;
