@@ -569,6 +569,35 @@ impl Ops {
         self.store
             .fetch_environment(actor.organization_id, environment)
             .await?;
+        // Refuse to leave the organization without an organization administrator: nobody could
+        // then manage it except through the CLI.
+        let environments = self
+            .store
+            .list_environment_ids(actor.organization_id)
+            .await?;
+        let mut remaining: Option<std::collections::BTreeSet<UserId>> = None;
+        for env in &environments {
+            let mut admins: std::collections::BTreeSet<UserId> = self
+                .store
+                .list_environment_admins(*env)
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            if *env == environment {
+                admins.remove(&user);
+            }
+            remaining = Some(match remaining {
+                None => admins,
+                Some(so_far) => so_far.intersection(&admins).copied().collect(),
+            });
+        }
+        if remaining.is_none_or(|admins| admins.is_empty()) {
+            return Err(OpError::Conflict {
+                code: "last_organization_admin",
+                detail: "this would leave the organization without an administrator of every environment".into(),
+            });
+        }
         self.store
             .delete_environment_admin(environment, user)
             .await?;

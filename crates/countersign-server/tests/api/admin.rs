@@ -230,15 +230,39 @@ async fn directory_resources_round_trip() {
         admins["items"][0]["email"], ADMIN_EMAIL,
         "creator administers the new environment"
     );
-    let response = app
-        .admin(
+    let remove_self = || {
+        app.admin(
             Method::DELETE,
             &format!("/admin/v1/environments/{env}/admins/{}", app.admin_user_id),
         )
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    };
+    let response = remove_self().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::CONFLICT,
+        "the last organization administrator stays"
+    );
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "last_organization_admin"
+    );
+    let deputy = app.create_user("deputy@example.com", None).await;
+    for environment in [env.clone(), app.environment_id.clone()] {
+        let response = app
+            .admin(
+                Method::PUT,
+                &format!("/admin/v1/environments/{environment}/admins/{deputy}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        remove_self().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
