@@ -195,7 +195,8 @@ impl Throttle {
     /// Resets the name keys after a success (a source IP keeps its window).
     pub fn record_success(&self, keys: &[ThrottleKey]) {
         for key in keys {
-            if !matches!(key, ThrottleKey::SourceIp(_)) {
+            // A lookup first: invalidating is a write, and the common case has nothing to reset.
+            if !matches!(key, ThrottleKey::SourceIp(_)) && self.entries.contains_key(key) {
                 self.entries.invalidate(key);
             }
         }
