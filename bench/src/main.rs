@@ -486,7 +486,14 @@ async fn soak(
     let end = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     let mut sent: u64 = 0;
     let mut handles = Vec::new();
+    // Memory is compared between the end of the warm-up (a tenth of the run, once connections and
+    // caches are established) and the end of the run.
+    let warm_at = std::time::Instant::now() + std::time::Duration::from_secs(seconds.div_ceil(10));
+    let mut rss_warm = None;
     while std::time::Instant::now() < end {
+        if rss_warm.is_none() && std::time::Instant::now() >= warm_at {
+            rss_warm = Some(resident_kib(pid));
+        }
         ticker.tick().await;
         sent += 1;
         let permit = limit.clone().acquire_owned().await?;
@@ -551,11 +558,12 @@ async fn soak(
     latencies.sort_by(f64::total_cmp);
     let errors = errors.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "soak: {sent} requests in {seconds} s at {rate}/s (40% bearer verify, 30% legacy verify, 20% token issuance, 10% admin writes)\nerrors: {errors}\nlatency ms: p50 {:.2}, p95 {:.2}, p99 {:.2}, max {:.2}\nresident memory KiB: start {rss_start}, end {rss_end}",
+        "soak: {sent} requests in {seconds} s at {rate}/s (40% bearer verify, 30% legacy verify, 20% token issuance, 10% admin writes)\nerrors: {errors}\nlatency ms: p50 {:.2}, p95 {:.2}, p99 {:.2}, max {:.2}\nresident memory KiB: before load {rss_start}, after warm-up {}, end {rss_end}",
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.95),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0.0),
+        rss_warm.unwrap_or(0),
     );
     if errors > 0 {
         bail!("{errors} requests failed");
