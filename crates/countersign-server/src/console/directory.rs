@@ -134,7 +134,7 @@ fn environment_name(environments: &[Environment], id: EnvironmentId) -> String {
         .map_or_else(|| id.to_string(), |e| e.name.clone())
 }
 
-fn parse_path<T>(
+pub(super) fn parse_path<T>(
     text: &str,
     parse: fn(&str) -> Option<T>,
     entity: &'static str,

@@ -24,9 +24,11 @@ pub enum Section {
     IntegratorKeys,
     /// The audit log.
     Audit,
+    /// Legacy-header use and migration.
+    LegacyUsage,
 }
 
-const SECTIONS: [(Section, &str, &str); 6] = [
+const SECTIONS: [(Section, &str, &str); 7] = [
     (Section::ApiUsers, "/console/api-users", "API users"),
     (
         Section::Environments,
@@ -41,6 +43,11 @@ const SECTIONS: [(Section, &str, &str); 6] = [
         "Integrator keys",
     ),
     (Section::Audit, "/console/audit", "Audit log"),
+    (
+        Section::LegacyUsage,
+        "/console/legacy-usage",
+        "Legacy header",
+    ),
 ];
 
 /// An HTML response.

@@ -12,6 +12,7 @@ pub mod api_users;
 pub mod audit;
 pub mod directory;
 pub mod layout;
+mod legacy;
 pub mod session;
 
 use crate::admin::session::session_for_token;
@@ -45,6 +46,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session::sign_in_page).post(session::sign_in),
         )
         .route("/console/sign-out", post(session::sign_out))
+        .route("/console/legacy-usage", get(legacy::usage_page))
+        .route("/console/legacy-usage/{id}", get(legacy::plan_page))
+        .route("/console/legacy-usage/{id}/migrate", post(legacy::migrate))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
         .route(

@@ -2,7 +2,7 @@
 //! with status, password and memberships, integrator keys with the legacy sunset, and the audit
 //! page's filters and paging.
 
-use crate::support::{ConsoleClient, csrf_token, date_in, location};
+use crate::support::{ConsoleClient, csrf_token, date_in, location, value_of_id};
 use countersign_core::directory::Permissions;
 use countersign_core::ids::UserId;
 use countersign_test_support::spawn_app;
@@ -494,4 +494,83 @@ async fn unknown_ids_get_the_not_found_page() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .admin_post(
+            "/admin/v1/integrator-keys",
+            serde_json::json!({"name": "Acme ERP"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let user = app
+        .create_user("erp@acme.example", Some("erp-password-1"))
+        .await;
+    let account = app.account_id.clone();
+    app.put_membership(&user, &account, &["send"], true).await;
+    let header = countersign_core::legacy::build_header(
+        countersign_core::legacy::HeaderFormat::Json,
+        "erp@acme.example",
+        "erp-password-1",
+        &key,
+        None,
+    );
+    for _ in 0..3 {
+        let response = app
+            .client
+            .get(app.url("/v1/verify"))
+            .header("X-DocuSign-Authentication", &header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let page = console.page("/console/legacy-usage").await;
+    assert!(page.contains("erp@acme.example") && page.contains("Plan the migration of Acme ERP"));
+    assert!(page.contains("<svg"), "requests-per-day chart");
+    let plan = console.page(&format!("/console/legacy-usage/{id}")).await;
+    assert!(
+        plan.contains(&format!("user {user}")),
+        "one user: a user scope"
+    );
+    assert!(plan.contains("3 of 3"), "full coverage");
+    let csrf = csrf_token(&plan);
+    let expires = date_in(&app, 30);
+    let response = console
+        .post(
+            &format!("/console/legacy-usage/{id}/migrate"),
+            &[
+                ("csrf_token", &csrf),
+                ("username", "acme-erp-api"),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let html = response.text().await.unwrap();
+    let new_key = value_of_id(&html, "new-key").unwrap();
+    assert!(new_key.starts_with("csk_"));
+    assert!(html.contains("X-AS-UserContext"));
+    assert_eq!(
+        app.exchange("acme-erp-api", &new_key, "erp@acme.example")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let forged = console
+        .post(
+            &format!("/console/legacy-usage/{id}/migrate"),
+            &[("username", "forged"), ("expires_at", &expires)],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 }
