@@ -74,7 +74,7 @@ pub async fn usage_page(State(state): State<AppState>, admin: Admin) -> Reply {
             section.card aria-labelledby=(format!("key-{}", key.id)) {
                 h2 #(format!("key-{}", key.id)) { (key.name) " " code { (key.key) } }
                 p {
-                    "Sunset: " (key.legacy_sunset_at.map(|at| when_html(at)).unwrap_or_else(|| html! { "none" }))
+                    "Sunset: " (key.legacy_sunset_at.map(when_html).unwrap_or_else(|| html! { "none" }))
                     " · Requests recorded: " (key_rows.iter().map(|r| r.requests).sum::<i64>())
                 }
                 @if key_rows.is_empty() {
