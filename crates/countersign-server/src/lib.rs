@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(legacy::login_information_v21))
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
+        .routes(routes!(routes::introspect::introspect))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::metrics))

@@ -4,6 +4,7 @@
 pub mod assuresign;
 pub mod forward;
 pub mod health;
+pub mod introspect;
 
 use axum::http::HeaderMap;
 use std::net::SocketAddr;

@@ -593,3 +593,61 @@ async fn whoami_reports_the_principal() {
     assert_eq!(body["account_id"], w.main);
     assert!(body["expires_at"].is_string());
 }
+
+#[tokio::test]
+async fn introspection_reports_active_tokens_with_the_acting_api_user() {
+    let w = world().await;
+    let (id, key) = w
+        .app
+        .create_api_user("Introspected", json!({"type": "organization"}))
+        .await;
+    let token = w.app.token("Introspected", &key, "bob@mycompany.com").await;
+    let introspect = |token: String| {
+        w.app
+            .admin(Method::POST, "/v1/introspect")
+            .form(&[("token", token)])
+            .send()
+    };
+    let body: Value = introspect(token.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["active"], true);
+    assert_eq!(body["client_id"], "Introspected");
+    assert_eq!(body["act"]["sub"], "Introspected");
+    assert_eq!(body["sub"], w.bob.as_str());
+    assert_eq!(body["username"], "bob@mycompany.com");
+    assert!(body["exp"].as_i64().unwrap() > body["iat"].as_i64().unwrap());
+    w.app
+        .admin_post(&format!("/admin/v1/api-users/{id}/revoke"), json!({}))
+        .await;
+    let body: Value = introspect(token.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        json!({"active": false}),
+        "a revoked token is inactive and says nothing more"
+    );
+    let body: Value = introspect("cst_garbage".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body, json!({"active": false}));
+    let anonymous = w
+        .app
+        .client
+        .post(w.app.url("/v1/introspect"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
