@@ -28,6 +28,9 @@ pub struct ServerConfig {
     /// How often legacy-header usage counters are flushed to the database, in milliseconds
     /// (at most 5000).
     pub usage_flush_millis: u64,
+    /// Whether legacy-header usage is recorded (source IPs and user agents included); on by
+    /// default, off for installations that must not keep them.
+    pub legacy_usage_enabled: bool,
     /// Whether `X-Forwarded-For` / `X-Real-IP` are trusted for the client address (behind a proxy).
     pub trust_forwarded_for: bool,
     /// argon2id parameters for new password hashes.
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             cache_capacity: 200_000,
             directory_recheck_millis: 1_000,
             usage_flush_millis: 2_000,
+            legacy_usage_enabled: true,
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
             throttle: crate::throttle::ThrottleConfig::default(),

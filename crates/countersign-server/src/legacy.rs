@@ -418,6 +418,9 @@ fn record_use(
     account_id: Option<countersign_core::ids::AccountId>,
     facts: &RequestFacts,
 ) {
+    if !state.config.legacy_usage_enabled {
+        return;
+    }
     state.legacy_usage.record(
         crate::legacy_usage::LegacyUse {
             integrator_key_id: auth.integrator_key.id,

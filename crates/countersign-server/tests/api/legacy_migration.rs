@@ -602,3 +602,39 @@ fn httpdate_of(at: time::OffsetDateTime) -> String {
     );
     at.to_offset(time::UtcOffset::UTC).format(&format).unwrap()
 }
+
+#[tokio::test]
+async fn usage_is_not_recorded_when_turned_off() {
+    let app = countersign_test_support::spawn_app_with(|c| c.legacy_usage_enabled = false).await;
+    let created: Value = app
+        .admin_post("/admin/v1/integrator-keys", json!({"name": "quiet"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let user = app.create_user("quiet@acme.example", Some(PASSWORD)).await;
+    let account = app.account_id.clone();
+    app.put_membership(&user, &account, &["send"], true).await;
+    let header = build_header(
+        HeaderFormat::Json,
+        "quiet@acme.example",
+        PASSWORD,
+        created["key"].as_str().unwrap(),
+        None,
+    );
+    let response = app
+        .client
+        .get(app.url("/v1/verify"))
+        .header("X-DocuSign-Authentication", header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let usage: Value = app
+        .admin_get("/admin/v1/legacy-usage")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(usage["items"].as_array().unwrap().is_empty());
+}
