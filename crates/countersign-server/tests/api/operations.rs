@@ -61,3 +61,31 @@ async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
 }
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_unreachable() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // The test's store shares the server's pool; closing it makes the database unreachable.
+    app.store.close().await;
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "still alive"
+    );
+}
