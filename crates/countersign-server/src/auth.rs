@@ -2,6 +2,8 @@
 //! verification (SPEC §3–4). Handlers in `routes` turn the results into responses.
 
 use crate::dialect::assuresign::AssureSignError;
+use crate::identity::{Identity, Verified};
+use crate::legacy::WireExtras;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
 use countersign_core::access::{self, AccountError, AccountRef, AccountRequest, UserContext};
@@ -10,9 +12,10 @@ use countersign_core::directory::{Membership, User};
 use countersign_core::ids::{ApiUserId, EnvironmentId, OrganizationId, SessionId};
 use countersign_core::key::{ApiKey, digest_key_text};
 use countersign_core::token::{self, SessionClaims};
-use countersign_store::{AuditOutcome, StoreError};
+use countersign_store::{ApiUserWithKeys, AuditOutcome, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -284,19 +287,133 @@ pub async fn issue_token(
     })
 }
 
-/// The directory facts behind a valid session, re-read (through the caches) on every request.
+/// The directory facts behind a session identity (API user, key, acting user), loaded through
+/// the directory caches and kept while the directory epoch is unchanged. What can lapse with
+/// time alone (the API user's and key's expiry) is re-checked on every request.
 #[derive(Debug)]
-pub struct Session {
-    /// The signed claims.
-    pub claims: SessionClaims,
-    /// The API user's username.
-    pub api_username: String,
-    /// Its scope.
-    pub scope: Scope,
+pub struct BearerFacts {
+    /// The API user with its keys.
+    pub api_user: Arc<ApiUserWithKeys>,
     /// The acting user.
     pub user: Arc<User>,
     /// The acting user's memberships.
     pub memberships: Arc<Vec<Membership>>,
+    /// The acting user's identity, headers rendered.
+    pub identity: Arc<Identity>,
+    /// The directory epoch read before the facts were loaded.
+    pub epoch: u64,
+    /// When this identity last noted a use of its API user (Unix seconds).
+    last_used: AtomicI64,
+}
+
+impl BearerFacts {
+    /// Whether a session with `claims` (already verified) is granted at `now`: the API user is
+    /// neither revoked nor expired and the session's key is still valid (rotation grace).
+    pub fn admits(&self, claims: &SessionClaims, now: OffsetDateTime) -> bool {
+        self.api_user.api_user.is_usable(now)
+            && self
+                .api_user
+                .keys
+                .iter()
+                .any(|k| k.id == claims.key_id && k.is_valid(now))
+    }
+
+    /// Notes a use of the API user for `last_used_at`, at most once a minute per identity
+    /// before the (per API user) tracker is even asked.
+    pub fn note_use(&self, state: &AppState, now: OffsetDateTime) {
+        let seconds = now.unix_timestamp();
+        let last = self.last_used.load(Ordering::Relaxed);
+        if seconds - last >= 60
+            && self
+                .last_used
+                .compare_exchange(last, seconds, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            state.last_used.record(self.api_user.api_user.id, now);
+        }
+    }
+}
+
+/// A valid session: its signed claims and the directory facts behind them.
+#[derive(Debug)]
+pub struct Session {
+    /// The signed claims.
+    pub claims: SessionClaims,
+    /// The facts, current at the time of the request.
+    pub facts: Arc<BearerFacts>,
+}
+
+impl Session {
+    /// The API user's username.
+    pub fn api_username(&self) -> &str {
+        &self.facts.api_user.api_user.username
+    }
+
+    /// The API user's scope.
+    pub fn scope(&self) -> &Scope {
+        &self.facts.api_user.api_user.scope
+    }
+
+    /// The acting user.
+    pub fn user(&self) -> &User {
+        &self.facts.user
+    }
+
+    /// The acting user's memberships.
+    pub fn memberships(&self) -> &[Membership] {
+        &self.facts.memberships
+    }
+}
+
+/// Loads (through the directory caches) and checks the directory facts of a session identity;
+/// `None` when the directory no longer grants it.
+async fn load_bearer_facts(
+    state: &AppState,
+    claims: &SessionClaims,
+    epoch: u64,
+) -> Result<Option<BearerFacts>, AssureSignError> {
+    let Some(api_user) = state
+        .cache
+        .api_user_by_id(&state.store, claims.api_user_id)
+        .await
+        .map_err(|e| internal(&e))?
+    else {
+        return Ok(None);
+    };
+    let Some(user) = state
+        .cache
+        .user_by_id(&state.store, claims.user_id)
+        .await
+        .map_err(|e| internal(&e))?
+    else {
+        return Ok(None);
+    };
+    let record = &api_user.api_user;
+    if !user.is_active() || user.organization_id != record.organization_id {
+        return Ok(None);
+    }
+    let memberships = state
+        .cache
+        .memberships(&state.store, user.id)
+        .await
+        .map_err(|e| internal(&e))?;
+    if !record.scope.admits_user(user.id, &memberships) {
+        return Ok(None);
+    }
+    let identity = Arc::new(Identity::new(
+        &user,
+        memberships.clone(),
+        record.username.clone(),
+        AuthMethod::ApiUserToken,
+    ));
+    Ok(Some(BearerFacts {
+        api_user,
+        user,
+        memberships,
+        identity,
+        epoch,
+        last_used: AtomicI64::new(i64::MIN / 2),
+    }))
 }
 
 /// Verifies a bearer token and re-checks everything SPEC §3 requires at the time of the request.
@@ -310,48 +427,31 @@ pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session,
         state.secrets.signing.get(&kid).map(Vec::as_slice)
     })
     .map_err(|_| AssureSignError::InvalidToken)?;
-    let api_user = state
-        .cache
-        .api_user_by_id(&state.store, claims.api_user_id)
-        .await
-        .map_err(|e| internal(&e))?
-        .ok_or(AssureSignError::InvalidToken)?;
-    let record = &api_user.api_user;
-    let key_valid = api_user
-        .keys
-        .iter()
-        .any(|k| k.id == claims.key_id && k.is_valid(now));
-    if !record.is_usable(now) || !key_valid {
+    let key = (claims.api_user_id, claims.key_id, claims.user_id);
+    let facts = match state.cache.bearer(&key) {
+        Some(facts) => facts,
+        None => {
+            // The epoch is read before loading: a change committed meanwhile leaves the entry
+            // stale rather than serving it.
+            let epoch = state.cache.epoch();
+            let facts = Arc::new(
+                load_bearer_facts(state, &claims, epoch)
+                    .await?
+                    .ok_or(AssureSignError::InvalidToken)?,
+            );
+            state.cache.insert_bearer(key, epoch, facts.clone());
+            facts
+        }
+    };
+    if !facts.admits(&claims, now) {
         return Err(AssureSignError::InvalidToken);
     }
-    let user = state
-        .cache
-        .user_by_id(&state.store, claims.user_id)
-        .await
-        .map_err(|e| internal(&e))?
-        .ok_or(AssureSignError::InvalidToken)?;
-    if !user.is_active() || user.organization_id != record.organization_id {
-        return Err(AssureSignError::InvalidToken);
-    }
-    let memberships = state
-        .cache
-        .memberships(&state.store, user.id)
-        .await
-        .map_err(|e| internal(&e))?;
-    if !record.scope.admits_user(user.id, &memberships) {
-        return Err(AssureSignError::InvalidToken);
-    }
-    state.last_used.record(record.id, now);
-    Ok(Session {
-        claims,
-        api_username: record.username.clone(),
-        scope: record.scope,
-        user,
-        memberships,
-    })
+    crate::hot::remember_bearer(state, token_text, &claims, &facts);
+    facts.note_use(state, now);
+    Ok(Session { claims, facts })
 }
 
-/// Chooses the effective account of a verified session and builds the principal.
+/// Chooses the effective account of a verified session.
 ///
 /// # Errors
 /// `Forbidden` (403) for a mismatched or unavailable context or path account, or no account in
@@ -359,15 +459,15 @@ pub async fn verify_token(state: &AppState, token_text: &str) -> Result<Session,
 pub fn authorize_session(
     session: &Session,
     facts: &RequestFacts,
-) -> Result<Principal, AssureSignError> {
+) -> Result<Verified, AssureSignError> {
     let request = AccountRequest {
         user_context: facts.user_context.as_ref(),
         path_account: facts.path_account.as_ref(),
     };
     let membership = access::effective_account(
-        &session.scope,
-        &session.user.email,
-        &session.memberships,
+        session.scope(),
+        &session.user().email,
+        session.memberships(),
         &request,
     )
     .map_err(|error| match error {
@@ -385,17 +485,12 @@ pub fn authorize_session(
         }
         AccountError::Ambiguous => AssureSignError::AmbiguousAccount,
     })?;
-    Ok(Principal {
-        organization_id: session.user.organization_id,
-        environment_id: membership.environment_id,
-        account_id: membership.account_id,
-        account_number: membership.account_number.clone(),
-        account_name: membership.account_name.clone(),
-        user_id: session.user.id,
-        user_email: session.user.email.clone(),
-        actor: session.api_username.clone(),
-        auth_method: AuthMethod::ApiUserToken,
-        api_user_id: Some(session.claims.api_user_id),
-        expires_at: OffsetDateTime::from_unix_timestamp(session.claims.expires_at).ok(),
-    })
+    Verified::new(
+        session.facts.identity.clone(),
+        membership,
+        Some(session.claims.api_user_id),
+        OffsetDateTime::from_unix_timestamp(session.claims.expires_at).ok(),
+        WireExtras::default(),
+    )
+    .ok_or(AssureSignError::Internal)
 }

@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub admin_body_limit: usize,
     /// Entries per directory cache (API users, users, memberships, integrator keys).
     pub cache_capacity: u64,
+    /// Verified identities each worker thread keeps in its own front cache of the forward-auth
+    /// fast path (0 turns it off); a full cache is emptied and refilled.
+    pub thread_cache_capacity: usize,
     /// How often each node re-checks the directory version, in milliseconds (the safety net
     /// behind PostgreSQL NOTIFY, and how SQLite sees changes made by the CLI).
     pub directory_recheck_millis: u64,
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             auth_body_limit: 64 * 1024,
             admin_body_limit: 256 * 1024,
             cache_capacity: 200_000,
+            thread_cache_capacity: 4_096,
             directory_recheck_millis: 1_000,
             usage_flush_millis: 2_000,
             legacy_usage_enabled: true,

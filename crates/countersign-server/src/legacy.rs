@@ -6,8 +6,9 @@
 //! keyed hash of (user, password) together with the user's credential version: a password
 //! change or API-password reset bumps the version and ends every cached verification at once.
 
-use crate::auth::{AuthMethod, Principal, RequestFacts};
+use crate::auth::{AuthMethod, RequestFacts};
 use crate::dialect::docusign::DocuSignError;
+use crate::identity::{Identity, Verified};
 use crate::passwords;
 use crate::routes::{Peer, client_ip};
 use crate::state::{AppState, random_bytes};
@@ -28,8 +29,11 @@ use countersign_core::legacy::{
     LegacyCredentials, LegacyHeaderError, MAX_HEADER_LEN, parse_header,
 };
 use countersign_store::{AuditOutcome, StoreError};
+use hmac::{Hmac, Mac};
 use serde::Serialize;
+use sha2::Sha256;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use time::OffsetDateTime;
 
 /// The header name (matched case-insensitively by the HTTP layer).
@@ -41,14 +45,14 @@ pub type VerifiedPasswords = moka::sync::Cache<String, i64>;
 /// Response headers added to legacy-authenticated answers (sunset notices).
 #[derive(Clone, Debug, Default)]
 pub struct WireExtras {
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: Option<Arc<[(HeaderName, HeaderValue)]>>,
 }
 
 impl WireExtras {
     /// Adds the extra headers to a response.
-    pub fn apply(self, out: &mut HeaderMap) {
-        for (name, value) in self.headers {
-            out.insert(name, value);
+    pub fn apply(&self, out: &mut HeaderMap) {
+        for (name, value) in self.headers.iter().flat_map(|h| h.iter()) {
+            out.insert(name.clone(), value.clone());
         }
     }
 
@@ -72,23 +76,95 @@ impl WireExtras {
                 headers.push((header::LINK, value));
             }
         }
-        Self { headers }
+        Self {
+            headers: (!headers.is_empty()).then(|| headers.into()),
+        }
     }
 }
 
-/// A user authenticated by the legacy header, before any account or SOBO decision.
+/// A user authenticated by a legacy header, before any account or SOBO decision. Cached by a
+/// keyed digest of the header while the directory epoch is unchanged (a password change, API
+/// password reset, disabled user, revoked integrator key or organization switch all change
+/// it), so a repeated header costs one digest and one lookup instead of a parse, several
+/// directory lookups and a password check.
 #[derive(Debug)]
-pub struct LegacyAuth {
-    /// The parsed header.
-    pub credentials: LegacyCredentials,
+pub struct LegacyFacts {
+    /// The username as sent (email or user id).
+    pub username: String,
+    /// The user to act for, as sent.
+    pub send_on_behalf_of: Option<String>,
     /// The integrator key used.
     pub integrator_key: Arc<IntegratorKey>,
     /// The authenticated user.
     pub user: Arc<User>,
     /// The authenticated user's memberships.
     pub memberships: Arc<Vec<Membership>>,
+    /// The authenticated user acting as themself, headers rendered.
+    pub identity: Arc<Identity>,
     /// Sunset notices to add to the answer.
     pub extras: WireExtras,
+    /// The directory epoch read before the facts were loaded.
+    pub epoch: u64,
+    /// The user and integrator-key throttle keys, reset after a success.
+    throttle_keys: [ThrottleKey; 2],
+    /// The throttle's name-failure count at the last reset.
+    reset_seen: AtomicU64,
+    /// The integrator key's legacy-request counter.
+    requests: crate::striped::StripedCounter,
+}
+
+impl LegacyFacts {
+    /// Whether the header may still be used at `now` (its integrator key's sunset is ahead).
+    pub fn before_sunset(&self, now: OffsetDateTime) -> bool {
+        self.integrator_key
+            .legacy_sunset_at
+            .is_none_or(|sunset| sunset > now)
+    }
+
+    /// Counts a request authenticated from cache: resets the name throttles if a failure was
+    /// recorded since the last reset, and counts the integrator key's request.
+    pub fn count_success(&self, state: &AppState) {
+        state
+            .throttle
+            .reset_names_since(&self.throttle_keys, &self.reset_seen);
+        self.requests.inc();
+    }
+
+    /// The user and integrator-key throttle keys.
+    pub fn throttle_keys(&self) -> &[ThrottleKey] {
+        &self.throttle_keys
+    }
+}
+
+/// A legacy-authenticated user.
+pub type LegacyAuth = Arc<LegacyFacts>;
+
+/// Digests legacy headers under a key derived from the pepper, for the verified-header cache:
+/// the cache never holds the header (and its password) or an unkeyed hash of it.
+#[derive(Clone)]
+pub struct HeaderDigester(Hmac<Sha256>);
+
+impl std::fmt::Debug for HeaderDigester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeaderDigester([redacted])")
+    }
+}
+
+impl HeaderDigester {
+    /// A digester keyed by `pepper`, separated from every other use of it.
+    pub fn new(pepper: &[u8]) -> Self {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(pepper)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"countersign legacy header\0");
+        Self(mac)
+    }
+
+    /// The keyed digest of a raw header value.
+    pub fn digest(&self, raw: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(raw);
+        mac.finalize().into_bytes().into()
+    }
 }
 
 fn internal(error: &StoreError) -> DocuSignError {
@@ -205,6 +281,24 @@ pub async fn authenticate_user(
         state.throttle.record_failure(&ip_keys, now);
         return Err(DocuSignError::NoIntegratorKey);
     }
+    let digest = state.header_digester.digest(raw);
+    if let Some(cached) = state.cache.legacy(&digest)
+        && cached.before_sunset(now)
+    {
+        // The same checks as below, on facts the directory still grants: only a throttle
+        // in force (rare, one atomic load otherwise) and the sunset (above) can have changed.
+        if state.throttle.any_blocked(now) {
+            let mut keys = cached.throttle_keys.to_vec();
+            keys.extend(ip_keys.iter().cloned());
+            if let Some(wait) = state.throttle.check(&keys, now) {
+                return Err(DocuSignError::TooManyRequests(wait));
+            }
+        }
+        cached.count_success(state);
+        crate::hot::remember_legacy(state, digest, &cached);
+        return Ok(cached);
+    }
+    let epoch = state.cache.epoch();
     let credentials = match parse_header(raw) {
         Ok(credentials) => credentials,
         Err(LegacyHeaderError::MissingCredentials) => {
@@ -226,12 +320,14 @@ pub async fn authenticate_user(
             return Err(DocuSignError::NoIntegratorKey);
         }
     };
-    let mut key_keys = vec![ThrottleKey::IntegratorKey(
-        credentials.integrator_key.clone(),
-    )];
+    let name_keys = [
+        ThrottleKey::user(&credentials.username),
+        ThrottleKey::IntegratorKey(credentials.integrator_key.clone()),
+    ];
+    let mut key_keys = vec![name_keys[1].clone()];
     key_keys.extend(ip_keys.iter().cloned());
-    let mut all_keys = vec![ThrottleKey::user(&credentials.username)];
-    all_keys.extend(key_keys.iter().cloned());
+    let mut all_keys = name_keys.to_vec();
+    all_keys.extend(ip_keys.iter().cloned());
     if let Some(wait) = state.throttle.check(&all_keys, now) {
         return Err(DocuSignError::TooManyRequests(wait));
     }
@@ -259,10 +355,12 @@ pub async fn authenticate_user(
         .organization(&state.store, key.organization_id)
         .await
         .map_err(|e| internal(&e))?;
-    let migrate_hint = format!(
-        "Exchange an API user key for a token at POST /api/v3.x/authentication/apiUser instead; see {}/docs/legacy-migration.",
-        state.config.public_url
-    );
+    let migrate_hint = || {
+        format!(
+            "Exchange an API user key for a token at POST /api/v3.x/authentication/apiUser instead; see {}/docs/legacy-migration.",
+            state.config.public_url
+        )
+    };
     if !organization.legacy_header_enabled {
         state
             .audit_event(
@@ -275,7 +373,8 @@ pub async fn authenticate_user(
             )
             .await;
         return Err(DocuSignError::LegacyHeaderRetired(format!(
-            "The X-DocuSign-Authentication header is turned off for this organization. {migrate_hint}"
+            "The X-DocuSign-Authentication header is turned off for this organization. {}",
+            migrate_hint()
         )));
     }
     if let Some(sunset) = key.legacy_sunset_at
@@ -292,8 +391,9 @@ pub async fn authenticate_user(
             )
             .await;
         return Err(DocuSignError::LegacyHeaderRetired(format!(
-            "The X-DocuSign-Authentication header was retired for this integrator key on {}. {migrate_hint}",
-            format_date(sunset)
+            "The X-DocuSign-Authentication header was retired for this integrator key on {}. {}",
+            format_date(sunset),
+            migrate_hint()
         )));
     }
     let user = find_user(state, organization.id, &credentials.username).await?;
@@ -315,21 +415,43 @@ pub async fn authenticate_user(
             return Err(DocuSignError::UserAuthenticationFailed);
         }
     };
+    let seen = state.throttle.name_failure_count();
     state.throttle.record_success(&all_keys);
-    state.metrics.legacy_request(&key.id.to_string());
+    let requests = state.metrics.legacy_counter(&key.id.to_string());
+    requests.inc();
     let memberships = state
         .cache
         .memberships(&state.store, user.id)
         .await
         .map_err(|e| internal(&e))?;
+    let identity = Arc::new(Identity::new(
+        &user,
+        memberships.clone(),
+        user.id.to_string(),
+        AuthMethod::LegacyHeader,
+    ));
     let extras = WireExtras::for_key(&key, &state.config.public_url);
-    Ok(LegacyAuth {
-        credentials,
+    let LegacyCredentials {
+        username,
+        send_on_behalf_of,
+        ..
+    } = credentials;
+    let facts = Arc::new(LegacyFacts {
+        username,
+        send_on_behalf_of,
         integrator_key: key,
         user,
         memberships,
+        identity,
         extras,
-    })
+        epoch,
+        throttle_keys: name_keys,
+        reset_seen: AtomicU64::new(seen),
+        requests,
+    });
+    state.cache.insert_legacy(digest, epoch, facts.clone());
+    crate::hot::remember_legacy(state, digest, &facts);
+    Ok(facts)
 }
 
 /// Authenticates a legacy-header request, chooses its account and applies Send-On-Behalf-Of.
@@ -340,7 +462,7 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     facts: &RequestFacts,
-) -> Result<(Principal, WireExtras), DocuSignError> {
+) -> Result<Verified, DocuSignError> {
     let auth = authenticate_user(state, headers, facts).await?;
     let request = AccountRequest {
         user_context: None,
@@ -359,19 +481,20 @@ pub async fn authenticate(
         AccountError::NoAccountInScope => DocuSignError::NoAccount,
         AccountError::Ambiguous => DocuSignError::AmbiguousAccount,
     })?;
-    let Some(sobo_name) = auth.credentials.send_on_behalf_of.as_deref() else {
-        let principal = principal(
-            &auth.user,
-            membership,
-            auth.user.id.to_string(),
-            AuthMethod::LegacyHeader,
-        );
+    let Some(sobo_name) = auth.send_on_behalf_of.as_deref() else {
         record_use(state, &auth, None, Some(membership.account_id), facts);
-        return Ok((principal, auth.extras));
+        return Verified::new(
+            auth.identity.clone(),
+            membership,
+            None,
+            None,
+            auth.extras.clone(),
+        )
+        .ok_or(DocuSignError::Internal);
     };
     let source_ip = facts.source_ip.as_deref();
     let acting = send_on_behalf_of(state, &auth, membership, sobo_name).await?;
-    let Some((sobo_user, sobo_membership)) = acting else {
+    let Some((sobo_user, sobo_memberships)) = acting else {
         state
             .audit_event(
                 Some(auth.user.organization_id),
@@ -394,29 +517,55 @@ pub async fn authenticate(
             AuditOutcome::Success,
         )
         .await;
-    let principal = principal(
-        &sobo_user,
-        &sobo_membership,
-        auth.user.id.to_string(),
-        AuthMethod::LegacyHeaderSobo,
-    );
     record_use(
         state,
         &auth,
         Some(sobo_user.id),
-        Some(sobo_membership.account_id),
+        Some(membership.account_id),
         facts,
     );
-    Ok((principal, auth.extras))
+    let identity = Arc::new(Identity::new(
+        &sobo_user,
+        sobo_memberships,
+        auth.user.id.to_string(),
+        AuthMethod::LegacyHeaderSobo,
+    ));
+    let sobo_membership = identity
+        .memberships
+        .iter()
+        .find(|m| m.account_id == membership.account_id)
+        .cloned()
+        .ok_or(DocuSignError::LacksPermissions)?;
+    Verified::new(identity, &sobo_membership, None, None, auth.extras.clone())
+        .ok_or(DocuSignError::Internal)
 }
 
 /// Counts a successful legacy authentication for the migration telemetry.
 fn record_use(
     state: &AppState,
-    auth: &LegacyAuth,
+    auth: &LegacyFacts,
     on_behalf_of: Option<UserId>,
     account_id: Option<countersign_core::ids::AccountId>,
     facts: &RequestFacts,
+) {
+    record_use_from(
+        state,
+        auth,
+        on_behalf_of,
+        account_id,
+        facts.source_ip.as_deref(),
+        facts.user_agent.as_deref(),
+    );
+}
+
+/// [`record_use`] with the client's address and user agent as text.
+pub(crate) fn record_use_from(
+    state: &AppState,
+    auth: &LegacyFacts,
+    on_behalf_of: Option<UserId>,
+    account_id: Option<countersign_core::ids::AccountId>,
+    source_ip: Option<&str>,
+    user_agent: Option<&str>,
 ) {
     if !state.config.legacy_usage_enabled {
         return;
@@ -427,20 +576,21 @@ fn record_use(
             user_id: auth.user.id,
             on_behalf_of,
             account_id,
-            source_ip: facts.source_ip.as_deref(),
-            user_agent: facts.user_agent.as_deref(),
+            source_ip,
+            user_agent,
         },
         state.now(),
     );
 }
 
-/// Applies SPEC §5's Send-On-Behalf-Of rules; `None` when any fails.
+/// Applies SPEC §5's Send-On-Behalf-Of rules: the user acted for and their memberships, or
+/// `None` when any rule fails.
 async fn send_on_behalf_of(
     state: &AppState,
-    auth: &LegacyAuth,
+    auth: &LegacyFacts,
     membership: &Membership,
     sobo_name: &str,
-) -> Result<Option<(Arc<User>, Membership)>, DocuSignError> {
+) -> Result<Option<(Arc<User>, Arc<Vec<Membership>>)>, DocuSignError> {
     let rights = Permissions::SOBO.with(Permissions::ACCOUNT_WIDE);
     if !membership.permissions.contains(rights) {
         return Ok(None);
@@ -456,29 +606,10 @@ async fn send_on_behalf_of(
         .memberships(&state.store, sobo_user.id)
         .await
         .map_err(|e| internal(&e))?;
-    let sobo_membership = sobo_memberships
-        .iter()
-        .find(|m| {
-            m.account_id == membership.account_id && m.permissions.contains(Permissions::SEND)
-        })
-        .cloned();
-    Ok(sobo_membership.map(|m| (sobo_user, m)))
-}
-
-fn principal(user: &User, membership: &Membership, actor: String, method: AuthMethod) -> Principal {
-    Principal {
-        organization_id: user.organization_id,
-        environment_id: membership.environment_id,
-        account_id: membership.account_id,
-        account_number: membership.account_number.clone(),
-        account_name: membership.account_name.clone(),
-        user_id: user.id,
-        user_email: user.email.clone(),
-        actor,
-        auth_method: method,
-        api_user_id: None,
-        expires_at: None,
-    }
+    let may_send = sobo_memberships.iter().any(|m| {
+        m.account_id == membership.account_id && m.permissions.contains(Permissions::SEND)
+    });
+    Ok(may_send.then_some((sobo_user, sobo_memberships)))
 }
 
 /// One account of `login_information`.
@@ -581,20 +712,15 @@ async fn login_information_for(
             ..RequestFacts::default()
         };
         let auth = authenticate_user(&state, &headers, &facts).await?;
-        let (user, memberships) = if auth.credentials.send_on_behalf_of.is_some() {
-            let (principal, _) = authenticate(&state, &headers, &facts).await?;
+        let (user, memberships) = if auth.send_on_behalf_of.is_some() {
+            let verified = authenticate(&state, &headers, &facts).await?;
             let user = state
                 .cache
-                .user_by_id(&state.store, principal.user_id)
+                .user_by_id(&state.store, verified.identity.user_id)
                 .await
                 .map_err(|e| internal(&e))?
                 .ok_or(DocuSignError::LacksPermissions)?;
-            let memberships = state
-                .cache
-                .memberships(&state.store, user.id)
-                .await
-                .map_err(|e| internal(&e))?;
-            (user, memberships)
+            (user, verified.identity.memberships.clone())
         } else {
             record_use(&state, &auth, None, None, &facts);
             (auth.user.clone(), auth.memberships.clone())
@@ -661,7 +787,7 @@ async fn login_information_for(
                 login_accounts,
                 api_password,
             },
-            auth.extras,
+            auth.extras.clone(),
         ))
     }
     .await;

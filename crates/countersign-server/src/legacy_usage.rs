@@ -3,6 +3,7 @@
 //! store in batches — every few seconds, on demand before a migration plan, and on graceful
 //! shutdown. The store merges batches additively, so several nodes count exactly.
 
+use crate::striped::{Padded, STRIPES, stripe};
 use countersign_core::ids::{AccountId, IntegratorKeyId, UserId};
 use countersign_store::{RECENT_SOURCES, Store, StoreError, UsageDelta};
 use std::collections::HashMap;
@@ -11,6 +12,10 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+/// `YYYY-MM-DD`, as days are stored.
+const DAY: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
 
 /// Longest user agent kept.
 const MAX_USER_AGENT: usize = 256;
@@ -25,10 +30,15 @@ struct Pending {
     accounts: HashMap<AccountId, i64>,
     source_ips: HashMap<String, OffsetDateTime>,
     user_agents: HashMap<String, OffsetDateTime>,
-    days: HashMap<String, i64>,
+    days: HashMap<time::Date, i64>,
 }
 
 fn remember(recent: &mut HashMap<String, OffsetDateTime>, value: &str, now: OffsetDateTime) {
+    // The common case (a value already seen) updates in place without allocating.
+    if let Some(at) = recent.get_mut(value) {
+        *at = now;
+        return;
+    }
     recent.insert(value.to_owned(), now);
     if recent.len() > RECENT_SOURCES
         && let Some(oldest) = recent
@@ -57,17 +67,87 @@ pub struct LegacyUse<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-/// The in-memory counters and their flusher.
-#[derive(Clone, Debug, Default)]
+type Stripe = Padded<Mutex<HashMap<Key, Pending>>>;
+
+/// The in-memory counters and their flusher. Counters are kept per worker-thread stripe, so
+/// threads counting at once do not wait on one lock; a flush adds the stripes up.
+#[derive(Clone, Debug)]
 pub struct LegacyUsage {
-    pending: Arc<Mutex<HashMap<Key, Pending>>>,
+    pending: Arc<[Stripe]>,
     stop: Arc<Notify>,
+}
+
+impl Default for LegacyUsage {
+    fn default() -> Self {
+        Self {
+            pending: (0..STRIPES).map(|_| Padded::default()).collect(),
+            stop: Arc::default(),
+        }
+    }
+}
+
+fn to_delta((integrator_key_id, user_id, on_behalf_of_user_id): Key, p: Pending) -> UsageDelta {
+    UsageDelta {
+        integrator_key_id,
+        user_id,
+        on_behalf_of_user_id,
+        requests: p.requests,
+        first_seen_at: p.first_seen_at,
+        last_seen_at: p.last_seen_at,
+        accounts: p.accounts.into_iter().collect(),
+        source_ips: p.source_ips.into_iter().collect(),
+        user_agents: p.user_agents.into_iter().collect(),
+        days: p
+            .days
+            .into_iter()
+            .map(|(day, n)| (day.to_string(), n))
+            .collect(),
+    }
+}
+
+/// Adds a delta into pending counters.
+fn absorb(pending: &mut HashMap<Key, Pending>, delta: UsageDelta) {
+    let entry = pending
+        .entry((
+            delta.integrator_key_id,
+            delta.user_id,
+            delta.on_behalf_of_user_id,
+        ))
+        .or_insert_with(|| Pending {
+            requests: 0,
+            first_seen_at: delta.first_seen_at,
+            last_seen_at: delta.last_seen_at,
+            accounts: HashMap::new(),
+            source_ips: HashMap::new(),
+            user_agents: HashMap::new(),
+            days: HashMap::new(),
+        });
+    entry.requests += delta.requests;
+    entry.first_seen_at = entry.first_seen_at.min(delta.first_seen_at);
+    entry.last_seen_at = entry.last_seen_at.max(delta.last_seen_at);
+    for (account, n) in delta.accounts {
+        *entry.accounts.entry(account).or_default() += n;
+    }
+    for (ip, at) in delta.source_ips {
+        remember(&mut entry.source_ips, &ip, at);
+    }
+    for (agent, at) in delta.user_agents {
+        remember(&mut entry.user_agents, &agent, at);
+    }
+    for (day, n) in delta.days {
+        if let Ok(day) = time::Date::parse(&day, DAY) {
+            *entry.days.entry(day).or_default() += n;
+        }
+    }
 }
 
 impl LegacyUsage {
     /// Counts one use at `now`.
     pub fn record(&self, used: LegacyUse<'_>, now: OffsetDateTime) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.pending[stripe() % self.pending.len()]
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let entry = pending
             .entry((used.integrator_key_id, used.user_id, used.on_behalf_of))
             .or_insert_with(|| Pending {
@@ -88,73 +168,48 @@ impl LegacyUsage {
         if let Some(ip) = used.source_ip {
             remember(&mut entry.source_ips, ip, now);
         }
-        if let Some(agent) = used.user_agent.map(|a| {
-            a.chars()
-                .filter(|c| !c.is_control())
-                .take(MAX_USER_AGENT)
-                .collect::<String>()
-        }) && !agent.is_empty()
-        {
-            remember(&mut entry.user_agents, &agent, now);
+        if let Some(agent) = used.user_agent {
+            let clean = agent.len() <= MAX_USER_AGENT && !agent.chars().any(char::is_control);
+            if clean {
+                if !agent.is_empty() {
+                    remember(&mut entry.user_agents, agent, now);
+                }
+            } else {
+                let agent: String = agent
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_USER_AGENT)
+                    .collect();
+                if !agent.is_empty() {
+                    remember(&mut entry.user_agents, &agent, now);
+                }
+            }
         }
-        *entry.days.entry(now.date().to_string()).or_default() += 1;
+        *entry.days.entry(now.date()).or_default() += 1;
     }
 
     fn take(&self) -> Vec<UsageDelta> {
-        let drained =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        drained
+        let mut combined = HashMap::new();
+        for stripe in self.pending.iter() {
+            let drained =
+                std::mem::take(&mut *stripe.0.lock().unwrap_or_else(PoisonError::into_inner));
+            for (key, pending) in drained {
+                absorb(&mut combined, to_delta(key, pending));
+            }
+        }
+        combined
             .into_iter()
-            .map(
-                |((integrator_key_id, user_id, on_behalf_of_user_id), p)| UsageDelta {
-                    integrator_key_id,
-                    user_id,
-                    on_behalf_of_user_id,
-                    requests: p.requests,
-                    first_seen_at: p.first_seen_at,
-                    last_seen_at: p.last_seen_at,
-                    accounts: p.accounts.into_iter().collect(),
-                    source_ips: p.source_ips.into_iter().collect(),
-                    user_agents: p.user_agents.into_iter().collect(),
-                    days: p.days.into_iter().collect(),
-                },
-            )
+            .map(|(key, pending)| to_delta(key, pending))
             .collect()
     }
 
     fn put_back(&self, deltas: Vec<UsageDelta>) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.pending[0]
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         for delta in deltas {
-            let entry = pending
-                .entry((
-                    delta.integrator_key_id,
-                    delta.user_id,
-                    delta.on_behalf_of_user_id,
-                ))
-                .or_insert_with(|| Pending {
-                    requests: 0,
-                    first_seen_at: delta.first_seen_at,
-                    last_seen_at: delta.last_seen_at,
-                    accounts: HashMap::new(),
-                    source_ips: HashMap::new(),
-                    user_agents: HashMap::new(),
-                    days: HashMap::new(),
-                });
-            entry.requests += delta.requests;
-            entry.first_seen_at = entry.first_seen_at.min(delta.first_seen_at);
-            entry.last_seen_at = entry.last_seen_at.max(delta.last_seen_at);
-            for (account, n) in delta.accounts {
-                *entry.accounts.entry(account).or_default() += n;
-            }
-            for (ip, at) in delta.source_ips {
-                remember(&mut entry.source_ips, &ip, at);
-            }
-            for (agent, at) in delta.user_agents {
-                remember(&mut entry.user_agents, &agent, at);
-            }
-            for (day, n) in delta.days {
-                *entry.days.entry(day).or_default() += n;
-            }
+            absorb(&mut pending, delta);
         }
     }
 

@@ -11,6 +11,8 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod dialect;
+pub mod hot;
+pub mod identity;
 pub mod legacy;
 pub mod legacy_usage;
 pub mod metrics;
@@ -21,6 +23,7 @@ pub mod passwords;
 pub mod propagation;
 pub mod routes;
 pub mod state;
+pub mod striped;
 pub mod throttle;
 pub mod usage;
 
@@ -114,7 +117,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             "/openapi.json",
             get(move || async move { axum::Json(document) }),
         )
-        .route_layer(axum::middleware::from_fn_with_state(state, metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                 // The path only: query strings are not logged.
@@ -128,25 +134,56 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         )
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
-            SequentialRequestId::default(),
+            state.request_ids.clone(),
         ));
-    (router, api)
+    // Forward auth is called for every request of every integrator: its two routes are served
+    // by a thin outer router that does the request id, span and metrics itself, and everything
+    // else falls through to the full stack above.
+    let hot = Router::new()
+        .route("/v1/verify", get(routes::forward::verify_hot))
+        .route("/v1/whoami", get(routes::forward::whoami_hot))
+        .with_state(state)
+        .fallback_service(router);
+    (hot, api)
 }
 
-/// Request ids `<random process prefix>-<sequence>`: unique per node without a system call per
-/// request (a UUID v4 per request showed up in the profile as `getrandom`).
+/// Request ids `<random process prefix>-<thread>-<sequence>`: unique per node without a system
+/// call per request (a UUID v4 per request showed up in the profile as `getrandom`) and without
+/// a counter shared by every worker thread.
 #[derive(Clone, Debug)]
-struct SequentialRequestId {
+pub struct SequentialRequestId {
     prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for SequentialRequestId {
     fn default() -> Self {
         Self {
             prefix: hex_string().into(),
-            next: Arc::default(),
         }
+    }
+}
+
+impl SequentialRequestId {
+    /// The next request id.
+    pub fn next(&self) -> Option<axum::http::HeaderValue> {
+        use std::cell::Cell;
+        use std::io::Write;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static THREADS: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static SEQUENCE: (u64, Cell<u64>) = (THREADS.fetch_add(1, Ordering::Relaxed), Cell::new(0));
+        }
+        let (thread, n) = SEQUENCE.with(|(thread, next)| {
+            let n = next.get();
+            next.set(n.wrapping_add(1));
+            (*thread, n)
+        });
+        // Formatted on the stack: the header value is the request's only allocation here.
+        let mut buffer = [0u8; 80];
+        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+        write!(cursor, "{}-{thread}-{n}", self.prefix).ok()?;
+        let length = usize::try_from(cursor.position()).ok()?;
+        axum::http::HeaderValue::from_bytes(&buffer[..length]).ok()
     }
 }
 
@@ -155,10 +192,92 @@ impl tower_http::request_id::MakeRequestId for SequentialRequestId {
         &mut self,
         _request: &axum::http::Request<B>,
     ) -> Option<tower_http::request_id::RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        axum::http::HeaderValue::from_str(&format!("{}-{n}", self.prefix))
-            .ok()
-            .map(tower_http::request_id::RequestId::new)
+        self.next().map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// Makes the per-connection service.
+#[derive(Clone)]
+struct Connections {
+    shared: Arc<(AppState, Router)>,
+}
+
+impl<'a> tower::Service<axum::serve::IncomingStream<'a, TcpListener>> for Connections {
+    type Response = Connection;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Connection, std::convert::Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: axum::serve::IncomingStream<'a, TcpListener>) -> Self::Future {
+        std::future::ready(Ok(Connection {
+            shared: self.shared.clone(),
+            peer: *stream.remote_addr(),
+        }))
+    }
+}
+
+/// One connection's service: a forward-auth request whose credential this worker thread has
+/// verified before is answered in place (see [`hot`]); everything else goes to the router,
+/// with the peer address as `ConnectInfo`.
+#[derive(Clone)]
+struct Connection {
+    shared: Arc<(AppState, Router)>,
+    peer: SocketAddr,
+}
+
+impl tower::Service<axum::extract::Request> for Connection {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = ConnectionFuture;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
+        let (state, router) = &*self.shared;
+        if request.method() == axum::http::Method::GET
+            && request.uri().path() == "/v1/verify"
+            && let Some(response) = routes::forward::verify_in_place(state, &request, self.peer)
+        {
+            return ConnectionFuture::Answered(Some(response));
+        }
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
+        ConnectionFuture::Routed(Box::pin(tower::Service::call(&mut router.clone(), request)))
+    }
+}
+
+/// The answer of a [`Connection`].
+enum ConnectionFuture {
+    Answered(Option<axum::response::Response>),
+    Routed(std::pin::Pin<Box<axum::routing::future::RouteFuture<std::convert::Infallible>>>),
+}
+
+impl Future for ConnectionFuture {
+    type Output = Result<axum::response::Response, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Answered(response) => match response.take() {
+                Some(response) => std::task::Poll::Ready(Ok(response)),
+                None => std::task::Poll::Pending,
+            },
+            Self::Routed(future) => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -264,6 +383,8 @@ pub async fn build_state(
         let _ = flusher.await;
         let _ = usage_flusher.await;
     });
+    let header_digester = legacy::HeaderDigester::new(&secrets.pepper);
+    let request_ids = SequentialRequestId::default();
     let state = AppState::new(Inner {
         cache: Arc::new(DirectoryCache::new(config.cache_capacity)),
         store,
@@ -275,6 +396,8 @@ pub async fn build_state(
         dummy_key_digest,
         dummy_password_hash,
         verified_passwords: moka::sync::Cache::new(config_capacity),
+        header_digester,
+        request_ids,
         throttle: throttle::Throttle::new(throttle_config),
         metrics: metrics::Metrics::default(),
         legacy_usage,
@@ -314,7 +437,9 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         stop_watch.clone(),
     );
     let task = tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let service = Connections {
+            shared: Arc::new((serve_state.clone(), router)),
+        };
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;

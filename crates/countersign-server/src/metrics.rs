@@ -4,14 +4,14 @@
 //! capped. Nothing secret is ever a label.
 
 use crate::state::AppState;
+use crate::striped::{StripedCounter, StripedHistogram};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
@@ -25,34 +25,53 @@ const MAX_KEY_LABELS: usize = 1000;
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Labels, Counter>,
-    request_seconds: Family<Labels, Histogram>,
-    verifications: Family<Labels, Counter>,
-    verification_seconds: Histogram,
+    requests: Family<Labels, StripedCounter>,
+    request_seconds: Family<Labels, StripedHistogram>,
+    verification_seconds: StripedHistogram,
     cache_hits: Gauge<u64, AtomicU64>,
     cache_misses: Gauge<u64, AtomicU64>,
     throttled: Family<Labels, Gauge<u64, AtomicU64>>,
-    legacy_requests: Family<Labels, Counter>,
+    legacy_requests: Family<Labels, StripedCounter>,
     legacy_key_labels: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Verification counters resolved once: `[method][allowed]`.
+    verification_counters: [[StripedCounter; 2]; 3],
+    /// Distinguishes instances in the per-thread route-handle cache.
+    instance: u64,
 }
 
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+/// Metric handles of one route, cached per worker thread so that a request costs no label
+/// allocation and no lookup in a shared family.
+struct RouteHandles {
+    seconds: StripedHistogram,
+    by_status: Vec<(u16, StripedCounter)>,
+}
+
+thread_local! {
+    static ROUTE_HANDLES: std::cell::RefCell<(u64, std::collections::HashMap<Box<str>, RouteHandles>)> =
+        std::cell::RefCell::new((0, std::collections::HashMap::new()));
+}
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+const METHODS: [&str; 3] = ["api_user_token", "legacy_header", "legacy_header_sobo"];
+
+fn latency_histogram() -> StripedHistogram {
+    StripedHistogram::new(exponential_buckets(0.000_05, 2.0, 18))
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("countersign");
-        let requests = Family::<Labels, Counter>::default();
-        let request_seconds = Family::<Labels, Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
+        let requests = Family::<Labels, StripedCounter>::default();
+        let request_seconds = Family::<Labels, StripedHistogram>::new_with_constructor(
+            latency_histogram as fn() -> StripedHistogram,
         );
-        let verifications = Family::<Labels, Counter>::default();
+        let verifications = Family::<Labels, StripedCounter>::default();
         let verification_seconds = latency_histogram();
         let cache_hits = Gauge::<u64, AtomicU64>::default();
         let cache_misses = Gauge::<u64, AtomicU64>::default();
         let throttled = Family::<Labels, Gauge<u64, AtomicU64>>::default();
-        let legacy_requests = Family::<Labels, Counter>::default();
+        let legacy_requests = Family::<Labels, StripedCounter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -93,17 +112,28 @@ impl Default for Metrics {
             "Successful legacy-header authentications by integrator key id",
             legacy_requests.clone(),
         );
+        let verification_counters = METHODS.map(|method| {
+            ["refused", "allowed"].map(|outcome| {
+                verifications
+                    .get_or_create(&vec![
+                        ("method", method.to_owned()),
+                        ("outcome", outcome.to_owned()),
+                    ])
+                    .clone()
+            })
+        });
         Self {
             registry,
             requests,
             request_seconds,
-            verifications,
             verification_seconds,
             cache_hits,
             cache_misses,
             throttled,
             legacy_requests,
             legacy_key_labels: Default::default(),
+            verification_counters,
+            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -111,19 +141,15 @@ impl Default for Metrics {
 impl Metrics {
     /// Records one verification (`/v1/verify`, `/v1/whoami`) and its latency.
     pub fn verification(&self, method: &'static str, allowed: bool, started: Instant) {
-        let outcome = if allowed { "allowed" } else { "refused" };
-        self.verifications
-            .get_or_create(&vec![
-                ("method", method.to_owned()),
-                ("outcome", outcome.to_owned()),
-            ])
-            .inc();
+        let index = METHODS.iter().position(|m| *m == method).unwrap_or(0);
+        self.verification_counters[index][usize::from(allowed)].inc();
         self.verification_seconds
             .observe(started.elapsed().as_secs_f64());
     }
 
-    /// Counts a successful legacy-header authentication under its integrator key id.
-    pub fn legacy_request(&self, integrator_key_id: &str) {
+    /// The counter of successful legacy-header authentications under an integrator key id
+    /// (keys beyond the label cap share `other`); callers keep it to count later requests.
+    pub fn legacy_counter(&self, integrator_key_id: &str) -> StripedCounter {
         let label = {
             let mut seen = self
                 .legacy_key_labels
@@ -138,7 +164,49 @@ impl Metrics {
         };
         self.legacy_requests
             .get_or_create(&vec![("integrator_key_id", label)])
-            .inc();
+            .clone()
+    }
+
+    /// Records one request of `route` with `status` taking `seconds`.
+    pub(crate) fn request(&self, route: &str, status: u16, seconds: f64) {
+        ROUTE_HANDLES.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let (instance, routes) = &mut *cell;
+            if *instance != self.instance {
+                *instance = self.instance;
+                routes.clear();
+            }
+            if !routes.contains_key(route) {
+                let seconds = self
+                    .request_seconds
+                    .get_or_create(&vec![("route", route.to_owned())])
+                    .clone();
+                routes.insert(
+                    route.into(),
+                    RouteHandles {
+                        seconds,
+                        by_status: Vec::new(),
+                    },
+                );
+            }
+            let Some(handles) = routes.get_mut(route) else {
+                return;
+            };
+            handles.seconds.observe(seconds);
+            if let Some((_, counter)) = handles.by_status.iter().find(|(s, _)| *s == status) {
+                counter.inc();
+                return;
+            }
+            let counter = self
+                .requests
+                .get_or_create(&vec![
+                    ("route", route.to_owned()),
+                    ("status", status.to_string()),
+                ])
+                .clone();
+            counter.inc();
+            handles.by_status.push((status, counter));
+        });
     }
 
     fn render(&self, state: &AppState) -> String {
@@ -160,22 +228,14 @@ impl Metrics {
 
 /// Middleware recording every request's route, status and latency.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
-    let labels = vec![
-        ("route", route.clone()),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    state.metrics.requests.get_or_create(&labels).inc();
-    state
-        .metrics
-        .request_seconds
-        .get_or_create(&vec![("route", route)])
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.request(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 

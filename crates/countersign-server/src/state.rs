@@ -128,6 +128,10 @@ pub struct Inner {
     pub dummy_key_digest: String,
     /// Hash verified against when a user is unknown (equal work, SPEC §5).
     pub dummy_password_hash: String,
+    /// Request ids (`X-Request-Id`) of requests that arrive without one.
+    pub request_ids: crate::SequentialRequestId,
+    /// Keyed digests of legacy headers for the verified-header cache.
+    pub header_digester: crate::legacy::HeaderDigester,
     /// Cached legacy-header password verifications, bound to credential versions.
     pub verified_passwords: crate::legacy::VerifiedPasswords,
     /// Failure throttling.

@@ -9,7 +9,7 @@
 
 use moka::sync::Cache;
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use time::{Duration, OffsetDateTime};
 
@@ -97,6 +97,12 @@ pub struct Throttle {
     config: ThrottleConfig,
     entries: Cache<ThrottleKey, Arc<Mutex<Entry>>>,
     throttled: [AtomicU64; 4],
+    /// The latest `blocked_until` ever set (Unix nanoseconds): while `now` is past it no key is
+    /// throttled, and `check` answers without a lookup.
+    latest_block: AtomicI64,
+    /// Failures recorded against name keys since start; a success whose keys saw no failure
+    /// since its last reset need not reset them again.
+    name_failures: AtomicU64,
 }
 
 fn kind_index(key: &ThrottleKey) -> usize {
@@ -119,6 +125,8 @@ impl Throttle {
             config,
             entries,
             throttled: Default::default(),
+            latest_block: AtomicI64::new(i64::MIN),
+            name_failures: AtomicU64::new(0),
         }
     }
 
@@ -130,6 +138,9 @@ impl Throttle {
 
     /// Whether any key is throttled at `now`; returns the whole seconds to wait (at least 1).
     pub fn check(&self, keys: &[ThrottleKey], now: OffsetDateTime) -> Option<u64> {
+        if !self.any_blocked(now) {
+            return None;
+        }
         let mut wait: Option<u64> = None;
         for key in keys {
             let Some(entry) = self.entries.get(key) else {
@@ -145,6 +156,26 @@ impl Throttle {
             }
         }
         wait
+    }
+
+    /// Whether any key may be throttled at `now` (one atomic load; `false` is exact).
+    pub fn any_blocked(&self, now: OffsetDateTime) -> bool {
+        self.latest_block.load(Ordering::Acquire) > unix_nanos(now)
+    }
+
+    /// Failures recorded against name keys since start (see [`Throttle::reset_names_since`]).
+    pub fn name_failure_count(&self) -> u64 {
+        self.name_failures.load(Ordering::Acquire)
+    }
+
+    /// [`Throttle::record_success`], skipped when no name failure was recorded since `seen`
+    /// (the count this caller read before its previous reset); updates `seen`.
+    pub fn reset_names_since(&self, keys: &[ThrottleKey], seen: &AtomicU64) {
+        let current = self.name_failure_count();
+        if seen.load(Ordering::Acquire) != current {
+            self.record_success(keys);
+            seen.store(current, Ordering::Release);
+        }
     }
 
     fn threshold(&self, key: &ThrottleKey) -> u32 {
@@ -184,10 +215,16 @@ impl Throttle {
                     }
                 }
             }
+            if !matches!(key, ThrottleKey::SourceIp(_)) {
+                self.name_failures.fetch_add(1, Ordering::AcqRel);
+            }
             entry.failures = entry.failures.saturating_add(1);
             if entry.failures >= self.threshold(key) {
-                entry.blocked_until = Some(now + self.backoff(entry.strikes));
+                let until = now + self.backoff(entry.strikes);
+                entry.blocked_until = Some(until);
                 entry.strikes = entry.strikes.saturating_add(1);
+                self.latest_block
+                    .fetch_max(unix_nanos(until), Ordering::AcqRel);
             }
         }
     }
@@ -201,6 +238,10 @@ impl Throttle {
             }
         }
     }
+}
+
+fn unix_nanos(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -270,10 +270,11 @@ pub async fn bearer_session(
     headers: &HeaderMap,
     source_ip: Option<&str>,
 ) -> Result<auth::Session, AssureSignError> {
-    let ip_key = source_ip.map(|ip| [ThrottleKey::SourceIp(ip.to_owned())]);
+    let ip_key = || source_ip.map(|ip| [ThrottleKey::SourceIp(ip.to_owned())]);
     let now = state.now();
-    if let Some(keys) = &ip_key
-        && let Some(wait) = state.throttle.check(keys, now)
+    if state.throttle.any_blocked(now)
+        && let Some(keys) = ip_key()
+        && let Some(wait) = state.throttle.check(&keys, now)
     {
         return Err(AssureSignError::TooManyRequests(wait));
     }
@@ -283,8 +284,8 @@ pub async fn bearer_session(
         .and_then(access::bearer_token)
         .ok_or(AssureSignError::NoCredentials)?;
     let result = auth::verify_token(state, token).await;
-    if let (Err(AssureSignError::InvalidToken), Some(keys)) = (&result, &ip_key) {
-        state.throttle.record_failure(keys, now);
+    if let (Err(AssureSignError::InvalidToken), Some(keys)) = (&result, ip_key()) {
+        state.throttle.record_failure(&keys, now);
     }
     result
 }
@@ -314,15 +315,15 @@ pub async fn list_user_accounts(
     check_version(&version)?;
     let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
     let session = bearer_session(&state, &headers, source_ip.as_deref()).await?;
-    if username.trim().to_lowercase() != session.user.email.to_lowercase() {
+    if username.trim().to_lowercase() != session.user().email.to_lowercase() {
         return Err(AssureSignError::Forbidden(
             "The username is not the token's context user.",
         ));
     }
     let user_accounts = session
-        .memberships
+        .memberships()
         .iter()
-        .filter(|m| session.scope.admits_account(m))
+        .filter(|m| session.scope().admits_account(m))
         .map(|m| UserAccount {
             account_id: m.account_id.to_string(),
             account_name: m.account_name.clone(),

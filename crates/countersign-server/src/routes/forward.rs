@@ -3,24 +3,25 @@
 
 use super::assuresign::bearer_session;
 use super::{client_ip, header_text};
-use crate::auth::{self, Principal, RequestFacts};
+use crate::auth::{self, RequestFacts};
 use crate::dialect::Refusal;
 use crate::dialect::assuresign::AssureSignError;
+use crate::identity::{REQUEST_ID, Verified};
 use crate::legacy;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use countersign_core::access::{self, MAX_USER_CONTEXT_LEN};
 use countersign_store::AuditOutcome;
 use std::net::SocketAddr;
+use tracing::Instrument;
 
 /// The original request URI as reported by the proxy.
-fn original_uri(headers: &HeaderMap) -> Option<String> {
-    ["x-original-uri", "x-forwarded-uri", "x-envoy-original-path"]
-        .iter()
-        .find_map(|name| header_text(headers, name).ok().flatten().map(str::to_owned))
+fn original_uri(headers: &HeaderMap) -> Option<&str> {
+    super::original_uri_text(headers)
 }
 
 /// Which dialect a request speaks, decided from its credentials and, without any, its path.
@@ -42,15 +43,13 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
-) -> Result<(Principal, legacy::WireExtras), Refusal> {
+) -> Result<Verified, Refusal> {
     let source_ip = client_ip(headers, peer, state.config.trust_forwarded_for);
     let user_agent = header_text(headers, "user-agent")
         .ok()
         .flatten()
         .map(str::to_owned);
-    let path_account = original_uri(headers)
-        .as_deref()
-        .and_then(access::account_in_path);
+    let path_account = original_uri(headers).and_then(access::account_in_path);
     if speaks_docusign(headers) {
         let facts = RequestFacts {
             source_ip,
@@ -96,14 +95,14 @@ pub async fn authenticate(
         }
     };
     match auth::authorize_session(&session, &facts) {
-        Ok(principal) => Ok((principal, legacy::WireExtras::default())),
+        Ok(verified) => Ok(verified),
         Err(error) => {
             state
                 .audit_event(
-                    Some(session.user.organization_id),
-                    &session.api_username,
+                    Some(session.user().organization_id),
+                    session.api_username(),
                     "token.verify",
-                    &session.user.id.to_string(),
+                    &session.user().id.to_string(),
                     facts.source_ip.as_deref(),
                     AuditOutcome::Denied,
                 )
@@ -118,50 +117,16 @@ async fn authenticate_measured(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
-) -> Result<(Principal, legacy::WireExtras), Refusal> {
+) -> Result<Verified, Refusal> {
     let started = std::time::Instant::now();
     let result = authenticate(state, headers, peer).await;
     let method = match &result {
-        Ok((principal, _)) => principal.auth_method.as_str(),
+        Ok(verified) => verified.identity.auth_method.as_str(),
         Err(Refusal::AssureSign(_)) => "api_user_token",
         Err(Refusal::DocuSign(_)) => "legacy_header",
     };
     state.metrics.verification(method, result.is_ok(), started);
     result
-}
-
-fn identity_headers(principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
-    let pairs = [
-        (
-            "x-countersign-organization",
-            principal.organization_id.to_string(),
-        ),
-        (
-            "x-countersign-environment",
-            principal.environment_id.to_string(),
-        ),
-        ("x-countersign-account", principal.account_id.to_string()),
-        (
-            "x-countersign-account-number",
-            principal.account_number.clone(),
-        ),
-        ("x-countersign-user-id", principal.user_id.to_string()),
-        ("x-countersign-user-email", principal.user_email.clone()),
-        ("x-countersign-actor", principal.actor.clone()),
-        (
-            "x-countersign-auth-method",
-            principal.auth_method.as_str().to_owned(),
-        ),
-    ];
-    pairs
-        .into_iter()
-        .filter_map(|(name, value)| {
-            Some((
-                HeaderName::from_static(name),
-                HeaderValue::from_bytes(value.as_bytes()).ok()?,
-            ))
-        })
-        .collect()
 }
 
 /// Forward auth: 200 with `X-Countersign-*` identity headers, or 401/403 with the dialect's body.
@@ -184,16 +149,25 @@ fn identity_headers(principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
 pub async fn verify(
     State(state): State<AppState>,
     peer: crate::routes::Peer,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    match authenticate_measured(&state, &headers, peer.0).await {
-        Ok((principal, extras)) => {
-            let mut response = StatusCode::OK.into_response();
-            let out = response.headers_mut();
-            for (name, value) in identity_headers(&principal) {
-                out.insert(name, value);
-            }
-            extras.apply(out);
+    verify_answer(&state, peer.0, request.headers()).await
+}
+
+async fn verify_answer(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Response {
+    if let Some(response) = crate::hot::verify(state, headers, peer) {
+        return response;
+    }
+    match authenticate_measured(state, headers, peer).await {
+        Ok(verified) => {
+            let mut headers = HeaderMap::with_capacity(16);
+            verified.write_headers(&mut headers);
+            let mut response = Response::new(Body::empty());
+            *response.headers_mut() = headers;
             response
         }
         Err(refusal) => refusal.into_forward_auth_response(),
@@ -211,7 +185,7 @@ pub async fn verify(
         ("X-DocuSign-Authentication" = Option<String>, Header, description = "Legacy credentials, XML or JSON"),
     ),
     responses(
-        (status = 200, description = "The principal", body = Principal),
+        (status = 200, description = "The principal", body = crate::auth::Principal),
         (status = 401, description = "Not authenticated (dialect body)"),
         (status = 403, description = "Not authorized (dialect body)"),
     )
@@ -219,14 +193,103 @@ pub async fn verify(
 pub async fn whoami(
     State(state): State<AppState>,
     peer: crate::routes::Peer,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    match authenticate_measured(&state, &headers, peer.0).await {
-        Ok((principal, extras)) => {
-            let mut response = Json(principal).into_response();
-            extras.apply(response.headers_mut());
+    whoami_answer(&state, peer.0, request.headers()).await
+}
+
+async fn whoami_answer(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Response {
+    match authenticate_measured(state, headers, peer).await {
+        Ok(verified) => {
+            let mut response = Json(verified.principal()).into_response();
+            verified.extras.apply(response.headers_mut());
             response
         }
         Err(refusal) => refusal.into_forward_auth_response(),
     }
+}
+
+/// What the general middleware stack does for every route, done inline for the forward-auth
+/// routes: the request id (kept from the request or generated, echoed on the response), the
+/// request span, and the route's request count and latency.
+async fn hot<F>(
+    state: &AppState,
+    route: &'static str,
+    request: &axum::http::request::Parts,
+    answer: F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
+    let started = std::time::Instant::now();
+    let request_id = match request.headers.get(&REQUEST_ID) {
+        Some(id) => Some(id.clone()),
+        None => state.request_ids.next(),
+    };
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method,
+        path = %request.uri.path(),
+        request_id = %request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+    );
+    let mut response = answer.instrument(span).await;
+    match request_id {
+        Some(id) => response.headers_mut().insert(REQUEST_ID, id),
+        None => response.headers_mut().remove(REQUEST_ID),
+    };
+    state.metrics.request(
+        route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// `/v1/verify` answered from the worker thread's front cache before any routing, with what
+/// [`hot`] adds; `None` when the request needs the full path.
+pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) -> Option<Response> {
+    let started = std::time::Instant::now();
+    let mut response = crate::hot::verify(state, request.headers(), Some(peer))?;
+    let request_id = match request.headers().get(&REQUEST_ID) {
+        Some(id) => Some(id.clone()),
+        None => state.request_ids.next(),
+    };
+    match request_id {
+        Some(id) => response.headers_mut().insert(REQUEST_ID, id),
+        None => response.headers_mut().remove(REQUEST_ID),
+    };
+    state.metrics.request(
+        "/v1/verify",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    Some(response)
+}
+
+/// [`verify`] behind the inline middleware of [`hot`].
+pub async fn verify_hot(
+    State(state): State<AppState>,
+    peer: crate::routes::Peer,
+    request: Request,
+) -> Response {
+    // The body of a GET is not read; the parts are shared with the inline middleware.
+    let (parts, _) = request.into_parts();
+    let answer = verify_answer(&state, peer.0, &parts.headers);
+    hot(&state, "/v1/verify", &parts, answer).await
+}
+
+/// [`whoami`] behind the inline middleware of [`hot`].
+pub async fn whoami_hot(
+    State(state): State<AppState>,
+    peer: crate::routes::Peer,
+    request: Request,
+) -> Response {
+    // The body of a GET is not read; the parts are shared with the inline middleware.
+    let (parts, _) = request.into_parts();
+    let answer = whoami_answer(&state, peer.0, &parts.headers);
+    hot(&state, "/v1/whoami", &parts, answer).await
 }

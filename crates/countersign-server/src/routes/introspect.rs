@@ -81,20 +81,20 @@ pub async fn introspect(
     let Ok(session) = auth::verify_token(&state, request.token.trim()).await else {
         return Ok(Json(IntrospectResponse::default()));
     };
-    if session.user.organization_id != actor.organization_id {
+    if session.user().organization_id != actor.organization_id {
         return Ok(Json(IntrospectResponse::default()));
     }
     Ok(Json(IntrospectResponse {
         active: true,
         token_type: Some("Bearer"),
-        client_id: Some(session.api_username.clone()),
-        username: Some(session.user.email.clone()),
-        sub: Some(session.user.id.to_string()),
+        client_id: Some(session.api_username().to_owned()),
+        username: Some(session.user().email.clone()),
+        sub: Some(session.user().id.to_string()),
         exp: Some(session.claims.expires_at),
         iat: Some(session.claims.issued_at),
         act: Some(Actor {
-            sub: session.api_username.clone(),
+            sub: session.api_username().to_owned(),
         }),
-        organization_id: Some(session.user.organization_id.to_string()),
+        organization_id: Some(session.user().organization_id.to_string()),
     }))
 }

@@ -33,19 +33,28 @@ pub fn client_ip(
     peer: Option<SocketAddr>,
     trust_forwarded_for: bool,
 ) -> Option<String> {
-    if trust_forwarded_for {
-        let forwarded = header_text(headers, "x-forwarded-for")
-            .ok()
-            .flatten()
-            .and_then(|v| v.split(',').next())
-            .or_else(|| header_text(headers, "x-real-ip").ok().flatten())
-            .map(str::trim)
-            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        if let Some(ip) = forwarded {
-            return Some(ip.to_owned());
-        }
+    if trust_forwarded_for && let Some(ip) = forwarded_ip(headers) {
+        return Some(ip.to_owned());
     }
     peer.map(|addr| addr.ip().to_string())
+}
+
+/// The first `X-Forwarded-For` hop, or `X-Real-IP`, when it is an IP address.
+pub fn forwarded_ip(headers: &HeaderMap) -> Option<&str> {
+    header_text(headers, "x-forwarded-for")
+        .ok()
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .or_else(|| header_text(headers, "x-real-ip").ok().flatten())
+        .map(str::trim)
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// The original request URI as reported by the proxy (nginx, Traefik, Envoy).
+pub fn original_uri_text(headers: &HeaderMap) -> Option<&str> {
+    ["x-original-uri", "x-forwarded-uri", "x-envoy-original-path"]
+        .iter()
+        .find_map(|name| header_text(headers, name).ok().flatten())
 }
 
 /// The socket peer's address, when the server was started with connect info.

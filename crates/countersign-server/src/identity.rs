@@ -1,0 +1,226 @@
+//! A verified identity ready for the wire: who acts, how they authenticated, and every account
+//! they may use, with the `X-Countersign-*` response headers rendered once when the identity is
+//! cached rather than on every request.
+
+use crate::auth::{AuthMethod, Principal};
+use crate::legacy::WireExtras;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use countersign_core::directory::{Membership, User};
+use countersign_core::ids::{ApiUserId, OrganizationId, UserId};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+const ORGANIZATION: HeaderName = HeaderName::from_static("x-countersign-organization");
+const ENVIRONMENT: HeaderName = HeaderName::from_static("x-countersign-environment");
+const ACCOUNT: HeaderName = HeaderName::from_static("x-countersign-account");
+const ACCOUNT_NUMBER: HeaderName = HeaderName::from_static("x-countersign-account-number");
+const USER_ID: HeaderName = HeaderName::from_static("x-countersign-user-id");
+const USER_EMAIL: HeaderName = HeaderName::from_static("x-countersign-user-email");
+const ACTOR: HeaderName = HeaderName::from_static("x-countersign-actor");
+const AUTH_METHOD: HeaderName = HeaderName::from_static("x-countersign-auth-method");
+
+/// Headers with a value a header may not carry are left out rather than failing the request.
+fn value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_bytes(text.as_bytes()).ok()
+}
+
+/// The acting user, how the request authenticated, and the user's memberships, with the
+/// identity headers pre-rendered.
+#[derive(Debug)]
+pub struct Identity {
+    /// The organization of the acting user.
+    pub organization_id: OrganizationId,
+    /// The acting user.
+    pub user_id: UserId,
+    /// The acting user's email.
+    pub user_email: String,
+    /// Who acts: the API username, or the authenticated user's id when acting for someone else.
+    pub actor: String,
+    /// How the request authenticated.
+    pub auth_method: AuthMethod,
+    /// The acting user's memberships.
+    pub memberships: Arc<Vec<Membership>>,
+    user_headers: Vec<(HeaderName, HeaderValue)>,
+    account_headers: Vec<Vec<(HeaderName, HeaderValue)>>,
+}
+
+impl Identity {
+    /// Renders the identity of `user` acting through `actor`.
+    pub fn new(
+        user: &User,
+        memberships: Arc<Vec<Membership>>,
+        actor: String,
+        auth_method: AuthMethod,
+    ) -> Self {
+        let user_headers = [
+            (ORGANIZATION, value(&user.organization_id.to_string())),
+            (USER_ID, value(&user.id.to_string())),
+            (USER_EMAIL, value(&user.email)),
+            (ACTOR, value(&actor)),
+            (AUTH_METHOD, value(auth_method.as_str())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        let account_headers = memberships
+            .iter()
+            .map(|m| {
+                [
+                    (ENVIRONMENT, value(&m.environment_id.to_string())),
+                    (ACCOUNT, value(&m.account_id.to_string())),
+                    (ACCOUNT_NUMBER, value(&m.account_number)),
+                ]
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect()
+            })
+            .collect();
+        Self {
+            organization_id: user.organization_id,
+            user_id: user.id,
+            user_email: user.email.clone(),
+            actor,
+            auth_method,
+            memberships,
+            user_headers,
+            account_headers,
+        }
+    }
+
+    /// The position of `membership` among the identity's memberships.
+    pub fn position(&self, membership: &Membership) -> Option<usize> {
+        self.memberships
+            .iter()
+            .position(|m| m.account_id == membership.account_id)
+    }
+}
+
+/// The outcome of a successful verification: an identity and its effective account.
+#[derive(Debug)]
+pub struct Verified {
+    /// Who acts.
+    pub identity: Arc<Identity>,
+    /// The effective account, as a position in `identity.memberships` (always in range).
+    account: usize,
+    /// The API user behind a token.
+    pub api_user_id: Option<ApiUserId>,
+    /// The session's expiry, for tokens.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Sunset notices (legacy header).
+    pub extras: WireExtras,
+}
+
+impl Verified {
+    /// The verified identity with `membership` (one of its memberships) as effective account;
+    /// `None` when the membership is not the identity's.
+    pub fn new(
+        identity: Arc<Identity>,
+        membership: &Membership,
+        api_user_id: Option<ApiUserId>,
+        expires_at: Option<OffsetDateTime>,
+        extras: WireExtras,
+    ) -> Option<Self> {
+        let account = identity.position(membership)?;
+        Some(Self {
+            identity,
+            account,
+            api_user_id,
+            expires_at,
+            extras,
+        })
+    }
+
+    /// The effective account's membership.
+    pub fn membership(&self) -> &Membership {
+        &self.identity.memberships[self.account]
+    }
+
+    /// Adds the `X-Countersign-*` headers and any sunset notices to a response.
+    pub fn write_headers(&self, out: &mut HeaderMap) {
+        for (name, value) in &self.identity.user_headers {
+            out.insert(name.clone(), value.clone());
+        }
+        if let Some(headers) = self.identity.account_headers.get(self.account) {
+            for (name, value) in headers {
+                out.insert(name.clone(), value.clone());
+            }
+        }
+        self.extras.apply(out);
+    }
+
+    /// The principal, as `/v1/whoami` answers it.
+    pub fn principal(&self) -> Principal {
+        let identity = &self.identity;
+        let membership = self.membership();
+        Principal {
+            organization_id: identity.organization_id,
+            environment_id: membership.environment_id,
+            account_id: membership.account_id,
+            account_number: membership.account_number.clone(),
+            account_name: membership.account_name.clone(),
+            user_id: identity.user_id,
+            user_email: identity.user_email.clone(),
+            actor: identity.actor.clone(),
+            auth_method: identity.auth_method,
+            api_user_id: self.api_user_id,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A worker thread's own copy of an identity's rendered headers, with the complete header map of
+/// the account it last answered for ready to clone. Cloning a shared header value bumps a
+/// reference count that every worker thread writes; a per-thread copy keeps that write on a
+/// cache line only its thread touches, and cloning a ready map skips hashing every name.
+#[derive(Debug)]
+pub struct LocalHeaders {
+    user: Vec<(HeaderName, HeaderValue)>,
+    accounts: Vec<Vec<(HeaderName, HeaderValue)>>,
+    ready: Option<(usize, HeaderMap)>,
+}
+
+fn copy(headers: &[(HeaderName, HeaderValue)]) -> Vec<(HeaderName, HeaderValue)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            HeaderValue::from_bytes(value.as_bytes())
+                .ok()
+                .map(|v| (name.clone(), v))
+        })
+        .collect()
+}
+
+/// `x-request-id`, held in ready maps so that setting it replaces rather than grows.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+impl LocalHeaders {
+    /// Copies the identity's headers for the calling thread.
+    pub fn copy_of(identity: &Identity) -> Self {
+        Self {
+            user: copy(&identity.user_headers),
+            accounts: identity.account_headers.iter().map(|h| copy(h)).collect(),
+            ready: None,
+        }
+    }
+
+    /// The identity headers with the membership at `account` as effective account, plus an
+    /// empty `x-request-id` for the caller to set or remove.
+    pub fn map(&mut self, account: usize) -> HeaderMap {
+        if let Some((ready_for, map)) = &self.ready
+            && *ready_for == account
+        {
+            return map.clone();
+        }
+        let mut map = HeaderMap::with_capacity(16);
+        for (name, value) in self
+            .user
+            .iter()
+            .chain(self.accounts.get(account).into_iter().flatten())
+        {
+            map.insert(name.clone(), value.clone());
+        }
+        map.insert(REQUEST_ID, HeaderValue::from_static(""));
+        self.ready = Some((account, map.clone()));
+        map
+    }
+}

@@ -1,0 +1,120 @@
+//! The forward-auth fast path (per-worker-thread caches of verified credentials): a repeated
+//! credential is answered from cache exactly as the full path would answer it, and every change
+//! of the directory, the clock or the throttle reaches it on the next request, on every thread.
+
+use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+async fn with_token(app: &TestApp) -> (String, String) {
+    let bob = app.create_user("bob@example.com", None).await;
+    let account = app.account_id.clone();
+    app.put_membership(&bob, &account, &["send"], true).await;
+    let (id, key) = app
+        .create_api_user("bot", json!({"type": "organization"}))
+        .await;
+    (id, app.token("bot", &key, "bob@example.com").await)
+}
+
+fn identity(response: &reqwest::Response) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-countersign-"))
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+#[tokio::test]
+async fn repeated_verifications_answer_the_same_identity_headers() {
+    let app = spawn_app().await;
+    let (_, token) = with_token(&app).await;
+    let first = app.verify(&token, None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let expected = identity(&first);
+    assert_eq!(expected.len(), 8, "{expected:?}");
+    for _ in 0..5 {
+        let again = app.verify(&token, None).await;
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(identity(&again), expected);
+        assert!(again.headers().contains_key("x-request-id"));
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_refused_once_its_session_ends() {
+    let app = spawn_app().await;
+    let (_, token) = with_token(&app).await;
+    for _ in 0..3 {
+        assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    }
+    app.advance(time::Duration::minutes(61));
+    let response = app.verify(&token, None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["errorCode"],
+        "UNAUTHORIZED"
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_refused_while_its_address_is_throttled() {
+    let app = spawn_app().await;
+    let (_, token) = with_token(&app).await;
+    for _ in 0..3 {
+        assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    }
+    for _ in 0..100 {
+        app.verify("cst_garbage", None).await;
+    }
+    let response = app.verify(&token, None).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["errorCode"],
+        "TOO_MANY_REQUESTS"
+    );
+    app.advance(time::Duration::seconds(2));
+    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_every_worker_thread_at_once() {
+    let app = Arc::new(spawn_app().await);
+    let (id, token) = with_token(&app).await;
+    let token = Arc::new(token);
+    let concurrently = |expected: StatusCode| {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let (app, token) = (app.clone(), token.clone());
+            tasks.spawn(async move {
+                assert_eq!(app.verify(&token, None).await.status(), expected);
+            });
+        }
+        tasks
+    };
+    concurrently(StatusCode::OK).join_all().await;
+    let revoked = app
+        .admin_post(&format!("/admin/v1/api-users/{id}/revoke"), json!({}))
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    concurrently(StatusCode::UNAUTHORIZED).join_all().await;
+}
+
+#[tokio::test]
+async fn without_thread_caches_verification_answers_the_same() {
+    let app = spawn_app_with(|config| config.thread_cache_capacity = 0).await;
+    let (id, token) = with_token(&app).await;
+    let first = app.verify(&token, None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let expected = identity(&first);
+    assert_eq!(identity(&app.verify(&token, None).await), expected);
+    app.admin_post(&format!("/admin/v1/api-users/{id}/revoke"), json!({}))
+        .await;
+    assert_eq!(
+        app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
