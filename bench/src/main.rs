@@ -86,6 +86,28 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Verify a stream of distinct valid tokens (minted with the server's signing key from the
+    /// claims of the populated tokens, each with a fresh session id) and sample the server's
+    /// resident memory: the memory bound under millions of distinct tokens.
+    Distinct {
+        #[arg(long)]
+        server: String,
+        /// `populate` output (its tokens name the identities to mint for).
+        #[arg(long)]
+        creds: PathBuf,
+        /// File with the server's signing key (hex), as given to `serve --signing-key-file`.
+        #[arg(long)]
+        signing_key_file: PathBuf,
+        /// The server's process id (resident memory).
+        #[arg(long)]
+        pid: u32,
+        /// Distinct tokens to verify.
+        #[arg(long, default_value_t = 2_000_000)]
+        tokens: u64,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: u64,
+    },
     /// Build the report from `name=ceiling_file=subject_file` triples of wrk outputs.
     Report {
         /// Scenario results: `NAME=CEILING_WRK_OUTPUT=SUBJECT_WRK_OUTPUT`.
@@ -127,6 +149,14 @@ async fn main() -> Result<()> {
             out,
         } => scale_load(&database, users, sample, &out).await,
         Command::Tokens { server, pairs, out } => tokens(&server, &pairs, &out).await,
+        Command::Distinct {
+            server,
+            creds,
+            signing_key_file,
+            pid,
+            tokens,
+            concurrency,
+        } => distinct(&server, &creds, &signing_key_file, pid, tokens, concurrency).await,
         Command::Soak {
             server,
             creds,
@@ -420,6 +450,105 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+async fn distinct(
+    server: &str,
+    creds: &PathBuf,
+    signing_key_file: &PathBuf,
+    pid: u32,
+    total: u64,
+    concurrency: u64,
+) -> Result<()> {
+    use countersign_core::ids::SessionId;
+    use countersign_core::token::{self, SessionClaims};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let key = hex::decode(std::fs::read_to_string(signing_key_file)?.trim())
+        .context("signing key file: hex expected")?;
+    let creds: Value = serde_json::from_slice(&std::fs::read(creds)?)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let identities: Vec<SessionClaims> = creds["tokens"]
+        .as_array()
+        .context("tokens")?
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|t| token::verify(t, now, |_| Some(key.as_slice())).ok())
+        .collect();
+    anyhow::ensure!(
+        !identities.is_empty(),
+        "no populated token verifies with this signing key"
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{server}/v1/verify");
+    let next = std::sync::Arc::new(AtomicU64::new(0));
+    let refused = std::sync::Arc::new(AtomicU64::new(0));
+    let identities = std::sync::Arc::new(identities);
+    let key = std::sync::Arc::new(key);
+    let started = std::time::Instant::now();
+    let before = resident_kib(pid);
+    println!("resident before: {:.1} MB", before as f64 / 1024.0);
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, next, refused, identities, key) = (
+            client.clone(),
+            url.clone(),
+            next.clone(),
+            refused.clone(),
+            identities.clone(),
+            key.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let identity = &identities[(n as usize) % identities.len()];
+                let claims = SessionClaims {
+                    session_id: SessionId(uuid::Uuid::new_v4()),
+                    issued_at: now,
+                    expires_at: now + 3600,
+                    ..identity.clone()
+                };
+                let text = token::sign(&claims, 1, &key);
+                let ok = client
+                    .get(&url)
+                    .bearer_auth(text)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if !ok {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let mut samples = Vec::new();
+    while workers.iter().any(|w| !w.is_finished()) {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let done = next.load(Ordering::Relaxed).min(total);
+        let rss = resident_kib(pid);
+        samples.push(rss);
+        println!(
+            "{:>6.0} s  {done:>9} distinct tokens verified  resident {:.1} MB",
+            started.elapsed().as_secs_f64(),
+            rss as f64 / 1024.0
+        );
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let after = resident_kib(pid);
+    println!(
+        "{total} distinct tokens in {:.0} s ({:.0}/s), {} refused; resident {:.1} MB before, {:.1} MB at the end, {:.1} MB at most",
+        started.elapsed().as_secs_f64(),
+        total as f64 / started.elapsed().as_secs_f64(),
+        refused.load(Ordering::Relaxed),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        samples.iter().copied().max().unwrap_or(after) as f64 / 1024.0,
+    );
+    Ok(())
 }
 
 /// Resident memory of a process in KiB (Linux).

@@ -580,6 +580,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     "auth_body_limit": config.server.auth_body_limit,
                     "admin_body_limit": config.server.admin_body_limit,
                     "cache_capacity": config.server.cache_capacity,
+                    "thread_cache_capacity": config.server.thread_cache_capacity,
                     "trust_forwarded_for": config.server.trust_forwarded_for,
                 },
             });

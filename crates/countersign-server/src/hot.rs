@@ -19,10 +19,10 @@
 use crate::auth::{AuthMethod, BearerFacts};
 use crate::identity::LocalHeaders;
 use crate::legacy::{self, LegacyFacts};
-use crate::routes::{header_text, original_uri_text};
+use crate::routes::original_uri_text;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::Response;
 use countersign_core::access::{self, AccountRequest, MAX_USER_CONTEXT_LEN};
 use countersign_core::api_user::Scope;
@@ -33,9 +33,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 type BearerKey = (ApiUserId, ApiKeyId, UserId);
+
+const USER_CONTEXT: HeaderName = HeaderName::from_static("x-as-usercontext");
 
 struct Entry<F> {
     facts: Arc<F>,
@@ -134,9 +135,13 @@ fn allowed(headers: HeaderMap) -> Response {
     response
 }
 
-/// Answers `/v1/verify` from this thread's front cache, or `None` for the full path.
-pub fn verify(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<Response> {
-    let started = Instant::now();
+/// Answers `/v1/verify` from this thread's front cache, or `None` for the full path. The caller
+/// records the verification in the metrics.
+pub fn verify(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<(Response, AuthMethod)> {
     let now = state.now();
     if state.throttle.any_blocked(now) {
         return None;
@@ -144,11 +149,11 @@ pub fn verify(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -
     let path_account = original_uri_text(headers).and_then(access::account_in_path);
     if let Some(authorization) = headers.get(header::AUTHORIZATION) {
         let token_text = access::bearer_token(authorization.to_str().ok()?)?;
-        let user_context = match header_text(headers, "x-as-usercontext") {
-            Ok(Some(raw)) if raw.len() <= MAX_USER_CONTEXT_LEN => {
+        let user_context = match headers.get(&USER_CONTEXT).map(|v| v.to_str()) {
+            Some(Ok(raw)) if raw.len() <= MAX_USER_CONTEXT_LEN => {
                 Some(access::parse_user_context(raw))
             }
-            Ok(None) => None,
+            None => None,
             _ => return None,
         };
         let response = with_local(state, |local| {
@@ -178,10 +183,7 @@ pub fn verify(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -
             facts.note_use(state, now);
             Some(allowed(entry.headers.map(position)))
         })?;
-        state
-            .metrics
-            .verification(AuthMethod::ApiUserToken.as_str(), true, started);
-        return Some(response);
+        return Some((response, AuthMethod::ApiUserToken));
     }
     let raw = headers.get(legacy::HEADER)?.as_bytes();
     if raw.len() > MAX_HEADER_LEN {
@@ -190,7 +192,9 @@ pub fn verify(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -
     let digest = state.header_digester.digest(raw);
     let mut ip_buffer = [0u8; 64];
     let source_ip = client_ip_text(state, headers, peer, &mut ip_buffer);
-    let user_agent = header_text(headers, "user-agent").ok().flatten();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok());
     let response = with_local(state, |local| {
         let entry = local.legacy.get_mut(&digest)?;
         let facts = &entry.facts;
@@ -222,10 +226,7 @@ pub fn verify(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -
         facts.extras.apply(response.headers_mut());
         Some(response)
     })?;
-    state
-        .metrics
-        .verification(AuthMethod::LegacyHeader.as_str(), true, started);
-    Some(response)
+    Some((response, AuthMethod::LegacyHeader))
 }
 
 /// The client address as [`crate::routes::client_ip`] gives it, formatted into `buffer`.

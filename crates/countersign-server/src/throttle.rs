@@ -328,4 +328,38 @@ mod tests {
         }
         assert!(t.check(&key, now + Duration::seconds(62)).is_some());
     }
+
+    #[test]
+    fn nothing_is_blocked_until_a_block_is_set_and_after_it_ends() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::user("eve")];
+        assert!(!t.any_blocked(now));
+        for _ in 0..10 {
+            t.record_failure(&key, now);
+        }
+        assert!(t.any_blocked(now));
+        assert!(!t.any_blocked(now + Duration::seconds(1)));
+        assert_eq!(t.check(&key, now + Duration::seconds(1)), None);
+    }
+
+    #[test]
+    fn a_reset_is_skipped_only_when_no_name_failed_since_the_last_one() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::api_username("bot")];
+        let seen = AtomicU64::new(t.name_failure_count());
+        for _ in 0..9 {
+            t.record_failure(&key, now);
+        }
+        t.reset_names_since(&key, &seen);
+        t.record_failure(&key, now);
+        assert_eq!(t.check(&key, now), None, "the nine failures were reset");
+        for _ in 0..8 {
+            t.record_failure(&key, now);
+        }
+        t.reset_names_since(&key, &seen);
+        t.record_failure(&key, now);
+        assert_eq!(t.check(&key, now), None, "failures after a reset are seen");
+    }
 }

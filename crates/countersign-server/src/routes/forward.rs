@@ -125,7 +125,9 @@ async fn authenticate_measured(
         Err(Refusal::AssureSign(_)) => "api_user_token",
         Err(Refusal::DocuSign(_)) => "legacy_header",
     };
-    state.metrics.verification(method, result.is_ok(), started);
+    state
+        .metrics
+        .verification(method, result.is_ok(), started.elapsed().as_secs_f64());
     result
 }
 
@@ -159,7 +161,10 @@ async fn verify_answer(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
 ) -> Response {
-    if let Some(response) = crate::hot::verify(state, headers, peer) {
+    let started = std::time::Instant::now();
+    if let Some((response, method)) = crate::hot::verify(state, headers, peer) {
+        let seconds = started.elapsed().as_secs_f64();
+        state.metrics.verification(method.as_str(), true, seconds);
         return response;
     }
     match authenticate_measured(state, headers, peer).await {
@@ -253,7 +258,7 @@ where
 /// [`hot`] adds; `None` when the request needs the full path.
 pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) -> Option<Response> {
     let started = std::time::Instant::now();
-    let mut response = crate::hot::verify(state, request.headers(), Some(peer))?;
+    let (mut response, method) = crate::hot::verify(state, request.headers(), Some(peer))?;
     let request_id = match request.headers().get(&REQUEST_ID) {
         Some(id) => Some(id.clone()),
         None => state.request_ids.next(),
@@ -262,11 +267,11 @@ pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) ->
         Some(id) => response.headers_mut().insert(REQUEST_ID, id),
         None => response.headers_mut().remove(REQUEST_ID),
     };
-    state.metrics.request(
-        "/v1/verify",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.verification(method.as_str(), true, seconds);
+    state
+        .metrics
+        .request("/v1/verify", response.status().as_u16(), seconds);
     Some(response)
 }
 

@@ -6,7 +6,7 @@ pub mod forward;
 pub mod health;
 pub mod introspect;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use std::net::SocketAddr;
 
 /// A header value that is not UTF-8.
@@ -52,9 +52,16 @@ pub fn forwarded_ip(headers: &HeaderMap) -> Option<&str> {
 
 /// The original request URI as reported by the proxy (nginx, Traefik, Envoy).
 pub fn original_uri_text(headers: &HeaderMap) -> Option<&str> {
-    ["x-original-uri", "x-forwarded-uri", "x-envoy-original-path"]
-        .iter()
-        .find_map(|name| header_text(headers, name).ok().flatten())
+    const NAMES: [HeaderName; 3] = [
+        HeaderName::from_static("x-original-uri"),
+        HeaderName::from_static("x-forwarded-uri"),
+        HeaderName::from_static("x-envoy-original-path"),
+    ];
+    NAMES.iter().find_map(|name| {
+        headers
+            .get(name)
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+    })
 }
 
 /// The socket peer's address, when the server was started with connect info.
