@@ -4,11 +4,15 @@
 # populated directory, drives both with wrk on loopback, and writes bench/results/latest.{md,json}
 # and bench/results/latest.svg.
 #
-#   bench/run.sh [DURATION_SECONDS] [CONNECTIONS]
+# Each scenario runs ROUNDS rounds, each the ceiling then countersign back to back; the report
+# shows the round with the median ratio and every round's ratio (the machine's noise).
+#
+#   bench/run.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
 connections="${2:-64}"
+rounds="${3:-3}"
 threads=2
 
 if ! command -v wrk >/dev/null 2>&1; then
@@ -81,13 +85,17 @@ for spec in "bearer_verify:bearer:/v1/verify" "legacy_header_verify:legacy:/v1/v
   IFS=: read -r name script path <<<"$spec"
   # Warm up countersign (argon2id verification is cached after the first request).
   wrk -t1 -c4 -d1s -s "$work/$script.lua" "http://127.0.0.1:$server_port$path" >/dev/null
-  run "ceiling_$name" "$script" "$path" "$ceiling_port"
-  run "countersign_$name" "$script" "$path" "$server_port"
-  scenarios+=(--scenario "$name=$work/ceiling_$name.txt=$work/countersign_$name.txt")
+  ceilings=(); subjects=()
+  for round in $(seq 1 "$rounds"); do
+    run "ceiling_${name}_$round" "$script" "$path" "$ceiling_port"
+    run "countersign_${name}_$round" "$script" "$path" "$server_port"
+    ceilings+=("$work/ceiling_${name}_$round.txt"); subjects+=("$work/countersign_${name}_$round.txt")
+  done
+  scenarios+=(--scenario "$name=$(IFS=,; echo "${ceilings[*]}")=$(IFS=,; echo "${subjects[*]}")")
 done
 
 mkdir -p bench/results
 "$bin/countersign-bench" report "${scenarios[@]}" \
   --markdown bench/results/latest.md --json bench/results/latest.json --svg bench/results/latest.svg
-echo "machine: $(nproc) cores, $(uname -sr); wrk -t$threads -c$connections -d${duration}s; $(date -u +%FT%TZ)" | tee -a bench/results/latest.md
+echo "machine: $(nproc) cores, $(uname -sr); wrk -t$threads -c$connections -d${duration}s, $rounds rounds; $(date -u +%FT%TZ)" | tee -a bench/results/latest.md
 cp "$work/server.err" bench/results/server.log 2>/dev/null || true

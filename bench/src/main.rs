@@ -368,26 +368,51 @@ fn report(
     svg: &PathBuf,
 ) -> Result<()> {
     let mut rows = Vec::new();
+    let mut round_ratios = Vec::new();
     for scenario in scenarios {
         let parts: Vec<&str> = scenario.splitn(3, '=').collect();
-        let [name, ceiling, subject] = parts.as_slice() else {
-            bail!("scenario must be NAME=CEILING=SUBJECT")
+        let [name, ceilings, subjects] = parts.as_slice() else {
+            bail!("scenario must be NAME=CEILING[,CEILING…]=SUBJECT[,SUBJECT…]")
         };
-        let ceiling = parse_wrk(ceiling)?;
-        let subject = parse_wrk(subject)?;
+        // Rounds alternate ceiling and countersign; the round with the median ratio is
+        // reported, with every round's ratio beside it.
+        let mut rounds = ceilings
+            .split(',')
+            .zip(subjects.split(','))
+            .map(|(c, s)| Ok((parse_wrk(c)?, parse_wrk(s)?)))
+            .collect::<Result<Vec<(Figures, Figures)>>>()?;
+        if rounds.is_empty() {
+            bail!("scenario {name} has no rounds");
+        }
+        let ratio = |(c, s): &(Figures, Figures)| {
+            if c.requests_per_second > 0.0 {
+                s.requests_per_second / c.requests_per_second
+            } else {
+                0.0
+            }
+        };
+        rounds.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
+        round_ratios.push(
+            rounds
+                .iter()
+                .map(|r| format!("{:.2}", ratio(r)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let (ceiling, subject) = rounds.swap_remove(rounds.len() / 2);
         rows.push((name.to_string(), ceiling, subject));
     }
     let mut table = String::from(
-        "| scenario | countersign req/s | p50 | p99 | non-2xx | ceiling req/s | ratio |\n|---|---|---|---|---|---|---|\n",
+        "| scenario | countersign req/s | p50 | p99 | non-2xx | ceiling req/s | ratio | ratio of each round |\n|---|---|---|---|---|---|---|---|\n",
     );
-    for (name, ceiling, subject) in &rows {
+    for ((name, ceiling, subject), rounds) in rows.iter().zip(&round_ratios) {
         let ratio = if ceiling.requests_per_second > 0.0 {
             subject.requests_per_second / ceiling.requests_per_second
         } else {
             0.0
         };
         table.push_str(&format!(
-            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} | {ratio:.2} |\n",
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} | {ratio:.2} | {rounds} |\n",
             subject.requests_per_second,
             subject.p50_ms,
             subject.p99_ms,
