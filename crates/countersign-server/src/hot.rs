@@ -21,6 +21,7 @@ use crate::identity::LocalHeaders;
 use crate::legacy::{self, LegacyFacts};
 use crate::routes::original_uri_text;
 use crate::state::AppState;
+use crate::throttle::ThrottleKey;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::Response;
@@ -143,9 +144,10 @@ pub fn verify(
     peer: Option<SocketAddr>,
 ) -> Option<(Response, AuthMethod)> {
     let now = state.now();
-    if state.throttle.any_blocked(now) {
-        return None;
-    }
+    // While some key is throttled somewhere, this request's own keys are checked (a request
+    // whose keys are throttled takes the full path, which refuses it).
+    let throttling = state.throttle.any_blocked(now);
+    let mut ip_buffer = [0u8; 64];
     let path_account = original_uri_text(headers).and_then(access::account_in_path);
     if let Some(authorization) = headers.get(header::AUTHORIZATION) {
         let token_text = access::bearer_token(authorization.to_str().ok()?)?;
@@ -156,6 +158,16 @@ pub fn verify(
             None => None,
             _ => return None,
         };
+        if throttling {
+            let source_ip = client_ip_text(state, headers, peer, &mut ip_buffer);
+            let keys: Vec<ThrottleKey> = source_ip
+                .map(|ip| ThrottleKey::SourceIp(ip.to_owned()))
+                .into_iter()
+                .collect();
+            if state.throttle.is_blocked(&keys, now) {
+                return None;
+            }
+        }
         let response = with_local(state, |local| {
             // Only tokens verified in full before are found here; their expiry is re-checked.
             let claims = local.tokens.get(token_text)?;
@@ -190,7 +202,6 @@ pub fn verify(
         return None;
     }
     let digest = state.header_digester.digest(raw);
-    let mut ip_buffer = [0u8; 64];
     let source_ip = client_ip_text(state, headers, peer, &mut ip_buffer);
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -200,6 +211,13 @@ pub fn verify(
         let facts = &entry.facts;
         if facts.send_on_behalf_of.is_some() || !facts.before_sunset(now) {
             return None;
+        }
+        if throttling {
+            let mut keys = facts.throttle_keys().to_vec();
+            keys.extend(source_ip.map(|ip| ThrottleKey::SourceIp(ip.to_owned())));
+            if state.throttle.is_blocked(&keys, now) {
+                return None;
+            }
         }
         let request = AccountRequest {
             user_context: None,

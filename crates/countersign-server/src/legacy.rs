@@ -215,8 +215,12 @@ async fn verify_password(
     password: &str,
 ) -> Result<bool, DocuSignError> {
     let Some(user) = user else {
-        passwords::verify(password.to_owned(), state.dummy_password_hash.clone()).await;
-        passwords::verify(password.to_owned(), state.dummy_password_hash.clone()).await;
+        state
+            .verify_password(password, state.dummy_password_hash.clone())
+            .await;
+        state
+            .verify_password(password, state.dummy_password_hash.clone())
+            .await;
         return Ok(false);
     };
     let cache_key = digest_key_text(
@@ -234,7 +238,7 @@ async fn verify_password(
     let first = hashes
         .password_hash
         .unwrap_or_else(|| state.dummy_password_hash.clone());
-    let mut verified = passwords::verify(password.to_owned(), first).await;
+    let mut verified = state.verify_password(password, first).await;
     if !verified {
         let stored = match api_password_id(password) {
             Some(id) => state
@@ -245,7 +249,7 @@ async fn verify_password(
             None => None,
         };
         let second = stored.unwrap_or_else(|| state.dummy_password_hash.clone());
-        verified = passwords::verify(password.to_owned(), second).await;
+        verified = state.verify_password(password, second).await;
     }
     if verified {
         state

@@ -36,7 +36,7 @@ struct Pending {
 fn remember(recent: &mut HashMap<String, OffsetDateTime>, value: &str, now: OffsetDateTime) {
     // The common case (a value already seen) updates in place without allocating.
     if let Some(at) = recent.get_mut(value) {
-        *at = now;
+        *at = (*at).max(now);
         return;
     }
     recent.insert(value.to_owned(), now);

@@ -139,9 +139,16 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     // Forward auth is called for every request of every integrator: its two routes are served
     // by a thin outer router that does the request id, span and metrics itself, and everything
     // else falls through to the full stack above.
+    // Other methods on these paths fall through too, so their 405 gets the full stack.
     let hot = Router::new()
-        .route("/v1/verify", get(routes::forward::verify_hot))
-        .route("/v1/whoami", get(routes::forward::whoami_hot))
+        .route(
+            "/v1/verify",
+            get(routes::forward::verify_hot).fallback_service(router.clone()),
+        )
+        .route(
+            "/v1/whoami",
+            get(routes::forward::whoami_hot).fallback_service(router.clone()),
+        )
         .with_state(state)
         .fallback_service(router);
     (hot, api)
@@ -401,6 +408,7 @@ pub async fn build_state(
         throttle: throttle::Throttle::new(throttle_config),
         metrics: metrics::Metrics::default(),
         legacy_usage,
+        password_verifications: std::sync::atomic::AtomicU64::new(0),
     });
     Ok((state, writer, flusher))
 }

@@ -3,15 +3,6 @@
 use crate::config::PasswordHashing;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// argon2 verifications performed by this process (equal-work checks and metrics).
-static VERIFICATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// How many argon2 verifications this process has performed.
-pub fn verification_count() -> u64 {
-    VERIFICATIONS.load(Ordering::Relaxed)
-}
 
 /// Longest accepted password, in bytes; bounds hashing work.
 pub const MAX_PASSWORD_LEN: usize = 1024;
@@ -56,7 +47,6 @@ pub async fn verify(password: String, phc: String) -> bool {
 
 /// Verifies on the current thread (for callers already off the executor).
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
-    VERIFICATIONS.fetch_add(1, Ordering::Relaxed);
     match PasswordHash::new(phc) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)

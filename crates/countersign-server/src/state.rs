@@ -140,6 +140,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Legacy-header usage counters.
     pub legacy_usage: crate::legacy_usage::LegacyUsage,
+    /// argon2 verifications this server performed (equal-work checks).
+    pub password_verifications: std::sync::atomic::AtomicU64,
 }
 
 impl std::ops::Deref for AppState {
@@ -170,6 +172,13 @@ impl AppState {
             config: self.config.clone(),
             pepper: self.secrets.pepper.clone(),
         }
+    }
+
+    /// Verifies a password against a PHC string off the executor, counting the verification.
+    pub async fn verify_password(&self, password: &str, phc: String) -> bool {
+        self.password_verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::passwords::verify(password.to_owned(), phc).await
     }
 
     /// Queues an audit event.

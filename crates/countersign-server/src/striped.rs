@@ -77,11 +77,11 @@ pub struct StripedHistogram {
 }
 
 impl StripedHistogram {
-    /// A histogram with the given upper bounds (ascending).
+    /// A histogram with the given upper bounds (ascending); a `+Inf` bucket is added.
     pub fn new(bounds: impl IntoIterator<Item = f64>) -> Self {
         let bounds: Arc<[f64]> = bounds
             .into_iter()
-            .chain(std::iter::once(f64::MAX))
+            .chain(std::iter::once(f64::INFINITY))
             .collect();
         let stripes = (0..STRIPES)
             .map(|_| {

@@ -158,6 +158,21 @@ impl Throttle {
         wait
     }
 
+    /// Whether any of `keys` is throttled at `now`, without counting a refusal (the caller
+    /// hands the request to a path that refuses and counts it).
+    pub fn is_blocked(&self, keys: &[ThrottleKey], now: OffsetDateTime) -> bool {
+        self.any_blocked(now)
+            && keys.iter().any(|key| {
+                self.entries.get(key).is_some_and(|entry| {
+                    entry
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .blocked_until
+                        .is_some_and(|until| until > now)
+                })
+            })
+    }
+
     /// Whether any key may be throttled at `now` (one atomic load; `false` is exact).
     pub fn any_blocked(&self, now: OffsetDateTime) -> bool {
         self.latest_block.load(Ordering::Acquire) > unix_nanos(now)

@@ -167,18 +167,16 @@ pub async fn sign_in(
         let hashes = state.store.fetch_password_hashes(user.id).await?;
         if let Some(hash) = hashes.password_hash {
             tried = true;
-            if passwords::verify(password.expose().to_owned(), hash).await {
+            if state.verify_password(password.expose(), hash).await {
                 matched = Some(user);
                 break;
             }
         }
     }
     if !tried {
-        let _ = passwords::verify(
-            password.expose().to_owned(),
-            state.dummy_password_hash.clone(),
-        )
-        .await;
+        let _ = state
+            .verify_password(password.expose(), state.dummy_password_hash.clone())
+            .await;
     }
     let Some(user) = matched else {
         state.throttle.record_failure(&keys, now);

@@ -263,6 +263,15 @@ pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) ->
         Some(id) => Some(id.clone()),
         None => state.request_ids.next(),
     };
+    // The same request span as the full stack's, for the answer's log lines.
+    let _span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+    )
+    .entered();
+    tracing::debug!(status = 200, "verified from the thread cache");
     match request_id {
         Some(id) => response.headers_mut().insert(REQUEST_ID, id),
         None => response.headers_mut().remove(REQUEST_ID),

@@ -118,3 +118,43 @@ async fn without_thread_caches_verification_answers_the_same() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn latency_histograms_end_with_an_inf_bucket() {
+    let app = spawn_app().await;
+    let (_, token) = with_token(&app).await;
+    for _ in 0..3 {
+        app.verify(&token, None).await;
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("countersign_verification_duration_seconds_bucket{le=\"+Inf\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "countersign_http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/v1/verify\"} 3"
+        ) || text.contains(
+            "countersign_http_request_duration_seconds_bucket{route=\"/v1/verify\",le=\"+Inf\"} 3"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn other_methods_on_forward_auth_paths_get_405_with_a_request_id() {
+    let app = spawn_app().await;
+    for path in ["/v1/verify", "/v1/whoami"] {
+        let response = app.client.post(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
+    }
+}
