@@ -53,7 +53,7 @@ impl Default for ServerConfig {
             auth_body_limit: 64 * 1024,
             admin_body_limit: 256 * 1024,
             cache_capacity: 200_000,
-            thread_cache_capacity: 4_096,
+            thread_cache_capacity: 16_384,
             directory_recheck_millis: 1_000,
             usage_flush_millis: 2_000,
             legacy_usage_enabled: true,

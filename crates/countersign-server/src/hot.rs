@@ -41,7 +41,9 @@ const USER_CONTEXT: HeaderName = HeaderName::from_static("x-as-usercontext");
 
 struct Entry<F> {
     facts: Arc<F>,
-    headers: LocalHeaders,
+    /// This thread's copy of the identity headers, made at the entry's first repeat use: a
+    /// working set larger than the cache then costs a map insert per miss, not a copy.
+    headers: Option<LocalHeaders>,
 }
 
 #[derive(Default)]
@@ -107,7 +109,7 @@ pub fn remember_bearer(
         }
         local.bearer.entry(key).or_insert_with(|| Entry {
             facts: facts.clone(),
-            headers: LocalHeaders::copy_of(&facts.identity),
+            headers: None,
         });
     });
 }
@@ -124,7 +126,7 @@ pub fn remember_legacy(state: &AppState, digest: [u8; 32], facts: &Arc<LegacyFac
         }
         local.legacy.entry(digest).or_insert_with(|| Entry {
             facts: facts.clone(),
-            headers: LocalHeaders::copy_of(&facts.identity),
+            headers: None,
         });
     });
 }
@@ -193,7 +195,10 @@ pub fn verify(
             .ok()?;
             let position = facts.identity.position(membership)?;
             facts.note_use(state, now);
-            Some(allowed(entry.headers.map(position)))
+            let headers = entry
+                .headers
+                .get_or_insert_with(|| LocalHeaders::copy_of(&facts.identity));
+            Some(allowed(headers.map(position)))
         })?;
         return Some((response, AuthMethod::ApiUserToken));
     }
@@ -240,7 +245,10 @@ pub fn verify(
             source_ip,
             user_agent,
         );
-        let mut response = allowed(entry.headers.map(position));
+        let headers = entry
+            .headers
+            .get_or_insert_with(|| LocalHeaders::copy_of(&facts.identity));
+        let mut response = allowed(headers.map(position));
         facts.extras.apply(response.headers_mut());
         Some(response)
     })?;
