@@ -32,5 +32,8 @@ tokens = json.load(open(f"{work}/tokens.json"))["tokens"]
 body = ",\n".join('"%s"' % t for t in tokens)
 open(f"{work}/bearer.lua", "w").write("tokens = { %s }\ni = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(\"GET\", \"/v1/verify\", {[\"Authorization\"] = \"bearer \" .. tokens[(i %% #tokens) + 1]})\nend\n" % body)
 PY
+echo "== saturation (32 connections)"
 wrk -t2 -c32 -d30s --latency -s "$work/bearer.lua" "http://127.0.0.1:$port/v1/verify" | tee "$work/wrk.txt"
+echo "== below saturation (4 connections)"
+wrk -t2 -c4 -d30s --latency -s "$work/bearer.lua" "http://127.0.0.1:$port/v1/verify" | tee "$work/wrk-4.txt"
 echo "resident memory after load: $(grep VmRSS /proc/$server_pid/status)"
