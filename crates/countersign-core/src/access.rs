@@ -124,6 +124,24 @@ pub enum AccountError {
     Ambiguous,
 }
 
+impl AccountError {
+    /// The refusal's message for the AssureSign dialect and forward auth (the 403 answers;
+    /// `Ambiguous` answers 400 with its own message).
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::ContextUserMismatch => "X-AS-UserContext names a different user than the token.",
+            Self::ContextAccountNotAvailable => {
+                "The account in X-AS-UserContext is not available to this user."
+            }
+            Self::PathAccountNotAvailable => {
+                "The account in the request path is not available to this user."
+            }
+            Self::NoAccountInScope => "The user has no account within the API user's scope.",
+            Self::Ambiguous => "Several accounts are available; choose one with X-AS-UserContext.",
+        }
+    }
+}
+
 /// What the request asked for.
 #[derive(Clone, Debug, Default)]
 pub struct AccountRequest<'a> {

@@ -12,4 +12,5 @@ pub mod key;
 pub mod legacy;
 pub mod migration;
 pub mod secret;
+pub mod session;
 pub mod token;

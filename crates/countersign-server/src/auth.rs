@@ -11,6 +11,7 @@ use countersign_core::api_user::{self, ApiKeyRecord, Scope};
 use countersign_core::directory::{Membership, User};
 use countersign_core::ids::{ApiUserId, EnvironmentId, OrganizationId, SessionId};
 use countersign_core::key::{ApiKey, digest_key_text};
+use countersign_core::session;
 use countersign_core::token::{self, SessionClaims};
 use countersign_store::{ApiUserWithKeys, AuditOutcome, StoreError};
 use serde::Serialize;
@@ -310,12 +311,7 @@ impl BearerFacts {
     /// Whether a session with `claims` (already verified) is granted at `now`: the API user is
     /// neither revoked nor expired and the session's key is still valid (rotation grace).
     pub fn admits(&self, claims: &SessionClaims, now: OffsetDateTime) -> bool {
-        self.api_user.api_user.is_usable(now)
-            && self
-                .api_user
-                .keys
-                .iter()
-                .any(|k| k.id == claims.key_id && k.is_valid(now))
+        session::still_valid(&self.api_user.api_user, &self.api_user.keys, claims, now)
     }
 
     /// Notes a use of the API user for `last_used_at`, at most once a minute per identity
@@ -389,15 +385,12 @@ async fn load_bearer_facts(
         return Ok(None);
     };
     let record = &api_user.api_user;
-    if !user.is_active() || user.organization_id != record.organization_id {
-        return Ok(None);
-    }
     let memberships = state
         .cache
         .memberships(&state.store, user.id)
         .await
         .map_err(|e| internal(&e))?;
-    if !record.scope.admits_user(user.id, &memberships) {
+    if !session::directory_admits(record, &user, &memberships) {
         return Ok(None);
     }
     let identity = Arc::new(Identity::new(
@@ -471,19 +464,8 @@ pub fn authorize_session(
         &request,
     )
     .map_err(|error| match error {
-        AccountError::ContextUserMismatch => {
-            AssureSignError::Forbidden("X-AS-UserContext names a different user than the token.")
-        }
-        AccountError::ContextAccountNotAvailable => AssureSignError::Forbidden(
-            "The account in X-AS-UserContext is not available to this user.",
-        ),
-        AccountError::PathAccountNotAvailable => AssureSignError::Forbidden(
-            "The account in the request path is not available to this user.",
-        ),
-        AccountError::NoAccountInScope => {
-            AssureSignError::Forbidden("The user has no account within the API user's scope.")
-        }
         AccountError::Ambiguous => AssureSignError::AmbiguousAccount,
+        other => AssureSignError::Forbidden(other.message()),
     })?;
     Verified::new(
         session.facts.identity.clone(),

@@ -24,7 +24,7 @@ pub use layer::{VerifyLayer, VerifyService};
 
 use countersign_core::access::{self, AccountError, AccountRequest};
 use countersign_core::ids::{AccountId, ApiUserId, EnvironmentId, OrganizationId, UserId};
-use countersign_core::token;
+use countersign_core::{session, token};
 use countersign_store::{Store, StoreConfig, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -223,11 +223,7 @@ impl Verifier {
         )
         .await?
         .ok_or(VerifyError::InvalidToken)?;
-        let key_valid = api_user
-            .keys
-            .iter()
-            .any(|k| k.id == claims.key_id && k.is_valid(now));
-        if !api_user.api_user.is_usable(now) || !key_valid {
+        if !session::still_valid(&api_user.api_user, &api_user.keys, &claims, now) {
             return Err(VerifyError::InvalidToken);
         }
         let user = cached(&inner.users, claims.user_id.to_string(), version, async {
@@ -235,17 +231,14 @@ impl Verifier {
         })
         .await?
         .ok_or(VerifyError::InvalidToken)?;
-        if !user.is_active() || user.organization_id != api_user.api_user.organization_id {
-            return Err(VerifyError::InvalidToken);
-        }
         let memberships = cached(&inner.memberships, user.id.to_string(), version, async {
             Ok(Arc::new(inner.store.list_memberships(user.id).await?))
         })
         .await?;
-        let scope = api_user.api_user.scope;
-        if !scope.admits_user(user.id, &memberships) {
+        if !session::directory_admits(&api_user.api_user, &user, &memberships) {
             return Err(VerifyError::InvalidToken);
         }
+        let scope = api_user.api_user.scope;
         let user_context = request.user_context.map(access::parse_user_context);
         let path_account = request.path.and_then(access::account_in_path);
         let account_request = AccountRequest {
@@ -255,19 +248,8 @@ impl Verifier {
         let membership =
             access::effective_account(&scope, &user.email, &memberships, &account_request)
                 .map_err(|error| match error {
-                    AccountError::ContextUserMismatch => VerifyError::Forbidden(
-                        "X-AS-UserContext names a different user than the token.",
-                    ),
-                    AccountError::ContextAccountNotAvailable => VerifyError::Forbidden(
-                        "The account in X-AS-UserContext is not available to this user.",
-                    ),
-                    AccountError::PathAccountNotAvailable => VerifyError::Forbidden(
-                        "The account in the request path is not available to this user.",
-                    ),
-                    AccountError::NoAccountInScope => VerifyError::Forbidden(
-                        "The user has no account within the API user's scope.",
-                    ),
                     AccountError::Ambiguous => VerifyError::AmbiguousAccount,
+                    other => VerifyError::Forbidden(other.message()),
                 })?;
         Ok(Identity {
             organization_id: user.organization_id,
