@@ -338,3 +338,75 @@ async fn node_reconnects_after_its_listener_is_terminated_and_still_converges() 
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn legacy_usage_counted_on_two_nodes_adds_up_exactly() {
+    let Some(c) = cluster().await else { return };
+    let dave = c
+        .user_with_membership("dave@example.com", Some("dave-password"))
+        .await;
+    let key: Value = c
+        .admin_on_a(
+            reqwest::Method::POST,
+            "/admin/v1/integrator-keys",
+            json!({"name": "two-nodes"}),
+        )
+        .await;
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let header = build_header(
+        HeaderFormat::Json,
+        "dave@example.com",
+        "dave-password",
+        key["key"].as_str().unwrap(),
+        None,
+    );
+    let send = |base: String, agent: &'static str| {
+        let (client, header) = (c.client.clone(), header.clone());
+        async move {
+            for _ in 0..25 {
+                let status = client
+                    .get(format!("{base}/v1/verify"))
+                    .header("x-docusign-authentication", &header)
+                    .header("user-agent", agent)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(status, reqwest::StatusCode::OK);
+            }
+        }
+    };
+    tokio::join!(
+        send(c.a.base.clone(), "erp-on-a"),
+        send(c.b.base.clone(), "erp-on-b"),
+        send(c.b.base.clone(), "erp-on-b"),
+    );
+    // Each node flushes within 5 s; the listing flushes the asking node first.
+    let path = format!("/admin/v1/legacy-usage?integrator_key_id={key_id}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut usage = Value::Null;
+    while Instant::now() < deadline {
+        usage = c.admin_on_a(reqwest::Method::GET, &path, Value::Null).await;
+        if usage["items"][0]["requests"] == 75 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let item = &usage["items"][0];
+    assert_eq!(item["requests"], 75, "{usage}");
+    assert_eq!(usage["items"].as_array().unwrap().len(), 1, "{usage}");
+    assert_eq!(item["user_id"], dave.as_str());
+    assert_eq!(item["account_ids"], json!([c.account]));
+    let mut agents: Vec<&str> = item["user_agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    agents.sort_unstable();
+    assert_eq!(agents, ["erp-on-a", "erp-on-b"]);
+    // Later flushes add nothing more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = c.admin_on_a(reqwest::Method::GET, &path, Value::Null).await;
+    assert_eq!(again["items"][0]["requests"], 75, "{again}");
+}
