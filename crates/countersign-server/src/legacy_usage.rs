@@ -86,6 +86,27 @@ impl Default for LegacyUsage {
     }
 }
 
+impl Pending {
+    /// Adds another stripe's counts for the same key.
+    fn merge(&mut self, other: Pending) {
+        self.requests += other.requests;
+        self.first_seen_at = self.first_seen_at.min(other.first_seen_at);
+        self.last_seen_at = self.last_seen_at.max(other.last_seen_at);
+        for (account, n) in other.accounts {
+            *self.accounts.entry(account).or_default() += n;
+        }
+        for (ip, at) in other.source_ips {
+            remember(&mut self.source_ips, &ip, at);
+        }
+        for (agent, at) in other.user_agents {
+            remember(&mut self.user_agents, &agent, at);
+        }
+        for (day, n) in other.days {
+            *self.days.entry(day).or_default() += n;
+        }
+    }
+}
+
 fn to_delta((integrator_key_id, user_id, on_behalf_of_user_id): Key, p: Pending) -> UsageDelta {
     UsageDelta {
         integrator_key_id,
@@ -194,7 +215,14 @@ impl LegacyUsage {
             let drained =
                 std::mem::take(&mut *stripe.0.lock().unwrap_or_else(PoisonError::into_inner));
             for (key, pending) in drained {
-                absorb(&mut combined, to_delta(key, pending));
+                match combined.entry(key) {
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(pending);
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut slot) => {
+                        slot.get_mut().merge(pending);
+                    }
+                }
             }
         }
         combined
@@ -253,5 +281,56 @@ impl LegacyUsage {
     /// Asks the flusher to write what is pending and stop.
     pub fn stop(&self) {
         self.stop.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    #[test]
+    fn counts_from_several_threads_merge_into_one_delta_per_key() {
+        let usage = LegacyUsage::default();
+        let key = IntegratorKeyId(Uuid::from_u128(1));
+        let user = UserId(Uuid::from_u128(2));
+        let account = AccountId(Uuid::from_u128(3));
+        let early = datetime!(2026-11-25 23:59 UTC);
+        let late = datetime!(2026-11-26 00:01 UTC);
+        std::thread::scope(|scope| {
+            for (at, agent) in [(early, "a"), (late, "b"), (early, "a")] {
+                let usage = &usage;
+                scope.spawn(move || {
+                    for _ in 0..10 {
+                        usage.record(
+                            LegacyUse {
+                                integrator_key_id: key,
+                                user_id: user,
+                                on_behalf_of: None,
+                                account_id: Some(account),
+                                source_ip: Some("192.0.2.1"),
+                                user_agent: Some(agent),
+                            },
+                            at,
+                        );
+                    }
+                });
+            }
+        });
+        let deltas = usage.take();
+        assert_eq!(deltas.len(), 1);
+        let delta = &deltas[0];
+        assert_eq!(delta.requests, 30);
+        assert_eq!((delta.first_seen_at, delta.last_seen_at), (early, late));
+        assert_eq!(delta.accounts, vec![(account, 30)]);
+        assert_eq!(delta.source_ips, vec![("192.0.2.1".to_owned(), late)]);
+        let mut days = delta.days.clone();
+        days.sort();
+        assert_eq!(
+            days,
+            vec![("2026-11-25".to_owned(), 20), ("2026-11-26".to_owned(), 10)]
+        );
+        assert!(usage.take().is_empty(), "taken counts are gone");
     }
 }

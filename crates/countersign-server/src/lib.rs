@@ -136,22 +136,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             state.request_ids.clone(),
         ));
-    // Forward auth is called for every request of every integrator: its two routes are served
-    // by a thin outer router that does the request id, span and metrics itself, and everything
-    // else falls through to the full stack above.
-    // Other methods on these paths fall through too, so their 405 gets the full stack.
-    let hot = Router::new()
-        .route(
-            "/v1/verify",
-            get(routes::forward::verify_hot).fallback_service(router.clone()),
-        )
-        .route(
-            "/v1/whoami",
-            get(routes::forward::whoami_hot).fallback_service(router.clone()),
-        )
-        .with_state(state)
-        .fallback_service(router);
-    (hot, api)
+    (router, api)
 }
 
 /// Request ids `<random process prefix>-<thread>-<sequence>`: unique per node without a system

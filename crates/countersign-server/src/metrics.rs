@@ -28,6 +28,8 @@ pub struct Metrics {
     requests: Family<Labels, StripedCounter>,
     request_seconds: Family<Labels, StripedHistogram>,
     verification_seconds: StripedHistogram,
+    /// `/v1/verify` requests answered from a worker thread's cache (see [`crate::hot`]).
+    pub thread_cache_answers: StripedCounter,
     cache_hits: Gauge<u64, AtomicU64>,
     cache_misses: Gauge<u64, AtomicU64>,
     throttled: Family<Labels, Gauge<u64, AtomicU64>>,
@@ -68,6 +70,7 @@ impl Default for Metrics {
         );
         let verifications = Family::<Labels, StripedCounter>::default();
         let verification_seconds = latency_histogram();
+        let thread_cache_answers = StripedCounter::default();
         let cache_hits = Gauge::<u64, AtomicU64>::default();
         let cache_misses = Gauge::<u64, AtomicU64>::default();
         let throttled = Family::<Labels, Gauge<u64, AtomicU64>>::default();
@@ -91,6 +94,11 @@ impl Default for Metrics {
             "verification_duration_seconds",
             "Latency of /v1/verify and /v1/whoami",
             verification_seconds.clone(),
+        );
+        registry.register(
+            "thread_cache_answers",
+            "Forward-auth requests answered from a worker thread's cache of verified credentials",
+            thread_cache_answers.clone(),
         );
         registry.register(
             "directory_cache_hits",
@@ -127,6 +135,7 @@ impl Default for Metrics {
             requests,
             request_seconds,
             verification_seconds,
+            thread_cache_answers,
             cache_hits,
             cache_misses,
             throttled,

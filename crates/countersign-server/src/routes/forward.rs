@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use countersign_core::access::{self, MAX_USER_CONTEXT_LEN};
 use countersign_store::AuditOutcome;
 use std::net::SocketAddr;
-use tracing::Instrument;
 
 /// The original request URI as reported by the proxy.
 fn original_uri(headers: &HeaderMap) -> Option<&str> {
@@ -153,21 +152,9 @@ pub async fn verify(
     peer: crate::routes::Peer,
     request: Request,
 ) -> Response {
-    verify_answer(&state, peer.0, request.headers()).await
-}
-
-async fn verify_answer(
-    state: &AppState,
-    peer: Option<SocketAddr>,
-    headers: &HeaderMap,
-) -> Response {
-    let started = std::time::Instant::now();
-    if let Some((response, method)) = crate::hot::verify(state, headers, peer) {
-        let seconds = started.elapsed().as_secs_f64();
-        state.metrics.verification(method.as_str(), true, seconds);
-        return response;
-    }
-    match authenticate_measured(state, headers, peer).await {
+    // A credential this worker thread verified before was answered by `verify_in_place`
+    // before routing; what reaches the router takes the full path.
+    match authenticate_measured(&state, request.headers(), peer.0).await {
         Ok(verified) => {
             let mut headers = HeaderMap::with_capacity(16);
             verified.write_headers(&mut headers);
@@ -200,15 +187,7 @@ pub async fn whoami(
     peer: crate::routes::Peer,
     request: Request,
 ) -> Response {
-    whoami_answer(&state, peer.0, request.headers()).await
-}
-
-async fn whoami_answer(
-    state: &AppState,
-    peer: Option<SocketAddr>,
-    headers: &HeaderMap,
-) -> Response {
-    match authenticate_measured(state, headers, peer).await {
+    match authenticate_measured(&state, request.headers(), peer.0).await {
         Ok(verified) => {
             let mut response = Json(verified.principal()).into_response();
             verified.extras.apply(response.headers_mut());
@@ -218,44 +197,9 @@ async fn whoami_answer(
     }
 }
 
-/// What the general middleware stack does for every route, done inline for the forward-auth
-/// routes: the request id (kept from the request or generated, echoed on the response), the
-/// request span, and the route's request count and latency.
-async fn hot<F>(
-    state: &AppState,
-    route: &'static str,
-    request: &axum::http::request::Parts,
-    answer: F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
-    let started = std::time::Instant::now();
-    let request_id = match request.headers.get(&REQUEST_ID) {
-        Some(id) => Some(id.clone()),
-        None => state.request_ids.next(),
-    };
-    let span = tracing::info_span!(
-        "request",
-        method = %request.method,
-        path = %request.uri.path(),
-        request_id = %request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
-    );
-    let mut response = answer.instrument(span).await;
-    match request_id {
-        Some(id) => response.headers_mut().insert(REQUEST_ID, id),
-        None => response.headers_mut().remove(REQUEST_ID),
-    };
-    state.metrics.request(
-        route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
-}
-
-/// `/v1/verify` answered from the worker thread's front cache before any routing, with what
-/// [`hot`] adds; `None` when the request needs the full path.
+/// `/v1/verify` answered from the worker thread's front cache before any routing, with what the
+/// router's middleware would add (request id, request span, request and verification metrics);
+/// `None` when the request needs the full path.
 pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) -> Option<Response> {
     let started = std::time::Instant::now();
     let (mut response, method) = crate::hot::verify(state, request.headers(), Some(peer))?;
@@ -277,33 +221,10 @@ pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) ->
         None => response.headers_mut().remove(REQUEST_ID),
     };
     let seconds = started.elapsed().as_secs_f64();
+    state.metrics.thread_cache_answers.inc();
     state.metrics.verification(method.as_str(), true, seconds);
     state
         .metrics
         .request("/v1/verify", response.status().as_u16(), seconds);
     Some(response)
-}
-
-/// [`verify`] behind the inline middleware of [`hot`].
-pub async fn verify_hot(
-    State(state): State<AppState>,
-    peer: crate::routes::Peer,
-    request: Request,
-) -> Response {
-    // The body of a GET is not read; the parts are shared with the inline middleware.
-    let (parts, _) = request.into_parts();
-    let answer = verify_answer(&state, peer.0, &parts.headers);
-    hot(&state, "/v1/verify", &parts, answer).await
-}
-
-/// [`whoami`] behind the inline middleware of [`hot`].
-pub async fn whoami_hot(
-    State(state): State<AppState>,
-    peer: crate::routes::Peer,
-    request: Request,
-) -> Response {
-    // The body of a GET is not read; the parts are shared with the inline middleware.
-    let (parts, _) = request.into_parts();
-    let answer = whoami_answer(&state, peer.0, &parts.headers);
-    hot(&state, "/v1/whoami", &parts, answer).await
 }

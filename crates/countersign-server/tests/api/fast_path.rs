@@ -158,3 +158,78 @@ async fn other_methods_on_forward_auth_paths_get_405_with_a_request_id() {
         assert!(response.headers().contains_key("x-request-id"), "{path}");
     }
 }
+
+async fn thread_cache_answers(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("countersign_thread_cache_answers_total "))
+        .unwrap_or_else(|| panic!("no thread cache counter in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_answered_from_the_thread_cache() {
+    let app = spawn_app().await;
+    let (_, token) = with_token(&app).await;
+    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    let before = thread_cache_answers(&app).await;
+    for _ in 0..4 {
+        assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    }
+    assert_eq!(thread_cache_answers(&app).await - before, 4);
+}
+
+#[tokio::test]
+async fn a_repeated_legacy_header_is_answered_from_the_thread_cache_and_counted_in_usage() {
+    let app = spawn_app().await;
+    app.admin_post(
+        "/admin/v1/integrator-keys",
+        json!({"name": "ERP", "key": "ERP-KEY-1"}),
+    )
+    .await;
+    let carol = app
+        .create_user("carol@example.com", Some("carol-password"))
+        .await;
+    let account = app.account_id.clone();
+    app.put_membership(&carol, &account, &["send"], true).await;
+    let header = countersign_core::legacy::build_header(
+        countersign_core::legacy::HeaderFormat::Json,
+        "carol@example.com",
+        "carol-password",
+        "ERP-KEY-1",
+        None,
+    );
+    let verify = || {
+        app.client
+            .get(app.url("/v1/verify"))
+            .header("X-DocuSign-Authentication", &header)
+            .send()
+    };
+    let first = verify().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let expected = identity(&first);
+    let before = thread_cache_answers(&app).await;
+    for _ in 0..4 {
+        let again = verify().await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(identity(&again), expected);
+    }
+    assert_eq!(thread_cache_answers(&app).await - before, 4);
+    let usage: Value = app
+        .admin_get("/admin/v1/legacy-usage")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["items"][0]["requests"], 5, "{usage}");
+}
