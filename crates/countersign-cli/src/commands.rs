@@ -15,7 +15,7 @@ use countersign_server::audit::AuditSink;
 use countersign_server::cache::DirectoryCache;
 use countersign_server::clock::SystemClock;
 use countersign_server::ops::{self, Actor, Ops};
-use countersign_server::state::SuppliedSecrets;
+use countersign_server::secrets::SuppliedSecrets;
 use countersign_store::{AuditFilter, Store, StoreConfig};
 use serde_json::{Value, json};
 use std::io::BufRead;
@@ -419,7 +419,7 @@ impl Direct {
         let supplied = supplied_secrets(config)?;
         let clock: Arc<dyn countersign_server::clock::Clock> = Arc::new(SystemClock);
         let secrets =
-            countersign_server::state::Secrets::load(&store, &supplied, clock.now()).await?;
+            countersign_server::secrets::Secrets::load(&store, &supplied, clock.now()).await?;
         let (audit, writer) = AuditSink::start(store.clone());
         let ops = Ops {
             store: store.clone(),
@@ -656,7 +656,7 @@ async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
         .map(Secret::new);
     let clock: Arc<dyn countersign_server::clock::Clock> = Arc::new(SystemClock);
     let secrets =
-        countersign_server::state::Secrets::load(&store, &supplied_secrets(config)?, clock.now())
+        countersign_server::secrets::Secrets::load(&store, &supplied_secrets(config)?, clock.now())
             .await?;
     let (audit, writer) = AuditSink::start(store.clone());
     let ops = Ops {

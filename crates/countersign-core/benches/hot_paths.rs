@@ -11,6 +11,7 @@ use countersign_core::ids::{AccountId, ApiKeyId, ApiUserId, EnvironmentId, Sessi
 use countersign_core::key::ApiKey;
 use countersign_core::legacy::{HeaderFormat, build_header, parse_header};
 use countersign_core::token::{SessionClaims, sign, verify};
+use countersign_core::uri::PathAccounts;
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use uuid::Uuid;
 
@@ -77,7 +78,7 @@ fn hot_paths(c: &mut Criterion) {
         b.iter(|| {
             let request = AccountRequest {
                 user_context: Some(&context),
-                path_account: None,
+                ..AccountRequest::default()
             };
             effective_account(
                 &Scope::Organization,
@@ -87,6 +88,20 @@ fn hot_paths(c: &mut Criterion) {
             )
             .unwrap()
             .account_id
+        })
+    });
+    c.bench_function("original_uri_plain", |b| {
+        b.iter(|| {
+            PathAccounts::from_original_uri(black_box(
+                b"/restapi/v2.1/accounts/1234567/envelopes?from_date=2026-01-01",
+            ))
+        })
+    });
+    c.bench_function("original_uri_encoded_dots", |b| {
+        b.iter(|| {
+            PathAccounts::from_original_uri(black_box(
+                b"/restapi/v2.1/accounts/1234567/envelopes/%2e%2e/x;y/../envelopes?a=%2F",
+            ))
         })
     });
 }

@@ -4,6 +4,7 @@
 use crate::api_user::Scope;
 use crate::directory::Membership;
 use crate::ids::AccountId;
+use crate::uri::{PathAccounts, UriRefusal};
 
 /// Longest accepted `X-AS-UserContext` value.
 pub const MAX_USER_CONTEXT_LEN: usize = 512;
@@ -67,43 +68,6 @@ impl AccountRef {
     }
 }
 
-/// Finds the account a request path names as `/accounts/{id}` (DocuSign style).
-///
-/// The query string is ignored, segments are percent-decoded, and `accounts` matches in any
-/// case, so an encoded or re-cased path cannot slip past the rule.
-pub fn account_in_path(uri: &str) -> Option<AccountRef> {
-    let path = uri.split(['?', '#']).next().unwrap_or_default();
-    let mut segments = path.split('/').map(percent_decode);
-    while let Some(segment) = segments.next() {
-        if segment.eq_ignore_ascii_case("accounts") {
-            return match segments.next() {
-                Some(id) if !id.is_empty() => Some(AccountRef::parse(&id)),
-                _ => None,
-            };
-        }
-    }
-    None
-}
-
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).ok();
-            if let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(value);
-                index += 3;
-                continue;
-            }
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Why no effective account could be chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
@@ -116,6 +80,9 @@ pub enum AccountError {
     /// The account in the request path is not available to the user.
     #[error("the account in the path is not available to the user")]
     PathAccountNotAvailable,
+    /// The original URI cannot be read safely (SPEC §3: the check fails closed).
+    #[error("the original URI was refused: {0}")]
+    PathRefused(UriRefusal),
     /// The user has no account within the credential's scope.
     #[error("the user has no account within the credential's scope")]
     NoAccountInScope,
@@ -136,6 +103,9 @@ impl AccountError {
             Self::PathAccountNotAvailable => {
                 "The account in the request path is not available to this user."
             }
+            Self::PathRefused(_) => {
+                "The original request URI cannot be read safely, so its account cannot be checked."
+            }
             Self::NoAccountInScope => "The user has no account within the API user's scope.",
             Self::Ambiguous => "Several accounts are available; choose one with X-AS-UserContext.",
         }
@@ -143,18 +113,29 @@ impl AccountError {
 }
 
 /// What the request asked for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AccountRequest<'a> {
     /// The parsed `X-AS-UserContext`, when sent.
     pub user_context: Option<&'a UserContext>,
-    /// The account named by the request path, when any.
-    pub path_account: Option<&'a AccountRef>,
+    /// The accounts named by the original request URI (or why it was refused).
+    pub path: &'a PathAccounts,
 }
 
-/// Chooses the effective account of a request acting as a user.
+impl Default for AccountRequest<'_> {
+    fn default() -> Self {
+        const NONE: &PathAccounts = &PathAccounts::None;
+        Self {
+            user_context: None,
+            path: NONE,
+        }
+    }
+}
+
+/// Chooses the effective account of a request acting as a user (SPEC §3).
 ///
 /// `acting_email` is the acting user's email; `memberships` are the acting user's; only those
-/// the scope admits are usable.
+/// the scope admits are usable. Every account the original URI names must be usable; the first
+/// one it names is the effective account, and a context account must be that one.
 ///
 /// # Errors
 /// Returns why the request may not proceed; see [`AccountError`].
@@ -164,6 +145,9 @@ pub fn effective_account<'m>(
     memberships: &'m [Membership],
     request: &AccountRequest<'_>,
 ) -> Result<&'m Membership, AccountError> {
+    if let PathAccounts::Refused(refusal) = request.path {
+        return Err(AccountError::PathRefused(*refusal));
+    }
     let usable = || memberships.iter().filter(|m| scope.admits_account(m));
     let mut chosen_by_context = None;
     if let Some(context) = request.user_context {
@@ -179,10 +163,14 @@ pub fn effective_account<'m>(
             chosen_by_context = Some(membership);
         }
     }
-    if let Some(path_account) = request.path_account {
+    let mut chosen_by_path = None;
+    for path_account in request.path.accounts() {
         let membership = usable()
             .find(|m| path_account.names(m))
             .ok_or(AccountError::PathAccountNotAvailable)?;
+        chosen_by_path.get_or_insert(membership);
+    }
+    if let Some(membership) = chosen_by_path {
         if let Some(by_context) = chosen_by_context
             && by_context.account_id != membership.account_id
         {
@@ -321,7 +309,7 @@ mod tests {
         let mismatch = context("eve@x.com");
         let request = AccountRequest {
             user_context: Some(&mismatch),
-            path_account: None,
+            ..AccountRequest::default()
         };
         assert_eq!(
             effective_account(&scope, "bob@x.com", &memberships, &request),
@@ -330,7 +318,7 @@ mod tests {
         let other_env = context(&format!("BOB@x.com:{}", Uuid::from_u128(11)));
         let request = AccountRequest {
             user_context: Some(&other_env),
-            path_account: None,
+            ..AccountRequest::default()
         };
         assert_eq!(
             effective_account(&scope, "bob@x.com", &memberships, &request),
@@ -339,13 +327,13 @@ mod tests {
         let own = context(&format!("BOB@x.com:{}", Uuid::from_u128(10)));
         let request = AccountRequest {
             user_context: Some(&own),
-            path_account: None,
+            ..AccountRequest::default()
         };
         assert!(effective_account(&scope, "bob@x.com", &memberships, &request).is_ok());
         let garbage = context("bob@x.com:not-a-uuid");
         let request = AccountRequest {
             user_context: Some(&garbage),
-            path_account: None,
+            ..AccountRequest::default()
         };
         assert_eq!(
             effective_account(&scope, "bob@x.com", &memberships, &request),
@@ -356,20 +344,20 @@ mod tests {
     #[test]
     fn path_account_must_be_available() {
         let memberships = [membership(10, 1, false), membership(11, 1, false)];
-        let by_number = AccountRef::Number("1011".into());
+        let by_number = PathAccounts::Named(vec![AccountRef::Number("1011".into())]);
         let request = AccountRequest {
             user_context: None,
-            path_account: Some(&by_number),
+            path: &by_number,
         };
         let chosen = effective_account(&Scope::Organization, "b", &memberships, &request);
         assert_eq!(
             chosen.map(|m| m.account_id),
             Ok(AccountId(Uuid::from_u128(11)))
         );
-        let foreign = AccountRef::Number("9999".into());
+        let foreign = PathAccounts::Named(vec![AccountRef::Number("9999".into())]);
         let request = AccountRequest {
             user_context: None,
-            path_account: Some(&foreign),
+            path: &foreign,
         };
         assert_eq!(
             effective_account(&Scope::Organization, "b", &memberships, &request),
@@ -378,26 +366,47 @@ mod tests {
     }
 
     #[test]
-    fn path_accounts_are_found_in_any_spelling() {
-        let id = Uuid::from_u128(10);
+    fn every_path_account_must_be_available_and_the_first_is_chosen() {
+        let memberships = [membership(10, 1, false), membership(11, 1, false)];
+        let both = PathAccounts::Named(vec![
+            AccountRef::Number("1011".into()),
+            AccountRef::Number("1010".into()),
+        ]);
+        let request = AccountRequest {
+            user_context: None,
+            path: &both,
+        };
+        let chosen = effective_account(&Scope::Organization, "b", &memberships, &request);
         assert_eq!(
-            account_in_path("/restapi/v2/accounts/1234/envelopes?x=1"),
-            Some(AccountRef::Number("1234".into()))
+            chosen.map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(11)))
         );
+        let one_foreign = PathAccounts::Named(vec![
+            AccountRef::Number("1011".into()),
+            AccountRef::Number("9999".into()),
+        ]);
+        let request = AccountRequest {
+            user_context: None,
+            path: &one_foreign,
+        };
         assert_eq!(
-            account_in_path(&format!("/x/Accounts/{id}")),
-            Some(AccountRef::Id(AccountId(id)))
+            effective_account(&Scope::Organization, "b", &memberships, &request),
+            Err(AccountError::PathAccountNotAvailable)
         );
+    }
+
+    #[test]
+    fn a_refused_path_is_never_read_as_no_account() {
+        let memberships = [membership(10, 1, true)];
+        let refused = PathAccounts::Refused(UriRefusal::NotUtf8);
+        let request = AccountRequest {
+            user_context: None,
+            path: &refused,
+        };
         assert_eq!(
-            account_in_path("/restapi/v2/accounts/%31%32/x"),
-            Some(AccountRef::Number("12".into()))
+            effective_account(&Scope::Organization, "b", &memberships, &request),
+            Err(AccountError::PathRefused(UriRefusal::NotUtf8))
         );
-        assert_eq!(
-            account_in_path("/restapi/v2/accounts/zz/x"),
-            Some(AccountRef::Invalid)
-        );
-        assert_eq!(account_in_path("/api/v3.5/users/bob/accounts"), None);
-        assert_eq!(account_in_path("/restapi/v2/login_information"), None);
     }
 
     #[test]
@@ -419,9 +428,5 @@ mod tests {
             }
         }
 
-        #[test]
-        fn path_parser_never_panics(raw in ".{0,200}") {
-            let _ = account_in_path(&raw);
-        }
     }
 }

@@ -221,7 +221,7 @@ impl Permissions {
 
     /// Adds the permissions of `other`.
     #[must_use]
-    pub fn with(self, other: Self) -> Self {
+    pub const fn with(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod api_user;
+pub mod decide;
 pub mod directory;
 pub mod ids;
 pub mod key;
@@ -14,3 +15,4 @@ pub mod migration;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod uri;

@@ -6,10 +6,8 @@
 //! when a slow reader inserts it after the invalidation. A write therefore costs a reload of
 //! whatever is read next, which is the right trade for a read-mostly directory.
 
-use crate::auth::BearerFacts;
-use crate::legacy::LegacyFacts;
 use countersign_core::directory::{IntegratorKey, Membership, Organization, User};
-use countersign_core::ids::{ApiKeyId, ApiUserId, OrganizationId, UserId};
+use countersign_core::ids::{ApiUserId, OrganizationId, UserId};
 use countersign_store::{ApiUserWithKeys, Store, StoreError};
 use moka::sync::Cache;
 use std::hash::Hash;
@@ -30,11 +28,6 @@ pub struct DirectoryCache {
     memberships: Cache<UserId, Stamped<Arc<Vec<Membership>>>>,
     organizations: Cache<OrganizationId, Stamped<Arc<Organization>>>,
     integrator_keys: Cache<String, Stamped<Option<Arc<IntegratorKey>>>>,
-    /// Verified sessions' directory facts by (API user, key, acting user): many tokens share
-    /// one entry, so memory follows the sessions' distinct identities, not the token count.
-    bearer: Cache<(ApiUserId, ApiKeyId, UserId), Stamped<Arc<BearerFacts>>>,
-    /// Verified legacy headers by a keyed digest of the header (never the header itself).
-    legacy: Cache<[u8; 32], Stamped<Arc<LegacyFacts>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -53,8 +46,6 @@ impl DirectoryCache {
             memberships: Cache::new(capacity),
             organizations: Cache::new(capacity.min(100_000)),
             integrator_keys: Cache::new(capacity),
-            bearer: Cache::new(capacity),
-            legacy: Cache::new(capacity),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -73,50 +64,6 @@ impl DirectoryCache {
     /// The current directory epoch; read it before loading facts to be cached.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
-    }
-
-    fn fresh<K, V>(&self, cache: &Cache<K, Stamped<Arc<V>>>, key: &K) -> Option<Arc<V>>
-    where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Send + Sync + 'static,
-    {
-        let epoch = self.epoch();
-        match cache.get(key) {
-            Some((stamp, value)) if stamp == epoch => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(value)
-            }
-            _ => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    /// The verified facts of a session identity, if cached at the current epoch.
-    pub fn bearer(&self, key: &(ApiUserId, ApiKeyId, UserId)) -> Option<Arc<BearerFacts>> {
-        self.fresh(&self.bearer, key)
-    }
-
-    /// Caches a session identity's facts loaded at `epoch`.
-    pub fn insert_bearer(
-        &self,
-        key: (ApiUserId, ApiKeyId, UserId),
-        epoch: u64,
-        facts: Arc<BearerFacts>,
-    ) {
-        self.bearer.insert(key, (epoch, facts));
-    }
-
-    /// The verified facts of a legacy header (by its keyed digest), if cached at the current
-    /// epoch.
-    pub fn legacy(&self, digest: &[u8; 32]) -> Option<Arc<LegacyFacts>> {
-        self.fresh(&self.legacy, digest)
-    }
-
-    /// Caches a legacy header's facts loaded at `epoch`.
-    pub fn insert_legacy(&self, digest: [u8; 32], epoch: u64, facts: Arc<LegacyFacts>) {
-        self.legacy.insert(digest, (epoch, facts));
     }
 
     /// Cache hits and misses since start.

@@ -40,6 +40,36 @@ pub struct ServerConfig {
     pub password_hashing: PasswordHashing,
     /// Throttling of repeated authentication failures.
     pub throttle: crate::throttle::ThrottleConfig,
+    /// How forward auth reads the proxy's headers.
+    pub forward_auth: ForwardAuthConfig,
+}
+
+/// `[server.forward_auth]`: which proxy header carries the original URI.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuthConfig {
+    /// The one original-URI header to trust (`X-Original-URI`, `X-Forwarded-Uri` or
+    /// `X-Envoy-Original-Path`); the others are then ignored. Unset (the default): all three
+    /// are read, and a request where they disagree is refused, because a proxy overwrites only
+    /// its own header and forwards a client's copy of the others.
+    pub uri_header: Option<String>,
+}
+
+impl ForwardAuthConfig {
+    /// The trusted header's name, when one is configured (and is a valid header name).
+    pub fn trusted_header(&self) -> Option<axum::http::HeaderName> {
+        let name = self.uri_header.as_deref()?;
+        match axum::http::HeaderName::from_bytes(name.trim().to_ascii_lowercase().as_bytes()) {
+            Ok(name) => Some(name),
+            Err(_) => {
+                tracing::warn!(
+                    uri_header = name,
+                    "forward_auth.uri_header is not a header name; reading every original-URI header"
+                );
+                None
+            }
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -60,6 +90,7 @@ impl Default for ServerConfig {
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
             throttle: crate::throttle::ThrottleConfig::default(),
+            forward_auth: ForwardAuthConfig::default(),
         }
     }
 }

@@ -5,15 +5,12 @@
 
 pub mod admin;
 pub mod audit;
-pub mod auth;
 pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod console;
 pub mod dialect;
-pub mod hot;
-pub mod identity;
-pub mod legacy;
+pub mod issue;
 pub mod legacy_usage;
 pub mod metrics;
 pub mod migration;
@@ -22,17 +19,21 @@ pub mod ops;
 pub mod passwords;
 pub mod propagation;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod striped;
 pub mod throttle;
 pub mod usage;
+pub mod verify;
 
 use crate::audit::{AuditSink, AuditWriter};
 use crate::cache::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::state::{AppState, Inner, Secrets, SuppliedSecrets, random_bytes};
+use crate::secrets::{Secrets, SuppliedSecrets, random_bytes};
+use crate::state::{AppState, Inner};
 use crate::usage::LastUsed;
+use crate::verify::Verifier;
 use axum::Router;
 use axum::routing::get;
 use countersign_core::key::ApiKey;
@@ -49,18 +50,18 @@ use utoipa_axum::routes;
 /// Builds the router and the OpenAPI document for a state.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use crate::admin::{api_users, audit, directory, session};
-    use crate::routes::{assuresign, forward, health};
+    use crate::routes::{assuresign, docusign, forward, health};
     let (router, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(assuresign::exchange_api_user_key))
         .routes(routes!(assuresign::list_user_accounts))
-        .routes(routes!(legacy::login_information))
-        .routes(routes!(legacy::login_information_v21))
+        .routes(routes!(docusign::login_information))
+        .routes(routes!(docusign::login_information_v21))
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
         .routes(routes!(routes::introspect::introspect))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(metrics::metrics))
+        .routes(routes!(health::metrics))
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
@@ -119,7 +120,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            metrics::track,
+            health::track,
         ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -215,7 +216,7 @@ impl<'a> tower::Service<axum::serve::IncomingStream<'a, TcpListener>> for Connec
 }
 
 /// One connection's service: a forward-auth request whose credential this worker thread has
-/// verified before is answered in place (see [`hot`]); everything else goes to the router,
+/// verified before is answered in place (see [`verify::thread_cache`]); everything else goes to the router,
 /// with the peer address as `ConnectInfo`.
 #[derive(Clone)]
 struct Connection {
@@ -375,10 +376,33 @@ pub async fn build_state(
         let _ = flusher.await;
         let _ = usage_flusher.await;
     });
-    let header_digester = legacy::HeaderDigester::new(&secrets.pepper);
-    let request_ids = SequentialRequestId::default();
+    let cache = Arc::new(DirectoryCache::new(config.cache_capacity));
+    let throttle = Arc::new(throttle::Throttle::new(throttle_config));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let passwords = Arc::new(passwords::Passwords::new(dummy_password_hash));
+    let verifier = Verifier::new(verify::Parts {
+        store: store.clone(),
+        cache: cache.clone(),
+        facts: verify::facts::FactCaches::new(cache.clone(), config_capacity),
+        clock: clock.clone(),
+        secrets: secrets.clone(),
+        audit: audit.clone(),
+        on_behalf_of: audit::Rollups::default(),
+        last_used: last_used.clone(),
+        legacy_usage: legacy_usage.clone(),
+        throttle: throttle.clone(),
+        metrics: metrics.clone(),
+        passwords: passwords.clone(),
+        header_digester: verify::docusign::HeaderDigester::new(&secrets.pepper),
+        verified_passwords: moka::sync::Cache::new(config_capacity),
+        read_options: verify::request::ReadOptions {
+            trusted_uri_header: config.forward_auth.trusted_header(),
+            trust_forwarded_for: config.trust_forwarded_for,
+        },
+        config: config.clone(),
+    });
     let state = AppState::new(Inner {
-        cache: Arc::new(DirectoryCache::new(config.cache_capacity)),
+        cache,
         store,
         config,
         clock,
@@ -386,14 +410,12 @@ pub async fn build_state(
         audit,
         last_used,
         dummy_key_digest,
-        dummy_password_hash,
-        verified_passwords: moka::sync::Cache::new(config_capacity),
-        header_digester,
-        request_ids,
-        throttle: throttle::Throttle::new(throttle_config),
-        metrics: metrics::Metrics::default(),
+        passwords,
+        request_ids: SequentialRequestId::default(),
+        throttle,
+        metrics,
         legacy_usage,
-        password_verifications: std::sync::atomic::AtomicU64::new(0),
+        verifier,
     });
     Ok((state, writer, flusher))
 }
@@ -429,6 +451,24 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         std::time::Duration::from_millis(state.config.directory_recheck_millis.max(50)),
         stop_watch.clone(),
     );
+    // On-behalf-of roll-ups reach the audit queue every second (and at shutdown, below).
+    let rollup_state = state.clone();
+    let stop_rollups = Arc::new(tokio::sync::Notify::new());
+    let rollups_stopped = stop_rollups.clone();
+    let rollups = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            let stopping = tokio::select! {
+                _ = every.tick() => false,
+                () = rollups_stopped.notified() => true,
+            };
+            let verifier = &rollup_state.verifier;
+            verifier.on_behalf_of.flush(&rollup_state.audit).await;
+            if stopping {
+                break;
+            }
+        }
+    });
     let task = tokio::spawn(async move {
         let service = Connections {
             shared: Arc::new((serve_state.clone(), router)),
@@ -447,6 +487,10 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         }
         serve_state.last_used.stop();
         serve_state.legacy_usage.stop();
+        stop_rollups.notify_one();
+        if let Err(error) = rollups.await {
+            tracing::error!(%error, "on-behalf-of roll-up writer failed");
+        }
         if let Err(error) = flusher.await {
             tracing::error!(%error, "last-used flusher failed");
         }

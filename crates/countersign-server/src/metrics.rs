@@ -3,18 +3,12 @@
 //! integrator key. Labels are bounded: routes are matched path templates, integrator keys are
 //! capped. Nothing secret is ever a label.
 
-use crate::state::AppState;
 use crate::striped::{StripedCounter, StripedHistogram};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -217,11 +211,15 @@ impl Metrics {
         });
     }
 
-    fn render(&self, state: &AppState) -> String {
-        let (hits, misses) = state.cache.hit_counts();
+    /// The text exposition, with the gauges read from the cache hit counts and the throttle.
+    pub(crate) fn render(
+        &self,
+        (hits, misses): (u64, u64),
+        throttled: [(&'static str, u64); 4],
+    ) -> String {
         self.cache_hits.set(hits);
         self.cache_misses.set(misses);
-        for (kind, count) in state.throttle.throttled_counts() {
+        for (kind, count) in throttled {
             self.throttled
                 .get_or_create(&vec![("kind", kind.to_owned())])
                 .set(count);
@@ -232,29 +230,4 @@ impl Metrics {
         }
         text
     }
-}
-
-/// Middleware recording every request's route, status and latency.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.metrics.request(
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
-}
-
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus metrics")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state);
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    response
 }

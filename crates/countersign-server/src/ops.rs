@@ -2,11 +2,12 @@
 //! persist with the store, invalidate caches and write the audit event. No HTTP here.
 
 use crate::audit::AuditSink;
+use crate::audit::truncate;
 use crate::cache::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::passwords;
-use crate::state::{random_bytes, truncate};
+use crate::secrets::random_bytes;
 use countersign_core::api_user::{self, ApiUser, ApiUserError, Scope};
 use countersign_core::directory::{
     self, Account, Environment, EnvironmentKind, IntegratorKey, IntegratorKeyStatus, Membership,
@@ -194,6 +195,7 @@ impl Ops {
                 subject: truncate(subject),
                 source_ip: actor.source_ip.clone(),
                 outcome: AuditOutcome::Success,
+                detail: None,
             })
             .await;
     }

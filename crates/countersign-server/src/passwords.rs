@@ -3,6 +3,7 @@
 use crate::config::PasswordHashing;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest accepted password, in bytes; bounds hashing work.
 pub const MAX_PASSWORD_LEN: usize = 1024;
@@ -36,6 +37,41 @@ pub async fn hash(
     })
     .await
     .unwrap_or(Err(argon2::password_hash::Error::Crypto))
+}
+
+/// Password verification for sign-in and the legacy header: argon2id off the executor, with
+/// the dummy hash an unknown user is verified against (equal work) and a count of the
+/// verifications made (so tests can check the equal work).
+#[derive(Debug)]
+pub struct Passwords {
+    dummy_hash: String,
+    verifications: AtomicU64,
+}
+
+impl Passwords {
+    /// Verification against `dummy_hash` for unknown users.
+    pub fn new(dummy_hash: String) -> Self {
+        Self {
+            dummy_hash,
+            verifications: AtomicU64::new(0),
+        }
+    }
+
+    /// The hash an unknown user's password is verified against.
+    pub fn dummy_hash(&self) -> String {
+        self.dummy_hash.clone()
+    }
+
+    /// Verifies a password against a PHC string off the executor, counting the verification.
+    pub async fn verify(&self, password: &str, phc: String) -> bool {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        verify(password.to_owned(), phc).await
+    }
+
+    /// The verifications made so far.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
 }
 
 /// Verifies a password against a PHC string; an unparseable hash verifies nothing.

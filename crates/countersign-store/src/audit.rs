@@ -53,6 +53,8 @@ pub struct AuditEvent {
     pub source_ip: Option<String>,
     /// How it ended.
     pub outcome: AuditOutcome,
+    /// A short free text (never a secret), or `None`.
+    pub detail: Option<String>,
 }
 
 /// A stored event.
@@ -89,6 +91,7 @@ struct AuditRow {
     subject: String,
     source_ip: Option<String>,
     outcome: String,
+    detail: Option<String>,
 }
 
 impl Store {
@@ -103,8 +106,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         for event in events {
             sqlx::query(
-                "INSERT INTO audit_events (organization_id, at, actor, action, subject, source_ip, outcome) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO audit_events (organization_id, at, actor, action, subject, source_ip, outcome, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(event.organization_id.map(|id| id.to_string()))
             .bind(millis(event.at))
@@ -113,6 +116,7 @@ impl Store {
             .bind(&event.subject)
             .bind(event.source_ip.clone())
             .bind(event.outcome.as_str())
+            .bind(event.detail.clone())
             .execute(&mut *tx)
             .await?;
         }
@@ -131,7 +135,7 @@ impl Store {
         limit: u32,
     ) -> Result<Page<AuditRecord>, StoreError> {
         let rows = sqlx::query_as::<_, AuditRow>(
-            "SELECT id, organization_id, at, actor, action, subject, source_ip, outcome FROM audit_events \
+            "SELECT id, organization_id, at, actor, action, subject, source_ip, outcome, detail FROM audit_events \
              WHERE ($1 IS NULL OR organization_id = $1) AND ($2 IS NULL OR actor = $2) \
              AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
              AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
@@ -162,6 +166,7 @@ impl Store {
                         source_ip: row.source_ip,
                         outcome: AuditOutcome::parse(&row.outcome)
                             .ok_or(StoreError::Corrupt { what: "outcome" })?,
+                        detail: row.detail,
                     },
                 })
             })

@@ -44,7 +44,12 @@ where
         let request = VerifyRequest {
             authorization: text("authorization"),
             user_context: text("x-as-usercontext"),
-            path: Some(parts.uri.path()),
+            path: Some(
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or(parts.uri.path(), |p| p.as_str()),
+            ),
         };
         verifier.verify(request).await.map(Verified)
     }

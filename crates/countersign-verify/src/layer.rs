@@ -69,7 +69,10 @@ where
         };
         let authorization = text("authorization");
         let user_context = text("x-as-usercontext");
-        let path = request.uri().path().to_owned();
+        let path = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |p| p.as_str().to_owned(),
+        );
         Box::pin(async move {
             let verdict = verifier
                 .verify(VerifyRequest {

@@ -23,7 +23,9 @@ pub use extract::Verified;
 pub use layer::{VerifyLayer, VerifyService};
 
 use countersign_core::access::{self, AccountError, AccountRequest};
+use countersign_core::decide;
 use countersign_core::ids::{AccountId, ApiUserId, EnvironmentId, OrganizationId, UserId};
+use countersign_core::uri::PathAccounts;
 use countersign_core::{session, token};
 use countersign_store::{Store, StoreConfig, StoreError};
 use std::collections::HashMap;
@@ -109,7 +111,8 @@ pub struct VerifyRequest<'a> {
     pub authorization: Option<&'a str>,
     /// `X-AS-UserContext` header.
     pub user_context: Option<&'a str>,
-    /// The request path (an `/accounts/{id}` segment must name a usable account).
+    /// The request path and query (every `/accounts/{id}` pair must name a usable account;
+    /// a path that cannot be read safely is refused, SPEC §3).
     pub path: Option<&'a str>,
 }
 
@@ -240,17 +243,18 @@ impl Verifier {
         }
         let scope = api_user.api_user.scope;
         let user_context = request.user_context.map(access::parse_user_context);
-        let path_account = request.path.and_then(access::account_in_path);
+        let path = request.path.map_or(PathAccounts::None, |path| {
+            PathAccounts::from_original_uri(path.as_bytes())
+        });
         let account_request = AccountRequest {
             user_context: user_context.as_ref(),
-            path_account: path_account.as_ref(),
+            path: &path,
         };
-        let membership =
-            access::effective_account(&scope, &user.email, &memberships, &account_request)
-                .map_err(|error| match error {
-                    AccountError::Ambiguous => VerifyError::AmbiguousAccount,
-                    other => VerifyError::Forbidden(other.message()),
-                })?;
+        let membership = decide::bearer(&scope, &user.email, &memberships, &account_request)
+            .map_err(|error| match error {
+                AccountError::Ambiguous => VerifyError::AmbiguousAccount,
+                other => VerifyError::Forbidden(other.message()),
+            })?;
         Ok(Identity {
             organization_id: user.organization_id,
             environment_id: membership.environment_id,

@@ -25,6 +25,8 @@ pub struct AuditItem {
     pub source_ip: Option<String>,
     /// `success`, `failure` or `denied`.
     pub outcome: String,
+    /// A short free text (e.g. an on-behalf-of roll-up's count and time span), or null.
+    pub detail: Option<String>,
 }
 
 impl From<AuditRecord> for AuditItem {
@@ -37,6 +39,7 @@ impl From<AuditRecord> for AuditItem {
             subject: record.event.subject,
             source_ip: record.event.source_ip,
             outcome: record.event.outcome.as_str().into(),
+            detail: record.event.detail,
         }
     }
 }

@@ -5,7 +5,8 @@ use super::{AdminError, AdminJson, rfc3339};
 use crate::ops::Actor;
 use crate::passwords;
 use crate::routes::{client_ip, header_text};
-use crate::state::{AppState, random_bytes};
+use crate::secrets::random_bytes;
+use crate::state::AppState;
 use crate::throttle::ThrottleKey;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -175,7 +176,7 @@ pub async fn sign_in(
     }
     if !tried {
         let _ = state
-            .verify_password(password.expose(), state.dummy_password_hash.clone())
+            .verify_password(password.expose(), state.passwords.dummy_hash())
             .await;
     }
     let Some(user) = matched else {

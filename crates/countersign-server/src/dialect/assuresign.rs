@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use countersign_core::access::AccountError;
 use serde::Serialize;
 
 /// The summary of every key failure, identical for all causes so nothing leaks.
@@ -120,5 +121,15 @@ impl IntoResponse for AssureSignError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<AccountError> for AssureSignError {
+    /// No effective account: 400 when `X-AS-UserContext` must choose one, 403 otherwise.
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Ambiguous => Self::AmbiguousAccount,
+            other => Self::Forbidden(other.message()),
+        }
     }
 }

@@ -2,6 +2,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use countersign_core::access::AccountError;
+use countersign_core::decide::DocuSignDenial;
 use serde::Serialize;
 
 /// A DocuSign-dialect error.
@@ -116,5 +118,22 @@ impl IntoResponse for DocuSignError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
         }
         response
+    }
+}
+
+impl From<DocuSignDenial> for DocuSignError {
+    /// What a legacy header may not do, in SPEC §5's table.
+    fn from(denial: DocuSignDenial) -> Self {
+        match denial {
+            DocuSignDenial::OnBehalfOf => Self::LacksPermissions,
+            DocuSignDenial::Account(AccountError::NoAccountInScope) => Self::NoAccount,
+            DocuSignDenial::Account(AccountError::Ambiguous) => Self::AmbiguousAccount,
+            DocuSignDenial::Account(
+                AccountError::PathAccountNotAvailable
+                | AccountError::PathRefused(_)
+                | AccountError::ContextAccountNotAvailable
+                | AccountError::ContextUserMismatch,
+            ) => Self::NotInAccount,
+        }
     }
 }

@@ -2,15 +2,13 @@
 //! `GET /api/v3.{N}/users/{username}/accounts` (account discovery).
 
 use super::{client_ip, header_text};
-use crate::auth::{self, TokenRequest};
 use crate::dialect::assuresign::AssureSignError;
+use crate::issue::{self, TokenRequest};
 use crate::state::AppState;
-use crate::throttle::ThrottleKey;
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
-use countersign_core::access;
 use countersign_core::secret::Secret;
 use serde::Serialize;
 use serde_json::Value;
@@ -214,7 +212,7 @@ pub async fn exchange_api_user_key(
         state.config.session_max_minutes,
     )?;
     let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
-    let issued = auth::issue_token(&state, request, source_ip.as_deref()).await?;
+    let issued = issue::issue_token(&state, request, source_ip.as_deref()).await?;
     let expires_at = issued
         .expires_at
         .format(&time::format_description::well_known::Rfc3339)
@@ -261,35 +259,6 @@ pub struct AccountsResult {
     user_accounts: Vec<UserAccount>,
 }
 
-/// Extracts and verifies the bearer token of a request.
-///
-/// # Errors
-/// `NoCredentials` without a bearer token, `InvalidToken` for a bad one.
-pub async fn bearer_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    source_ip: Option<&str>,
-) -> Result<auth::Session, AssureSignError> {
-    let ip_key = || source_ip.map(|ip| [ThrottleKey::SourceIp(ip.to_owned())]);
-    let now = state.now();
-    if state.throttle.any_blocked(now)
-        && let Some(keys) = ip_key()
-        && let Some(wait) = state.throttle.check(&keys, now)
-    {
-        return Err(AssureSignError::TooManyRequests(wait));
-    }
-    let authorization = header_text(headers, header::AUTHORIZATION.as_str())
-        .map_err(|_| AssureSignError::InvalidToken)?;
-    let token = authorization
-        .and_then(access::bearer_token)
-        .ok_or(AssureSignError::NoCredentials)?;
-    let result = auth::verify_token(state, token).await;
-    if let (Err(AssureSignError::InvalidToken), Some(keys)) = (&result, ip_key()) {
-        state.throttle.record_failure(&keys, now);
-    }
-    result
-}
-
 /// Lists the accounts a token may use for a user.
 #[utoipa::path(
     get,
@@ -313,8 +282,8 @@ pub async fn list_user_accounts(
     headers: HeaderMap,
 ) -> Result<Json<AccountsResponse>, AssureSignError> {
     check_version(&version)?;
-    let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
-    let session = bearer_session(&state, &headers, source_ip.as_deref()).await?;
+    let request = state.verifier.read(&headers, peer.0);
+    let session = state.verifier.bearer_session(&request).await?;
     if username.trim().to_lowercase() != session.user().email.to_lowercase() {
         return Err(AssureSignError::Forbidden(
             "The username is not the token's context user.",

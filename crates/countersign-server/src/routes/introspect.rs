@@ -3,8 +3,8 @@
 //! administrator (admin bearer token); tokens of other organizations are reported inactive.
 
 use crate::admin::{AdminCaller, AdminError};
-use crate::auth;
 use crate::state::AppState;
+use crate::verify::bearer;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ pub async fn introspect(
     let actor = caller.organization_admin(&state).await?;
     let axum::Form(request) =
         form.map_err(|_| AdminError::BadRequest("send token=… as a form".into()))?;
-    let Ok(session) = auth::verify_token(&state, request.token.trim()).await else {
+    let Ok(session) = bearer::verify_token(&state.verifier, request.token.trim()).await else {
         return Ok(Json(IntrospectResponse::default()));
     };
     if session.user().organization_id != actor.organization_id {

@@ -687,13 +687,7 @@ async fn unknown_user_and_wrong_password_cost_the_same_argon2_work() {
     let w = world().await;
     // Warm nothing: neither request can hit the verification cache. Counted per server, so
     // tests running alongside do not count here.
-    let count = || {
-        w.app
-            .server()
-            .state()
-            .password_verifications
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let count = || w.app.server().state().passwords.verifications();
     let before = count();
     verify_with(
         &w.app,

@@ -2,13 +2,114 @@
 //! they may use, with the `X-Countersign-*` response headers rendered once when the identity is
 //! cached rather than on every request.
 
-use crate::auth::{AuthMethod, Principal};
-use crate::legacy::WireExtras;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use countersign_core::directory::{Membership, User};
-use countersign_core::ids::{ApiUserId, OrganizationId, UserId};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use countersign_core::directory::{IntegratorKey, Membership, User};
+use countersign_core::ids::{AccountId, ApiUserId};
+use countersign_core::ids::{EnvironmentId, OrganizationId, UserId};
+use serde::Serialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
+
+/// How a request authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A session token from `/authentication/apiUser`.
+    ApiUserToken,
+    /// The legacy header, acting as the authenticated user.
+    LegacyHeader,
+    /// The legacy header with Send-On-Behalf-Of.
+    LegacyHeaderSobo,
+}
+
+impl AuthMethod {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ApiUserToken => "api_user_token",
+            Self::LegacyHeader => "legacy_header",
+            Self::LegacyHeaderSobo => "legacy_header_sobo",
+        }
+    }
+}
+
+/// The verified identity of a request (SPEC §6).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Principal {
+    /// Organization of the acting user.
+    #[schema(value_type = String, format = Uuid)]
+    pub organization_id: OrganizationId,
+    /// Environment of the effective account.
+    #[schema(value_type = String, format = Uuid)]
+    pub environment_id: EnvironmentId,
+    /// The effective account (context identifier).
+    #[schema(value_type = String, format = Uuid)]
+    pub account_id: AccountId,
+    /// The effective account's numeric number.
+    pub account_number: String,
+    /// The effective account's name.
+    pub account_name: String,
+    /// The user the request acts as.
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    /// That user's email.
+    pub user_email: String,
+    /// Who is acting: the API username, or the authenticated user id when acting for someone else.
+    pub actor: String,
+    /// How the request authenticated.
+    pub auth_method: AuthMethod,
+    /// The API user behind a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub api_user_id: Option<ApiUserId>,
+    /// The session's expiry, for tokens.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Response headers added to legacy-authenticated answers (sunset notices).
+#[derive(Clone, Debug, Default)]
+pub struct WireExtras {
+    headers: Option<Arc<[(HeaderName, HeaderValue)]>>,
+}
+
+impl WireExtras {
+    /// Adds the extra headers to a response.
+    pub fn apply(&self, out: &mut HeaderMap) {
+        for (name, value) in self.headers.iter().flat_map(|h| h.iter()) {
+            out.insert(name.clone(), value.clone());
+        }
+    }
+
+    /// The `Sunset`, `Deprecation` and `Link` headers of a key with a future sunset (RFC 8594,
+    /// RFC 9745).
+    pub(crate) fn for_key(key: &IntegratorKey, public_url: &str) -> Self {
+        let mut headers = Vec::new();
+        if let Some(sunset) = key.legacy_sunset_at {
+            let when = std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(sunset.unix_timestamp().max(0).unsigned_abs());
+            if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(when)) {
+                headers.push((HeaderName::from_static("sunset"), value));
+            }
+            let deprecated = key.deprecated_at.unwrap_or(key.created_at).unix_timestamp();
+            if let Ok(value) = HeaderValue::from_str(&format!("@{deprecated}")) {
+                headers.push((HeaderName::from_static("deprecation"), value));
+            }
+            if let Ok(value) = HeaderValue::from_str(&format!(
+                "<{public_url}/docs/legacy-migration>; rel=\"sunset\""
+            )) {
+                headers.push((header::LINK, value));
+            }
+        }
+        Self {
+            headers: (!headers.is_empty()).then(|| headers.into()),
+        }
+    }
+}
 
 const ORGANIZATION: HeaderName = HeaderName::from_static("x-countersign-organization");
 const ENVIRONMENT: HeaderName = HeaderName::from_static("x-countersign-environment");
