@@ -4,6 +4,7 @@
 use crate::api_user::Scope;
 use crate::directory::Membership;
 use crate::ids::AccountId;
+pub use crate::uri::AccountRef;
 use crate::uri::{PathAccounts, UriRefusal};
 
 /// Longest accepted `X-AS-UserContext` value.
@@ -31,40 +32,6 @@ pub fn parse_user_context(raw: &str) -> UserContext {
     UserContext {
         username: username.trim().to_owned(),
         context_id,
-    }
-}
-
-/// An account named in a request path, by UUID or by numeric number.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AccountRef {
-    /// The account context identifier.
-    Id(AccountId),
-    /// The numeric DocuSign account id.
-    Number(String),
-    /// Something that is neither; it can never name an available account.
-    Invalid,
-}
-
-impl AccountRef {
-    /// Classifies a path segment.
-    pub fn parse(segment: &str) -> Self {
-        if !segment.is_empty() && segment.len() <= 32 && segment.bytes().all(|b| b.is_ascii_digit())
-        {
-            Self::Number(segment.to_owned())
-        } else if let Some(id) = AccountId::parse(segment) {
-            Self::Id(id)
-        } else {
-            Self::Invalid
-        }
-    }
-
-    /// Whether the reference names this membership's account.
-    pub fn names(&self, membership: &Membership) -> bool {
-        match self {
-            Self::Id(id) => membership.account_id == *id,
-            Self::Number(number) => membership.account_number == *number,
-            Self::Invalid => false,
-        }
     }
 }
 

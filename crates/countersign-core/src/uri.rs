@@ -10,7 +10,42 @@
 //! read unambiguously (not UTF-8, an encoded separator, an empty account segment, a dot segment
 //! above the root, a malformed escape) is refused, never read as "no account".
 
-use crate::access::AccountRef;
+use crate::directory::Membership;
+use crate::ids::AccountId;
+
+/// An account named in a request path, by UUID or by numeric number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountRef {
+    /// The account context identifier.
+    Id(AccountId),
+    /// The numeric DocuSign account id.
+    Number(String),
+    /// Something that is neither; it can never name an available account.
+    Invalid,
+}
+
+impl AccountRef {
+    /// Classifies a path segment.
+    pub fn parse(segment: &str) -> Self {
+        if !segment.is_empty() && segment.len() <= 32 && segment.bytes().all(|b| b.is_ascii_digit())
+        {
+            Self::Number(segment.to_owned())
+        } else if let Some(id) = AccountId::parse(segment) {
+            Self::Id(id)
+        } else {
+            Self::Invalid
+        }
+    }
+
+    /// Whether the reference names this membership's account.
+    pub fn names(&self, membership: &Membership) -> bool {
+        match self {
+            Self::Id(id) => membership.account_id == *id,
+            Self::Number(number) => membership.account_number == *number,
+            Self::Invalid => false,
+        }
+    }
+}
 
 /// Longest original URI accepted, in bytes.
 pub const MAX_URI_LEN: usize = 8192;
@@ -253,7 +288,6 @@ fn collect_pairs<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::AccountId;
     use proptest::prelude::*;
     use uuid::Uuid;
 

@@ -215,3 +215,44 @@ impl DirectoryCache {
         .await
     }
 }
+
+/// A bounded cache of values derived from the directory (verified credentials' facts), stamped
+/// with the directory epoch like every cache above: an entry loaded before a directory change is
+/// never served after it.
+pub struct EpochCache<K, V> {
+    directory: Arc<DirectoryCache>,
+    entries: Cache<K, Stamped<Arc<V>>>,
+}
+
+impl<K, V> std::fmt::Debug for EpochCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochCache").finish_non_exhaustive()
+    }
+}
+
+impl<K, V> EpochCache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// A cache of at most `capacity` entries, stamped with `directory`'s epoch.
+    pub fn new(directory: Arc<DirectoryCache>, capacity: u64) -> Self {
+        Self {
+            directory,
+            entries: Cache::new(capacity),
+        }
+    }
+
+    /// The value under `key`, if loaded at the current epoch.
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        match self.entries.get(key) {
+            Some((stamp, value)) if stamp == self.directory.epoch() => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Keeps a value loaded at `epoch` (read before loading).
+    pub fn insert(&self, key: K, epoch: u64, value: Arc<V>) {
+        self.entries.insert(key, (epoch, value));
+    }
+}

@@ -383,7 +383,8 @@ pub async fn build_state(
     let verifier = Verifier::new(verify::Parts {
         store: store.clone(),
         cache: cache.clone(),
-        facts: verify::facts::FactCaches::new(cache.clone(), config_capacity),
+        bearer_facts: cache::EpochCache::new(cache.clone(), config_capacity),
+        legacy_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         clock: clock.clone(),
         secrets: secrets.clone(),
         audit: audit.clone(),

@@ -1,7 +1,7 @@
 //! The console's page frame (head, navigation, sign-out), shared components (labelled fields
 //! with their errors, copy buttons, notices), time formatting and the error pages.
 
-use super::session::{Session, csrf_field};
+use super::signed::{Session, csrf_field};
 use crate::ops::OpError;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod layout;
 mod legacy;
 pub mod session;
+pub mod signed;
 
 use crate::admin::session::session_for_token;
 use crate::state::AppState;

@@ -8,6 +8,7 @@
 //! in a short-lived `SameSite=Strict` cookie that the form must echo.
 
 use super::layout::{self, ConsoleError};
+pub use super::signed::{CSRF_FIELD, Session, csrf_field};
 use crate::admin::AdminError;
 use crate::admin::session::{session_for_token, sign_in as open_session};
 use crate::ops::Actor;
@@ -18,10 +19,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use countersign_core::directory::User;
 use countersign_core::secret::Secret;
 use countersign_store::AuditOutcome;
-use maud::html;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
@@ -29,36 +28,9 @@ use subtle::ConstantTimeEq;
 pub const SESSION_COOKIE: &str = "countersign_console";
 /// Name of the cookie that carries the sign-in form's double-submit token.
 pub const SIGN_IN_COOKIE: &str = "countersign_console_sign_in";
-/// Name of the hidden field that carries the CSRF token in every console form.
-pub const CSRF_FIELD: &str = "csrf_token";
 
 /// How long the sign-in form's token lives, in seconds.
 const SIGN_IN_TOKEN_SECONDS: i64 = 60 * 60;
-
-/// A signed-in console user (not necessarily an organization administrator).
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// The signed-in user.
-    pub user: User,
-    /// Digest of the session token (sign-out deletes the row under it).
-    pub digest: String,
-    /// The session's CSRF token, echoed by every form.
-    pub csrf_token: String,
-    /// The client's address.
-    pub source_ip: Option<String>,
-}
-
-impl Session {
-    /// The user as the actor of directory operations.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            organization_id: self.user.organization_id,
-            user_id: Some(self.user.id),
-            name: self.user.email.clone(),
-            source_ip: self.source_ip.clone(),
-        }
-    }
-}
 
 /// A signed-in organization administrator: the only user the console's pages serve.
 #[derive(Debug, Clone)]
@@ -436,9 +408,4 @@ pub async fn sign_out(State(state): State<AppState>, posted: Posted<Session>) ->
         .headers_mut()
         .insert(header::SET_COOKIE, clear_session_cookie(&state));
     response
-}
-
-/// The hidden CSRF field of a form.
-pub fn csrf_field(token: &str) -> maud::Markup {
-    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
 }

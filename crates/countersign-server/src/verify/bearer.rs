@@ -4,17 +4,20 @@
 //! identity while the directory epoch is unchanged.
 
 use super::Verifier;
-use super::facts::BearerKey;
 use super::identity::{AuthMethod, Identity};
 use crate::dialect::assuresign::AssureSignError;
 use countersign_core::api_user::Scope;
 use countersign_core::directory::{Membership, User};
+use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
 use countersign_core::session;
 use countersign_core::token::{self, SessionClaims};
 use countersign_store::{ApiUserWithKeys, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
+
+/// A session identity: the API user, the key it was issued under, and the acting user.
+pub type BearerKey = (ApiUserId, ApiKeyId, UserId);
 
 fn internal(error: &StoreError) -> AssureSignError {
     tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during bearer verification");
@@ -157,7 +160,7 @@ pub async fn verify_token(
     })
     .map_err(|_| AssureSignError::InvalidToken)?;
     let key: BearerKey = (claims.api_user_id, claims.key_id, claims.user_id);
-    let facts = match verifier.facts.bearer(&key) {
+    let facts = match verifier.bearer_facts.get(&key) {
         Some(facts) => facts,
         None => {
             // The epoch is read before loading: a change committed meanwhile leaves the entry
@@ -168,7 +171,7 @@ pub async fn verify_token(
                     .await?
                     .ok_or(AssureSignError::InvalidToken)?,
             );
-            verifier.facts.insert_bearer(key, epoch, facts.clone());
+            verifier.bearer_facts.insert(key, epoch, facts.clone());
             facts
         }
     };

@@ -303,7 +303,7 @@ pub async fn authenticate_header(
         return Err(DocuSignError::TooManyRequests(wait));
     }
     let digest = verifier.header_digester.digest(raw);
-    if let Some(cached) = verifier.facts.legacy(&digest)
+    if let Some(cached) = verifier.legacy_facts.get(&digest)
         && cached.before_sunset(now)
     {
         // The same checks as below, on facts the directory still grants: only a throttle
@@ -475,7 +475,7 @@ pub async fn authenticate_header(
         reset_seen: AtomicU64::new(seen),
         requests,
     });
-    verifier.facts.insert_legacy(digest, epoch, facts.clone());
+    verifier.legacy_facts.insert(digest, epoch, facts.clone());
     Ok(facts)
 }
 

@@ -9,13 +9,12 @@
 
 pub mod bearer;
 pub mod docusign;
-pub mod facts;
 pub mod identity;
 pub mod request;
 pub mod thread_cache;
 
 use crate::audit::{AuditSink, Rollups};
-use crate::cache::DirectoryCache;
+use crate::cache::{DirectoryCache, EpochCache};
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::dialect::Refusal;
@@ -32,7 +31,6 @@ use axum::response::Response;
 use countersign_core::access::AccountRequest;
 use countersign_core::decide::{self, DocuSignDenial};
 use countersign_store::{AuditOutcome, Store};
-use facts::FactCaches;
 use identity::{AuthMethod, Verified, WireExtras};
 use request::{Credential, Dialect, ReadOptions, VerifyRequest};
 use std::net::SocketAddr;
@@ -50,8 +48,11 @@ pub struct Parts {
     pub store: Store,
     /// Directory caches, and the epoch every cached fact is stamped with.
     pub cache: Arc<DirectoryCache>,
-    /// Verified credentials' facts.
-    pub facts: FactCaches,
+    /// Verified sessions' facts by session identity (API user, key, acting user): many tokens
+    /// share one entry, so memory follows distinct identities, not the token count.
+    pub bearer_facts: EpochCache<bearer::BearerKey, bearer::BearerFacts>,
+    /// Verified legacy headers' facts by a keyed digest of the header, never the header.
+    pub legacy_facts: EpochCache<[u8; 32], docusign::LegacyFacts>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Pepper and signing keys.

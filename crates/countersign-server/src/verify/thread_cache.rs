@@ -19,9 +19,8 @@
 //! audits and throttles.
 
 use super::Verifier;
-use super::bearer::BearerFacts;
+use super::bearer::{BearerFacts, BearerKey};
 use super::docusign::{self, LegacyFacts};
-use super::facts::BearerKey;
 use super::identity::{AuthMethod, LocalHeaders};
 use super::request::{Credential, VerifyRequest};
 use crate::throttle::ThrottleKey;
