@@ -898,3 +898,44 @@ fn healthcheck_fails_when_nothing_answers_and_passes_against_a_running_server() 
     let _ = child.wait();
     assert!(healthy);
 }
+
+/// The same refusals on PostgreSQL (run by the PostgreSQL pass; skipped, visibly, without it).
+mod on_postgresql {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_postgresql_database_migrated_by_a_newer_release_is_refused() {
+        if countersign_test_support::postgres_base_url().is_none() {
+            countersign_test_support::skip::skip(
+                "PostgreSQL: set COUNTERSIGN_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/DB",
+            );
+            return;
+        }
+        let (url, _database) = countersign_test_support::fresh_database().await;
+        let dir = tempfile::tempdir().unwrap();
+        let with_url = |args: &[&str]| {
+            let mut command = countersign(&dir);
+            command.env("COUNTERSIGN_DATABASE_URL", &url).args(args);
+            command
+        };
+        assert!(with_url(&["init"]).output().unwrap().status.success());
+        let backup = fails(&mut with_url(&["backup", "--to", "x.dump"]));
+        assert!(backup.contains("pg_dump"), "{backup}");
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a newer release', TRUE, '\\x00'::bytea, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        for args in [&["serve"][..], &["migrate"], &["user", "list"]] {
+            let stderr = fails(&mut with_url(args));
+            assert!(
+                stderr.contains("migrated by a newer countersign") && stderr.contains("9999"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
