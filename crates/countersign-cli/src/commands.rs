@@ -2,6 +2,8 @@
 
 use crate::Cli;
 use crate::config::{self, FileConfig, mask_url, read_secret_file};
+use crate::operations::{self, Open};
+use crate::reference;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use countersign_core::api_user::Scope;
@@ -16,7 +18,7 @@ use countersign_server::cache::DirectoryCache;
 use countersign_server::clock::SystemClock;
 use countersign_server::ops::{self, Actor, Ops};
 use countersign_server::secrets::SuppliedSecrets;
-use countersign_store::{AuditFilter, Store, StoreConfig};
+use countersign_store::{AuditFilter, Store};
 use serde_json::{Value, json};
 use std::io::BufRead;
 use std::sync::Arc;
@@ -24,13 +26,31 @@ use std::sync::Arc;
 /// Top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (bootstraps an empty database first).
+    /// Run the server (creates, migrates and bootstraps an empty database first).
     Serve,
-    /// Apply database migrations.
+    /// Apply pending database migrations (creates a missing SQLite file).
     Migrate,
     /// Bootstrap an empty database: organization, environment, account, administrator.
     Init,
-    /// Show the effective configuration, secrets masked.
+    /// Write a consistent copy of a SQLite database, also while the server runs.
+    Backup {
+        /// The new backup file (must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Fill a new, empty SQLite database (--database) from a backup file.
+    Restore {
+        /// A file written by `countersign backup`.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
+    /// Exit 0 when the server's /healthz answers 200 (for container health checks).
+    Healthcheck {
+        /// Base URL of the server (default: http://{listen}, loopback for 0.0.0.0).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// The configuration: every key with its default, or the effective values.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
@@ -125,8 +145,10 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
-    /// Print the effective configuration.
+    /// Print every effective setting as TOML, secrets masked (--json for JSON).
     Check,
+    /// Print the complete configuration as annotated TOML: every key, its variable, its default.
+    Defaults,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,10 +209,14 @@ pub enum UserAction {
         #[arg(long)]
         id: String,
     },
-    /// Set a user's password, read from standard input.
+    /// Set a user's password, read from standard input (also the way back in for an
+    /// administrator who lost theirs).
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["id", "email"])))]
     Password {
         #[arg(long)]
-        id: String,
+        id: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
     },
     /// End every API password of a user.
     ResetApiPassword {
@@ -368,21 +394,17 @@ fn init_tracing(config: &FileConfig) {
         .with_env_filter(filter)
         .with_writer(|| QuietStderr);
     if config.log_format == "json" {
-        builder.json().init();
+        builder.json().with_ansi(false).init();
     } else {
-        builder.init();
+        builder.with_ansi(colour_logs()).init();
     }
 }
 
-async fn open_store(config: &FileConfig) -> Result<Store> {
-    let store = Store::connect(&StoreConfig {
-        url: config.database_url.clone(),
-        max_connections: config.database_max_connections,
-    })
-    .await
-    .with_context(|| format!("connecting to {}", mask_url(&config.database_url)))?;
-    store.migrate().await.context("applying migrations")?;
-    Ok(store)
+/// Colour in text logs only when standard error is a terminal and `NO_COLOR` is unset
+/// (<https://no-color.org>): a file, a pipe or journald gets plain text.
+fn colour_logs() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn supplied_secrets(config: &FileConfig) -> Result<SuppliedSecrets> {
@@ -415,7 +437,7 @@ struct Direct {
 
 impl Direct {
     async fn open(config: &FileConfig, org: Option<&str>) -> Result<Self> {
-        let store = open_store(config).await?;
+        let store = operations::open_migrated(config, Open::Existing).await?;
         let supplied = supplied_secrets(config)?;
         let clock: Arc<dyn countersign_server::clock::Clock> = Arc::new(SystemClock);
         let secrets =
@@ -552,39 +574,37 @@ pub async fn run(cli: Cli) -> Result<()> {
             serve(config).await
         }
         Command::Migrate => {
-            open_store(&config).await?;
+            operations::open_migrated(&config, Open::MayCreate).await?;
             println!("migrations applied to {}", mask_url(&config.database_url));
             Ok(())
         }
         Command::Init => {
-            let store = open_store(&config).await?;
+            let store = operations::open_migrated(&config, Open::MayCreate).await?;
+            if !store.is_empty().await?
+                && let Some(ignored) = ignored_bootstrap_variables()
+            {
+                println!("countersign: {ignored}");
+            }
             bootstrap(&config, store).await.map(|_| ())
+        }
+        Command::Backup { to } => operations::backup(&config, &to).await,
+        Command::Restore { from } => operations::restore(&config, &from).await,
+        Command::Healthcheck { url } => operations::healthcheck(&config, url.as_deref()).await,
+        Command::Config {
+            action: ConfigAction::Defaults,
+        } => {
+            print!("{}", reference::defaults());
+            Ok(())
         }
         Command::Config {
             action: ConfigAction::Check,
         } => {
-            let value = json!({
-                "listen": config.listen,
-                "database_url": mask_url(&config.database_url),
-                "database_max_connections": config.database_max_connections,
-                "log_format": config.log_format,
-                "pepper_file": config.pepper_file.as_ref().map(|_| "****"),
-                "signing_key_file": config.signing_key_file.as_ref().map(|_| "****"),
-                "master_key_file": config.master_key_file.as_ref().map(|_| "****"),
-                "server": {
-                    "public_url": config.server.public_url,
-                    "session_default_minutes": config.server.session_default_minutes,
-                    "session_max_minutes": config.server.session_max_minutes,
-                    "api_user_max_lifetime_days": config.server.api_user_max_lifetime_days,
-                    "admin_session_minutes": config.server.admin_session_minutes,
-                    "auth_body_limit": config.server.auth_body_limit,
-                    "admin_body_limit": config.server.admin_body_limit,
-                    "cache_capacity": config.server.cache_capacity,
-                    "thread_cache_capacity": config.server.thread_cache_capacity,
-                    "trust_forwarded_for": config.server.trust_forwarded_for,
-                },
-            });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            let (text, value) = reference::effective(&config);
+            if json_mode {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{text}");
+            }
             Ok(())
         }
         Command::Token {
@@ -646,6 +666,21 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The line said when `COUNTERSIGN_ADMIN_EMAIL` / `_PASSWORD` are set on a database that is
+/// already bootstrapped (never their values).
+fn ignored_bootstrap_variables() -> Option<String> {
+    let set: Vec<&str> = ["COUNTERSIGN_ADMIN_EMAIL", "COUNTERSIGN_ADMIN_PASSWORD"]
+        .into_iter()
+        .filter(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+        .collect();
+    (!set.is_empty()).then(|| {
+        format!(
+            "{} ignored: the database already holds an organization, and these only choose the first administrator of an empty one; to reset a password run `countersign user password --email EMAIL` (reads it from standard input)",
+            set.join(" and ")
+        )
+    })
+}
+
 async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
     let email = std::env::var("COUNTERSIGN_ADMIN_EMAIL")
         .ok()
@@ -696,9 +731,11 @@ async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
 }
 
 async fn serve(config: FileConfig) -> Result<()> {
-    let store = open_store(&config).await?;
+    let store = operations::open_migrated(&config, Open::MayCreate).await?;
     if store.is_empty().await? {
         bootstrap(&config, store.clone()).await?;
+    } else if let Some(ignored) = ignored_bootstrap_variables() {
+        tracing::warn!("{ignored}");
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -1066,11 +1103,20 @@ async fn user_command(
                 vec![vec![user.id.to_string(), user.status.as_str().into()]],
             );
         }
-        UserAction::Password { id } => {
+        UserAction::Password { id, email } => {
+            let id = match (id, email) {
+                (Some(id), _) => parse(&id, UserId::parse, "--id")?,
+                (None, Some(email)) => {
+                    ops.store
+                        .find_user_by_email(org, &email)
+                        .await?
+                        .ok_or_else(|| anyhow!("no user with email {email}"))?
+                        .id
+                }
+                (None, None) => bail!("give --id or --email"),
+            };
             let password = read_line_stdin("password")?;
-            ops.set_password(actor, parse(&id, UserId::parse, "--id")?, password)
-                .await
-                .map_err(op)?;
+            ops.set_password(actor, id, password).await.map_err(op)?;
             println!("password set");
         }
         UserAction::ResetApiPassword { id } => {

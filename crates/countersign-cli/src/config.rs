@@ -3,11 +3,11 @@
 
 use anyhow::{Context, Result};
 use countersign_server::config::ServerConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The whole configuration of a `countersign` process.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
     /// Address to listen on.

@@ -8,6 +8,8 @@
 
 mod commands;
 mod config;
+mod operations;
+mod reference;
 
 use anyhow::Result;
 use clap::Parser;

@@ -1,9 +1,9 @@
 //! Server configuration: every tunable of the HTTP surface, with documented defaults.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of the HTTP server and its authentication rules.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Base URL clients reach this server at; used in DocuSign `baseUrl` and sunset links.
@@ -45,7 +45,7 @@ pub struct ServerConfig {
 }
 
 /// `[server.forward_auth]`: which proxy header carries the original URI.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardAuthConfig {
     /// The one original-URI header to trust (`X-Original-URI`, `X-Forwarded-Uri` or
@@ -96,7 +96,7 @@ impl Default for ServerConfig {
 }
 
 /// argon2id cost parameters (OWASP: 19 MiB, 2 passes, 1 lane).
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordHashing {
     /// Memory in KiB.

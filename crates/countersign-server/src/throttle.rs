@@ -8,13 +8,13 @@
 //! its owner out for longer than that window at a time.
 
 use moka::sync::Cache;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use time::{Duration, OffsetDateTime};
 
 /// Thresholds and back-off of the throttle.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleConfig {
     /// Consecutive failures after which an API username or user is throttled.

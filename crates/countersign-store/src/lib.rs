@@ -11,6 +11,7 @@ mod bulk;
 mod changes;
 mod directory;
 mod legacy_usage;
+mod maintenance;
 mod sessions;
 
 pub use api_users::{ApiUserWithKeys, NewApiUser};

@@ -7,6 +7,8 @@
     reason = "test support fails loudly"
 )]
 
+pub mod skip;
+
 use countersign_server::clock::{Clock, ManualClock};
 use countersign_server::config::{PasswordHashing, ServerConfig};
 use countersign_server::ops::{Actor, Ops};

@@ -242,14 +242,14 @@ fn free_port() -> u16 {
 }
 
 impl Browser {
-    /// Starts chromedriver and a headless Chromium; `None` (after saying so) when either is
-    /// not installed, so the suite still runs where they are missing.
+    /// Starts chromedriver and a headless Chromium; `None` when either is not installed (a
+    /// SKIPPED line; a failure in CI).
     pub async fn start(test: &str) -> Option<Self> {
         for binary in [CHROMIUM, CHROMEDRIVER] {
             if !std::path::Path::new(binary).exists() {
-                eprintln!(
-                    "{test}: skipped, {binary} is not installed (apt-get install chromium chromium-driver)"
-                );
+                countersign_test_support::skip::skip(&format!(
+                    "{test} needs {binary} (apt-get install chromium chromium-driver)"
+                ));
                 return None;
             }
         }
