@@ -355,7 +355,7 @@ fn oracle_bearer(
     identity: &ApiIdentity,
     person: usize,
     user_context: Option<&str>,
-    path_account: Option<&str>,
+    uri: &UriMeaning,
 ) -> Expect {
     let acting = &dir.people[person];
     let in_scope: Vec<Member> = acting
@@ -370,6 +370,11 @@ fn oracle_bearer(
         })
         .collect();
     let forbidden = |why| refuse(403, Some("FORBIDDEN"), why);
+    // §3: an original URI that cannot be read safely is refused, never "no account".
+    let names = match uri {
+        UriMeaning::Refused(why) => return forbidden(why),
+        UriMeaning::Names(names) => names,
+    };
     let mut by_context = None;
     if let Some(raw) = user_context {
         let (username, context_id) = match raw.split_once(':') {
@@ -390,17 +395,23 @@ fn oracle_bearer(
         }
     }
     let actor = identity.username.clone();
-    if let Some(reference) = path_account {
+    // §3: every accounts/{id} pair must name an in-scope account; the first one named is the
+    // effective account.
+    let mut by_path = None;
+    for reference in names {
         let Some(m) = in_scope
             .iter()
             .find(|m| dir.account_matches(m.account, reference))
         else {
-            return forbidden("path account is not an in-scope account of the user");
+            return forbidden("a path account is not an in-scope account of the user");
         };
-        if by_context.is_some_and(|a| a != m.account) {
+        by_path.get_or_insert(m.account);
+    }
+    if let Some(account) = by_path {
+        if by_context.is_some_and(|a| a != account) {
             return forbidden("path account differs from the contextId");
         }
-        return dir.grant(person, m.account, actor, "api_user_token");
+        return dir.grant(person, account, actor, "api_user_token");
     }
     if let Some(account) = by_context {
         return dir.grant(person, account, actor, "api_user_token");
@@ -427,7 +438,7 @@ fn oracle_legacy(
     password: &str,
     integrator_key: &IntegratorKeyModel,
     send_on_behalf_of: Option<&str>,
-    path_account: Option<&str>,
+    uri: &UriMeaning,
 ) -> Expect {
     let partner = |why| refuse(401, Some("PARTNER_AUTHENTICATION_FAILED"), why);
     let user_failed = |why| refuse(401, Some("USER_AUTHENTICATION_FAILED"), why);
@@ -448,23 +459,24 @@ fn oracle_legacy(
     if !user.active {
         return user_failed("disabled user");
     }
-    let effective = match path_account {
-        Some(reference) => {
-            match user
-                .members
-                .iter()
-                .find(|m| dir.account_matches(m.account, reference))
-            {
-                Some(m) => *m,
-                None => {
-                    return refuse(
-                        403,
-                        Some("USER_DOES_NOT_BELONG_TO_SPECIFIED_ACCOUNT"),
-                        "path account is not one of the user's accounts",
-                    );
-                }
-            }
-        }
+    let not_in_account = |why| refuse(403, Some("USER_DOES_NOT_BELONG_TO_SPECIFIED_ACCOUNT"), why);
+    let names = match uri {
+        UriMeaning::Refused(why) => return not_in_account(why),
+        UriMeaning::Names(names) => names,
+    };
+    let mut by_path = None;
+    for reference in names {
+        let Some(m) = user
+            .members
+            .iter()
+            .find(|m| dir.account_matches(m.account, reference))
+        else {
+            return not_in_account("a path account is not one of the user's accounts");
+        };
+        by_path.get_or_insert(*m);
+    }
+    let effective = match by_path {
+        Some(m) => m,
         None => match user.members.as_slice() {
             [] => return refuse(403, None, "the user has no account"),
             [only] => *only,
@@ -1296,6 +1308,21 @@ where
     results.into_iter().map(Option::unwrap).collect()
 }
 
+/// Requests the server answered from a worker thread's cache, from its metrics.
+async fn thread_cache_answers(app: &TestApp) -> u64 {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|line| line.starts_with("countersign_thread_cache_answers_total"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
 fn header(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
@@ -1315,10 +1342,21 @@ async fn refusal_of(response: reqwest::Response, stage: &'static str) -> Actual 
     }
 }
 
-async fn verify(client: &reqwest::Client, url: &str, headers: &[(&'static str, String)]) -> Actual {
+async fn verify(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&'static str, String)],
+    uri: &UriHeaders,
+) -> Actual {
     let mut request = client.get(url);
     for (name, value) in headers {
         request = request.header(*name, value);
+    }
+    for (name, value) in uri {
+        request = request.header(
+            *name,
+            reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+        );
     }
     let response = request.send().await.unwrap();
     if response.status() != StatusCode::OK {
@@ -1386,21 +1424,135 @@ struct Case {
     /// Headers of the `/v1/verify` request; `None` when the outcome is already known (the token
     /// exchange was refused, so every request of that pair has that outcome).
     request: Option<Vec<(&'static str, String)>>,
+    /// The original-URI headers sent with the request.
+    uri: UriHeaders,
     known: Option<Actual>,
 }
 
-/// The original-URI header, alternating between the nginx and the Traefik names (SPEC §6.1).
-fn uri_header(index: usize, account: Option<&str>) -> Option<(&'static str, String)> {
-    let name = if index.is_multiple_of(2) {
-        "X-Original-URI"
-    } else {
-        "X-Forwarded-Uri"
+/// What an original URI means under SPEC §3 and §6.1, known by construction: the accounts its
+/// `accounts/{id}` pairs name in any reading (as sent, then decoded with dot segments removed;
+/// the first as sent is the effective one), or why it must be refused.
+#[derive(Clone, Debug)]
+enum UriMeaning {
+    Names(Vec<String>),
+    Refused(&'static str),
+}
+
+/// Original-URI headers, as raw bytes.
+type UriHeaders = Vec<(&'static str, Vec<u8>)>;
+
+/// The original-URI headers of case `index` naming `account` (SPEC §3, §6.1), in one of the
+/// forms a proxy may pass on: each of the three header names, dot segments as sent and
+/// percent-encoded, several `accounts/{id}` pairs, headers that agree or disagree — and the
+/// forms that must be refused: an encoded slash or NUL, an empty account segment, a byte that is
+/// not UTF-8, a dot segment above the root. `anchor` is another account reference the form may
+/// mention beside `account`.
+fn uri_form(index: usize, account: Option<&str>, anchor: &str) -> (UriHeaders, UriMeaning) {
+    let names = |list: &[&str]| UriMeaning::Names(list.iter().map(|s| (*s).to_owned()).collect());
+    let one = |name: &'static str, uri: String| vec![(name, uri.into_bytes())];
+    let Some(r) = account else {
+        return match index % 4 {
+            0 => (
+                one("X-Original-URI", "/restapi/v2.1/login_information".into()),
+                names(&[]),
+            ),
+            2 => {
+                let mut uri = b"/restapi/v2.1/login_information?".to_vec();
+                uri.push(0xFF);
+                (
+                    vec![("X-Forwarded-Uri", uri)],
+                    UriMeaning::Refused("the original URI is not UTF-8"),
+                )
+            }
+            _ => (Vec::new(), names(&[])),
+        };
     };
-    match account {
-        Some(account) => Some((name, format!("/restapi/v2.1/accounts/{account}/envelopes"))),
-        None if index.is_multiple_of(3) => Some((name, "/restapi/v2.1/login_information".into())),
-        None => None,
+    let plain = format!("/restapi/v2.1/accounts/{r}/envelopes");
+    match index % 12 {
+        0 => (one("X-Original-URI", plain), names(&[r])),
+        1 => (one("X-Forwarded-Uri", plain), names(&[r])),
+        2 => (one("X-Envoy-Original-Path", plain), names(&[r])),
+        3 => (
+            one(
+                "X-Original-URI",
+                format!("/restapi/v2.1/accounts/{anchor}/envelopes/../../{r}/envelopes"),
+            ),
+            names(&[anchor, r]),
+        ),
+        4 => (
+            one(
+                "X-Forwarded-Uri",
+                format!("/restapi/v2.1/accounts/{anchor}/%2e%2E/{r}/envelopes"),
+            ),
+            names(&[anchor, r]),
+        ),
+        5 => (
+            one(
+                "X-Original-URI",
+                format!("/restapi/v2.1/accounts%2F{r}/envelopes"),
+            ),
+            UriMeaning::Refused("an encoded slash"),
+        ),
+        6 => (
+            one(
+                "X-Original-URI",
+                format!("/restapi/v2.1/accounts//{r}/envelopes"),
+            ),
+            UriMeaning::Refused("an empty segment after accounts"),
+        ),
+        7 => {
+            let mut uri = plain.into_bytes();
+            uri.extend_from_slice(b"?\xff");
+            (
+                vec![("X-Original-URI", uri)],
+                UriMeaning::Refused("the original URI is not UTF-8"),
+            )
+        }
+        8 => (
+            one(
+                "X-Envoy-Original-Path",
+                format!("/restapi/v2.1/accounts/{r}/x/accounts/{anchor}/envelopes"),
+            ),
+            names(&[r, anchor]),
+        ),
+        9 => {
+            let other = format!("/restapi/v2.1/accounts/{anchor}/envelopes");
+            let meaning = if other == plain {
+                names(&[r])
+            } else {
+                UriMeaning::Refused("the original-URI headers disagree")
+            };
+            (
+                vec![
+                    ("X-Original-URI", plain.into_bytes()),
+                    ("X-Forwarded-Uri", other.into_bytes()),
+                ],
+                meaning,
+            )
+        }
+        10 => (
+            one(
+                "X-Original-URI",
+                format!("/restapi/v2.1/accounts/{r}%00/envelopes"),
+            ),
+            UriMeaning::Refused("an encoded NUL"),
+        ),
+        _ => (
+            one(
+                "X-Forwarded-Uri",
+                format!("/../restapi/v2.1/accounts/{r}/envelopes"),
+            ),
+            UriMeaning::Refused("a dot segment above the root"),
+        ),
     }
+}
+
+fn show_uri(headers: &UriHeaders) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Path-account variants: absent, every account by UUID and by number, unknown ones.
@@ -1568,6 +1720,7 @@ async fn bearer_cases(
         for context in context_variants(dir, name, person) {
             for (path_label, path) in &paths {
                 let index = cases.len();
+                let (uri, meaning) = uri_form(index, path.as_deref(), &dir.accounts[A1].number);
                 let expected = match &oracle {
                     Err(refusal) => refusal.clone(),
                     Ok(person) => oracle_bearer(
@@ -1575,13 +1728,12 @@ async fn bearer_cases(
                         credential.identity.as_ref().unwrap(),
                         *person,
                         context.as_deref(),
-                        path.as_deref(),
+                        &meaning,
                     ),
                 };
-                let uri = uri_header(index, path.as_deref());
                 let description = format!(
-                    "{pair}, X-AS-UserContext {context:?}, path {path_label} {:?}",
-                    uri.as_ref().map(|(_, v)| v)
+                    "{pair}, X-AS-UserContext {context:?}, path {path_label} [{}]",
+                    show_uri(&uri)
                 );
                 let (request, known) = match &actual {
                     Err(refusal) => (None, Some(refusal.clone())),
@@ -1592,7 +1744,6 @@ async fn bearer_cases(
                         if let Some(context) = &context {
                             headers.push(("X-AS-UserContext", context.clone()));
                         }
-                        headers.extend(uri);
                         (Some(headers), None)
                     }
                 };
@@ -1601,6 +1752,7 @@ async fn bearer_cases(
                     description,
                     expected,
                     request,
+                    uri,
                     known,
                 });
             }
@@ -1620,29 +1772,25 @@ fn legacy_cases(dir: &Directory) -> Vec<Case> {
         let index = cases.len();
         let xml = (index / 3) % 2 == 1;
         let value = legacy_header(xml, username, password, &key.key, sobo);
-        let uri = uri_header(index, path.map(|(_, reference)| reference));
+        let (uri, meaning) = uri_form(
+            index,
+            path.map(|(_, reference)| reference),
+            &dir.accounts[A1].number,
+        );
         let description = format!(
-            "legacy ({}): Username {username:?}, Password {password_label}, IntegratorKey {}, SendOnBehalfOf {sobo:?}, path {} {:?}",
+            "legacy ({}): Username {username:?}, Password {password_label}, IntegratorKey {}, SendOnBehalfOf {sobo:?}, path {} [{}]",
             if xml { "XML" } else { "JSON" },
             key.label,
             path.map_or("absent", |(label, _)| label),
-            uri.as_ref().map(|(_, v)| v)
+            show_uri(&uri)
         );
-        let expected = oracle_legacy(
-            dir,
-            username,
-            password,
-            key,
-            sobo,
-            path.map(|(_, reference)| reference),
-        );
-        let mut headers = vec![("X-DocuSign-Authentication", value)];
-        headers.extend(uri);
+        let expected = oracle_legacy(dir, username, password, key, sobo, &meaning);
         cases.push(Case {
             dialect: Dialect::Legacy,
             description,
             expected,
-            request: Some(headers),
+            request: Some(vec![("X-DocuSign-Authentication", value)]),
+            uri,
             known: None,
         });
     };
@@ -1844,6 +1992,7 @@ fn other_cases(dir: &Directory) -> Vec<Case> {
             description: format!("{label}: {headers:?}"),
             expected,
             request: Some(headers),
+            uri: Vec::new(),
             known: None,
         })
         .collect()
@@ -1889,9 +2038,15 @@ async fn every_credential_context_and_account_combination_matches_the_spec_oracl
         let (client, url) = (client.clone(), url.clone());
         async move {
             let case = &cases[index];
+            // Twice: the first request takes the full path; the repeat, with a credential the
+            // server has now verified, is answered by the fast path where the worker thread
+            // has it — both must match the oracle.
             match (&case.known, &case.request) {
-                (Some(known), _) => known.clone(),
-                (None, Some(headers)) => verify(&client, &url, headers).await,
+                (Some(known), _) => [known.clone(), known.clone()],
+                (None, Some(headers)) => [
+                    verify(&client, &url, headers, &case.uri).await,
+                    verify(&client, &url, headers, &case.uri).await,
+                ],
                 (None, None) => unreachable!("a case has a request or a known outcome"),
             }
         }
@@ -1903,30 +2058,35 @@ async fn every_credential_context_and_account_combination_matches_the_spec_oracl
     let mut tally = std::collections::BTreeMap::<&str, usize>::new();
     let mut requests = 0;
     let mut shown = 0;
-    for (case, actual) in cases.iter().zip(&actuals) {
+    for (case, pair) in cases.iter().zip(&actuals) {
         *counts.entry(case.dialect.name()).or_default() += 1;
-        requests += usize::from(case.request.is_some());
-        let outcome = match actual {
-            Actual::Grant(grant) => format!("200 {}", grant.method),
-            Actual::Refuse { status, code, .. } => format!("{status} {code}"),
-        };
-        *outcomes.entry((case.dialect.name(), outcome)).or_default() += 1;
-        let name = match judge(&case.expected, actual) {
-            Verdict::Match => continue,
-            Verdict::UnexpectedGrant => "unexpected grants",
-            Verdict::WrongIdentity => "grants with the wrong identity",
-            Verdict::UnexpectedRefusal => "unexpected refusals",
-            Verdict::WrongRefusal => "refusals with the wrong status or errorCode",
-        };
-        *tally.entry(name).or_default() += 1;
-        if shown < 20 {
-            shown += 1;
-            eprintln!(
-                "MISMATCH ({name}): {}\n    expected {}\n    actual   {}",
-                case.description,
-                show_expect(&dir, &case.expected),
-                show_actual(&dir, actual)
-            );
+        requests += 2 * usize::from(case.request.is_some());
+        for (attempt, actual) in pair.iter().enumerate() {
+            let outcome = match actual {
+                Actual::Grant(grant) => format!("200 {}", grant.method),
+                Actual::Refuse { status, code, .. } => format!("{status} {code}"),
+            };
+            if attempt == 0 {
+                *outcomes.entry((case.dialect.name(), outcome)).or_default() += 1;
+            }
+            let name = match judge(&case.expected, actual) {
+                Verdict::Match => continue,
+                Verdict::UnexpectedGrant => "unexpected grants",
+                Verdict::WrongIdentity => "grants with the wrong identity",
+                Verdict::UnexpectedRefusal => "unexpected refusals",
+                Verdict::WrongRefusal => "refusals with the wrong status or errorCode",
+            };
+            *tally.entry(name).or_default() += 1;
+            if shown < 20 {
+                shown += 1;
+                eprintln!(
+                    "MISMATCH ({name}, {} request): {}\n    expected {}\n    actual   {}",
+                    if attempt == 0 { "first" } else { "repeated" },
+                    case.description,
+                    show_expect(&dir, &case.expected),
+                    show_actual(&dir, actual)
+                );
+            }
         }
     }
     let count = |dialect: Dialect| counts.get(dialect.name()).copied().unwrap_or(0);
@@ -1936,11 +2096,12 @@ async fn every_credential_context_and_account_combination_matches_the_spec_oracl
         eprintln!("    {dialect:<6} {outcome:<50} {n:>7}");
     }
     eprintln!(
-        "authorization matrix: {} bearer cases ({exchanges} token exchanges), {} legacy cases, {} other cases; {} cases in total, {requests} /v1/verify requests",
+        "authorization matrix: {} bearer cases ({exchanges} token exchanges), {} legacy cases, {} other cases; {} cases in total, {requests} /v1/verify requests (each case twice), {} answered by the thread cache",
         count(Dialect::Bearer),
         count(Dialect::Legacy),
         count(Dialect::Other),
-        cases.len()
+        cases.len(),
+        thread_cache_answers(&app).await
     );
     eprintln!(
         "unexpected grants: {}, grants with the wrong identity: {}, unexpected refusals: {}, refusals with the wrong status or errorCode: {}, token exchange mismatches: {exchange_mismatches}",
