@@ -53,8 +53,9 @@ work = sys.argv[1]
 creds = json.load(open(f"{work}/creds.json"))
 def lua_string(s):
     return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
-tokens = ",\n".join(lua_string(t) for t in creds["tokens"])
-open(f"{work}/bearer.lua", "w").write(f"""
+for script, key in [("bearer", "tokens"), ("distinct", "distinct_tokens")]:
+    tokens = ",\n".join(lua_string(t) for t in creds[key])
+    open(f"{work}/{script}.lua", "w").write(f"""
 tokens = {{ {tokens} }}
 i = 0
 request = function()
@@ -80,7 +81,8 @@ run() { # name script path port
   wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$work/$2.lua" "http://127.0.0.1:$4$3" >"$work/$1.txt"
 }
 scenarios=()
-for spec in "bearer_verify:bearer:/v1/verify" "legacy_header_verify:legacy:/v1/verify" \
+for spec in "bearer_verify:bearer:/v1/verify" "bearer_verify_1000_tokens:distinct:/v1/verify" \
+            "legacy_header_verify:legacy:/v1/verify" \
             "legacy_header_sobo_verify:sobo:/v1/verify" "token_issuance:issue:/api/v3.5/authentication/apiUser"; do
   IFS=: read -r name script path <<<"$spec"
   # Warm up countersign (argon2id verification is cached after the first request).

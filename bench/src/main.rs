@@ -292,6 +292,34 @@ async fn populate(
             .await?;
         tokens.push(exchanged["token"].as_str().context("token")?.to_owned());
     }
+    // 1,000 distinct tokens: 10 API users × 100 users (SPEC §10).
+    let mut distinct_tokens = Vec::new();
+    for bot in 0..10 {
+        let username = format!("bench-fleet-{bot}");
+        let created: Value = client
+            .post(format!("{server}/admin/v1/api-users"))
+            .bearer_auth(&admin)
+            .json(&json!({"username": username, "scope": {"type": "organization"}, "expires_at": expires}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let key = created["key"]
+            .as_str()
+            .context("fleet api user")?
+            .to_owned();
+        for i in 0..users.clamp(2, 100) {
+            let body = json!({"request": {"apiUsername": username, "key": key, "contextUsername": format!("user{i}@bench.example"), "sessionLengthInMinutes": 1440}});
+            let exchanged: Value = client
+                .post(format!("{server}/api/v3.5/authentication/apiUser"))
+                .json(&body)
+                .send()
+                .await?
+                .json()
+                .await?;
+            distinct_tokens.push(exchanged["token"].as_str().context("token")?.to_owned());
+        }
+    }
     let legacy = build_header(
         HeaderFormat::Json,
         "user0@bench.example",
@@ -308,6 +336,7 @@ async fn populate(
     );
     let output = json!({
         "tokens": tokens,
+        "distinct_tokens": distinct_tokens,
         "legacy_header": legacy,
         "legacy_sobo_header": sobo,
         "api_username": "bench-bot",
@@ -316,7 +345,12 @@ async fn populate(
         "service_user_id": service_id,
     });
     std::fs::write(out, serde_json::to_vec_pretty(&output)?).context("writing credentials")?;
-    println!("populated {} users, {} tokens", users.max(2), tokens.len());
+    println!(
+        "populated {} users, {} tokens, {} distinct fleet tokens",
+        users.max(2),
+        tokens.len(),
+        distinct_tokens.len()
+    );
     Ok(())
 }
 
