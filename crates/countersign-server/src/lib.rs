@@ -4,8 +4,8 @@
 //! This is the only crate that knows status codes, headers and JSON envelopes.
 
 pub mod admin;
+pub use countersign_directory::{cache, secrets};
 pub mod audit;
-pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod console;
@@ -17,9 +17,7 @@ pub mod migration;
 pub mod openapi;
 pub mod ops;
 pub mod passwords;
-pub mod propagation;
 pub mod routes;
-pub mod secrets;
 pub mod state;
 pub mod striped;
 pub mod throttle;
@@ -446,7 +444,7 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
     let serve_state = state.clone();
     let listener = options.listener;
     let stop_watch = Arc::new(tokio::sync::Notify::new());
-    let watcher = propagation::start(
+    let watcher = countersign_directory::watch::start(
         state.store.clone(),
         state.cache.clone(),
         std::time::Duration::from_millis(state.config.directory_recheck_millis.max(50)),

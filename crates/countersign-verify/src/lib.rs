@@ -5,8 +5,10 @@
 //! the nodes use, and applies the same rules on every request (SPEC §3): the token's signature
 //! and expiry, the API user (not revoked, deleted or expired, key not rotated out), the acting
 //! user (active, within the scope), and the effective account from `X-AS-UserContext` and the
-//! request path. Directory facts are cached and re-read whenever the directory version changes
-//! (checked twice a second), so revocations reach an embedding service as they reach a node.
+//! request path. It shares with the server nodes everything but the framework
+//! (`countersign-directory`: the epoch-stamped caches, the session's directory facts, the signing
+//! keys, the directory watcher and the refusal table), so revocations reach an embedding service
+//! as they reach a node, and it answers refusals exactly as the server does.
 //!
 //! With the `axum` feature, [`Verified`] is an extractor; with `tower`, [`VerifyLayer`] rejects
 //! unauthenticated requests and puts the [`Identity`] into the request extensions.
@@ -22,16 +24,19 @@ pub use extract::Verified;
 #[cfg(feature = "tower")]
 pub use layer::{VerifyLayer, VerifyService};
 
-use countersign_core::access::{self, AccountError, AccountRequest};
+use countersign_core::access::{self, AccountRequest};
 use countersign_core::decide;
 use countersign_core::ids::{AccountId, ApiUserId, EnvironmentId, OrganizationId, UserId};
 use countersign_core::uri::PathAccounts;
 use countersign_core::{session, token};
+use countersign_directory::cache::DirectoryCache;
+use countersign_directory::refusal::BearerRefusal;
+use countersign_directory::session::SessionFacts;
 use countersign_store::{Store, StoreConfig, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// The verified identity of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,32 +80,26 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// The refusal in the AssureSign dialect's table (shared with the server).
+    pub fn refusal(&self) -> BearerRefusal {
+        match self {
+            Self::MissingCredentials => BearerRefusal::NoCredentials,
+            Self::InvalidToken => BearerRefusal::InvalidToken,
+            Self::Forbidden(summary) => BearerRefusal::Forbidden(summary),
+            Self::AmbiguousAccount => BearerRefusal::AmbiguousAccount,
+            Self::Store(_) => BearerRefusal::Unavailable,
+        }
+    }
+
     /// The HTTP status a service should answer with.
     pub fn status(&self) -> u16 {
-        match self {
-            Self::MissingCredentials | Self::InvalidToken => 401,
-            Self::Forbidden(_) => 403,
-            Self::AmbiguousAccount => 400,
-            Self::Store(_) => 503,
-        }
+        self.refusal().status()
     }
 
     /// The AssureSign-dialect error body.
     pub fn body(&self) -> serde_json::Value {
-        let (code, summary) = match self {
-            Self::MissingCredentials => (
-                "UNAUTHORIZED",
-                "Authorization is required: send Authorization: bearer {token}.",
-            ),
-            Self::InvalidToken => ("UNAUTHORIZED", "The token is invalid or has expired."),
-            Self::Forbidden(summary) => ("FORBIDDEN", *summary),
-            Self::AmbiguousAccount => (
-                "BAD_REQUEST",
-                "The user belongs to several accounts; send X-AS-UserContext.",
-            ),
-            Self::Store(_) => ("SERVICE_UNAVAILABLE", "Verification is unavailable."),
-        };
-        serde_json::json!({"errorCode": code, "summary": summary, "details": []})
+        let refusal = self.refusal();
+        serde_json::json!({"errorCode": refusal.code(), "summary": refusal.summary(), "details": []})
     }
 }
 
@@ -116,8 +115,6 @@ pub struct VerifyRequest<'a> {
     pub path: Option<&'a str>,
 }
 
-type Cached<V> = moka::sync::Cache<String, (i64, V)>;
-
 /// Verifies bearer tokens against the shared store.
 #[derive(Clone, Debug)]
 pub struct Verifier {
@@ -128,10 +125,14 @@ pub struct Verifier {
 struct Inner {
     store: Store,
     signing: HashMap<u32, Vec<u8>>,
-    version: AtomicI64,
-    api_users: Cached<Option<Arc<countersign_store::ApiUserWithKeys>>>,
-    users: Cached<Option<Arc<countersign_core::directory::User>>>,
-    memberships: Cached<Arc<Vec<countersign_core::directory::Membership>>>,
+    cache: Arc<DirectoryCache>,
+    stop: Arc<Notify>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+    }
 }
 
 impl Verifier {
@@ -150,50 +151,28 @@ impl Verifier {
         })
         .await
         .map_err(VerifyError::Store)?;
-        let signing_key = match master_key {
-            Some(master) => hex::decode(countersign_core::key::digest_key_text(
-                "token_signing_key_1",
-                master,
-            ))
-            .unwrap_or_default(),
-            None => {
-                let stored = store
-                    .find_secret("token_signing_key_1")
-                    .await
-                    .map_err(VerifyError::Store)?;
-                let stored = stored.ok_or(VerifyError::Store(StoreError::NotFound {
-                    entity: "signing key",
-                }))?;
-                hex::decode(stored).map_err(|_| {
-                    VerifyError::Store(StoreError::Corrupt {
-                        what: "signing key",
-                    })
-                })?
-            }
-        };
-        let version = store
-            .fetch_directory_version()
+        let signing = countersign_directory::secrets::signing_keys(&store, master_key)
             .await
             .map_err(VerifyError::Store)?;
-        let inner = Arc::new(Inner {
-            store,
-            signing: HashMap::from([(1, signing_key)]),
-            version: AtomicI64::new(version),
-            api_users: moka::sync::Cache::new(100_000),
-            users: moka::sync::Cache::new(100_000),
-            memberships: moka::sync::Cache::new(100_000),
-        });
-        let weak = Arc::downgrade(&inner);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let Some(inner) = weak.upgrade() else { break };
-                if let Ok(version) = inner.store.fetch_directory_version().await {
-                    inner.version.store(version, Ordering::Release);
-                }
-            }
-        });
-        Ok(Self { inner })
+        let cache = Arc::new(DirectoryCache::new(100_000));
+        let stop = Arc::new(Notify::new());
+        // The same watcher as a node's: PostgreSQL notifications, and the directory version
+        // re-checked twice a second (how SQLite sees changes), so revocations reach an
+        // embedding service as they reach a node.
+        countersign_directory::watch::start(
+            store.clone(),
+            cache.clone(),
+            Duration::from_millis(500),
+            stop.clone(),
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                signing,
+                cache,
+                stop,
+            }),
+        })
     }
 
     /// Verifies a request.
@@ -211,34 +190,15 @@ impl Verifier {
             inner.signing.get(&kid).map(Vec::as_slice)
         })
         .map_err(|_| VerifyError::InvalidToken)?;
-        let version = inner.version.load(Ordering::Acquire);
-        let api_user = cached(
-            &inner.api_users,
-            claims.api_user_id.to_string(),
-            version,
-            async {
-                Ok(inner
-                    .store
-                    .find_api_user_with_keys(claims.api_user_id)
-                    .await?
-                    .map(Arc::new))
-            },
-        )
-        .await?
-        .ok_or(VerifyError::InvalidToken)?;
+        let SessionFacts {
+            api_user,
+            user,
+            memberships,
+        } = countersign_directory::session::load(&inner.cache, &inner.store, &claims)
+            .await
+            .map_err(VerifyError::Store)?
+            .ok_or(VerifyError::InvalidToken)?;
         if !session::still_valid(&api_user.api_user, &api_user.keys, &claims, now) {
-            return Err(VerifyError::InvalidToken);
-        }
-        let user = cached(&inner.users, claims.user_id.to_string(), version, async {
-            Ok(inner.store.find_user(claims.user_id).await?.map(Arc::new))
-        })
-        .await?
-        .ok_or(VerifyError::InvalidToken)?;
-        let memberships = cached(&inner.memberships, user.id.to_string(), version, async {
-            Ok(Arc::new(inner.store.list_memberships(user.id).await?))
-        })
-        .await?;
-        if !session::directory_admits(&api_user.api_user, &user, &memberships) {
             return Err(VerifyError::InvalidToken);
         }
         let scope = api_user.api_user.scope;
@@ -251,9 +211,9 @@ impl Verifier {
             path: &path,
         };
         let membership = decide::bearer(&scope, &user.email, &memberships, &account_request)
-            .map_err(|error| match error {
-                AccountError::Ambiguous => VerifyError::AmbiguousAccount,
-                other => VerifyError::Forbidden(other.message()),
+            .map_err(|error| match BearerRefusal::from(error) {
+                BearerRefusal::Forbidden(summary) => VerifyError::Forbidden(summary),
+                _ => VerifyError::AmbiguousAccount,
             })?;
         Ok(Identity {
             organization_id: user.organization_id,
@@ -266,21 +226,4 @@ impl Verifier {
             actor: api_user.api_user.username.clone(),
         })
     }
-}
-
-/// A cache lookup stamped with the directory version: an entry from an older version is reloaded.
-async fn cached<V: Clone + Send + Sync + 'static>(
-    cache: &Cached<V>,
-    key: String,
-    version: i64,
-    load: impl Future<Output = Result<V, StoreError>>,
-) -> Result<V, VerifyError> {
-    if let Some((stamp, value)) = cache.get(&key)
-        && stamp == version
-    {
-        return Ok(value);
-    }
-    let value = load.await.map_err(VerifyError::Store)?;
-    cache.insert(key, (version, value.clone()));
-    Ok(value)
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_core::access::AccountError;
+use countersign_directory::refusal::BearerRefusal;
 use serde::Serialize;
 
 /// The summary of every key failure, identical for all causes so nothing leaks.
@@ -43,47 +44,75 @@ struct Body<'a> {
 }
 
 impl AssureSignError {
+    /// The refusal of a bearer-verified request this error is, whose status, code and summary
+    /// come from the table `countersign-verify` answers with too.
+    fn bearer_refusal(&self) -> Option<BearerRefusal> {
+        match self {
+            Self::NoCredentials => Some(BearerRefusal::NoCredentials),
+            Self::InvalidToken => Some(BearerRefusal::InvalidToken),
+            Self::Forbidden(summary) => Some(BearerRefusal::Forbidden(summary)),
+            Self::AmbiguousAccount => Some(BearerRefusal::AmbiguousAccount),
+            _ => None,
+        }
+    }
+
+    /// The dialect's table: status, stable `errorCode` and `summary` of every error.
+    fn row(&self) -> (StatusCode, &'static str, &'static str) {
+        if let Some(refusal) = self.bearer_refusal() {
+            let status =
+                StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, refusal.code(), refusal.summary());
+        }
+        match self {
+            Self::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "The request is invalid.",
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Content-Type must be application/json.",
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "The request body is too large.",
+            ),
+            Self::InvalidKey => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                INVALID_KEY_SUMMARY,
+            ),
+            Self::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Too many failed attempts; retry later.",
+            ),
+            Self::NoCredentials
+            | Self::InvalidToken
+            | Self::Forbidden(_)
+            | Self::AmbiguousAccount
+            | Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "An internal error occurred.",
+            ),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) | Self::AmbiguousAccount => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidKey | Self::NoCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.row().0
     }
 
     /// The stable `errorCode`.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) | Self::AmbiguousAccount => "BAD_REQUEST",
-            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::InvalidKey | Self::NoCredentials | Self::InvalidToken => "UNAUTHORIZED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::TooManyRequests(_) => "TOO_MANY_REQUESTS",
-            Self::Internal => "INTERNAL_ERROR",
-        }
+        self.row().1
     }
 
     fn summary(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "The request is invalid.",
-            Self::AmbiguousAccount => {
-                "The user belongs to several accounts; send X-AS-UserContext: {username}:{accountContextId}."
-            }
-            Self::UnsupportedMediaType => "Content-Type must be application/json.",
-            Self::PayloadTooLarge => "The request body is too large.",
-            Self::InvalidKey => INVALID_KEY_SUMMARY,
-            Self::NoCredentials => "Authorization is required: send Authorization: bearer {token}.",
-            Self::InvalidToken => "The token is invalid or has expired.",
-            Self::Forbidden(summary) => summary,
-            Self::TooManyRequests(_) => "Too many failed attempts; retry later.",
-            Self::Internal => "An internal error occurred.",
-        }
+        self.row().2
     }
 }
 
@@ -100,25 +129,14 @@ impl IntoResponse for AssureSignError {
         };
         let mut response = (self.status(), Json(&body)).into_response();
         let headers = response.headers_mut();
-        match &self {
-            Self::NoCredentials => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"countersign\""),
-                );
-            }
-            Self::InvalidToken => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(
-                        "Bearer realm=\"countersign\", error=\"invalid_token\"",
-                    ),
-                );
-            }
-            Self::TooManyRequests(seconds) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
-            }
-            _ => {}
+        if let Some(challenge) = self.bearer_refusal().and_then(|r| r.www_authenticate()) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if let Self::TooManyRequests(seconds) = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
         }
         response
     }
@@ -127,9 +145,10 @@ impl IntoResponse for AssureSignError {
 impl From<AccountError> for AssureSignError {
     /// No effective account: 400 when `X-AS-UserContext` must choose one, 403 otherwise.
     fn from(error: AccountError) -> Self {
-        match error {
-            AccountError::Ambiguous => Self::AmbiguousAccount,
-            other => Self::Forbidden(other.message()),
+        match BearerRefusal::from(error) {
+            BearerRefusal::AmbiguousAccount => Self::AmbiguousAccount,
+            BearerRefusal::Forbidden(summary) => Self::Forbidden(summary),
+            _ => Self::Internal,
         }
     }
 }

@@ -11,6 +11,7 @@ use countersign_core::directory::{Membership, User};
 use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
 use countersign_core::session;
 use countersign_core::token::{self, SessionClaims};
+use countersign_directory::session::SessionFacts;
 use countersign_store::{ApiUserWithKeys, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -104,31 +105,18 @@ async fn load_bearer_facts(
     claims: &SessionClaims,
     epoch: u64,
 ) -> Result<Option<BearerFacts>, AssureSignError> {
-    let Some(api_user) = verifier
-        .cache
-        .api_user_by_id(&verifier.store, claims.api_user_id)
+    let loaded = countersign_directory::session::load(&verifier.cache, &verifier.store, claims)
         .await
-        .map_err(|e| internal(&e))?
-    else {
-        return Ok(None);
-    };
-    let Some(user) = verifier
-        .cache
-        .user_by_id(&verifier.store, claims.user_id)
-        .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))?;
+    let Some(SessionFacts {
+        api_user,
+        user,
+        memberships,
+    }) = loaded
     else {
         return Ok(None);
     };
     let record = &api_user.api_user;
-    let memberships = verifier
-        .cache
-        .memberships(&verifier.store, user.id)
-        .await
-        .map_err(|e| internal(&e))?;
-    if !session::directory_admits(record, &user, &memberships) {
-        return Ok(None);
-    }
     let identity = Arc::new(Identity::new(
         &user,
         memberships.clone(),

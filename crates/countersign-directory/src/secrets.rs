@@ -81,6 +81,34 @@ impl Secrets {
     }
 }
 
+/// The token signing keys of an installation, for a verifier that only reads (the in-process
+/// `countersign-verify`): derived from the master key when one is given, otherwise read from
+/// the database; never generated.
+///
+/// # Errors
+/// `NotFound` when no node has started on the database yet; `Corrupt` for a stored key that
+/// is not hex.
+pub async fn signing_keys(
+    store: &Store,
+    master_key: Option<&[u8]>,
+) -> Result<HashMap<u32, Vec<u8>>, StoreError> {
+    let key =
+        match master_key {
+            Some(master) => derive(master, "token_signing_key_1"),
+            None => {
+                let stored = store.find_secret("token_signing_key_1").await?.ok_or(
+                    StoreError::NotFound {
+                        entity: "signing key",
+                    },
+                )?;
+                hex::decode(stored).map_err(|_| StoreError::Corrupt {
+                    what: "signing key",
+                })?
+            }
+        };
+    Ok(HashMap::from([(1, key)]))
+}
+
 /// Derives a purpose-bound secret from the master key.
 fn derive(master: &[u8], purpose: &str) -> Vec<u8> {
     hex::decode(countersign_core::key::digest_key_text(purpose, master)).unwrap_or_default()
