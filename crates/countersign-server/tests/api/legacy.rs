@@ -563,6 +563,117 @@ async fn sobo_is_audited_with_the_authenticated_user_as_actor() {
 }
 
 #[tokio::test]
+async fn every_sobo_request_is_counted_exactly_in_the_audit() {
+    let w = world().await;
+    let header = json_header(SERVICE, PASSWORD, Some(SOBO));
+    for _ in 0..25 {
+        assert_eq!(
+            verify_with(&w.app, &header, None).await.status(),
+            StatusCode::OK
+        );
+    }
+    // Repeats are answered from the thread cache; each one still counts.
+    let counted = |body: &Value| -> u64 {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["actor"] == SERVICE
+                    && i["subject"] == w.sobo.as_str()
+                    && i["outcome"] == "success"
+                    && i["source_ip"] == "127.0.0.1"
+            })
+            .filter_map(|i| i["detail"].as_str())
+            .filter(|detail| detail.contains(&w.account))
+            .filter_map(|detail| detail.split(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let complete = w
+        .app
+        .eventually(std::time::Duration::from_secs(5), || async {
+            let body: Value = w
+                .app
+                .admin_get("/admin/v1/audit?action=legacy.sobo")
+                .await
+                .json()
+                .await
+                .unwrap();
+            counted(&body) == 25
+        })
+        .await;
+    assert!(complete, "25 on-behalf-of requests are 25 in the audit");
+}
+
+#[tokio::test]
+async fn sobo_login_information_stays_within_the_actors_rights() {
+    let w = world().await;
+    // The user acted for also administers a private account the service cannot act in.
+    let env = w.app.environment_id.clone();
+    let (private, _) = w.app.create_account(&env, "Private").await;
+    w.app
+        .put_membership(&w.sobo, &private, &["send", "admin"], false)
+        .await;
+    let response = w
+        .app
+        .client
+        .get(
+            w.app
+                .url("/restapi/v2/login_information?include_account_id_guid=true"),
+        )
+        .header(
+            "X-DocuSign-Authentication",
+            json_header(SERVICE, PASSWORD, Some(SOBO)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let listed: Vec<&str> = body["loginAccounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["accountIdGuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![w.account.as_str()]);
+    assert!(body.get("apiPassword").is_none());
+    // No credential is ever made for the user acted for.
+    let response = w
+        .app
+        .client
+        .get(w.app.url("/restapi/v2/login_information?api_password=true"))
+        .header(
+            "X-DocuSign-Authentication",
+            json_header(SERVICE, PASSWORD, Some(SOBO)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(response).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code, "USER_LACKS_PERMISSIONS");
+    let denied = w
+        .app
+        .eventually(std::time::Duration::from_secs(5), || async {
+            let body: Value = w
+                .app
+                .admin_get("/admin/v1/audit?action=legacy.sobo")
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["actor"] == SERVICE && i["outcome"] == "denied")
+        })
+        .await;
+    assert!(denied, "the refusal is audited with the real actor");
+}
+
+#[tokio::test]
 async fn login_information_has_the_documented_shape() {
     let w = world().await;
     let (second, second_number) = w.app.create_account(&w.app.environment_id, "Second").await;
