@@ -77,7 +77,11 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(directory::list_accounts, directory::create_account))
         .routes(routes!(directory::get_account))
         .routes(routes!(directory::list_users, directory::create_user))
-        .routes(routes!(directory::get_user, directory::update_user))
+        .routes(routes!(
+            directory::get_user,
+            directory::update_user,
+            directory::delete_user
+        ))
         .routes(routes!(directory::set_password))
         .routes(routes!(directory::reset_api_passwords))
         .routes(routes!(

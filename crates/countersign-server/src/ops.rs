@@ -440,7 +440,20 @@ impl Ops {
         Ok(user)
     }
 
-    /// Sets a user's password (ends cached verifications and the API password).
+    /// Deletes a user: memberships, API passwords, admin sessions and the API users scoped to
+    /// it go with it, and every credential of theirs is refused on the next request.
+    ///
+    /// # Errors
+    /// Returns `NotFound`.
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), OpError> {
+        self.store.delete_user(actor.organization_id, id).await?;
+        self.changed().await;
+        self.audit(actor, "user.delete", &id.to_string()).await;
+        Ok(())
+    }
+
+    /// Sets a user's password (ends cached verifications, the API passwords and the user's
+    /// admin sessions).
     ///
     /// # Errors
     /// Returns `NotFound` or `Invalid`.
