@@ -390,3 +390,62 @@ fn cli_revocation_reaches_a_running_server_on_the_same_sqlite_file() {
         "the running server saw the CLI's revocation through the directory version"
     );
 }
+
+#[test]
+fn doctor_reports_look_alike_names_kept_from_before_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    run(&dir, &["init"]);
+    let clean = run(&dir, &["doctor"]);
+    assert!(clean.contains("no names look alike"), "{clean}");
+    run(
+        &dir,
+        &[
+            "api-user",
+            "create",
+            "--username",
+            "svc-reports",
+            "--scope",
+            "organization",
+            "--expires-at",
+            &(time::OffsetDateTime::now_utc() + time::Duration::days(30))
+                .date()
+                .to_string(),
+        ],
+    );
+    // A look-alike row as written before skeletons existed (no skeleton).
+    let url = format!("sqlite://{}", dir.path().join("cs.db").display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = countersign_store::Store::connect(&countersign_store::StoreConfig {
+                url,
+                max_connections: 1,
+            })
+            .await
+            .unwrap();
+            store
+                .execute_raw(&format!(
+                    "INSERT INTO api_users (id, organization_id, username, username_lower, \
+                     scope_type, expires_at, created_at, created_by) SELECT '{}', organization_id, \
+                     'svc-rep\u{043E}rts', 'svc-rep\u{043E}rts', 'organization', 0, 0, 'test' \
+                     FROM api_users",
+                    uuid::Uuid::now_v7()
+                ))
+                .await
+                .unwrap();
+            store.close().await;
+        });
+    let output = countersign(&dir)
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let groups = report["name_collisions"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{report}");
+    assert_eq!(groups[0]["kind"], "api_user");
+    assert_eq!(groups[0]["rows"][0]["name"], "svc-reports");
+    assert_eq!(groups[0]["rows"][1]["name"], "svc-rep\u{043E}rts");
+}

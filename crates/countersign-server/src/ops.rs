@@ -16,6 +16,7 @@ use countersign_core::ids::{
     AccountId, ApiKeyId, ApiUserId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId,
 };
 use countersign_core::key::ApiKey;
+use countersign_core::names;
 use countersign_core::secret::Secret;
 use countersign_store::{
     AuditEvent, AuditOutcome, NewApiUser, NewUser, Store, StoreError, UserUpdate,
@@ -46,6 +47,14 @@ pub enum OpError {
         /// What is wrong.
         detail: String,
     },
+    /// A name holds a character that could make it show as another name (SPEC §2).
+    #[error("{field}: {detail}")]
+    Unreadable {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// The caller may not do this.
     #[error("forbidden")]
     Forbidden,
@@ -65,6 +74,14 @@ impl From<StoreError> for OpError {
             other => Self::Store(other),
         }
     }
+}
+
+/// Refuses a name that could show as another (400), before any other check of it.
+fn check_visible(field: &'static str, name: &str) -> Result<(), OpError> {
+    names::check_visible(name).map_err(|e| OpError::Unreadable {
+        field,
+        detail: format!("{field} {e}"),
+    })
 }
 
 fn invalid(field: &'static str, detail: impl Into<String>) -> OpError {
@@ -215,6 +232,7 @@ impl Ops {
             .unwrap_or("admin@localhost.localdomain")
             .trim()
             .to_owned();
+        check_visible("email", &email)?;
         directory::validate_email(&email).map_err(|e| invalid("email", e))?;
         let (password, generated) = match admin_password {
             Some(password) => (password, false),
@@ -365,6 +383,7 @@ impl Ops {
         name: &str,
         password: Option<Secret>,
     ) -> Result<User, OpError> {
+        check_visible("email", email)?;
         directory::validate_email(email).map_err(|e| invalid("email", e))?;
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
         let password_hash = match password {
@@ -386,7 +405,8 @@ impl Ops {
             Err(StoreError::Conflict { .. }) => {
                 return Err(OpError::Conflict {
                     code: "email_taken",
-                    detail: "a user with this email already exists".into(),
+                    detail: "a user with this email, or one that looks like it, already exists"
+                        .into(),
                 });
             }
             other => other?,
@@ -772,6 +792,7 @@ impl Ops {
         description: Option<&str>,
     ) -> Result<IssuedKey, OpError> {
         let now = self.now();
+        check_visible("username", username)?;
         api_user::validate_username(username).map_err(|e| invalid("username", e.to_string()))?;
         api_user::validate_expiry(
             expires_at,
@@ -805,7 +826,9 @@ impl Ops {
             Err(StoreError::Conflict { .. }) => {
                 return Err(OpError::Conflict {
                     code: "username_taken",
-                    detail: "an API user with this username already exists".into(),
+                    detail:
+                        "an API user with this username, or one that looks like it, already exists"
+                            .into(),
                 });
             }
             other => other?,

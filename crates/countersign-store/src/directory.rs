@@ -1101,7 +1101,8 @@ fn insert_user_query(
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
     sqlx::query(
         "INSERT INTO users (id, organization_id, email, email_lower, name, status, password_hash, \
-         credential_version, created_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, 0, $7)",
+         credential_version, created_at, email_skeleton) \
+         VALUES ($1, $2, $3, $4, $5, 'active', $6, 0, $7, $8)",
     )
     .bind(user.id.to_string())
     .bind(user.organization_id.to_string())
@@ -1110,4 +1111,5 @@ fn insert_user_query(
     .bind(user.name.trim().to_owned())
     .bind(user.password_hash.clone())
     .bind(at)
+    .bind(countersign_core::names::skeleton(user.email.trim()))
 }

@@ -498,7 +498,10 @@ async fn admin_token_is_refused_after_its_users_password_changes() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(status_listing_users(&app, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_listing_users(&app, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
     let fresh = app
         .login("second@example.com", "a-newer-password")
         .await
@@ -519,7 +522,10 @@ async fn own_password_change_ends_the_callers_own_session() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(status_listing_users(&app, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_listing_users(&app, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -534,7 +540,10 @@ async fn admin_token_stays_refused_after_its_user_is_disabled_and_enabled_again(
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(status_listing_users(&app, &token).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status_listing_users(&app, &token).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }
 
@@ -548,7 +557,10 @@ async fn admin_token_is_refused_after_its_user_is_deleted() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(status_listing_users(&app, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_listing_users(&app, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         app.admin_get(&format!("/admin/v1/users/{id}"))
             .await

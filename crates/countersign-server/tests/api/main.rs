@@ -9,6 +9,7 @@ mod fast_path;
 mod legacy;
 mod legacy_migration;
 mod legacy_sdk;
+mod names;
 mod operations;
 mod throttle;
 mod token_exchange;
