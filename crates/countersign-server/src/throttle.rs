@@ -6,9 +6,16 @@
 //! work nor extend the block) until its back-off ends; the back-off starts at 1 s and doubles
 //! with every further failure up to 5 minutes, so a stranger hammering a known name cannot lock
 //! its owner out for longer than that window at a time.
+//!
+//! Memory is bounded by entries of fixed size (SPEC §9): an entry is keyed by the kind and the
+//! first 16 bytes of HMAC-SHA256 under a random key drawn when the throttle is made, of the
+//! name, never the name itself. A 1 KiB username costs what a 3-byte one does, a heap dump holds
+//! no name, and without the key nobody can aim two names at one counter (2^-128 by chance).
 
+use hmac::{Hmac, Mac};
 use moka::sync::Cache;
 use serde::Deserialize;
+use sha2::Sha256;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use time::{Duration, OffsetDateTime};
@@ -45,7 +52,8 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// What is counted.
+/// What is counted: the name of a request's attempt. It lives only as long as the request; the
+/// throttle remembers a keyed hash of it (see [`Throttle`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
     /// An API username (lower-cased).
@@ -57,6 +65,9 @@ pub enum ThrottleKey {
     /// A source IP.
     SourceIp(String),
 }
+
+/// The fixed-size key an entry is stored under: the kind, then 16 bytes of the keyed hash.
+type Slot = [u8; 17];
 
 impl ThrottleKey {
     /// The metric label of the key's kind.
@@ -78,6 +89,15 @@ impl ThrottleKey {
     pub fn user(name: &str) -> Self {
         Self::User(name.trim().to_lowercase())
     }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::ApiUsername(name)
+            | Self::User(name)
+            | Self::IntegratorKey(name)
+            | Self::SourceIp(name) => name,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -92,10 +112,11 @@ struct Entry {
 }
 
 /// The throttle of one node.
-#[derive(Debug)]
 pub struct Throttle {
     config: ThrottleConfig,
-    entries: Cache<ThrottleKey, Arc<Mutex<Entry>>>,
+    /// HMAC-SHA256 keyed with 32 random bytes, cloned for every name it hashes.
+    hasher: Hmac<Sha256>,
+    entries: Cache<Slot, Arc<Mutex<Entry>>>,
     throttled: [AtomicU64; 4],
     /// The latest `blocked_until` ever set (Unix nanoseconds): while `now` is past it no key is
     /// throttled, and `check` answers without a lookup.
@@ -103,6 +124,15 @@ pub struct Throttle {
     /// Failures recorded against name keys since start; a success whose keys saw no failure
     /// since its last reset need not reset them again.
     name_failures: AtomicU64,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("config", &self.config)
+            .field("entries", &self.entries.entry_count())
+            .finish_non_exhaustive()
+    }
 }
 
 fn kind_index(key: &ThrottleKey) -> usize {
@@ -115,19 +145,44 @@ fn kind_index(key: &ThrottleKey) -> usize {
 }
 
 impl Throttle {
-    /// Creates a throttle; entries idle for ten minutes are forgotten.
+    /// Creates a throttle with a fresh random hash key; entries idle for ten minutes are
+    /// forgotten.
     pub fn new(config: ThrottleConfig) -> Self {
+        Self::with_hash_key(config, &crate::state::random_bytes::<32>())
+    }
+
+    fn with_hash_key(config: ThrottleConfig, hash_key: &[u8; 32]) -> Self {
         let entries = Cache::builder()
             .max_capacity(config.capacity)
             .time_to_idle(std::time::Duration::from_secs(600))
             .build();
         Self {
             config,
+            // HMAC accepts keys of any length; 32 bytes cannot fail.
+            hasher: <Hmac<Sha256> as Mac>::new_from_slice(hash_key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes any key length")),
             entries,
             throttled: Default::default(),
             latest_block: AtomicI64::new(i64::MIN),
             name_failures: AtomicU64::new(0),
         }
+    }
+
+    /// The slot of a key: its kind and 16 bytes of HMAC-SHA256(hash key, name).
+    fn slot(&self, key: &ThrottleKey) -> Slot {
+        let mut mac = self.hasher.clone();
+        mac.update(key.name().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut slot = [0u8; 17];
+        slot[0] = kind_index(key) as u8;
+        slot[1..].copy_from_slice(&digest[..16]);
+        slot
+    }
+
+    /// Entries held (for tests and the failure-memory benchmark).
+    pub fn entry_count(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
     }
 
     /// Refusals by kind since start: api_username, user, integrator_key, source_ip.
@@ -143,7 +198,7 @@ impl Throttle {
         }
         let mut wait: Option<u64> = None;
         for key in keys {
-            let Some(entry) = self.entries.get(key) else {
+            let Some(entry) = self.entries.get(&self.slot(key)) else {
                 continue;
             };
             let entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
@@ -163,7 +218,7 @@ impl Throttle {
     pub fn is_blocked(&self, keys: &[ThrottleKey], now: OffsetDateTime) -> bool {
         self.any_blocked(now)
             && keys.iter().any(|key| {
-                self.entries.get(key).is_some_and(|entry| {
+                self.entries.get(&self.slot(key)).is_some_and(|entry| {
                     entry
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -213,7 +268,7 @@ impl Throttle {
     /// Counts a failed attempt against every key.
     pub fn record_failure(&self, keys: &[ThrottleKey], now: OffsetDateTime) {
         for key in keys {
-            let entry = self.entries.get_with(key.clone(), Default::default);
+            let entry = self.entries.get_with(self.slot(key), Default::default);
             let mut entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
             if let ThrottleKey::SourceIp(_) = key {
                 let fresh = entry
@@ -248,8 +303,12 @@ impl Throttle {
     pub fn record_success(&self, keys: &[ThrottleKey]) {
         for key in keys {
             // A lookup first: invalidating is a write, and the common case has nothing to reset.
-            if !matches!(key, ThrottleKey::SourceIp(_)) && self.entries.contains_key(key) {
-                self.entries.invalidate(key);
+            if matches!(key, ThrottleKey::SourceIp(_)) {
+                continue;
+            }
+            let slot = self.slot(key);
+            if self.entries.contains_key(&slot) {
+                self.entries.invalidate(&slot);
             }
         }
     }
@@ -342,6 +401,29 @@ mod tests {
             t.record_failure(&key, now + Duration::seconds(62));
         }
         assert!(t.check(&key, now + Duration::seconds(62)).is_some());
+    }
+
+    #[test]
+    fn entries_are_keyed_by_a_keyed_hash_never_the_name() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let long = "x".repeat(1024);
+        let keys = [
+            ThrottleKey::api_username(&long),
+            ThrottleKey::user(&long),
+            ThrottleKey::IntegratorKey(long.clone()),
+            ThrottleKey::SourceIp(long.clone()),
+        ];
+        t.record_failure(&keys, now);
+        assert_eq!(t.entry_count(), 4, "one entry per kind, even for one name");
+        for (slot, _) in t.entries.iter() {
+            assert_eq!(slot.len(), 17);
+            assert!(!slot.windows(8).any(|w| w == b"xxxxxxxx"));
+        }
+        let other = Throttle::with_hash_key(ThrottleConfig::default(), &[7; 32]);
+        let again = Throttle::with_hash_key(ThrottleConfig::default(), &[7; 32]);
+        assert_eq!(again.slot(&keys[0]), other.slot(&keys[0]));
+        assert_ne!(t.slot(&keys[0]), other.slot(&keys[0]), "the key is random");
     }
 
     #[test]
