@@ -585,6 +585,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                     "cache_capacity": config.server.cache_capacity,
                     "thread_cache_capacity": config.server.thread_cache_capacity,
                     "trust_forwarded_for": config.server.trust_forwarded_for,
+                    "password_concurrency": config.server.password_concurrency,
+                    "password_queue": config.server.password_queue_len(),
                 },
             });
             println!("{}", serde_json::to_string_pretty(&value)?);

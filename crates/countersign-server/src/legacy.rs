@@ -217,10 +217,10 @@ async fn verify_password(
     let Some(user) = user else {
         state
             .verify_password(password, state.dummy_password_hash.clone())
-            .await;
+            .await?;
         state
             .verify_password(password, state.dummy_password_hash.clone())
-            .await;
+            .await?;
         return Ok(false);
     };
     let cache_key = digest_key_text(
@@ -238,7 +238,7 @@ async fn verify_password(
     let first = hashes
         .password_hash
         .unwrap_or_else(|| state.dummy_password_hash.clone());
-    let mut verified = state.verify_password(password, first).await;
+    let mut verified = state.verify_password(password, first).await?;
     if !verified {
         let stored = match api_password_id(password) {
             Some(id) => state
@@ -249,7 +249,7 @@ async fn verify_password(
             None => None,
         };
         let second = stored.unwrap_or_else(|| state.dummy_password_hash.clone());
-        verified = state.verify_password(password, second).await;
+        verified = state.verify_password(password, second).await?;
     }
     if verified {
         state

@@ -367,6 +367,8 @@ pub async fn build_state(
     let (audit, writer) = AuditSink::start(store.clone());
     let config_capacity = config.cache_capacity;
     let throttle_config = config.throttle.clone();
+    let password_pool =
+        passwords::PasswordPool::new(config.password_concurrency, config.password_queue_len());
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
     let legacy_usage = legacy_usage::LegacyUsage::default();
@@ -397,6 +399,7 @@ pub async fn build_state(
         throttle: throttle::Throttle::new(throttle_config),
         metrics: metrics::Metrics::default(),
         legacy_usage,
+        passwords: password_pool,
         password_verifications: std::sync::atomic::AtomicU64::new(0),
     });
     Ok((state, writer, flusher))

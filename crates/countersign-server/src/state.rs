@@ -140,6 +140,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Legacy-header usage counters.
     pub legacy_usage: crate::legacy_usage::LegacyUsage,
+    /// The bounded pool password verifications run in.
+    pub passwords: crate::passwords::PasswordPool,
     /// argon2 verifications this server performed (equal-work checks).
     pub password_verifications: std::sync::atomic::AtomicU64,
 }
@@ -174,11 +176,21 @@ impl AppState {
         }
     }
 
-    /// Verifies a password against a PHC string off the executor, counting the verification.
-    pub async fn verify_password(&self, password: &str, phc: String) -> bool {
+    /// Verifies a password against a PHC string off the executor, through the bounded pool,
+    /// counting the verification.
+    ///
+    /// # Errors
+    /// [`crate::passwords::Busy`] at once when the pool and its queue are full; the caller
+    /// answers with the throttle refusal (`Retry-After: 1`).
+    pub async fn verify_password(
+        &self,
+        password: &str,
+        phc: String,
+    ) -> Result<bool, crate::passwords::Busy> {
+        let slot = self.passwords.try_reserve()?;
         self.password_verifications
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        crate::passwords::verify(password.to_owned(), phc).await
+        Ok(slot.verify(password.to_owned(), phc).await)
     }
 
     /// Queues an audit event.

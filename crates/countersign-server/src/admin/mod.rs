@@ -209,6 +209,13 @@ impl From<OpError> for AdminError {
     }
 }
 
+impl From<crate::passwords::Busy> for AdminError {
+    /// A full password pool is answered like a throttle in force: retry in a second (SPEC §9).
+    fn from(_: crate::passwords::Busy) -> Self {
+        Self::TooManyRequests(1)
+    }
+}
+
 impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> Self {
         match error {

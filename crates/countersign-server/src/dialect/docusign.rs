@@ -118,3 +118,10 @@ impl IntoResponse for DocuSignError {
         response
     }
 }
+
+impl From<crate::passwords::Busy> for DocuSignError {
+    /// A full password pool is answered like a throttle in force: retry in a second (SPEC §9).
+    fn from(_: crate::passwords::Busy) -> Self {
+        Self::TooManyRequests(1)
+    }
+}

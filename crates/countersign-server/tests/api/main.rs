@@ -11,6 +11,7 @@ mod legacy_migration;
 mod legacy_sdk;
 mod names;
 mod operations;
+mod passwords;
 mod throttle;
 mod token_exchange;
 mod verify;
