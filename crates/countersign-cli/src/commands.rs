@@ -587,6 +587,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                     "trust_forwarded_for": config.server.trust_forwarded_for,
                     "password_concurrency": config.server.password_concurrency,
                     "password_queue": config.server.password_queue_len(),
+                    "header_read_timeout": config.server.header_read_timeout,
+                    "keep_alive_timeout": config.server.keep_alive_timeout,
+                    "max_connections": config.server.max_connections,
                 },
             });
             println!("{}", serde_json::to_string_pretty(&value)?);

@@ -45,6 +45,14 @@ pub struct ServerConfig {
     /// times `password_concurrency`. A request that finds the queue full is refused at once
     /// with the throttle answer (429, 403 on forward auth, `Retry-After: 1`).
     pub password_queue: Option<usize>,
+    /// Seconds a connection has to deliver a request's headers, from its first byte (or from
+    /// its accept); a slower one is closed (SPEC §9). Fractions allowed.
+    pub header_read_timeout: f64,
+    /// Seconds a connection may stay idle between requests before it is closed. Fractions
+    /// allowed.
+    pub keep_alive_timeout: f64,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
     /// Throttling of repeated authentication failures.
     pub throttle: crate::throttle::ThrottleConfig,
 }
@@ -68,6 +76,9 @@ impl Default for ServerConfig {
             password_hashing: PasswordHashing::default(),
             password_concurrency: cores(),
             password_queue: None,
+            header_read_timeout: 10.0,
+            keep_alive_timeout: 60.0,
+            max_connections: 10_000,
             throttle: crate::throttle::ThrottleConfig::default(),
         }
     }

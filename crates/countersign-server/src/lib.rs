@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod console;
 pub mod dialect;
 pub mod hot;
@@ -189,32 +190,6 @@ impl tower_http::request_id::MakeRequestId for SequentialRequestId {
         _request: &axum::http::Request<B>,
     ) -> Option<tower_http::request_id::RequestId> {
         self.next().map(tower_http::request_id::RequestId::new)
-    }
-}
-
-/// Makes the per-connection service.
-#[derive(Clone)]
-struct Connections {
-    shared: Arc<(AppState, Router)>,
-}
-
-impl<'a> tower::Service<axum::serve::IncomingStream<'a, TcpListener>> for Connections {
-    type Response = Connection;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Connection, std::convert::Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: axum::serve::IncomingStream<'a, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(Connection {
-            shared: self.shared.clone(),
-            peer: *stream.remote_addr(),
-        }))
     }
 }
 
@@ -412,6 +387,14 @@ fn hex_string() -> String {
         .collect()
 }
 
+/// A duration of `value` seconds (at least a millisecond; a bad value counts as a millisecond,
+/// so a misconfiguration closes slow connections rather than keeping them).
+fn seconds(value: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(value)
+        .unwrap_or_default()
+        .max(std::time::Duration::from_millis(1))
+}
+
 /// Starts serving on the listener.
 ///
 /// # Errors
@@ -437,17 +420,24 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         stop_watch.clone(),
     );
     let task = tokio::spawn(async move {
-        let service = Connections {
-            shared: Arc::new((serve_state.clone(), router)),
+        let shared = Arc::new((serve_state.clone(), router));
+        let limits = connections::Limits {
+            header_read_timeout: seconds(serve_state.config.header_read_timeout),
+            keep_alive_timeout: seconds(serve_state.config.keep_alive_timeout),
+            max_connections: serve_state.config.max_connections,
         };
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
+        connections::serve(
+            listener,
+            |peer| Connection {
+                shared: shared.clone(),
+                peer,
+            },
+            limits,
+            async move {
                 let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, "server stopped with an error");
-        }
+            },
+        )
+        .await;
         stop_watch.notify_one();
         if let Err(error) = watcher.await {
             tracing::error!(%error, "directory watcher failed");

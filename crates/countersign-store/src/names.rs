@@ -5,6 +5,9 @@ use crate::{Store, StoreError};
 use countersign_core::names::skeleton;
 use std::collections::BTreeMap;
 
+/// (kind, organization for emails, skeleton).
+type GroupKey = (&'static str, Option<String>, String);
+
 /// Rows whose names share one look-alike skeleton.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameCollision {
@@ -23,8 +26,7 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn list_name_collisions(&self) -> Result<Vec<NameCollision>, StoreError> {
-        let mut groups: BTreeMap<(&'static str, Option<String>, String), Vec<(String, String)>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, Vec<(String, String)>> = BTreeMap::new();
         let api_users: Vec<(String, String)> =
             sqlx::query_as("SELECT id, username FROM api_users ORDER BY id")
                 .fetch_all(self.pool())

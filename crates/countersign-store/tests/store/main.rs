@@ -276,7 +276,10 @@ async fn look_alike_rows_from_before_skeletons_are_kept_reported_and_block_new_o
     f.store.migrate().await.expect("migrate again");
     let collisions = f.store.list_name_collisions().await.expect("collisions");
     assert_eq!(collisions.len(), 2, "{collisions:?}");
-    let api = collisions.iter().find(|c| c.kind == "api_user").unwrap();
+    let api = collisions
+        .iter()
+        .find(|c| c.kind == "api_user")
+        .expect("api users collide");
     assert_eq!(
         api.rows
             .iter()
@@ -284,7 +287,10 @@ async fn look_alike_rows_from_before_skeletons_are_kept_reported_and_block_new_o
             .collect::<Vec<_>>(),
         ["svc-reports", "svc-rep\u{043E}rts"]
     );
-    let users = collisions.iter().find(|c| c.kind == "user").unwrap();
+    let users = collisions
+        .iter()
+        .find(|c| c.kind == "user")
+        .expect("emails collide");
     assert_eq!(users.rows.len(), 2);
     assert_eq!(
         users.organization_id.as_deref(),
