@@ -5,7 +5,7 @@
 //!
 //! hyper's own header timeout starts when a connection becomes idle, so it would end every
 //! keep-alive connection after `header_read_timeout`; the two clocks are kept here instead. Each
-//! connection has a [`Phase`]: `Head` from its first byte (or its accept) until hyper hands the
+//! connection has a phase: `Head` from its first byte (or its accept) until hyper hands the
 //! request over, `Busy` while it is served, `Idle` from the response until the next byte. A
 //! watchdog task per connection sleeps until the deadline of the current phase and closes the
 //! connection when it passes; the reader and the service wake it when the phase changes.
