@@ -108,6 +108,39 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         concurrency: u64,
     },
+    /// Failed token exchanges with distinct long API usernames while the server's resident
+    /// memory is sampled (the throttle's failure memory, SPEC §9).
+    Failures {
+        #[arg(long)]
+        server: String,
+        /// The server's process id (resident memory).
+        #[arg(long)]
+        pid: u32,
+        /// Failed exchanges, each with a distinct username.
+        #[arg(long, default_value_t = 500_000)]
+        attempts: u64,
+        /// Bytes per username.
+        #[arg(long, default_value_t = 1024)]
+        name_bytes: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: u64,
+    },
+    /// A burst of concurrent wrong-password legacy headers (each for a distinct unknown user,
+    /// so no name is throttled) while `/healthz` is timed and resident memory sampled.
+    Burst {
+        #[arg(long)]
+        server: String,
+        /// The server's process id (resident memory).
+        #[arg(long)]
+        pid: u32,
+        /// Credentials written by `populate` (for the integrator key).
+        #[arg(long)]
+        creds: PathBuf,
+        /// Concurrent requests.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+    },
     /// Build the report from `name=ceiling_file=subject_file` triples of wrk outputs.
     Report {
         /// Scenario results: `NAME=CEILING_WRK_OUTPUT=SUBJECT_WRK_OUTPUT`.
@@ -157,6 +190,19 @@ async fn main() -> Result<()> {
             tokens,
             concurrency,
         } => distinct(&server, &creds, &signing_key_file, pid, tokens, concurrency).await,
+        Command::Failures {
+            server,
+            pid,
+            attempts,
+            name_bytes,
+            concurrency,
+        } => failures(&server, pid, attempts, name_bytes, concurrency).await,
+        Command::Burst {
+            server,
+            pid,
+            creds,
+            requests,
+        } => burst(&server, pid, &creds, requests).await,
         Command::Soak {
             server,
             creds,
@@ -339,6 +385,7 @@ async fn populate(
         "distinct_tokens": distinct_tokens,
         "legacy_header": legacy,
         "legacy_sobo_header": sobo,
+        "integrator_key": integrator_key,
         "api_username": "bench-bot",
         "api_key": api_key,
         "context_username": "user1@bench.example",
@@ -606,6 +653,189 @@ async fn distinct(
         before as f64 / 1024.0,
         after as f64 / 1024.0,
         samples.iter().copied().max().unwrap_or(after) as f64 / 1024.0,
+    );
+    Ok(())
+}
+
+async fn failures(
+    server: &str,
+    pid: u32,
+    total: u64,
+    name_bytes: usize,
+    concurrency: u64,
+) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let client = reqwest::Client::new();
+    let url = format!("{server}/api/v3.7/authentication/apiUser");
+    let next = Arc::new(AtomicU64::new(0));
+    let statuses = Arc::new(std::sync::Mutex::new(
+        std::collections::BTreeMap::<u16, u64>::new(),
+    ));
+    let started = std::time::Instant::now();
+    let before = resident_kib(pid);
+    println!("resident before: {:.1} MB", before as f64 / 1024.0);
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, next, statuses) =
+            (client.clone(), url.clone(), next.clone(), statuses.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let prefix = format!("bench-failure-{n}-");
+                let username = format!("{prefix}{}", "x".repeat(name_bytes.saturating_sub(prefix.len())));
+                let body = json!({"request": {"apiUsername": username, "key": "csk_wrong", "contextUsername": "nobody@bench.example"}});
+                let status = client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16());
+                *statuses
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(status)
+                    .or_default() += 1;
+            }
+        }));
+    }
+    let mut peak = before;
+    while workers.iter().any(|w| !w.is_finished()) {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let rss = resident_kib(pid);
+        peak = peak.max(rss);
+        println!(
+            "{:>6.0} s  {:>9} failed exchanges  resident {:.1} MB",
+            started.elapsed().as_secs_f64(),
+            next.load(Ordering::Relaxed).min(total),
+            rss as f64 / 1024.0
+        );
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let after = resident_kib(pid);
+    peak = peak.max(after);
+    println!(
+        "{total} failed exchanges with distinct {name_bytes}-byte usernames in {:.0} s; statuses {:?}; resident {:.1} MB before, {:.1} MB after, {:.1} MB at most: growth {:.1} MB",
+        started.elapsed().as_secs_f64(),
+        statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        (peak.saturating_sub(before)) as f64 / 1024.0,
+    );
+    Ok(())
+}
+
+async fn burst(server: &str, pid: u32, creds: &PathBuf, requests: usize) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let creds: Value = serde_json::from_slice(&std::fs::read(creds)?)?;
+    let integrator_key = creds["integrator_key"]
+        .as_str()
+        .context("integrator_key in the credentials")?
+        .to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(requests)
+        .build()?;
+    let before = resident_kib(pid);
+    let done = Arc::new(AtomicBool::new(false));
+    // Resident memory, sampled every 10 ms until the burst is over.
+    let sampler = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(resident_kib(pid));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            peak
+        })
+    };
+    // /healthz, timed one after another on its own connection while the burst runs.
+    let prober = {
+        let (done, url) = (done.clone(), format!("{server}/healthz"));
+        let client = reqwest::Client::new();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let started = std::time::Instant::now();
+                if client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            latencies
+        })
+    };
+    let started = std::time::Instant::now();
+    let url = format!("{server}/v1/whoami");
+    let mut tasks = Vec::new();
+    for n in 0..requests {
+        let header = build_header(
+            HeaderFormat::Json,
+            &format!("burst-{n}@bench.example"),
+            "a-wrong-password",
+            &integrator_key,
+            None,
+        );
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .get(&url)
+                .header("X-DocuSign-Authentication", header)
+                .send()
+                .await
+                .map(|r| {
+                    (
+                        r.status().as_u16(),
+                        r.headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                    )
+                })
+                .unwrap_or((0, None))
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::<(u16, Option<String>), u64>::new();
+    for task in tasks {
+        *statuses.entry(task.await?).or_default() += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.await?;
+    let mut latencies = prober.await?;
+    latencies.sort_by(f64::total_cmp);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let after = resident_kib(pid);
+    println!(
+        "{requests} concurrent wrong-password legacy requests answered in {elapsed:.1} s; (status, Retry-After) counts {statuses:?}"
+    );
+    println!(
+        "resident {:.1} MB before, {:.1} MB at most, {:.1} MB 2 s after: growth {:.1} MB",
+        before as f64 / 1024.0,
+        peak.max(before) as f64 / 1024.0,
+        after as f64 / 1024.0,
+        peak.saturating_sub(before) as f64 / 1024.0,
+    );
+    println!(
+        "/healthz during the burst: {} probes, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0),
     );
     Ok(())
 }

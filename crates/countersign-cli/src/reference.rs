@@ -123,6 +123,26 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "Tracked names, keys and addresses at most (least recently used are forgotten first).",
     ),
     (
+        "server.password_concurrency",
+        "argon2id password verifications that run at once (default: the number of cores).",
+    ),
+    (
+        "server.password_queue",
+        "Verifications that may wait for a turn (default: 4 × password_concurrency); beyond it a request is refused at once with the throttle answer and Retry-After: 1.",
+    ),
+    (
+        "server.header_read_timeout",
+        "Seconds a connection may take to deliver its request headers before it is closed.",
+    ),
+    (
+        "server.keep_alive_timeout",
+        "Seconds an idle keep-alive connection is kept open.",
+    ),
+    (
+        "server.max_connections",
+        "Connections open at once at most; beyond, new ones are closed at once.",
+    ),
+    (
         "server.forward_auth",
         "How forward auth reads the proxy's headers.",
     ),

@@ -939,3 +939,157 @@ mod on_postgresql {
         }
     }
 }
+
+#[test]
+fn doctor_reports_look_alike_names_kept_from_before_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    run(&dir, &["init"]);
+    let clean = run(&dir, &["doctor"]);
+    assert!(clean.contains("no names look alike"), "{clean}");
+    run(
+        &dir,
+        &[
+            "api-user",
+            "create",
+            "--username",
+            "svc-reports",
+            "--scope",
+            "organization",
+            "--expires-at",
+            &(time::OffsetDateTime::now_utc() + time::Duration::days(30))
+                .date()
+                .to_string(),
+        ],
+    );
+    // A look-alike row as written before skeletons existed (no skeleton).
+    let url = format!("sqlite://{}", dir.path().join("cs.db").display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = countersign_store::Store::connect(&countersign_store::StoreConfig {
+                url,
+                max_connections: 1,
+            })
+            .await
+            .unwrap();
+            store
+                .execute_raw(&format!(
+                    "INSERT INTO api_users (id, organization_id, username, username_lower, \
+                     scope_type, expires_at, created_at, created_by) SELECT '{}', organization_id, \
+                     'svc-rep\u{043E}rts', 'svc-rep\u{043E}rts', 'organization', 0, 0, 'test' \
+                     FROM api_users",
+                    uuid::Uuid::now_v7()
+                ))
+                .await
+                .unwrap();
+            store.close().await;
+        });
+    let output = countersign(&dir)
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let groups = report["name_collisions"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{report}");
+    assert_eq!(groups[0]["kind"], "api_user");
+    assert_eq!(groups[0]["rows"][0]["name"], "svc-reports");
+    assert_eq!(groups[0]["rows"][1]["name"], "svc-rep\u{043E}rts");
+}
+
+#[test]
+fn server_out_of_file_descriptors_keeps_serving_once_connections_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A tiny descriptor limit for the server alone (the shell sets it, then becomes the server).
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 48 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_countersign"),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-max-connections",
+            "2",
+        ])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "COUNTERSIGN_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("cs.db").display()),
+        )
+        .env("COUNTERSIGN_ADMIN_PASSWORD", "emfile-test-password")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Duration::from_secs(30);
+    let wait_for = |needle: &str| {
+        let end = std::time::Instant::now() + deadline;
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            match received.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    assert!(wait_for("countersign listening"));
+    // More silent connections than the server has descriptors: it accepts until EMFILE.
+    let held: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    assert!(
+        wait_for("accept failed"),
+        "the server ran out of descriptors"
+    );
+    drop(held);
+    let healthz = || {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        if stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = std::io::Read::read_to_string(&mut stream, &mut response);
+        response.starts_with("HTTP/1.1 200")
+    };
+    let end = std::time::Instant::now() + deadline;
+    let mut answered = healthz();
+    while !answered && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        answered = healthz();
+    }
+    assert!(answered, "the server accepts again once connections close");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

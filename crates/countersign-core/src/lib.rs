@@ -12,6 +12,7 @@ pub mod ids;
 pub mod key;
 pub mod legacy;
 pub mod migration;
+pub mod names;
 pub mod secret;
 pub mod session;
 pub mod token;

@@ -38,6 +38,21 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     /// argon2id parameters for new password hashes.
     pub password_hashing: PasswordHashing,
+    /// Password verifications (argon2id) that run at once (SPEC §9); default: the number of
+    /// cores (`std::thread::available_parallelism`).
+    pub password_concurrency: usize,
+    /// Password verifications that may wait for a turn beyond those running; default: four
+    /// times `password_concurrency`. A request that finds the queue full is refused at once
+    /// with the throttle answer (429, 403 on forward auth, `Retry-After: 1`).
+    pub password_queue: Option<usize>,
+    /// Seconds a connection has to deliver a request's headers, from its first byte (or from
+    /// its accept); a slower one is closed (SPEC §9). Fractions allowed.
+    pub header_read_timeout: f64,
+    /// Seconds a connection may stay idle between requests before it is closed. Fractions
+    /// allowed.
+    pub keep_alive_timeout: f64,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
     /// Throttling of repeated authentication failures.
     pub throttle: crate::throttle::ThrottleConfig,
     /// How forward auth reads the proxy's headers.
@@ -89,10 +104,28 @@ impl Default for ServerConfig {
             legacy_usage_enabled: true,
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
+            password_concurrency: cores(),
+            password_queue: None,
+            header_read_timeout: 10.0,
+            keep_alive_timeout: 60.0,
+            max_connections: 10_000,
             throttle: crate::throttle::ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
         }
     }
+}
+
+impl ServerConfig {
+    /// Password verifications that may wait beyond those running (see `password_queue`).
+    pub fn password_queue_len(&self) -> usize {
+        self.password_queue
+            .unwrap_or_else(|| self.password_concurrency.max(1).saturating_mul(4))
+    }
+}
+
+/// The number of cores this process may use (1 when it cannot be told).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// argon2id cost parameters (OWASP: 19 MiB, 2 passes, 1 lane).

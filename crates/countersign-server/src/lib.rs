@@ -8,6 +8,7 @@ pub use countersign_directory::{cache, secrets};
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod console;
 pub mod dialect;
 pub mod issue;
@@ -76,7 +77,11 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(directory::list_accounts, directory::create_account))
         .routes(routes!(directory::get_account))
         .routes(routes!(directory::list_users, directory::create_user))
-        .routes(routes!(directory::get_user, directory::update_user))
+        .routes(routes!(
+            directory::get_user,
+            directory::update_user,
+            directory::delete_user
+        ))
         .routes(routes!(directory::set_password))
         .routes(routes!(directory::reset_api_passwords))
         .routes(routes!(
@@ -184,32 +189,6 @@ impl tower_http::request_id::MakeRequestId for SequentialRequestId {
         _request: &axum::http::Request<B>,
     ) -> Option<tower_http::request_id::RequestId> {
         self.next().map(tower_http::request_id::RequestId::new)
-    }
-}
-
-/// Makes the per-connection service.
-#[derive(Clone)]
-struct Connections {
-    shared: Arc<(AppState, Router)>,
-}
-
-impl<'a> tower::Service<axum::serve::IncomingStream<'a, TcpListener>> for Connections {
-    type Response = Connection;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Connection, std::convert::Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: axum::serve::IncomingStream<'a, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(Connection {
-            shared: self.shared.clone(),
-            peer: *stream.remote_addr(),
-        }))
     }
 }
 
@@ -362,6 +341,8 @@ pub async fn build_state(
     let (audit, writer) = AuditSink::start(store.clone());
     let config_capacity = config.cache_capacity;
     let throttle_config = config.throttle.clone();
+    let password_pool =
+        passwords::PasswordPool::new(config.password_concurrency, config.password_queue_len());
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
     let legacy_usage = legacy_usage::LegacyUsage::default();
@@ -377,7 +358,10 @@ pub async fn build_state(
     let cache = Arc::new(DirectoryCache::new(config.cache_capacity));
     let throttle = Arc::new(throttle::Throttle::new(throttle_config));
     let metrics = Arc::new(metrics::Metrics::default());
-    let passwords = Arc::new(passwords::Passwords::new(dummy_password_hash));
+    let passwords = Arc::new(passwords::Passwords::new(
+        dummy_password_hash,
+        password_pool,
+    ));
     let verifier = Verifier::new(verify::Parts {
         store: store.clone(),
         cache: cache.clone(),
@@ -426,6 +410,14 @@ fn hex_string() -> String {
         .collect()
 }
 
+/// A duration of `value` seconds (at least a millisecond; a bad value counts as a millisecond,
+/// so a misconfiguration closes slow connections rather than keeping them).
+fn seconds(value: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(value)
+        .unwrap_or_default()
+        .max(std::time::Duration::from_millis(1))
+}
+
 /// Starts serving on the listener.
 ///
 /// # Errors
@@ -469,17 +461,24 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         }
     });
     let task = tokio::spawn(async move {
-        let service = Connections {
-            shared: Arc::new((serve_state.clone(), router)),
+        let shared = Arc::new((serve_state.clone(), router));
+        let limits = connections::Limits {
+            header_read_timeout: seconds(serve_state.config.header_read_timeout),
+            keep_alive_timeout: seconds(serve_state.config.keep_alive_timeout),
+            max_connections: serve_state.config.max_connections,
         };
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
+        connections::serve(
+            listener,
+            |peer| Connection {
+                shared: shared.clone(),
+                peer,
+            },
+            limits,
+            async move {
                 let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, "server stopped with an error");
-        }
+            },
+        )
+        .await;
         stop_watch.notify_one();
         if let Err(error) = watcher.await {
             tracing::error!(%error, "directory watcher failed");

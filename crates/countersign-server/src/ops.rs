@@ -17,6 +17,7 @@ use countersign_core::ids::{
     AccountId, ApiKeyId, ApiUserId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId,
 };
 use countersign_core::key::ApiKey;
+use countersign_core::names;
 use countersign_core::secret::Secret;
 use countersign_store::{
     AuditEvent, AuditOutcome, NewApiUser, NewUser, Store, StoreError, UserUpdate,
@@ -47,6 +48,14 @@ pub enum OpError {
         /// What is wrong.
         detail: String,
     },
+    /// A name holds a character that could make it show as another name (SPEC §2).
+    #[error("{field}: {detail}")]
+    Unreadable {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// The caller may not do this.
     #[error("forbidden")]
     Forbidden,
@@ -66,6 +75,14 @@ impl From<StoreError> for OpError {
             other => Self::Store(other),
         }
     }
+}
+
+/// Refuses a name that could show as another (400), before any other check of it.
+fn check_visible(field: &'static str, name: &str) -> Result<(), OpError> {
+    names::check_visible(name).map_err(|e| OpError::Unreadable {
+        field,
+        detail: format!("{field} {e}"),
+    })
 }
 
 fn invalid(field: &'static str, detail: impl Into<String>) -> OpError {
@@ -217,6 +234,7 @@ impl Ops {
             .unwrap_or("admin@localhost.localdomain")
             .trim()
             .to_owned();
+        check_visible("email", &email)?;
         directory::validate_email(&email).map_err(|e| invalid("email", e))?;
         let (password, generated) = match admin_password {
             Some(password) => (password, false),
@@ -367,6 +385,7 @@ impl Ops {
         name: &str,
         password: Option<Secret>,
     ) -> Result<User, OpError> {
+        check_visible("email", email)?;
         directory::validate_email(email).map_err(|e| invalid("email", e))?;
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
         let password_hash = match password {
@@ -388,7 +407,8 @@ impl Ops {
             Err(StoreError::Conflict { .. }) => {
                 return Err(OpError::Conflict {
                     code: "email_taken",
-                    detail: "a user with this email already exists".into(),
+                    detail: "a user with this email, or one that looks like it, already exists"
+                        .into(),
                 });
             }
             other => other?,
@@ -442,7 +462,20 @@ impl Ops {
         Ok(user)
     }
 
-    /// Sets a user's password (ends cached verifications and the API password).
+    /// Deletes a user: memberships, API passwords, admin sessions and the API users scoped to
+    /// it go with it, and every credential of theirs is refused on the next request.
+    ///
+    /// # Errors
+    /// Returns `NotFound`.
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), OpError> {
+        self.store.delete_user(actor.organization_id, id).await?;
+        self.changed().await;
+        self.audit(actor, "user.delete", &id.to_string()).await;
+        Ok(())
+    }
+
+    /// Sets a user's password (ends cached verifications, the API passwords and the user's
+    /// admin sessions).
     ///
     /// # Errors
     /// Returns `NotFound` or `Invalid`.
@@ -761,6 +794,7 @@ impl Ops {
         description: Option<&str>,
     ) -> Result<IssuedKey, OpError> {
         let now = self.now();
+        check_visible("username", username)?;
         api_user::validate_username(username).map_err(|e| invalid("username", e.to_string()))?;
         api_user::validate_expiry(
             expires_at,
@@ -794,7 +828,9 @@ impl Ops {
             Err(StoreError::Conflict { .. }) => {
                 return Err(OpError::Conflict {
                     code: "username_taken",
-                    detail: "an API user with this username already exists".into(),
+                    detail:
+                        "an API user with this username, or one that looks like it, already exists"
+                            .into(),
                 });
             }
             other => other?,

@@ -83,8 +83,17 @@ impl AppState {
         }
     }
 
-    /// Verifies a password against a PHC string off the executor, counting the verification.
-    pub async fn verify_password(&self, password: &str, phc: String) -> bool {
+    /// Verifies a password against a PHC string off the executor, through the bounded pool,
+    /// counting the verification.
+    ///
+    /// # Errors
+    /// [`crate::passwords::Busy`] at once when the pool and its queue are full; the caller
+    /// answers with the throttle refusal (`Retry-After: 1`).
+    pub async fn verify_password(
+        &self,
+        password: &str,
+        phc: String,
+    ) -> Result<bool, crate::passwords::Busy> {
         self.passwords.verify(password, phc).await
     }
 

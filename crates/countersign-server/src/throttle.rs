@@ -6,11 +6,22 @@
 //! work nor extend the block) until its back-off ends; the back-off starts at 1 s and doubles
 //! with every further failure up to 5 minutes, so a stranger hammering a known name cannot lock
 //! its owner out for longer than that window at a time.
+//!
+//! Memory is bounded by entries of fixed size (SPEC §9): an entry is stored under 16 bytes of
+//! two SipHash-1-3 hashes keyed with random keys drawn when the throttle is made (std's
+//! `RandomState`), of the kind and the name, never the name itself. A 1 KiB username costs what
+//! a 3-byte one does, a heap dump holds no name, and without the keys nobody can aim two names
+//! at one counter. Entries (16-byte key, 32-byte counter) live in sharded hash maps, not in a
+//! general-purpose cache: moka's bookkeeping cost about 400 bytes an entry, which 500,000
+//! distinct failed names turned into 200 MB. An entry idle for ten minutes counts as absent; a
+//! full shard first drops idle and unblocked entries, then, if every entry is blocked, an
+//! arbitrary quarter.
 
-use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use time::{Duration, OffsetDateTime};
 
 /// Thresholds and back-off of the throttle.
@@ -28,7 +39,8 @@ pub struct ThrottleConfig {
     pub initial_backoff_seconds: i64,
     /// Longest back-off, in seconds.
     pub max_backoff_seconds: i64,
-    /// Tracked keys at most (least recently used are forgotten first).
+    /// Tracked keys at most, 48 bytes each plus hash-table slack (when full, idle and unblocked
+    /// counters are forgotten first).
     pub capacity: u64,
 }
 
@@ -45,7 +57,8 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// What is counted.
+/// What is counted: the name of a request's attempt. It lives only as long as the request; the
+/// throttle remembers a keyed hash of it (see [`Throttle`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
     /// An API username (lower-cased).
@@ -57,6 +70,38 @@ pub enum ThrottleKey {
     /// A source IP.
     SourceIp(String),
 }
+
+/// The fixed-size key an entry is stored under: 16 bytes of keyed hash of the kind and name.
+type Slot = u128;
+
+/// Shards of the entry maps (a power of two); a shard is locked only to read or write it.
+const SHARDS: usize = 64;
+
+/// How long an untouched entry is remembered, in milliseconds.
+const IDLE_MILLIS: i64 = 10 * 60 * 1000;
+
+/// A hasher for slots, which are already uniformly random: their low 64 bits are the hash.
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        // Truncation is the point: the low half of a random value.
+        self.0 = value as u64;
+    }
+}
+
+type Shard = HashMap<Slot, Entry, BuildHasherDefault<SlotHasher>>;
 
 impl ThrottleKey {
     /// The metric label of the key's kind.
@@ -78,24 +123,61 @@ impl ThrottleKey {
     pub fn user(name: &str) -> Self {
         Self::User(name.trim().to_lowercase())
     }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::ApiUsername(name)
+            | Self::User(name)
+            | Self::IntegratorKey(name)
+            | Self::SourceIp(name) => name,
+        }
+    }
 }
 
-#[derive(Debug, Default)]
+/// What is remembered of a key: 32 bytes. Times are Unix milliseconds, `NEVER` for none.
+#[derive(Clone, Copy, Debug)]
 struct Entry {
     /// Consecutive failures (names) or failures in the current window (IPs).
     failures: u32,
-    /// Start of the IP window.
-    window_start: Option<OffsetDateTime>,
     /// Failures beyond the threshold, for the doubling back-off.
     strikes: u32,
-    blocked_until: Option<OffsetDateTime>,
+    /// Start of the IP window.
+    window_start: i64,
+    blocked_until: i64,
+    /// Last read or write, for forgetting idle entries.
+    last_seen: i64,
+}
+
+const NEVER: i64 = i64::MIN;
+
+impl Entry {
+    fn new(now: i64) -> Self {
+        Self {
+            failures: 0,
+            strikes: 0,
+            window_start: NEVER,
+            blocked_until: NEVER,
+            last_seen: now,
+        }
+    }
+
+    fn is_idle(&self, now: i64) -> bool {
+        now.saturating_sub(self.last_seen) >= IDLE_MILLIS
+    }
+
+    fn is_blocked(&self, now: i64) -> bool {
+        self.blocked_until != NEVER && self.blocked_until > now
+    }
 }
 
 /// The throttle of one node.
-#[derive(Debug)]
 pub struct Throttle {
     config: ThrottleConfig,
-    entries: Cache<ThrottleKey, Arc<Mutex<Entry>>>,
+    /// Two independently keyed SipHash-1-3 states: 128 bits of keyed hash per name.
+    hash_keys: [RandomState; 2],
+    shards: Box<[Mutex<Shard>]>,
+    /// Entries a shard holds at most.
+    shard_capacity: usize,
     throttled: [AtomicU64; 4],
     /// The latest `blocked_until` ever set (Unix nanoseconds): while `now` is past it no key is
     /// throttled, and `check` answers without a lookup.
@@ -103,6 +185,15 @@ pub struct Throttle {
     /// Failures recorded against name keys since start; a success whose keys saw no failure
     /// since its last reset need not reset them again.
     name_failures: AtomicU64,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("config", &self.config)
+            .field("entries", &self.entry_count())
+            .finish_non_exhaustive()
+    }
 }
 
 fn kind_index(key: &ThrottleKey) -> usize {
@@ -115,19 +206,65 @@ fn kind_index(key: &ThrottleKey) -> usize {
 }
 
 impl Throttle {
-    /// Creates a throttle; entries idle for ten minutes are forgotten.
+    /// Creates a throttle with fresh random hash keys; entries idle for ten minutes are
+    /// forgotten.
     pub fn new(config: ThrottleConfig) -> Self {
-        let entries = Cache::builder()
-            .max_capacity(config.capacity)
-            .time_to_idle(std::time::Duration::from_secs(600))
-            .build();
+        Self::with_hash_keys(config, [RandomState::new(), RandomState::new()])
+    }
+
+    fn with_hash_keys(config: ThrottleConfig, hash_keys: [RandomState; 2]) -> Self {
+        let total = usize::try_from(config.capacity)
+            .unwrap_or(usize::MAX)
+            .max(1);
         Self {
+            shard_capacity: total.div_ceil(SHARDS).max(1),
             config,
-            entries,
+            hash_keys,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             throttled: Default::default(),
             latest_block: AtomicI64::new(i64::MIN),
             name_failures: AtomicU64::new(0),
         }
+    }
+
+    /// The slot of a key: 128 bits of keyed hash of its kind and name.
+    fn slot(&self, key: &ThrottleKey) -> Slot {
+        let [high, low] = self.hash_keys.each_ref().map(|state| {
+            let mut hasher = state.build_hasher();
+            hasher.write_u8(kind_index(key) as u8);
+            hasher.write(key.name().as_bytes());
+            hasher.finish()
+        });
+        (u128::from(high) << 64) | u128::from(low)
+    }
+
+    fn shard(&self, slot: Slot) -> std::sync::MutexGuard<'_, Shard> {
+        // The high half picks the shard, the low half the bucket within it.
+        let index = (slot >> 122) as usize % SHARDS;
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entry of a key as of `now`, marked as seen, if it is remembered.
+    fn get(&self, key: &ThrottleKey, now: i64) -> Option<Entry> {
+        let slot = self.slot(key);
+        let mut shard = self.shard(slot);
+        let entry = shard.get_mut(&slot)?;
+        if entry.is_idle(now) {
+            shard.remove(&slot);
+            return None;
+        }
+        entry.last_seen = now;
+        Some(*entry)
+    }
+
+    /// Entries held (for tests and the failure-memory benchmark).
+    pub fn entry_count(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).len() as u64)
+            .sum()
     }
 
     /// Refusals by kind since start: api_username, user, integrator_key, source_ip.
@@ -141,16 +278,16 @@ impl Throttle {
         if !self.any_blocked(now) {
             return None;
         }
+        let now = unix_millis(now);
         let mut wait: Option<u64> = None;
         for key in keys {
-            let Some(entry) = self.entries.get(key) else {
+            let Some(entry) = self.get(key, now) else {
                 continue;
             };
-            let entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(until) = entry.blocked_until
-                && until > now
-            {
-                let seconds = (until - now).as_seconds_f64().ceil().max(1.0) as u64;
+            if entry.is_blocked(now) {
+                let millis = entry.blocked_until.saturating_sub(now);
+                let seconds =
+                    u64::try_from(millis.saturating_add(999) / 1000).map_or(1, |s| s.max(1));
                 wait = Some(wait.map_or(seconds, |w| w.max(seconds)));
                 self.throttled[kind_index(key)].fetch_add(1, Ordering::Relaxed);
             }
@@ -161,16 +298,13 @@ impl Throttle {
     /// Whether any of `keys` is throttled at `now`, without counting a refusal (the caller
     /// hands the request to a path that refuses and counts it).
     pub fn is_blocked(&self, keys: &[ThrottleKey], now: OffsetDateTime) -> bool {
-        self.any_blocked(now)
-            && keys.iter().any(|key| {
-                self.entries.get(key).is_some_and(|entry| {
-                    entry
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .blocked_until
-                        .is_some_and(|until| until > now)
-                })
+        self.any_blocked(now) && {
+            let now = unix_millis(now);
+            keys.iter().any(|key| {
+                self.get(key, now)
+                    .is_some_and(|entry| entry.is_blocked(now))
             })
+        }
     }
 
     /// Whether any key may be throttled at `now` (one atomic load; `false` is exact).
@@ -212,19 +346,27 @@ impl Throttle {
 
     /// Counts a failed attempt against every key.
     pub fn record_failure(&self, keys: &[ThrottleKey], now: OffsetDateTime) {
+        let at = now;
+        let now = unix_millis(now);
         for key in keys {
-            let entry = self.entries.get_with(key.clone(), Default::default);
-            let mut entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
+            let slot = self.slot(key);
+            let mut shard = self.shard(slot);
+            if !shard.contains_key(&slot) && shard.len() >= self.shard_capacity {
+                self.make_room(&mut shard, now);
+            }
+            let entry = shard.entry(slot).or_insert_with(|| Entry::new(now));
+            if entry.is_idle(now) {
+                *entry = Entry::new(now);
+            }
+            entry.last_seen = now;
             if let ThrottleKey::SourceIp(_) = key {
-                let fresh = entry
-                    .window_start
-                    .is_none_or(|start| now - start >= Duration::minutes(1));
-                if fresh && entry.blocked_until.is_none_or(|until| until <= now) {
-                    entry.window_start = Some(now);
+                let fresh =
+                    entry.window_start == NEVER || now.saturating_sub(entry.window_start) >= 60_000;
+                if fresh && !entry.is_blocked(now) {
+                    entry.window_start = now;
                     entry.failures = 0;
-                    if entry
-                        .blocked_until
-                        .is_some_and(|until| now - until > Duration::minutes(1))
+                    if entry.blocked_until != NEVER
+                        && now.saturating_sub(entry.blocked_until) > 60_000
                     {
                         entry.strikes = 0;
                     }
@@ -235,8 +377,8 @@ impl Throttle {
             }
             entry.failures = entry.failures.saturating_add(1);
             if entry.failures >= self.threshold(key) {
-                let until = now + self.backoff(entry.strikes);
-                entry.blocked_until = Some(until);
+                let until = at + self.backoff(entry.strikes);
+                entry.blocked_until = unix_millis(until);
                 entry.strikes = entry.strikes.saturating_add(1);
                 self.latest_block
                     .fetch_max(unix_nanos(until), Ordering::AcqRel);
@@ -244,15 +386,38 @@ impl Throttle {
         }
     }
 
+    /// Frees a quarter of a full shard or more: idle and unblocked entries first (a counter
+    /// below its threshold is what an LRU cache would drop), then arbitrary ones.
+    fn make_room(&self, shard: &mut Shard, now: i64) {
+        shard.retain(|_, entry| !entry.is_idle(now) && entry.is_blocked(now));
+        let target = self.shard_capacity - self.shard_capacity / 4;
+        if shard.len() > target {
+            let mut excess = shard.len() - target;
+            shard.retain(|_, _| {
+                if excess == 0 {
+                    true
+                } else {
+                    excess -= 1;
+                    false
+                }
+            });
+        }
+    }
+
     /// Resets the name keys after a success (a source IP keeps its window).
     pub fn record_success(&self, keys: &[ThrottleKey]) {
         for key in keys {
-            // A lookup first: invalidating is a write, and the common case has nothing to reset.
-            if !matches!(key, ThrottleKey::SourceIp(_)) && self.entries.contains_key(key) {
-                self.entries.invalidate(key);
+            if matches!(key, ThrottleKey::SourceIp(_)) {
+                continue;
             }
+            let slot = self.slot(key);
+            self.shard(slot).remove(&slot);
         }
     }
+}
+
+fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn unix_nanos(at: OffsetDateTime) -> i64 {
@@ -342,6 +507,65 @@ mod tests {
             t.record_failure(&key, now + Duration::seconds(62));
         }
         assert!(t.check(&key, now + Duration::seconds(62)).is_some());
+    }
+
+    #[test]
+    fn entries_are_keyed_by_a_keyed_hash_never_the_name() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let long = "x".repeat(1024);
+        let keys = [
+            ThrottleKey::api_username(&long),
+            ThrottleKey::user(&long),
+            ThrottleKey::IntegratorKey(long.clone()),
+            ThrottleKey::SourceIp(long.clone()),
+        ];
+        t.record_failure(&keys, now);
+        assert_eq!(t.entry_count(), 4, "one entry per kind, even for one name");
+        assert_eq!(
+            std::mem::size_of::<Slot>() + std::mem::size_of::<Entry>(),
+            48
+        );
+        let keys_a = [RandomState::new(), RandomState::new()];
+        let other = Throttle::with_hash_keys(ThrottleConfig::default(), keys_a.clone());
+        let again = Throttle::with_hash_keys(ThrottleConfig::default(), keys_a);
+        assert_eq!(again.slot(&keys[0]), other.slot(&keys[0]));
+        assert_ne!(
+            t.slot(&keys[0]),
+            other.slot(&keys[0]),
+            "the keys are random"
+        );
+    }
+
+    #[test]
+    fn a_full_throttle_keeps_blocked_entries_and_stays_within_its_capacity() {
+        let t = Throttle::new(ThrottleConfig {
+            capacity: 64 * 8,
+            ..ThrottleConfig::default()
+        });
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let blocked = [ThrottleKey::api_username("blocked")];
+        for _ in 0..10 {
+            t.record_failure(&blocked, now);
+        }
+        for n in 0..10_000 {
+            t.record_failure(&[ThrottleKey::api_username(&format!("n{n}"))], now);
+        }
+        assert!(t.entry_count() <= 64 * 8, "{}", t.entry_count());
+        assert_eq!(t.check(&blocked, now), Some(1), "blocked entries are kept");
+    }
+
+    #[test]
+    fn an_entry_idle_for_ten_minutes_is_forgotten() {
+        let t = throttle();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let key = [ThrottleKey::api_username("bot")];
+        for _ in 0..9 {
+            t.record_failure(&key, now);
+        }
+        let later = now + Duration::minutes(10);
+        t.record_failure(&key, later);
+        assert_eq!(t.check(&key, later), None, "the nine were forgotten");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::{
 };
 use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope, normalize_username};
 use countersign_core::ids::{ApiKeyId, ApiUserId, EnvironmentId, OrganizationId, UserId};
+use countersign_core::names::skeleton;
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
@@ -101,7 +102,8 @@ impl Store {
     /// Creates an API user and its first key atomically.
     ///
     /// # Errors
-    /// Returns `Conflict` when the username is taken (case-insensitively, installation-wide).
+    /// Returns `Conflict` when the username, or one that looks like it (the same skeleton), is
+    /// taken installation-wide.
     pub async fn insert_api_user(&self, new: &NewApiUser) -> Result<(), StoreError> {
         let api_user = &new.api_user;
         let (user_id, environment_id) = match api_user.scope {
@@ -112,8 +114,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO api_users (id, organization_id, username, username_lower, scope_type, scope_user_id, \
-             scope_environment_id, expires_at, description, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             scope_environment_id, expires_at, description, created_at, created_by, username_skeleton) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(api_user.id.to_string())
         .bind(api_user.organization_id.to_string())
@@ -126,6 +128,7 @@ impl Store {
         .bind(api_user.description.clone())
         .bind(millis(api_user.created_at))
         .bind(&api_user.created_by)
+        .bind(skeleton(&api_user.username))
         .execute(&mut *tx)
         .await
         .map_err(conflict_or_backend("api user"))?;

@@ -5,6 +5,7 @@ use crate::{NewApiUser, Store, StoreError, millis};
 use countersign_core::api_user::{Scope, normalize_username};
 use countersign_core::directory::{Permissions, normalize_email};
 use countersign_core::ids::{AccountId, OrganizationId, UserId};
+use countersign_core::names::skeleton;
 use time::OffsetDateTime;
 
 /// Rows per multi-row statement (well under both backends' parameter limits).
@@ -38,8 +39,8 @@ impl Store {
         for chunk in users.chunks(CHUNK) {
             let mut tx = self.pool().begin().await?;
             let sql = format!(
-                "INSERT INTO users (id, organization_id, email, email_lower, name, status, credential_version, created_at) VALUES {}",
-                placeholders(chunk.len(), 8)
+                "INSERT INTO users (id, organization_id, email, email_lower, name, status, credential_version, created_at, email_skeleton) VALUES {}",
+                placeholders(chunk.len(), 9)
             );
             let mut query = sqlx::query(&sql);
             for (id, email) in chunk {
@@ -51,7 +52,8 @@ impl Store {
                     .bind(email.clone())
                     .bind("active")
                     .bind(0_i64)
-                    .bind(at);
+                    .bind(at)
+                    .bind(skeleton(email));
             }
             query
                 .execute(&mut *tx)
@@ -84,8 +86,8 @@ impl Store {
             let mut tx = self.pool().begin().await?;
             let sql = format!(
                 "INSERT INTO api_users (id, organization_id, username, username_lower, scope_type, scope_user_id, \
-                 scope_environment_id, expires_at, created_at, created_by) VALUES {}",
-                placeholders(chunk.len(), 10)
+                 scope_environment_id, expires_at, created_at, created_by, username_skeleton) VALUES {}",
+                placeholders(chunk.len(), 11)
             );
             let mut query = sqlx::query(&sql);
             for new in chunk {
@@ -105,7 +107,8 @@ impl Store {
                     .bind(environment)
                     .bind(millis(a.expires_at))
                     .bind(millis(a.created_at))
-                    .bind(a.created_by.clone());
+                    .bind(a.created_by.clone())
+                    .bind(skeleton(&a.username));
             }
             query
                 .execute(&mut *tx)

@@ -695,6 +695,7 @@ impl Store {
         id: UserId,
         update: &UserUpdate,
     ) -> Result<User, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE users SET name = COALESCE($1, name), status = COALESCE($2, status) \
              WHERE id = $3 AND organization_id = $4",
@@ -703,12 +704,54 @@ impl Store {
         .bind(update.status.map(|s| s.as_str().to_owned()))
         .bind(id.to_string())
         .bind(organization.to_string())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { entity: "user" });
         }
+        if update.status == Some(UserStatus::Disabled) {
+            // SPEC §7: disabling ends the user's admin sessions; enabling again does not revive
+            // them.
+            sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         self.fetch_user(organization, id).await
+    }
+
+    /// Deletes a user with its memberships, environment-admin rights, API passwords, admin
+    /// sessions, legacy usage and the API users scoped to it (their tokens stop working).
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn delete_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // The foreign keys cascade; the sessions go explicitly so the rule does not hang on a
+        // pragma.
+        sqlx::query(
+            "DELETE FROM admin_sessions WHERE user_id = $1 \
+             AND user_id IN (SELECT id FROM users WHERE organization_id = $2)",
+        )
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
+            .bind(id.to_string())
+            .bind(organization.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { entity: "user" });
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Returns the password hash of a user.
@@ -750,6 +793,11 @@ impl Store {
             return Err(StoreError::NotFound { entity: "user" });
         }
         sqlx::query("DELETE FROM api_passwords WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        // SPEC §7: an admin session (console cookie or admin API token) ends with the password.
+        sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
@@ -1053,7 +1101,8 @@ fn insert_user_query(
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
     sqlx::query(
         "INSERT INTO users (id, organization_id, email, email_lower, name, status, password_hash, \
-         credential_version, created_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, 0, $7)",
+         credential_version, created_at, email_skeleton) \
+         VALUES ($1, $2, $3, $4, $5, 'active', $6, 0, $7, $8)",
     )
     .bind(user.id.to_string())
     .bind(user.organization_id.to_string())
@@ -1062,4 +1111,5 @@ fn insert_user_query(
     .bind(user.name.trim().to_owned())
     .bind(user.password_hash.clone())
     .bind(at)
+    .bind(countersign_core::names::skeleton(user.email.trim()))
 }

@@ -12,6 +12,7 @@ mod changes;
 mod directory;
 mod legacy_usage;
 mod maintenance;
+mod names;
 mod sessions;
 
 pub use api_users::{ApiUserWithKeys, NewApiUser};
@@ -19,6 +20,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
 pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use directory::{NewUser, PasswordHashes, UserUpdate};
 pub use legacy_usage::{RECENT_SOURCES, UsageDelta, UsageRow};
+pub use names::NameCollision;
 pub use sessions::AdminSession;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -208,7 +210,59 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        self.fill_name_skeletons().await
+    }
+
+    /// Fills the look-alike skeletons of rows written before they existed, oldest first; a
+    /// row whose skeleton another row already holds keeps NULL (see `countersign doctor`).
+    async fn fill_name_skeletons(&self) -> Result<(), StoreError> {
+        use countersign_core::names::skeleton;
+        let api_users: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, username FROM api_users WHERE username_skeleton IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for chunk in api_users.chunks(500) {
+            let mut tx = self.pool.begin().await?;
+            for (id, username) in chunk {
+                sqlx::query(
+                    "UPDATE api_users SET username_skeleton = $1 WHERE id = $2 \
+                     AND NOT EXISTS (SELECT 1 FROM api_users WHERE username_skeleton = $3)",
+                )
+                .bind(skeleton(username))
+                .bind(id)
+                .bind(skeleton(username))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        let users: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, organization_id, email FROM users WHERE email_skeleton IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for chunk in users.chunks(500) {
+            let mut tx = self.pool.begin().await?;
+            for (id, organization, email) in chunk {
+                sqlx::query(
+                    "UPDATE users SET email_skeleton = $1 WHERE id = $2 AND NOT EXISTS \
+                     (SELECT 1 FROM users WHERE organization_id = $3 AND email_skeleton = $4)",
+                )
+                .bind(skeleton(email.trim()))
+                .bind(id)
+                .bind(organization)
+                .bind(skeleton(email.trim()))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// Checks that the database answers.

@@ -118,11 +118,14 @@ pub fn with_database(base: &str, name: &str) -> String {
     }
 }
 
-/// The configuration tests run with: production rules, cheap password hashing.
+/// The configuration tests run with: production rules, cheap password hashing, and a password
+/// queue long enough for suites that fire many concurrent wrong passwords on purpose (the
+/// authorization matrix); the pool's refusal has its own tests with a pool of one.
 pub fn test_config(public_url: &str) -> ServerConfig {
     ServerConfig {
         public_url: public_url.to_owned(),
         password_hashing: PasswordHashing::insecure_fast_for_tests(),
+        password_queue: Some(1024),
         ..ServerConfig::default()
     }
 }

@@ -437,7 +437,23 @@ pub async fn update_user(
     Ok(Json(user.into()))
 }
 
-/// Sets a user's password; cached verifications and the API password end at once.
+/// Deletes a user with its memberships, API passwords, admin sessions and the API users scoped
+/// to it.
+#[utoipa::path(delete, path = "/admin/v1/users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    let actor = caller.organization_admin(&state).await?;
+    let id = path_id(&id, UserId::parse, "user")?;
+    state.ops().delete_user(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a user's password; cached verifications, the API passwords and the
+/// user's admin sessions end at once.
 #[utoipa::path(put, path = "/admin/v1/users/{id}/password", tag = "admin", params(("id" = String, Path)), request_body = SetPassword, security(("bearer" = [])),
     responses((status = 204, description = "Set")))]
 pub async fn set_password(

@@ -51,6 +51,13 @@ pub enum AdminError {
         /// What is wrong.
         detail: String,
     },
+    /// A name holds a character that could make it show as another (400, `unreadable_name`).
+    Unreadable {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// The body or query cannot be parsed (400, `invalid_request`).
     BadRequest(String),
     /// The body is not JSON (415).
@@ -103,6 +110,12 @@ impl AdminError {
             Self::Invalid { field, detail } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
+                detail.clone(),
+                Some(*field),
+            ),
+            Self::Unreadable { field, detail } => (
+                StatusCode::BAD_REQUEST,
+                "unreadable_name",
                 detail.clone(),
                 Some(*field),
             ),
@@ -189,9 +202,17 @@ impl From<OpError> for AdminError {
             OpError::NotFound(entity) => Self::NotFound(entity),
             OpError::Conflict { code, detail } => Self::Conflict { code, detail },
             OpError::Invalid { field, detail } => Self::Invalid { field, detail },
+            OpError::Unreadable { field, detail } => Self::Unreadable { field, detail },
             OpError::Forbidden => Self::not_organization_admin(),
             OpError::Store(error) => error.into(),
         }
+    }
+}
+
+impl From<crate::passwords::Busy> for AdminError {
+    /// A full password pool is answered like a throttle in force: retry in a second (SPEC §9).
+    fn from(_: crate::passwords::Busy) -> Self {
+        Self::TooManyRequests(1)
     }
 }
 

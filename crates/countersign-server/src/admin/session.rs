@@ -143,6 +143,7 @@ pub struct LoginResponse {
 /// is verified so an unknown email costs the same as a wrong password.
 ///
 /// # Errors
+/// `TooManyRequests` when the email or address is throttled or the password pool is full;
 /// `Internal` on store failure.
 pub async fn sign_in(
     state: &AppState,
@@ -168,16 +169,16 @@ pub async fn sign_in(
         let hashes = state.store.fetch_password_hashes(user.id).await?;
         if let Some(hash) = hashes.password_hash {
             tried = true;
-            if state.verify_password(password.expose(), hash).await {
+            if state.verify_password(password.expose(), hash).await? {
                 matched = Some(user);
                 break;
             }
         }
     }
     if !tried {
-        let _ = state
+        state
             .verify_password(password.expose(), state.passwords.dummy_hash())
-            .await;
+            .await?;
     }
     let Some(user) = matched else {
         state.throttle.record_failure(&keys, now);

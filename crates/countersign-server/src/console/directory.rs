@@ -588,6 +588,7 @@ pub async fn create_user(State(state): State<AppState>, posted: Posted<Admin>) -
         .filter(|p| !p.is_empty())
         .map(Secret::new);
     let mut errors = FieldErrors::default();
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     match state
         .ops()
         .create_user(&admin.actor, &draft.email, &draft.name, password)
@@ -600,7 +601,14 @@ pub async fn create_user(State(state): State<AppState>, posted: Posted<Admin>) -
             )));
         }
         Err(OpError::Conflict { .. }) => {
-            errors.add("email", "A user with this email already exists.");
+            errors.add(
+                "email",
+                "A user with this email, or one that looks like it, already exists.",
+            );
+        }
+        Err(OpError::Unreadable { .. }) => {
+            status = StatusCode::BAD_REQUEST;
+            errors.add("email", super::api_users::UNREADABLE_NAME);
         }
         Err(OpError::Invalid { field, detail }) => {
             let field = match field {
@@ -612,14 +620,7 @@ pub async fn create_user(State(state): State<AppState>, posted: Posted<Admin>) -
         }
         Err(other) => return Err(other.into()),
     }
-    render_users(
-        &state,
-        &admin,
-        &draft,
-        &errors,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    render_users(&state, &admin, &draft, &errors, status).await
 }
 
 /// `GET /console/users/{id}`: status, password and memberships of one user.

@@ -137,3 +137,10 @@ impl From<DocuSignDenial> for DocuSignError {
         }
     }
 }
+
+impl From<crate::passwords::Busy> for DocuSignError {
+    /// A full password pool is answered like a throttle in force: retry in a second (SPEC §9).
+    fn from(_: crate::passwords::Busy) -> Self {
+        Self::TooManyRequests(1)
+    }
+}

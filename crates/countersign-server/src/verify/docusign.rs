@@ -243,10 +243,10 @@ async fn verify_password(
     let Some(user) = user else {
         verifier
             .verify_password(password, verifier.passwords.dummy_hash())
-            .await;
+            .await?;
         verifier
             .verify_password(password, verifier.passwords.dummy_hash())
-            .await;
+            .await?;
         return Ok(false);
     };
     let cache_key = digest_key_text(
@@ -264,7 +264,7 @@ async fn verify_password(
     let first = hashes
         .password_hash
         .unwrap_or_else(|| verifier.passwords.dummy_hash());
-    let mut verified = verifier.verify_password(password, first).await;
+    let mut verified = verifier.verify_password(password, first).await?;
     if !verified {
         let stored = match api_password_id(password) {
             Some(id) => verifier
@@ -275,7 +275,7 @@ async fn verify_password(
             None => None,
         };
         let second = stored.unwrap_or_else(|| verifier.passwords.dummy_hash());
-        verified = verifier.verify_password(password, second).await;
+        verified = verifier.verify_password(password, second).await?;
     }
     if verified {
         verifier

@@ -104,8 +104,15 @@ impl Verifier {
         VerifyRequest::parse(headers, peer, &self.read_options)
     }
 
-    /// Verifies a password against a PHC string off the executor.
-    pub async fn verify_password(&self, password: &str, phc: String) -> bool {
+    /// Verifies a password against a PHC string off the executor, through the bounded pool.
+    ///
+    /// # Errors
+    /// [`crate::passwords::Busy`] at once when the pool and its queue are full.
+    pub async fn verify_password(
+        &self,
+        password: &str,
+        phc: String,
+    ) -> Result<bool, crate::passwords::Busy> {
         self.passwords.verify(password, phc).await
     }
 

@@ -454,3 +454,128 @@ async fn graceful_shutdown_flushes_the_audit_log() {
     let count = app.store.count_audit_events().await.unwrap();
     assert!(count >= 50, "{count} events after shutdown");
 }
+
+/// A second organization administrator signed in to the admin API: (user id, token).
+async fn second_admin(app: &countersign_test_support::TestApp) -> (String, String) {
+    let id = app
+        .create_user("second@example.com", Some("second-password"))
+        .await;
+    let response = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/v1/environments/{}/admins/{id}", app.environment_id),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let token = app
+        .login("second@example.com", "second-password")
+        .await
+        .unwrap();
+    assert_eq!(status_listing_users(app, &token).await, StatusCode::OK);
+    (id, token)
+}
+
+async fn status_listing_users(app: &countersign_test_support::TestApp, token: &str) -> StatusCode {
+    app.client
+        .get(app.url("/admin/v1/users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn admin_token_is_refused_after_its_users_password_changes() {
+    let app = spawn_app().await;
+    let (id, token) = second_admin(&app).await;
+    let response = app
+        .admin(Method::PUT, &format!("/admin/v1/users/{id}/password"))
+        .json(&json!({"password": "a-newer-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_listing_users(&app, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = app
+        .login("second@example.com", "a-newer-password")
+        .await
+        .unwrap();
+    assert_eq!(status_listing_users(&app, &fresh).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn own_password_change_ends_the_callers_own_session() {
+    let app = spawn_app().await;
+    let (id, token) = second_admin(&app).await;
+    let response = app
+        .client
+        .put(app.url(&format!("/admin/v1/users/{id}/password")))
+        .bearer_auth(&token)
+        .json(&json!({"password": "a-newer-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_listing_users(&app, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn admin_token_stays_refused_after_its_user_is_disabled_and_enabled_again() {
+    let app = spawn_app().await;
+    let (id, token) = second_admin(&app).await;
+    for status in ["disabled", "active"] {
+        let response = app
+            .admin(Method::PATCH, &format!("/admin/v1/users/{id}"))
+            .json(&json!({ "status": status }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            status_listing_users(&app, &token).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_token_is_refused_after_its_user_is_deleted() {
+    let app = spawn_app().await;
+    let (id, token) = second_admin(&app).await;
+    let response = app
+        .admin(Method::DELETE, &format!("/admin/v1/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_listing_users(&app, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.admin_get(&format!("/admin/v1/users/{id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        app.login("second@example.com", "second-password")
+            .await
+            .is_none()
+    );
+    let again = app
+        .admin(Method::DELETE, &format!("/admin/v1/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}

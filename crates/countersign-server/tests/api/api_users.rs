@@ -97,7 +97,7 @@ async fn expiry_is_required_future_and_bounded() {
 #[tokio::test]
 async fn username_bounds_are_enforced() {
     let app = spawn_app().await;
-    for username in ["ab", &"x".repeat(129), "tab\tname"] {
+    for username in ["ab", &"x".repeat(129)] {
         let response = app
             .admin_post("/admin/v1/api-users", json!({"username": username, "scope": {"type": "organization"}, "expires_at": in_days(&app, 3)}))
             .await;
@@ -107,6 +107,11 @@ async fn username_bounds_are_enforced() {
             "{username:?}"
         );
     }
+    // A control character is refused before the bounds, as every invisible character is.
+    let response = app
+        .admin_post("/admin/v1/api-users", json!({"username": "tab\tname", "scope": {"type": "organization"}, "expires_at": in_days(&app, 3)}))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

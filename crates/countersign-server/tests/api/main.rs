@@ -5,12 +5,15 @@
 mod admin;
 mod api_users;
 mod bad_input;
+mod connections;
 mod fail_closed;
 mod fast_path;
 mod legacy;
 mod legacy_migration;
 mod legacy_sdk;
+mod names;
 mod operations;
+mod passwords;
 mod throttle;
 mod token_exchange;
 mod verify;

@@ -88,7 +88,9 @@ async fn duplicate_username_is_shown_next_to_the_field_and_the_form_keeps_what_w
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(key.is_none());
     assert!(body.contains("id=\"username-error\""));
-    assert!(body.contains("An API user with this username already exists"));
+    assert!(
+        body.contains("An API user with this username, or one that looks like it, already exists")
+    );
     assert!(body.contains("value=\"taken-name\""));
     assert!(body.contains(&format!("value=\"{expires}\"")));
     assert!(body.contains("value=\"kept description\""));

@@ -351,3 +351,95 @@ async fn repeated_wrong_passwords_are_throttled_with_a_clear_message() {
     assert!(body.contains("Too many failed sign-ins"));
     assert!(body.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
 }
+
+/// Signs a second organization administrator in to the console; returns its user id.
+async fn second_admin_signed_in(console: &ConsoleClient<'_>) -> String {
+    let app = console.app;
+    let id = app
+        .create_user("second@example.com", Some("second-password"))
+        .await;
+    let response = app
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/environments/{}/admins/{id}", app.environment_id),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = console
+        .sign_in_as("second@example.com", "second-password")
+        .await;
+    assert_eq!(location(&response), "/console/api-users");
+    assert_eq!(
+        console.get("/console/api-users").await.status(),
+        StatusCode::OK
+    );
+    id
+}
+
+/// Asserts the console cookie no longer opens a page and, as a bearer token, gets 401.
+async fn assert_session_ended(console: &ConsoleClient<'_>, token: &str) {
+    let response = console.get("/console/api-users").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/console/sign-in?ended=1");
+    let app = console.app;
+    let response = app
+        .client
+        .get(app.url("/admin/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn console_session_ends_when_its_users_password_changes() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    let id = second_admin_signed_in(&console).await;
+    let token = console.cookie("countersign_console").unwrap();
+    let response = app
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/users/{id}/password"),
+        )
+        .json(&serde_json::json!({"password": "a-newer-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_session_ended(&console, &token).await;
+}
+
+#[tokio::test]
+async fn console_session_ends_when_its_user_is_disabled() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    let id = second_admin_signed_in(&console).await;
+    let token = console.cookie("countersign_console").unwrap();
+    let response = app
+        .admin(reqwest::Method::PATCH, &format!("/admin/v1/users/{id}"))
+        .json(&serde_json::json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_session_ended(&console, &token).await;
+}
+
+#[tokio::test]
+async fn console_session_ends_when_its_user_is_deleted() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    let id = second_admin_signed_in(&console).await;
+    let token = console.cookie("countersign_console").unwrap();
+    let response = app
+        .admin(reqwest::Method::DELETE, &format!("/admin/v1/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_session_ended(&console, &token).await;
+}

@@ -229,3 +229,77 @@ async fn api_usernames_are_unique_case_insensitively() {
         .expect("present");
     assert_eq!(found.keys.len(), 1);
 }
+
+#[tokio::test]
+async fn look_alike_rows_from_before_skeletons_are_kept_reported_and_block_new_ones() {
+    let f = fresh().await;
+    let now = OffsetDateTime::now_utc();
+    let make = |name: &str| NewApiUser {
+        api_user: ApiUser {
+            id: ApiUserId(Uuid::now_v7()),
+            organization_id: f.organization,
+            username: name.into(),
+            scope: Scope::Organization,
+            expires_at: now + Duration::days(1),
+            description: None,
+            created_at: now,
+            created_by: "test".into(),
+            revoked_at: None,
+            revoked_by: None,
+            last_used_at: None,
+        },
+        key_id: ApiKeyId(Uuid::now_v7()),
+        key_digest: "00".into(),
+    };
+    f.store
+        .insert_api_user(&make("svc-reports"))
+        .await
+        .expect("first");
+    // Rows as written before migration 0004: a look-alike pair, neither with a skeleton.
+    let twin = Uuid::now_v7();
+    let user_twin = Uuid::now_v7();
+    f.store
+        .execute_raw(&format!(
+            "UPDATE api_users SET username_skeleton = NULL; \
+             UPDATE users SET email_skeleton = NULL; \
+             INSERT INTO api_users (id, organization_id, username, username_lower, scope_type, \
+             expires_at, created_at, created_by) VALUES ('{twin}', '{org}', 'svc-rep\u{043E}rts', \
+             'svc-rep\u{043E}rts', 'organization', 0, 0, 'test'); \
+             INSERT INTO users (id, organization_id, email, email_lower, name, status, created_at) \
+             VALUES ('{user_twin}', '{org}', 'Adm\u{0456}n@Example.com', 'adm\u{0456}n@example.com', \
+             'Twin', 'active', 0)",
+            org = f.organization
+        ))
+        .await
+        .expect("old rows");
+    // Migrating again fills the skeletons it can; the younger twin keeps NULL and stays.
+    f.store.migrate().await.expect("migrate again");
+    let collisions = f.store.list_name_collisions().await.expect("collisions");
+    assert_eq!(collisions.len(), 2, "{collisions:?}");
+    let api = collisions
+        .iter()
+        .find(|c| c.kind == "api_user")
+        .expect("api users collide");
+    assert_eq!(
+        api.rows
+            .iter()
+            .map(|(_, name)| name.as_str())
+            .collect::<Vec<_>>(),
+        ["svc-reports", "svc-rep\u{043E}rts"]
+    );
+    let users = collisions
+        .iter()
+        .find(|c| c.kind == "user")
+        .expect("emails collide");
+    assert_eq!(users.rows.len(), 2);
+    assert_eq!(
+        users.organization_id.as_deref(),
+        Some(f.organization.to_string().as_str())
+    );
+    // A third look-alike is refused whichever twin it resembles.
+    let third = f.store.insert_api_user(&make("\u{0455}vc-reports")).await;
+    assert!(
+        matches!(third, Err(StoreError::Conflict { .. })),
+        "{third:?}"
+    );
+}

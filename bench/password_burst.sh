@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Bounded password work (SPEC §9): REQUESTS concurrent legacy-header requests with wrong
+# passwords (each for a distinct unknown user, so no name throttle intervenes, and the source-IP
+# threshold lifted, so every request either runs argon2 or is refused by the full pool) against
+# countersign with default argon2id parameters, while /healthz is timed and resident memory is
+# sampled. Reports the answers by (status, Retry-After), resident memory before / at most /
+# after, and the /healthz median. A benchmark, not a test: run it by hand.
+#
+#   bench/password_burst.sh [REQUESTS]
+#   PROFILE=debug bench/password_burst.sh     # without a release build
+#   PASSWORD_CONCURRENCY=2 bench/password_burst.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests="${1:-500}"
+profile="${PROFILE:-release}"
+if [ "$profile" = release ]; then
+  cargo build --release -q -p countersign-cli -p countersign-bench
+else
+  cargo build -q -p countersign-cli -p countersign-bench
+fi
+bin="${CARGO_TARGET_DIR:-target}/$profile"
+work="$(mktemp -d)"
+cleanup() { kill "${server_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+{
+  echo "[server]"
+  if [ -n "${PASSWORD_CONCURRENCY:-}" ]; then echo "password_concurrency = $PASSWORD_CONCURRENCY"; fi
+  echo
+  echo "[server.throttle]"
+  echo "ip_failures_per_minute = 4000000000"
+} >"$work/countersign.toml"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+COUNTERSIGN_ADMIN_EMAIL=burst@example.com COUNTERSIGN_ADMIN_PASSWORD=burst-admin-password RUST_LOG=warn \
+  "$bin/countersign" serve --config "$work/countersign.toml" --listen "127.0.0.1:$port" \
+  --database "sqlite://$work/cs.db" >"$work/out" 2>"$work/err" &
+server_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+"$bin/countersign-bench" populate --server "http://127.0.0.1:$port" --admin-email burst@example.com \
+  --admin-password burst-admin-password --users 2 --out "$work/creds.json" >/dev/null
+echo "profile: $profile, $(nproc) cores, password_concurrency ${PASSWORD_CONCURRENCY:-default (cores)}"
+"$bin/countersign-bench" burst --server "http://127.0.0.1:$port" --pid "$server_pid" \
+  --creds "$work/creds.json" --requests "$requests" | tee "bench/results/password_burst-$profile.txt"

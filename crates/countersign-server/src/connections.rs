@@ -1,0 +1,326 @@
+//! The accept loop and what a connection may cost (SPEC §9): at most `max_connections` open at
+//! once (one more is closed as soon as it is accepted), request headers delivered within
+//! `header_read_timeout`, at most `keep_alive_timeout` idle between requests, and an accept
+//! loop that backs off and keeps serving when the process runs out of file descriptors.
+//!
+//! hyper's own header timeout starts when a connection becomes idle, so it would end every
+//! keep-alive connection after `header_read_timeout`; the two clocks are kept here instead. Each
+//! connection has a phase: `Head` from its first byte (or its accept) until hyper hands the
+//! request over, `Busy` while it is served, `Idle` from the response until the next byte. A
+//! watchdog task per connection sleeps until the deadline of the current phase and closes the
+//! connection when it passes; the reader and the service wake it when the phase changes.
+//!
+//! Graceful shutdown is `axum::serve`'s: stop accepting, let every connection finish the
+//! request it is serving (keep-alive off), then return.
+
+use axum::extract::Request;
+use axum::response::Response;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
+
+/// What a connection may cost.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Time from a request's first byte (or the connection's accept) to its complete headers.
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay idle between a response and the next request.
+    pub keep_alive_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+/// How long the accept loop waits after an error that is not about one connection (out of
+/// file descriptors, out of memory) before accepting again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Where a connection is in its request cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    /// Reading a request's headers.
+    Head = 0,
+    /// Serving a request.
+    Busy = 1,
+    /// Waiting for the next request.
+    Idle = 2,
+}
+
+/// A connection's phase and when it began, shared by its reader, its service and its watchdog.
+#[derive(Debug)]
+struct Watch {
+    base: Instant,
+    phase: AtomicU8,
+    /// Start of the current phase, in nanoseconds since `base`.
+    since: AtomicU64,
+    changed: Notify,
+}
+
+impl Watch {
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            phase: AtomicU8::new(Phase::Head as u8),
+            since: AtomicU64::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Head,
+            1 => Phase::Busy,
+            _ => Phase::Idle,
+        }
+    }
+
+    fn enter(&self, phase: Phase) {
+        let elapsed = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.since.store(elapsed, Ordering::Release);
+        self.phase.store(phase as u8, Ordering::Release);
+        self.changed.notify_one();
+    }
+
+    /// Moves from `Idle` to `Head` (a byte of the next request arrived).
+    fn on_read(&self) {
+        if self
+            .phase
+            .compare_exchange(
+                Phase::Idle as u8,
+                Phase::Head as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            self.enter(Phase::Head);
+        }
+    }
+
+    /// When the current phase must end, if it has a bound.
+    fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        let since = self.base + Duration::from_nanos(self.since.load(Ordering::Acquire));
+        match self.phase() {
+            Phase::Head => Some(since + limits.header_read_timeout),
+            Phase::Idle => Some(since + limits.keep_alive_timeout),
+            Phase::Busy => None,
+        }
+    }
+}
+
+/// The socket, telling its [`Watch`] when bytes arrive.
+struct WatchedIo {
+    stream: TcpStream,
+    watch: Arc<Watch>,
+}
+
+impl AsyncRead for WatchedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.watch.on_read();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for WatchedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// The connection's service as hyper sees it: marks `Busy` when a request's headers are
+/// complete and `Idle` when its response is ready.
+struct Watched<S> {
+    inner: S,
+    watch: Arc<Watch>,
+}
+
+impl<S> hyper::service::Service<Request<hyper::body::Incoming>> for Watched<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<hyper::body::Incoming>) -> Self::Future {
+        self.watch.enter(Phase::Busy);
+        let watch = self.watch.clone();
+        let future = self.inner.clone().call(request.map(axum::body::Body::new));
+        Box::pin(async move {
+            let response = future.await;
+            watch.enter(Phase::Idle);
+            response
+        })
+    }
+}
+
+/// Accepts connections until `shutdown` resolves, serves each with the service `make` builds
+/// for its peer, then waits for the connections to finish their requests.
+pub async fn serve<S>(
+    listener: TcpListener,
+    make: impl Fn(SocketAddr) -> S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let max = limits
+        .max_connections
+        .clamp(1, usize::try_from(u32::MAX).unwrap_or(usize::MAX));
+    let open = Arc::new(Semaphore::new(max));
+    let (stop, stopping) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) if is_connection_error(&error) => continue,
+            Err(error) => {
+                // Out of file descriptors (EMFILE/ENFILE) or memory: the pending connection
+                // stays in the backlog; wait for some to close, then accept again.
+                tracing::warn!(%error, "accept failed; retrying shortly");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            // Beyond max_connections: closed at once (dropping the stream closes it).
+            drop(stream);
+            continue;
+        };
+        let service = make(peer);
+        let stopping = stopping.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, service, limits, stopping).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    // Every connection holds a permit until it is done.
+    let _ = open
+        .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
+        .await;
+}
+
+/// Errors that concern one connection only (it went away before it was accepted).
+fn is_connection_error(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
+async fn serve_connection<S>(
+    stream: TcpStream,
+    service: S,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let watch = Arc::new(Watch::new());
+    let io = TokioIo::new(WatchedIo {
+        stream,
+        watch: watch.clone(),
+    });
+    let service = Watched {
+        inner: service,
+        watch: watch.clone(),
+    };
+    let connection = hyper::server::conn::http1::Builder::new()
+        // The header clock is the watchdog's (see the module comment).
+        .header_read_timeout(None)
+        .serve_connection(io, service);
+    let mut connection = std::pin::pin!(connection);
+    let mut closing = *stopping.borrow();
+    if closing {
+        connection.as_mut().graceful_shutdown();
+    }
+    loop {
+        let deadline = watch.deadline(&limits);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                return;
+            }
+            () = watch.changed.notified() => {}
+            () = sleep_until(deadline) => {
+                if watch.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
+                    // Headers too slow, or idle too long: close (dropping the connection
+                    // closes the socket).
+                    return;
+                }
+            }
+            changed = stopping.changed(), if !closing => {
+                if changed.is_err() || *stopping.borrow() {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

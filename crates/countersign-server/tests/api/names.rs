@@ -1,0 +1,203 @@
+//! Names that look alike (SPEC §2): API usernames installation-wide and user emails per
+//! organization refuse invisible and direction-changing characters (400) and collide by their
+//! confusable skeleton (409).
+
+use countersign_core::api_user::Scope;
+use countersign_core::directory::Organization;
+use countersign_core::ids::OrganizationId;
+use countersign_server::ops::{Actor, OpError};
+use countersign_test_support::{TestApp, spawn_app};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+async fn post_api_user(app: &TestApp, username: &str) -> Response {
+    let expires_at = (app.now() + time::Duration::days(3))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    app.admin_post(
+        "/admin/v1/api-users",
+        json!({"username": username, "scope": {"type": "organization"}, "expires_at": expires_at}),
+    )
+    .await
+}
+
+async fn post_user(app: &TestApp, email: &str) -> Response {
+    app.admin_post(
+        "/admin/v1/users",
+        json!({"email": email, "name": "Someone"}),
+    )
+    .await
+}
+
+async fn assert_refused(response: Response, status: StatusCode, code: &str, what: &str) {
+    assert_eq!(response.status(), status, "{what}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{what}");
+}
+
+#[tokio::test]
+async fn api_usernames_with_invisible_or_bidi_characters_or_outer_spaces_are_refused_with_400() {
+    let app = spawn_app().await;
+    for username in [
+        "svc-reports\u{200B}",
+        "\u{200B}svc-reports",
+        "svc-reports\u{202E}",
+        "svc\u{00AD}-reports",
+        "svc-\u{2066}reports",
+        "svc\u{FEFF}-reports",
+        " svc-reports",
+        "svc-reports ",
+        "svc-reports\u{3000}",
+    ] {
+        assert_refused(
+            post_api_user(&app, username).await,
+            StatusCode::BAD_REQUEST,
+            "unreadable_name",
+            &format!("{username:?}"),
+        )
+        .await;
+    }
+    assert_eq!(
+        post_api_user(&app, "svc-reports").await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn api_usernames_that_look_like_an_existing_one_are_refused_with_409() {
+    let app = spawn_app().await;
+    assert_eq!(
+        post_api_user(&app, "svc-reports").await.status(),
+        StatusCode::CREATED
+    );
+    for username in [
+        "sv\u{0441}-reports",
+        "\u{0455}vc-reports",
+        "ｓｖｃ－ｒｅｐｏｒｔｓ",
+        "\u{017F}vc-reports",
+        "SVC-REPORTS",
+    ] {
+        assert_refused(
+            post_api_user(&app, username).await,
+            StatusCode::CONFLICT,
+            "username_taken",
+            username,
+        )
+        .await;
+    }
+    assert_eq!(
+        post_api_user(&app, "svc-reports-2").await.status(),
+        StatusCode::CREATED
+    );
+}
+
+/// A second organization, created directly (the admin API is per organization), and its actor.
+async fn second_organization(app: &TestApp) -> Actor {
+    let id = OrganizationId(uuid::Uuid::now_v7());
+    app.store
+        .insert_organization(
+            &Organization {
+                id,
+                name: "Second organization".into(),
+                legacy_header_enabled: true,
+            },
+            app.now(),
+        )
+        .await
+        .unwrap();
+    Actor {
+        organization_id: id,
+        user_id: None,
+        name: "test".into(),
+        source_ip: None,
+    }
+}
+
+#[tokio::test]
+async fn api_usernames_look_alike_across_organizations_but_emails_only_within_one() {
+    let app = spawn_app().await;
+    assert_eq!(
+        post_api_user(&app, "svc-reports").await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post_user(&app, "bob@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let other = second_organization(&app).await;
+    let ops = app.server().state().ops();
+    let taken = ops
+        .create_api_user(
+            &other,
+            "svc-rep\u{043E}rts",
+            Scope::Organization,
+            app.now() + time::Duration::days(3),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(
+            taken,
+            Err(OpError::Conflict {
+                code: "username_taken",
+                ..
+            })
+        ),
+        "{taken:?}"
+    );
+    ops.create_user(&other, "b\u{043E}b@example.com", "Bob elsewhere", None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn user_emails_with_zero_width_space_or_soft_hyphen_are_refused_with_400() {
+    let app = spawn_app().await;
+    for email in [
+        "bob\u{200B}@example.com",
+        "bob@exa\u{00AD}mple.com",
+        "\u{200B}bob@example.com",
+        "bob@example.com\u{202E}",
+        " bob@example.com",
+        "bob@example.com ",
+    ] {
+        assert_refused(
+            post_user(&app, email).await,
+            StatusCode::BAD_REQUEST,
+            "unreadable_name",
+            &format!("{email:?}"),
+        )
+        .await;
+    }
+    assert_eq!(
+        post_user(&app, "bob@example.com").await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn user_emails_that_look_like_an_existing_one_are_refused_with_409() {
+    let app = spawn_app().await;
+    assert_eq!(
+        post_user(&app, "bob@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    for email in [
+        "b\u{043E}b@example.com",
+        "bob@ex\u{0430}mple.com",
+        "ｂｏｂ@example.com",
+        "BOB@EXAMPLE.COM",
+    ] {
+        assert_refused(
+            post_user(&app, email).await,
+            StatusCode::CONFLICT,
+            "email_taken",
+            email,
+        )
+        .await;
+    }
+    assert_eq!(
+        post_user(&app, "bob2@example.com").await.status(),
+        StatusCode::CREATED
+    );
+}
