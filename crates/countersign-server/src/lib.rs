@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(assuresign::exchange_api_user_key))
         .routes(routes!(assuresign::list_user_accounts))
+        .routes(routes!(assuresign::list_user_accounts_documentnow))
+        .routes(routes!(assuresign::list_user_environments))
         .routes(routes!(docusign::login_information))
         .routes(routes!(docusign::login_information_v21))
         .routes(routes!(forward::verify))

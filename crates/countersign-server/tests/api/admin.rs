@@ -407,6 +407,8 @@ async fn openapi_describes_every_surface() {
     for path in [
         "/api/{version}/authentication/apiUser",
         "/api/{version}/users/{username}/accounts",
+        "/api/documentnow/{version}/users/{username}/accounts",
+        "/api/{version}/users/{username}/environments",
         "/v1/verify",
         "/v1/whoami",
         "/admin/v1/login",

@@ -5,6 +5,7 @@
 mod admin;
 mod api_users;
 mod bad_input;
+mod discovery;
 mod fast_path;
 mod legacy;
 mod legacy_migration;
