@@ -7,6 +7,7 @@ mod api_users;
 mod bad_input;
 mod discovery;
 mod fast_path;
+mod introspection;
 mod legacy;
 mod legacy_migration;
 mod legacy_sdk;
