@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Creates a Python virtual environment holding the two public DocuSign client
-# libraries that tests/sdk/legacy_sdk.py drives against countersign:
-#   - docusign-esign (the official SDK)
-#   - pydocusign     (the older community client)
+# Creates a Python virtual environment holding the public client libraries the
+# tests drive against countersign:
+#   - docusign-esign (the official DocuSign SDK; tests/sdk/legacy_sdk.py)
+#   - pydocusign     (the older community DocuSign client; tests/sdk/legacy_sdk.py)
+#   - Authlib        (an OAuth 2.0 client; tests/sdk/introspection.py introspects
+#                     tokens with client_secret_basic and client_secret_post)
 #
 # Usage: tests/sdk/setup.sh            # venv at <repo>/target/sdk-venv
 #        COUNTERSIGN_SDK_VENV=/x/venv tests/sdk/setup.sh
 #
-# Idempotent: if the venv already has both distributions at the pinned
+# Idempotent: if the venv already has every distribution at the pinned
 # versions, nothing is installed. The last line printed is the path of the
 # venv's python interpreter.
 set -euo pipefail
 
 DOCUSIGN_ESIGN_VERSION="6.1.0"
 PYDOCUSIGN_VERSION="2.2"
+AUTHLIB_VERSION="1.9.10"
 # pydocusign's __init__ does `import pkg_resources`, which newer setuptools drop.
 SETUPTOOLS_SPEC="setuptools<81"
 
@@ -25,23 +28,25 @@ PYTHON="${PYTHON:-python3}"
 
 log() { echo "sdk-setup: $*" >&2; }
 
-# True when the venv holds both distributions at the pinned versions.
-# Both must also import cleanly.
+# True when the venv holds every distribution at the pinned versions.
+# They must also import cleanly.
 venv_ready() {
     [ -x "${venv_python}" ] || return 1
-    "${venv_python}" - "${DOCUSIGN_ESIGN_VERSION}" "${PYDOCUSIGN_VERSION}" <<'PY' >/dev/null 2>&1
+    "${venv_python}" - "${DOCUSIGN_ESIGN_VERSION}" "${PYDOCUSIGN_VERSION}" "${AUTHLIB_VERSION}" <<'PY' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
 assert version("docusign-esign") == sys.argv[1]
 assert version("pydocusign") == sys.argv[2]
+assert version("authlib") == sys.argv[3]
 import warnings
 warnings.simplefilter("ignore")
 import docusign_esign, pydocusign  # noqa: F401,E401
+from authlib.integrations.requests_client import OAuth2Session  # noqa: F401
 PY
 }
 
 if venv_ready; then
-    log "venv ${venv} already has docusign-esign ${DOCUSIGN_ESIGN_VERSION} and pydocusign ${PYDOCUSIGN_VERSION}"
+    log "venv ${venv} already has docusign-esign ${DOCUSIGN_ESIGN_VERSION}, pydocusign ${PYDOCUSIGN_VERSION} and Authlib ${AUTHLIB_VERSION}"
     echo "${venv_python}"
     exit 0
 fi
@@ -73,11 +78,13 @@ if [ ! -x "${venv_python}" ] || ! "${venv_python}" -m pip --version >/dev/null 2
 fi
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-log "installing docusign-esign==${DOCUSIGN_ESIGN_VERSION} pydocusign==${PYDOCUSIGN_VERSION} into ${venv}"
+log "installing docusign-esign==${DOCUSIGN_ESIGN_VERSION} pydocusign==${PYDOCUSIGN_VERSION} Authlib==${AUTHLIB_VERSION} into ${venv}"
 "${venv_python}" -m pip install -q \
     "${SETUPTOOLS_SPEC}" \
     "docusign-esign==${DOCUSIGN_ESIGN_VERSION}" \
-    "pydocusign==${PYDOCUSIGN_VERSION}" >&2
+    "pydocusign==${PYDOCUSIGN_VERSION}" \
+    "authlib==${AUTHLIB_VERSION}" \
+    requests >&2
 
 if ! venv_ready; then
     log "installation finished but the venv does not have the pinned packages"

@@ -56,4 +56,6 @@ id_type!(
     IntegratorKeyId,
     /// Identifies an issued session.
     SessionId,
+    /// Identifies a registered introspection client (a resource server).
+    IntrospectionClientId,
 );

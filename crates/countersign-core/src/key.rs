@@ -93,7 +93,7 @@ pub fn digest_key_text(text: &str, pepper: &[u8]) -> String {
 }
 
 /// Encodes a big-endian number as exactly `width` base62 digits (most significant first).
-fn encode_base62(bytes: &[u8], width: usize) -> String {
+pub(crate) fn encode_base62(bytes: &[u8], width: usize) -> String {
     let mut number = bytes.to_vec();
     let mut digits = vec![b'0'; width];
     for slot in digits.iter_mut().rev() {

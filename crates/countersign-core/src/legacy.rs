@@ -77,8 +77,11 @@ pub enum HeaderFormat {
 
 /// Parses the raw value of an `X-DocuSign-Authentication` header.
 ///
-/// The value must be UTF-8; surrounding ASCII whitespace is ignored. A value starting with `{` is
-/// read as JSON, one starting with `<` as XML. Field names match case-insensitively.
+/// The bytes are read as UTF-8; a value that is not valid UTF-8 is read as ISO-8859-1 (every
+/// byte is the character U+0000–U+00FF of the same number), which is what Node.js and Java HTTP
+/// clients send for a non-ASCII password (`é` as the single byte 0xE9). Surrounding ASCII
+/// whitespace is ignored. A value starting with `{` is read as JSON, one starting with `<` as
+/// XML. Field names match case-insensitively.
 ///
 /// # Errors
 /// [`LegacyHeaderError::TooLong`] if the header or a value is too long,
@@ -89,7 +92,7 @@ pub fn parse_header(raw: &[u8]) -> Result<LegacyCredentials, LegacyHeaderError> 
     if raw.len() > MAX_HEADER_LEN {
         return Err(LegacyHeaderError::TooLong);
     }
-    let text = std::str::from_utf8(raw).map_err(|_| LegacyHeaderError::Malformed)?;
+    let text = decode(raw);
     let text = text.trim_ascii();
     let fields = match text.as_bytes().first() {
         Some(b'{') => parse_json(text)?,
@@ -97,6 +100,18 @@ pub fn parse_header(raw: &[u8]) -> Result<LegacyCredentials, LegacyHeaderError> 
         _ => return Err(LegacyHeaderError::Malformed),
     };
     fields.finish()
+}
+
+/// Reads header bytes as UTF-8, or as ISO-8859-1 when they are not valid UTF-8 (SPEC §5).
+///
+/// The choice is made for the whole value, never per field: a value mixing a Latin-1 byte with
+/// UTF-8 sequences is read entirely as ISO-8859-1, so its UTF-8 parts read differently and the
+/// password does not match (the request fails; nothing is guessed).
+fn decode(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(raw.iter().copied().map(char::from).collect()),
+    }
 }
 
 /// Builds a correctly escaped header value.
@@ -876,13 +891,81 @@ mod tests {
         }
     }
 
-    #[test]
-    fn refuses_non_utf8_bytes() {
-        let mut raw = br#"{"Username":"u","Password":"p"#.to_vec();
-        raw.extend_from_slice(&[0xff, 0xfe]);
+    /// `pässwörd-é` as Node.js and Java clients send it: one byte per character.
+    const LATIN1_PASSWORD: &[u8] = b"p\xe4ssw\xf6rd-\xe9";
+
+    fn json_bytes(password: &[u8]) -> Vec<u8> {
+        let mut raw = br#"{"Username":"u","Password":""#.to_vec();
+        raw.extend_from_slice(password);
         raw.extend_from_slice(br#"","IntegratorKey":"k"}"#);
-        assert_eq!(parse_header(&raw), Err(LegacyHeaderError::Malformed));
+        raw
+    }
+
+    fn xml_bytes(password: &[u8]) -> Vec<u8> {
+        let mut raw = b"<DocuSignCredentials><Username>u</Username><Password>".to_vec();
+        raw.extend_from_slice(password);
+        raw.extend_from_slice(b"</Password><IntegratorKey>k</IntegratorKey></DocuSignCredentials>");
+        raw
+    }
+
+    #[test]
+    fn reads_a_latin1_password_as_iso_8859_1_in_json_and_xml() {
+        let expected = Ok(credentials("u", "pässwörd-é", "k", None));
+        assert_eq!(parse_header(&json_bytes(LATIN1_PASSWORD)), expected);
+        assert_eq!(parse_header(&xml_bytes(LATIN1_PASSWORD)), expected);
+    }
+
+    #[test]
+    fn reads_a_utf8_password_as_utf8_in_json_and_xml() {
+        let utf8 = "pässwörd-é".as_bytes();
+        let expected = Ok(credentials("u", "pässwörd-é", "k", None));
+        assert_eq!(parse_header(&json_bytes(utf8)), expected);
+        assert_eq!(parse_header(&xml_bytes(utf8)), expected);
+    }
+
+    #[test]
+    fn reads_every_byte_of_a_non_utf8_header_as_the_character_of_that_number() {
+        assert_eq!(
+            parse_header(&json_bytes(&[0xff, 0xfe, 0x80, 0xa0, b'x'])),
+            Ok(credentials("u", "\u{ff}\u{fe}\u{80}\u{a0}x", "k", None))
+        );
+        // A Latin-1 username and on-behalf-of user decode the same way.
+        assert_eq!(
+            parse_header(
+                b"{\"Username\":\"j\xf6rg\",\"Password\":\"p\",\"IntegratorKey\":\"k\",\"SendOnBehalfOf\":\"ren\xe9e\"}"
+            ),
+            Ok(credentials("jörg", "p", "k", Some("renée")))
+        );
+    }
+
+    #[test]
+    fn a_header_mixing_utf8_and_latin1_is_read_entirely_as_latin1() {
+        // `ä` in UTF-8 (C3 A4) next to a lone Latin-1 `é` (E9): the whole value is ISO-8859-1,
+        // so the UTF-8 `ä` reads as two characters and the password is not `pä…é`.
+        let mut password = "pä".as_bytes().to_vec();
+        password.push(0xe9);
+        assert_eq!(
+            parse_header(&json_bytes(&password)),
+            Ok(credentials("u", "p\u{c3}\u{a4}\u{e9}", "k", None))
+        );
+    }
+
+    #[test]
+    fn latin1_decoding_refuses_what_it_refused_before() {
         assert_eq!(parse_header(&[0xc3]), Err(LegacyHeaderError::Malformed));
+        assert_eq!(
+            parse_header(b"\xe9{\"Username\":\"u\"}"),
+            Err(LegacyHeaderError::Malformed)
+        );
+        // Eight KiB is counted in bytes received, before decoding.
+        let mut long = json_bytes(&vec![0xe9; 1000]);
+        long.resize(MAX_HEADER_LEN + 1, b' ');
+        assert_eq!(parse_header(&long), Err(LegacyHeaderError::TooLong));
+        // Each Latin-1 byte is two UTF-8 bytes once decoded: 600 of them exceed a field's limit.
+        assert_eq!(
+            parse_header(&json_bytes(&vec![0xe9; 600])),
+            Err(LegacyHeaderError::TooLong)
+        );
     }
 
     #[test]
@@ -958,6 +1041,13 @@ mod tests {
             })
     }
 
+    /// Values of ISO-8859-1 characters (every one U+0001–U+00FF), without surrounding whitespace.
+    fn latin1_value() -> impl Strategy<Value = String> {
+        "[\\u{1}-\\u{ff}]{1,40}".prop_filter("no surrounding whitespace", |v| {
+            v.trim_ascii().len() == v.len()
+        })
+    }
+
     proptest! {
         #[test]
         fn built_headers_round_trip_in_both_formats(
@@ -972,6 +1062,39 @@ mod tests {
                 prop_assert!(!raw.contains(['\r', '\n']));
                 prop_assert_eq!(parse(&raw), Ok(expected.clone()), "{:?}", raw);
             }
+        }
+
+        #[test]
+        fn latin1_headers_round_trip_in_both_formats(
+            username in latin1_value(),
+            password in latin1_value(),
+            key in latin1_value(),
+            sobo in proptest::option::of(latin1_value()),
+        ) {
+            // A trailing `é` (the byte 0xE9 before a `<` or `"`) keeps the bytes invalid UTF-8,
+            // as a Node.js client's are whenever the password holds a non-ASCII character.
+            let password = format!("{password}é");
+            let expected = credentials(&username, &password, &key, sobo.as_deref());
+            for format in [HeaderFormat::Xml, HeaderFormat::Json] {
+                let built = build_header(format, &username, &password, &key, sobo.as_deref());
+                let raw: Vec<u8> = built
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).expect("a Latin-1 character"))
+                    .collect();
+                prop_assert!(std::str::from_utf8(&raw).is_err());
+                prop_assert_eq!(parse_header(&raw), Ok(expected.clone()), "{:?}", built);
+            }
+        }
+
+        #[test]
+        fn bytes_are_read_as_utf8_else_as_iso_8859_1(
+            raw in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let text = match std::str::from_utf8(&raw) {
+                Ok(text) => text.to_owned(),
+                Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
+            };
+            prop_assert_eq!(parse_header(&raw), parse(&text));
         }
 
         #[test]

@@ -9,6 +9,7 @@ pub mod api_user;
 pub mod decide;
 pub mod directory;
 pub mod ids;
+pub mod introspection;
 pub mod key;
 pub mod legacy;
 pub mod migration;

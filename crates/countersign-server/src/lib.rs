@@ -48,11 +48,13 @@ use utoipa_axum::routes;
 
 /// Builds the router and the OpenAPI document for a state.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    use crate::admin::{api_users, audit, directory, session};
+    use crate::admin::{api_users, audit, directory, introspection_clients, session};
     use crate::routes::{assuresign, docusign, forward, health};
     let (router, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(assuresign::exchange_api_user_key))
         .routes(routes!(assuresign::list_user_accounts))
+        .routes(routes!(assuresign::list_user_accounts_documentnow))
+        .routes(routes!(assuresign::list_user_environments))
         .routes(routes!(docusign::login_information))
         .routes(routes!(docusign::login_information_v21))
         .routes(routes!(forward::verify))
@@ -102,6 +104,14 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(api_users::revoke_api_user))
         .routes(routes!(api_users::rotate_api_user))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(
+            introspection_clients::list_introspection_clients,
+            introspection_clients::create_introspection_client
+        ))
+        .routes(routes!(
+            introspection_clients::get_introspection_client,
+            introspection_clients::delete_introspection_client
+        ))
         .routes(routes!(admin::legacy::list_legacy_usage))
         .routes(routes!(admin::legacy::list_legacy_usage_daily))
         .routes(routes!(admin::legacy::update_integrator_key))

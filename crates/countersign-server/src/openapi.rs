@@ -27,5 +27,11 @@ impl Modify for BearerScheme {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Introspection clients (RFC 6749 §2.3.1); `client_secret_post` sends the same
+        // credentials as form fields, which OpenAPI has no scheme for.
+        components.add_security_scheme(
+            "client_secret_basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
     }
 }

@@ -188,7 +188,7 @@ pub struct PasswordHashes {
     pub password_hash: Option<String>,
 }
 
-fn list_bound(cursor: Option<&str>) -> String {
+pub(crate) fn list_bound(cursor: Option<&str>) -> String {
     cursor.unwrap_or("").to_owned()
 }
 

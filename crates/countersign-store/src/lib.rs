@@ -10,6 +10,7 @@ mod audit;
 mod bulk;
 mod changes;
 mod directory;
+mod introspection_clients;
 mod legacy_usage;
 mod maintenance;
 mod names;

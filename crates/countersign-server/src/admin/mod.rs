@@ -4,6 +4,7 @@
 pub mod api_users;
 pub mod audit;
 pub mod directory;
+pub mod introspection_clients;
 pub mod legacy;
 pub mod session;
 

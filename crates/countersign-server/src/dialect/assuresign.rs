@@ -1,11 +1,39 @@
-//! AssureSign DocumentNOW v3 errors: flat `{"errorCode", "summary", "details"}` JSON.
+//! AssureSign DocumentNOW v3 answers: errors as flat `{"errorCode", "summary", "details"}` JSON,
+//! and every JSON body, success or error, in `application/json; charset=utf-8` (SPEC §4).
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_core::access::AccountError;
 use countersign_directory::refusal::BearerRefusal;
 use serde::Serialize;
+
+/// The content type of every dialect-A JSON answer.
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+/// A dialect-A success body: JSON in `application/json; charset=utf-8`.
+#[derive(Debug, Clone)]
+pub struct AssureSignJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for AssureSignJson<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => json_utf8(StatusCode::OK, body),
+            Err(error) => {
+                tracing::error!(%error, "serializing an AssureSign answer failed");
+                AssureSignError::Internal.into_response()
+            }
+        }
+    }
+}
+
+/// A response with a JSON body and the dialect's content type.
+fn json_utf8(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+    response
+}
 
 /// The summary of every key failure, identical for all causes so nothing leaks.
 pub const INVALID_KEY_SUMMARY: &str = "The provided key for the API User was not valid";
@@ -127,7 +155,9 @@ impl IntoResponse for AssureSignError {
             summary: self.summary(),
             details: &details,
         };
-        let mut response = (self.status(), Json(&body)).into_response();
+        // A struct of strings always serializes; the fallback keeps the status regardless.
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = json_utf8(self.status(), bytes);
         let headers = response.headers_mut();
         if let Some(challenge) = self.bearer_refusal().and_then(|r| r.www_authenticate()) {
             headers.insert(

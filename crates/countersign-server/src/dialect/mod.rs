@@ -1,7 +1,9 @@
-//! The error shapes of the two wire dialects and of forward auth.
+//! The error shapes of the two wire dialects and of forward auth, and the OAuth 2.0 errors of
+//! token introspection (`oauth`).
 
 pub mod assuresign;
 pub mod docusign;
+pub mod oauth;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

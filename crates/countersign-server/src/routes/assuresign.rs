@@ -1,11 +1,11 @@
-//! AssureSign DocumentNOW v3: `POST /api/v3.{N}/authentication/apiUser` (token exchange) and
-//! `GET /api/v3.{N}/users/{username}/accounts` (account discovery).
+//! AssureSign DocumentNOW v3: `POST /api/v3.{N}/authentication/apiUser` (token exchange),
+//! `GET /api/v3.{N}/users/{username}/accounts` (account discovery, also under the DocumentNOW
+//! host's prefix `/api/documentnow/v3.{N}/…`) and `GET /api/v3.{N}/users/{username}/environments`.
 
 use super::{client_ip, header_text};
-use crate::dialect::assuresign::AssureSignError;
+use crate::dialect::assuresign::{AssureSignError, AssureSignJson};
 use crate::issue::{self, TokenRequest};
 use crate::state::AppState;
-use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
@@ -183,7 +183,7 @@ pub struct TokenRequestFields {
     params(("version" = String, Path, description = "v3.0 to v3.9")),
     request_body = TokenRequestBody,
     responses(
-        (status = 200, description = "A session token", body = TokenResponse),
+        (status = 200, description = "A session token", body = TokenResponse, content_type = "application/json; charset=utf-8"),
         (status = 400, description = "Missing field or malformed JSON (BAD_REQUEST)"),
         (status = 401, description = "Invalid key or API user (UNAUTHORIZED)"),
         (status = 403, description = "Context user unknown, disabled or outside the scope (FORBIDDEN)"),
@@ -198,7 +198,7 @@ pub async fn exchange_api_user_key(
     peer: crate::routes::Peer,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<TokenResponse>, AssureSignError> {
+) -> Result<AssureSignJson<TokenResponse>, AssureSignError> {
     check_version(&version)?;
     if !is_json(&headers) {
         return Err(AssureSignError::UnsupportedMediaType);
@@ -218,7 +218,7 @@ pub async fn exchange_api_user_key(
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|_| AssureSignError::Internal)?;
     let token = issued.token.expose().to_owned();
-    Ok(Json(TokenResponse {
+    Ok(AssureSignJson(TokenResponse {
         token: token.clone(),
         result: TokenResult { token, expires_at },
         messages: Vec::new(),
@@ -270,7 +270,7 @@ pub struct AccountsResult {
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The accounts", body = AccountsResponse),
+        (status = 200, description = "The accounts", body = AccountsResponse, content_type = "application/json; charset=utf-8"),
         (status = 401, description = "Missing or invalid token"),
         (status = 403, description = "The username is not the token's context user"),
     )
@@ -280,19 +280,46 @@ pub async fn list_user_accounts(
     Path((version, username)): Path<(String, String)>,
     peer: crate::routes::Peer,
     headers: HeaderMap,
-) -> Result<Json<AccountsResponse>, AssureSignError> {
-    check_version(&version)?;
-    let request = state.verifier.read(&headers, peer.0);
-    let session = state.verifier.bearer_session(&request).await?;
-    if username.trim().to_lowercase() != session.user().email.to_lowercase() {
-        return Err(AssureSignError::Forbidden(
-            "The username is not the token's context user.",
-        ));
-    }
-    let user_accounts = session
-        .memberships()
-        .iter()
-        .filter(|m| session.scope().admits_account(m))
+) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
+    user_accounts(&state, &version, &username, peer, &headers).await
+}
+
+/// Lists the accounts a token may use for a user, under the DocumentNOW host's prefix (the path
+/// the published PHP SDK uses); the same answers as `/api/{version}/users/{username}/accounts`.
+#[utoipa::path(
+    get,
+    path = "/api/documentnow/{version}/users/{username}/accounts",
+    tag = "assuresign",
+    params(
+        ("version" = String, Path, description = "v3.0 to v3.9"),
+        ("username" = String, Path, description = "The token's context user"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The accounts", body = AccountsResponse, content_type = "application/json; charset=utf-8"),
+        (status = 401, description = "Missing or invalid token"),
+        (status = 403, description = "The username is not the token's context user"),
+    )
+)]
+pub async fn list_user_accounts_documentnow(
+    State(state): State<AppState>,
+    Path((version, username)): Path<(String, String)>,
+    peer: crate::routes::Peer,
+    headers: HeaderMap,
+) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
+    user_accounts(&state, &version, &username, peer, &headers).await
+}
+
+/// The accounts answer shared by both discovery paths.
+async fn user_accounts(
+    state: &AppState,
+    version: &str,
+    username: &str,
+    peer: crate::routes::Peer,
+    headers: &HeaderMap,
+) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
+    let session = context_session(state, version, username, peer, headers).await?;
+    let user_accounts = in_scope(&session)
         .map(|m| UserAccount {
             account_id: m.account_id.to_string(),
             account_name: m.account_name.clone(),
@@ -300,9 +327,128 @@ pub async fn list_user_accounts(
             is_disabled: false,
         })
         .collect();
-    Ok(Json(AccountsResponse {
+    Ok(AssureSignJson(AccountsResponse {
         messages: Vec::new(),
         result: AccountsResult { user_accounts },
+    }))
+}
+
+/// Verifies the bearer token and checks that `username` names its context user.
+async fn context_session(
+    state: &AppState,
+    version: &str,
+    username: &str,
+    peer: crate::routes::Peer,
+    headers: &HeaderMap,
+) -> Result<crate::verify::bearer::Session, AssureSignError> {
+    check_version(version)?;
+    let request = state.verifier.read(headers, peer.0);
+    let session = state.verifier.bearer_session(&request).await?;
+    if username.trim().to_lowercase() != session.user().email.to_lowercase() {
+        return Err(AssureSignError::Forbidden(
+            "The username is not the token's context user.",
+        ));
+    }
+    Ok(session)
+}
+
+/// The memberships of the session's user that its scope admits.
+fn in_scope(
+    session: &crate::verify::bearer::Session,
+) -> impl Iterator<Item = &countersign_core::directory::Membership> {
+    session
+        .memberships()
+        .iter()
+        .filter(|m| session.scope().admits_account(m))
+}
+
+/// One environment in the environments response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserEnvironment {
+    /// The environment's id.
+    #[serde(rename = "environmentID")]
+    environment_id: String,
+    /// The environment's name.
+    name: String,
+    /// `production` or `sandbox`.
+    kind: String,
+    /// Whether it holds the user's default account (among the accounts in scope).
+    #[serde(rename = "isDefault")]
+    is_default: bool,
+}
+
+/// The environments response body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvironmentsResponse {
+    /// Always empty on success.
+    messages: Vec<String>,
+    /// The environments.
+    result: EnvironmentsResult,
+}
+
+/// The `result` of the environments response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvironmentsResult {
+    /// Environments holding the accounts the token may use for the user.
+    environments: Vec<UserEnvironment>,
+}
+
+/// Lists the environments holding the accounts a token may use for a user.
+#[utoipa::path(
+    get,
+    path = "/api/{version}/users/{username}/environments",
+    tag = "assuresign",
+    params(
+        ("version" = String, Path, description = "v3.0 to v3.9"),
+        ("username" = String, Path, description = "The token's context user"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The environments", body = EnvironmentsResponse, content_type = "application/json; charset=utf-8"),
+        (status = 401, description = "Missing or invalid token"),
+        (status = 403, description = "The username is not the token's context user"),
+    )
+)]
+pub async fn list_user_environments(
+    State(state): State<AppState>,
+    Path((version, username)): Path<(String, String)>,
+    peer: crate::routes::Peer,
+    headers: HeaderMap,
+) -> Result<AssureSignJson<EnvironmentsResponse>, AssureSignError> {
+    let session = context_session(&state, &version, &username, peer, &headers).await?;
+    // Environment ids are UUIDv7, so sorting them lists environments in creation order.
+    let mut held: Vec<(countersign_core::ids::EnvironmentId, bool)> = Vec::new();
+    for membership in in_scope(&session) {
+        match held
+            .iter_mut()
+            .find(|(id, _)| *id == membership.environment_id)
+        {
+            Some((_, is_default)) => *is_default |= membership.is_default,
+            None => held.push((membership.environment_id, membership.is_default)),
+        }
+    }
+    held.sort_by_key(|(id, _)| *id);
+    let organization = session.user().organization_id;
+    let mut environments = Vec::with_capacity(held.len());
+    for (id, is_default) in held {
+        let environment = state
+            .store
+            .fetch_environment(organization, id)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "loading an environment for discovery failed");
+                AssureSignError::Internal
+            })?;
+        environments.push(UserEnvironment {
+            environment_id: environment.id.to_string(),
+            name: environment.name,
+            kind: environment.kind.as_str().to_owned(),
+            is_default,
+        });
+    }
+    Ok(AssureSignJson(EnvironmentsResponse {
+        messages: Vec::new(),
+        result: EnvironmentsResult { environments },
     }))
 }
 

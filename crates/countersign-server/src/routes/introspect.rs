@@ -1,22 +1,41 @@
-//! RFC 7662 token introspection at `POST /v1/introspect`, for downstream services that hold a
-//! token and want its state without forward auth. The caller authenticates as an organization
-//! administrator (admin bearer token); tokens of other organizations are reported inactive.
+//! RFC 7662 token introspection at `POST /v1/introspect`, for resource servers that hold a
+//! token and want its state without forward auth (SPEC §6.3).
+//!
+//! The caller is a registered introspection client authenticating as off-the-shelf OAuth
+//! libraries do (RFC 6749 §2.3.1): `client_secret_basic` (HTTP Basic over the form-urlencoded
+//! id and secret) or `client_secret_post` (`client_id` and `client_secret` form fields); or an
+//! organization administrator with an admin bearer token. One method per request. A missing or
+//! wrong client is 401 `invalid_client` with `WWW-Authenticate: Basic`. Tokens of another
+//! organization than the caller's are reported inactive.
 
-use crate::admin::{AdminCaller, AdminError};
+use crate::admin::session::session_for_token;
+use crate::dialect::oauth::OAuthError;
+use crate::routes::header_text;
 use crate::state::AppState;
 use crate::verify::bearer;
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use countersign_core::access;
+use countersign_core::ids::OrganizationId;
+use countersign_core::introspection::{
+    self, ClientCredentials, basic_credentials, posted_credentials,
+};
 use serde::{Deserialize, Serialize};
 
 /// The introspection request (`application/x-www-form-urlencoded`).
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, Default)]
 pub struct IntrospectRequest {
     /// The session token.
-    token: String,
+    token: Option<String>,
     /// Ignored (only access tokens exist).
     #[expect(dead_code, reason = "accepted per RFC 7662 and ignored")]
     token_type_hint: Option<String>,
+    /// `client_secret_post`: the client identifier.
+    client_id: Option<String>,
+    /// `client_secret_post`: the client secret.
+    client_secret: Option<String>,
 }
 
 /// The acting party (RFC 8693 `act`).
@@ -63,38 +82,136 @@ pub struct IntrospectResponse {
     path = "/v1/introspect",
     tag = "forward-auth",
     request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
-    security(("bearer" = [])),
+    description = "A registered introspection client authenticates with HTTP Basic (`client_secret_basic`) or with the `client_id` and `client_secret` form fields (`client_secret_post`); an organization administrator's admin token also works.",
+    security(("client_secret_basic" = []), ("bearer" = []), ()),
     responses(
         (status = 200, description = "The token's state", body = IntrospectResponse),
-        (status = 401, description = "The caller is not signed in"),
-        (status = 403, description = "The caller is not an organization administrator"),
+        (status = 400, description = "No token, an unreadable form, or two client authentication methods (invalid_request)"),
+        (status = 401, description = "No, unknown or wrong client credentials (invalid_client)"),
+        (status = 403, description = "An admin token of someone who is not an organization administrator (access_denied)"),
     )
 )]
 pub async fn introspect(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    headers: HeaderMap,
     form: Result<axum::Form<IntrospectRequest>, axum::extract::rejection::FormRejection>,
-) -> Result<Json<IntrospectResponse>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
-    let axum::Form(request) =
-        form.map_err(|_| AdminError::BadRequest("send token=… as a form".into()))?;
-    let Ok(session) = bearer::verify_token(&state.verifier, request.token.trim()).await else {
-        return Ok(Json(IntrospectResponse::default()));
+) -> Result<Response, OAuthError> {
+    let form = form.ok().map(|axum::Form(request)| request);
+    let organization = authenticate(&state, &headers, form.as_ref()).await?;
+    let form = form.ok_or(OAuthError::InvalidRequest(
+        "Send token=… as an application/x-www-form-urlencoded body, each parameter once.",
+    ))?;
+    let token = form
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or(OAuthError::InvalidRequest(
+            "The token parameter is missing.",
+        ))?;
+    let answer = match bearer::verify_token(&state.verifier, token).await {
+        Ok(session) if session.user().organization_id == organization => IntrospectResponse {
+            active: true,
+            token_type: Some("Bearer"),
+            client_id: Some(session.api_username().to_owned()),
+            username: Some(session.user().email.clone()),
+            sub: Some(session.user().id.to_string()),
+            exp: Some(session.claims.expires_at),
+            iat: Some(session.claims.issued_at),
+            act: Some(Actor {
+                sub: session.api_username().to_owned(),
+            }),
+            organization_id: Some(session.user().organization_id.to_string()),
+        },
+        _ => IntrospectResponse::default(),
     };
-    if session.user().organization_id != actor.organization_id {
-        return Ok(Json(IntrospectResponse::default()));
+    let mut response = Json(answer).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Authenticates the caller by exactly one method and returns the organization it speaks for.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Option<&IntrospectRequest>,
+) -> Result<OrganizationId, OAuthError> {
+    if headers.get_all(header::AUTHORIZATION).iter().count() > 1 {
+        return Err(OAuthError::InvalidClient);
     }
-    Ok(Json(IntrospectResponse {
-        active: true,
-        token_type: Some("Bearer"),
-        client_id: Some(session.api_username().to_owned()),
-        username: Some(session.user().email.clone()),
-        sub: Some(session.user().id.to_string()),
-        exp: Some(session.claims.expires_at),
-        iat: Some(session.claims.issued_at),
-        act: Some(Actor {
-            sub: session.api_username().to_owned(),
-        }),
-        organization_id: Some(session.user().organization_id.to_string()),
-    }))
+    let posted_secret = form.is_some_and(|f| f.client_secret.is_some());
+    let authorization = header_text(headers, header::AUTHORIZATION.as_str())
+        .map_err(|_| OAuthError::InvalidClient)?;
+    let Some(authorization) = authorization else {
+        // client_secret_post, or nobody.
+        let (Some(client_id), Some(secret)) = (
+            form.and_then(|f| f.client_id.as_deref()),
+            form.and_then(|f| f.client_secret.as_deref()),
+        ) else {
+            return Err(OAuthError::InvalidClient);
+        };
+        let credentials =
+            posted_credentials(client_id, secret).map_err(|_| OAuthError::InvalidClient)?;
+        return client_organization(state, &credentials).await;
+    };
+    if posted_secret {
+        return Err(OAuthError::InvalidRequest(
+            "Use one client authentication method: the Authorization header or client_secret.",
+        ));
+    }
+    match basic_credentials(authorization) {
+        Err(_) => Err(OAuthError::InvalidClient),
+        Ok(Some(credentials)) => {
+            // A client_id in the form may repeat the Basic one, never name another.
+            if form
+                .and_then(|f| f.client_id.as_deref())
+                .is_some_and(|id| id != credentials.client_id)
+            {
+                return Err(OAuthError::InvalidClient);
+            }
+            client_organization(state, &credentials).await
+        }
+        Ok(None) => {
+            let token = access::bearer_token(authorization).ok_or(OAuthError::InvalidClient)?;
+            let (user, _, _) = session_for_token(state, token)
+                .await
+                .map_err(|_| OAuthError::InvalidClient)?;
+            let is_admin = state
+                .ops()
+                .is_organization_admin(user.organization_id, user.id)
+                .await
+                .map_err(|_| OAuthError::Internal)?;
+            if is_admin {
+                Ok(user.organization_id)
+            } else {
+                Err(OAuthError::AccessDenied)
+            }
+        }
+    }
+}
+
+/// The organization of a registered client whose secret matches; an unknown client costs the
+/// same digest and comparison as a wrong secret.
+async fn client_organization(
+    state: &AppState,
+    credentials: &ClientCredentials,
+) -> Result<OrganizationId, OAuthError> {
+    let found = state
+        .store
+        .find_introspection_client_by_client_id(&credentials.client_id)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "looking up an introspection client failed");
+            OAuthError::Internal
+        })?;
+    let digest = found.as_ref().map(|(_, digest)| digest.as_str());
+    if introspection::secret_matches(&credentials.secret, digest, &state.secrets.pepper) {
+        found
+            .map(|(client, _)| client.organization_id)
+            .ok_or(OAuthError::InvalidClient)
+    } else {
+        Err(OAuthError::InvalidClient)
+    }
 }

@@ -407,6 +407,8 @@ async fn openapi_describes_every_surface() {
     for path in [
         "/api/{version}/authentication/apiUser",
         "/api/{version}/users/{username}/accounts",
+        "/api/documentnow/{version}/users/{username}/accounts",
+        "/api/{version}/users/{username}/environments",
         "/v1/verify",
         "/v1/whoami",
         "/admin/v1/login",
@@ -415,6 +417,9 @@ async fn openapi_describes_every_surface() {
         "/admin/v1/users/{id}/memberships/{account_id}",
         "/admin/v1/environments/{id}/admins/{user_id}",
         "/admin/v1/audit",
+        "/admin/v1/introspection-clients",
+        "/admin/v1/introspection-clients/{id}",
+        "/v1/introspect",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }

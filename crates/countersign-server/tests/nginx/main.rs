@@ -712,3 +712,35 @@ async fn paths_the_api_could_route_differently_are_refused_before_verification()
     .unwrap();
     assert_eq!(fine, 401, "the query string is not the path");
 }
+
+#[tokio::test]
+async fn original_uri_headers_sent_by_the_client_do_not_steer_the_account_check() {
+    let Some(s) = stack().await else { return };
+    let (other, _) = s
+        .app
+        .create_account(&s.app.environment_id, "Not Bob's")
+        .await;
+    let mine = format!("/restapi/v2.1/accounts/{}/envelopes", s.app.account_id);
+    let theirs = format!("/restapi/v2.1/accounts/{other}/envelopes");
+    let before = s.api_calls();
+    for header in ["X-Original-URI", "X-Forwarded-Uri", "X-Envoy-Original-Path"] {
+        // Claiming one's own account while requesting another's: still refused.
+        let response = s
+            .bearer(&theirs)
+            .header(header, mine.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{header}");
+        // A client copy naming another account does not break one's own request: nginx
+        // overwrites X-Original-URI and drops the others, so countersign sees one reading.
+        let response = s
+            .bearer(&mine)
+            .header(header, theirs.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{header}");
+    }
+    assert_eq!(s.api_calls(), before + 3);
+}

@@ -303,3 +303,85 @@ async fn look_alike_rows_from_before_skeletons_are_kept_reported_and_block_new_o
         "{third:?}"
     );
 }
+
+#[tokio::test]
+async fn introspection_clients_are_kept_per_organization_with_their_secret_digest() {
+    use countersign_core::ids::IntrospectionClientId;
+    use countersign_core::introspection::IntrospectionClient;
+
+    let f = fresh().await;
+    let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+    let client = |client_id: &str, organization: OrganizationId| IntrospectionClient {
+        id: IntrospectionClientId(Uuid::now_v7()),
+        organization_id: organization,
+        client_id: client_id.into(),
+        name: "Envelope service".into(),
+        created_at: now,
+        created_by: "admin@example.com".into(),
+    };
+    let first = client("csic_first", f.organization);
+    f.store
+        .insert_introspection_client(&first, "ab12")
+        .await
+        .expect("insert");
+    let duplicate = f
+        .store
+        .insert_introspection_client(&client("csic_first", f.organization), "cd34")
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict { .. })),
+        "{duplicate:?}"
+    );
+    let found = f
+        .store
+        .find_introspection_client_by_client_id("csic_first")
+        .await
+        .expect("find");
+    assert_eq!(found, Some((first.clone(), "ab12".to_owned())));
+    assert_eq!(
+        f.store
+            .find_introspection_client_by_client_id("CSIC_FIRST")
+            .await
+            .expect("find"),
+        None,
+        "client ids match exactly"
+    );
+    let page = f
+        .store
+        .list_introspection_clients(f.organization, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(page.items, vec![first.clone()]);
+    let elsewhere = OrganizationId(Uuid::now_v7());
+    assert!(
+        f.store
+            .list_introspection_clients(elsewhere, None, 10)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    assert!(matches!(
+        f.store
+            .fetch_introspection_client(elsewhere, first.id)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        f.store
+            .delete_introspection_client(elsewhere, first.id)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    f.store
+        .delete_introspection_client(f.organization, first.id)
+        .await
+        .expect("delete");
+    assert_eq!(
+        f.store
+            .find_introspection_client_by_client_id("csic_first")
+            .await
+            .expect("find"),
+        None
+    );
+}
