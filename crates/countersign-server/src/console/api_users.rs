@@ -371,11 +371,8 @@ fn create_form(
     }
 }
 
-/// The message shown next to a field for an operation's validation error.
-/// The form's message for a name with an invisible or direction-changing character.
-pub const UNREADABLE_NAME: &str = "Use visible characters only: no invisible, formatting or \
-     direction-changing characters, and no spaces at either end.";
 
+/// The message shown next to a field for an operation's validation error.
 fn field_message(state: &AppState, field: &str, detail: &str) -> (&'static str, String) {
     match field {
         "username" => (
@@ -483,7 +480,7 @@ pub async fn create(State(state): State<AppState>, posted: Posted<Admin>) -> Rep
             }
             Err(OpError::Unreadable { .. }) => {
                 status = StatusCode::BAD_REQUEST;
-                errors.add("username", UNREADABLE_NAME);
+                errors.add("username", layout::UNREADABLE_NAME);
             }
             Err(OpError::Invalid { field, detail }) => {
                 let (field, message) = field_message(&state, field, &detail);

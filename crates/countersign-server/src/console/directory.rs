@@ -608,7 +608,7 @@ pub async fn create_user(State(state): State<AppState>, posted: Posted<Admin>) -
         }
         Err(OpError::Unreadable { .. }) => {
             status = StatusCode::BAD_REQUEST;
-            errors.add("email", super::api_users::UNREADABLE_NAME);
+            errors.add("email", super::layout::UNREADABLE_NAME);
         }
         Err(OpError::Invalid { field, detail }) => {
             let field = match field {

@@ -461,3 +461,7 @@ impl IntoResponse for ConsoleError {
 
 /// The result of a console handler.
 pub type Reply = Result<Response, ConsoleError>;
+
+/// The form's message for a name with an invisible or direction-changing character.
+pub const UNREADABLE_NAME: &str = "Use visible characters only: no invisible, formatting or \
+     direction-changing characters, and no spaces at either end.";
