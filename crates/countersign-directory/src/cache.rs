@@ -107,6 +107,11 @@ impl DirectoryCache {
         store: &Store,
         username: &str,
     ) -> Result<Option<Arc<ApiUserWithKeys>>, StoreError> {
+        // A name no API user can have is nobody, without a lookup or a cache entry: failures
+        // with long invented names must not fill memory (SPEC §9).
+        if username.chars().count() > countersign_core::api_user::MAX_USERNAME_LEN {
+            return Ok(None);
+        }
         let key = countersign_core::api_user::normalize_username(username);
         self.get_or_load(&self.api_users_by_name, key, async {
             Ok(store
@@ -157,6 +162,10 @@ impl DirectoryCache {
         organization: OrganizationId,
         email: &str,
     ) -> Result<Option<Arc<User>>, StoreError> {
+        // An email no user can have is nobody, without a lookup or a cache entry.
+        if email.chars().count() > countersign_core::directory::MAX_EMAIL_LEN {
+            return Ok(None);
+        }
         let key = (
             organization,
             countersign_core::directory::normalize_email(email),
@@ -209,6 +218,10 @@ impl DirectoryCache {
         store: &Store,
         key: &str,
     ) -> Result<Option<Arc<IntegratorKey>>, StoreError> {
+        // A key no integrator key can be is unknown, without a lookup or a cache entry.
+        if key.chars().count() > countersign_core::directory::MAX_INTEGRATOR_KEY_LEN {
+            return Ok(None);
+        }
         self.get_or_load(&self.integrator_keys, key.to_owned(), async {
             Ok(store.find_integrator_key(key).await?.map(Arc::new))
         })

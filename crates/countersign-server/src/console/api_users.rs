@@ -371,7 +371,6 @@ fn create_form(
     }
 }
 
-
 /// The message shown next to a field for an operation's validation error.
 fn field_message(state: &AppState, field: &str, detail: &str) -> (&'static str, String) {
     match field {
