@@ -6,9 +6,12 @@
 //! hyper's own header timeout starts when a connection becomes idle, so it would end every
 //! keep-alive connection after `header_read_timeout`; the two clocks are kept here instead. Each
 //! connection has a phase: `Head` from its first byte (or its accept) until hyper hands the
-//! request over, `Busy` while it is served, `Idle` from the response until the next byte. A
-//! watchdog task per connection sleeps until the deadline of the current phase and closes the
-//! connection when it passes; the reader and the service wake it when the phase changes.
+//! request over, `Busy` while it is served, `Idle` from the response until the next byte. The
+//! reader and the service record each phase change in two atomics; a watchdog per connection
+//! wakes at the current phase's deadline, and at least every `header_read_timeout`, and closes
+//! the connection when the deadline of the phase it finds has passed. Nothing wakes it per
+//! request: a phase change costs a clock read and two stores, not a notification and a new
+//! timer (which measured about 5 % of a forward-auth request's CPU).
 //!
 //! Graceful shutdown is `axum::serve`'s: stop accepting, let every connection finish the
 //! request it is serving (keep-alive off), then return.
@@ -26,7 +29,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 /// What a connection may cost.
@@ -63,7 +66,6 @@ struct Watch {
     phase: AtomicU8,
     /// Start of the current phase, in nanoseconds since `base`.
     since: AtomicU64,
-    changed: Notify,
 }
 
 impl Watch {
@@ -72,7 +74,6 @@ impl Watch {
             base: Instant::now(),
             phase: AtomicU8::new(Phase::Head as u8),
             since: AtomicU64::new(0),
-            changed: Notify::new(),
         }
     }
 
@@ -88,7 +89,6 @@ impl Watch {
         let elapsed = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.since.store(elapsed, Ordering::Release);
         self.phase.store(phase as u8, Ordering::Release);
-        self.changed.notify_one();
     }
 
     /// Moves from `Idle` to `Head` (a byte of the next request arrived).
@@ -292,7 +292,13 @@ async fn serve_connection<S>(
         connection.as_mut().graceful_shutdown();
     }
     loop {
-        let deadline = watch.deadline(&limits);
+        // The phase may change while the watchdog sleeps: it wakes at least every
+        // `header_read_timeout`, so a request's headers never get longer than that after the
+        // phase they started in was checked, and finds the phase's exact deadline then.
+        let next_check = Instant::now() + limits.header_read_timeout;
+        let wake = watch
+            .deadline(&limits)
+            .map_or(next_check, |deadline| deadline.min(next_check));
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(error) = result {
@@ -300,8 +306,7 @@ async fn serve_connection<S>(
                 }
                 return;
             }
-            () = watch.changed.notified() => {}
-            () = sleep_until(deadline) => {
+            () = tokio::time::sleep_until(wake) => {
                 if watch.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
                     // Headers too slow, or idle too long: close (dropping the connection
                     // closes the socket).
@@ -315,12 +320,5 @@ async fn serve_connection<S>(
                 }
             }
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
