@@ -86,8 +86,11 @@ impl Watch {
     }
 
     fn enter(&self, phase: Phase) {
-        let elapsed = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.since.store(elapsed, Ordering::Release);
+        // `Busy` has no deadline, so its start is never read: no clock read for it.
+        if phase != Phase::Busy {
+            let elapsed = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.since.store(elapsed, Ordering::Release);
+        }
         self.phase.store(phase as u8, Ordering::Release);
     }
 
