@@ -8,7 +8,7 @@
 //! connection has a phase: `Head` from its first byte (or its accept) until hyper hands the
 //! request over, `Busy` while it is served, `Idle` from the response until the next byte. The
 //! reader and the service record each phase change in two atomics; a watchdog per connection
-//! wakes at the current phase's deadline, and at least every `header_read_timeout`, and closes
+//! wakes at the current phase's deadline, and at least once per the shorter timeout, and closes
 //! the connection when the deadline of the phase it finds has passed. Nothing wakes it per
 //! request: a phase change costs a clock read and two stores, not a notification and a new
 //! timer (which measured about 5 % of a forward-auth request's CPU).
@@ -296,9 +296,9 @@ async fn serve_connection<S>(
     }
     loop {
         // The phase may change while the watchdog sleeps: it wakes at least every
-        // `header_read_timeout`, so a request's headers never get longer than that after the
-        // phase they started in was checked, and finds the phase's exact deadline then.
-        let next_check = Instant::now() + limits.header_read_timeout;
+        // `min(header_read_timeout, keep_alive_timeout)`, so it sees a new phase before that
+        // phase's deadline and then sleeps until exactly that deadline.
+        let next_check = Instant::now() + limits.header_read_timeout.min(limits.keep_alive_timeout);
         let wake = watch
             .deadline(&limits)
             .map_or(next_check, |deadline| deadline.min(next_check));
