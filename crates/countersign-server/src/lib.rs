@@ -131,6 +131,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             "/openapi.json",
             get(move || async move { axum::Json(document) }),
         )
+        // Envoy's ext_authz keeps the original method and appends the original path (the
+        // OpenAPI entry is `forward::verify_envoy`'s).
+        .route(
+            "/v1/verify/{*original_uri}",
+            axum::routing::any(forward::verify_envoy).with_state(state.clone()),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::track,
@@ -225,8 +231,7 @@ impl tower::Service<axum::extract::Request> for Connection {
 
     fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
         let (state, router) = &*self.shared;
-        if request.method() == axum::http::Method::GET
-            && request.uri().path() == "/v1/verify"
+        if routes::forward::is_forward_auth(&request)
             && let Some(response) = routes::forward::verify_in_place(state, &request, self.peer)
         {
             return ConnectionFuture::Answered(Some(response));

@@ -3,9 +3,11 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-/// Document-level metadata; the paths come from the router.
+/// Document-level metadata; the paths come from the router, except Envoy's forward-auth path,
+/// which is routed by hand (a wildcard path and every method).
 #[derive(OpenApi)]
 #[openapi(
+    paths(crate::routes::forward::verify_envoy),
     info(title = "countersign", description = "Authentication server for multi-tenant document-signing APIs."),
     modifiers(&BearerScheme),
     tags(

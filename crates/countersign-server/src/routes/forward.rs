@@ -55,7 +55,10 @@ pub async fn verify(
 ) -> Response {
     // A credential this worker thread verified before was answered by `verify_in_place`
     // before routing; what reaches the router takes the full path.
-    let request = state.verifier.read(request.headers(), peer.0);
+    let original = original_uri_in_path(&request);
+    let request = state
+        .verifier
+        .read_with_path(request.headers(), peer.0, original);
     match authenticate_measured(&state, &request).await {
         Ok(verified) => {
             let mut headers = HeaderMap::with_capacity(16);
@@ -66,6 +69,53 @@ pub async fn verify(
         }
         Err(refusal) => refusal.into_forward_auth_response(),
     }
+}
+
+/// Forward auth for Envoy's `ext_authz` HTTP service, which keeps the original method and
+/// appends the original path and query to `/v1/verify`: any method, the original URI read from
+/// the path (and any original-URI header must agree with it). Answers as `/v1/verify`.
+#[utoipa::path(
+    get,
+    path = "/v1/verify/{original_uri}",
+    tag = "forward-auth",
+    params(
+        ("original_uri" = String, Path, description = "The original path and query, as Envoy appends it (any method is accepted)"),
+        ("Authorization" = Option<String>, Header, description = "bearer {token}"),
+        ("X-AS-UserContext" = Option<String>, Header, description = "{username}:{accountContextId}"),
+        ("X-DocuSign-Authentication" = Option<String>, Header, description = "Legacy credentials, XML or JSON"),
+    ),
+    responses(
+        (status = 200, description = "Verified; identity in X-Countersign-* response headers"),
+        (status = 401, description = "Not authenticated (dialect body)"),
+        (status = 403, description = "Not authorized, or a dialect 400 refusal (dialect body)"),
+    )
+)]
+pub async fn verify_envoy(
+    state: State<AppState>,
+    peer: crate::routes::Peer,
+    request: Request,
+) -> Response {
+    verify(state, peer, request).await
+}
+
+/// The original URI Envoy's `ext_authz` puts after `/v1/verify` (path and query, raw), when
+/// the request is of that shape.
+pub fn original_uri_in_path(request: &Request) -> Option<&[u8]> {
+    let path_and_query = request.uri().path_and_query()?.as_str();
+    let rest = path_and_query.strip_prefix(FORWARD_AUTH_PATH)?;
+    rest.starts_with('/').then_some(rest.as_bytes())
+}
+
+/// The forward-auth path; Envoy appends the original path to it.
+pub const FORWARD_AUTH_PATH: &str = "/v1/verify";
+
+/// Whether a request is forward auth: `GET /v1/verify`, or any method on `/v1/verify/…`.
+pub fn is_forward_auth(request: &Request) -> bool {
+    let path = request.uri().path();
+    (path == FORWARD_AUTH_PATH && request.method() == axum::http::Method::GET)
+        || path
+            .strip_prefix(FORWARD_AUTH_PATH)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The verified principal as JSON; refusals as `/v1/verify`.
@@ -105,7 +155,10 @@ pub async fn whoami(
 /// `None` when the request needs the full path.
 pub fn verify_in_place(state: &AppState, request: &Request, peer: SocketAddr) -> Option<Response> {
     let started = std::time::Instant::now();
-    let read = state.verifier.read(request.headers(), Some(peer));
+    let read =
+        state
+            .verifier
+            .read_with_path(request.headers(), Some(peer), original_uri_in_path(request));
     let (mut response, method) = state.verifier.answer_from_thread_cache(&read)?;
     let request_id = match request.headers().get(&REQUEST_ID) {
         Some(id) => Some(id.clone()),

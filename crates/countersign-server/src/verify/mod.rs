@@ -104,6 +104,16 @@ impl Verifier {
         VerifyRequest::parse(headers, peer, &self.read_options)
     }
 
+    /// Reads a forward-auth request whose original URI is in its own path (Envoy `ext_authz`).
+    pub fn read_with_path<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        peer: Option<SocketAddr>,
+        original_uri: Option<&[u8]>,
+    ) -> VerifyRequest<'h> {
+        VerifyRequest::parse_with_path(headers, peer, &self.read_options, original_uri)
+    }
+
     /// Verifies a password against a PHC string off the executor, through the bounded pool.
     ///
     /// # Errors

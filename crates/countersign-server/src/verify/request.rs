@@ -17,7 +17,7 @@ pub const LEGACY_HEADER: HeaderName = HeaderName::from_static("x-docusign-authen
 const USER_CONTEXT: HeaderName = HeaderName::from_static("x-as-usercontext");
 
 /// The headers a proxy reports the original URI in: nginx, Traefik and Caddy, Envoy.
-pub const URI_HEADERS: [HeaderName; 3] = [
+pub static URI_HEADERS: [HeaderName; 3] = [
     HeaderName::from_static("x-original-uri"),
     HeaderName::from_static("x-forwarded-uri"),
     HeaderName::from_static("x-envoy-original-path"),
@@ -114,8 +114,20 @@ fn repeated(headers: &HeaderMap, name: &HeaderName, any_repeats: bool) -> bool {
 impl<'h> VerifyRequest<'h> {
     /// Reads a request's headers.
     pub fn parse(headers: &'h HeaderMap, peer: Option<SocketAddr>, options: &ReadOptions) -> Self {
+        Self::parse_with_path(headers, peer, options, None)
+    }
+
+    /// Reads a request whose original URI the proxy put in the request's own path (Envoy's
+    /// `ext_authz` HTTP service: `/v1/verify` + the original path and query). Original-URI
+    /// headers, where read, must agree with it.
+    pub fn parse_with_path(
+        headers: &'h HeaderMap,
+        peer: Option<SocketAddr>,
+        options: &ReadOptions,
+        from_path: Option<&[u8]>,
+    ) -> Self {
         let any_repeats = has_repeats(headers);
-        let path = original_uri(headers, options, any_repeats);
+        let path = original_uri(headers, options, any_repeats, from_path);
         let credential = credential(headers, any_repeats);
         let user_context = match headers.get(&USER_CONTEXT) {
             None => UserContextHeader::Absent,
@@ -183,19 +195,18 @@ impl<'h> VerifyRequest<'h> {
 }
 
 /// The original URI's accounts, fail-closed (SPEC §6.1): a header sent twice, or several
-/// original-URI headers that disagree, are refused unless one header is configured as trusted.
-fn original_uri(headers: &HeaderMap, options: &ReadOptions, any_repeats: bool) -> PathAccounts {
-    if let Some(name) = &options.trusted_uri_header {
-        return match headers.get(name) {
-            None => PathAccounts::None,
-            Some(_) if repeated(headers, name, any_repeats) => {
-                PathAccounts::Refused(UriRefusal::RepeatedHeader)
-            }
-            Some(value) => PathAccounts::from_original_uri(value.as_bytes()),
-        };
-    }
-    let mut found: Option<&[u8]> = None;
-    for name in &URI_HEADERS {
+/// original-URI sources (headers, and the request path under Envoy) that disagree, are refused;
+/// with a trusted header configured, the other headers are ignored.
+fn original_uri(
+    headers: &HeaderMap,
+    options: &ReadOptions,
+    any_repeats: bool,
+    from_path: Option<&[u8]>,
+) -> PathAccounts {
+    let mut found: Option<&[u8]> = from_path;
+    let trusted = options.trusted_uri_header.as_ref();
+    let names = trusted.map_or(&URI_HEADERS[..], std::slice::from_ref);
+    for name in names {
         let Some(value) = headers.get(name) else {
             continue;
         };
@@ -338,6 +349,29 @@ mod tests {
         ]);
         assert_eq!(
             parse(&same).path,
+            PathAccounts::Named(vec![AccountRef::Number("1".into())])
+        );
+    }
+
+    #[test]
+    fn a_uri_in_the_path_must_agree_with_the_uri_headers() {
+        let map = headers(&[("x-envoy-original-path", b"/accounts/2/x")]);
+        let read = |map| {
+            VerifyRequest::parse_with_path(
+                map,
+                None,
+                &ReadOptions::default(),
+                Some(b"/accounts/1/x"),
+            )
+            .path
+        };
+        assert_eq!(
+            read(&map),
+            PathAccounts::Refused(UriRefusal::ConflictingHeaders)
+        );
+        let none = HeaderMap::new();
+        assert_eq!(
+            read(&none),
             PathAccounts::Named(vec![AccountRef::Number("1".into())])
         );
     }

@@ -396,3 +396,80 @@ async fn repeated_credential_headers_are_refused() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// Envoy's `ext_authz` HTTP service keeps the original method and appends the original path
+/// and query to `/v1/verify`.
+async fn envoy(
+    w: &World,
+    method: reqwest::Method,
+    original: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = w
+        .app
+        .client
+        .request(method, w.app.url(&format!("/v1/verify{original}")))
+        .header("Authorization", format!("Bearer {}", w.token));
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn envoy_ext_authz_requests_read_the_original_uri_from_the_path() {
+    let w = world().await;
+    let mine = format!(
+        "/restapi/v2.1/accounts/{}/envelopes?from_date=2026-01-01",
+        w.mine_number
+    );
+    let other = format!("/restapi/v2.1/accounts/{}/envelopes", w.other_number);
+    for attempt in 0..2 {
+        for method in [
+            reqwest::Method::GET,
+            reqwest::Method::POST,
+            reqwest::Method::DELETE,
+        ] {
+            let granted = envoy(&w, method.clone(), &mine, &[]).await;
+            assert_eq!(
+                granted.status(),
+                StatusCode::OK,
+                "{method} attempt {attempt}"
+            );
+            assert_eq!(granted.headers()["x-countersign-account"], w.mine.as_str());
+            let refused = envoy(&w, method.clone(), &other, &[]).await;
+            assert_eq!(
+                refused.status(),
+                StatusCode::FORBIDDEN,
+                "{method} attempt {attempt}"
+            );
+        }
+    }
+    // A client's copy of an original-URI header must agree with the path.
+    let steered = envoy(
+        &w,
+        reqwest::Method::GET,
+        &other,
+        &[("X-Original-URI", &mine)],
+    )
+    .await;
+    assert_eq!(steered.status(), StatusCode::FORBIDDEN);
+    let dotted = format!(
+        "/restapi/v2.1/accounts/{}/x/%2e%2e/%2e%2e/{}/envelopes",
+        w.mine_number, w.other_number
+    );
+    assert_eq!(
+        envoy(&w, reqwest::Method::GET, &dotted, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // The plain forward-auth path still answers GET only.
+    let post = w
+        .app
+        .client
+        .post(w.app.url("/v1/verify"))
+        .header("Authorization", format!("Bearer {}", w.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
