@@ -470,20 +470,11 @@ fn seconds(value: f64) -> std::time::Duration {
 /// # Errors
 /// Returns a store or listener failure.
 pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
-    let tls = options
-        .tls
-        .map(tls::Tls::load)
-        .transpose()?
-        .map(Arc::new);
+    let tls = options.tls.map(tls::Tls::load).transpose()?.map(Arc::new);
     let mut config = options.config;
     config.serves_tls = tls.is_some();
-    let (state, writer, flusher) = build_state(
-        config,
-        options.store,
-        options.clock,
-        &options.secrets,
-    )
-    .await?;
+    let (state, writer, flusher) =
+        build_state(config, options.store, options.clock, &options.secrets).await?;
     let addr = options.listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let (router, _) = router(state.clone());

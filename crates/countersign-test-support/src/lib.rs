@@ -174,10 +174,16 @@ pub async fn spawn_tls_app(files: TlsFiles, trust_pem: &[u8]) -> TestApp {
     spawn(|_| {}, Some((files, trust_pem))).await
 }
 
-async fn spawn(
+/// [`spawn_tls_app`] with a configuration tweak.
+pub async fn spawn_tls_app_with(
+    files: TlsFiles,
+    trust_pem: &[u8],
     tweak: impl FnOnce(&mut ServerConfig),
-    tls: Option<(TlsFiles, &[u8])>,
 ) -> TestApp {
+    spawn(tweak, Some((files, trust_pem))).await
+}
+
+async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u8])>) -> TestApp {
     let (url, database) = fresh_database().await;
     let database_url = url.clone();
     let store = Store::connect(&StoreConfig {

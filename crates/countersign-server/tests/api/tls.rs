@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use countersign_server::tls::TlsFiles;
-use countersign_test_support::{TestApp, spawn_tls_app};
+use countersign_test_support::{TestApp, spawn_tls_app, spawn_tls_app_with};
 use hyper_util::rt::TokioIo;
 use reqwest::StatusCode;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -171,7 +171,10 @@ async fn tls_reload_reaches_new_connections_and_keeps_open_ones() {
     app.server().reload_tls().unwrap();
 
     let (mut after, peer, _) = connect(addr, &both, &[&rustls::version::TLS13]).await;
-    assert_eq!(peer, second.der, "a new connection sees the new certificate");
+    assert_eq!(
+        peer, second.der,
+        "a new connection sees the new certificate"
+    );
     assert_eq!(get(&mut after, "/healthz").await, StatusCode::OK);
     // The connection opened before the reload answers again on the same keep-alive connection.
     assert_eq!(get(&mut before, "/healthz").await, StatusCode::OK);
@@ -199,4 +202,29 @@ async fn tls_reload_with_a_broken_key_keeps_the_old_certificate() {
     let (mut client, peer, _) = connect(addr, &both, &[&rustls::version::TLS12]).await;
     assert_eq!(peer, first.der);
     assert_eq!(get(&mut client, "/healthz").await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tls_makes_console_cookies_secure_whatever_the_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = certificate("first");
+    let app = spawn_tls_app_with(write(dir.path(), &first), first.pem.as_bytes(), |config| {
+        config.public_url = "http://auth.example.com".into();
+    })
+    .await;
+    let page = app
+        .client
+        .get(app.url("/console/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("; HttpOnly"), "{cookie}");
 }
