@@ -734,6 +734,7 @@ async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
 }
 
 async fn serve(config: FileConfig) -> Result<()> {
+    let tls = config::tls_files(&config)?;
     let store = operations::open_migrated(&config, Open::MayCreate).await?;
     if store.is_empty().await? {
         bootstrap(&config, store.clone()).await?;
@@ -749,12 +750,45 @@ async fn serve(config: FileConfig) -> Result<()> {
         listener,
         clock: Arc::new(SystemClock),
         secrets: supplied_secrets(&config)?,
+        tls,
     })
     .await
     .context("starting the server")?;
-    tracing::info!(address = %server.local_addr(), database = %mask_url(&config.database_url), "countersign listening");
-    server.wait_for(shutdown_signal()).await;
+    tracing::info!(
+        address = %server.local_addr(),
+        database = %mask_url(&config.database_url),
+        tls = server.serves_tls(),
+        "countersign listening"
+    );
+    reload_until_stopped(&server).await;
+    server.wait_for(std::future::ready(())).await;
     Ok(())
+}
+
+/// Waits for SIGTERM or Ctrl-C; meanwhile, when TLS is served directly, every SIGHUP re-reads
+/// the certificate and key (a failure is logged and the previous certificate stays).
+async fn reload_until_stopped(server: &countersign_server::RunningServer) {
+    #[cfg(unix)]
+    if server.serves_tls() {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hangup) => {
+                let mut stop = std::pin::pin!(shutdown_signal());
+                loop {
+                    tokio::select! {
+                        () = &mut stop => return,
+                        Some(()) = hangup.recv() => {
+                            // Logged by `reload_tls` either way.
+                            let _ = server.reload_tls();
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no SIGHUP handler; the TLS files are not reloaded");
+            }
+        }
+    }
+    shutdown_signal().await;
 }
 
 async fn shutdown_signal() {

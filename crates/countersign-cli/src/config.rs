@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use countersign_server::config::ServerConfig;
+use countersign_server::tls::TlsFiles;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,10 @@ pub struct FileConfig {
     /// File holding a master key (hex, at least 32 bytes); when set, the pepper and signing key
     /// are derived from it and never stored in the database.
     pub master_key_file: Option<PathBuf>,
+    /// PEM certificate chain to serve TLS with directly (with `tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
     /// HTTP server settings.
     pub server: ServerConfig,
 }
@@ -39,6 +44,8 @@ impl Default for FileConfig {
             pepper_file: None,
             signing_key_file: None,
             master_key_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             server: ServerConfig::default(),
         }
     }
@@ -74,6 +81,12 @@ pub struct Overrides {
     /// File with a master key (hex); secrets are then derived, never stored.
     #[arg(long, global = true, env = "COUNTERSIGN_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// PEM certificate chain: serve TLS directly (needs --tls-key; re-read on SIGHUP).
+    #[arg(long = "tls-cert", global = true, env = "COUNTERSIGN_TLS_CERT")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", global = true, env = "COUNTERSIGN_TLS_KEY")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// Loads the file (if any) and applies overrides.
@@ -99,10 +112,21 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
     if let Some(listen) = &overrides.listen {
         config.listen.clone_from(listen);
     }
+    if overrides.tls_cert_file.is_some() {
+        config.tls_cert_file.clone_from(&overrides.tls_cert_file);
+    }
+    if overrides.tls_key_file.is_some() {
+        config.tls_key_file.clone_from(&overrides.tls_key_file);
+    }
     if let Some(public_url) = &overrides.public_url {
         config.server.public_url.clone_from(public_url);
     } else if path.is_none() || config.server.public_url == ServerConfig::default().public_url {
-        config.server.public_url = format!("http://{}", config.listen);
+        let scheme = if config.tls_cert_file.is_some() || config.tls_key_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        config.server.public_url = format!("{scheme}://{}", config.listen);
     }
     if let Some(n) = overrides.database_max_connections {
         config.database_max_connections = n;
@@ -125,6 +149,26 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
     }
     config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
     Ok(config)
+}
+
+/// The certificate and key to serve TLS with, when both are configured.
+///
+/// # Errors
+/// Fails when only one of the two is given, naming the other.
+pub fn tls_files(config: &FileConfig) -> Result<Option<TlsFiles>> {
+    match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => anyhow::bail!(
+            "--tls-cert needs --tls-key (COUNTERSIGN_TLS_KEY, tls_key_file) with its private key"
+        ),
+        (None, Some(_)) => anyhow::bail!(
+            "--tls-key needs --tls-cert (COUNTERSIGN_TLS_CERT, tls_cert_file) with its certificate"
+        ),
+    }
 }
 
 /// Reads a hex secret from a file (whitespace trimmed).

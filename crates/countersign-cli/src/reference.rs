@@ -34,10 +34,18 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "master_key_file",
         "File holding a master key (hex, at least 32 bytes); the pepper and signing key are then derived from it and never stored.",
     ),
+    (
+        "tls_cert_file",
+        "PEM certificate chain (leaf first); with tls_key_file, TLS 1.2/1.3 is served directly and both files are re-read on SIGHUP. Unset: plain HTTP.",
+    ),
+    (
+        "tls_key_file",
+        "PEM private key (PKCS#8, PKCS#1 or SEC1) of tls_cert_file.",
+    ),
     ("server", "The HTTP server and its authentication rules."),
     (
         "server.public_url",
-        "Base URL clients reach this server at (DocuSign baseUrl, sunset links, console cookies). Default: http://{listen}.",
+        "Base URL clients reach this server at (DocuSign baseUrl, sunset links, console cookies). Default: http://{listen}, or https://{listen} when TLS is served directly.",
     ),
     (
         "server.session_default_minutes",

@@ -1093,3 +1093,49 @@ fn server_out_of_file_descriptors_keeps_serving_once_connections_close() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn serve_with_only_one_tls_file_names_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = countersign(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert", "cert.pem"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    assert!(
+        !dir.path().join("cs.db").exists(),
+        "refused before any database is created"
+    );
+
+    let output = countersign(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("COUNTERSIGN_TLS_KEY", "key.pem")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
+}
+
+#[test]
+fn tls_makes_the_default_public_url_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run(
+        &dir,
+        &[
+            "init",
+            "--listen",
+            "127.0.0.1:9443",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ],
+    );
+    assert!(
+        stdout.contains("https://127.0.0.1:9443/console"),
+        "{stdout}"
+    );
+}

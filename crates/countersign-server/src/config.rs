@@ -57,6 +57,10 @@ pub struct ServerConfig {
     pub throttle: crate::throttle::ThrottleConfig,
     /// How forward auth reads the proxy's headers.
     pub forward_auth: ForwardAuthConfig,
+    /// Whether TLS is served directly (set by `start` from its TLS files; not a configuration
+    /// key): console cookies are then `Secure`.
+    #[serde(skip)]
+    pub serves_tls: bool,
 }
 
 /// `[server.forward_auth]`: which proxy header carries the original URI.
@@ -111,6 +115,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             throttle: crate::throttle::ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
+            serves_tls: false,
         }
     }
 }

@@ -13,6 +13,10 @@
 //! request: a phase change costs a clock read and two stores, not a notification and a new
 //! timer (which measured about 5 % of a forward-auth request's CPU).
 //!
+//! With TLS (SPEC §8) the handshake runs in the connection's own task, inside the header clock
+//! that starts at the accept: a handshake that is too slow is closed like slow headers. The
+//! watchdog then sees the decrypted bytes, so the phases mean the same over TLS.
+//!
 //! Graceful shutdown is `axum::serve`'s: stop accepting, let every connection finish the
 //! request it is serving (keep-alive off), then return.
 
@@ -28,9 +32,11 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
+
+use crate::tls::Tls;
 
 /// What a connection may cost.
 #[derive(Clone, Copy, Debug)]
@@ -121,13 +127,13 @@ impl Watch {
     }
 }
 
-/// The socket, telling its [`Watch`] when bytes arrive.
-struct WatchedIo {
-    stream: TcpStream,
+/// The socket (or its TLS stream), telling its [`Watch`] when bytes arrive.
+struct WatchedIo<T> {
+    stream: T,
     watch: Arc<Watch>,
 }
 
-impl AsyncRead for WatchedIo {
+impl<T: AsyncRead + Unpin> AsyncRead for WatchedIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -143,7 +149,7 @@ impl AsyncRead for WatchedIo {
     }
 }
 
-impl AsyncWrite for WatchedIo {
+impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -202,11 +208,13 @@ where
 }
 
 /// Accepts connections until `shutdown` resolves, serves each with the service `make` builds
-/// for its peer, then waits for the connections to finish their requests.
+/// for its peer (over TLS when `tls` is given), then waits for the connections to finish their
+/// requests.
 pub async fn serve<S>(
     listener: TcpListener,
     make: impl Fn(SocketAddr) -> S,
     limits: Limits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()>,
 ) where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -243,8 +251,26 @@ pub async fn serve<S>(
         };
         let service = make(peer);
         let stopping = stopping.clone();
+        // The acceptor is taken now: a reload after this accept does not concern it.
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
-            serve_connection(stream, service, limits, stopping).await;
+            // The header clock starts at the accept, before any handshake.
+            let watch = Arc::new(Watch::new());
+            match acceptor {
+                None => serve_connection(stream, watch, service, limits, stopping).await,
+                Some(acceptor) => {
+                    let deadline = watch.base + limits.header_read_timeout;
+                    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, watch, service, limits, stopping).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!("TLS handshake too slow; closed"),
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -267,16 +293,17 @@ fn is_connection_error(error: &std::io::Error) -> bool {
     )
 }
 
-async fn serve_connection<S>(
-    stream: TcpStream,
+async fn serve_connection<S, T>(
+    stream: T,
+    watch: Arc<Watch>,
     service: S,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
 ) where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let watch = Arc::new(Watch::new());
     let io = TokioIo::new(WatchedIo {
         stream,
         watch: watch.clone(),

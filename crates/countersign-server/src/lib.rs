@@ -22,6 +22,7 @@ pub mod routes;
 pub mod state;
 pub mod striped;
 pub mod throttle;
+pub mod tls;
 pub mod usage;
 pub mod verify;
 
@@ -278,6 +279,9 @@ pub enum StartError {
     /// The dummy password hash could not be computed.
     #[error("password hashing failed")]
     Hash,
+    /// The TLS certificate or key could not be used.
+    #[error("TLS certificate or key")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// What `start` needs.
@@ -293,6 +297,8 @@ pub struct StartOptions {
     pub clock: Arc<dyn Clock>,
     /// Operator-supplied secrets.
     pub secrets: SuppliedSecrets,
+    /// The certificate and key when TLS is served directly (SPEC §8); plain HTTP otherwise.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 /// A running server.
@@ -302,6 +308,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     state: AppState,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl RunningServer {
@@ -313,6 +320,36 @@ impl RunningServer {
     /// The server's state (tests and embedding).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Whether TLS is served directly.
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Re-reads the TLS certificate and key (on SIGHUP): new connections use them, open ones
+    /// are untouched. On failure the previous certificate stays in use and the error is logged.
+    /// Without TLS it does nothing.
+    ///
+    /// # Errors
+    /// Returns why the files could not be used.
+    pub fn reload_tls(&self) -> Result<(), tls::TlsError> {
+        let Some(tls) = &self.tls else {
+            return Ok(());
+        };
+        match tls.reload() {
+            Ok(()) => {
+                tracing::info!(cert = %tls.files().cert.display(), "TLS certificate reloaded");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(
+                    error = %error_chain(&error),
+                    "TLS reload failed; the previous certificate stays in use"
+                );
+                Err(error)
+            }
+        }
     }
 
     /// Stops accepting connections, finishes requests in flight, flushes the audit and usage
@@ -438,13 +475,11 @@ fn seconds(value: f64) -> std::time::Duration {
 /// # Errors
 /// Returns a store or listener failure.
 pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
-    let (state, writer, flusher) = build_state(
-        options.config,
-        options.store,
-        options.clock,
-        &options.secrets,
-    )
-    .await?;
+    let tls = options.tls.map(tls::Tls::load).transpose()?.map(Arc::new);
+    let mut config = options.config;
+    config.serves_tls = tls.is_some();
+    let (state, writer, flusher) =
+        build_state(config, options.store, options.clock, &options.secrets).await?;
     let addr = options.listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let (router, _) = router(state.clone());
@@ -475,6 +510,7 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
             }
         }
     });
+    let serve_tls = tls.clone();
     let task = tokio::spawn(async move {
         let shared = Arc::new((serve_state.clone(), router));
         let limits = connections::Limits {
@@ -489,6 +525,7 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
                 peer,
             },
             limits,
+            serve_tls,
             async move {
                 let _ = stopped.await;
             },
@@ -516,5 +553,18 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         stop: Some(stop),
         task,
         state,
+        tls,
     })
+}
+
+/// An error and its causes, `: `-separated, for a log line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

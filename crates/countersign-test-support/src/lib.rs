@@ -12,6 +12,7 @@ pub mod skip;
 use countersign_server::clock::{Clock, ManualClock};
 use countersign_server::config::{PasswordHashing, ServerConfig};
 use countersign_server::ops::{Actor, Ops};
+use countersign_server::tls::TlsFiles;
 use countersign_server::{RunningServer, StartOptions};
 use countersign_store::{Store, StoreConfig};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -163,6 +164,26 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server with a configuration tweak.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    spawn(tweak, None).await
+}
+
+/// Starts a server serving TLS directly with the certificate and key in `files`; the app's
+/// client trusts only `trust_pem` (a PEM certificate) and its base URL is
+/// `https://127.0.0.1:PORT`.
+pub async fn spawn_tls_app(files: TlsFiles, trust_pem: &[u8]) -> TestApp {
+    spawn(|_| {}, Some((files, trust_pem))).await
+}
+
+/// [`spawn_tls_app`] with a configuration tweak.
+pub async fn spawn_tls_app_with(
+    files: TlsFiles,
+    trust_pem: &[u8],
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> TestApp {
+    spawn(tweak, Some((files, trust_pem))).await
+}
+
+async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u8])>) -> TestApp {
     let (url, database) = fresh_database().await;
     let database_url = url.clone();
     let store = Store::connect(&StoreConfig {
@@ -174,7 +195,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     store.migrate().await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{addr}");
     let mut config = test_config(&base);
     tweak(&mut config);
     let clock = Arc::new(ManualClock::default());
@@ -206,10 +228,18 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
         listener,
         clock: clock.clone(),
         secrets: Default::default(),
+        tls: tls.as_ref().map(|(files, _)| files.clone()),
     })
     .await
     .unwrap();
-    let client = reqwest::Client::builder().build().unwrap();
+    let mut client = reqwest::Client::builder();
+    if let Some((_, trust_pem)) = tls {
+        client = client
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(trust_pem).unwrap());
+    }
+    let client = client.build().unwrap();
     let mut app = TestApp {
         base,
         client,

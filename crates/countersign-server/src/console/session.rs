@@ -53,13 +53,15 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, value)| value.trim())
 }
 
-/// Whether the console is served over TLS (its public URL is `https`), so cookies are `Secure`.
+/// Whether the console is served over TLS (served directly, or its public URL is `https`),
+/// so cookies are `Secure`.
 pub fn is_secure(state: &AppState) -> bool {
-    state
-        .config
-        .public_url
-        .get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    state.config.serves_tls
+        || state
+            .config
+            .public_url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Secure` over TLS.

@@ -17,5 +17,6 @@ mod names;
 mod operations;
 mod passwords;
 mod throttle;
+mod tls;
 mod token_exchange;
 mod verify;
