@@ -3,6 +3,7 @@
 use crate::Cli;
 use crate::config::{self, FileConfig, mask_url, read_secret_file};
 use crate::operations::{self, Open};
+use crate::pages::{PAGE_SIZE, all_pages};
 use crate::reference;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
@@ -864,9 +865,14 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
         Command::Env {
             action: EnvAction::List,
         } => {
-            let page = store.list_environments(org, None, 1000).await?;
+            let environments = all_pages(|cursor| async move {
+                store
+                    .list_environments(org, cursor.as_deref(), PAGE_SIZE)
+                    .await
+            })
+            .await?;
             let value = json!(
-                page.items
+                environments
                     .iter()
                     .map(|e| json!({"id": e.id, "name": e.name, "kind": e.kind.as_str()}))
                     .collect::<Vec<_>>()
@@ -875,7 +881,7 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
                 json_mode,
                 &value,
                 &["id", "name", "kind"],
-                page.items
+                environments
                     .iter()
                     .map(|e| vec![e.id.to_string(), e.name.clone(), e.kind.as_str().into()])
                     .collect(),
@@ -912,13 +918,16 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
         Command::Account {
             action: AccountAction::List,
         } => {
-            let page = store.list_accounts(org, None, 1000).await?;
-            let value = json!(page.items.iter().map(|a| json!({"id": a.id, "number": a.number, "name": a.name, "environment_id": a.environment_id})).collect::<Vec<_>>());
+            let accounts = all_pages(|cursor| async move {
+                store.list_accounts(org, cursor.as_deref(), PAGE_SIZE).await
+            })
+            .await?;
+            let value = json!(accounts.iter().map(|a| json!({"id": a.id, "number": a.number, "name": a.name, "environment_id": a.environment_id})).collect::<Vec<_>>());
             output(
                 json_mode,
                 &value,
                 &["id", "number", "name", "environment_id"],
-                page.items
+                accounts
                     .iter()
                     .map(|a| {
                         vec![
@@ -954,14 +963,18 @@ async fn directory(direct: &Direct, command: Command, json_mode: bool) -> Result
         }
         Command::IntegratorKey { action } => match action {
             IntegratorKeyAction::List => {
-                let page = store.list_integrator_keys(org, None, 1000).await?;
-                let value = json!(page.items.iter().map(|k| json!({"id": k.id, "key": k.key, "name": k.name, "status": k.status.as_str(), "legacy_sunset_at": time_text(k.legacy_sunset_at)})).collect::<Vec<_>>());
+                let keys = all_pages(|cursor| async move {
+                    store
+                        .list_integrator_keys(org, cursor.as_deref(), PAGE_SIZE)
+                        .await
+                })
+                .await?;
+                let value = json!(keys.iter().map(|k| json!({"id": k.id, "key": k.key, "name": k.name, "status": k.status.as_str(), "legacy_sunset_at": time_text(k.legacy_sunset_at)})).collect::<Vec<_>>());
                 output(
                     json_mode,
                     &value,
                     &["id", "key", "name", "status", "sunset"],
-                    page.items
-                        .iter()
+                    keys.iter()
                         .map(|k| {
                             vec![
                                 k.id.to_string(),
@@ -1061,13 +1074,18 @@ async fn user_command(
     let show = |u: &countersign_core::directory::User| json!({"id": u.id, "email": u.email, "name": u.name, "status": u.status.as_str()});
     match action {
         UserAction::List => {
-            let page = ops.store.list_users(org, None, 1000).await?;
-            let value = json!(page.items.iter().map(show).collect::<Vec<_>>());
+            let users = all_pages(|cursor| async move {
+                ops.store
+                    .list_users(org, cursor.as_deref(), PAGE_SIZE)
+                    .await
+            })
+            .await?;
+            let value = json!(users.iter().map(show).collect::<Vec<_>>());
             output(
                 json_mode,
                 &value,
                 &["id", "email", "name", "status"],
-                page.items
+                users
                     .iter()
                     .map(|u| {
                         vec![
@@ -1243,15 +1261,17 @@ async fn api_user_command(
     ];
     match action {
         ApiUserAction::List { include_inactive } => {
-            let page = ops
-                .store
-                .list_api_users(org, include_inactive, now, None, 1000)
-                .await?;
+            let api_users = all_pages(|cursor| async move {
+                ops.store
+                    .list_api_users(org, include_inactive, now, cursor.as_deref(), PAGE_SIZE)
+                    .await
+            })
+            .await?;
             output(
                 json_mode,
-                &json!(page.items.iter().map(show).collect::<Vec<_>>()),
+                &json!(api_users.iter().map(show).collect::<Vec<_>>()),
                 &headers,
-                page.items.iter().map(row).collect(),
+                api_users.iter().map(row).collect(),
             );
         }
         ApiUserAction::Create {

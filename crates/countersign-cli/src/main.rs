@@ -9,6 +9,7 @@
 mod commands;
 mod config;
 mod operations;
+mod pages;
 mod reference;
 
 use anyhow::Result;

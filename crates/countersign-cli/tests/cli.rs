@@ -1139,3 +1139,62 @@ fn tls_makes_the_default_public_url_https() {
         "{stdout}"
     );
 }
+
+#[test]
+fn list_commands_print_every_item_past_the_first_page() {
+    let dir = tempfile::tempdir().unwrap();
+    run(&dir, &["init"]);
+    let url = format!("sqlite://{}", dir.path().join("cs.db").display());
+    let emails: Vec<String> = (0..2_500)
+        .map(|i| format!("bulk{i:04}@example.com"))
+        .collect();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = countersign_store::Store::connect(&countersign_store::StoreConfig {
+                url,
+                max_connections: 1,
+            })
+            .await
+            .unwrap();
+            let organization = store.list_organizations().await.unwrap()[0].id;
+            let account = store
+                .list_accounts(organization, None, 1)
+                .await
+                .unwrap()
+                .items[0]
+                .id;
+            let users: Vec<_> = emails
+                .iter()
+                .map(|email| {
+                    (
+                        countersign_core::ids::UserId(uuid::Uuid::now_v7()),
+                        email.clone(),
+                    )
+                })
+                .collect();
+            store
+                .insert_users_bulk(
+                    organization,
+                    account,
+                    &users,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .unwrap();
+            store.close().await;
+        });
+    let listed: Value = serde_json::from_str(&run(&dir, &["--json", "user", "list"])).unwrap();
+    let listed: std::collections::BTreeSet<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2_501, "2,500 users and the administrator");
+    assert!(emails.iter().all(|email| listed.contains(email.as_str())));
+    let table = run(&dir, &["user", "list"]);
+    assert_eq!(table.lines().count(), 1 + 2_501, "a header and every user");
+}
