@@ -6,11 +6,15 @@
     reason = "a command-line tool prints its results"
 )]
 
+mod args;
+mod client;
 mod commands;
 mod config;
 mod operations;
+mod output;
 mod pages;
 mod reference;
+mod serve;
 
 use anyhow::Result;
 use clap::Parser;
@@ -28,7 +32,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "COUNTERSIGN_ORGANIZATION")]
     org: Option<String>,
     #[command(subcommand)]
-    command: commands::Command,
+    command: args::Command,
 }
 
 #[tokio::main]
