@@ -168,61 +168,91 @@ pub async fn serve(config: FileConfig) -> Result<()> {
     })
     .await
     .context("starting the server")?;
+    // Listen for the stop (and reload) signals before saying so: a signal sent as soon as the
+    // line appears must reach these handlers, not the default action.
+    let stop = StopSignals::listen(server.serves_tls());
     tracing::info!(
         address = %server.local_addr(),
         database = %mask_url(&config.database_url),
         tls = server.serves_tls(),
         "countersign listening"
     );
-    reload_until_stopped(&server).await;
+    stop.wait(&server).await;
     server.wait_for(std::future::ready(())).await;
     Ok(())
 }
 
-/// Waits for SIGTERM or Ctrl-C; meanwhile, when TLS is served directly, every SIGHUP re-reads
-/// the certificate and key (a failure is logged and the previous certificate stays).
-async fn reload_until_stopped(server: &countersign_server::RunningServer) {
+/// SIGTERM, Ctrl-C and (when TLS is served directly) SIGHUP, registered up front.
+struct StopSignals {
     #[cfg(unix)]
-    if server.serves_tls() {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(mut hangup) => {
-                let mut stop = std::pin::pin!(shutdown_signal());
-                loop {
-                    tokio::select! {
-                        () = &mut stop => return,
-                        Some(()) = hangup.recv() => {
-                            // Logged by `reload_tls` either way.
-                            let _ = server.reload_tls();
-                        }
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "no SIGHUP handler; the TLS files are not reloaded");
-            }
-        }
-    }
-    shutdown_signal().await;
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+impl StopSignals {
+    fn listen(serves_tls: bool) -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let hangup = if serves_tls {
+                signal(SignalKind::hangup())
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, "no SIGHUP handler; the TLS files are not reloaded");
+                    })
+                    .ok()
+            } else {
+                None
+            };
+            Self {
+                terminate: signal(SignalKind::terminate()).ok(),
+                hangup,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        {
+            let _ = serves_tls;
+            Self {}
+        }
     }
-    tracing::info!("shutdown requested; finishing requests in flight");
+
+    /// Waits for SIGTERM or Ctrl-C; meanwhile every SIGHUP re-reads the certificate and key (a
+    /// failure is logged and the previous certificate stays).
+    async fn wait(mut self, server: &countersign_server::RunningServer) {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let mut ctrl_c = std::pin::pin!(ctrl_c);
+        #[cfg(unix)]
+        loop {
+            let terminate = async {
+                match self.terminate.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let hangup = async {
+                match self.hangup.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending::<Option<()>>().await,
+                }
+            };
+            tokio::select! {
+                () = &mut ctrl_c => break,
+                () = terminate => break,
+                Some(()) = hangup => {
+                    // Logged by `reload_tls` either way.
+                    let _ = server.reload_tls();
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = server;
+            ctrl_c.await;
+        }
+        tracing::info!("shutdown requested; finishing requests in flight");
+    }
 }
