@@ -1,8 +1,8 @@
 //! Queries over API users and their key digests.
 
+use crate::paging::list_bound;
 use crate::{
-    Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, overfetch,
-    parse_id,
+    Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
 };
 use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope, normalize_username};
 use countersign_core::ids::{ApiKeyId, ApiUserId, EnvironmentId, OrganizationId, UserId};
@@ -226,22 +226,23 @@ impl Store {
         limit: u32,
     ) -> Result<Page<ApiUser>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM api_users WHERE organization_id = $1 AND id > $2 \
-             AND ($3 = 1 OR (revoked_at IS NULL AND expires_at > $4)) ORDER BY id LIMIT $5"
+            "SELECT {COLUMNS} FROM api_users WHERE organization_id = $1 \
+             AND ($2 = 1 OR (revoked_at IS NULL AND expires_at > $3)) AND id > $4 \
+             ORDER BY id LIMIT $5"
         );
-        let rows = sqlx::query_as::<_, ApiUserRow>(&sql)
-            .bind(organization.to_string())
-            .bind(cursor.unwrap_or("").to_owned())
-            .bind(i64::from(include_inactive))
-            .bind(millis(now))
-            .bind(overfetch(limit))
-            .fetch_all(self.pool())
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<ApiUser>, _>>()?;
-        Ok(Page::from_overfetch(items, limit, |a| a.id.to_string()))
+        self.list_page::<ApiUserRow, _, _>(
+            &sql,
+            |query| {
+                query
+                    .bind(organization.to_string())
+                    .bind(i64::from(include_inactive))
+                    .bind(millis(now))
+            },
+            list_bound(cursor),
+            limit,
+            |a: &ApiUser| a.id.to_string(),
+        )
+        .await
     }
 
     /// Revokes an API user permanently (idempotent: the first revocation is kept).

@@ -1,6 +1,6 @@
 //! The audit log: batched inserts and filtered, newest-first listing.
 
-use crate::{Page, Store, StoreError, from_millis, millis, overfetch, parse_id};
+use crate::{Page, Store, StoreError, from_millis, millis, parse_id};
 use countersign_core::ids::OrganizationId;
 use time::OffsetDateTime;
 
@@ -94,6 +94,29 @@ struct AuditRow {
     detail: Option<String>,
 }
 
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            event: AuditEvent {
+                organization_id: row
+                    .organization_id
+                    .map(|id| parse_id(&id, OrganizationId::parse))
+                    .transpose()?,
+                at: from_millis(row.at)?,
+                actor: row.actor,
+                action: row.action,
+                subject: row.subject,
+                source_ip: row.source_ip,
+                outcome: AuditOutcome::parse(&row.outcome)
+                    .ok_or(StoreError::Corrupt { what: "outcome" })?,
+                detail: row.detail,
+            },
+        })
+    }
+}
+
 impl Store {
     /// Inserts a batch of events in one transaction.
     ///
@@ -134,44 +157,24 @@ impl Store {
         cursor: Option<i64>,
         limit: u32,
     ) -> Result<Page<AuditRecord>, StoreError> {
-        let rows = sqlx::query_as::<_, AuditRow>(
+        self.list_page::<AuditRow, _, _>(
             "SELECT id, organization_id, at, actor, action, subject, source_ip, outcome, detail FROM audit_events \
              WHERE ($1 IS NULL OR organization_id = $1) AND ($2 IS NULL OR actor = $2) \
              AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
              AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
+            |query| {
+                query
+                    .bind(filter.organization_id.map(|id| id.to_string()))
+                    .bind(filter.actor.clone())
+                    .bind(filter.action.clone())
+                    .bind(filter.since.map(millis))
+                    .bind(filter.until.map(millis))
+            },
+            cursor,
+            limit,
+            |r: &AuditRecord| r.id.to_string(),
         )
-        .bind(filter.organization_id.map(|id| id.to_string()))
-        .bind(filter.actor.clone())
-        .bind(filter.action.clone())
-        .bind(filter.since.map(millis))
-        .bind(filter.until.map(millis))
-        .bind(cursor)
-        .bind(overfetch(limit))
-        .fetch_all(self.pool())
-        .await?;
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                Ok(AuditRecord {
-                    id: row.id,
-                    event: AuditEvent {
-                        organization_id: row
-                            .organization_id
-                            .map(|id| parse_id(&id, OrganizationId::parse))
-                            .transpose()?,
-                        at: from_millis(row.at)?,
-                        actor: row.actor,
-                        action: row.action,
-                        subject: row.subject,
-                        source_ip: row.source_ip,
-                        outcome: AuditOutcome::parse(&row.outcome)
-                            .ok_or(StoreError::Corrupt { what: "outcome" })?,
-                        detail: row.detail,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
+        .await
     }
 
     /// Counts stored events (operations and tests).

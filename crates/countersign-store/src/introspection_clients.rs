@@ -1,10 +1,8 @@
 //! Registered introspection clients: the resource servers allowed to call `/v1/introspect`,
 //! stored with a digest of their secret, never the secret.
 
-use crate::directory::list_bound;
-use crate::{
-    Page, Store, StoreError, conflict_or_backend, from_millis, millis, overfetch, parse_id,
-};
+use crate::paging::list_bound;
+use crate::{Page, Store, StoreError, conflict_or_backend, from_millis, millis, parse_id};
 use countersign_core::ids::{IntrospectionClientId, OrganizationId};
 use countersign_core::introspection::IntrospectionClient;
 
@@ -76,17 +74,14 @@ impl Store {
             "SELECT {COLUMNS} FROM introspection_clients \
              WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         );
-        let rows = sqlx::query_as::<_, ClientRow>(&sql)
-            .bind(organization.to_string())
-            .bind(list_bound(cursor))
-            .bind(overfetch(limit))
-            .fetch_all(self.pool())
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<IntrospectionClient>, _>>()?;
-        Ok(Page::from_overfetch(items, limit, |c| c.id.to_string()))
+        self.list_page::<ClientRow, _, _>(
+            &sql,
+            |query| query.bind(organization.to_string()),
+            list_bound(cursor),
+            limit,
+            |c: &IntrospectionClient| c.id.to_string(),
+        )
+        .await
     }
 
     /// Returns an introspection client of an organization.

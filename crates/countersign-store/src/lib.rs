@@ -5,24 +5,33 @@
 //! file names match. Queries return core types, never rows. Times are stored as Unix
 //! milliseconds and ids as lower-case UUID text, which both backends compare identically.
 
+mod accounts;
+mod api_passwords;
 mod api_users;
 mod audit;
 mod bulk;
 mod changes;
-mod directory;
+mod environment_admins;
+mod environments;
+mod integrator_keys;
 mod introspection_clients;
 mod legacy_usage;
 mod maintenance;
+mod memberships;
 mod names;
+mod organizations;
+mod paging;
 mod sessions;
+mod users;
 
 pub use api_users::{ApiUserWithKeys, NewApiUser};
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
 pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
-pub use directory::{NewUser, PasswordHashes, UserUpdate};
 pub use legacy_usage::{RECENT_SOURCES, UsageDelta, UsageRow};
 pub use names::NameCollision;
+pub use paging::Page;
 pub use sessions::AdminSession;
+pub use users::{NewUser, PasswordHashes, UserUpdate};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -117,29 +126,6 @@ pub fn redact_url(url: &str) -> String {
             None => url.to_owned(),
         },
         _ => url.to_owned(),
-    }
-}
-
-/// A page of a list, with the cursor of the next page.
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    /// The items of this page.
-    pub items: Vec<T>,
-    /// Pass back as `cursor` for the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// Builds a page from `limit + 1` fetched items, using `cursor_of` on the last kept item.
-    fn from_overfetch(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Self {
-        let has_more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let next_cursor = if has_more {
-            items.last().map(cursor_of)
-        } else {
-            None
-        };
-        Self { items, next_cursor }
     }
 }
 
@@ -342,11 +328,6 @@ pub(crate) fn opt_from_millis(value: Option<i64>) -> Result<Option<OffsetDateTim
 
 pub(crate) fn parse_id<T>(text: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
     parse(text).ok_or(StoreError::Corrupt { what: "id" })
-}
-
-/// Clamps a requested page size to 1–1000 and turns it into the over-fetch SQL limit.
-pub(crate) fn overfetch(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 1000)) + 1
 }
 
 impl Store {

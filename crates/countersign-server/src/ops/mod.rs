@@ -1,0 +1,214 @@
+//! Directory operations shared by the admin API, the console and the CLI: validate with core,
+//! persist with the store, invalidate caches and write the audit event. No HTTP here.
+//!
+//! This module holds what every operation shares (`Ops`, `Actor`, `OpError`, `IssuedKey` and
+//! `Ops::commit`, the tail of every directory change); the operations live one file per
+//! entity beside it.
+
+use crate::audit::AuditSink;
+use crate::audit::truncate;
+use crate::cache::DirectoryCache;
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::secrets::random_bytes;
+use countersign_core::api_user::ApiUser;
+use countersign_core::ids::{OrganizationId, UserId};
+use countersign_core::key::ApiKey;
+use countersign_core::names;
+use countersign_core::secret::Secret;
+use countersign_store::{AuditEvent, AuditOutcome, Store, StoreError};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+mod accounts;
+mod api_users;
+mod bootstrap;
+mod environments;
+mod integrator_keys;
+mod introspection_clients;
+mod memberships;
+mod organizations;
+mod users;
+
+pub use bootstrap::Bootstrapped;
+
+/// Why an operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// The thing does not exist (or belongs to another organization).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule was violated.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human-readable explanation.
+        detail: String,
+    },
+    /// A field is invalid.
+    #[error("{field}: {detail}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A name holds a character that could make it show as another name (SPEC §2).
+    #[error("{field}: {detail}")]
+    Unreadable {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The caller may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The store failed.
+    #[error("store failure")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for OpError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { entity } => Self::NotFound(entity),
+            StoreError::Conflict { entity } => Self::Conflict {
+                code: "conflict",
+                detail: format!("{entity} already exists"),
+            },
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Refuses a name that could show as another (400), before any other check of it.
+fn check_visible(field: &'static str, name: &str) -> Result<(), OpError> {
+    names::check_visible(name).map_err(|e| OpError::Unreadable {
+        field,
+        detail: format!("{field} {e}"),
+    })
+}
+
+fn invalid(field: &'static str, detail: impl Into<String>) -> OpError {
+    OpError::Invalid {
+        field,
+        detail: detail.into(),
+    }
+}
+
+/// Who performs an operation.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The organization the operation applies to.
+    pub organization_id: OrganizationId,
+    /// The signed-in user, if any (the CLI has none).
+    pub user_id: Option<UserId>,
+    /// The name recorded in the audit log and `created_by`.
+    pub name: String,
+    /// The client address, when over HTTP.
+    pub source_ip: Option<String>,
+}
+
+/// The result of creating or rotating an API user: the record and the key, shown once.
+#[derive(Debug)]
+pub struct IssuedKey {
+    /// The API user.
+    pub api_user: ApiUser,
+    /// The new key; never stored, never shown again.
+    pub key: ApiKey,
+}
+
+/// Directory operations over one store.
+#[derive(Clone, Debug)]
+pub struct Ops {
+    /// The database.
+    pub store: Store,
+    /// Caches to invalidate after writes.
+    pub cache: Arc<DirectoryCache>,
+    /// Audit queue.
+    pub audit: AuditSink,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub config: ServerConfig,
+    /// Pepper for key digests.
+    pub pepper: Vec<u8>,
+}
+
+/// Draws a readable random password (24 base62 characters, about 142 bits).
+pub fn generate_password() -> Secret {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let bytes = random_bytes::<48>();
+    let text: String = bytes
+        .iter()
+        .filter(|b| usize::from(**b) < 256 / ALPHABET.len() * ALPHABET.len())
+        .take(24)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    Secret::new(text)
+}
+
+/// Parses an expiry given as RFC 3339 or as a date (meaning 00:00 UTC at the start of it).
+///
+/// # Errors
+/// Returns a field error naming the accepted forms.
+pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, OpError> {
+    let text = text.trim();
+    if let Ok(at) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        // Expiries have whole-second precision, like the tokens they bound.
+        return Ok(at
+            .replace_nanosecond(0)
+            .unwrap_or(at)
+            .to_offset(time::UtcOffset::UTC));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format)
+        .map(|date| date.midnight().assume_utc())
+        .map_err(|_| {
+            invalid(
+                "expires_at",
+                "expires_at must be an RFC 3339 time or a YYYY-MM-DD date",
+            )
+        })
+}
+
+impl Ops {
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Makes a committed directory change visible: this node's caches at once, other nodes
+    /// through the directory version (and PostgreSQL NOTIFY).
+    async fn changed(&self) {
+        self.cache.invalidate();
+        if let Err(error) = self.store.bump_directory_version().await {
+            // Other nodes still converge through their periodic re-check of the version once
+            // the database answers again; this node is already up to date.
+            tracing::warn!(%error, "could not publish a directory change");
+        }
+    }
+
+    async fn audit(&self, actor: &Actor, action: &str, subject: &str) {
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(actor.organization_id),
+                at: self.now(),
+                actor: truncate(&actor.name),
+                action: action.to_owned(),
+                subject: truncate(subject),
+                source_ip: actor.source_ip.clone(),
+                outcome: AuditOutcome::Success,
+                detail: None,
+            })
+            .await;
+    }
+
+    /// Finishes a committed directory change: makes it visible (`changed`), then records it
+    /// in the audit log as `action` on `subject` by `actor`.
+    async fn commit(&self, actor: &Actor, action: &str, subject: &str) {
+        self.changed().await;
+        self.audit(actor, action, subject).await;
+    }
+}

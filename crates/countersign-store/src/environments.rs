@@ -1,0 +1,119 @@
+//! Queries over the `environments` table.
+
+use crate::paging::list_bound;
+use crate::{Page, Store, StoreError, millis, parse_id};
+use countersign_core::directory::{Environment, EnvironmentKind};
+use countersign_core::ids::{EnvironmentId, OrganizationId, UserId};
+use time::OffsetDateTime;
+
+#[derive(sqlx::FromRow)]
+struct EnvironmentRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    kind: String,
+}
+
+impl TryFrom<EnvironmentRow> for Environment {
+    type Error = StoreError;
+    fn try_from(row: EnvironmentRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse_id(&row.id, EnvironmentId::parse)?,
+            organization_id: parse_id(&row.organization_id, OrganizationId::parse)?,
+            name: row.name,
+            kind: EnvironmentKind::parse(&row.kind).ok_or(StoreError::Corrupt { what: "kind" })?,
+        })
+    }
+}
+
+impl Store {
+    /// Creates an environment and makes `creator` (if any) its administrator, atomically.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn insert_environment(
+        &self,
+        environment: &Environment,
+        creator: Option<UserId>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO environments (id, organization_id, name, kind, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(environment.id.to_string())
+            .bind(environment.organization_id.to_string())
+            .bind(&environment.name)
+            .bind(environment.kind.as_str())
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        if let Some(creator) = creator {
+            sqlx::query("INSERT INTO environment_admins (environment_id, user_id) VALUES ($1, $2)")
+                .bind(environment.id.to_string())
+                .bind(creator.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lists an organization's environments in creation order.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_environments(
+        &self,
+        organization: OrganizationId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Environment>, StoreError> {
+        self.list_page::<EnvironmentRow, _, _>(
+            "SELECT id, organization_id, name, kind FROM environments \
+             WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            |query| query.bind(organization.to_string()),
+            list_bound(cursor),
+            limit,
+            |e: &Environment| e.id.to_string(),
+        )
+        .await
+    }
+
+    /// Returns the ids of every environment of an organization.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_environment_ids(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<EnvironmentId>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM environments WHERE organization_id = $1 ORDER BY id",
+        )
+        .bind(organization.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|id| parse_id(id, EnvironmentId::parse))
+            .collect()
+    }
+
+    /// Returns an environment of an organization.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn fetch_environment(
+        &self,
+        organization: OrganizationId,
+        id: EnvironmentId,
+    ) -> Result<Environment, StoreError> {
+        sqlx::query_as::<_, EnvironmentRow>(
+            "SELECT id, organization_id, name, kind FROM environments WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound { entity: "environment" })?
+        .try_into()
+    }
+}

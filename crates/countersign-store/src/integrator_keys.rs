@@ -1,0 +1,182 @@
+//! Queries over the `integrator_keys` table.
+
+use crate::paging::list_bound;
+use crate::{
+    Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
+};
+use countersign_core::directory::{IntegratorKey, IntegratorKeyStatus};
+use countersign_core::ids::{IntegratorKeyId, OrganizationId};
+use time::OffsetDateTime;
+
+#[derive(sqlx::FromRow)]
+struct IntegratorKeyRow {
+    id: String,
+    organization_id: String,
+    key: String,
+    name: String,
+    status: String,
+    legacy_sunset_at: Option<i64>,
+    deprecated_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<IntegratorKeyRow> for IntegratorKey {
+    type Error = StoreError;
+    fn try_from(row: IntegratorKeyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse_id(&row.id, IntegratorKeyId::parse)?,
+            organization_id: parse_id(&row.organization_id, OrganizationId::parse)?,
+            key: row.key,
+            name: row.name,
+            status: IntegratorKeyStatus::parse(&row.status)
+                .ok_or(StoreError::Corrupt { what: "status" })?,
+            legacy_sunset_at: opt_from_millis(row.legacy_sunset_at)?,
+            deprecated_at: opt_from_millis(row.deprecated_at)?,
+            created_at: from_millis(row.created_at)?,
+        })
+    }
+}
+
+const KEY_COLUMNS: &str =
+    "id, organization_id, key, name, status, legacy_sunset_at, deprecated_at, created_at";
+
+impl Store {
+    /// Creates an integrator key.
+    ///
+    /// # Errors
+    /// Returns `Conflict` when the key string is taken.
+    pub async fn insert_integrator_key(&self, key: &IntegratorKey) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO integrator_keys (id, organization_id, key, name, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.id.to_string())
+        .bind(key.organization_id.to_string())
+        .bind(&key.key)
+        .bind(&key.name)
+        .bind(key.status.as_str())
+        .bind(millis(key.created_at))
+        .execute(self.pool())
+        .await
+        .map_err(conflict_or_backend("integrator key"))?;
+        Ok(())
+    }
+
+    /// Lists an organization's integrator keys in creation order.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_integrator_keys(
+        &self,
+        organization: OrganizationId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<IntegratorKey>, StoreError> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM integrator_keys WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        self.list_page::<IntegratorKeyRow, _, _>(
+            &sql,
+            |query| query.bind(organization.to_string()),
+            list_bound(cursor),
+            limit,
+            |k: &IntegratorKey| k.id.to_string(),
+        )
+        .await
+    }
+
+    /// Returns an integrator key of an organization.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn fetch_integrator_key(
+        &self,
+        organization: OrganizationId,
+        id: IntegratorKeyId,
+    ) -> Result<IntegratorKey, StoreError> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM integrator_keys WHERE id = $1 AND organization_id = $2"
+        );
+        sqlx::query_as::<_, IntegratorKeyRow>(&sql)
+            .bind(id.to_string())
+            .bind(organization.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "integrator key",
+            })?
+            .try_into()
+    }
+
+    /// Returns the integrator key record with this key string, in any organization.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_integrator_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<IntegratorKey>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM integrator_keys WHERE key = $1");
+        sqlx::query_as::<_, IntegratorKeyRow>(&sql)
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    /// Revokes an integrator key.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn revoke_integrator_key(
+        &self,
+        organization: OrganizationId,
+        id: IntegratorKeyId,
+    ) -> Result<IntegratorKey, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrator_keys SET status = 'revoked' WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                entity: "integrator key",
+            });
+        }
+        self.fetch_integrator_key(organization, id).await
+    }
+
+    /// Sets or clears the legacy-header sunset of a key; the first sunset set is remembered as
+    /// the deprecation date.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn update_integrator_key_sunset(
+        &self,
+        organization: OrganizationId,
+        id: IntegratorKeyId,
+        sunset_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<IntegratorKey, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrator_keys SET legacy_sunset_at = $1, \
+             deprecated_at = CASE WHEN $1 IS NULL THEN deprecated_at ELSE COALESCE(deprecated_at, $2) END \
+             WHERE id = $3 AND organization_id = $4",
+        )
+        .bind(sunset_at.map(millis))
+        .bind(millis(now))
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                entity: "integrator key",
+            });
+        }
+        self.fetch_integrator_key(organization, id).await
+    }
+}

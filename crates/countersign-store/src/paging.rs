@@ -1,0 +1,79 @@
+//! Keyset paging shared by every `list_*` query: the `Page` type, the over-fetch limit and
+//! `Store::list_page`, which runs one page of a list.
+
+use crate::{Store, StoreError};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::QueryAs;
+use sqlx::{Any, Encode, FromRow, Type};
+
+/// A page of a list, with the cursor of the next page.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched items, using `cursor_of` on the last kept item.
+    fn from_overfetch(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Self {
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if has_more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
+/// The lower bound of a text-keyed page: the cursor, or the empty string before the first page.
+pub(crate) fn list_bound(cursor: Option<&str>) -> String {
+    cursor.unwrap_or("").to_owned()
+}
+
+/// Clamps a requested page size to 1–1000 and turns it into the over-fetch SQL limit.
+pub(crate) fn overfetch(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000)) + 1
+}
+
+/// The query of one page before its last two parameters are bound.
+pub(crate) type PageQuery<'q, R> = QueryAs<'q, Any, R, AnyArguments<'q>>;
+
+impl Store {
+    /// Fetches one page of a keyset-paged list.
+    ///
+    /// `sql` selects the rows after the cursor in key order; its last two parameters are the
+    /// cursor bound (`after`) and the row limit, bound here as `limit + 1` so the page knows
+    /// whether another follows. `bind` binds every parameter before them. Each row becomes a
+    /// `T`, and `cursor_of` names the last kept item as the next page's cursor.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure and `Corrupt` for a row that does not convert.
+    pub(crate) async fn list_page<'q, R, T, C>(
+        &self,
+        sql: &'q str,
+        bind: impl FnOnce(PageQuery<'q, R>) -> PageQuery<'q, R>,
+        after: C,
+        limit: u32,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, StoreError>
+    where
+        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+        C: 'q + Send + Encode<'q, Any> + Type<Any>,
+    {
+        let rows = bind(sqlx::query_as::<_, R>(sql))
+            .bind(after)
+            .bind(overfetch(limit))
+            .fetch_all(self.pool())
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Page::from_overfetch(items, limit, cursor_of))
+    }
+}
