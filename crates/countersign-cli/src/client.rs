@@ -2,7 +2,7 @@
 //! API user's key for a session token; `header` prints an X-DocuSign-Authentication value.
 
 use crate::args::{Format, HeaderArgs, TokenArgs};
-use crate::commands::read_line_stdin;
+use crate::stdin::read_line_stdin;
 use anyhow::{Context, Result, bail};
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_core::secret::Secret;

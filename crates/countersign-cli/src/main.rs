@@ -15,6 +15,7 @@ mod output;
 mod pages;
 mod reference;
 mod serve;
+mod stdin;
 
 use anyhow::Result;
 use clap::Parser;

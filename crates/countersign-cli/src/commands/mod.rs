@@ -20,13 +20,11 @@ use crate::{client, serve};
 use anyhow::{Context, Result, anyhow, bail};
 use countersign_core::api_user::Scope;
 use countersign_core::ids::{EnvironmentId, OrganizationId, UserId};
-use countersign_core::secret::Secret;
 use countersign_server::audit::{AuditSink, AuditWriter};
 use countersign_server::cache::DirectoryCache;
 use countersign_server::clock::{Clock, SystemClock};
 use countersign_server::ops::{Actor, OpError, Ops};
 use countersign_server::secrets::Secrets;
-use std::io::BufRead;
 use std::sync::Arc;
 
 /// Runs a parsed command line.
@@ -159,16 +157,4 @@ fn parse_scope(text: &str) -> Result<Scope> {
         )?)),
         _ => bail!("scope must be organization, environment:<id> or user:<id>"),
     }
-}
-
-/// Reads one non-empty line (a password or key) from standard input.
-pub fn read_line_stdin(what: &str) -> Result<Secret> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .with_context(|| format!("reading {what} from standard input"))?;
-    let value = line.trim_end_matches(['\r', '\n']).to_owned();
-    anyhow::ensure!(!value.is_empty(), "{what} on standard input is empty");
-    Ok(Secret::new(value))
 }

@@ -1,9 +1,10 @@
 //! `user` subcommands: list, create, enable and disable, passwords, memberships.
 
-use super::{Direct, op_error, parse, read_line_stdin};
+use super::{Direct, op_error, parse};
 use crate::args::UserAction;
 use crate::output::{Row, output, print_row, print_rows};
 use crate::pages::{PAGE_SIZE, all_pages};
+use crate::stdin::read_line_stdin;
 use anyhow::{Result, anyhow, bail};
 use countersign_core::directory::{Permissions, User, UserStatus};
 use countersign_core::ids::{AccountId, UserId};
