@@ -164,8 +164,9 @@ fn strip_scheme_and_authority(text: &str) -> &str {
             let after = &text[scheme.len()..];
             return match after.find(['/', '?', '#']) {
                 Some(index) if after[index..].starts_with('/') => &after[index..],
-                // No path: the root, keeping any query.
+                // A query or fragment without a path: not an absolute path, refused below.
                 Some(index) => &after[index..],
+                // Nothing after the authority: the root.
                 None => "/",
             };
         }
@@ -403,6 +404,8 @@ mod tests {
         assert_eq!(read(""), refused);
         assert_eq!(read("accounts/1"), refused);
         assert_eq!(read("*"), refused);
+        assert_eq!(read("http://example.com?accounts=1"), refused);
+        assert_eq!(read("http://example.com"), PathAccounts::None);
         assert_eq!(
             PathAccounts::from_original_uri(&vec![b'/'; MAX_URI_LEN + 1]),
             PathAccounts::Refused(UriRefusal::TooLong)

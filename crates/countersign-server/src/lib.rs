@@ -138,6 +138,11 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             "/v1/verify/{*original_uri}",
             axum::routing::any(forward::verify_envoy).with_state(state.clone()),
         )
+        // The root as the original path (`/v1/verify` + `/`): the wildcard needs a segment.
+        .route(
+            "/v1/verify/",
+            axum::routing::any(forward::verify_envoy).with_state(state.clone()),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::track,

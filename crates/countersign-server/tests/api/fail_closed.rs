@@ -445,6 +445,11 @@ async fn envoy_ext_authz_requests_read_the_original_uri_from_the_path() {
             );
         }
     }
+    // The root as the original path answers like any other (full path, then thread cache).
+    for attempt in 0..2 {
+        let root = envoy(&w, reqwest::Method::GET, "/", &[]).await;
+        assert_eq!(root.status(), StatusCode::OK, "root, attempt {attempt}");
+    }
     // A client's copy of an original-URI header must agree with the path.
     let steered = envoy(
         &w,
