@@ -4,6 +4,11 @@
 //! tests fail in CI and elsewhere print a SKIPPED line.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "../proxy_support.rs"]
+mod proxy_support;
+
+use proxy_support::{ScratchDir, find_or_install, free_port, seen_header};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -33,53 +38,9 @@ const API_USERNAME: &str = "erp-integration";
 /// The caddy binary, installing Debian's package when it is missing and we may.
 fn caddy_binary() -> Option<PathBuf> {
     static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BINARY.get_or_init(find_or_install_caddy).clone()
-}
-
-fn find_caddy() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .map(|dir| dir.join("caddy"))
-        .chain([PathBuf::from("/usr/bin/caddy")])
-        .find(|candidate| candidate.is_file())
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn find_or_install_caddy() -> Option<PathBuf> {
-    if let Some(found) = find_caddy() {
-        return Some(found);
-    }
-    if !running_as_root() {
-        return None;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if !(apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "caddy"])) {
-        return None;
-    }
-    find_caddy()
-}
-
-/// A port that was free a moment ago (Caddy binds it itself; a lost race is retried).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    BINARY
+        .get_or_init(|| find_or_install("caddy", "/usr/bin/caddy", "caddy"))
+        .clone()
 }
 
 /// The sample with countersign, the API and the site address substituted, behind a global
@@ -106,33 +67,6 @@ fn caddyfile(countersign: &str, api: &str, port: u16) -> String {
     format!("{{\n\tadmin off\n\tauto_https off\n}}\n\n{config}")
 }
 
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "countersign-caddy-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Caddy as a child process, its storage and logs inside a scratch directory.
 struct Caddy {
     child: Child,
@@ -143,7 +77,7 @@ struct Caddy {
 
 impl Caddy {
     fn start(binary: &Path, countersign: &str, api: &str) -> Self {
-        let dir = ScratchDir::new();
+        let dir = ScratchDir::new("countersign-caddy");
         let root = dir.path();
         let port = free_port();
         let config = root.join("Caddyfile");
@@ -315,15 +249,6 @@ impl Stack {
             .unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
     }
-}
-
-/// The single value of an identity header the API received.
-fn seen_header<'a>(echo: &'a Value, name: &str) -> &'a str {
-    let values = echo["headers"][name]
-        .as_array()
-        .unwrap_or_else(|| panic!("the API did not receive {name}: {echo}"));
-    assert_eq!(values.len(), 1, "{name} sent once: {echo}");
-    values[0].as_str().unwrap()
 }
 
 /// Sends a request line exactly as written (HTTP clients normalise dot segments away).

@@ -4,6 +4,11 @@
 //! tests fail in CI and elsewhere print a SKIPPED line.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "../proxy_support.rs"]
+mod proxy_support;
+
+use proxy_support::{ScratchDir, find_or_install, free_port, running_as_root, seen_header};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -33,57 +38,12 @@ fn nginx_binary() -> Option<PathBuf> {
     BINARY.get_or_init(find_or_install_nginx).clone()
 }
 
-fn find_nginx() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .map(|dir| dir.join("nginx"));
-    on_path
-        .chain([PathBuf::from("/usr/sbin/nginx")])
-        .find(|candidate| candidate.is_file())
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
 fn find_or_install_nginx() -> Option<PathBuf> {
-    if let Some(found) = find_nginx() {
-        return Some(found);
-    }
-    if !running_as_root() {
-        eprintln!("nginx tests skipped: nginx is not installed and we are not root");
-        return None;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if !(apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "nginx"])) {
-        eprintln!("nginx tests skipped: apt-get could not install nginx");
-        return None;
-    }
-    let found = find_nginx();
+    let found = find_or_install("nginx", "/usr/sbin/nginx", "nginx");
     if found.is_none() {
-        eprintln!("nginx tests skipped: nginx is still missing after apt-get install");
+        eprintln!("nginx tests skipped: nginx is missing and could not be installed");
     }
     found
-}
-
-/// A port that was free a moment ago (nginx binds it itself; a lost race is retried).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The sample configuration with countersign, the API and the listening port substituted;
@@ -105,33 +65,6 @@ fn site_config(countersign: &str, api: &str, port: u16) -> String {
     config
 }
 
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "countersign-nginx-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// nginx as a child process with everything inside a scratch directory.
 struct Nginx {
     child: Child,
@@ -142,7 +75,7 @@ struct Nginx {
 
 impl Nginx {
     fn start(binary: &Path, countersign: &str, api: &str) -> Self {
-        let dir = ScratchDir::new();
+        let dir = ScratchDir::new("countersign-nginx");
         let root = dir.path();
         for sub in ["logs", "temp"] {
             std::fs::create_dir(root.join(sub)).unwrap();
@@ -352,15 +285,6 @@ impl Stack {
             .unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
     }
-}
-
-/// The single value of an identity header the API received.
-fn seen_header<'a>(echo: &'a Value, name: &str) -> &'a str {
-    let values = echo["headers"][name]
-        .as_array()
-        .unwrap_or_else(|| panic!("the API did not receive {name}: {echo}"));
-    assert_eq!(values.len(), 1, "{name} sent once: {echo}");
-    values[0].as_str().unwrap()
 }
 
 /// Sends a request line exactly as written (HTTP clients normalise dot segments away).
