@@ -115,6 +115,8 @@ async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
         clock,
         config: config.server.clone(),
         pepper: secrets.pepper,
+        webhook_sealing: secrets.webhook_sealing,
+        events: Default::default(),
     };
     let result = ops.bootstrap(email.as_deref(), password).await;
     ops.audit.close();

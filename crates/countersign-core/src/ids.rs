@@ -58,4 +58,8 @@ id_type!(
     SessionId,
     /// Identifies a registered introspection client (a resource server).
     IntrospectionClientId,
+    /// Identifies a webhook endpoint.
+    WebhookId,
+    /// Identifies one delivery attempt of a webhook event.
+    DeliveryId,
 );

@@ -57,6 +57,12 @@ pub struct ServerConfig {
     pub throttle: crate::throttle::ThrottleConfig,
     /// How forward auth reads the proxy's headers.
     pub forward_auth: ForwardAuthConfig,
+    /// Seconds between two rounds of the credential lifecycle checks (expiry warnings,
+    /// expiries, unused-credential revocation, silent rotations, sunsets); one node at a time
+    /// runs them, under a lease in the database. Fractions allowed.
+    pub lifecycle_check_seconds: f64,
+    /// Webhook deliveries.
+    pub webhooks: WebhookConfig,
     /// Whether TLS is served directly (set by `start` from its TLS files; not a configuration
     /// key): console cookies are then `Secure`.
     #[serde(skip)]
@@ -72,6 +78,30 @@ pub struct ForwardAuthConfig {
     /// are read, and a request where they disagree is refused, because a proxy overwrites only
     /// its own header and forwards a client's copy of the others.
     pub uri_header: Option<String>,
+}
+
+/// `[server.webhooks]`: where webhooks may be delivered, and how failures are retried.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Accept `http://` webhook URLs (otherwise only `https://`).
+    pub allow_http: bool,
+    /// Deliver to loopback, private, link-local, unique-local and unspecified addresses
+    /// (refused by default, at creation and on the resolved address at each delivery).
+    pub allow_private: bool,
+    /// Seconds before the first retry of a failed delivery; each later retry waits twice as
+    /// long as the one before (8 attempts in all). Fractions allowed.
+    pub retry_base_seconds: f64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private: false,
+            retry_base_seconds: 30.0,
+        }
+    }
 }
 
 impl ForwardAuthConfig {
@@ -115,6 +145,8 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             throttle: crate::throttle::ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
+            lifecycle_check_seconds: 60.0,
+            webhooks: WebhookConfig::default(),
             serves_tls: false,
         }
     }

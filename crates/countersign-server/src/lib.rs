@@ -11,8 +11,10 @@ pub mod config;
 pub mod connections;
 pub mod console;
 pub mod dialect;
+pub mod events;
 pub mod issue;
 pub mod legacy_usage;
+pub mod lifecycle;
 pub mod metrics;
 pub mod migration;
 pub mod openapi;
@@ -117,9 +119,19 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::legacy::list_legacy_usage_daily))
         .routes(routes!(admin::legacy::update_integrator_key))
         .routes(routes!(
-            admin::legacy::get_organization,
-            admin::legacy::update_organization
+            admin::organization::get_organization,
+            admin::organization::update_organization
         ))
+        .routes(routes!(
+            admin::webhooks::list_webhooks,
+            admin::webhooks::create_webhook
+        ))
+        .routes(routes!(
+            admin::webhooks::get_webhook,
+            admin::webhooks::delete_webhook
+        ))
+        .routes(routes!(admin::webhooks::list_deliveries))
+        .routes(routes!(admin::report::credential_report))
         .routes(routes!(admin::legacy::migration_plan))
         .routes(routes!(admin::legacy::migrate))
         .routes(routes!(admin::legacy::legacy_migration_page))
@@ -287,6 +299,9 @@ pub enum StartError {
     /// The TLS certificate or key could not be used.
     #[error("TLS certificate or key")]
     Tls(#[from] tls::TlsError),
+    /// The webhook HTTP client could not be built.
+    #[error("webhook client")]
+    Webhooks(#[source] reqwest::Error),
 }
 
 /// What `start` needs.
@@ -456,6 +471,7 @@ pub async fn build_state(
         metrics,
         legacy_usage,
         verifier,
+        events: events::Events::default(),
     });
     Ok((state, writer, flusher))
 }
@@ -486,6 +502,9 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
     let (state, writer, flusher) =
         build_state(config, options.store, options.clock, &options.secrets).await?;
     let addr = options.listener.local_addr()?;
+    let sender =
+        lifecycle::delivery::Sender::new(&state.config.webhooks).map_err(StartError::Webhooks)?;
+    let lifecycle = lifecycle::Lifecycle::start(state.ops(), sender);
     let (stop, stopped) = oneshot::channel::<()>();
     let (router, _) = router(state.clone());
     let serve_state = state.clone();
@@ -536,6 +555,8 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
             },
         )
         .await;
+        // Policy revocations audit, so the lifecycle stops before the audit queue closes.
+        lifecycle.stop().await;
         stop_watch.notify_one();
         if let Err(error) = watcher.await {
             tracing::error!(%error, "directory watcher failed");

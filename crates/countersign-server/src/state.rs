@@ -51,6 +51,8 @@ pub struct Inner {
     pub legacy_usage: LegacyUsage,
     /// Request verification: both dialects, forward auth, the per-thread fast path.
     pub verifier: Verifier,
+    /// Lifecycle events, and the wake-up of this node's delivery worker.
+    pub events: crate::events::Events,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +82,8 @@ impl AppState {
             clock: self.clock.clone(),
             config: self.config.clone(),
             pepper: self.secrets.pepper.clone(),
+            webhook_sealing: self.secrets.webhook_sealing.clone(),
+            events: self.events.clone(),
         }
     }
 

@@ -95,6 +95,8 @@ impl Direct {
             clock,
             config: config.server.clone(),
             pepper: secrets.pepper,
+            webhook_sealing: secrets.webhook_sealing,
+            events: Default::default(),
         };
         let organizations = store.list_organizations().await?;
         let organization = match org {

@@ -1,5 +1,6 @@
 //! Moving integrations off the legacy header in the admin API: usage telemetry, sunset dates,
-//! the organization-wide switch, migration plans and migrations (SPEC §11).
+//! migration plans and migrations (SPEC §11); the organization-wide switch is in
+//! `organization`.
 
 use super::api_users::{ApiUserWithKeyBody, ScopeBody};
 use super::directory::IntegratorKeyBody;
@@ -216,63 +217,6 @@ pub async fn update_integrator_key(
             .await?
             .into(),
     ))
-}
-
-/// The organization's legacy-header switch.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct OrganizationBody {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Whether the legacy header is accepted at all.
-    pub legacy_header_enabled: bool,
-}
-
-/// A change to the organization.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateOrganization {
-    /// Accept the legacy header at all.
-    legacy_header_enabled: bool,
-}
-
-/// The caller's organization.
-#[utoipa::path(get, path = "/admin/v1/organization", tag = "admin", security(("bearer" = [])), responses((status = 200, body = OrganizationBody)))]
-pub async fn get_organization(
-    State(state): State<AppState>,
-    caller: AdminCaller,
-) -> Result<Json<OrganizationBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
-    let organization = state
-        .store
-        .fetch_organization(actor.organization_id)
-        .await?;
-    Ok(Json(OrganizationBody {
-        id: organization.id.to_string(),
-        name: organization.name,
-        legacy_header_enabled: organization.legacy_header_enabled,
-    }))
-}
-
-/// Turns the legacy header on or off for the whole organization, at once.
-#[utoipa::path(patch, path = "/admin/v1/organization", tag = "admin", request_body = UpdateOrganization, security(("bearer" = [])),
-    responses((status = 200, body = OrganizationBody)))]
-pub async fn update_organization(
-    State(state): State<AppState>,
-    caller: AdminCaller,
-    AdminJson(body): AdminJson<UpdateOrganization>,
-) -> Result<Json<OrganizationBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
-    let organization = state
-        .ops()
-        .set_legacy_header_enabled(&actor, body.legacy_header_enabled)
-        .await?;
-    Ok(Json(OrganizationBody {
-        id: organization.id.to_string(),
-        name: organization.name,
-        legacy_header_enabled: organization.legacy_header_enabled,
-    }))
 }
 
 /// A user in a plan.

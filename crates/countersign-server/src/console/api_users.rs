@@ -485,6 +485,10 @@ pub async fn create(State(state): State<AppState>, posted: Posted<Admin>) -> Rep
                 let (field, message) = field_message(&state, field, &detail);
                 errors.add(field, message);
             }
+            Err(OpError::Refused { field, detail, .. }) => {
+                let (field, message) = field_message(&state, field, &detail);
+                errors.add(field, message);
+            }
             Err(other) => return Err(other.into()),
         }
     }
@@ -727,7 +731,7 @@ pub async fn rotate(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    match state.ops().rotate_api_user(&admin.actor, id, grace).await {
+    match state.ops().rotate_api_user(&admin.actor, id, grace, None).await {
         Ok(issued) => {
             let note = if grace == 0 {
                 "The previous key stopped working now.".to_owned()

@@ -366,6 +366,9 @@ impl From<OpError> for ConsoleError {
             OpError::Forbidden => Self::BadRequest("you may not do this"),
             OpError::Conflict { .. } => Self::BadRequest("this already exists"),
             OpError::Invalid { .. } => Self::BadRequest("the form has an invalid value"),
+            OpError::Refused { .. } => {
+                Self::BadRequest("the form breaks the organization's credential policy")
+            }
             OpError::Unreadable { .. } => {
                 Self::BadRequest("a name holds an invisible or direction-changing character")
             }

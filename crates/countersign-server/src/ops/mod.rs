@@ -28,9 +28,12 @@ mod integrator_keys;
 mod introspection_clients;
 mod memberships;
 mod organizations;
+mod policy;
 mod users;
+mod webhooks;
 
 pub use bootstrap::Bootstrapped;
+pub use webhooks::{CreatedWebhook, check_webhook_url};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,16 @@ pub enum OpError {
     /// A name holds a character that could make it show as another name (SPEC §2).
     #[error("{field}: {detail}")]
     Unreadable {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A field breaks a rule the organization set (422 with its own stable code).
+    #[error("{field}: {detail}")]
+    Refused {
+        /// Stable machine code (e.g. `expiry_beyond_policy`).
+        code: &'static str,
         /// The offending field.
         field: &'static str,
         /// What is wrong.
@@ -135,6 +148,10 @@ pub struct Ops {
     pub config: ServerConfig,
     /// Pepper for key digests.
     pub pepper: Vec<u8>,
+    /// Key sealing webhook signing secrets at rest.
+    pub webhook_sealing: Vec<u8>,
+    /// Lifecycle events (revocations and rotations record theirs).
+    pub events: crate::events::Events,
 }
 
 /// Draws a readable random password (24 base62 characters, about 142 bits).
@@ -187,6 +204,16 @@ impl Ops {
             // Other nodes still converge through their periodic re-check of the version once
             // the database answers again; this node is already up to date.
             tracing::warn!(%error, "could not publish a directory change");
+        }
+    }
+
+    /// The actor of what the server does by itself under an organization's policy.
+    pub fn policy_actor(organization_id: OrganizationId) -> Actor {
+        Actor {
+            organization_id,
+            user_id: None,
+            name: "policy".into(),
+            source_ip: None,
         }
     }
 

@@ -109,7 +109,7 @@ pub async fn introspect(
         .ok_or(OAuthError::InvalidRequest(
             "The token parameter is missing.",
         ))?;
-    let answer = match bearer::verify_token(&state.verifier, token).await {
+    let answer = match bearer::verify_token(&state.verifier, token, None).await {
         Ok(session) if session.user().organization_id == organization => IntrospectResponse {
             active: true,
             token_type: Some("Bearer"),

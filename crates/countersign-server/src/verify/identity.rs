@@ -69,6 +69,20 @@ pub struct Principal {
     )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
+    /// The session's expiry, for tokens (the same as `expires_at`, named for SPEC §13).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub session_expires_at: Option<OffsetDateTime>,
+    /// The expiry of the credential behind the session (the API user's), for tokens.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub credential_expires_at: Option<OffsetDateTime>,
 }
 
 /// Response headers added to legacy-authenticated answers (sunset notices).
@@ -207,6 +221,8 @@ pub struct Verified {
     pub api_user_id: Option<ApiUserId>,
     /// The session's expiry, for tokens.
     pub expires_at: Option<OffsetDateTime>,
+    /// The API user's expiry, for tokens.
+    pub credential_expires_at: Option<OffsetDateTime>,
     /// Sunset notices (legacy header).
     pub extras: WireExtras,
 }
@@ -227,6 +243,7 @@ impl Verified {
             account,
             api_user_id,
             expires_at,
+            credential_expires_at: None,
             extras,
         })
     }
@@ -265,6 +282,8 @@ impl Verified {
             auth_method: identity.auth_method,
             api_user_id: self.api_user_id,
             expires_at: self.expires_at,
+            session_expires_at: self.expires_at,
+            credential_expires_at: self.credential_expires_at,
         }
     }
 }

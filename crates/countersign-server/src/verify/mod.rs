@@ -220,7 +220,9 @@ impl Verifier {
             }
             _ => return Err(AssureSignError::NoCredentials),
         };
-        match bearer::verify_token(self, token).await {
+        let mut ip_buffer = [0u8; 64];
+        let ip = request.source_ip_text(&mut ip_buffer);
+        match bearer::verify_token(self, token, ip).await {
             Ok(session) => {
                 thread_cache::remember_bearer(self, token, &session.claims, &session.facts);
                 Ok(session)
@@ -268,14 +270,16 @@ impl Verifier {
                 return Err(error.into());
             }
         };
-        Verified::new(
+        let mut verified = Verified::new(
             session.facts.identity.clone(),
             membership,
             Some(session.claims.api_user_id),
             OffsetDateTime::from_unix_timestamp(session.claims.expires_at).ok(),
             WireExtras::default(),
         )
-        .ok_or(AssureSignError::Internal)
+        .ok_or(AssureSignError::Internal)?;
+        verified.credential_expires_at = Some(session.facts.api_user.api_user.expires_at);
+        Ok(verified)
     }
 
     /// Authenticates a legacy header, without choosing an account (`login_information`).

@@ -175,7 +175,7 @@ pub fn answer(verifier: &Verifier, request: &VerifyRequest<'_>) -> Option<(Respo
                 )
                 .ok()?;
                 let position = facts.identity.position(membership)?;
-                facts.note_use(verifier, now);
+                facts.note_use(verifier, claims.key_id, source_ip, now);
                 let headers = entry
                     .headers
                     .get_or_insert_with(|| LocalHeaders::copy_of(&facts.identity));
