@@ -469,6 +469,23 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Who holds a lease and until when (operators and tests).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_lease(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, OffsetDateTime)>, StoreError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT holder, expires_at FROM leases WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|(holder, until)| Ok((holder, from_millis(until)?)))
+            .transpose()
+    }
+
     /// Gives a lease up (graceful shutdown), so another node takes it at once.
     ///
     /// # Errors

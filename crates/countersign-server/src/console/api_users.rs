@@ -485,9 +485,20 @@ pub async fn create(State(state): State<AppState>, posted: Posted<Admin>) -> Rep
                 let (field, message) = field_message(&state, field, &detail);
                 errors.add(field, message);
             }
-            Err(OpError::Refused { field, detail, .. }) => {
-                let (field, message) = field_message(&state, field, &detail);
-                errors.add(field, message);
+            Err(OpError::Refused { .. }) => {
+                let server_max = state.config.api_user_max_lifetime_days;
+                let days = state
+                    .ops()
+                    .policy(admin.actor.organization_id)
+                    .await?
+                    .max_lifetime(server_max)
+                    .whole_days();
+                errors.add(
+                    "expires_at",
+                    format!(
+                        "The expiration date can be at most {days} days away under the organization's credential policy."
+                    ),
+                );
             }
             Err(other) => return Err(other.into()),
         }
