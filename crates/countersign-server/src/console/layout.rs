@@ -26,9 +26,13 @@ pub enum Section {
     Audit,
     /// Legacy-header use and migration.
     LegacyUsage,
+    /// The credential report and policy.
+    Credentials,
+    /// Webhooks and their deliveries.
+    Webhooks,
 }
 
-const SECTIONS: [(Section, &str, &str); 7] = [
+const SECTIONS: [(Section, &str, &str); 9] = [
     (Section::ApiUsers, "/console/api-users", "API users"),
     (
         Section::Environments,
@@ -48,6 +52,8 @@ const SECTIONS: [(Section, &str, &str); 7] = [
         "/console/legacy-usage",
         "Legacy header",
     ),
+    (Section::Credentials, "/console/credentials", "Credentials"),
+    (Section::Webhooks, "/console/webhooks", "Webhooks"),
 ];
 
 /// An HTML response.

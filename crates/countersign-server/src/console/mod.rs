@@ -10,11 +10,13 @@
 
 pub mod api_users;
 pub mod audit;
+pub mod credentials;
 pub mod directory;
 pub mod layout;
 mod legacy;
 pub mod session;
 pub mod signed;
+pub mod webhooks;
 
 use crate::admin::session::session_for_token;
 use crate::state::AppState;
@@ -120,6 +122,24 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(directory::set_legacy_header),
         )
         .route("/console/audit", get(audit::audit_page))
+        .route("/console/credentials", get(credentials::credentials_page))
+        .route(
+            "/console/credential-report.csv",
+            get(credentials::report_csv),
+        )
+        .route(
+            "/console/organization/policy",
+            post(credentials::save_policy),
+        )
+        .route(
+            "/console/webhooks",
+            get(webhooks::webhooks_page).post(webhooks::create_webhook),
+        )
+        .route("/console/webhooks/{id}", get(webhooks::deliveries_page))
+        .route(
+            "/console/webhooks/{id}/delete",
+            post(webhooks::delete_webhook),
+        )
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, frame_errors))
         .layer(axum::middleware::map_response(security_headers))

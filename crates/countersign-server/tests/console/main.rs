@@ -5,6 +5,8 @@
 
 mod api_users;
 mod browser;
+mod browser_credentials;
+mod credentials;
 mod directory;
 mod session;
 mod support;
