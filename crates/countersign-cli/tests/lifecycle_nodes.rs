@@ -75,13 +75,23 @@ async fn start_node(url: &str, config: &Path) -> Node {
     panic!("node did not become ready");
 }
 
-async fn call(client: &reqwest::Client, node: &Node, token: &str, path: &str, body: Value) -> Value {
+async fn call(
+    client: &reqwest::Client,
+    node: &Node,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> Value {
     let mut request = client.post(format!("{}{path}", node.base)).json(&body);
     if !token.is_empty() {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
     response.json().await.unwrap()
 }
 
@@ -118,7 +128,13 @@ mod on_postgresql {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("countersign.toml");
         std::fs::write(&config, CONFIG).unwrap();
-        assert!(command(&url, &config).arg("init").status().unwrap().success());
+        assert!(
+            command(&url, &config)
+                .arg("init")
+                .status()
+                .unwrap()
+                .success()
+        );
         let a = start_node(&url, &config).await;
         let b = start_node(&url, &config).await;
         let store = Store::connect(&StoreConfig {
@@ -219,7 +235,9 @@ mod on_postgresql {
         let mut by_id: HashMap<String, usize> = HashMap::new();
         let mut by_event: HashMap<(String, String), usize> = HashMap::new();
         for received in &delivered {
-            *by_id.entry(received.header("webhook-id").to_owned()).or_default() += 1;
+            *by_id
+                .entry(received.header("webhook-id").to_owned())
+                .or_default() += 1;
             let body = received.json();
             let key = (
                 body["type"].as_str().unwrap().to_owned(),
@@ -231,7 +249,10 @@ mod on_postgresql {
         assert!(by_id.values().all(|n| *n == 1), "{by_id:?}");
         assert!(by_event.values().all(|n| *n == 1), "{by_event:?}");
         assert_eq!(
-            by_event.keys().filter(|(t, _)| t == "api_user.expiring").count(),
+            by_event
+                .keys()
+                .filter(|(t, _)| t == "api_user.expiring")
+                .count(),
             10
         );
         assert!(

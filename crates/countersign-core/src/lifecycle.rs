@@ -199,9 +199,10 @@ pub fn silence_reached(
     successor_first_used_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
 ) -> bool {
-    let (Some(minutes), Some(first_use)) =
-        (retiring.retire_after_silence_minutes, successor_first_used_at)
-    else {
+    let (Some(minutes), Some(first_use)) = (
+        retiring.retire_after_silence_minutes,
+        successor_first_used_at,
+    ) else {
         return false;
     };
     if key_status(retiring, now) != KeyStatus::Retiring {
@@ -223,7 +224,11 @@ pub fn active_key(keys: &[ApiKeyRecord]) -> Option<&ApiKeyRecord> {
 /// The expiry warning due for a credential expiring at `expires_at`: the tightest mark already
 /// passed (marks passed at the same moment collapse into the tightest), or `None` when no mark
 /// is passed or the credential has already expired.
-pub fn tightest_mark(marks: &[i64], expires_at: OffsetDateTime, now: OffsetDateTime) -> Option<i64> {
+pub fn tightest_mark(
+    marks: &[i64],
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Option<i64> {
     if expires_at <= now {
         return None;
     }
@@ -354,8 +359,7 @@ pub fn is_forbidden_address(address: std::net::IpAddr) -> bool {
             let segments = v6.segments();
             // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed an IPv4
             // address a stack may reach.
-            if segments[..6] == [0, 0, 0, 0, 0, 0] || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-            {
+            if segments[..6] == [0, 0, 0, 0, 0, 0] || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
                 let [a, b] = segments[6].to_be_bytes();
                 let [c, d] = segments[7].to_be_bytes();
                 let embedded = std::net::Ipv4Addr::new(a, b, c, d);
@@ -376,6 +380,7 @@ pub fn is_forbidden_address(address: std::net::IpAddr) -> bool {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use crate::api_user::Scope;
@@ -482,7 +487,10 @@ mod tests {
             Some(30)
         );
         assert_eq!(tightest_mark(&marks, NOW + Duration::days(5), NOW), Some(7));
-        assert_eq!(tightest_mark(&marks, NOW + Duration::hours(3), NOW), Some(1));
+        assert_eq!(
+            tightest_mark(&marks, NOW + Duration::hours(3), NOW),
+            Some(1)
+        );
         assert_eq!(tightest_mark(&marks, NOW, NOW), None, "already expired");
         assert_eq!(tightest_mark(&[], NOW + Duration::hours(3), NOW), None);
     }
@@ -513,7 +521,10 @@ mod tests {
     fn key_status_follows_its_end() {
         assert_eq!(key_status(&key(1, NOW, None), NOW), KeyStatus::Active);
         let end = NOW + Duration::minutes(1);
-        assert_eq!(key_status(&key(1, NOW, Some(end)), NOW), KeyStatus::Retiring);
+        assert_eq!(
+            key_status(&key(1, NOW, Some(end)), NOW),
+            KeyStatus::Retiring
+        );
         assert_eq!(key_status(&key(1, NOW, Some(end)), end), KeyStatus::Retired);
     }
 

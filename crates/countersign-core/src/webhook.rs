@@ -170,6 +170,7 @@ pub fn retry_delay(attempt: u32, base_seconds: f64, max_attempts: u32) -> Option
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

@@ -28,7 +28,10 @@ fn message_id() -> String {
 
 fn api_user_data(api_user: &ApiUser) -> serde_json::Map<String, Value> {
     let mut data = serde_json::Map::new();
-    data.insert("organization_id".into(), json!(api_user.organization_id.to_string()));
+    data.insert(
+        "organization_id".into(),
+        json!(api_user.organization_id.to_string()),
+    );
     data.insert("api_user_id".into(), json!(api_user.id.to_string()));
     data.insert("username".into(), json!(api_user.username));
     data.insert("expires_at".into(), json!(rfc3339(api_user.expires_at)));
@@ -36,7 +39,10 @@ fn api_user_data(api_user: &ApiUser) -> serde_json::Map<String, Value> {
 }
 
 impl Events {
-    #[expect(clippy::too_many_arguments, reason = "one event's facts, bound in one place")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one event's facts, bound in one place"
+    )]
     async fn record(
         &self,
         store: &Store,
@@ -139,10 +145,7 @@ impl Events {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut data = api_user_data(api_user);
-        data.insert(
-            "revoked_at".into(),
-            json!(api_user.revoked_at.map(rfc3339)),
-        );
+        data.insert("revoked_at".into(), json!(api_user.revoked_at.map(rfc3339)));
         data.insert("revoked_by".into(), json!(api_user.revoked_by));
         self.record(
             store,

@@ -189,13 +189,8 @@ pub async fn issue_token(
         .ok_or(AssureSignError::Internal)?;
     let text = token::sign(&claims, kid, secret);
     if state.last_used.is_due_at_once(&key, now) {
-        crate::usage::LastUsed::write_now(
-            &state.store,
-            key.id,
-            source_ip.map(str::to_owned),
-            now,
-        )
-        .await;
+        crate::usage::LastUsed::write_now(&state.store, key.id, source_ip.map(str::to_owned), now)
+            .await;
     }
     state.last_used.record(record.id, key.id, source_ip, now);
     state

@@ -42,7 +42,13 @@ impl LastUsed {
 
     /// Notes that an API user was used with `key` at `now` from `ip`, for the next batch (at
     /// most once a minute per key).
-    pub fn record(&self, api_user: ApiUserId, key: ApiKeyId, ip: Option<&str>, now: OffsetDateTime) {
+    pub fn record(
+        &self,
+        api_user: ApiUserId,
+        key: ApiKeyId,
+        ip: Option<&str>,
+        now: OffsetDateTime,
+    ) {
         let mut state = self.lock();
         let due = state
             .last_recorded

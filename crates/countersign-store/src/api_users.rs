@@ -247,12 +247,12 @@ impl Store {
              ORDER BY created_at DESC, id DESC"
         );
         let keys = sqlx::query_as::<_, KeyRow>(&sql)
-        .bind(api_user.id.to_string())
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect::<Result<Vec<_>, _>>()?;
+            .bind(api_user.id.to_string())
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(ApiUserWithKeys { api_user, keys }))
     }
 
@@ -346,7 +346,10 @@ impl Store {
     ///
     /// # Errors
     /// Returns `NotFound` when absent or in another organization.
-    #[expect(clippy::too_many_arguments, reason = "one rotation's facts, bound in one place")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one rotation's facts, bound in one place"
+    )]
     pub async fn rotate_api_user_key(
         &self,
         organization: OrganizationId,
@@ -494,14 +497,12 @@ impl Store {
         &self,
         id: ApiUserId,
     ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, Option<String>>(
-                "SELECT last_used_ip FROM api_users WHERE id = $1",
-            )
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .flatten(),
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_used_ip FROM api_users WHERE id = $1",
         )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
     }
 }

@@ -27,15 +27,15 @@ mod users;
 mod webhooks;
 
 pub use api_users::{ApiUserWithKeys, KeyUse, NewApiUser};
-pub use lifecycle::{ReportRow, SunsetReached};
-pub use webhooks::{AttemptResult, DeliveryJob, DeliveryRecord, NewEvent};
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
 pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use legacy_usage::{RECENT_SOURCES, UsageDelta, UsageRow};
+pub use lifecycle::{ReportRow, SunsetReached};
 pub use names::NameCollision;
 pub use paging::Page;
 pub use sessions::AdminSession;
 pub use users::{NewUser, PasswordHashes, UserUpdate};
+pub use webhooks::{AttemptResult, DeliveryJob, DeliveryRecord, NewEvent};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

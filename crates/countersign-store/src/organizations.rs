@@ -187,10 +187,11 @@ impl TryFrom<PolicyRow> for (OrganizationId, Policy) {
             Policy {
                 api_user_max_lifetime_days: row.api_user_max_lifetime_days,
                 api_user_unused_revoke_days: row.api_user_unused_revoke_days,
-                expiry_warning_days: Policy::parse_warning_days(&row.expiry_warning_days)
-                    .ok_or(StoreError::Corrupt {
+                expiry_warning_days: Policy::parse_warning_days(&row.expiry_warning_days).ok_or(
+                    StoreError::Corrupt {
                         what: "expiry warning days",
-                    })?,
+                    },
+                )?,
                 leak_response: LeakResponse::parse(&row.leak_response).ok_or(
                     StoreError::Corrupt {
                         what: "leak response",

@@ -9,8 +9,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope};
-use countersign_core::lifecycle;
 use countersign_core::ids::{ApiUserId, EnvironmentId, UserId};
+use countersign_core::lifecycle;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

@@ -120,7 +120,12 @@ pub async fn update_organization(
     };
     let organization = match body.legacy_header_enabled {
         Some(enabled) => ops.set_legacy_header_enabled(&actor, enabled).await?,
-        None => state.store.fetch_organization(actor.organization_id).await?,
+        None => {
+            state
+                .store
+                .fetch_organization(actor.organization_id)
+                .await?
+        }
     };
     Ok(Json(OrganizationBody::new(organization, policy)))
 }

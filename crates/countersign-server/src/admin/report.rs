@@ -176,9 +176,7 @@ pub async fn credential_report(
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => {
-            return Err(AdminError::BadRequest(
-                "format must be json or csv".into(),
-            ));
+            return Err(AdminError::BadRequest("format must be json or csv".into()));
         }
     };
     let report = build(
@@ -218,6 +216,9 @@ mod tests {
 
     #[test]
     fn scope_cells_name_their_target() {
-        assert_eq!(scope_cell(&ScopeBody::from(Scope::Organization)), "organization");
+        assert_eq!(
+            scope_cell(&ScopeBody::from(Scope::Organization)),
+            "organization"
+        );
     }
 }

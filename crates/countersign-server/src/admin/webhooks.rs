@@ -1,7 +1,9 @@
 //! Webhooks in the admin API (SPEC §13): register (the `whsec_` secret shown once), list,
 //! get, delete, and each endpoint's delivery log.
 
-use super::{AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339};
+use super::{
+    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};

@@ -742,7 +742,11 @@ pub async fn rotate(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    match state.ops().rotate_api_user(&admin.actor, id, grace, None).await {
+    match state
+        .ops()
+        .rotate_api_user(&admin.actor, id, grace, None)
+        .await
+    {
         Ok(issued) => {
             let note = if grace == 0 {
                 "The previous key stopped working now.".to_owned()

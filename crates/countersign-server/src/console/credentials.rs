@@ -68,7 +68,12 @@ fn report_table(items: &[ReportItem]) -> Markup {
     }
 }
 
-fn policy_form(admin: &Admin, policy: &Policy, errors: &FieldErrors, draft: &PolicyDraft) -> Markup {
+fn policy_form(
+    admin: &Admin,
+    policy: &Policy,
+    errors: &FieldErrors,
+    draft: &PolicyDraft,
+) -> Markup {
     html! {
         (errors.summary())
         form.stack #credential-policy method="post" action="/console/organization/policy" {
@@ -203,19 +208,29 @@ pub async fn save_policy(State(state): State<AppState>, posted: Posted<Admin>) -
         draft.unused_revoke.parse::<i64>().ok().map(Some)
     };
     if unused.is_none() {
-        errors.add("api_user_unused_revoke_days", "Enter a number of days, or leave it empty.");
+        errors.add(
+            "api_user_unused_revoke_days",
+            "Enter a number of days, or leave it empty.",
+        );
     }
     let marks = Policy::parse_warning_days(&draft.warning_days);
     if marks.is_none() {
-        errors.add("expiry_warning_days", "Enter whole days separated by commas.");
+        errors.add(
+            "expiry_warning_days",
+            "Enter whole days separated by commas.",
+        );
     }
     let leak_response = LeakResponse::parse(form.text("leak_response"));
     if leak_response.is_none() {
         errors.add("leak_response", "Choose what a leak report does.");
     }
-    if let (Some(max), Some(unused), Some(marks), Some(leak_response), true) =
-        (max_lifetime, unused, marks, leak_response, errors.is_empty())
-    {
+    if let (Some(max), Some(unused), Some(marks), Some(leak_response), true) = (
+        max_lifetime,
+        unused,
+        marks,
+        leak_response,
+        errors.is_empty(),
+    ) {
         let policy = Policy {
             api_user_max_lifetime_days: max,
             api_user_unused_revoke_days: unused,

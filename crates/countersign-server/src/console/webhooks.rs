@@ -125,7 +125,11 @@ pub async fn create_webhook(State(state): State<AppState>, posted: Posted<Admin>
     let url = posted.form.text("url").trim().to_owned();
     let chosen: Vec<String> = posted.form.all("events").map(str::to_owned).collect();
     let mut errors = FieldErrors::default();
-    match state.ops().create_webhook(&admin.actor, &url, &chosen).await {
+    match state
+        .ops()
+        .create_webhook(&admin.actor, &url, &chosen)
+        .await
+    {
         Ok(created) => {
             let body = html! {
                 div.warning role="alert" {

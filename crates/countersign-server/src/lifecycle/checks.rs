@@ -4,8 +4,8 @@
 //! integrator-key sunsets. Every event is recorded at most once whatever node records it.
 
 use crate::ops::{OpError, Ops};
-use countersign_core::lifecycle::{self, Policy};
 use countersign_core::ids::OrganizationId;
+use countersign_core::lifecycle::{self, Policy};
 use time::{Duration, OffsetDateTime};
 
 /// Rows each query handles per round; the next round takes the rest.

@@ -88,7 +88,8 @@ async fn run(ops: Ops, sender: delivery::Sender, stop: Arc<Notify>) {
             }
         }
         deliver_due(&ops, &sender).await;
-        let wait = deliver_every.min(next_check.saturating_duration_since(tokio::time::Instant::now()));
+        let wait =
+            deliver_every.min(next_check.saturating_duration_since(tokio::time::Instant::now()));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = ops.events.wake.notified() => {}

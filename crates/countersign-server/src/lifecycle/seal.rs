@@ -60,10 +60,17 @@ mod tests {
         let key = [7u8; 32];
         let sealed = seal(&key, "row-1", b"secret bytes").expect("sealed");
         assert!(!sealed.contains("secret"));
-        assert_eq!(open(&key, "row-1", &sealed).as_deref(), Some(&b"secret bytes"[..]));
+        assert_eq!(
+            open(&key, "row-1", &sealed).as_deref(),
+            Some(&b"secret bytes"[..])
+        );
         assert_eq!(open(&key, "row-2", &sealed), None);
         assert_eq!(open(&[8u8; 32], "row-1", &sealed), None);
         assert_eq!(open(&key, "row-1", "v1.AAAA"), None);
-        assert_ne!(seal(&key, "row-1", b"x"), seal(&key, "row-1", b"x"), "fresh nonce");
+        assert_ne!(
+            seal(&key, "row-1", b"x"),
+            seal(&key, "row-1", b"x"),
+            "fresh nonce"
+        );
     }
 }

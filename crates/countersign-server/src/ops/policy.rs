@@ -1,8 +1,8 @@
 //! The organization's credential policy (SPEC §13): read, and changed by an administrator.
 
 use super::{Actor, OpError, Ops, invalid};
-use countersign_core::lifecycle::{Policy, PolicyError};
 use countersign_core::ids::OrganizationId;
+use countersign_core::lifecycle::{Policy, PolicyError};
 
 impl Ops {
     /// The credential policy of an organization.

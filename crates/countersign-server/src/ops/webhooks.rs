@@ -87,17 +87,13 @@ impl Ops {
             created_at: self.now(),
             created_by: actor.name.clone(),
         };
-        let sealed = seal::seal(
-            &self.webhook_sealing,
-            &record.id.to_string(),
-            &secret_bytes,
-        )
-        .ok_or_else(|| {
-            tracing::error!("the webhook sealing key is unusable");
-            OpError::Store(countersign_store::StoreError::Corrupt {
-                what: "webhook sealing key",
-            })
-        })?;
+        let sealed = seal::seal(&self.webhook_sealing, &record.id.to_string(), &secret_bytes)
+            .ok_or_else(|| {
+                tracing::error!("the webhook sealing key is unusable");
+                OpError::Store(countersign_store::StoreError::Corrupt {
+                    what: "webhook sealing key",
+                })
+            })?;
         self.store.insert_webhook(&record, &sealed).await?;
         self.audit(actor, "webhook.create", &record.id.to_string())
             .await;
@@ -112,9 +108,7 @@ impl Ops {
     /// # Errors
     /// `NotFound`.
     pub async fn delete_webhook(&self, actor: &Actor, id: WebhookId) -> Result<(), OpError> {
-        self.store
-            .delete_webhook(actor.organization_id, id)
-            .await?;
+        self.store.delete_webhook(actor.organization_id, id).await?;
         self.audit(actor, "webhook.delete", &id.to_string()).await;
         Ok(())
     }

@@ -118,15 +118,31 @@ async fn policy_is_read_and_changed_on_the_organization() {
     assert_eq!(off["api_user_max_lifetime_days"], 90, "untouched");
 
     for (body, field) in [
-        (json!({"api_user_max_lifetime_days": 0}), "api_user_max_lifetime_days"),
-        (json!({"api_user_max_lifetime_days": 731}), "api_user_max_lifetime_days"),
-        (json!({"api_user_unused_revoke_days": 3651}), "api_user_unused_revoke_days"),
+        (
+            json!({"api_user_max_lifetime_days": 0}),
+            "api_user_max_lifetime_days",
+        ),
+        (
+            json!({"api_user_max_lifetime_days": 731}),
+            "api_user_max_lifetime_days",
+        ),
+        (
+            json!({"api_user_unused_revoke_days": 3651}),
+            "api_user_unused_revoke_days",
+        ),
         (json!({"expiry_warning_days": [0]}), "expiry_warning_days"),
-        (json!({"expiry_warning_days": [7, 7]}), "expiry_warning_days"),
+        (
+            json!({"expiry_warning_days": [7, 7]}),
+            "expiry_warning_days",
+        ),
         (json!({"leak_response": "ignore"}), "leak_response"),
     ] {
         let response = patch_organization(&app, body.clone()).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["field"], field, "{body}");
     }
@@ -168,7 +184,10 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
                    "expires_at": at(&app, Duration::days(800))}),
         )
         .await;
-    assert_eq!(far.json::<Value>().await.unwrap()["code"], "expiry_beyond_policy");
+    assert_eq!(
+        far.json::<Value>().await.unwrap()["code"],
+        "expiry_beyond_policy"
+    );
     let (id, _) = api_user(&app, "within", Duration::days(90)).await;
 
     patch_organization(&app, json!({"api_user_max_lifetime_days": 30})).await;
@@ -180,7 +199,9 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
     );
     patch_organization(&app, json!({"api_user_max_lifetime_days": 365})).await;
     assert_eq!(
-        rotate(&app, &id, json!({"grace_minutes": 0})).await.status(),
+        rotate(&app, &id, json!({"grace_minutes": 0}))
+            .await
+            .status(),
         StatusCode::OK
     );
 }
@@ -189,7 +210,8 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
 async fn api_users_unused_too_long_are_revoked_by_the_policy() {
     let app = lifecycle_app().await;
     let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true).await;
+    app.put_membership(&bob, &app.account_id, &["send"], true)
+        .await;
     let (used_id, used_key) = api_user(&app, "used-bot", Duration::days(300)).await;
     let (idle_id, idle_key) = api_user(&app, "idle-bot", Duration::days(300)).await;
     patch_organization(&app, json!({"api_user_unused_revoke_days": 10})).await;
@@ -237,7 +259,8 @@ async fn api_users_unused_too_long_are_revoked_by_the_policy() {
 async fn keys_show_their_use_and_their_retirement() {
     let app = lifecycle_app().await;
     let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true).await;
+    app.put_membership(&bob, &app.account_id, &["send"], true)
+        .await;
     let (id, key) = api_user(&app, "keyed-bot", Duration::days(100)).await;
     let fresh = get_api_user(&app, &id).await;
     let keys = fresh["keys"].as_array().unwrap();
@@ -261,7 +284,10 @@ async fn keys_show_their_use_and_their_retirement() {
     assert_eq!(keys[0]["status"], "active");
     assert_eq!(keys[0]["last_used_at"], Value::Null);
     assert_eq!(keys[1]["status"], "retiring");
-    assert_eq!(keys[1]["retires_at"], at(&app, Duration::minutes(60)).as_str());
+    assert_eq!(
+        keys[1]["retires_at"],
+        at(&app, Duration::minutes(60)).as_str()
+    );
     assert_eq!(keys[1]["last_used_ip"], "127.0.0.1");
 
     app.advance(Duration::minutes(61));
@@ -273,7 +299,12 @@ async fn keys_show_their_use_and_their_retirement() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
-    let silence = rotate(&app, &id, json!({"grace_minutes": 10, "retire_after_silence_minutes": 0})).await;
+    let silence = rotate(
+        &app,
+        &id,
+        json!({"grace_minutes": 10, "retire_after_silence_minutes": 0}),
+    )
+    .await;
     assert_eq!(silence.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         silence.json::<Value>().await.unwrap()["field"],
@@ -285,7 +316,8 @@ async fn keys_show_their_use_and_their_retirement() {
 async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
     let app = lifecycle_app().await;
     let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true).await;
+    app.put_membership(&bob, &app.account_id, &["send"], true)
+        .await;
     let (id, old_key) = api_user(&app, "rolling-bot", Duration::days(100)).await;
     let old_token = app.token("rolling-bot", &old_key, "bob@example.com").await;
     let rotated: Value = rotate(
@@ -347,7 +379,8 @@ async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
 async fn credential_report_names_findings_in_json_and_csv() {
     let app = lifecycle_app().await;
     let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true).await;
+    app.put_membership(&bob, &app.account_id, &["send"], true)
+        .await;
     let (idle_id, _) = api_user(&app, "=idle-bot", Duration::days(400)).await;
     let (used_id, used_key) = api_user(&app, "used-bot", Duration::days(400)).await;
     let (soon_id, soon_key) = api_user(&app, "soon-bot", Duration::days(100)).await;
@@ -369,7 +402,9 @@ async fn credential_report_names_findings_in_json_and_csv() {
         .await;
     assert!(soon_used);
     assert_eq!(
-        rotate(&app, &used_id, json!({"grace_minutes": 60})).await.status(),
+        rotate(&app, &used_id, json!({"grace_minutes": 60}))
+            .await
+            .status(),
         StatusCode::OK
     );
 
@@ -406,7 +441,9 @@ async fn credential_report_names_findings_in_json_and_csv() {
     assert_eq!(soon["findings"], json!(["expires_soon", "old_key_90_days"]));
     assert!((8..=9).contains(&soon["days_to_expiry"].as_i64().unwrap()));
 
-    let csv = app.admin_get("/admin/v1/credential-report?format=csv").await;
+    let csv = app
+        .admin_get("/admin/v1/credential-report?format=csv")
+        .await;
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(
         csv.headers()["content-type"]
@@ -440,7 +477,8 @@ async fn credential_report_names_findings_in_json_and_csv() {
 async fn whoami_returns_the_credential_and_session_expiry() {
     let app = lifecycle_app().await;
     let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true).await;
+    app.put_membership(&bob, &app.account_id, &["send"], true)
+        .await;
     let (id, key) = api_user(&app, "who-bot", Duration::days(50)).await;
     let exchanged: Value = app
         .exchange("who-bot", &key, "bob@example.com")

@@ -115,7 +115,11 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
             )
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{why}");
-        assert_eq!(response.json::<Value>().await.unwrap()["field"], "url", "{why}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["field"],
+            "url",
+            "{why}"
+        );
     }
     let unknown = app
         .admin_post(
@@ -141,11 +145,22 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
         .text()
         .await
         .unwrap();
-    assert!(!fetched.contains(&secret) && !fetched.contains("secret"), "{fetched}");
-    let listed = app.admin_get("/admin/v1/webhooks").await.text().await.unwrap();
+    assert!(
+        !fetched.contains(&secret) && !fetched.contains("secret"),
+        "{fetched}"
+    );
+    let listed = app
+        .admin_get("/admin/v1/webhooks")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(listed.contains(&id) && !listed.contains(&secret));
     // The secret is sealed at rest: nothing in the database holds it.
-    let dump = format!("{:?}", app.store.find_secret("webhook_sealing_key").await.unwrap());
+    let dump = format!(
+        "{:?}",
+        app.store.find_secret("webhook_sealing_key").await.unwrap()
+    );
     assert!(!dump.contains(&secret));
     let deleted = app
         .admin(Method::DELETE, &format!("/admin/v1/webhooks/{id}"))
@@ -188,10 +203,16 @@ async fn deliveries_are_signed_in_the_standard_webhooks_format() {
     assert!(body["timestamp"].is_string());
     assert_eq!(body["data"]["api_user_id"], id.as_str());
     assert_eq!(body["data"]["username"], "revoked-bot");
-    assert_eq!(body["data"]["revoked_by"], countersign_test_support::ADMIN_EMAIL);
+    assert_eq!(
+        body["data"]["revoked_by"],
+        countersign_test_support::ADMIN_EMAIL
+    );
     let logged = app
         .eventually(Wait::from_secs(5), || async {
-            deliveries(&app, &webhook).await.first().is_some_and(|d| d["outcome"] == "delivered")
+            deliveries(&app, &webhook)
+                .await
+                .first()
+                .is_some_and(|d| d["outcome"] == "delivered")
         })
         .await;
     assert!(logged);
@@ -239,7 +260,11 @@ async fn expiry_warnings_are_sent_once_per_mark_and_only_the_tightest_of_several
     assert!(marks_of(&slow).is_empty());
 
     app.advance(Duration::days(10));
-    assert!(until(&app, || marks_of(&slow) == vec![30] && expired_of(&fast) == 1).await);
+    assert!(
+        until(&app, || marks_of(&slow) == vec![30]
+            && expired_of(&fast) == 1)
+        .await
+    );
     app.advance(Duration::days(24));
     assert!(until(&app, || marks_of(&slow) == vec![30, 7]).await);
     app.advance(Duration::days(5) + Duration::hours(12));
@@ -319,7 +344,10 @@ async fn a_restart_in_the_middle_of_retries_loses_nothing() {
     assert!(received_at_least(&app, &receiver, 1).await);
     let pending = app
         .eventually(Wait::from_secs(5), || async {
-            deliveries(&app, &webhook).await.first().is_some_and(|d| d["outcome"] == "pending")
+            deliveries(&app, &webhook)
+                .await
+                .first()
+                .is_some_and(|d| d["outcome"] == "pending")
         })
         .await;
     assert!(pending, "the retry is queued");
@@ -328,7 +356,10 @@ async fn a_restart_in_the_middle_of_retries_loses_nothing() {
     assert!(received_at_least(&app, &receiver, 2).await);
     let received = receiver.received();
     assert_eq!(received[1].status, 204);
-    assert_eq!(received[0].header("webhook-id"), received[1].header("webhook-id"));
+    assert_eq!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id")
+    );
     assert_signed(&secret, &received[1]);
 }
 
@@ -373,7 +404,10 @@ async fn a_host_name_resolving_to_a_private_address_is_refused_at_delivery() {
         failed["error"].as_str().unwrap().contains("private"),
         "{failed}"
     );
-    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the receiver"
+    );
 }
 
 #[tokio::test]
@@ -393,10 +427,7 @@ async fn rotations_and_sunsets_are_announced() {
         .unwrap();
     assert!(rotated["key"].is_string());
     let key: Value = app
-        .admin_post(
-            "/admin/v1/integrator-keys",
-            json!({"name": "Legacy"}),
-        )
+        .admin_post("/admin/v1/integrator-keys", json!({"name": "Legacy"}))
         .await
         .json()
         .await
@@ -404,7 +435,10 @@ async fn rotations_and_sunsets_are_announced() {
     let key_id = key["id"].as_str().unwrap();
     let sunset = at(&app, Duration::hours(1));
     let patched = app
-        .admin(Method::PATCH, &format!("/admin/v1/integrator-keys/{key_id}"))
+        .admin(
+            Method::PATCH,
+            &format!("/admin/v1/integrator-keys/{key_id}"),
+        )
         .json(&json!({"legacy_sunset_at": sunset}))
         .send()
         .await
@@ -419,7 +453,11 @@ async fn rotations_and_sunsets_are_announced() {
     let rotation = receiver.delivered_of("api_user.rotated")[0].json();
     assert_eq!(rotation["data"]["api_user_id"], id.as_str());
     assert_eq!(rotation["data"]["retire_after_silence_minutes"], 5);
-    assert!(receiver.delivered_of("integrator_key.sunset_reached").is_empty());
+    assert!(
+        receiver
+            .delivered_of("integrator_key.sunset_reached")
+            .is_empty()
+    );
     app.advance(Duration::hours(2));
     let reached = app
         .eventually(Wait::from_secs(10), || async {

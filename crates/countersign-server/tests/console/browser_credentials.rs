@@ -36,7 +36,9 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
     browser.click("nav a[href=\"/console/credentials\"]").await;
     browser.wait_for_page("credentials").await;
     let row = browser
-        .wait_for_text("#credential-report tbody", |text| text.contains("hygiene-bot"))
+        .wait_for_text("#credential-report tbody", |text| {
+            text.contains("hygiene-bot")
+        })
         .await;
     assert!(row.contains("Never used"), "{row}");
     browser.assert_inputs_labelled("credentials page").await;
@@ -60,7 +62,9 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
     browser.click("nav a[href=\"/console/webhooks\"]").await;
     browser.wait_for_page("webhooks").await;
     browser.assert_inputs_labelled("webhooks page").await;
-    browser.fill("url", "https://hooks.example.com/countersign").await;
+    browser
+        .fill("url", "https://hooks.example.com/countersign")
+        .await;
     browser.click("#create-webhook button[type=submit]").await;
     browser.wait_for_page("webhook-secret").await;
     let secret = browser
@@ -75,7 +79,11 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert!(standardwebhooks::Webhook::new(&secret).is_ok());
     browser.screenshot("webhook-secret.png").await;
-    browser.client.goto(&app.url("/console/webhooks")).await.unwrap();
+    browser
+        .client
+        .goto(&app.url("/console/webhooks"))
+        .await
+        .unwrap();
     browser.wait_for_page("webhooks").await;
     let list = browser
         .wait_for_text("#webhooks", |text| text.contains("hooks.example.com"))

@@ -37,7 +37,10 @@ async fn credential_page_shows_findings_and_saves_the_policy() {
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let bad_page = bad.text().await.unwrap();
-    assert!(bad_page.contains("api_user_max_lifetime_days-error"), "{bad_page}");
+    assert!(
+        bad_page.contains("api_user_max_lifetime_days-error"),
+        "{bad_page}"
+    );
 
     let saved = console
         .post(
@@ -111,7 +114,12 @@ async fn webhook_secret_is_shown_once_and_refused_urls_are_explained() {
     let list = console.page("/console/webhooks").await;
     assert!(list.contains("https://hooks.example.com/countersign"));
     assert!(!list.contains(&secret));
-    let webhooks: Value = app.admin_get("/admin/v1/webhooks").await.json().await.unwrap();
+    let webhooks: Value = app
+        .admin_get("/admin/v1/webhooks")
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = webhooks["items"][0]["id"].as_str().unwrap();
     assert_eq!(
         webhooks["items"][0]["events"],
@@ -121,7 +129,10 @@ async fn webhook_secret_is_shown_once_and_refused_urls_are_explained() {
     assert!(deliveries.contains("Nothing delivered yet"), "{deliveries}");
     let token = csrf_token(&list);
     let confirm = console
-        .post(&format!("/console/webhooks/{id}/delete"), &[("csrf_token", &token)])
+        .post(
+            &format!("/console/webhooks/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
         .await;
     assert_eq!(confirm.status(), StatusCode::OK);
     assert!(confirm.text().await.unwrap().contains("Delete webhook"));
@@ -133,7 +144,9 @@ async fn webhook_secret_is_shown_once_and_refused_urls_are_explained() {
         .await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        app.admin_get(&format!("/admin/v1/webhooks/{id}")).await.status(),
+        app.admin_get(&format!("/admin/v1/webhooks/{id}"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
 }
