@@ -29,7 +29,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditOutcome, AuditRecord};
 pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use legacy_usage::{RECENT_SOURCES, UsageDelta, UsageRow};
 pub use names::NameCollision;
-pub use paging::Page;
+pub use paging::{ALL_PAGES_BATCH, Page, all_pages};
 pub use sessions::AdminSession;
 pub use users::{NewUser, PasswordHashes, UserUpdate};
 

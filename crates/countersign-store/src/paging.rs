@@ -1,10 +1,12 @@
-//! Keyset paging shared by every `list_*` query: the `Page` type, the over-fetch limit and
-//! `Store::list_page`, which runs one page of a list.
+//! Keyset paging shared by every `list_*` query: the `Page` type, the over-fetch limit,
+//! `Store::list_page`, which runs one page of a list, and `all_pages`, which reads a whole list
+//! through any of them (the CLI prints every item; console pickers read whole lists).
 
 use crate::{Store, StoreError};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::QueryAs;
 use sqlx::{Any, Encode, FromRow, Type};
+use std::future::Future;
 
 /// A page of a list, with the cursor of the next page.
 #[derive(Clone, Debug)]
@@ -27,6 +29,39 @@ impl<T> Page<T> {
         };
         Self { items, next_cursor }
     }
+}
+
+/// Items asked for per page by [`all_pages`].
+pub const ALL_PAGES_BATCH: u32 = 1000;
+
+/// Reads a whole cursor-paged list: calls `fetch` with `None`, then with each returned
+/// `next_cursor`, until a page has none, and returns every item in order. At most `max_pages`
+/// pages are read (what a caller's work is bounded by); a list longer than that is cut there.
+///
+/// # Errors
+/// Returns the first store error, and `Corrupt` when a page hands back the cursor it was asked
+/// with (which would otherwise loop).
+pub async fn all_pages<T, F, Fut>(max_pages: usize, mut fetch: F) -> Result<Vec<T>, StoreError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let page = fetch(cursor.clone()).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            None => break,
+            Some(next) if cursor.as_deref() == Some(next.as_str()) => {
+                return Err(StoreError::Corrupt {
+                    what: "list cursor (it did not advance)",
+                });
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
+    Ok(items)
 }
 
 /// The lower bound of a text-keyed page: the cursor, or the empty string before the first page.
