@@ -32,7 +32,7 @@ pub use changes::{CHANNEL, ChangeEvent, ChangeListener};
 pub use legacy_usage::{RECENT_SOURCES, UsageDelta, UsageRow};
 pub use lifecycle::{ReportRow, SunsetReached};
 pub use names::NameCollision;
-pub use paging::Page;
+pub use paging::{ALL_PAGES_BATCH, Page, all_pages};
 pub use sessions::AdminSession;
 pub use users::{NewUser, PasswordHashes, UserUpdate};
 pub use webhooks::{AttemptResult, DeliveryJob, DeliveryRecord, NewEvent};

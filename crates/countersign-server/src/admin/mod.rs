@@ -5,7 +5,7 @@ pub mod api_users;
 pub mod audit;
 pub mod directory;
 pub mod introspection_clients;
-pub mod legacy;
+pub mod migration;
 pub mod organization;
 pub mod report;
 pub mod session;
@@ -23,7 +23,7 @@ use countersign_store::{Page, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use session::AdminCaller;
+pub use session::OrgAdmin;
 
 /// An admin API error, rendered as `application/problem+json` with a stable `code`.
 #[derive(Debug)]
@@ -235,7 +235,6 @@ impl From<OpError> for AdminError {
                 field,
                 detail,
             },
-            OpError::Forbidden => Self::not_organization_admin(),
             OpError::Store(error) => error.into(),
         }
     }

@@ -1,7 +1,7 @@
 //! The caller's organization: the legacy-header switch (SPEC §11) and the credential policy
 //! (SPEC §13), read and changed together at `/admin/v1/organization`.
 
-use super::{AdminCaller, AdminError, AdminJson};
+use super::{AdminError, AdminJson, OrgAdmin};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -71,9 +71,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[utoipa::path(get, path = "/admin/v1/organization", tag = "admin", security(("bearer" = [])), responses((status = 200, body = OrganizationBody)))]
 pub async fn get_organization(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
 ) -> Result<Json<OrganizationBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let organization = state
         .store
         .fetch_organization(actor.organization_id)
@@ -87,10 +86,9 @@ pub async fn get_organization(
     responses((status = 200, body = OrganizationBody), (status = 422, description = "A policy field is out of bounds (validation_failed)")))]
 pub async fn update_organization(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<UpdateOrganization>,
 ) -> Result<Json<OrganizationBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let ops = state.ops();
     let mut policy = ops.policy(actor.organization_id).await?;
     let changes_policy = body.api_user_max_lifetime_days.is_some()

@@ -2,7 +2,7 @@
 //! use, oldest accepted key and hygiene findings, as JSON or CSV (`?format=csv`).
 
 use super::api_users::ScopeBody;
-use super::{AdminCaller, AdminError, AdminQuery, rfc3339};
+use super::{AdminError, AdminQuery, OrgAdmin, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -168,10 +168,9 @@ pub fn to_csv(report: &ReportBody) -> String {
     responses((status = 200, body = ReportBody, description = "JSON, or text/csv with a header row when format=csv")))]
 pub async fn credential_report(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ReportQuery>,
 ) -> Result<Response, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let csv = match query.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,

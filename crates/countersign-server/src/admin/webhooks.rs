@@ -1,9 +1,7 @@
 //! Webhooks in the admin API (SPEC §13): register (the `whsec_` secret shown once), list,
 //! get, delete, and each endpoint's delivery log.
 
-use super::{
-    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
-};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -107,10 +105,9 @@ impl From<DeliveryRecord> for DeliveryBody {
     responses((status = 200, body = ListBody<WebhookBody>)))]
 pub async fn list_webhooks(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<WebhookBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let page = state
         .store
         .list_webhooks(actor.organization_id, query.cursor(), query.limit()?)
@@ -123,10 +120,9 @@ pub async fn list_webhooks(
     responses((status = 201, body = CreatedWebhookBody), (status = 422, description = "URL refused or unknown event (validation_failed)")))]
 pub async fn create_webhook(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhookBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let created = state
         .ops()
         .create_webhook(&actor, &body.url, &body.events)
@@ -148,10 +144,9 @@ pub async fn create_webhook(
     responses((status = 200, body = WebhookBody), (status = 404, description = "Not found")))]
 pub async fn get_webhook(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, WebhookId::parse, "webhook")?;
     Ok(Json(
         state
@@ -167,10 +162,9 @@ pub async fn get_webhook(
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, WebhookId::parse, "webhook")?;
     state.ops().delete_webhook(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -181,11 +175,10 @@ pub async fn delete_webhook(
     responses((status = 200, body = ListBody<DeliveryBody>), (status = 404, description = "Not found")))]
 pub async fn list_deliveries(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<DeliveryBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, WebhookId::parse, "webhook")?;
     state.store.fetch_webhook(actor.organization_id, id).await?;
     let page = state

@@ -344,6 +344,8 @@ pub enum ConsoleError {
     NotFound(&'static str),
     /// The request cannot be understood (400).
     BadRequest(&'static str),
+    /// A uniqueness rule refused the change (409), as the admin API answers it.
+    Conflict,
     /// A form's CSRF token is missing or wrong (403); nothing was changed.
     Csrf,
     /// The signed-in user does not administer every environment (403).
@@ -369,8 +371,7 @@ impl From<OpError> for ConsoleError {
         match error {
             OpError::NotFound(entity) => Self::NotFound(entity),
             OpError::Store(error) => error.into(),
-            OpError::Forbidden => Self::BadRequest("you may not do this"),
-            OpError::Conflict { .. } => Self::BadRequest("this already exists"),
+            OpError::Conflict { .. } => Self::Conflict,
             OpError::Invalid { .. } => Self::BadRequest("the form has an invalid value"),
             OpError::Refused { .. } => {
                 Self::BadRequest("the form breaks the organization's credential policy")
@@ -444,6 +445,12 @@ impl IntoResponse for ConsoleError {
                 "Not found",
                 "not-found",
                 html! { p { "No such " (entity) " in your organization." } (back) },
+            ),
+            Self::Conflict => (
+                StatusCode::CONFLICT,
+                "Already exists",
+                "conflict",
+                html! { p { "The change was refused: something with this name already exists. Nothing was changed." } (back) },
             ),
             Self::BadRequest(detail) => (
                 StatusCode::BAD_REQUEST,
