@@ -14,6 +14,7 @@ pub mod key;
 pub mod legacy;
 pub mod migration;
 pub mod names;
+pub mod oauth;
 pub mod secret;
 pub mod session;
 pub mod token;
