@@ -15,6 +15,7 @@ pub mod issue;
 pub mod legacy_usage;
 pub mod metrics;
 pub mod migration;
+pub mod oauth;
 pub mod openapi;
 pub mod ops;
 pub mod passwords;
@@ -61,6 +62,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
         .routes(routes!(routes::introspect::introspect))
+        .routes(routes!(routes::oauth::token))
+        .routes(routes!(routes::oauth::userinfo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -120,6 +123,22 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             admin::legacy::get_organization,
             admin::legacy::update_organization
         ))
+        .routes(routes!(
+            admin::oauth_clients::list_secrets,
+            admin::oauth_clients::create_secret
+        ))
+        .routes(routes!(admin::oauth_clients::delete_secret))
+        .routes(routes!(
+            admin::oauth_clients::list_rsa_keys,
+            admin::oauth_clients::create_rsa_key
+        ))
+        .routes(routes!(admin::oauth_clients::delete_rsa_key))
+        .routes(routes!(
+            admin::oauth_clients::get_consent,
+            admin::oauth_clients::put_consent
+        ))
+        .routes(routes!(admin::oauth_clients::list_my_consents))
+        .routes(routes!(admin::oauth_clients::withdraw_my_consent))
         .routes(routes!(admin::legacy::migration_plan))
         .routes(routes!(admin::legacy::migrate))
         .routes(routes!(admin::legacy::legacy_migration_page))
@@ -424,6 +443,7 @@ pub async fn build_state(
         cache: cache.clone(),
         bearer_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         legacy_facts: cache::EpochCache::new(cache.clone(), config_capacity),
+        oauth_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         clock: clock.clone(),
         secrets: secrets.clone(),
         audit: audit.clone(),

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
         (name = "assuresign", description = "AssureSign DocumentNOW v3 API users and tokens"),
         (name = "docusign", description = "DocuSign legacy X-DocuSign-Authentication"),
         (name = "forward-auth", description = "Identity for the protected API"),
+        (name = "oauth", description = "DocuSign OAuth 2.0: JWT Grant, Authorization Code Grant, user info"),
         (name = "admin", description = "Administration"),
         (name = "operations", description = "Health"),
     )

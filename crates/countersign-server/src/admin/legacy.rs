@@ -165,7 +165,8 @@ pub async fn list_legacy_usage_daily(
     }))
 }
 
-/// A change to an integrator key: `{"legacy_sunset_at": RFC 3339 | null}`.
+/// A change to an integrator key: any of `legacy_sunset_at` (RFC 3339 or null), and its OAuth
+/// client settings `redirect_uris` and `allow_implicit` (SPEC §12).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIntegratorKey {
@@ -173,6 +174,10 @@ pub struct UpdateIntegratorKey {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     legacy_sunset_at: Option<Option<String>>,
+    /// The redirect URIs of the Authorization Code Grant (replacing the list).
+    redirect_uris: Option<Vec<String>>,
+    /// Whether the implicit grant (`response_type=token`) is allowed.
+    allow_implicit: Option<bool>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
@@ -182,7 +187,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
-/// Sets or clears the legacy-header sunset of an integrator key.
+/// Sets or clears the legacy-header sunset of an integrator key, and its OAuth client settings.
 #[utoipa::path(patch, path = "/admin/v1/integrator-keys/{id}", tag = "admin", params(("id" = String, Path)),
     request_body = UpdateIntegratorKey, security(("bearer" = [])), responses((status = 200, body = IntegratorKeyBody)))]
 pub async fn update_integrator_key(
@@ -193,29 +198,47 @@ pub async fn update_integrator_key(
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
-    let Some(sunset) = body.legacy_sunset_at else {
+    if body.legacy_sunset_at.is_none()
+        && body.redirect_uris.is_none()
+        && body.allow_implicit.is_none()
+    {
         return Err(AdminError::Invalid {
             field: "legacy_sunset_at",
-            detail: "give legacy_sunset_at (RFC 3339 or null)".into(),
+            detail: "give legacy_sunset_at (RFC 3339 or null), redirect_uris or allow_implicit"
+                .into(),
         });
-    };
-    let sunset = sunset
-        .map(|t| {
-            OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                .map(|at| at.replace_nanosecond(0).unwrap_or(at))
-                .map_err(|_| AdminError::Invalid {
-                    field: "legacy_sunset_at",
-                    detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+    }
+    let sunset = body
+        .legacy_sunset_at
+        .map(|sunset| {
+            sunset
+                .map(|t| {
+                    OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .map(|at| at.replace_nanosecond(0).unwrap_or(at))
+                        .map_err(|_| AdminError::Invalid {
+                            field: "legacy_sunset_at",
+                            detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+                        })
                 })
+                .transpose()
         })
         .transpose()?;
-    Ok(Json(
-        state
-            .ops()
-            .set_integrator_key_sunset(&actor, id, sunset)
-            .await?
-            .into(),
-    ))
+    let ops = state.ops();
+    if body.redirect_uris.is_some() || body.allow_implicit.is_some() {
+        // Validated (and refused) before the sunset is touched.
+        ops.set_oauth_client(
+            &actor,
+            id,
+            body.redirect_uris.as_deref(),
+            body.allow_implicit,
+        )
+        .await?;
+    }
+    let key = match sunset {
+        Some(sunset) => ops.set_integrator_key_sunset(&actor, id, sunset).await?,
+        None => state.store.fetch_integrator_key(actor.organization_id, id).await?,
+    };
+    Ok(Json(key.into()))
 }
 
 /// The organization's legacy-header switch.

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod directory;
 pub mod introspection_clients;
 pub mod legacy;
+pub mod oauth_clients;
 pub mod session;
 
 use crate::ops::OpError;

@@ -27,10 +27,12 @@ mod environments;
 mod integrator_keys;
 mod introspection_clients;
 mod memberships;
+mod oauth;
 mod organizations;
 mod users;
 
 pub use bootstrap::Bootstrapped;
+pub use oauth::{NewRsaKey, check_redirect_uri};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]

@@ -187,6 +187,12 @@ impl<'h> VerifyRequest<'h> {
     /// The dialect of the request's refusals.
     pub fn dialect(&self) -> Dialect {
         match self.credential {
+            // An OAuth access token is a DocuSign credential (SPEC §12).
+            Credential::Bearer(token)
+                if countersign_core::oauth::token::is_access_token(token) =>
+            {
+                Dialect::DocuSign
+            }
             Credential::Bearer(_) => Dialect::AssureSign,
             Credential::DocuSign(_) => Dialect::DocuSign,
             Credential::Missing(dialect) | Credential::Unreadable(dialect) => dialect,
