@@ -15,6 +15,7 @@ mod legacy_migration;
 mod legacy_sdk;
 mod names;
 mod oauth_jwt;
+mod oauth_sdk;
 mod operations;
 mod passwords;
 mod throttle;
