@@ -10,9 +10,11 @@
 
 pub mod api_users;
 pub mod audit;
+pub mod consents;
 pub mod directory;
 pub mod layout;
 mod legacy;
+pub mod oauth;
 pub mod session;
 pub mod signed;
 
@@ -47,6 +49,16 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session::sign_in_page).post(session::sign_in),
         )
         .route("/console/sign-out", post(session::sign_out))
+        .route("/oauth/auth", get(oauth::entry))
+        .route(
+            oauth::AUTHORIZE_PATH,
+            get(oauth::authorize_page).post(oauth::decide),
+        )
+        .route("/console/consents", get(consents::consents_page))
+        .route(
+            "/console/consents/{id}/withdraw",
+            post(consents::withdraw),
+        )
         .route("/console/legacy-usage", get(legacy::usage_page))
         .route("/console/legacy-usage/{id}", get(legacy::plan_page))
         .route("/console/legacy-usage/{id}/migrate", post(legacy::migrate))
@@ -176,10 +188,14 @@ fn static_asset(body: &'static str, content_type: &'static str) -> Response {
 /// Adds the console's security headers to a response; pages default to `no-store`.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A page may narrow-widen only its form targets (the OAuth consent page answers at the
+    // client's registered redirect URI); every other page gets the console's policy.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,

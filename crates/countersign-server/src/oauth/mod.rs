@@ -3,6 +3,7 @@
 //! (`codes`), RSA keys (`rsa_keys`), and the access tokens all of them issue (here). The
 //! handlers in `routes::oauth` and the console's consent page call these.
 
+pub mod authorize;
 pub mod codes;
 pub mod jwt;
 pub mod rsa_keys;

@@ -58,6 +58,11 @@ impl TokenForm {
         Ok(Self(pairs))
     }
 
+    /// The parameters, in order.
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
     /// A parameter's value, when sent and not empty (RFC 6749 §3.1: empty is omitted).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -14,6 +14,7 @@ mod legacy;
 mod legacy_migration;
 mod legacy_sdk;
 mod names;
+mod oauth_code;
 mod oauth_jwt;
 mod oauth_sdk;
 mod operations;
