@@ -99,7 +99,7 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
         .unwrap();
     assert_eq!(patched.status(), StatusCode::OK);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/oauth_sdk.py");
-    let mut command = std::process::Command::new(python);
+    let mut command = std::process::Command::new(&python);
     command.arg(script).arg("jwt").env("DS_REDIRECT_URI", redirect_uri);
     sdk_env(&mut command, &app, dir.path(), &client);
     let stdout = run(command).await;
@@ -109,8 +109,46 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
         .find_map(|line| line.strip_prefix("AUTHORIZATION_URI "))
         .unwrap()
         .to_owned();
-    let page = app.client.get(&uri).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK, "{uri}");
+    // A confidential client (a public one would need PKCE, which this SDK call does not send).
+    let secret: serde_json::Value = app
+        .admin_post(
+            &format!("/admin/v1/integrator-keys/{}/secrets", client.key_id),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+    let browser = crate::oauth_code::Browser::new(&app, Some(&ca));
+    let page = browser.get(&uri).await;
+    assert_eq!(page.status(), StatusCode::OK, "{uri} {:?}", page.headers().get("location"));
+
+    // The Authorization Code Grant: the user signs in on the page the SDK's URI leads to, the
+    // code comes back at the redirect URI, and generate_access_token redeems it.
+    let password = app
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/users/{}/password", client.user_id),
+        )
+        .json(&json!({"password": crate::oauth_code::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(password.status(), StatusCode::NO_CONTENT);
+    let location = browser
+        .authorize(&uri, "signer@example.com", "accept")
+        .await;
+    let answer = crate::oauth_code::parameters(&location, false);
+    assert_eq!(answer["state"], "sdk-state-1");
+    let mut command = std::process::Command::new(&python);
+    command
+        .arg(script)
+        .arg("code")
+        .env("DS_CLIENT_SECRET", secret["secret"].as_str().unwrap())
+        .env("DS_CODE", &answer["code"]);
+    sdk_env(&mut command, &app, dir.path(), &client);
+    run(command).await;
 }
 
 #[tokio::test]
