@@ -338,6 +338,9 @@ pub struct UncoveredBody {
 /// A migration plan with its dry run.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PlanBody {
+    /// The recommended target: `jwt_grant` (the recorded traffic is DocuSign-dialect, which the
+    /// integration's DocuSign SDK moves to the JWT Grant by changing its OAuth host).
+    pub target: String,
     /// The narrowest scope covering the recorded usage.
     pub scope: ScopeBody,
     /// Users acted as.
@@ -355,6 +358,7 @@ pub struct PlanBody {
 impl From<MigrationPlan> for PlanBody {
     fn from(plan: MigrationPlan) -> Self {
         Self {
+            target: plan.target.as_str().into(),
             scope: plan.scope.into(),
             users: plan
                 .users
@@ -406,14 +410,17 @@ pub async fn migration_plan(
     Ok(Json(state.ops().migration_plan(&actor, id).await?.into()))
 }
 
-/// A migration request.
+/// A migration request: `{"target": "jwt_grant"}` (SPEC §12), or an API user
+/// `{"username", "expires_at"}` (SPEC §11; `"target": "api_user"` optional).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
-    /// Username of the new API user.
-    username: String,
-    /// Its expiry (RFC 3339 or `YYYY-MM-DD`).
-    expires_at: String,
+    /// `jwt_grant` or `api_user` (the default when `username` is given).
+    target: Option<String>,
+    /// Username of the new API user (`api_user`).
+    username: Option<String>,
+    /// Its expiry (RFC 3339 or `YYYY-MM-DD`; `api_user`).
+    expires_at: Option<String>,
 }
 
 /// The new API user, its key (once) and a ready-to-paste snippet.
@@ -427,26 +434,97 @@ pub struct MigratedBody {
     pub snippet: String,
 }
 
-/// Creates the API user the plan proposes.
+/// The RSA key of a migration to the JWT Grant.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MigratedRsaKeyBody {
+    /// Id.
+    pub id: String,
+    /// The private key (PKCS#1 PEM); not stored and never shown again.
+    pub private_key_pem: String,
+}
+
+/// A migration to the JWT Grant.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MigratedToJwtBody {
+    /// The new RSA key pair.
+    pub rsa_key: MigratedRsaKeyBody,
+    /// The users the administrator consent covers: exactly those the legacy traffic acted as.
+    pub consented_user_ids: Vec<String>,
+    /// The `docusign-esign` change: `request_jwt_user_token` replacing the header.
+    pub snippet: String,
+}
+
+/// Migrates an integrator key's legacy traffic: to the JWT Grant (`{"target": "jwt_grant"}`),
+/// or to the API user the plan proposes.
 #[utoipa::path(post, path = "/admin/v1/integrator-keys/{id}/migrate", tag = "admin", params(("id" = String, Path)),
     request_body = MigrateRequest, security(("bearer" = [])),
-    responses((status = 201, body = MigratedBody), (status = 409, description = "no_legacy_usage or username_taken")))]
+    responses((status = 201, description = "MigratedToJwtBody for jwt_grant, MigratedBody for an API user", body = MigratedToJwtBody),
+        (status = 409, description = "no_legacy_usage, username_taken or too_many_keys")))]
 pub async fn migrate(
     State(state): State<AppState>,
     caller: AdminCaller,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<MigrateRequest>,
-) -> Result<(StatusCode, Json<MigratedBody>), AdminError> {
+) -> Result<Response, AdminError> {
     let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
-    let expires_at = ops::parse_expiry(&body.expires_at)?;
+    match body.target.as_deref() {
+        Some("jwt_grant") => {
+            if body.username.is_some() || body.expires_at.is_some() {
+                return Err(AdminError::Invalid {
+                    field: "target",
+                    detail: "jwt_grant takes no username or expires_at".into(),
+                });
+            }
+            flush(&state).await;
+            let migrated = state
+                .ops()
+                .migrate_integrator_key_to_jwt(
+                    &actor,
+                    id,
+                    &state.config.public_url,
+                    &state.config.oauth_host(),
+                )
+                .await?;
+            return Ok((
+                StatusCode::CREATED,
+                Json(MigratedToJwtBody {
+                    rsa_key: MigratedRsaKeyBody {
+                        id: migrated.rsa_key.id.to_string(),
+                        private_key_pem: migrated.private_key_pem.as_str().to_owned(),
+                    },
+                    consented_user_ids: migrated
+                        .consented_user_ids
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    snippet: migrated.snippet,
+                }),
+            )
+                .into_response());
+        }
+        None | Some("api_user") => {}
+        Some(_) => {
+            return Err(AdminError::Invalid {
+                field: "target",
+                detail: "target must be jwt_grant or api_user".into(),
+            });
+        }
+    }
+    let (Some(username), Some(expires_at)) = (body.username, body.expires_at) else {
+        return Err(AdminError::Invalid {
+            field: "username",
+            detail: "an API user needs username and expires_at".into(),
+        });
+    };
+    let expires_at = ops::parse_expiry(&expires_at)?;
     flush(&state).await;
     let migrated = state
         .ops()
         .migrate_integrator_key(
             &actor,
             id,
-            &body.username,
+            &username,
             expires_at,
             &state.config.public_url,
         )
@@ -459,7 +537,8 @@ pub async fn migrate(
             key: with_key.key,
             snippet: migrated.snippet,
         }),
-    ))
+    )
+        .into_response())
 }
 
 /// The page the `Link: rel="sunset"` header points at.

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod layout;
 mod legacy;
 pub mod oauth;
+pub mod oauth_clients;
 pub mod session;
 pub mod signed;
 
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/legacy-usage", get(legacy::usage_page))
         .route("/console/legacy-usage/{id}", get(legacy::plan_page))
         .route("/console/legacy-usage/{id}/migrate", post(legacy::migrate))
+        .route(
+            "/console/legacy-usage/{id}/migrate-jwt",
+            post(legacy::migrate_to_jwt),
+        )
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
         .route(
@@ -126,6 +131,34 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/console/integrator-keys/{id}/sunset",
             post(directory::set_integrator_key_sunset),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth",
+            get(oauth_clients::oauth_page),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/client",
+            post(oauth_clients::save_client),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/secrets",
+            post(oauth_clients::add_secret),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/secrets/{secret_id}/delete",
+            post(oauth_clients::delete_secret),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/rsa-keys",
+            post(oauth_clients::add_rsa_key),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/rsa-keys/{key_id}/delete",
+            post(oauth_clients::delete_rsa_key),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/consent",
+            post(oauth_clients::save_consent),
         )
         .route(
             "/console/organization/legacy-header",
