@@ -60,19 +60,25 @@ impl Store {
         now: OffsetDateTime,
         granted_by: &str,
     ) -> Result<(), StoreError> {
+        // The transaction writes first (a no-op update that locks the key's row): on SQLite a
+        // transaction that reads first and writes later can fail at once with SQLITE_BUSY.
         let mut tx = self.pool().begin().await?;
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM integrator_keys WHERE id = $1 AND organization_id = $2",
+        let found = sqlx::query(
+            "UPDATE integrator_keys SET status = status WHERE id = $1 AND organization_id = $2",
         )
         .bind(key.to_string())
         .bind(organization.to_string())
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-        if found.is_none() {
+        if found.rows_affected() == 0 {
             return Err(StoreError::NotFound {
                 entity: "integrator key",
             });
         }
+        sqlx::query("DELETE FROM oauth_admin_consent_users WHERE integrator_key_id = $1")
+            .bind(key.to_string())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM oauth_admin_consents WHERE integrator_key_id = $1")
             .bind(key.to_string())
             .execute(&mut *tx)
@@ -206,30 +212,18 @@ impl Store {
         scopes: Scopes,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT scopes FROM oauth_user_consents WHERE user_id = $1 AND integrator_key_id = $2",
-        )
-        .bind(user.to_string())
-        .bind(key.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let merged = existing.map_or(scopes, |bits| Scopes::from_bits(bits).with(scopes));
-        sqlx::query("DELETE FROM oauth_user_consents WHERE user_id = $1 AND integrator_key_id = $2")
-            .bind(user.to_string())
-            .bind(key.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // One statement: the scopes already consented to are kept (bitwise or).
         sqlx::query(
-            "INSERT INTO oauth_user_consents (user_id, integrator_key_id, scopes, granted_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO oauth_user_consents (user_id, integrator_key_id, scopes, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, integrator_key_id) DO UPDATE SET \
+             scopes = oauth_user_consents.scopes | excluded.scopes, granted_at = excluded.granted_at",
         )
         .bind(user.to_string())
         .bind(key.to_string())
-        .bind(merged.bits())
+        .bind(scopes.bits())
         .bind(millis(now))
-        .execute(&mut *tx)
+        .execute(self.pool())
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

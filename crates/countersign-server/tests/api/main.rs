@@ -11,6 +11,7 @@ mod fail_closed;
 mod fast_path;
 mod introspection;
 mod legacy;
+mod legacy_jwt_migration;
 mod legacy_migration;
 mod legacy_sdk;
 mod names;
