@@ -6,5 +6,6 @@
 mod api_users;
 mod browser;
 mod directory;
+mod oauth;
 mod session;
 mod support;
