@@ -9,6 +9,8 @@
     reason = "a command-line tool prints its results"
 )]
 
+mod oauth;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use countersign_core::legacy::{HeaderFormat, build_header};
@@ -282,6 +284,7 @@ async fn populate(
         .await?;
     let integrator_key = key["key"].as_str().context("integrator key")?.to_owned();
     let mut service_id = String::new();
+    let mut user_ids = Vec::new();
     for i in 0..users.max(2) {
         let email = format!("user{i}@bench.example");
         let body = json!({"email": email, "name": email, "password": "bench-password-1"});
@@ -311,8 +314,9 @@ async fn populate(
             bail!("membership failed: {}", response.status());
         }
         if i == 0 {
-            service_id = id;
+            service_id.clone_from(&id);
         }
+        user_ids.push(id);
     }
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(60))
         .date()
@@ -380,8 +384,12 @@ async fn populate(
         &integrator_key,
         Some("user1@bench.example"),
     );
+    let oauth_tokens =
+        oauth::access_tokens(&client, server, &admin, &user_ids[..user_ids.len().min(100)])
+            .await?;
     let output = json!({
         "tokens": tokens,
+        "oauth_tokens": oauth_tokens,
         "distinct_tokens": distinct_tokens,
         "legacy_header": legacy,
         "legacy_sobo_header": sobo,
