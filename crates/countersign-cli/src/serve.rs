@@ -5,8 +5,6 @@ use crate::config::{self, FileConfig, mask_url, read_secret_file};
 use crate::operations::{self, Open};
 use anyhow::{Context, Result, anyhow};
 use countersign_core::secret::Secret;
-use countersign_server::audit::AuditSink;
-use countersign_server::cache::DirectoryCache;
 use countersign_server::clock::SystemClock;
 use countersign_server::ops::Ops;
 use countersign_server::secrets::SuppliedSecrets;
@@ -103,22 +101,15 @@ async fn bootstrap(config: &FileConfig, store: Store) -> Result<Option<()>> {
         .ok()
         .filter(|p| !p.is_empty())
         .map(Secret::new);
-    let clock: Arc<dyn countersign_server::clock::Clock> = Arc::new(SystemClock);
-    let secrets =
-        countersign_server::secrets::Secrets::load(&store, &supplied_secrets(config)?, clock.now())
-            .await?;
-    let (audit, writer) = AuditSink::start(store.clone());
-    let ops = Ops {
+    let ops = Ops::open(
         store,
-        cache: Arc::new(DirectoryCache::new(16)),
-        audit,
-        clock,
-        config: config.server.clone(),
-        pepper: secrets.pepper,
-    };
+        &config.server,
+        &supplied_secrets(config)?,
+        Arc::new(SystemClock),
+    )
+    .await?;
     let result = ops.bootstrap(email.as_deref(), password).await;
-    ops.audit.close();
-    writer.finish().await;
+    ops.finish().await;
     match result.map_err(|e| anyhow!("bootstrap failed: {e}"))? {
         Some(created) => {
             println!(

@@ -195,17 +195,23 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
         .text()
         .await
         .unwrap();
-    // Give the audit writer its moment, then read the log back through the API.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let audit = client
-        .get(format!("{base}/admin/v1/audit?limit=1000"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The audit writer batches; read the log back through the API until the change is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let audit = loop {
+        let audit = client
+            .get(format!("{base}/admin/v1/audit?limit=1000"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if audit.contains("api_user.create") || std::time::Instant::now() > deadline {
+            break audit;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(
         audit.contains("api_user.create"),
         "the audit log is populated"

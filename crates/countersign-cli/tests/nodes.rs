@@ -120,9 +120,23 @@ async fn cluster() -> Option<Cluster> {
 
 impl Cluster {
     async fn admin_on_a(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.admin_at(&self.a.base, method, path, body).await
+    }
+
+    async fn admin_on_b(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.admin_at(&self.b.base, method, path, body).await
+    }
+
+    async fn admin_at(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Value {
         let response = self
             .client
-            .request(method, format!("{}{path}", self.a.base))
+            .request(method, format!("{base}{path}"))
             .bearer_auth(&self.admin)
             .json(&body)
             .send()
@@ -318,7 +332,6 @@ mod on_postgresql {
         .execute_raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'countersign-listener' AND pid <> pg_backend_pid()")
         .await
         .unwrap();
-        admin.close().await;
         c.admin_on_a(
             reqwest::Method::POST,
             &format!("/admin/v1/api-users/{api_user}/revoke"),
@@ -333,7 +346,23 @@ mod on_postgresql {
         // The listener is back: a second change propagates fast again.
         let (second, token) = c.token("bot2", "dave@example.com").await;
         let bearer = format!("bearer {token}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Wait until both nodes listen again (their listener connections are back and idle
+        // after LISTEN), so what follows measures propagation, not the reconnection.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while admin
+            .execute_raw(
+                "DO $$ BEGIN IF (SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = 'countersign-listener' AND state = 'idle' \
+                 AND query ILIKE 'LISTEN%') < 2 THEN RAISE EXCEPTION 'not listening yet'; \
+                 END IF; END $$",
+            )
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the nodes did not listen again");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        admin.close().await;
         c.admin_on_a(
             reqwest::Method::POST,
             &format!("/admin/v1/api-users/{second}/revoke"),
@@ -413,8 +442,8 @@ mod on_postgresql {
             .collect();
         agents.sort_unstable();
         assert_eq!(agents, ["erp-on-a", "erp-on-b"]);
-        // Later flushes add nothing more.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Flushing both nodes again adds nothing more: a listing flushes the asking node.
+        c.admin_on_b(reqwest::Method::GET, &path, Value::Null).await;
         let again = c.admin_on_a(reqwest::Method::GET, &path, Value::Null).await;
         assert_eq!(again["items"][0]["requests"], 75, "{again}");
     }

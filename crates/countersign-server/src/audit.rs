@@ -6,6 +6,7 @@ use countersign_core::ids::{AccountId, OrganizationId, UserId};
 use countersign_store::{AuditEvent, AuditOutcome, Store};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -22,6 +23,7 @@ const BATCH: usize = 1_000;
 pub struct AuditSink {
     sender: mpsc::Sender<AuditEvent>,
     close: Arc<Notify>,
+    lost: Arc<AtomicU64>,
 }
 
 /// The writer task; await [`AuditWriter::finish`] after every sink is dropped.
@@ -35,15 +37,30 @@ impl AuditSink {
     pub fn start(store: Store) -> (Self, AuditWriter) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let close = Arc::new(Notify::new());
-        let handle = tokio::spawn(write_batches(store, receiver, close.clone()));
-        (Self { sender, close }, AuditWriter { handle })
+        let lost = Arc::new(AtomicU64::new(0));
+        let handle = tokio::spawn(write_batches(store, receiver, close.clone(), lost.clone()));
+        (
+            Self {
+                sender,
+                close,
+                lost,
+            },
+            AuditWriter { handle },
+        )
     }
 
     /// Queues an event; waits only when the queue is full.
     pub async fn record(&self, event: AuditEvent) {
         if self.sender.send(event).await.is_err() {
+            self.lost.fetch_add(1, Ordering::Relaxed);
             tracing::error!("audit writer has stopped; event dropped");
         }
+    }
+
+    /// How many events were lost: queued after the writer stopped, or in a batch the database
+    /// refused through every retry. Zero on a healthy server (the tests check it).
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// Queues an event of `now` (client-supplied text bounded).
@@ -89,7 +106,12 @@ impl AuditWriter {
     }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, close: Arc<Notify>) {
+async fn write_batches(
+    store: Store,
+    mut receiver: mpsc::Receiver<AuditEvent>,
+    close: Arc<Notify>,
+    lost: Arc<AtomicU64>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut closing = false;
     loop {
@@ -120,6 +142,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<AuditEvent>, c
                 }
                 Err(error) => {
                     tracing::error!(error = %error, events = batch.len(), "audit batch lost after retries");
+                    lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     break;
                 }
             }

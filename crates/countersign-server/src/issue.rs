@@ -9,7 +9,7 @@ use countersign_core::api_user::{self, ApiKeyRecord};
 use countersign_core::ids::SessionId;
 use countersign_core::key::{ApiKey, digest_key_text};
 use countersign_core::token::{self, SessionClaims};
-use countersign_store::{AuditOutcome, StoreError};
+use countersign_store::AuditOutcome;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,11 +34,6 @@ pub struct IssuedToken {
     pub token: countersign_core::secret::Secret,
     /// When it expires.
     pub expires_at: OffsetDateTime,
-}
-
-fn internal(error: &StoreError) -> AssureSignError {
-    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during authentication");
-    AssureSignError::Internal
 }
 
 /// The audit actor for a claimed API username: a username that is itself a key is redacted.
@@ -97,8 +92,7 @@ pub async fn issue_token(
     let api_user = state
         .cache
         .api_user_by_name(&state.store, &request.api_username)
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     let key = matching_key(
         api_user.as_ref().map(|a| a.keys.as_slice()),
         request.key.expose(),
@@ -135,17 +129,12 @@ pub async fn issue_token(
             record.organization_id,
             &request.context_username,
         )
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     let outcome = match &user {
         None => Err(denied("The context user was not found.")),
         Some(user) if !user.is_active() => Err(denied("The context user is disabled.")),
         Some(user) => {
-            let memberships = state
-                .cache
-                .memberships(&state.store, user.id)
-                .await
-                .map_err(|e| internal(&e))?;
+            let memberships = state.cache.memberships(&state.store, user.id).await?;
             if record.scope.admits_user(user.id, &memberships) {
                 Ok(user.clone())
             } else {

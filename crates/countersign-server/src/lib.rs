@@ -3,37 +3,42 @@
 //!
 //! This is the only crate that knows status codes, headers and JSON envelopes.
 
-pub mod admin;
-pub use countersign_directory::{cache, secrets};
-pub mod audit;
+// The embedding surface: what the CLI, `countersign-test-support` and tests use. Everything
+// else is this crate's own and may change without notice.
 pub mod clock;
 pub mod config;
-pub mod connections;
-pub mod console;
-pub mod dialect;
-pub mod issue;
-pub mod legacy_usage;
-pub mod metrics;
-pub mod migration;
-pub mod oauth;
-pub mod openapi;
 pub mod ops;
-pub mod passwords;
-pub mod routes;
+pub use countersign_directory::secrets;
 pub mod state;
-pub mod striped;
-pub mod throttle;
 pub mod tls;
-pub mod usage;
-pub mod verify;
+
+pub(crate) mod admin;
+pub(crate) mod audit;
+pub(crate) use countersign_directory::cache;
+pub(crate) mod connections;
+pub(crate) mod console;
+pub(crate) mod dialect;
+pub(crate) mod issue;
+pub(crate) mod last_used;
+pub(crate) mod legacy_usage;
+pub(crate) mod metrics;
+pub(crate) mod migration;
+pub(crate) mod oauth;
+pub(crate) mod openapi;
+pub(crate) mod passwords;
+pub use passwords::{Busy, Passwords, PoolSlot};
+pub(crate) mod routes;
+pub(crate) mod striped;
+pub(crate) mod throttle;
+pub(crate) mod verify;
 
 use crate::audit::{AuditSink, AuditWriter};
 use crate::cache::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
+use crate::last_used::LastUsed;
 use crate::secrets::{Secrets, SuppliedSecrets, random_bytes};
 use crate::state::{AppState, Inner};
-use crate::usage::LastUsed;
 use crate::verify::Verifier;
 use axum::Router;
 use axum::routing::get;
@@ -49,7 +54,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Builds the router and the OpenAPI document for a state.
-pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use crate::admin::{api_users, audit, directory, introspection_clients, session};
     use crate::routes::{assuresign, docusign, forward, health};
     let (router, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -116,12 +121,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             introspection_clients::get_introspection_client,
             introspection_clients::delete_introspection_client
         ))
-        .routes(routes!(admin::legacy::list_legacy_usage))
-        .routes(routes!(admin::legacy::list_legacy_usage_daily))
-        .routes(routes!(admin::legacy::update_integrator_key))
+        .routes(routes!(admin::migration::list_legacy_usage))
+        .routes(routes!(admin::migration::list_legacy_usage_daily))
+        .routes(routes!(admin::migration::update_integrator_key))
         .routes(routes!(
-            admin::legacy::get_organization,
-            admin::legacy::update_organization
+            admin::migration::get_organization,
+            admin::migration::update_organization
         ))
         .routes(routes!(
             admin::oauth_clients::list_secrets,
@@ -139,9 +144,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(admin::oauth_clients::list_my_consents))
         .routes(routes!(admin::oauth_clients::withdraw_my_consent))
-        .routes(routes!(admin::legacy::migration_plan))
-        .routes(routes!(admin::legacy::migrate))
-        .routes(routes!(admin::legacy::legacy_migration_page))
+        .routes(routes!(admin::migration::migration_plan))
+        .routes(routes!(admin::migration::migrate))
+        .routes(routes!(routes::docs::legacy_migration_page))
         .merge(console::router(state.clone()).into())
         .with_state(state.clone())
         .split_for_parts();
@@ -346,6 +351,12 @@ impl RunningServer {
         &self.state
     }
 
+    /// How many audit events this server has lost (see `AuditSink::lost`): zero unless the
+    /// database refused a batch through every retry.
+    pub fn audit_events_lost(&self) -> u64 {
+        self.state.audit_events_lost()
+    }
+
     /// Whether TLS is served directly.
     pub fn serves_tls(&self) -> bool {
         self.tls.is_some()
@@ -403,7 +414,7 @@ impl RunningServer {
 ///
 /// # Errors
 /// Returns a store or hashing failure.
-pub async fn build_state(
+pub(crate) async fn build_state(
     config: ServerConfig,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -461,6 +472,14 @@ pub async fn build_state(
         },
         config: config.clone(),
     });
+    let ops = ops::Ops::new(
+        store.clone(),
+        cache.clone(),
+        audit.clone(),
+        clock.clone(),
+        &config,
+        &secrets,
+    );
     let state = AppState::new(Inner {
         cache,
         store,
@@ -476,6 +495,7 @@ pub async fn build_state(
         metrics,
         legacy_usage,
         verifier,
+        ops,
     });
     Ok((state, writer, flusher))
 }

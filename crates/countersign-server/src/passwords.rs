@@ -8,7 +8,7 @@
 //! once with the throttle answer (429, or 403 on forward auth, `Retry-After: 1`).
 
 use crate::config::PasswordHashing;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -273,23 +273,6 @@ pub fn verify_with_memory(password: &str, phc: &str, memory: &mut Vec<Block>) ->
     output.ct_eq(expected.as_bytes()).into()
 }
 
-/// Verifies a password against a PHC string; an unparseable hash verifies nothing.
-pub async fn verify(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
-        .await
-        .unwrap_or(false)
-}
-
-/// Verifies on the current thread (for callers already off the executor).
-pub fn verify_blocking(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// Checks the length of a password an administrator sets.
 ///
 /// # Errors
@@ -307,6 +290,7 @@ pub fn validate(password: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordVerifier;
 
     #[test]
     fn reused_memory_verifies_like_argon2_itself() {
@@ -326,7 +310,11 @@ mod tests {
         for _ in 0..2 {
             assert!(verify_with_memory("right-password", &phc, &mut memory));
             assert!(!verify_with_memory("wrong-password", &phc, &mut memory));
-            assert!(verify_blocking("right-password", &phc));
+            assert!(
+                Argon2::default()
+                    .verify_password(b"right-password", &PasswordHash::new(&phc).expect("phc"))
+                    .is_ok()
+            );
         }
         assert_eq!(memory.len(), 64);
         assert!(!verify_with_memory(

@@ -5,12 +5,12 @@ use crate::audit::AuditSink;
 use crate::cache::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
+use crate::last_used::LastUsed;
 use crate::legacy_usage::LegacyUsage;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 use crate::secrets::Secrets;
 use crate::throttle::Throttle;
-use crate::usage::LastUsed;
 use crate::verify::Verifier;
 use countersign_core::ids::OrganizationId;
 use countersign_store::{AuditOutcome, Store};
@@ -32,25 +32,27 @@ pub struct Inner {
     /// Pepper and signing keys.
     pub secrets: Secrets,
     /// Directory caches.
-    pub cache: Arc<DirectoryCache>,
+    pub(crate) cache: Arc<DirectoryCache>,
     /// Audit queue.
-    pub audit: AuditSink,
+    pub(crate) audit: AuditSink,
     /// API-user last-use recorder.
-    pub last_used: LastUsed,
+    pub(crate) last_used: LastUsed,
     /// Digest compared against when an API username is unknown (equal work, SPEC §2).
-    pub dummy_key_digest: String,
+    pub(crate) dummy_key_digest: String,
     /// Password verification (argon2id), shared with the verifier.
     pub passwords: Arc<Passwords>,
     /// Request ids (`X-Request-Id`) of requests that arrive without one.
-    pub request_ids: crate::SequentialRequestId,
+    pub(crate) request_ids: crate::SequentialRequestId,
     /// Failure throttling.
-    pub throttle: Arc<Throttle>,
+    pub(crate) throttle: Arc<Throttle>,
     /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Legacy-header usage counters.
-    pub legacy_usage: LegacyUsage,
+    pub(crate) legacy_usage: LegacyUsage,
     /// Request verification: both dialects, forward auth, the per-thread fast path.
-    pub verifier: Verifier,
+    pub(crate) verifier: Verifier,
+    /// The directory operations, over this state's store, caches, audit queue and clock.
+    pub ops: crate::ops::Ops,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,15 +74,8 @@ impl AppState {
     }
 
     /// The directory operations, with this state's store, caches, audit and clock.
-    pub fn ops(&self) -> crate::ops::Ops {
-        crate::ops::Ops {
-            store: self.store.clone(),
-            cache: self.cache.clone(),
-            audit: self.audit.clone(),
-            clock: self.clock.clone(),
-            config: self.config.clone(),
-            pepper: self.secrets.pepper.clone(),
-        }
+    pub fn ops(&self) -> &crate::ops::Ops {
+        &self.ops
     }
 
     /// Verifies a password against a PHC string off the executor, through the bounded pool,
@@ -97,8 +92,14 @@ impl AppState {
         self.passwords.verify(password, phc).await
     }
 
+    /// How many audit events were lost (zero unless the database refused a batch through every
+    /// retry, or an event came after the writer stopped).
+    pub fn audit_events_lost(&self) -> u64 {
+        self.audit.lost()
+    }
+
     /// Queues an audit event.
-    pub async fn audit_event(
+    pub(crate) async fn audit_event(
         &self,
         organization_id: Option<OrganizationId>,
         actor: &str,

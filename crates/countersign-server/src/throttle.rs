@@ -104,16 +104,6 @@ impl Hasher for SlotHasher {
 type Shard = HashMap<Slot, Entry, BuildHasherDefault<SlotHasher>>;
 
 impl ThrottleKey {
-    /// The metric label of the key's kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::ApiUsername(_) => "api_username",
-            Self::User(_) => "user",
-            Self::IntegratorKey(_) => "integrator_key",
-            Self::SourceIp(_) => "source_ip",
-        }
-    }
-
     /// An API-username key.
     pub fn api_username(name: &str) -> Self {
         Self::ApiUsername(name.trim().to_lowercase())

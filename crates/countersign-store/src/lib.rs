@@ -35,7 +35,7 @@ pub use names::NameCollision;
 pub use oauth_clients::{AddCredentialError, OAuthRsaKey, OAuthSecret};
 pub use oauth_consents::{AdminConsentRecord, GrantState, UserConsentView};
 pub use oauth_grants::{OAuthCode, OAuthFamily, Redemption};
-pub use paging::Page;
+pub use paging::{ALL_PAGES_BATCH, Page, all_pages};
 pub use sessions::AdminSession;
 pub use users::{NewUser, PasswordHashes, UserUpdate};
 

@@ -157,6 +157,41 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
+/// An account created through the admin API.
+#[derive(Clone, Debug)]
+pub struct CreatedAccount {
+    /// Its id (UUID).
+    pub id: String,
+    /// Its account number.
+    pub number: String,
+}
+
+/// An API user created through the admin API, with its key (shown once).
+#[derive(Clone, Debug)]
+pub struct CreatedApiUser {
+    /// Its id (UUID).
+    pub id: String,
+    /// Its `csk_` key.
+    pub key: String,
+}
+
+impl Drop for TestApp {
+    /// A test that passed also checks that its server lost no audit event (the audit log is
+    /// the record of what happened; SPEC: nothing acknowledged is lost).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(server) = &self.server {
+            assert_eq!(
+                server.audit_events_lost(),
+                0,
+                "the server lost audit events during this test"
+            );
+        }
+    }
+}
+
 /// Starts a server on a fresh database, bootstrapped with [`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`].
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -200,28 +235,16 @@ async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u
     let mut config = test_config(&base);
     tweak(&mut config);
     let clock = Arc::new(ManualClock::default());
-    let (state, writer, flusher) = countersign_server::build_state(
-        config.clone(),
-        store.clone(),
-        clock.clone(),
-        &Default::default(),
+    let ops = Ops::open(store.clone(), &config, &Default::default(), clock.clone())
+        .await
+        .unwrap();
+    ops.bootstrap(
+        Some(ADMIN_EMAIL),
+        Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD)),
     )
     .await
     .unwrap();
-    state
-        .ops()
-        .bootstrap(
-            Some(ADMIN_EMAIL),
-            Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD)),
-        )
-        .await
-        .unwrap();
-    // Discard the bootstrap-only state; the server builds its own.
-    state.audit.close();
-    state.last_used.stop();
-    state.legacy_usage.stop();
-    let _ = flusher.await;
-    writer.finish().await;
+    ops.finish().await;
     let server = countersign_server::start(StartOptions {
         config,
         store: store.clone(),
@@ -304,7 +327,7 @@ impl TestApp {
             name: "test".into(),
             source_ip: None,
         };
-        (state.ops(), actor)
+        (state.ops().clone(), actor)
     }
 
     /// Moves the server's clock forward.
@@ -320,7 +343,13 @@ impl TestApp {
     /// Stops the server gracefully (flushing batches).
     pub async fn shutdown(&mut self) {
         if let Some(server) = self.server.take() {
+            let state = server.state().clone();
             server.shutdown().await;
+            assert_eq!(
+                state.audit_events_lost(),
+                0,
+                "the server lost audit events during this test or its shutdown"
+            );
         }
     }
 
@@ -394,8 +423,8 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Creates an account; returns `(id, number)`.
-    pub async fn create_account(&self, environment_id: &str, name: &str) -> (String, String) {
+    /// Creates an account.
+    pub async fn create_account(&self, environment_id: &str, name: &str) -> CreatedAccount {
         let response = self
             .admin_post(
                 "/admin/v1/accounts",
@@ -404,10 +433,10 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.unwrap();
-        (
-            body["id"].as_str().unwrap().to_owned(),
-            body["number"].as_str().unwrap().to_owned(),
-        )
+        CreatedAccount {
+            id: body["id"].as_str().unwrap().to_owned(),
+            number: body["number"].as_str().unwrap().to_owned(),
+        }
     }
 
     /// Grants a membership.
@@ -430,8 +459,8 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    /// Creates an API user expiring in 30 days; returns `(id, key)`.
-    pub async fn create_api_user(&self, username: &str, scope: Value) -> (String, String) {
+    /// Creates an API user expiring in 30 days.
+    pub async fn create_api_user(&self, username: &str, scope: Value) -> CreatedApiUser {
         let expires_at = (self.now() + time::Duration::days(30))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
@@ -447,10 +476,10 @@ impl TestApp {
             "create api user {username}"
         );
         let body: Value = response.json().await.unwrap();
-        (
-            body["api_user"]["id"].as_str().unwrap().to_owned(),
-            body["key"].as_str().unwrap().to_owned(),
-        )
+        CreatedApiUser {
+            id: body["api_user"]["id"].as_str().unwrap().to_owned(),
+            key: body["key"].as_str().unwrap().to_owned(),
+        }
     }
 
     /// Posts a token exchange; returns the raw response.

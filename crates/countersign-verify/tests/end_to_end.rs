@@ -5,6 +5,7 @@
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::spawn_app;
 use countersign_verify::{AuthMethod, Identity, Verified, Verifier, VerifyLayer, VerifyRequest};
 use serde_json::json;
@@ -28,7 +29,7 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
     let bob = app.create_user("bob@example.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let (api_user, key) = app
+    let CreatedApiUser { id: api_user, key } = app
         .create_api_user("embedded", json!({"type": "organization"}))
         .await;
     let token = app.token("embedded", &key, "bob@example.com").await;

@@ -20,11 +20,8 @@ use crate::{client, serve};
 use anyhow::{Context, Result, anyhow, bail};
 use countersign_core::api_user::Scope;
 use countersign_core::ids::{EnvironmentId, OrganizationId, UserId};
-use countersign_server::audit::{AuditSink, AuditWriter};
-use countersign_server::cache::DirectoryCache;
-use countersign_server::clock::{Clock, SystemClock};
-use countersign_server::ops::{Actor, OpError, Ops};
-use countersign_server::secrets::Secrets;
+use countersign_server::clock::SystemClock;
+use countersign_server::ops::{Actor, OpError, Ops, StandaloneOps};
 use std::sync::Arc;
 
 /// Runs a parsed command line.
@@ -75,8 +72,7 @@ async fn directory(direct: &Direct, command: DirectoryCommand, json_mode: bool) 
 /// Direct database operations for directory subcommands.
 struct Direct {
     public_url: String,
-    ops: Ops,
-    writer: AuditWriter,
+    ops: StandaloneOps,
     organization: OrganizationId,
     actor: Actor,
 }
@@ -85,17 +81,13 @@ impl Direct {
     async fn open(config: &FileConfig, org: Option<&str>) -> Result<Self> {
         let store = operations::open_migrated(config, Open::Existing).await?;
         let supplied = serve::supplied_secrets(config)?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let secrets = Secrets::load(&store, &supplied, clock.now()).await?;
-        let (audit, writer) = AuditSink::start(store.clone());
-        let ops = Ops {
-            store: store.clone(),
-            cache: Arc::new(DirectoryCache::new(1_000)),
-            audit,
-            clock,
-            config: config.server.clone(),
-            pepper: secrets.pepper,
-        };
+        let ops = Ops::open(
+            store.clone(),
+            &config.server,
+            &supplied,
+            Arc::new(SystemClock),
+        )
+        .await?;
         let organizations = store.list_organizations().await?;
         let organization = match org {
             Some(id) => OrganizationId::parse(id)
@@ -109,7 +101,6 @@ impl Direct {
         Ok(Self {
             public_url: config.server.public_url.clone(),
             ops,
-            writer,
             organization,
             actor: Actor {
                 organization_id: organization,
@@ -121,8 +112,7 @@ impl Direct {
     }
 
     async fn finish(self) {
-        self.ops.audit.close();
-        self.writer.finish().await;
+        self.ops.finish().await;
     }
 }
 

@@ -1,8 +1,6 @@
 //! API users in the admin API: create (key shown once), list, get, revoke, rotate, delete.
 
-use super::{
-    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
-};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::ops::{self, IssuedKey};
 use crate::state::AppState;
 use axum::Json;
@@ -141,7 +139,8 @@ pub struct ApiUserWithKeyBody {
 }
 
 impl ApiUserWithKeyBody {
-    fn new(issued: IssuedKey, now: OffsetDateTime) -> Self {
+    /// Renders an issued key (shown once).
+    pub(crate) fn new(issued: IssuedKey, now: OffsetDateTime) -> Self {
         Self {
             key: issued.key.expose().to_owned(),
             api_user: ApiUserBody::new(issued.api_user, now),
@@ -176,10 +175,9 @@ pub struct ApiUserListQuery {
     responses((status = 200, body = ListBody<ApiUserBody>)))]
 pub async fn list_api_users(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ApiUserListQuery>,
 ) -> Result<Json<ListBody<ApiUserBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let paging = ListQuery {
         limit: query.limit,
         cursor: query.cursor,
@@ -205,10 +203,9 @@ pub async fn list_api_users(
     responses((status = 201, body = ApiUserWithKeyBody), (status = 409, description = "Username taken (username_taken)"), (status = 422, description = "Invalid field")))]
 pub async fn create_api_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateApiUser>,
 ) -> Result<(StatusCode, Json<ApiUserWithKeyBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let scope = body.scope.to_scope()?;
     let expires_at = ops::parse_expiry(&body.expires_at)?;
     let issued = state
@@ -232,10 +229,9 @@ pub async fn create_api_user(
     responses((status = 200, body = ApiUserBody), (status = 404, description = "Not found")))]
 pub async fn get_api_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<ApiUserBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     Ok(Json(ApiUserBody::new(
         state
@@ -251,10 +247,9 @@ pub async fn get_api_user(
     responses((status = 200, body = ApiUserBody)))]
 pub async fn revoke_api_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<ApiUserBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     let api_user = state.ops().revoke_api_user(&actor, id).await?;
     Ok(Json(ApiUserBody::new(api_user, state.now())))
@@ -265,11 +260,10 @@ pub async fn revoke_api_user(
     responses((status = 200, body = ApiUserWithKeyBody)))]
 pub async fn rotate_api_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<RotateApiUser>,
 ) -> Result<Json<ApiUserWithKeyBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     let issued = state
         .ops()
@@ -283,10 +277,9 @@ pub async fn rotate_api_user(
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_api_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     state.ops().delete_api_user(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)

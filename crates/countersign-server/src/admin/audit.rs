@@ -1,6 +1,6 @@
 //! The audit log in the admin API: newest first, filtered by actor, action and time.
 
-use super::{AdminCaller, AdminError, AdminQuery, ListBody, rfc3339};
+use super::{AdminError, AdminQuery, ListBody, OrgAdmin, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -82,10 +82,9 @@ fn parse_time(
     responses((status = 200, body = ListBody<AuditItem>)))]
 pub async fn list_audit(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<AuditQuery>,
 ) -> Result<Json<ListBody<AuditItem>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let paging = super::ListQuery {
         limit: query.limit,
         cursor: query.cursor.clone(),

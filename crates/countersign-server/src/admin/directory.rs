@@ -1,9 +1,7 @@
 //! Directory resources of the admin API: environments, accounts, users, memberships,
 //! environment administrators, integrator keys and the organization switch.
 
-use super::{
-    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
-};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -51,10 +49,9 @@ pub struct CreateEnvironment {
     responses((status = 200, body = ListBody<EnvironmentBody>), (status = 403, description = "Not an organization administrator")))]
 pub async fn list_environments(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<EnvironmentBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let page = state
         .store
         .list_environments(actor.organization_id, query.cursor(), query.limit()?)
@@ -67,10 +64,9 @@ pub async fn list_environments(
     responses((status = 201, body = EnvironmentBody), (status = 422, description = "Invalid field")))]
 pub async fn create_environment(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateEnvironment>,
 ) -> Result<(StatusCode, Json<EnvironmentBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let kind = EnvironmentKind::parse(&body.kind).ok_or_else(|| AdminError::Invalid {
         field: "kind",
         detail: "kind must be production or sandbox".into(),
@@ -87,10 +83,9 @@ pub async fn create_environment(
     responses((status = 200, body = EnvironmentBody), (status = 404, description = "Not found")))]
 pub async fn get_environment(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<EnvironmentBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     Ok(Json(
         state
@@ -137,10 +132,9 @@ impl From<User> for UserBody {
     responses((status = 200, body = ListBody<UserBody>)))]
 pub async fn list_environment_admins(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<ListBody<UserBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     state
         .store
@@ -158,10 +152,9 @@ pub async fn list_environment_admins(
     params(("id" = String, Path), ("user_id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Done")))]
 pub async fn add_environment_admin(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     let user_id = path_id(&user_id, UserId::parse, "user")?;
     state
@@ -176,10 +169,9 @@ pub async fn add_environment_admin(
     params(("id" = String, Path), ("user_id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Done")))]
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     let user_id = path_id(&user_id, UserId::parse, "user")?;
     state
@@ -227,10 +219,9 @@ pub struct CreateAccount {
 #[utoipa::path(get, path = "/admin/v1/accounts", tag = "admin", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = ListBody<AccountBody>)))]
 pub async fn list_accounts(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<AccountBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let page = state
         .store
         .list_accounts(actor.organization_id, query.cursor(), query.limit()?)
@@ -243,10 +234,9 @@ pub async fn list_accounts(
     responses((status = 201, body = AccountBody), (status = 422, description = "Invalid field")))]
 pub async fn create_account(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateAccount>,
 ) -> Result<(StatusCode, Json<AccountBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let environment =
         EnvironmentId::parse(&body.environment_id).ok_or_else(|| AdminError::Invalid {
             field: "environment_id",
@@ -264,10 +254,9 @@ pub async fn create_account(
     responses((status = 200, body = AccountBody), (status = 404, description = "Not found")))]
 pub async fn get_account(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<AccountBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, AccountId::parse, "account")?;
     Ok(Json(
         state
@@ -363,10 +352,9 @@ pub struct PutMembership {
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = ListBody<UserBody>)))]
 pub async fn list_users(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<UserBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let page = state
         .store
         .list_users(actor.organization_id, query.cursor(), query.limit()?)
@@ -379,10 +367,9 @@ pub async fn list_users(
     responses((status = 201, body = UserBody), (status = 409, description = "Email taken"), (status = 422, description = "Invalid field")))]
 pub async fn create_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let user = state
         .ops()
         .create_user(
@@ -400,10 +387,9 @@ pub async fn create_user(
     responses((status = 200, body = UserBody), (status = 404, description = "Not found")))]
 pub async fn get_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let user = state.store.fetch_user(actor.organization_id, id).await?;
     let memberships = state.store.list_memberships(id).await?;
@@ -417,11 +403,10 @@ pub async fn get_user(
     responses((status = 200, body = UserBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<UpdateUser>,
 ) -> Result<Json<UserBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let status = match body.status.as_deref() {
         None => None,
@@ -443,10 +428,9 @@ pub async fn update_user(
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
 pub async fn delete_user(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     state.ops().delete_user(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -458,11 +442,10 @@ pub async fn delete_user(
     responses((status = 204, description = "Set")))]
 pub async fn set_password(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<SetPassword>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     state
         .ops()
@@ -476,10 +459,9 @@ pub async fn set_password(
     responses((status = 204, description = "Reset")))]
 pub async fn reset_api_passwords(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     state.ops().reset_api_passwords(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -491,11 +473,10 @@ pub async fn reset_api_passwords(
     responses((status = 200, body = MembershipBody)))]
 pub async fn put_membership(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path((id, account_id)): Path<(String, String)>,
     AdminJson(body): AdminJson<PutMembership>,
 ) -> Result<Json<MembershipBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let account_id = path_id(&account_id, AccountId::parse, "account")?;
     let permissions =
@@ -518,10 +499,9 @@ pub async fn put_membership(
     params(("id" = String, Path), ("account_id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Removed")))]
 pub async fn delete_membership(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path((id, account_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, UserId::parse, "user")?;
     let account_id = path_id(&account_id, AccountId::parse, "account")?;
     state
@@ -581,10 +561,9 @@ pub struct CreateIntegratorKey {
 #[utoipa::path(get, path = "/admin/v1/integrator-keys", tag = "admin", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = ListBody<IntegratorKeyBody>)))]
 pub async fn list_integrator_keys(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<IntegratorKeyBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let page = state
         .store
         .list_integrator_keys(actor.organization_id, query.cursor(), query.limit()?)
@@ -597,10 +576,9 @@ pub async fn list_integrator_keys(
     responses((status = 201, body = IntegratorKeyBody), (status = 409, description = "Key exists")))]
 pub async fn create_integrator_key(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateIntegratorKey>,
 ) -> Result<(StatusCode, Json<IntegratorKeyBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let key = state
         .ops()
         .create_integrator_key(&actor, &body.name, body.key.as_deref())
@@ -613,10 +591,9 @@ pub async fn create_integrator_key(
     responses((status = 200, body = IntegratorKeyBody), (status = 404, description = "Not found")))]
 pub async fn get_integrator_key(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     Ok(Json(
         state
@@ -632,10 +609,9 @@ pub async fn get_integrator_key(
     responses((status = 200, body = IntegratorKeyBody)))]
 pub async fn revoke_integrator_key(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     Ok(Json(
         state.ops().revoke_integrator_key(&actor, id).await?.into(),

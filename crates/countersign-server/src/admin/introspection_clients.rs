@@ -2,9 +2,7 @@
 //! `POST /v1/introspect` with `client_secret_basic` or `client_secret_post`. Create (the secret
 //! shown once), list, get, delete; organization administrators only, audited through `ops`.
 
-use super::{
-    AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, ListQuery, path_id, rfc3339,
-};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -66,10 +64,9 @@ pub struct IntrospectionClientWithSecretBody {
     responses((status = 200, body = ListBody<IntrospectionClientBody>)))]
 pub async fn list_introspection_clients(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<IntrospectionClientBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let page = state
         .store
         .list_introspection_clients(actor.organization_id, query.cursor(), query.limit()?)
@@ -85,10 +82,9 @@ pub async fn list_introspection_clients(
     responses((status = 201, body = IntrospectionClientWithSecretBody), (status = 422, description = "Invalid name")))]
 pub async fn create_introspection_client(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<CreateIntrospectionClient>,
 ) -> Result<(StatusCode, Json<IntrospectionClientWithSecretBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let (client, secret) = state
         .ops()
         .create_introspection_client(&actor, &body.name)
@@ -109,10 +105,9 @@ pub async fn create_introspection_client(
     responses((status = 200, body = IntrospectionClientBody), (status = 404, description = "Not found")))]
 pub async fn get_introspection_client(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<IntrospectionClientBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntrospectionClientId::parse, "introspection client")?;
     Ok(Json(
         state
@@ -128,10 +123,9 @@ pub async fn get_introspection_client(
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
 pub async fn delete_introspection_client(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntrospectionClientId::parse, "introspection client")?;
     state.ops().delete_introspection_client(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,7 +5,7 @@ pub mod api_users;
 pub mod audit;
 pub mod directory;
 pub mod introspection_clients;
-pub mod legacy;
+pub mod migration;
 pub mod oauth_clients;
 pub mod session;
 
@@ -21,7 +21,7 @@ use countersign_store::{Page, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use session::AdminCaller;
+pub use session::OrgAdmin;
 
 /// An admin API error, rendered as `application/problem+json` with a stable `code`.
 #[derive(Debug)]
@@ -205,7 +205,6 @@ impl From<OpError> for AdminError {
             OpError::Conflict { code, detail } => Self::Conflict { code, detail },
             OpError::Invalid { field, detail } => Self::Invalid { field, detail },
             OpError::Unreadable { field, detail } => Self::Unreadable { field, detail },
-            OpError::Forbidden => Self::not_organization_admin(),
             OpError::Store(error) => error.into(),
         }
     }

@@ -2,7 +2,8 @@
 //! RSA keys (uploaded, or generated with the private key shown once), the administrator
 //! consent, and the signed-in user's own consents (`/admin/v1/me/consents`).
 
-use super::{AdminCaller, AdminError, AdminJson, ListBody, path_id, rfc3339};
+use super::session::AdminCaller;
+use super::{AdminError, AdminJson, ListBody, OrgAdmin, path_id, rfc3339};
 use crate::ops::NewRsaKey;
 use crate::state::AppState;
 use axum::Json;
@@ -52,10 +53,9 @@ pub struct NewSecretBody {
     responses((status = 201, body = NewSecretBody), (status = 409, description = "too_many_secrets")))]
 pub async fn create_secret(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<NewSecretBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let (record, secret) = state.ops().add_oauth_secret(&actor, key_id(&id)?).await?;
     Ok((
         StatusCode::CREATED,
@@ -71,10 +71,9 @@ pub async fn create_secret(
     responses((status = 200, body = ListBody<SecretBody>)))]
 pub async fn list_secrets(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<ListBody<SecretBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let key = state
         .store
         .fetch_integrator_key(actor.organization_id, key_id(&id)?)
@@ -92,10 +91,9 @@ pub async fn list_secrets(
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
 pub async fn delete_secret(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let secret = path_id(&secret_id, OAuthSecretId::parse, "client secret")?;
     state
         .ops()
@@ -159,11 +157,10 @@ impl From<OAuthRsaKey> for RsaKeyBody {
     responses((status = 201, body = NewRsaKeyBody), (status = 409, description = "too_many_keys or key_exists"), (status = 422, description = "Unreadable, private or wrongly sized key")))]
 pub async fn create_rsa_key(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<CreateRsaKey>,
 ) -> Result<(StatusCode, Json<NewRsaKeyBody>), AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = key_id(&id)?;
     let new = match (body.public_key_pem.as_deref(), body.generate) {
         (Some(pem), None | Some(false)) => NewRsaKey::Upload(pem),
@@ -191,10 +188,9 @@ pub async fn create_rsa_key(
     responses((status = 200, body = ListBody<RsaKeyBody>)))]
 pub async fn list_rsa_keys(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<ListBody<RsaKeyBody>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let key = state
         .store
         .fetch_integrator_key(actor.organization_id, key_id(&id)?)
@@ -212,10 +208,9 @@ pub async fn list_rsa_keys(
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path((id, rsa_key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let rsa_key = path_id(&rsa_key_id, OAuthRsaKeyId::parse, "rsa key")?;
     state
         .ops()
@@ -277,11 +272,10 @@ fn consent_body(consent: AdminConsent, granted_at: String, granted_by: String) -
     request_body = PutConsent, security(("bearer" = [])), responses((status = 200, body = ConsentBody)))]
 pub async fn put_consent(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<PutConsent>,
 ) -> Result<Json<ConsentBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let users = match body.user_ids {
         ConsentUsersBody::All(all) if all == "all" => ConsentUsers::All,
         ConsentUsersBody::All(_) => {
@@ -317,10 +311,9 @@ pub async fn put_consent(
     responses((status = 200, body = ConsentBody), (status = 404, description = "No consent")))]
 pub async fn get_consent(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<ConsentBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let key = state
         .store
         .fetch_integrator_key(actor.organization_id, key_id(&id)?)

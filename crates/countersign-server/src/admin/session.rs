@@ -31,8 +31,6 @@ pub struct AdminCaller {
     pub user: User,
     /// Digest of the session token (for sign-out).
     pub session_digest: String,
-    /// The session's CSRF token (console forms).
-    pub csrf_token: String,
     /// Client address.
     pub source_ip: Option<String>,
 }
@@ -62,6 +60,21 @@ impl AdminCaller {
         } else {
             Err(AdminError::not_organization_admin())
         }
+    }
+}
+
+/// A signed-in administrator of the whole organization, as the actor of what the request
+/// does: the extractor of every admin resource handler. 401 without a valid session, 403
+/// (`not_organization_admin`) for someone who does not administer every environment.
+#[derive(Debug, Clone)]
+pub struct OrgAdmin(pub Actor);
+
+impl FromRequestParts<AppState> for OrgAdmin {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
+        let caller = AdminCaller::from_request_parts(parts, state).await?;
+        caller.organization_admin(state).await.map(Self)
     }
 }
 
@@ -102,7 +115,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         let token = authorization
             .and_then(access::bearer_token)
             .ok_or(AdminError::Unauthorized)?;
-        let (user, session_digest, session) = session_for_token(state, token).await?;
+        let (user, session_digest, _) = session_for_token(state, token).await?;
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -111,7 +124,6 @@ impl FromRequestParts<AppState> for AdminCaller {
         Ok(Self {
             user,
             session_digest,
-            csrf_token: session.csrf_token,
             source_ip,
         })
     }

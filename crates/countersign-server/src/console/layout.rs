@@ -345,6 +345,8 @@ pub enum ConsoleError {
     NotFound(&'static str),
     /// The request cannot be understood (400).
     BadRequest(&'static str),
+    /// A uniqueness rule refused the change (409), as the admin API answers it.
+    Conflict,
     /// A form's CSRF token is missing or wrong (403); nothing was changed.
     Csrf,
     /// The signed-in user does not administer every environment (403).
@@ -370,8 +372,7 @@ impl From<OpError> for ConsoleError {
         match error {
             OpError::NotFound(entity) => Self::NotFound(entity),
             OpError::Store(error) => error.into(),
-            OpError::Forbidden => Self::BadRequest("you may not do this"),
-            OpError::Conflict { .. } => Self::BadRequest("this already exists"),
+            OpError::Conflict { .. } => Self::Conflict,
             OpError::Invalid { .. } => Self::BadRequest("the form has an invalid value"),
             OpError::Unreadable { .. } => {
                 Self::BadRequest("a name holds an invisible or direction-changing character")
@@ -442,6 +443,12 @@ impl IntoResponse for ConsoleError {
                 "Not found",
                 "not-found",
                 html! { p { "No such " (entity) " in your organization." } (back) },
+            ),
+            Self::Conflict => (
+                StatusCode::CONFLICT,
+                "Already exists",
+                "conflict",
+                html! { p { "The change was refused: something with this name already exists. Nothing was changed." } (back) },
             ),
             Self::BadRequest(detail) => (
                 StatusCode::BAD_REQUEST,

@@ -8,16 +8,20 @@
 //! `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and, for pages, `Cache-Control:
 //! no-store` (pages may show a key once, and every page is specific to the signed-in user).
 
+pub mod accounts;
 pub mod api_users;
 pub mod audit;
 pub mod consents;
 pub mod directory;
+pub mod environments;
+pub mod integrator_keys;
 pub mod layout;
-mod legacy;
+mod migration;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod session;
 pub mod signed;
+pub mod users;
 
 use crate::admin::session::session_for_token;
 use crate::state::AppState;
@@ -60,12 +64,15 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/console/consents/{id}/withdraw",
             post(consents::withdraw),
         )
-        .route("/console/legacy-usage", get(legacy::usage_page))
-        .route("/console/legacy-usage/{id}", get(legacy::plan_page))
-        .route("/console/legacy-usage/{id}/migrate", post(legacy::migrate))
+        .route("/console/legacy-usage", get(migration::usage_page))
+        .route("/console/legacy-usage/{id}", get(migration::plan_page))
+        .route(
+            "/console/legacy-usage/{id}/migrate",
+            post(migration::migrate),
+        )
         .route(
             "/console/legacy-usage/{id}/migrate-jwt",
-            post(legacy::migrate_to_jwt),
+            post(migration::migrate_to_jwt),
         )
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
@@ -81,56 +88,50 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/console/environments",
-            get(directory::environments_page).post(directory::create_environment),
+            get(environments::environments_page).post(environments::create_environment),
         )
         .route(
             "/console/environments/{id}/admins",
-            post(directory::add_environment_admin),
+            post(environments::add_environment_admin),
         )
         .route(
             "/console/environments/{id}/admins/{user_id}/remove",
-            post(directory::remove_environment_admin),
+            post(environments::remove_environment_admin),
         )
         .route(
             "/console/accounts",
-            get(directory::accounts_page).post(directory::create_account),
+            get(accounts::accounts_page).post(accounts::create_account),
         )
         .route(
             "/console/users",
-            get(directory::users_page).post(directory::create_user),
+            get(users::users_page).post(users::create_user),
         )
-        .route("/console/users/{id}", get(directory::user_page))
-        .route(
-            "/console/users/{id}/status",
-            post(directory::set_user_status),
-        )
-        .route(
-            "/console/users/{id}/password",
-            post(directory::set_password),
-        )
+        .route("/console/users/{id}", get(users::user_page))
+        .route("/console/users/{id}/status", post(users::set_user_status))
+        .route("/console/users/{id}/password", post(users::set_password))
         .route(
             "/console/users/{id}/api-passwords/reset",
-            post(directory::reset_api_passwords),
+            post(users::reset_api_passwords),
         )
         .route(
             "/console/users/{id}/memberships/{account_id}",
-            post(directory::save_membership),
+            post(users::save_membership),
         )
         .route(
             "/console/users/{id}/memberships/{account_id}/remove",
-            post(directory::remove_membership),
+            post(users::remove_membership),
         )
         .route(
             "/console/integrator-keys",
-            get(directory::integrator_keys_page).post(directory::create_integrator_key),
+            get(integrator_keys::integrator_keys_page).post(integrator_keys::create_integrator_key),
         )
         .route(
             "/console/integrator-keys/{id}/revoke",
-            post(directory::revoke_integrator_key),
+            post(integrator_keys::revoke_integrator_key),
         )
         .route(
             "/console/integrator-keys/{id}/sunset",
-            post(directory::set_integrator_key_sunset),
+            post(integrator_keys::set_integrator_key_sunset),
         )
         .route(
             "/console/integrator-keys/{id}/oauth",
@@ -162,7 +163,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/console/organization/legacy-header",
-            post(directory::set_legacy_header),
+            post(integrator_keys::set_legacy_header),
         )
         .route("/console/audit", get(audit::audit_page))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))

@@ -22,7 +22,7 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use countersign_core::oauth::{self, AccessKind, IMPLICIT_TOKEN_SECONDS, Scopes};
+use countersign_core::oauth::{self, AccessKind, IMPLICIT_TOKEN_SECONDS};
 use countersign_store::AuditOutcome;
 use maud::{Markup, html};
 
@@ -389,9 +389,4 @@ pub async fn decide(State(state): State<AppState>, posted: Posted<Session>) -> R
         Some("deny") => answer(&state, &checked, &session, false).await,
         _ => refusal_page("The consent form was sent without a decision."),
     }
-}
-
-/// Scopes as shown to people.
-pub fn scopes_text(scopes: Scopes) -> String {
-    scopes.names().join(", ")
 }

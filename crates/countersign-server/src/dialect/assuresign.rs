@@ -182,3 +182,12 @@ impl From<AccountError> for AssureSignError {
         }
     }
 }
+
+impl From<countersign_store::StoreError> for AssureSignError {
+    /// A store failure while answering in this dialect: logged with its causes (the request's
+    /// span names the route), answered 500 without detail.
+    fn from(error: countersign_store::StoreError) -> Self {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "store failure (AssureSign dialect)");
+        Self::Internal
+    }
+}

@@ -157,3 +157,12 @@ impl From<crate::passwords::Busy> for DocuSignError {
         Self::TooManyRequests(1)
     }
 }
+
+impl From<countersign_store::StoreError> for DocuSignError {
+    /// A store failure while answering in this dialect: logged with its causes (the request's
+    /// span names the route), answered 500 `UNSPECIFIED_ERROR` without detail.
+    fn from(error: countersign_store::StoreError) -> Self {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "store failure (DocuSign dialect)");
+        Self::Internal
+    }
+}

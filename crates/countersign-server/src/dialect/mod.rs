@@ -1,5 +1,17 @@
 //! The error shapes of the two wire dialects and of forward auth, and the OAuth 2.0 errors of
 //! token introspection (`oauth`).
+//!
+//! Which error type each layer uses: core's decisions return their reasons (`AccountError`,
+//! `DocuSignDenial`, `BearerRefusal`), the store returns `StoreError`, directory operations
+//! return `ops::OpError`. Each HTTP surface has exactly one error type, and the `From` impls
+//! beside it are the only place those reasons become a status and a body:
+//! [`assuresign::AssureSignError`] for the AssureSign dialect and bearer verification,
+//! [`docusign::DocuSignError`] for the legacy header, [`oauth::OAuthError`] for introspection,
+//! `admin::AdminError` (problem+json) for `/admin/v1` and `console::layout::ConsoleError` (an
+//! HTML page) for the console. A handler writes `?` and never picks a status itself; a store
+//! failure is logged once, in its `From` impl, and answered as the dialect's 500 without
+//! detail. [`Refusal`] carries either dialect's refusal out of verification, and
+//! [`Refusal::into_forward_auth_response`] is the one place forward auth's 400 becomes 403.
 
 pub mod assuresign;
 pub mod docusign;

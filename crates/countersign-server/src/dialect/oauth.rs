@@ -29,8 +29,6 @@ pub enum OAuthError {
     InvalidScope,
     /// A `grant_type` this server does not serve (400 `unsupported_grant_type`).
     UnsupportedGrantType,
-    /// A client that may not use this grant (400 `unauthorized_client`).
-    UnauthorizedClient(&'static str),
     /// Too many failures from this address or for this client (429, `Retry-After`).
     TooManyRequests(u64),
     /// An internal failure (logged, never described).
@@ -70,11 +68,6 @@ impl OAuthError {
             Self::UnsupportedGrantType => {
                 (StatusCode::BAD_REQUEST, "unsupported_grant_type", None)
             }
-            Self::UnauthorizedClient(description) => (
-                StatusCode::BAD_REQUEST,
-                "unauthorized_client",
-                Some(description),
-            ),
             Self::TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "temporarily_unavailable",

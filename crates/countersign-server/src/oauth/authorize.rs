@@ -52,16 +52,13 @@ pub enum Refusal {
     Redirect(String),
 }
 
-/// A request that passed: the request, its integrator key and whether the key is a public
-/// client (no secrets).
+/// A request that passed: the request and its integrator key.
 #[derive(Debug)]
 pub struct Checked {
     /// The request.
     pub request: AuthorizationRequest,
     /// The integrator key.
     pub integrator_key: Arc<IntegratorKey>,
-    /// Whether the client is public.
-    pub is_public: bool,
 }
 
 /// `redirect_uri` with `pairs` added to its query, or to its fragment for the implicit grant.
@@ -245,7 +242,6 @@ pub async fn check(state: &AppState, parameters: &[(String, String)]) -> Result<
     Ok(Checked {
         request,
         integrator_key,
-        is_public,
     })
 }
 

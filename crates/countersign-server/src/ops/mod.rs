@@ -5,12 +5,12 @@
 //! `Ops::commit`, the tail of every directory change); the operations live one file per
 //! entity beside it.
 
-use crate::audit::AuditSink;
 use crate::audit::truncate;
+use crate::audit::{AuditSink, AuditWriter};
 use crate::cache::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::secrets::random_bytes;
+use crate::secrets::{Secrets, SuppliedSecrets, random_bytes};
 use countersign_core::api_user::ApiUser;
 use countersign_core::ids::{OrganizationId, UserId};
 use countersign_core::key::ApiKey;
@@ -64,9 +64,6 @@ pub enum OpError {
         /// What is wrong.
         detail: String,
     },
-    /// The caller may not do this.
-    #[error("forbidden")]
-    Forbidden,
     /// The store failed.
     #[error("store failure")]
     Store(#[source] StoreError),
@@ -122,21 +119,45 @@ pub struct IssuedKey {
     pub key: ApiKey,
 }
 
-/// Directory operations over one store.
+/// Directory operations over one store. A server holds one (`AppState::ops`); the CLI and
+/// tests open their own with [`Ops::open`].
 #[derive(Clone, Debug)]
 pub struct Ops {
     /// The database.
     pub store: Store,
     /// Caches to invalidate after writes.
-    pub cache: Arc<DirectoryCache>,
+    pub(crate) cache: Arc<DirectoryCache>,
     /// Audit queue.
-    pub audit: AuditSink,
+    pub(crate) audit: AuditSink,
     /// Time source.
-    pub clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     /// Configuration.
-    pub config: ServerConfig,
+    pub(crate) config: Arc<ServerConfig>,
     /// Pepper for key digests.
-    pub pepper: Vec<u8>,
+    pub(crate) pepper: Vec<u8>,
+}
+
+/// Operations opened outside a running server (the CLI, a test's setup): they own their audit
+/// writer, and [`StandaloneOps::finish`] writes every queued audit event before returning.
+#[derive(Debug)]
+pub struct StandaloneOps {
+    ops: Ops,
+    writer: AuditWriter,
+}
+
+impl std::ops::Deref for StandaloneOps {
+    type Target = Ops;
+    fn deref(&self) -> &Ops {
+        &self.ops
+    }
+}
+
+impl StandaloneOps {
+    /// Closes the audit queue and waits until every queued event is written.
+    pub async fn finish(self) {
+        self.ops.audit.close();
+        self.writer.finish().await;
+    }
 }
 
 /// Draws a readable random password (24 base62 characters, about 142 bits).
@@ -177,6 +198,49 @@ pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, OpError> {
 }
 
 impl Ops {
+    /// Opens the operations over a migrated store: the secrets (generated on first use, or
+    /// the supplied ones), a small directory cache and an audit writer of their own.
+    ///
+    /// # Errors
+    /// Returns a store failure reading or storing the secrets.
+    pub async fn open(
+        store: Store,
+        config: &ServerConfig,
+        supplied: &SuppliedSecrets,
+        clock: Arc<dyn Clock>,
+    ) -> Result<StandaloneOps, StoreError> {
+        let secrets = Secrets::load(&store, supplied, clock.now()).await?;
+        let (audit, writer) = AuditSink::start(store.clone());
+        let ops = Self::new(
+            store,
+            Arc::new(DirectoryCache::new(1_000)),
+            audit,
+            clock,
+            config,
+            &secrets,
+        );
+        Ok(StandaloneOps { ops, writer })
+    }
+
+    /// The operations of a server, sharing its caches and audit queue.
+    pub(crate) fn new(
+        store: Store,
+        cache: Arc<DirectoryCache>,
+        audit: AuditSink,
+        clock: Arc<dyn Clock>,
+        config: &ServerConfig,
+        secrets: &Secrets,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            audit,
+            clock,
+            config: Arc::new(config.clone()),
+            pepper: secrets.pepper.clone(),
+        }
+    }
+
     fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }

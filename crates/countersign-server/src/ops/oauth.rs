@@ -317,7 +317,8 @@ impl Ops {
     /// # Errors
     /// `NotFound` when there is no consent to withdraw.
     pub async fn withdraw_consent(&self, actor: &Actor, id: IntegratorKeyId) -> Result<(), OpError> {
-        let user = actor.user_id.ok_or(OpError::Forbidden)?;
+        // Only a signed-in user has consents to withdraw.
+        let user = actor.user_id.ok_or(OpError::NotFound("consent"))?;
         self.integrator_key_of(actor, id).await?;
         if !self.store.withdraw_consent(user, id, self.now()).await? {
             return Err(OpError::NotFound("consent"));

@@ -15,14 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use countersign_core::decide;
 use countersign_core::directory::{Membership, Permissions, User};
-use countersign_store::{AuditOutcome, StoreError};
+use countersign_store::AuditOutcome;
 use serde::Serialize;
 use std::sync::Arc;
-
-fn internal(error: &StoreError) -> DocuSignError {
-    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure in login_information");
-    DocuSignError::Internal
-}
 
 /// A Send-On-Behalf-Of request `login_information` refuses, audited with the real actor.
 async fn sobo_denied(
@@ -285,8 +280,7 @@ async fn new_api_password(
     state
         .store
         .insert_api_password(user.id, &id, &hash, state.now())
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     state
         .audit_event(
             Some(user.organization_id),

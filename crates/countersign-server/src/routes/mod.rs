@@ -2,6 +2,7 @@
 //! auth, introspection and operations endpoints.
 
 pub mod assuresign;
+pub mod docs;
 pub mod docusign;
 pub mod forward;
 pub mod health;

@@ -12,18 +12,13 @@ use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
 use countersign_core::session;
 use countersign_core::token::{self, SessionClaims};
 use countersign_directory::session::SessionFacts;
-use countersign_store::{ApiUserWithKeys, StoreError};
+use countersign_store::ApiUserWithKeys;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
 
 /// A session identity: the API user, the key it was issued under, and the acting user.
 pub type BearerKey = (ApiUserId, ApiKeyId, UserId);
-
-fn internal(error: &StoreError) -> AssureSignError {
-    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during bearer verification");
-    AssureSignError::Internal
-}
 
 /// The directory facts behind a session identity (API user, key, acting user), loaded through
 /// the directory caches and kept while the directory epoch is unchanged. What can lapse with
@@ -105,9 +100,8 @@ async fn load_bearer_facts(
     claims: &SessionClaims,
     epoch: u64,
 ) -> Result<Option<BearerFacts>, AssureSignError> {
-    let loaded = countersign_directory::session::load(&verifier.cache, &verifier.store, claims)
-        .await
-        .map_err(|e| internal(&e))?;
+    let loaded =
+        countersign_directory::session::load(&verifier.cache, &verifier.store, claims).await?;
     let Some(SessionFacts {
         api_user,
         user,

@@ -19,7 +19,7 @@ use countersign_core::directory::{IntegratorKey, IntegratorKeyStatus, Membership
 use countersign_core::ids::{OrganizationId, UserId};
 use countersign_core::key::digest_key_text;
 use countersign_core::legacy::{LegacyCredentials, LegacyHeaderError, parse_header};
-use countersign_store::{AuditOutcome, StoreError};
+use countersign_store::AuditOutcome;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
@@ -38,8 +38,6 @@ pub type VerifiedPasswords = moka::sync::Cache<String, i64>;
 pub struct LegacyFacts {
     /// The keyed digest of the header the facts were verified from.
     pub digest: [u8; 32],
-    /// The username as sent (email or user id).
-    pub username: String,
     /// The user the header asks to act for (`SendOnBehalfOf`), as found in the directory.
     pub on_behalf_of: Option<OnBehalfOfFacts>,
     /// The integrator key used.
@@ -144,11 +142,7 @@ async fn on_behalf_of(
     let Some(user) = find_user(verifier, actor.organization_id, &name).await? else {
         return Ok(OnBehalfOfFacts { name, user: None });
     };
-    let memberships = verifier
-        .cache
-        .memberships(&verifier.store, user.id)
-        .await
-        .map_err(|e| internal(&e))?;
+    let memberships = verifier.cache.memberships(&verifier.store, user.id).await?;
     let identity = Arc::new(Identity::new(
         &user,
         memberships.clone(),
@@ -193,11 +187,6 @@ impl HeaderDigester {
     }
 }
 
-fn internal(error: &StoreError) -> DocuSignError {
-    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during legacy authentication");
-    DocuSignError::Internal
-}
-
 fn format_date(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -219,18 +208,14 @@ async fn find_user(
     name: &str,
 ) -> Result<Option<Arc<User>>, DocuSignError> {
     if let Some(id) = UserId::parse(name) {
-        let user = verifier
-            .cache
-            .user_by_id(&verifier.store, id)
-            .await
-            .map_err(|e| internal(&e))?;
+        let user = verifier.cache.user_by_id(&verifier.store, id).await?;
         return Ok(user.filter(|u| u.organization_id == organization));
     }
     verifier
         .cache
         .user_by_email(&verifier.store, organization, name)
         .await
-        .map_err(|e| internal(&e))
+        .map_err(Into::into)
 }
 
 /// Verifies a password or API password. A miss always costs two argon2 verifications, whether
@@ -256,22 +241,14 @@ async fn verify_password(
     if verifier.verified_passwords.get(&cache_key) == Some(user.credential_version) {
         return Ok(true);
     }
-    let hashes = verifier
-        .store
-        .fetch_password_hashes(user.id)
-        .await
-        .map_err(|e| internal(&e))?;
+    let hashes = verifier.store.fetch_password_hashes(user.id).await?;
     let first = hashes
         .password_hash
         .unwrap_or_else(|| verifier.passwords.dummy_hash());
     let mut verified = verifier.verify_password(password, first).await?;
     if !verified {
         let stored = match api_password_id(password) {
-            Some(id) => verifier
-                .store
-                .find_api_password(user.id, &id)
-                .await
-                .map_err(|e| internal(&e))?,
+            Some(id) => verifier.store.find_api_password(user.id, &id).await?,
             None => None,
         };
         let second = stored.unwrap_or_else(|| verifier.passwords.dummy_hash());
@@ -354,8 +331,7 @@ pub async fn authenticate_header(
     let key = verifier
         .cache
         .integrator_key(&verifier.store, &credentials.integrator_key)
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     let Some(key) = key.filter(|k| k.status == IntegratorKeyStatus::Active) else {
         verifier.throttle.record_failure(&key_keys, now);
         verifier
@@ -373,8 +349,7 @@ pub async fn authenticate_header(
     let organization = verifier
         .cache
         .organization(&verifier.store, key.organization_id)
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     let migrate_hint = || {
         format!(
             "Exchange an API user key for a token at POST /api/v3.x/authentication/apiUser instead; see {}/docs/legacy-migration.",
@@ -440,11 +415,7 @@ pub async fn authenticate_header(
     verifier.throttle.record_success(&all_keys);
     let requests = verifier.metrics.legacy_counter(&key.id.to_string());
     requests.inc();
-    let memberships = verifier
-        .cache
-        .memberships(&verifier.store, user.id)
-        .await
-        .map_err(|e| internal(&e))?;
+    let memberships = verifier.cache.memberships(&verifier.store, user.id).await?;
     let identity = Arc::new(Identity::new(
         &user,
         memberships.clone(),
@@ -453,9 +424,7 @@ pub async fn authenticate_header(
     ));
     let extras = WireExtras::for_key(&key, &verifier.config.public_url);
     let LegacyCredentials {
-        username,
-        send_on_behalf_of,
-        ..
+        send_on_behalf_of, ..
     } = credentials;
     let on_behalf_of = match send_on_behalf_of {
         Some(name) => Some(on_behalf_of(verifier, &user, name).await?),
@@ -463,7 +432,6 @@ pub async fn authenticate_header(
     };
     let facts = Arc::new(LegacyFacts {
         digest,
-        username,
         on_behalf_of,
         integrator_key: key,
         user,

@@ -175,29 +175,6 @@ impl<'h> VerifyRequest<'h> {
         let mut buffer = [0u8; 64];
         self.source_ip_text(&mut buffer).map(str::to_owned)
     }
-
-    /// The client's address, parsed.
-    pub fn source_addr(&self) -> Option<std::net::IpAddr> {
-        match self.forwarded_for {
-            Some(forwarded) => forwarded.parse().ok(),
-            None => self.peer.map(|peer| peer.ip()),
-        }
-    }
-
-    /// The dialect of the request's refusals.
-    pub fn dialect(&self) -> Dialect {
-        match self.credential {
-            // An OAuth access token is a DocuSign credential (SPEC §12).
-            Credential::Bearer(token)
-                if countersign_core::oauth::token::is_access_token(token) =>
-            {
-                Dialect::DocuSign
-            }
-            Credential::Bearer(_) => Dialect::AssureSign,
-            Credential::DocuSign(_) => Dialect::DocuSign,
-            Credential::Missing(dialect) | Credential::Unreadable(dialect) => dialect,
-        }
-    }
 }
 
 /// The original URI's accounts, fail-closed (SPEC §6.1): a header sent twice, or several

@@ -1,5 +1,6 @@
 //! The admin REST API: sign-in, directory resources, audit, OpenAPI.
 
+use countersign_test_support::CreatedAccount;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -159,7 +160,10 @@ async fn directory_resources_round_trip() {
         )
         .await;
     assert_eq!(bad_kind.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let (account, number) = app.create_account(&env, "Test account").await;
+    let CreatedAccount {
+        id: account,
+        number,
+    } = app.create_account(&env, "Test account").await;
     assert!(number.chars().all(|c| c.is_ascii_digit()) && number.len() == 8);
     let got: Value = app
         .admin_get(&format!("/admin/v1/accounts/{account}"))

@@ -1,5 +1,6 @@
 //! `/admin/v1/api-users`: create, list, get, revoke, rotate, delete, and who may.
 
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -131,10 +132,10 @@ async fn scope_targets_must_belong_to_the_organization() {
 #[tokio::test]
 async fn revoked_and_expired_api_users_are_listed_only_on_request() {
     let mut app = spawn_app().await;
-    let (active, _) = app
+    let CreatedApiUser { id: active, .. } = app
         .create_api_user("active-bot", json!({"type": "organization"}))
         .await;
-    let (revoked, _) = app
+    let CreatedApiUser { id: revoked, .. } = app
         .create_api_user("revoked-bot", json!({"type": "organization"}))
         .await;
     let short = app
@@ -234,7 +235,7 @@ async fn lists_page_with_a_cursor() {
 #[tokio::test]
 async fn deleted_api_user_is_gone() {
     let app = spawn_app().await;
-    let (id, _) = app
+    let CreatedApiUser { id, .. } = app
         .create_api_user("doomed", json!({"type": "organization"}))
         .await;
     let response = app
@@ -364,7 +365,7 @@ async fn a_new_environment_demotes_other_administrators_until_added() {
 #[tokio::test]
 async fn rotation_rejects_out_of_range_grace() {
     let app = spawn_app().await;
-    let (id, _) = app
+    let CreatedApiUser { id, .. } = app
         .create_api_user("rotor", json!({"type": "organization"}))
         .await;
     let response = app

@@ -1,6 +1,7 @@
 //! AssureSign discovery (SPEC §4): accounts under both prefixes, environments, and the
 //! `application/json; charset=utf-8` content type of every dialect-A answer.
 
+use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -20,9 +21,10 @@ async fn world() -> World {
     let app = spawn_app().await;
     let bob = app.create_user("bob@mycompany.com", None).await;
     let main = app.account_id.clone();
-    let (second, _) = app.create_account(&app.environment_id, "Second").await;
+    let CreatedAccount { id: second, .. } = app.create_account(&app.environment_id, "Second").await;
     let sandbox_env = app.create_environment("Sandbox", "sandbox").await;
-    let (sandbox, _) = app.create_account(&sandbox_env, "Sandbox account").await;
+    let CreatedAccount { id: sandbox, .. } =
+        app.create_account(&sandbox_env, "Sandbox account").await;
     app.put_membership(&bob, &main, &["send"], true).await;
     app.put_membership(&bob, &second, &["send"], false).await;
     app.put_membership(&bob, &sandbox, &["send"], false).await;
@@ -41,7 +43,7 @@ async fn world() -> World {
 }
 
 async fn token_for(w: &World, api_username: &str, scope: Value) -> String {
-    let (_, key) = w.app.create_api_user(api_username, scope).await;
+    let CreatedApiUser { key, .. } = w.app.create_api_user(api_username, scope).await;
     w.app.token(api_username, &key, "bob@mycompany.com").await
 }
 
@@ -220,7 +222,7 @@ async fn environments_refuses_another_user_a_bad_token_and_no_token() {
 #[tokio::test]
 async fn every_assuresign_answer_is_json_in_utf8_success_or_error() {
     let w = world().await;
-    let (_, key) = w
+    let CreatedApiUser { key, .. } = w
         .app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;

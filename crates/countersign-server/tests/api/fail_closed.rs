@@ -4,6 +4,7 @@
 //! and the per-thread fast path answer it, for the bearer token and the legacy header alike.
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -26,7 +27,10 @@ struct World {
 async fn world_with(app: TestApp) -> World {
     let bob = app.create_user(BOB, Some(PASSWORD)).await;
     let mine = app.account_id.clone();
-    let (other, other_number) = app.create_account(&app.environment_id, "Other").await;
+    let CreatedAccount {
+        id: other,
+        number: other_number,
+    } = app.create_account(&app.environment_id, "Other").await;
     app.put_membership(&bob, &mine, &["send"], true).await;
     let mine_number = app
         .admin_get(&format!("/admin/v1/accounts/{mine}"))
@@ -44,7 +48,7 @@ async fn world_with(app: TestApp) -> World {
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
     let token = app.token("OrgBot", &key, BOB).await;

@@ -2,6 +2,7 @@
 //! credential is answered from cache exactly as the full path would answer it, and every change
 //! of the directory, the clock or the throttle reaches it on the next request, on every thread.
 
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,7 +12,7 @@ async fn with_token(app: &TestApp) -> (String, String) {
     let bob = app.create_user("bob@example.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let (id, key) = app
+    let CreatedApiUser { id, key } = app
         .create_api_user("bot", json!({"type": "organization"}))
         .await;
     (id, app.token("bot", &key, "bob@example.com").await)

@@ -5,6 +5,7 @@ use base64::Engine;
 use countersign_core::directory::Organization;
 use countersign_core::ids::OrganizationId;
 use countersign_server::ops::Actor;
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ async fn world() -> World {
     let bob = app.create_user("bob@mycompany.com", None).await;
     app.put_membership(&bob, &app.account_id.clone(), &["send"], true)
         .await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("Introspected", json!({"type": "organization"}))
         .await;
     let token = app.token("Introspected", &key, "bob@mycompany.com").await;

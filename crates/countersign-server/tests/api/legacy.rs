@@ -2,6 +2,7 @@
 //! Send-On-Behalf-Of, `login_information`, API passwords and XML attacks.
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::CreatedAccount;
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -251,7 +252,10 @@ async fn error_table_rows_answer_exactly() {
         "unknown user"
     );
     let other_env = app.create_environment("Other", "production").await;
-    let (_, foreign_number) = app.create_account(&other_env, "Foreign").await;
+    let CreatedAccount {
+        number: foreign_number,
+        ..
+    } = app.create_account(&other_env, "Foreign").await;
     let uri = format!("/restapi/v2/accounts/{foreign_number}/envelopes");
     let response = verify_with(app, &json_header(SERVICE, PASSWORD, None), Some(&uri)).await;
     let (status, code, _) = error_of(response).await;
@@ -474,7 +478,9 @@ async fn each_sobo_failure_is_user_lacks_permissions() {
     }
     let w = world().await;
     // The SOBO user in another account only.
-    let (other_account, _) = w.app.create_account(&w.app.environment_id, "Other").await;
+    let CreatedAccount {
+        id: other_account, ..
+    } = w.app.create_account(&w.app.environment_id, "Other").await;
     let outsider = w.app.create_user("outsider@domain.com", None).await;
     w.app
         .put_membership(&outsider, &other_account, &["send"], true)
@@ -610,7 +616,7 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
     let w = world().await;
     // The user acted for also administers a private account the service cannot act in.
     let env = w.app.environment_id.clone();
-    let (private, _) = w.app.create_account(&env, "Private").await;
+    let CreatedAccount { id: private, .. } = w.app.create_account(&env, "Private").await;
     w.app
         .put_membership(&w.sobo, &private, &["send", "admin"], false)
         .await;
@@ -676,7 +682,10 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
 #[tokio::test]
 async fn login_information_has_the_documented_shape() {
     let w = world().await;
-    let (second, second_number) = w.app.create_account(&w.app.environment_id, "Second").await;
+    let CreatedAccount {
+        id: second,
+        number: second_number,
+    } = w.app.create_account(&w.app.environment_id, "Second").await;
     w.app
         .put_membership(&w.service, &second, &["send"], false)
         .await;

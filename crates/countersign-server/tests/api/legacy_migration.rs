@@ -2,6 +2,7 @@
 //! the organization switch, migration plans and migrations (SPEC §11).
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::CreatedAccount;
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -253,7 +254,10 @@ async fn plan_for_several_users_in_one_environment_is_an_environment_scope() {
 async fn plan_across_environments_is_an_organization_scope_and_migration_covers_every_user() {
     let w = world().await;
     let sandbox = w.app.create_environment("Sandbox", "sandbox").await;
-    let (sandbox_account, sandbox_number) = w.app.create_account(&sandbox, "Sandbox").await;
+    let CreatedAccount {
+        id: sandbox_account,
+        number: sandbox_number,
+    } = w.app.create_account(&sandbox, "Sandbox").await;
     w.app
         .put_membership(
             &w.service,
@@ -446,7 +450,7 @@ async fn sunset_is_announced_before_the_date_and_refused_after_it() {
         .await;
     let token = w
         .app
-        .token("still-works", &bearer.1, "alice@acme.example")
+        .token("still-works", &bearer.key, "alice@acme.example")
         .await;
     assert!(
         !w.app

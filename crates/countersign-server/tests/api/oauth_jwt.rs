@@ -179,7 +179,7 @@ async fn jwt_grant_answers_exactly_the_three_fields_and_the_token_verifies_as_oa
     assert_eq!(verify(&app, token, "/restapi/v2.1/diagnostics").await.status(), StatusCode::OK);
     // Another tenant's account in the path: refused in the DocuSign dialect.
     let environment = app.create_environment("Elsewhere", "sandbox").await;
-    let (_, foreign) = app.create_account(&environment, "Foreign").await;
+    let foreign = app.create_account(&environment, "Foreign").await.number;
     let refused = verify(&app, token, &format!("/restapi/v2.1/accounts/{foreign}/envelopes")).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let body: Value = refused.json().await.unwrap();
@@ -377,7 +377,7 @@ async fn userinfo_describes_the_user_and_accounts_default_first() {
     let app = spawn_app().await;
     let client = jwt_client(&app).await;
     let environment = app.create_environment("Second", "sandbox").await;
-    let (second, _) = app.create_account(&environment, "Second account").await;
+    let second = app.create_account(&environment, "Second account").await.id;
     app.put_membership(&client.user_id, &second, &["send"], false).await;
     let token = access_token(&app, &user_claims(&app, &client), &client.private_pem).await;
     let response = app

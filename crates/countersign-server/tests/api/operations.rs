@@ -1,5 +1,6 @@
 //! Operations surface: `/metrics`, request ids, health.
 
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -10,7 +11,7 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
     let bob = app.create_user("bob@example.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("bot", json!({"type": "organization"}))
         .await;
     let token = app.token("bot", &key, "bob@example.com").await;

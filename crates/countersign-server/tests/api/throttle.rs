@@ -2,6 +2,7 @@
 //! with its reset.
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 async fn hammered_api_username_is_throttled_and_its_owner_gets_in_after_the_window() {
     let app = spawn_app_with(|c| c.throttle.ip_failures_per_minute = 10_000).await;
     with_bob(&app).await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("Target", json!({"type": "organization"}))
         .await;
     for _ in 0..10 {
@@ -77,7 +78,7 @@ async fn hammered_api_username_is_throttled_and_its_owner_gets_in_after_the_wind
 async fn source_ip_is_throttled_after_a_hundred_failures_in_a_minute() {
     let app = spawn_app().await;
     with_bob(&app).await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("Innocent", json!({"type": "organization"}))
         .await;
     for i in 0..100 {

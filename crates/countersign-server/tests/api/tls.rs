@@ -3,6 +3,7 @@
 
 use axum::body::Body;
 use countersign_server::tls::TlsFiles;
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{TestApp, spawn_tls_app, spawn_tls_app_with};
 use hyper_util::rt::TokioIo;
 use reqwest::StatusCode;
@@ -123,7 +124,7 @@ async fn tls_serves_https_and_verifies_bearer_tokens() {
     let bob = app.create_user("carol@mycompany.com", None).await;
     app.put_membership(&bob, &app.account_id, &["send"], true)
         .await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
     let token = app.token("OrgBot", &key, "carol@mycompany.com").await;

@@ -1,5 +1,6 @@
 //! `POST /api/v3.{N}/authentication/apiUser`: the token exchange and each of its errors.
 
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -9,7 +10,7 @@ async fn setup() -> (TestApp, String) {
     let bob = app.create_user("bob@mycompany.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user("NewAPIUser", json!({"type": "organization"}))
         .await;
     (app, key)
@@ -131,7 +132,10 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn every_key_failure_gets_the_same_401() {
     let (app, key) = setup().await;
-    let (revoked_id, revoked_key) = app
+    let CreatedApiUser {
+        id: revoked_id,
+        key: revoked_key,
+    } = app
         .create_api_user("RevokedUser", json!({"type": "organization"}))
         .await;
     app.admin_post(
@@ -139,7 +143,10 @@ async fn every_key_failure_gets_the_same_401() {
         json!({}),
     )
     .await;
-    let (deleted_id, deleted_key) = app
+    let CreatedApiUser {
+        id: deleted_id,
+        key: deleted_key,
+    } = app
         .create_api_user("DeletedUser", json!({"type": "organization"}))
         .await;
     app.admin(Method::DELETE, &format!("/admin/v1/api-users/{deleted_id}"))
@@ -209,7 +216,7 @@ async fn unknown_disabled_or_out_of_scope_context_user_gets_403() {
         StatusCode::FORBIDDEN
     );
     let dave = app.create_user("dave@mycompany.com", None).await;
-    let (_, user_key) = app
+    let CreatedApiUser { key: user_key, .. } = app
         .create_api_user("DaveOnly", json!({"type": "user", "user_id": dave}))
         .await;
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Bearer verification at `/v1/verify`, `/v1/whoami` and account discovery: SPEC §3 rules
 //! re-checked on every request.
 
+use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -20,9 +21,10 @@ async fn world() -> World {
     let app = spawn_app().await;
     let bob = app.create_user("bob@mycompany.com", None).await;
     let main = app.account_id.clone();
-    let (second, _) = app.create_account(&app.environment_id, "Second").await;
+    let CreatedAccount { id: second, .. } = app.create_account(&app.environment_id, "Second").await;
     let sandbox_env = app.create_environment("Sandbox", "sandbox").await;
-    let (sandbox, _) = app.create_account(&sandbox_env, "Sandbox account").await;
+    let CreatedAccount { id: sandbox, .. } =
+        app.create_account(&sandbox_env, "Sandbox account").await;
     app.put_membership(&bob, &main, &["send"], true).await;
     app.put_membership(&bob, &second, &["send"], false).await;
     app.put_membership(&bob, &sandbox, &["send"], false).await;
@@ -45,7 +47,7 @@ async fn world() -> World {
 }
 
 async fn org_token(w: &World) -> String {
-    let (_, key) = w
+    let CreatedApiUser { key, .. } = w
         .app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
@@ -182,7 +184,7 @@ async fn ambiguous_account_needs_user_context() {
 #[tokio::test]
 async fn environment_scope_acts_only_within_its_accounts() {
     let w = world().await;
-    let (_, key) = w
+    let CreatedApiUser { key, .. } = w
         .app
         .create_api_user(
             "SandboxBot",
@@ -219,7 +221,7 @@ async fn environment_scope_acts_only_within_its_accounts() {
 #[tokio::test]
 async fn user_scope_acts_only_as_its_user() {
     let w = world().await;
-    let (_, key) = w
+    let CreatedApiUser { key, .. } = w
         .app
         .create_api_user("BobBot", json!({"type": "user", "user_id": w.bob}))
         .await;
@@ -239,7 +241,7 @@ async fn user_scope_acts_only_as_its_user() {
 #[tokio::test]
 async fn organization_scope_acts_for_any_user_in_any_account() {
     let w = world().await;
-    let (_, key) = w
+    let CreatedApiUser { key, .. } = w
         .app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
@@ -258,7 +260,7 @@ async fn organization_scope_acts_for_any_user_in_any_account() {
 #[tokio::test]
 async fn revoking_the_api_user_refuses_issued_tokens_at_once() {
     let w = world().await;
-    let (id, key) = w
+    let CreatedApiUser { id, key } = w
         .app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
@@ -278,7 +280,7 @@ async fn revoking_the_api_user_refuses_issued_tokens_at_once() {
 #[tokio::test]
 async fn deleting_the_api_user_refuses_issued_tokens_at_once() {
     let w = world().await;
-    let (id, key) = w
+    let CreatedApiUser { id, key } = w
         .app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
@@ -376,7 +378,7 @@ async fn removing_a_membership_takes_effect_on_the_next_request() {
 #[tokio::test]
 async fn rotation_keeps_the_old_key_for_the_grace_period_only() {
     let w = world().await;
-    let (id, old_key) = w
+    let CreatedApiUser { id, key: old_key } = w
         .app
         .create_api_user("Rotor", json!({"type": "organization"}))
         .await;
@@ -420,7 +422,7 @@ async fn rotation_keeps_the_old_key_for_the_grace_period_only() {
 #[tokio::test]
 async fn rotation_without_grace_ends_the_old_key_at_once() {
     let w = world().await;
-    let (id, old_key) = w
+    let CreatedApiUser { id, key: old_key } = w
         .app
         .create_api_user("Rotor", json!({"type": "organization"}))
         .await;
@@ -444,7 +446,10 @@ async fn path_account_must_be_one_the_user_may_use() {
     let w = world().await;
     let token = org_token(&w).await;
     let other_env = w.app.create_environment("Other", "production").await;
-    let (foreign, foreign_number) = w.app.create_account(&other_env, "Foreign").await;
+    let CreatedAccount {
+        id: foreign,
+        number: foreign_number,
+    } = w.app.create_account(&other_env, "Foreign").await;
     let get = |uri: String| {
         w.app
             .client
@@ -535,7 +540,7 @@ async fn tampered_token_is_refused() {
 #[tokio::test]
 async fn account_discovery_lists_in_scope_accounts() {
     let w = world().await;
-    let (_, key) = w
+    let CreatedApiUser { key, .. } = w
         .app
         .create_api_user(
             "SandboxBot",
@@ -597,7 +602,7 @@ async fn whoami_reports_the_principal() {
 #[tokio::test]
 async fn introspection_reports_active_tokens_with_the_acting_api_user() {
     let w = world().await;
-    let (id, key) = w
+    let CreatedApiUser { id, key } = w
         .app
         .create_api_user("Introspected", json!({"type": "organization"}))
         .await;

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_server::config::ServerConfig;
+use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -182,7 +183,7 @@ async fn stack_with(tweak: impl FnOnce(&mut ServerConfig)) -> Option<Stack> {
     let user = app.create_user(USER_EMAIL, Some(PASSWORD)).await;
     app.put_membership(&user, &app.account_id, &["send"], true)
         .await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user(API_USERNAME, json!({"type": "organization"}))
         .await;
     let token = app.token(API_USERNAME, &key, USER_EMAIL).await;
@@ -354,7 +355,7 @@ async fn identity_headers_sent_by_the_client_never_reach_the_api() {
 #[tokio::test]
 async fn original_uri_headers_sent_by_the_client_do_not_steer_the_account_check() {
     let Some(s) = stack().await else { return };
-    let (other, _) = s
+    let CreatedAccount { id: other, .. } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;
@@ -388,7 +389,10 @@ async fn original_uri_headers_sent_by_the_client_do_not_steer_the_account_check(
 #[tokio::test]
 async fn token_for_one_account_is_refused_on_another_accounts_path_with_countersigns_body() {
     let Some(s) = stack().await else { return };
-    let (other, other_number) = s
+    let CreatedAccount {
+        id: other,
+        number: other_number,
+    } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;
@@ -474,7 +478,7 @@ async fn legacy_header_passes_through_caddy() {
 #[tokio::test]
 async fn paths_the_api_could_route_differently_are_refused_before_verification() {
     let Some(s) = stack().await else { return };
-    let (other, _) = s
+    let CreatedAccount { id: other, .. } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;
@@ -520,7 +524,7 @@ async fn sample_works_with_x_forwarded_uri_configured_as_the_trusted_header() {
     else {
         return;
     };
-    let (other, _) = s
+    let CreatedAccount { id: other, .. } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;

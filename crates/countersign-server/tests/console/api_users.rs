@@ -2,6 +2,7 @@
 //! to their fields, revoke and delete behind confirmation, rotation with a grace period.
 
 use crate::support::{ConsoleClient, api_user, csrf_token, date_in, location, value_of_id};
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
@@ -166,7 +167,7 @@ async fn revoke_asks_for_confirmation_before_changing_anything() {
     let alice = app.create_user("alice@example.com", None).await;
     app.put_membership(&alice, &app.account_id, &["send"], true)
         .await;
-    let (id, key) = app
+    let CreatedApiUser { id, key } = app
         .create_api_user("revocable", serde_json::json!({"type": "organization"}))
         .await;
     let token = app.token("revocable", &key, "alice@example.com").await;
@@ -215,7 +216,7 @@ async fn revoke_asks_for_confirmation_before_changing_anything() {
 #[tokio::test]
 async fn delete_asks_for_confirmation_then_removes_the_record() {
     let app = spawn_app().await;
-    let (id, _) = app
+    let CreatedApiUser { id, .. } = app
         .create_api_user("deletable", serde_json::json!({"type": "organization"}))
         .await;
     let console = ConsoleClient::new(&app);
@@ -253,7 +254,7 @@ async fn rotate_shows_the_new_key_once_and_the_old_key_lasts_the_grace_period() 
     let alice = app.create_user("alice@example.com", None).await;
     app.put_membership(&alice, &app.account_id, &["send"], true)
         .await;
-    let (id, old_key) = app
+    let CreatedApiUser { id, key: old_key } = app
         .create_api_user("rotating", serde_json::json!({"type": "organization"}))
         .await;
     let console = ConsoleClient::new(&app);

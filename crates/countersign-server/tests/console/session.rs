@@ -3,6 +3,7 @@
 //! headers of every console response.
 
 use crate::support::{ConsoleClient, api_user, api_users, csrf_token, date_in, location};
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -134,7 +135,7 @@ async fn form_without_csrf_token_is_refused_and_creates_nothing() {
 #[tokio::test]
 async fn form_with_wrong_csrf_token_is_refused_and_revokes_nothing() {
     let app = spawn_app().await;
-    let (id, _) = app
+    let CreatedApiUser { id, .. } = app
         .create_api_user("keep-me", serde_json::json!({"type": "organization"}))
         .await;
     let console = ConsoleClient::new(&app);

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -222,7 +223,7 @@ async fn stack() -> Option<Stack> {
     let user = app.create_user(USER_EMAIL, Some(PASSWORD)).await;
     app.put_membership(&user, &app.account_id, &["send"], true)
         .await;
-    let (_, key) = app
+    let CreatedApiUser { key, .. } = app
         .create_api_user(API_USERNAME, json!({"type": "organization"}))
         .await;
     let token = app.token(API_USERNAME, &key, USER_EMAIL).await;
@@ -483,7 +484,10 @@ async fn request_without_credentials_gets_401_in_the_paths_dialect() {
 #[tokio::test]
 async fn token_for_one_account_is_refused_on_another_accounts_path() {
     let Some(s) = stack().await else { return };
-    let (other, other_number) = s
+    let CreatedAccount {
+        id: other,
+        number: other_number,
+    } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;
@@ -608,7 +612,7 @@ async fn the_apis_own_refusals_pass_through_untouched() {
 #[tokio::test]
 async fn paths_the_api_could_route_differently_are_refused_before_verification() {
     let Some(s) = stack().await else { return };
-    let (other, _) = s
+    let CreatedAccount { id: other, .. } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;
@@ -640,7 +644,7 @@ async fn paths_the_api_could_route_differently_are_refused_before_verification()
 #[tokio::test]
 async fn original_uri_headers_sent_by_the_client_do_not_steer_the_account_check() {
     let Some(s) = stack().await else { return };
-    let (other, _) = s
+    let CreatedAccount { id: other, .. } = s
         .app
         .create_account(&s.app.environment_id, "Not Bob's")
         .await;

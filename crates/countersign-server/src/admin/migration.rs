@@ -3,14 +3,14 @@
 
 use super::api_users::{ApiUserWithKeyBody, ScopeBody};
 use super::directory::IntegratorKeyBody;
-use super::{AdminCaller, AdminError, AdminJson, AdminQuery, ListBody, path_id, rfc3339};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, OrgAdmin, path_id, rfc3339};
 use crate::migration::MigrationPlan;
 use crate::ops;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use countersign_core::ids::IntegratorKeyId;
 use countersign_store::UsageRow;
 use serde::{Deserialize, Serialize};
@@ -87,10 +87,9 @@ fn parse_key(text: Option<&str>) -> Result<Option<IntegratorKeyId>, AdminError> 
     responses((status = 200, body = ListBody<UsageItem>)))]
 pub async fn list_legacy_usage(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<UsageQuery>,
 ) -> Result<Json<ListBody<UsageItem>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let key = parse_key(query.integrator_key_id.as_deref())?;
     let since = query
         .since
@@ -144,10 +143,9 @@ pub struct DailyQuery {
     responses((status = 200, body = ListBody<DailyItem>)))]
 pub async fn list_legacy_usage_daily(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminQuery(query): AdminQuery<DailyQuery>,
 ) -> Result<Json<ListBody<DailyItem>>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let key =
         parse_key(Some(&query.integrator_key_id))?.ok_or(AdminError::NotFound("integrator key"))?;
     state
@@ -192,11 +190,10 @@ fn present<'de, D: serde::Deserializer<'de>>(
     request_body = UpdateIntegratorKey, security(("bearer" = [])), responses((status = 200, body = IntegratorKeyBody)))]
 pub async fn update_integrator_key(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<UpdateIntegratorKey>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     if body.legacy_sunset_at.is_none()
         && body.redirect_uris.is_none()
@@ -264,9 +261,8 @@ pub struct UpdateOrganization {
 #[utoipa::path(get, path = "/admin/v1/organization", tag = "admin", security(("bearer" = [])), responses((status = 200, body = OrganizationBody)))]
 pub async fn get_organization(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
 ) -> Result<Json<OrganizationBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let organization = state
         .store
         .fetch_organization(actor.organization_id)
@@ -283,10 +279,9 @@ pub async fn get_organization(
     responses((status = 200, body = OrganizationBody)))]
 pub async fn update_organization(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     AdminJson(body): AdminJson<UpdateOrganization>,
 ) -> Result<Json<OrganizationBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let organization = state
         .ops()
         .set_legacy_header_enabled(&actor, body.legacy_header_enabled)
@@ -401,10 +396,9 @@ impl From<MigrationPlan> for PlanBody {
     responses((status = 200, body = PlanBody), (status = 409, description = "no_legacy_usage")))]
 pub async fn migration_plan(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<PlanBody>, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     flush(&state).await;
     Ok(Json(state.ops().migration_plan(&actor, id).await?.into()))
@@ -462,11 +456,10 @@ pub struct MigratedToJwtBody {
         (status = 409, description = "no_legacy_usage, username_taken or too_many_keys")))]
 pub async fn migrate(
     State(state): State<AppState>,
-    caller: AdminCaller,
+    OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<MigrateRequest>,
 ) -> Result<Response, AdminError> {
-    let actor = caller.organization_admin(&state).await?;
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     match body.target.as_deref() {
         Some("jwt_grant") => {
@@ -529,7 +522,7 @@ pub async fn migrate(
             &state.config.public_url,
         )
         .await?;
-    let with_key = ApiUserWithKeyBody::from_issued(migrated.issued, state.now());
+    let with_key = ApiUserWithKeyBody::new(migrated.issued, state.now());
     Ok((
         StatusCode::CREATED,
         Json(MigratedBody {
@@ -539,35 +532,4 @@ pub async fn migrate(
         }),
     )
         .into_response())
-}
-
-/// The page the `Link: rel="sunset"` header points at.
-#[utoipa::path(get, path = "/docs/legacy-migration", tag = "docusign", responses((status = 200, description = "HTML")))]
-pub async fn legacy_migration_page(State(state): State<AppState>) -> Response {
-    let base = &state.config.public_url;
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-<title>Moving off X-DocuSign-Authentication</title></head><body style=\"font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5\">\
-<h1>Moving off the X-DocuSign-Authentication header</h1>\
-<p>This service is retiring the legacy <code>X-DocuSign-Authentication</code> header, which sends a password with every request. \
-Answers to requests that still use it carry a <code>Sunset</code> header with the date after which it is refused.</p>\
-<h2>What to do</h2><ol>\
-<li>Ask your administrator for an API user (they can create one scoped exactly to what your integration does today) and its key.</li>\
-<li>Exchange the key for a session token:<pre>POST {base}/api/v3.7/authentication/apiUser\nContent-Type: application/json\n\n\
-{{\"request\": {{\"apiUsername\": \"…\", \"key\": \"csk_…\", \"contextUsername\": \"user@example.com\", \"sessionLengthInMinutes\": 60}}}}</pre></li>\
-<li>Send <code>Authorization: bearer &lt;token&gt;</code> instead of the legacy header, and <code>X-AS-UserContext: user@example.com:&lt;account id&gt;</code> \
-where you used <code>SendOnBehalfOf</code>.</li></ol>\
-<p>Tokens expire; request a new one when a call answers 401.</p></body></html>"
-    );
-    Html(page).into_response()
-}
-
-impl ApiUserWithKeyBody {
-    /// Renders an issued key.
-    pub fn from_issued(issued: crate::ops::IssuedKey, now: OffsetDateTime) -> Self {
-        Self {
-            key: issued.key.expose().to_owned(),
-            api_user: super::api_users::ApiUserBody::new(issued.api_user, now),
-        }
-    }
 }
