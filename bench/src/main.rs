@@ -13,8 +13,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod load;
-mod oauth;
 mod memory;
+mod oauth;
 mod report;
 mod setup;
 

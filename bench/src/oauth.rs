@@ -24,7 +24,9 @@ pub async fn access_tokens(
     let key_id = key["id"].as_str().context("integrator key")?;
     let client_id = key["key"].as_str().context("integrator key")?;
     let rsa: Value = client
-        .post(format!("{server}/admin/v1/integrator-keys/{key_id}/rsa-keys"))
+        .post(format!(
+            "{server}/admin/v1/integrator-keys/{key_id}/rsa-keys"
+        ))
         .bearer_auth(admin)
         .json(&json!({"generate": true}))
         .send()
@@ -33,7 +35,9 @@ pub async fn access_tokens(
         .await?;
     let private = rsa["private_key_pem"].as_str().context("rsa key")?;
     let consent = client
-        .put(format!("{server}/admin/v1/integrator-keys/{key_id}/consent"))
+        .put(format!(
+            "{server}/admin/v1/integrator-keys/{key_id}/consent"
+        ))
         .bearer_auth(admin)
         .json(&json!({"scopes": ["signature", "impersonation"], "user_ids": "all"}))
         .send()

@@ -308,11 +308,18 @@ fn python_string(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
 }
 
-fn jwt_snippet(public_url: &str, oauth_host: &str, client_id: &str, plan: &MigrationPlan) -> String {
+fn jwt_snippet(
+    public_url: &str,
+    oauth_host: &str,
+    client_id: &str,
+    plan: &MigrationPlan,
+) -> String {
     let mut text = String::new();
     text.push_str("# Replace the X-DocuSign-Authentication header with the OAuth JWT Grant (docusign-esign).\n");
     text.push_str("# Before, every request carried a password:\n");
-    text.push_str("#   api_client.set_default_header(\"X-DocuSign-Authentication\", json.dumps({...}))\n");
+    text.push_str(
+        "#   api_client.set_default_header(\"X-DocuSign-Authentication\", json.dumps({...}))\n",
+    );
     text.push_str("# After, the integration signs a short JWT with its RSA private key and sends a Bearer token:\n");
     text.push_str("from docusign_esign import ApiClient\n\n");
     text.push_str(&format!(
@@ -328,9 +335,13 @@ fn jwt_snippet(public_url: &str, oauth_host: &str, client_id: &str, plan: &Migra
     ));
     text.push_str("def act_as(user_id):\n");
     text.push_str("    token = api_client.request_jwt_user_token(\n");
-    text.push_str("        client_id=INTEGRATOR_KEY, user_id=user_id, oauth_host_name=OAUTH_HOST,\n");
+    text.push_str(
+        "        client_id=INTEGRATOR_KEY, user_id=user_id, oauth_host_name=OAUTH_HOST,\n",
+    );
     text.push_str("        private_key_bytes=PRIVATE_KEY, expires_in=3600, scopes=[\"signature\", \"impersonation\"])\n");
-    text.push_str("    api_client.set_default_header(\"Authorization\", \"Bearer \" + token.access_token)\n");
+    text.push_str(
+        "    api_client.set_default_header(\"Authorization\", \"Bearer \" + token.access_token)\n",
+    );
     text.push_str("    return token  # valid for token.expires_in seconds; request a new one before it ends\n\n");
     text.push_str("# Each user the header acted as (SendOnBehalfOf included) becomes one call; consent is granted:\n");
     for user in &plan.users {

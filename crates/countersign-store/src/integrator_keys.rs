@@ -164,7 +164,11 @@ impl Store {
              WHERE id = $5 AND organization_id = $6",
         )
         .bind(i64::from(redirect_uris.is_some()))
-        .bind(redirect_uris.map(|uris| uris.join("\n")).unwrap_or_default())
+        .bind(
+            redirect_uris
+                .map(|uris| uris.join("\n"))
+                .unwrap_or_default(),
+        )
         .bind(i64::from(allow_implicit.is_some()))
         .bind(i64::from(allow_implicit.unwrap_or(false)))
         .bind(id.to_string())

@@ -249,16 +249,20 @@ impl Store {
             return Ok(false);
         }
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM oauth_user_consents WHERE user_id = $1 AND integrator_key_id = $2")
-            .bind(user.to_string())
-            .bind(key.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM oauth_token_cutoffs WHERE user_id = $1 AND integrator_key_id = $2")
-            .bind(user.to_string())
-            .bind(key.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM oauth_user_consents WHERE user_id = $1 AND integrator_key_id = $2",
+        )
+        .bind(user.to_string())
+        .bind(key.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM oauth_token_cutoffs WHERE user_id = $1 AND integrator_key_id = $2",
+        )
+        .bind(user.to_string())
+        .bind(key.to_string())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO oauth_token_cutoffs (user_id, integrator_key_id, not_before) VALUES ($1, $2, $3)",
         )

@@ -50,8 +50,23 @@ pub enum Redemption<T> {
 }
 
 type FamilyRow = (String, String, String, i64, i64, Option<i64>);
+/// A family's columns, then the code's redirect URI, challenge and expiry.
+type CodeRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    Option<String>,
+    i64,
+);
+/// A family's columns, then the refresh token's expiry.
+type RefreshRow = (String, String, String, i64, i64, Option<i64>, i64);
 
-const FAMILY_COLUMNS: &str = "f.id, f.integrator_key_id, f.user_id, f.scopes, f.created_at, f.revoked_at";
+const FAMILY_COLUMNS: &str =
+    "f.id, f.integrator_key_id, f.user_id, f.scopes, f.created_at, f.revoked_at";
 
 fn family_from(row: FamilyRow) -> Result<OAuthFamily, StoreError> {
     Ok(OAuthFamily {
@@ -123,11 +138,10 @@ impl Store {
             "SELECT {FAMILY_COLUMNS}, c.redirect_uri, c.code_challenge, c.expires_at FROM oauth_codes c \
              JOIN oauth_token_families f ON f.id = c.family_id WHERE c.digest = $1"
         );
-        let row: Option<(String, String, String, i64, i64, Option<i64>, String, Option<String>, i64)> =
-            sqlx::query_as(&sql)
-                .bind(digest)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<CodeRow> = sqlx::query_as(&sql)
+            .bind(digest)
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(Redemption::Unknown);
         };
@@ -193,7 +207,7 @@ impl Store {
             "SELECT {FAMILY_COLUMNS}, r.expires_at FROM oauth_refresh_tokens r \
              JOIN oauth_token_families f ON f.id = r.family_id WHERE r.digest = $1"
         );
-        let row: Option<(String, String, String, i64, i64, Option<i64>, i64)> = sqlx::query_as(&sql)
+        let row: Option<RefreshRow> = sqlx::query_as(&sql)
             .bind(digest)
             .fetch_optional(self.pool())
             .await?;

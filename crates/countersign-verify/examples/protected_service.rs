@@ -20,7 +20,10 @@ async fn envelopes(Verified(identity): Verified) -> String {
     format!(
         "envelopes of account {} for {} (via {})\n",
         identity.account_number.as_deref().unwrap_or("(none)"),
-        identity.user_email.as_deref().unwrap_or("the integration itself"),
+        identity
+            .user_email
+            .as_deref()
+            .unwrap_or("the integration itself"),
         identity.actor
     )
 }

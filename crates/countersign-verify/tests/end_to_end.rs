@@ -44,7 +44,10 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
         .await
         .unwrap();
     assert_eq!(identity.user_email.as_deref(), Some("bob@example.com"));
-    assert_eq!(identity.account_id.map(|a| a.to_string()), Some(account.clone()));
+    assert_eq!(
+        identity.account_id.map(|a| a.to_string()),
+        Some(account.clone())
+    );
     assert_eq!(identity.actor, "embedded");
     assert_eq!(identity.auth_method, AuthMethod::ApiUserToken);
 
@@ -206,8 +209,11 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
         })
         .await;
     assert_eq!(foreign.map_err(|e| e.status()).err(), Some(403));
-    app.admin_post(&format!("/admin/v1/integrator-keys/{key_id}/revoke"), json!({}))
-        .await;
+    app.admin_post(
+        &format!("/admin/v1/integrator-keys/{key_id}/revoke"),
+        json!({}),
+    )
+    .await;
     let refused = app
         .eventually(Duration::from_secs(3), || async {
             verifier
@@ -219,5 +225,8 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
                 .is_err_and(|e| e.status() == 401)
         })
         .await;
-    assert!(refused, "a token of a revoked integrator key is refused in-process");
+    assert!(
+        refused,
+        "a token of a revoked integrator key is refused in-process"
+    );
 }

@@ -152,7 +152,10 @@ mod tests {
         assert!(audience_matches(claims().aud.as_ref(), &ours));
         let many = Audience::Many(vec!["other".into(), "127.0.0.1:8443".into()]);
         assert!(audience_matches(Some(&many), &ours));
-        assert!(!audience_matches(Some(&Audience::One("https://auth.example.com".into())), &ours));
+        assert!(!audience_matches(
+            Some(&Audience::One("https://auth.example.com".into())),
+            &ours
+        ));
         assert!(!audience_matches(None, &ours));
     }
 
@@ -164,33 +167,80 @@ mod tests {
         assert_eq!(check_lifetime(&c, 4_600 + 60), Err(AssertionError::Expired));
         assert_eq!(check_lifetime(&c, 1_000 - 60), Ok(()));
         assert_eq!(check_lifetime(&c, 1_000 - 61), Err(AssertionError::Expired));
-        let long = AssertionClaims { exp: Some(1_000 + 7_201), ..claims() };
-        assert_eq!(check_lifetime(&long, 2_000), Err(AssertionError::InvalidLifetime));
-        let backwards = AssertionClaims { exp: Some(1_000), iat: Some(1_001), ..claims() };
-        assert_eq!(check_lifetime(&backwards, 990), Err(AssertionError::InvalidLifetime));
-        let no_iat = AssertionClaims { iat: None, ..claims() };
-        assert_eq!(check_lifetime(&no_iat, 2_000), Err(AssertionError::Malformed));
+        let long = AssertionClaims {
+            exp: Some(1_000 + 7_201),
+            ..claims()
+        };
+        assert_eq!(
+            check_lifetime(&long, 2_000),
+            Err(AssertionError::InvalidLifetime)
+        );
+        let backwards = AssertionClaims {
+            exp: Some(1_000),
+            iat: Some(1_001),
+            ..claims()
+        };
+        assert_eq!(
+            check_lifetime(&backwards, 990),
+            Err(AssertionError::InvalidLifetime)
+        );
+        let no_iat = AssertionClaims {
+            iat: None,
+            ..claims()
+        };
+        assert_eq!(
+            check_lifetime(&no_iat, 2_000),
+            Err(AssertionError::Malformed)
+        );
     }
 
     #[test]
     fn a_user_token_needs_signature_and_impersonation() {
         assert!(requested_scopes(&claims()).is_ok());
-        let only_signature = AssertionClaims { scope: Some("signature".into()), ..claims() };
-        assert_eq!(requested_scopes(&only_signature), Err(AssertionError::InvalidScope));
-        let application = AssertionClaims { sub: None, ..only_signature };
+        let only_signature = AssertionClaims {
+            scope: Some("signature".into()),
+            ..claims()
+        };
+        assert_eq!(
+            requested_scopes(&only_signature),
+            Err(AssertionError::InvalidScope)
+        );
+        let application = AssertionClaims {
+            sub: None,
+            ..only_signature
+        };
         assert_eq!(requested_scopes(&application), Ok(Scopes::SIGNATURE));
-        let unknown = AssertionClaims { scope: Some("signature impersonation root".into()), ..claims() };
-        assert_eq!(requested_scopes(&unknown), Err(AssertionError::InvalidScope));
-        let none = AssertionClaims { scope: None, sub: None, ..claims() };
+        let unknown = AssertionClaims {
+            scope: Some("signature impersonation root".into()),
+            ..claims()
+        };
+        assert_eq!(
+            requested_scopes(&unknown),
+            Err(AssertionError::InvalidScope)
+        );
+        let none = AssertionClaims {
+            scope: None,
+            sub: None,
+            ..claims()
+        };
         assert_eq!(requested_scopes(&none), Err(AssertionError::InvalidScope));
     }
 
     #[test]
     fn an_empty_or_garbled_subject_is_nobody_not_an_application() {
         assert!(subject(&claims()).expect("user").is_some());
-        assert_eq!(subject(&AssertionClaims { sub: None, ..claims() }), Ok(None));
+        assert_eq!(
+            subject(&AssertionClaims {
+                sub: None,
+                ..claims()
+            }),
+            Ok(None)
+        );
         for sub in ["", "bob@example.com", "not-a-uuid"] {
-            let c = AssertionClaims { sub: Some(sub.into()), ..claims() };
+            let c = AssertionClaims {
+                sub: Some(sub.into()),
+                ..claims()
+            };
             assert_eq!(subject(&c), Err(AssertionError::UserNotFound));
         }
     }

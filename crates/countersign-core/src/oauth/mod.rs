@@ -53,8 +53,9 @@ pub fn opaque(prefix: &str, random: &[u8; 32]) -> Secret {
 /// Whether `text` has the shape of an opaque credential with `prefix` (checked before any
 /// digest or lookup, so garbage costs nothing).
 pub fn is_opaque(prefix: &str, text: &str) -> bool {
-    text.strip_prefix(prefix)
-        .is_some_and(|body| body.len() == OPAQUE_BODY && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+    text.strip_prefix(prefix).is_some_and(|body| {
+        body.len() == OPAQUE_BODY && body.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// A set of OAuth scopes.
@@ -270,7 +271,9 @@ pub fn still_valid(view: &GrantView<'_>, claims: &AccessClaims) -> bool {
         AccessKind::Jwt | AccessKind::Code => {
             view.consented.contains(claims.scopes)
                 && !claims.scopes.is_empty()
-                && view.not_before.is_none_or(|cutoff| claims.issued_at > cutoff)
+                && view
+                    .not_before
+                    .is_none_or(|cutoff| claims.issued_at > cutoff)
         }
     }
 }

@@ -49,7 +49,10 @@ mod tests {
         assert_eq!(challenge_of(verifier), challenge);
         assert!(is_valid_challenge(challenge));
         assert!(verifier_matches(verifier, challenge));
-        assert!(!verifier_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj", challenge));
+        assert!(!verifier_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            challenge
+        ));
     }
 
     #[test]

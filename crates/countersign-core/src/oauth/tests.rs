@@ -65,39 +65,77 @@ fn opaque_credentials_have_their_shape() {
     assert!(is_opaque(CODE_PREFIX, code.expose()));
     assert!(!is_opaque(REFRESH_TOKEN_PREFIX, code.expose()));
     assert!(!is_opaque(CODE_PREFIX, &code.expose()[..20]));
-    assert!(!is_opaque(CODE_PREFIX, &format!("{}!", &code.expose()[..46])));
+    assert!(!is_opaque(
+        CODE_PREFIX,
+        &format!("{}!", &code.expose()[..46])
+    ));
 }
 
 #[test]
 fn admin_consent_covers_listed_users_or_all() {
     let bob = UserId(Uuid::from_u128(3));
     let eve = UserId(Uuid::from_u128(4));
-    let listed = AdminConsent { scopes: BOTH, users: ConsentUsers::Listed(vec![bob]) };
+    let listed = AdminConsent {
+        scopes: BOTH,
+        users: ConsentUsers::Listed(vec![bob]),
+    };
     assert_eq!(consented_scopes(None, Some(&listed), bob), BOTH);
     assert_eq!(consented_scopes(None, Some(&listed), eve), Scopes::none());
-    let all = AdminConsent { scopes: BOTH, users: ConsentUsers::All };
+    let all = AdminConsent {
+        scopes: BOTH,
+        users: ConsentUsers::All,
+    };
     assert_eq!(consented_scopes(None, Some(&all), eve), BOTH);
-    assert_eq!(consented_scopes(Some(Scopes::SIGNATURE), None, eve), Scopes::SIGNATURE);
+    assert_eq!(
+        consented_scopes(Some(Scopes::SIGNATURE), None, eve),
+        Scopes::SIGNATURE
+    );
 }
 
 #[test]
 fn a_token_stands_only_while_key_user_and_consent_stand() {
     let key = key();
     let user = user();
-    let view = GrantView { integrator_key: &key, user: Some(&user), consented: BOTH, not_before: None };
+    let view = GrantView {
+        integrator_key: &key,
+        user: Some(&user),
+        consented: BOTH,
+        not_before: None,
+    };
     assert!(still_valid(&view, &claims(AccessKind::Jwt, 1_000)));
-    let narrower = GrantView { consented: Scopes::SIGNATURE, ..view };
-    assert!(!still_valid(&narrower, &claims(AccessKind::Jwt, 1_000)), "consent narrowed");
-    let withdrawn = GrantView { not_before: Some(1_000), ..view };
-    assert!(!still_valid(&withdrawn, &claims(AccessKind::Jwt, 1_000)), "issued in the second of withdrawal");
-    assert!(still_valid(&withdrawn, &claims(AccessKind::Jwt, 1_001)), "issued after");
+    let narrower = GrantView {
+        consented: Scopes::SIGNATURE,
+        ..view
+    };
+    assert!(
+        !still_valid(&narrower, &claims(AccessKind::Jwt, 1_000)),
+        "consent narrowed"
+    );
+    let withdrawn = GrantView {
+        not_before: Some(1_000),
+        ..view
+    };
+    assert!(
+        !still_valid(&withdrawn, &claims(AccessKind::Jwt, 1_000)),
+        "issued in the second of withdrawal"
+    );
+    assert!(
+        still_valid(&withdrawn, &claims(AccessKind::Jwt, 1_001)),
+        "issued after"
+    );
     let mut revoked = key.clone();
     revoked.status = IntegratorKeyStatus::Revoked;
-    let on_revoked = GrantView { integrator_key: &revoked, ..view };
+    let on_revoked = GrantView {
+        integrator_key: &revoked,
+        ..view
+    };
     assert!(!still_valid(&on_revoked, &claims(AccessKind::Jwt, 1_000)));
     let mut disabled = user.clone();
     disabled.status = UserStatus::Disabled;
-    let for_disabled = GrantView { user: Some(&disabled), ..view };
+    let for_disabled = GrantView {
+        user: Some(&disabled),
+        ..view
+    };
     assert!(!still_valid(&for_disabled, &claims(AccessKind::Jwt, 1_000)));
     let mut stranger = user.clone();
     stranger.organization_id = OrganizationId(Uuid::from_u128(99));
@@ -107,11 +145,22 @@ fn a_token_stands_only_while_key_user_and_consent_stand() {
 #[test]
 fn an_application_token_needs_no_user_and_no_consent() {
     let key = key();
-    let view = GrantView { integrator_key: &key, user: None, consented: Scopes::none(), not_before: None };
+    let view = GrantView {
+        integrator_key: &key,
+        user: None,
+        consented: Scopes::none(),
+        not_before: None,
+    };
     assert!(still_valid(&view, &claims(AccessKind::Application, 1_000)));
     let user = user();
-    let with_user = GrantView { user: Some(&user), ..view };
-    assert!(!still_valid(&with_user, &claims(AccessKind::Application, 1_000)), "facts of another identity");
+    let with_user = GrantView {
+        user: Some(&user),
+        ..view
+    };
+    assert!(
+        !still_valid(&with_user, &claims(AccessKind::Application, 1_000)),
+        "facts of another identity"
+    );
 }
 
 proptest! {

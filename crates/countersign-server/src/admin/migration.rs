@@ -233,7 +233,12 @@ pub async fn update_integrator_key(
     }
     let key = match sunset {
         Some(sunset) => ops.set_integrator_key_sunset(&actor, id, sunset).await?,
-        None => state.store.fetch_integrator_key(actor.organization_id, id).await?,
+        None => {
+            state
+                .store
+                .fetch_integrator_key(actor.organization_id, id)
+                .await?
+        }
     };
     Ok(Json(key.into()))
 }
@@ -514,13 +519,7 @@ pub async fn migrate(
     flush(&state).await;
     let migrated = state
         .ops()
-        .migrate_integrator_key(
-            &actor,
-            id,
-            &username,
-            expires_at,
-            &state.config.public_url,
-        )
+        .migrate_integrator_key(&actor, id, &username, expires_at, &state.config.public_url)
         .await?;
     let with_key = ApiUserWithKeyBody::new(migrated.issued, state.now());
     Ok((

@@ -254,7 +254,12 @@ pub struct ConsentBody {
 
 fn consent_body(consent: AdminConsent, granted_at: String, granted_by: String) -> ConsentBody {
     ConsentBody {
-        scopes: consent.scopes.names().into_iter().map(str::to_owned).collect(),
+        scopes: consent
+            .scopes
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         user_ids: match consent.users {
             ConsentUsers::All => ConsentUsersBody::All("all".into()),
             ConsentUsers::Listed(users) => {

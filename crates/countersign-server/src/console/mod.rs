@@ -60,10 +60,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(oauth::authorize_page).post(oauth::decide),
         )
         .route("/console/consents", get(consents::consents_page))
-        .route(
-            "/console/consents/{id}/withdraw",
-            post(consents::withdraw),
-        )
+        .route("/console/consents/{id}/withdraw", post(consents::withdraw))
         .route("/console/legacy-usage", get(migration::usage_page))
         .route("/console/legacy-usage/{id}", get(migration::plan_page))
         .route(

@@ -80,19 +80,21 @@ pub fn continue_page(title: &str, page_id: &str, target: &str) -> Response {
     layout::html(StatusCode::OK, markup)
 }
 
-fn parameters(query: Option<&str>) -> Result<Vec<(String, String)>, Response> {
+/// The query's parameters; `None` when one is repeated or not UTF-8.
+fn parameters(query: Option<&str>) -> Option<Vec<(String, String)>> {
     TokenForm::parse(query.unwrap_or("").as_bytes())
+        .ok()
         .map(TokenForm::into_pairs)
-        .map_err(|_| refusal_page("The request is unreadable: a parameter is repeated or not UTF-8."))
 }
 
-async fn checked(state: &AppState, parameters: &[(String, String)]) -> Result<Checked, Response> {
-    authorize::check(state, parameters)
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::Page(message) => refusal_page(message),
-            Refusal::Redirect(location) => found(&location),
-        })
+const UNREADABLE: &str = "The request is unreadable: a parameter is repeated or not UTF-8.";
+
+/// The answer to a refused authorization request.
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page(message) => refusal_page(message),
+        Refusal::Redirect(location) => found(&location),
+    }
 }
 
 /// `GET /oauth/auth`: checks the request, then continues in the console.
@@ -117,17 +119,16 @@ async fn checked(state: &AppState, parameters: &[(String, String)]) -> Result<Ch
     )
 )]
 pub async fn entry(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let parameters = match parameters(query.as_deref()) {
-        Ok(parameters) => parameters,
-        Err(response) => return response,
+    let Some(parameters) = parameters(query.as_deref()) else {
+        return refusal_page(UNREADABLE);
     };
-    match checked(&state, &parameters).await {
+    match authorize::check(&state, &parameters).await {
         Ok(checked) => continue_page(
             "Continue to sign in",
             "oauth-continue",
             &format!("{AUTHORIZE_PATH}?{}", query_of(&checked, true)),
         ),
-        Err(response) => response,
+        Err(refusal) => refused(refusal),
     }
 }
 
@@ -153,15 +154,15 @@ async fn session_of(state: &AppState, headers: &HeaderMap) -> Option<Session> {
 }
 
 /// Whether the user's consents cover the request's scopes.
-async fn has_consent(state: &AppState, checked: &Checked, session: &Session) -> Result<bool, Response> {
+async fn has_consent(
+    state: &AppState,
+    checked: &Checked,
+    session: &Session,
+) -> Result<bool, countersign_store::StoreError> {
     let consents = state
         .cache
         .grant_state(&state.store, checked.integrator_key.id, session.user.id)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "store failure on the consent page");
-            super::layout::ConsoleError::Internal.into_response()
-        })?;
+        .await?;
     Ok(oauth::consented_scopes(
         consents.user_consent,
         consents.admin_consent.as_ref(),
@@ -177,13 +178,12 @@ pub async fn authorize_page(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let parameters = match parameters(query.as_deref()) {
-        Ok(parameters) => parameters,
-        Err(response) => return response,
+    let Some(parameters) = parameters(query.as_deref()) else {
+        return refusal_page(UNREADABLE);
     };
-    let checked = match checked(&state, &parameters).await {
+    let checked = match authorize::check(&state, &parameters).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(refusal) => return refused(refusal),
     };
     let session = session_of(&state, &headers).await;
     let Some(session) = session.filter(|_| !checked.request.prompt_login) else {
@@ -205,7 +205,7 @@ pub async fn authorize_page(
         match has_consent(&state, &checked, &session).await {
             Ok(true) => return answer(&state, &checked, &session, true).await,
             Ok(false) => {}
-            Err(response) => return response,
+            Err(error) => return super::layout::ConsoleError::from(error).into_response(),
         }
     }
     consent_page(&checked, &session)
@@ -271,7 +271,12 @@ fn consent_page(checked: &Checked, session: &Session) -> Response {
 }
 
 /// Answers the client: a code (or, implicit, a token) when accepted, `access_denied` otherwise.
-async fn answer(state: &AppState, checked: &Checked, session: &Session, accepted: bool) -> Response {
+async fn answer(
+    state: &AppState,
+    checked: &Checked,
+    session: &Session,
+    accepted: bool,
+) -> Response {
     let request = &checked.request;
     let key = &checked.integrator_key;
     let source_ip = session.source_ip.as_deref();
@@ -290,7 +295,12 @@ async fn answer(state: &AppState, checked: &Checked, session: &Session, accepted
     }
     if let Err(error) = state
         .ops()
-        .grant_user_consent(&session.user, key, request.scopes, session.source_ip.clone())
+        .grant_user_consent(
+            &session.user,
+            key,
+            request.scopes,
+            session.source_ip.clone(),
+        )
         .await
     {
         tracing::error!(%error, "could not record a consent");
@@ -374,9 +384,9 @@ pub async fn decide(State(state): State<AppState>, posted: Posted<Session>) -> R
             .map(|value| (name.to_owned(), value.to_owned()))
     })
     .collect();
-    let checked = match checked(&state, &parameters).await {
+    let checked = match authorize::check(&state, &parameters).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(refusal) => return refused(refusal),
     };
     if session.user.organization_id != checked.integrator_key.organization_id {
         return found(&checked.request.error(

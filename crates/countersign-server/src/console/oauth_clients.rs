@@ -199,12 +199,7 @@ async fn render(
 }
 
 /// Renders the page with a refusal of the operation, or passes other errors on.
-async fn refused(
-    state: &AppState,
-    admin: &Admin,
-    id: IntegratorKeyId,
-    error: OpError,
-) -> Reply {
+async fn refused(state: &AppState, admin: &Admin, id: IntegratorKeyId, error: OpError) -> Reply {
     let message = match error {
         OpError::Invalid { detail, .. } | OpError::Conflict { detail, .. } => detail,
         other => return Err(other.into()),
@@ -276,7 +271,10 @@ pub async fn delete_secret(
     let admin = &posted.who;
     let id = key_of(&id)?;
     let secret = parse_path(&secret_id, OAuthSecretId::parse, "client secret")?;
-    state.ops().delete_oauth_secret(&admin.actor, id, secret).await?;
+    state
+        .ops()
+        .delete_oauth_secret(&admin.actor, id, secret)
+        .await?;
     Ok(see_other(&format!("{}?deleted=1", path_of(id))))
 }
 
@@ -315,7 +313,10 @@ pub async fn delete_rsa_key(
     let admin = &posted.who;
     let id = key_of(&id)?;
     let rsa = parse_path(&key_id, OAuthRsaKeyId::parse, "rsa key")?;
-    state.ops().delete_oauth_rsa_key(&admin.actor, id, rsa).await?;
+    state
+        .ops()
+        .delete_oauth_rsa_key(&admin.actor, id, rsa)
+        .await?;
     Ok(see_other(&format!("{}?deleted=1", path_of(id))))
 }
 
@@ -334,8 +335,9 @@ pub async fn save_consent(
         let mut listed = Vec::new();
         for text in posted.form.all("user_ids") {
             listed.push(
-                UserId::parse(text)
-                    .ok_or(super::layout::ConsoleError::BadRequest("a chosen user is not a user id"))?,
+                UserId::parse(text).ok_or(super::layout::ConsoleError::BadRequest(
+                    "a chosen user is not a user id",
+                ))?,
             );
         }
         ConsentUsers::Listed(listed)

@@ -309,7 +309,15 @@ pub async fn sign_in_page(
     let notice = notice.or_else(|| {
         return_to.map(|_| "Sign in to continue to the application that sent you here.")
     });
-    sign_in_response(&state, &headers, StatusCode::OK, "", notice, None, return_to)
+    sign_in_response(
+        &state,
+        &headers,
+        StatusCode::OK,
+        "",
+        notice,
+        None,
+        return_to,
+    )
 }
 
 /// Renders the sign-in form, reusing the browser's sign-in token or issuing a new one.

@@ -50,9 +50,11 @@ impl OAuthError {
                 "invalid_client",
                 Some("Client authentication failed."),
             ),
-            Self::InvalidRequest(description) => {
-                (StatusCode::BAD_REQUEST, "invalid_request", Some(description))
-            }
+            Self::InvalidRequest(description) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                Some(description),
+            ),
             Self::AccessDenied => (
                 StatusCode::FORBIDDEN,
                 "access_denied",
@@ -65,9 +67,7 @@ impl OAuthError {
             }
             Self::ConsentRequired => (StatusCode::BAD_REQUEST, "consent_required", None),
             Self::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope", None),
-            Self::UnsupportedGrantType => {
-                (StatusCode::BAD_REQUEST, "unsupported_grant_type", None)
-            }
+            Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", None),
             Self::TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "temporarily_unavailable",

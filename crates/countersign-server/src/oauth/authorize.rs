@@ -252,17 +252,28 @@ mod tests {
     #[test]
     fn answers_go_into_the_query_or_the_fragment() {
         assert_eq!(
-            redirect_to("https://app.example.com/cb?x=1", false, &[("code", "c d"), ("state", "s&t")]),
+            redirect_to(
+                "https://app.example.com/cb?x=1",
+                false,
+                &[("code", "c d"), ("state", "s&t")]
+            ),
             "https://app.example.com/cb?x=1&code=c+d&state=s%26t"
         );
         assert_eq!(
-            redirect_to("http://127.0.0.1:9/cb", true, &[("access_token", "t"), ("token_type", "bearer")]),
+            redirect_to(
+                "http://127.0.0.1:9/cb",
+                true,
+                &[("access_token", "t"), ("token_type", "bearer")]
+            ),
             "http://127.0.0.1:9/cb#access_token=t&token_type=bearer"
         );
         assert_eq!(
             form_action_source("https://app.example.com:8443/cb?x").as_deref(),
             Some("https://app.example.com:8443")
         );
-        assert_eq!(form_action_source("com.example.app:/cb").as_deref(), Some("com.example.app:"));
+        assert_eq!(
+            form_action_source("com.example.app:/cb").as_deref(),
+            Some("com.example.app:")
+        );
     }
 }

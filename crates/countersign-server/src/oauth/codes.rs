@@ -84,9 +84,7 @@ fn secret_matches(presented: &Secret, digests: &[String], pepper: &[u8]) -> bool
 pub async fn client(state: &AppState, presented: ClientPresented) -> Result<Client, OAuthError> {
     let (client_id, secret) = match presented {
         ClientPresented::Nobody => return Err(OAuthError::InvalidClient),
-        ClientPresented::Secret(credentials) => {
-            (credentials.client_id, Some(credentials.secret))
-        }
+        ClientPresented::Secret(credentials) => (credentials.client_id, Some(credentials.secret)),
         ClientPresented::Public(client_id) => (client_id, None),
     };
     let key = state
@@ -227,11 +225,7 @@ async fn issue_pair(state: &AppState, family: &OAuthFamily) -> Result<Tokens, OA
 
 /// Ends a family presented a second time, everywhere at once.
 async fn end_family(state: &AppState, family: OAuthFamilyId, client: &IntegratorKey, what: &str) {
-    if let Err(error) = state
-        .ops()
-        .end_oauth_family(client, family, what)
-        .await
-    {
+    if let Err(error) = state.ops().end_oauth_family(client, family, what).await {
         tracing::error!(%error, "could not end a token family after reuse");
     }
 }
@@ -248,7 +242,8 @@ pub async fn redeem_code(
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
 ) -> Result<Tokens, OAuthError> {
-    const INVALID: OAuthError = OAuthError::InvalidGrant("The authorization code is invalid, expired or already used.");
+    const INVALID: OAuthError =
+        OAuthError::InvalidGrant("The authorization code is invalid, expired or already used.");
     if !oauth::is_opaque(CODE_PREFIX, code) {
         return Err(INVALID);
     }
@@ -301,7 +296,8 @@ pub async fn refresh(
     client: &Client,
     refresh_token: &str,
 ) -> Result<Tokens, OAuthError> {
-    const INVALID: OAuthError = OAuthError::InvalidGrant("The refresh token is invalid, expired or already used.");
+    const INVALID: OAuthError =
+        OAuthError::InvalidGrant("The refresh token is invalid, expired or already used.");
     if !oauth::is_opaque(REFRESH_TOKEN_PREFIX, refresh_token) {
         return Err(INVALID);
     }

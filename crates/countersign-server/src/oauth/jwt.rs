@@ -79,7 +79,8 @@ pub async fn grant(state: &AppState, text: &str) -> Result<JwtGrant, JwtRefusal>
     if text.len() > MAX_ASSERTION_LEN {
         return Err(JwtRefusal::TooLarge);
     }
-    let refused = |error, key: Option<&Arc<IntegratorKey>>| JwtRefusal::Refused(error, key.cloned());
+    let refused =
+        |error, key: Option<&Arc<IntegratorKey>>| JwtRefusal::Refused(error, key.cloned());
     let unverified = unverified_claims(text).map_err(|e| refused(e, None))?;
     let issuer = unverified
         .iss

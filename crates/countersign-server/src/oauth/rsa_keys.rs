@@ -120,7 +120,10 @@ mod tests {
             .expect("spki")
             .to_pkcs1_pem(LineEnding::LF)
             .expect("pkcs1");
-        assert_eq!(parse_public_key(&pkcs1).map(|k| k.fingerprint), Ok(public.fingerprint));
+        assert_eq!(
+            parse_public_key(&pkcs1).map(|k| k.fingerprint),
+            Ok(public.fingerprint)
+        );
         assert_eq!(parse_public_key("hello"), Err(KeyError::Unreadable));
     }
 

@@ -57,7 +57,9 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
             Err("this scheme cannot be a redirect URI")
         }
         scheme if scheme.contains('.') => Ok(()),
-        _ => Err("a redirect URI must be https, http on a loopback host, or a private-use scheme with a dot (com.example.app)"),
+        _ => Err(
+            "a redirect URI must be https, http on a loopback host, or a private-use scheme with a dot (com.example.app)",
+        ),
     }
 }
 
@@ -259,8 +261,12 @@ impl Ops {
         scopes: &[String],
         users: ConsentUsers,
     ) -> Result<AdminConsent, OpError> {
-        let scopes = Scopes::parse_names(scopes.iter().map(String::as_str))
-            .map_err(|_| invalid("scopes", "scopes may be signature, impersonation, extended and openid"))?;
+        let scopes = Scopes::parse_names(scopes.iter().map(String::as_str)).map_err(|_| {
+            invalid(
+                "scopes",
+                "scopes may be signature, impersonation, extended and openid",
+            )
+        })?;
         if scopes.is_empty() {
             return Err(invalid("scopes", "give at least one scope"));
         }
@@ -272,7 +278,12 @@ impl Ops {
             for user in users {
                 match self.store.find_user(*user).await? {
                     Some(found) if found.organization_id == actor.organization_id => {}
-                    _ => return Err(invalid("user_ids", format!("no such user in this organization: {user}"))),
+                    _ => {
+                        return Err(invalid(
+                            "user_ids",
+                            format!("no such user in this organization: {user}"),
+                        ));
+                    }
                 }
             }
         }
@@ -316,7 +327,11 @@ impl Ops {
     ///
     /// # Errors
     /// `NotFound` when there is no consent to withdraw.
-    pub async fn withdraw_consent(&self, actor: &Actor, id: IntegratorKeyId) -> Result<(), OpError> {
+    pub async fn withdraw_consent(
+        &self,
+        actor: &Actor,
+        id: IntegratorKeyId,
+    ) -> Result<(), OpError> {
         // Only a signed-in user has consents to withdraw.
         let user = actor.user_id.ok_or(OpError::NotFound("consent"))?;
         self.integrator_key_of(actor, id).await?;

@@ -6,12 +6,12 @@ use crate::dialect::Refusal;
 use crate::state::AppState;
 use crate::verify::identity::{REQUEST_ID, Verified};
 use crate::verify::request::{Credential, VerifyRequest};
-use countersign_core::oauth::token::is_access_token;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use countersign_core::oauth::token::is_access_token;
 use std::net::SocketAddr;
 
 /// Authenticates a request, counted and timed in the metrics.

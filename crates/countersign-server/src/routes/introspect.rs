@@ -126,7 +126,11 @@ pub async fn introspect(
 
 /// The answer for an OAuth access token (SPEC §12): its client is the integrator key, `act`
 /// the integrator key acting for the user.
-async fn oauth_answer(state: &AppState, token: &str, organization: OrganizationId) -> IntrospectResponse {
+async fn oauth_answer(
+    state: &AppState,
+    token: &str,
+    organization: OrganizationId,
+) -> IntrospectResponse {
     let Ok(session) = oauth::verify_access_token(&state.verifier, token).await else {
         return IntrospectResponse::default();
     };
@@ -155,7 +159,11 @@ async fn oauth_answer(state: &AppState, token: &str, organization: OrganizationI
 }
 
 /// The answer for a session token.
-async fn session_answer(state: &AppState, token: &str, organization: OrganizationId) -> IntrospectResponse {
+async fn session_answer(
+    state: &AppState,
+    token: &str,
+    organization: OrganizationId,
+) -> IntrospectResponse {
     match bearer::verify_token(&state.verifier, token).await {
         Ok(session) if session.user().organization_id == organization => IntrospectResponse {
             active: true,

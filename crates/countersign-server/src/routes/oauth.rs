@@ -137,7 +137,11 @@ impl Attempt {
         self.source_ip
             .iter()
             .map(|ip| ThrottleKey::SourceIp(ip.clone()))
-            .chain(self.integrator_key.iter().map(|k| ThrottleKey::IntegratorKey(k.clone())))
+            .chain(
+                self.integrator_key
+                    .iter()
+                    .map(|k| ThrottleKey::IntegratorKey(k.clone())),
+            )
             .collect()
     }
 }
@@ -162,7 +166,10 @@ pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     let mut attempt = Attempt {
         source_ip: client_ip(&headers, peer.0, state.config.trust_forwarded_for),
         integrator_key: None,
@@ -194,7 +201,10 @@ pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) 
             .map(|k| k.organization_id),
         None => None,
     };
-    let actor = attempt.integrator_key.as_deref().unwrap_or("[oauth client]");
+    let actor = attempt
+        .integrator_key
+        .as_deref()
+        .unwrap_or("[oauth client]");
     match outcome {
         Ok((body, grant)) => {
             state.throttle.record_success(&attempt.keys());
@@ -410,11 +420,18 @@ mod tests {
 
     #[test]
     fn forms_are_read_fail_closed() {
-        let form = TokenForm::parse(b"grant_type=refresh_token&refresh_token=a%2Bb+c").expect("form");
+        let form =
+            TokenForm::parse(b"grant_type=refresh_token&refresh_token=a%2Bb+c").expect("form");
         assert_eq!(form.get("grant_type"), Some("refresh_token"));
         assert_eq!(form.get("refresh_token"), Some("a+b c"));
-        assert!(TokenForm::parse(b"a=1&a=2").is_err(), "a repeated parameter");
-        assert!(TokenForm::parse(b"a=%ff").is_err(), "not UTF-8 once decoded");
+        assert!(
+            TokenForm::parse(b"a=1&a=2").is_err(),
+            "a repeated parameter"
+        );
+        assert!(
+            TokenForm::parse(b"a=%ff").is_err(),
+            "not UTF-8 once decoded"
+        );
         assert!(TokenForm::parse(&[b'a', b'=', 0xff]).is_err(), "not UTF-8");
         assert!(TokenForm::parse(b"a=%zz").is_err(), "a broken escape");
         let many: Vec<String> = (0..17).map(|i| format!("p{i}=1")).collect();

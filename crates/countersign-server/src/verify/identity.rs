@@ -374,16 +374,12 @@ impl LocalHeaders {
             return map.clone();
         }
         let mut map = HeaderMap::with_capacity(16);
-        for (name, value) in self
-            .user
-            .iter()
-            .chain(
-                account
-                    .and_then(|account| self.accounts.get(account))
-                    .into_iter()
-                    .flatten(),
-            )
-        {
+        for (name, value) in self.user.iter().chain(
+            account
+                .and_then(|account| self.accounts.get(account))
+                .into_iter()
+                .flatten(),
+        ) {
             map.insert(name.clone(), value.clone());
         }
         map.insert(REQUEST_ID, HeaderValue::from_static(""));

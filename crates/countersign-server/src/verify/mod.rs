@@ -168,9 +168,7 @@ impl Verifier {
     /// The refusal, in the request's dialect.
     pub async fn authenticate(&self, request: &VerifyRequest<'_>) -> Result<Verified, Refusal> {
         match request.credential {
-            Credential::Bearer(token)
-                if countersign_core::oauth::token::is_access_token(token) =>
-            {
+            Credential::Bearer(token) if countersign_core::oauth::token::is_access_token(token) => {
                 Ok(self.authenticate_oauth(token, request).await?)
             }
             Credential::Bearer(token) => Ok(self.authenticate_bearer(token, request).await?),
@@ -341,7 +339,10 @@ impl Verifier {
                 WireExtras::default(),
             )
             .ok_or(DocuSignError::Internal),
-            Ok(None) => Ok(Verified::without_account(facts.identity.clone(), expires_at)),
+            Ok(None) => Ok(Verified::without_account(
+                facts.identity.clone(),
+                expires_at,
+            )),
             Err(error) => {
                 self.audit_event(
                     Some(facts.identity.organization_id),

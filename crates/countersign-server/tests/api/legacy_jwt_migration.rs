@@ -21,13 +21,22 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
         .unwrap();
     let key_id = created["id"].as_str().unwrap().to_owned();
     let key = created["key"].as_str().unwrap().to_owned();
-    let service = app.create_user("service@acme.example", Some(PASSWORD)).await;
-    app.put_membership(&service, &app.account_id, &["send", "sobo", "account_wide"], true)
+    let service = app
+        .create_user("service@acme.example", Some(PASSWORD))
         .await;
+    app.put_membership(
+        &service,
+        &app.account_id,
+        &["send", "sobo", "account_wide"],
+        true,
+    )
+    .await;
     let alice = app.create_user("alice@acme.example", None).await;
-    app.put_membership(&alice, &app.account_id, &["send"], true).await;
+    app.put_membership(&alice, &app.account_id, &["send"], true)
+        .await;
     let bob = app.create_user("bob@acme.example", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true).await;
+    app.put_membership(&bob, &app.account_id, &["send"], true)
+        .await;
     let migrate = |body: Value| {
         let app = &app;
         let key_id = key_id.clone();
@@ -39,10 +48,19 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     // Nothing recorded yet.
     let early = migrate(json!({"target": "jwt_grant"})).await;
     assert_eq!(early.status(), StatusCode::CONFLICT);
-    assert_eq!(early.json::<Value>().await.unwrap()["code"], "no_legacy_usage");
+    assert_eq!(
+        early.json::<Value>().await.unwrap()["code"],
+        "no_legacy_usage"
+    );
     // Legacy traffic: the service as itself, and on behalf of Alice (never Bob).
     for sobo in [None, Some("alice@acme.example")] {
-        let header = build_header(HeaderFormat::Json, "service@acme.example", PASSWORD, &key, sobo);
+        let header = build_header(
+            HeaderFormat::Json,
+            "service@acme.example",
+            PASSWORD,
+            &key,
+            sobo,
+        );
         let response = app
             .client
             .get(app.url("/v1/verify"))
@@ -53,7 +71,10 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     let plan: Value = app
-        .admin_post(&format!("/admin/v1/integrator-keys/{key_id}/migration-plan"), json!({}))
+        .admin_post(
+            &format!("/admin/v1/integrator-keys/{key_id}/migration-plan"),
+            json!({}),
+        )
         .await
         .json()
         .await
@@ -109,7 +130,9 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     assert_eq!(verified.status(), StatusCode::OK);
     assert_eq!(verified.headers()["x-countersign-user-id"], alice.as_str());
     assert_eq!(
-        token_request(&app, &sign(private_pem, &claims(&service))).await.status(),
+        token_request(&app, &sign(private_pem, &claims(&service)))
+            .await
+            .status(),
         StatusCode::OK
     );
     let refused: Value = token_request(&app, &sign(private_pem, &claims(&bob)))
@@ -122,5 +145,10 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     let expires_at = (app.now() + time::Duration::days(365)).date().to_string();
     let api_user = migrate(json!({"username": "acme-erp-api", "expires_at": expires_at})).await;
     assert_eq!(api_user.status(), StatusCode::CREATED);
-    assert!(api_user.json::<Value>().await.unwrap()["key"].as_str().unwrap().starts_with("csk_"));
+    assert!(
+        api_user.json::<Value>().await.unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("csk_")
+    );
 }

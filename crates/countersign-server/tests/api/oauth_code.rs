@@ -30,7 +30,11 @@ fn attribute(html: &str, marker: &str, name: &str) -> Option<String> {
     let needle = format!("{name}=\"");
     let value_start = tag.find(&needle)? + needle.len();
     let value_end = tag[value_start..].find('"')? + value_start;
-    Some(tag[value_start..value_end].replace("&amp;", "&").replace("&quot;", "\""))
+    Some(
+        tag[value_start..value_end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\""),
+    )
 }
 
 /// The value of the input named `name`.
@@ -41,8 +45,14 @@ pub fn input(html: &str, name: &str) -> Option<String> {
 /// The query parameters of a URL (or its fragment).
 pub fn parameters(url: &str, fragment: bool) -> BTreeMap<String, String> {
     let parsed = url::Url::parse(url).unwrap();
-    let text = if fragment { parsed.fragment().unwrap_or("") } else { parsed.query().unwrap_or("") };
-    url::form_urlencoded::parse(text.as_bytes()).into_owned().collect()
+    let text = if fragment {
+        parsed.fragment().unwrap_or("")
+    } else {
+        parsed.query().unwrap_or("")
+    };
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 impl Browser {
@@ -62,12 +72,19 @@ impl Browser {
     }
 
     fn absolute(&self, target: &str) -> String {
-        if target.starts_with("http") { target.to_owned() } else { format!("{}{target}", self.base) }
+        if target.starts_with("http") {
+            target.to_owned()
+        } else {
+            format!("{}{target}", self.base)
+        }
     }
 
     fn cookies(&self) -> String {
         let jar = self.jar.lock().unwrap();
-        jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn keep(&self, response: &Response) {
@@ -130,7 +147,12 @@ impl Browser {
             let signed_in = self
                 .post(
                     "/console/sign-in",
-                    &[("csrf_token", &csrf), ("email", email), ("password", PASSWORD), ("return", &back)],
+                    &[
+                        ("csrf_token", &csrf),
+                        ("email", email),
+                        ("password", PASSWORD),
+                        ("return", &back),
+                    ],
                 )
                 .await;
             response = self.follow_continue(signed_in).await;
@@ -139,21 +161,39 @@ impl Browser {
             return response.headers()[LOCATION].to_str().unwrap().to_owned();
         }
         assert_eq!(response.status(), StatusCode::OK, "the consent page");
-        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let html = response.text().await.unwrap();
         assert!(html.contains("data-page=\"oauth-consent\""), "{html}");
         let redirect_uri = input(&html, "redirect_uri").unwrap();
-        let origin = url::Url::parse(&redirect_uri).unwrap().origin().ascii_serialization();
-        assert!(csp.contains(&format!("form-action 'self' {origin}")), "{csp}");
+        let origin = url::Url::parse(&redirect_uri)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        assert!(
+            csp.contains(&format!("form-action 'self' {origin}")),
+            "{csp}"
+        );
         let mut fields: Vec<(String, String)> = [
-            "csrf_token", "response_type", "scope", "client_id", "redirect_uri", "state",
-            "code_challenge", "code_challenge_method",
+            "csrf_token",
+            "response_type",
+            "scope",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
         ]
         .into_iter()
         .filter_map(|name| input(&html, name).map(|value| (name.to_owned(), value)))
         .collect();
         fields.push(("decision".into(), decision.into()));
-        let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let form: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let answer = self.post("/console/oauth/authorize", &form).await;
         assert_eq!(answer.status(), StatusCode::FOUND);
         answer.headers()[LOCATION].to_str().unwrap().to_owned()
@@ -179,7 +219,10 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
         .unwrap();
     let key_id = created["id"].as_str().unwrap().to_owned();
     let patched = app
-        .admin(Method::PATCH, &format!("/admin/v1/integrator-keys/{key_id}"))
+        .admin(
+            Method::PATCH,
+            &format!("/admin/v1/integrator-keys/{key_id}"),
+        )
         .json(&json!({"redirect_uris": [REDIRECT_URI, "http://127.0.0.1:9/cb"]}))
         .send()
         .await
@@ -189,7 +232,10 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
     assert_eq!(patched["redirect_uris"][0], REDIRECT_URI);
     let secret = if confidential {
         let response = app
-            .admin_post(&format!("/admin/v1/integrator-keys/{key_id}/secrets"), json!({}))
+            .admin_post(
+                &format!("/admin/v1/integrator-keys/{key_id}/secrets"),
+                json!({}),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.unwrap();
@@ -199,7 +245,8 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
     };
     let email = "consenting@example.com".to_owned();
     let user_id = app.create_user(&email, Some(PASSWORD)).await;
-    app.put_membership(&user_id, &app.account_id, &["send"], true).await;
+    app.put_membership(&user_id, &app.account_id, &["send"], true)
+        .await;
     CodeClient {
         key: created["key"].as_str().unwrap().to_owned(),
         key_id,
@@ -231,7 +278,11 @@ async fn tokens(response: Response) -> Value {
     let body: Value = response.json().await.unwrap();
     let mut fields: Vec<&String> = body.as_object().unwrap().keys().collect();
     fields.sort();
-    assert_eq!(fields, ["access_token", "expires_in", "refresh_token", "token_type"], "{body}");
+    assert_eq!(
+        fields,
+        ["access_token", "expires_in", "refresh_token", "token_type"],
+        "{body}"
+    );
     assert_eq!(body["expires_in"], 28800);
     assert_eq!(body["token_type"], "Bearer");
     body
@@ -251,24 +302,64 @@ async fn a_confidential_client_signs_the_user_in_asks_consent_and_redeems_the_co
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
     let location = browser
-        .authorize(&authorization_uri(&app, &client, ""), &client.email, "accept")
+        .authorize(
+            &authorization_uri(&app, &client, ""),
+            &client.email,
+            "accept",
+        )
         .await;
     assert!(location.starts_with(REDIRECT_URI), "{location}");
     let answer = parameters(&location, false);
     assert_eq!(answer["state"], "st ate");
     let code = answer["code"].clone();
-    let body = tokens(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code)]).await).await;
+    let body = tokens(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await,
+    )
+    .await;
     let access = body["access_token"].as_str().unwrap();
     let verified = verify(&app, access, DIAGNOSTICS).await;
     assert_eq!(verified.status(), StatusCode::OK);
-    assert_eq!(verified.headers()["x-countersign-auth-method"], "oauth_code");
-    assert_eq!(verified.headers()["x-countersign-user-id"], client.user_id.as_str());
+    assert_eq!(
+        verified.headers()["x-countersign-auth-method"],
+        "oauth_code"
+    );
+    assert_eq!(
+        verified.headers()["x-countersign-user-id"],
+        client.user_id.as_str()
+    );
     // The code again: refused, and the tokens it gave end with it.
-    let (status, error) = error_of(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code)]).await).await;
-    assert_eq!((status, error.as_str()), (StatusCode::BAD_REQUEST, "invalid_grant"));
-    assert_eq!(verify(&app, access, DIAGNOSTICS).await.status(), StatusCode::UNAUTHORIZED);
+    let (status, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    assert_eq!(
+        verify(&app, access, DIAGNOSTICS).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let refresh = body["refresh_token"].as_str().unwrap();
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await).await;
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
 }
 
@@ -277,35 +368,126 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    let location = browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await;
+    let location = browser
+        .authorize(
+            &authorization_uri(&app, &client, ""),
+            &client.email,
+            "accept",
+        )
+        .await;
     let code = parameters(&location, false)["code"].clone();
-    let first = tokens(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code)]).await).await;
+    let first = tokens(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await,
+    )
+    .await;
     let first_refresh = first["refresh_token"].as_str().unwrap();
-    let second = tokens(redeem(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", first_refresh)]).await).await;
+    let second = tokens(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", first_refresh),
+            ],
+        )
+        .await,
+    )
+    .await;
     let second_access = second["access_token"].as_str().unwrap();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
-    assert_eq!(verify(&app, second_access, DIAGNOSTICS).await.status(), StatusCode::OK);
+    assert_eq!(
+        verify(&app, second_access, DIAGNOSTICS).await.status(),
+        StatusCode::OK
+    );
     // The first refresh token again: refused, and the whole family ends.
-    let (status, error) = error_of(redeem(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", first_refresh)]).await).await;
-    assert_eq!((status, error.as_str()), (StatusCode::BAD_REQUEST, "invalid_grant"));
-    assert_eq!(verify(&app, second_access, DIAGNOSTICS).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(verify(&app, first["access_token"].as_str().unwrap(), DIAGNOSTICS).await.status(), StatusCode::UNAUTHORIZED);
+    let (status, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", first_refresh),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    assert_eq!(
+        verify(&app, second_access, DIAGNOSTICS).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        verify(&app, first["access_token"].as_str().unwrap(), DIAGNOSTICS)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let second_refresh = second["refresh_token"].as_str().unwrap();
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", second_refresh)]).await).await;
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", second_refresh),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
     let audited = app
         .eventually(std::time::Duration::from_secs(10), || async {
-            let audit: Value = app.admin_get("/admin/v1/audit?action=oauth.family_revoke").await.json().await.unwrap();
+            let audit: Value = app
+                .admin_get("/admin/v1/audit?action=oauth.family_revoke")
+                .await
+                .json()
+                .await
+                .unwrap();
             !audit["items"].as_array().unwrap().is_empty()
         })
         .await;
     assert!(audited, "the family's end is audited");
     // An expired refresh token is refused too.
-    let location = browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await;
+    let location = browser
+        .authorize(
+            &authorization_uri(&app, &client, ""),
+            &client.email,
+            "accept",
+        )
+        .await;
     let code = parameters(&location, false)["code"].clone();
-    let fresh = tokens(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code)]).await).await;
+    let fresh = tokens(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await,
+    )
+    .await;
     app.advance(time::Duration::days(30));
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", fresh["refresh_token"].as_str().unwrap())]).await).await;
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", fresh["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
 }
 
@@ -316,26 +498,53 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
     let browser = Browser::new(&app, None);
     let code_of = |location: String| parameters(&location, false)["code"].clone();
     // A wrong secret: 401 invalid_client; no authentication at all: the same.
-    let code = code_of(browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await);
+    let code = code_of(
+        browser
+            .authorize(
+                &authorization_uri(&app, &client, ""),
+                &client.email,
+                "accept",
+            )
+            .await,
+    );
     let wrong = app
         .client
         .post(app.url("/oauth/token"))
         .basic_auth(&client.key, Some("csos_wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
-    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
     let anonymous = app
         .client
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("client_id", client.key.as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", client.key.as_str()),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "a key with a secret must authenticate");
+    assert_eq!(
+        anonymous.status(),
+        StatusCode::UNAUTHORIZED,
+        "a key with a secret must authenticate"
+    );
     // client_secret_post works as well.
     let posted = app
         .client
@@ -352,15 +561,62 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
         .unwrap();
     tokens(posted).await;
     // Another redirect_uri than the authorization request's.
-    let code = code_of(browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await);
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:9/cb")]).await).await;
+    let code = code_of(
+        browser
+            .authorize(
+                &authorization_uri(&app, &client, ""),
+                &client.email,
+                "accept",
+            )
+            .await,
+    );
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
     // Five minutes later a code is dead.
-    let code = code_of(browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await);
+    let code = code_of(
+        browser
+            .authorize(
+                &authorization_uri(&app, &client, ""),
+                &client.email,
+                "accept",
+            )
+            .await,
+    );
     app.advance(time::Duration::seconds(301));
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code)]).await).await;
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", "csc_not-a-code")]).await).await;
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "csc_not-a-code"),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
 }
 
@@ -377,33 +633,86 @@ async fn a_public_client_must_use_pkce_s256() {
     let answer = parameters(refused.headers()[LOCATION].to_str().unwrap(), false);
     assert_eq!(answer["error"], "invalid_request");
     assert_eq!(answer["state"], "st ate");
-    let plain = browser.get(&authorization_uri(&app, &client, "&code_challenge=abc&code_challenge_method=plain")).await;
-    assert_eq!(parameters(plain.headers()[LOCATION].to_str().unwrap(), false)["error"], "invalid_request");
+    let plain = browser
+        .get(&authorization_uri(
+            &app,
+            &client,
+            "&code_challenge=abc&code_challenge_method=plain",
+        ))
+        .await;
+    assert_eq!(
+        parameters(plain.headers()[LOCATION].to_str().unwrap(), false)["error"],
+        "invalid_request"
+    );
     let verifier = "a-pkce-verifier-of-more-than-forty-three-characters-0123";
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
     let extra = format!("&code_challenge={challenge}&code_challenge_method=S256");
-    let code = parameters(&browser.authorize(&authorization_uri(&app, &client, &extra), &client.email, "accept").await, false)["code"].clone();
+    let code = parameters(
+        &browser
+            .authorize(
+                &authorization_uri(&app, &client, &extra),
+                &client.email,
+                "accept",
+            )
+            .await,
+        false,
+    )["code"]
+        .clone();
     let redeem_with = |verifier: &'static str, code: String| {
         let app = &app;
         let key = client.key.clone();
         async move {
             app.client
                 .post(app.url("/oauth/token"))
-                .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("client_id", key.as_str()), ("code_verifier", verifier)])
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("client_id", key.as_str()),
+                    ("code_verifier", verifier),
+                ])
                 .send()
                 .await
                 .unwrap()
         }
     };
-    let (_, error) = error_of(redeem_with("a-wrong-verifier-of-more-than-forty-three-characters-xyz", code).await).await;
+    let (_, error) = error_of(
+        redeem_with(
+            "a-wrong-verifier-of-more-than-forty-three-characters-xyz",
+            code,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
-    let code = parameters(&browser.authorize(&authorization_uri(&app, &client, &extra), &client.email, "accept").await, false)["code"].clone();
-    let body = tokens(redeem_with("a-pkce-verifier-of-more-than-forty-three-characters-0123", code).await).await;
+    let code = parameters(
+        &browser
+            .authorize(
+                &authorization_uri(&app, &client, &extra),
+                &client.email,
+                "accept",
+            )
+            .await,
+        false,
+    )["code"]
+        .clone();
+    let body = tokens(
+        redeem_with(
+            "a-pkce-verifier-of-more-than-forty-three-characters-0123",
+            code,
+        )
+        .await,
+    )
+    .await;
     // A public client refreshes with its client_id alone.
     let refreshed = app
         .client
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", body["refresh_token"].as_str().unwrap()), ("client_id", client.key.as_str())])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ("client_id", client.key.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -416,10 +725,22 @@ async fn unregistered_redirect_uris_and_unknown_clients_get_a_page_and_never_a_r
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
     for uri in [
-        format!("{}/oauth/auth?response_type=code&scope=signature&client_id={}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb", app.base, client.key),
-        format!("{}/oauth/auth?response_type=code&scope=signature&client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback%2F", app.base, client.key),
-        format!("{}/oauth/auth?response_type=code&scope=signature&client_id=nobody&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback", app.base),
-        format!("{}/oauth/auth?response_type=code&client_id={}&client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback", app.base, client.key, client.key),
+        format!(
+            "{}/oauth/auth?response_type=code&scope=signature&client_id={}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb",
+            app.base, client.key
+        ),
+        format!(
+            "{}/oauth/auth?response_type=code&scope=signature&client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback%2F",
+            app.base, client.key
+        ),
+        format!(
+            "{}/oauth/auth?response_type=code&scope=signature&client_id=nobody&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback",
+            app.base
+        ),
+        format!(
+            "{}/oauth/auth?response_type=code&client_id={}&client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback",
+            app.base, client.key, client.key
+        ),
     ] {
         let response = browser.get(&uri).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
@@ -427,11 +748,25 @@ async fn unregistered_redirect_uris_and_unknown_clients_get_a_page_and_never_a_r
         assert!(response.text().await.unwrap().contains("not sent back"));
     }
     // Recoverable errors go back to the client.
-    let scope = browser.get(&authorization_uri(&app, &client, "").replace("scope=signature", "scope=root")).await;
-    assert_eq!(parameters(scope.headers()[LOCATION].to_str().unwrap(), false)["error"], "invalid_scope");
-    let implicit = browser.get(&authorization_uri(&app, &client, "").replace("response_type=code", "response_type=token")).await;
+    let scope = browser
+        .get(&authorization_uri(&app, &client, "").replace("scope=signature", "scope=root"))
+        .await;
+    assert_eq!(
+        parameters(scope.headers()[LOCATION].to_str().unwrap(), false)["error"],
+        "invalid_scope"
+    );
+    let implicit = browser
+        .get(
+            &authorization_uri(&app, &client, "")
+                .replace("response_type=code", "response_type=token"),
+        )
+        .await;
     let location = implicit.headers()[LOCATION].to_str().unwrap().to_owned();
-    assert_eq!(parameters(&location, true)["error"], "unauthorized_client", "{location}");
+    assert_eq!(
+        parameters(&location, true)["error"],
+        "unauthorized_client",
+        "{location}"
+    );
 }
 
 #[tokio::test]
@@ -439,19 +774,28 @@ async fn deny_sends_access_denied_and_the_implicit_grant_answers_in_the_fragment
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    let denied = browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "deny").await;
+    let denied = browser
+        .authorize(&authorization_uri(&app, &client, ""), &client.email, "deny")
+        .await;
     let answer = parameters(&denied, false);
     assert_eq!(answer["error"], "access_denied");
     assert_eq!(answer["state"], "st ate");
     assert!(!answer.contains_key("code"));
     let allowed = app
-        .admin(Method::PATCH, &format!("/admin/v1/integrator-keys/{}", client.key_id))
+        .admin(
+            Method::PATCH,
+            &format!("/admin/v1/integrator-keys/{}", client.key_id),
+        )
         .json(&json!({"allow_implicit": true}))
         .send()
         .await
         .unwrap();
-    assert_eq!(allowed.json::<Value>().await.unwrap()["allow_implicit"], true);
-    let uri = authorization_uri(&app, &client, "").replace("response_type=code", "response_type=token");
+    assert_eq!(
+        allowed.json::<Value>().await.unwrap()["allow_implicit"],
+        true
+    );
+    let uri =
+        authorization_uri(&app, &client, "").replace("response_type=code", "response_type=token");
     let location = browser.authorize(&uri, &client.email, "accept").await;
     let fragment = parameters(&location, true);
     assert_eq!(fragment["token_type"], "bearer");
@@ -459,7 +803,10 @@ async fn deny_sends_access_denied_and_the_implicit_grant_answers_in_the_fragment
     assert_eq!(fragment["state"], "st ate");
     let verified = verify(&app, &fragment["access_token"], DIAGNOSTICS).await;
     assert_eq!(verified.status(), StatusCode::OK);
-    assert_eq!(verified.headers()["x-countersign-auth-method"], "oauth_code");
+    assert_eq!(
+        verified.headers()["x-countersign-auth-method"],
+        "oauth_code"
+    );
 }
 
 #[tokio::test]
@@ -467,14 +814,35 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    let first = browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await;
+    let first = browser
+        .authorize(
+            &authorization_uri(&app, &client, ""),
+            &client.email,
+            "accept",
+        )
+        .await;
     let code = parameters(&first, false)["code"].clone();
-    let body = tokens(redeem(&app, &client, &[("grant_type", "authorization_code"), ("code", &code)]).await).await;
+    let body = tokens(
+        redeem(
+            &app,
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await,
+    )
+    .await;
     let access = body["access_token"].as_str().unwrap().to_owned();
     // Signed in and consented: straight back with a code, no page.
     let again = browser.get(&authorization_uri(&app, &client, "")).await;
     let html = again.text().await.unwrap();
-    let next = html.split("id=\"continue\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let next = html
+        .split("id=\"continue\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
     let straight = browser.get(&next).await;
     assert_eq!(straight.status(), StatusCode::FOUND);
     assert!(parameters(straight.headers()[LOCATION].to_str().unwrap(), false).contains_key("code"));
@@ -498,10 +866,16 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(mine["items"][0]["integrator_key_id"], client.key_id.as_str());
+    assert_eq!(
+        mine["items"][0]["integrator_key_id"],
+        client.key_id.as_str()
+    );
     assert_eq!(mine["items"][0]["scopes"], json!(["signature"]));
     assert_eq!(mine["items"][0]["granted_by"], "user");
-    assert_eq!(verify(&app, &access, DIAGNOSTICS).await.status(), StatusCode::OK);
+    assert_eq!(
+        verify(&app, &access, DIAGNOSTICS).await.status(),
+        StatusCode::OK
+    );
     let withdrawn = app
         .client
         .delete(app.url(&format!("/admin/v1/me/consents/{}", client.key_id)))
@@ -510,8 +884,22 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
         .await
         .unwrap();
     assert_eq!(withdrawn.status(), StatusCode::NO_CONTENT);
-    assert_eq!(verify(&app, &access, DIAGNOSTICS).await.status(), StatusCode::UNAUTHORIZED);
-    let (_, error) = error_of(redeem(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", body["refresh_token"].as_str().unwrap())]).await).await;
+    assert_eq!(
+        verify(&app, &access, DIAGNOSTICS).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, error) = error_of(
+        redeem(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(error, "invalid_grant");
     let again = app
         .client
@@ -522,7 +910,13 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     // The consent page comes back.
-    let location = browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "accept").await;
+    let location = browser
+        .authorize(
+            &authorization_uri(&app, &client, ""),
+            &client.email,
+            "accept",
+        )
+        .await;
     assert!(parameters(&location, false).contains_key("code"));
 }
 
@@ -531,12 +925,19 @@ async fn the_consent_form_without_its_csrf_token_changes_nothing() {
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    browser.authorize(&authorization_uri(&app, &client, ""), &client.email, "deny").await;
+    browser
+        .authorize(&authorization_uri(&app, &client, ""), &client.email, "deny")
+        .await;
     let forged = browser
         .post(
             "/console/oauth/authorize",
-            &[("response_type", "code"), ("scope", "signature"), ("client_id", &client.key),
-              ("redirect_uri", REDIRECT_URI), ("decision", "accept")],
+            &[
+                ("response_type", "code"),
+                ("scope", "signature"),
+                ("client_id", &client.key),
+                ("redirect_uri", REDIRECT_URI),
+                ("decision", "accept"),
+            ],
         )
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);

@@ -58,7 +58,10 @@ async fn run(mut command: std::process::Command) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stdout}{stderr}");
-    assert!(output.status.success(), "SDK checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "SDK checks failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
     stdout
 }
@@ -100,7 +103,10 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
     assert_eq!(patched.status(), StatusCode::OK);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/oauth_sdk.py");
     let mut command = std::process::Command::new(&python);
-    command.arg(script).arg("jwt").env("DS_REDIRECT_URI", redirect_uri);
+    command
+        .arg(script)
+        .arg("jwt")
+        .env("DS_REDIRECT_URI", redirect_uri);
     sdk_env(&mut command, &app, dir.path(), &client);
     let stdout = run(command).await;
     // The authorization URI the SDK built is served: the sign-in hop of the console.
@@ -122,7 +128,12 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
     let browser = crate::oauth_code::Browser::new(&app, Some(&ca));
     let page = browser.get(&uri).await;
-    assert_eq!(page.status(), StatusCode::OK, "{uri} {:?}", page.headers().get("location"));
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "{uri} {:?}",
+        page.headers().get("location")
+    );
 
     // The Authorization Code Grant: the user signs in on the page the SDK's URI leads to, the
     // code comes back at the redirect URI, and generate_access_token redeems it.

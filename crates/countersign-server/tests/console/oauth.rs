@@ -37,14 +37,20 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
     console.sign_in().await;
     let page = format!("/console/integrator-keys/{id}/oauth");
     let list = console.page("/console/integrator-keys").await;
-    assert!(list.contains(&format!("href=\"{page}\"")), "the keys list links the OAuth page");
+    assert!(
+        list.contains(&format!("href=\"{page}\"")),
+        "the keys list links the OAuth page"
+    );
     let html = console.page(&page).await;
     let csrf = csrf_token(&html);
     // Redirect URIs: one per line; a bad one is refused with a message and changes nothing.
     let bad = console
         .post(
             &format!("{page}/client"),
-            &[("csrf_token", &csrf), ("redirect_uris", "http://app.example.com/cb")],
+            &[
+                ("csrf_token", &csrf),
+                ("redirect_uris", "http://app.example.com/cb"),
+            ],
         )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -54,7 +60,10 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
             &format!("{page}/client"),
             &[
                 ("csrf_token", &csrf),
-                ("redirect_uris", "https://app.example.com/cb\r\nhttp://127.0.0.1:8765/cb\r\n"),
+                (
+                    "redirect_uris",
+                    "https://app.example.com/cb\r\nhttp://127.0.0.1:8765/cb\r\n",
+                ),
                 ("allow_implicit", "true"),
             ],
         )
@@ -66,17 +75,28 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
         .json()
         .await
         .unwrap();
-    assert_eq!(key["redirect_uris"], json!(["https://app.example.com/cb", "http://127.0.0.1:8765/cb"]));
+    assert_eq!(
+        key["redirect_uris"],
+        json!(["https://app.example.com/cb", "http://127.0.0.1:8765/cb"])
+    );
     assert_eq!(key["allow_implicit"], true);
     // A client secret, shown once.
-    let secret = console.post(&format!("{page}/secrets"), &[("csrf_token", &csrf)]).await;
+    let secret = console
+        .post(&format!("{page}/secrets"), &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(secret.status(), StatusCode::CREATED);
     let shown = value_of_id(&secret.text().await.unwrap(), "new-secret").unwrap();
     assert!(shown.starts_with("csos_"), "{shown}");
-    assert!(!console.page(&page).await.contains(&shown), "never shown again");
+    assert!(
+        !console.page(&page).await.contains(&shown),
+        "never shown again"
+    );
     // An RSA pair, the private key shown once.
     let generated = console
-        .post(&format!("{page}/rsa-keys"), &[("csrf_token", &csrf), ("generate", "true")])
+        .post(
+            &format!("{page}/rsa-keys"),
+            &[("csrf_token", &csrf), ("generate", "true")],
+        )
         .await;
     assert_eq!(generated.status(), StatusCode::CREATED);
     let html = generated.text().await.unwrap();
@@ -92,7 +112,10 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
         .unwrap()
         .to_owned();
     let refused = console
-        .post(&format!("{page}/rsa-keys"), &[("csrf_token", &csrf), ("public_key_pem", &pasted)])
+        .post(
+            &format!("{page}/rsa-keys"),
+            &[("csrf_token", &csrf), ("public_key_pem", &pasted)],
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let keys: Value = app
@@ -133,9 +156,18 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
 async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
     let app = spawn_app().await;
     let (id, key) = integrator_key(&app, "Acme ERP").await;
-    let service = app.create_user("service@acme.example", Some(PASSWORD)).await;
-    app.put_membership(&service, &app.account_id, &["send"], true).await;
-    let header = build_header(HeaderFormat::Json, "service@acme.example", PASSWORD, &key, None);
+    let service = app
+        .create_user("service@acme.example", Some(PASSWORD))
+        .await;
+    app.put_membership(&service, &app.account_id, &["send"], true)
+        .await;
+    let header = build_header(
+        HeaderFormat::Json,
+        "service@acme.example",
+        PASSWORD,
+        &key,
+        None,
+    );
     let used = app
         .client
         .get(app.url("/v1/verify"))
@@ -147,10 +179,18 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
     let console = ConsoleClient::new(&app);
     console.sign_in().await;
     let plan = console.page(&format!("/console/legacy-usage/{id}")).await;
-    assert!(plan.contains(&format!("action=\"/console/legacy-usage/{id}/migrate-jwt\"")));
-    assert!(plan.contains(&format!("action=\"/console/legacy-usage/{id}/migrate\"")), "beside the API-user migration");
+    assert!(plan.contains(&format!(
+        "action=\"/console/legacy-usage/{id}/migrate-jwt\""
+    )));
+    assert!(
+        plan.contains(&format!("action=\"/console/legacy-usage/{id}/migrate\"")),
+        "beside the API-user migration"
+    );
     let migrated = console
-        .post(&format!("/console/legacy-usage/{id}/migrate-jwt"), &[("csrf_token", &csrf_token(&plan))])
+        .post(
+            &format!("/console/legacy-usage/{id}/migrate-jwt"),
+            &[("csrf_token", &csrf_token(&plan))],
+        )
         .await;
     assert_eq!(migrated.status(), StatusCode::CREATED);
     let html = migrated.text().await.unwrap();
@@ -168,19 +208,28 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
 #[tokio::test]
 async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     let app = spawn_app().await;
-    let user = app.create_user("consenting@example.com", Some(PASSWORD)).await;
-    app.put_membership(&user, &app.account_id, &["send"], true).await;
+    let user = app
+        .create_user("consenting@example.com", Some(PASSWORD))
+        .await;
+    app.put_membership(&user, &app.account_id, &["send"], true)
+        .await;
     let (id, key) = integrator_key(&app, "Contract Portal").await;
     // The application's callback: this server's address (the page there does not matter; the
     // browser's address bar carries the code).
     let redirect_uri = format!("{}/callback", app.base);
-    app.admin(reqwest::Method::PATCH, &format!("/admin/v1/integrator-keys/{id}"))
-        .json(&json!({"redirect_uris": [redirect_uri]}))
-        .send()
-        .await
-        .unwrap();
+    app.admin(
+        reqwest::Method::PATCH,
+        &format!("/admin/v1/integrator-keys/{id}"),
+    )
+    .json(&json!({"redirect_uris": [redirect_uri]}))
+    .send()
+    .await
+    .unwrap();
     let secret: Value = app
-        .admin_post(&format!("/admin/v1/integrator-keys/{id}/secrets"), json!({}))
+        .admin_post(
+            &format!("/admin/v1/integrator-keys/{id}/secrets"),
+            json!({}),
+        )
         .await
         .json()
         .await
@@ -198,7 +247,9 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     browser.assert_inputs_labelled("OAuth sign-in").await;
     browser.fill("email", "consenting@example.com").await;
     browser.fill("password", PASSWORD).await;
-    browser.click("form[action=\"/console/sign-in\"] button[type=submit]").await;
+    browser
+        .click("form[action=\"/console/sign-in\"] button[type=submit]")
+        .await;
     browser.wait_for_page("oauth-consent").await;
     let integration = browser
         .client
@@ -217,18 +268,25 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
         .text()
         .await
         .unwrap();
-    assert!(scopes.contains("signature") && scopes.contains("impersonation"), "{scopes}");
+    assert!(
+        scopes.contains("signature") && scopes.contains("impersonation"),
+        "{scopes}"
+    );
     browser.screenshot("oauth-consent.png").await;
     browser.click("#oauth-accept").await;
     browser.wait_for_url("/callback?code=").await;
     let landed = browser.client.current_url().await.unwrap();
-    let answer: std::collections::BTreeMap<String, String> = landed.query_pairs().into_owned().collect();
+    let answer: std::collections::BTreeMap<String, String> =
+        landed.query_pairs().into_owned().collect();
     assert_eq!(answer["state"], "xyz");
     let tokens: Value = app
         .client
         .post(app.url("/oauth/token"))
         .basic_auth(&key, Some(secret["secret"].as_str().unwrap()))
-        .form(&[("grant_type", "authorization_code"), ("code", answer["code"].as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", answer["code"].as_str()),
+        ])
         .send()
         .await
         .unwrap()
@@ -252,7 +310,11 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     assert_eq!(verify(access.clone()).await, StatusCode::OK);
 
     // "Your consents": the integration is listed; withdrawing asks first, then ends the token.
-    browser.client.goto(&app.url("/console/consents")).await.unwrap();
+    browser
+        .client
+        .goto(&app.url("/console/consents"))
+        .await
+        .unwrap();
     browser.wait_for_page("consents").await;
     let row = browser
         .client
@@ -265,7 +327,9 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     assert!(row.contains("Contract Portal"), "{row}");
     browser.screenshot("oauth-consents.png").await;
     browser
-        .click(&format!("form[action=\"/console/consents/{id}/withdraw\"] button"))
+        .click(&format!(
+            "form[action=\"/console/consents/{id}/withdraw\"] button"
+        ))
         .await;
     browser.client.accept_alert().await.unwrap();
     browser.wait_for_url("withdrawn=1").await;
@@ -284,5 +348,8 @@ async fn a_non_administrator_may_review_consents_but_not_the_console() {
     assert_eq!(location(&signed_in), "/console/api-users");
     let page = console.page("/console/consents").await;
     assert!(page.contains("You have not allowed any integration"));
-    assert_eq!(console.get("/console/api-users").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        console.get("/console/api-users").await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
