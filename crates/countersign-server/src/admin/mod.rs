@@ -8,6 +8,7 @@ pub mod introspection_clients;
 pub mod migration;
 pub mod organization;
 pub mod report;
+pub mod oauth_clients;
 pub mod session;
 pub mod webhooks;
 

@@ -27,6 +27,7 @@ mod environments;
 mod integrator_keys;
 mod introspection_clients;
 mod memberships;
+mod oauth;
 mod organizations;
 mod policy;
 mod users;
@@ -34,6 +35,7 @@ mod webhooks;
 
 pub use bootstrap::Bootstrapped;
 pub use webhooks::{CreatedWebhook, check_webhook_url};
+pub use oauth::{NewRsaKey, check_redirect_uri};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]
