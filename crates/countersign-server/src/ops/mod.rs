@@ -34,8 +34,8 @@ mod users;
 mod webhooks;
 
 pub use bootstrap::Bootstrapped;
-pub use webhooks::{CreatedWebhook, check_webhook_url};
 pub use oauth::{NewRsaKey, check_redirect_uri};
+pub use webhooks::{CreatedWebhook, check_webhook_url};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]
