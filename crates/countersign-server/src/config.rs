@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub forward_auth: ForwardAuthConfig,
     /// Whether TLS is served directly (set by `start` from its TLS files; not a configuration
     /// key): console cookies are then `Secure`.
+    /// Secret-scanning leak reports (SPEC §14).
+    pub leak_report: LeakReportConfig,
     #[serde(skip)]
     pub serves_tls: bool,
 }
@@ -91,6 +93,16 @@ impl ForwardAuthConfig {
     }
 }
 
+/// Secret-scanning leak reports at `POST /v1/credentials/leaked` (SPEC §14).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeakReportConfig {
+    /// GitHub's public-keys JSON (`{"public_keys": [{"key_identifier", "key", "is_current"}]}`,
+    /// ECDSA P-256 PEM keys). When set, every report must be signed with one of them; unset,
+    /// reports are accepted unsigned.
+    pub public_keys_file: Option<std::path::PathBuf>,
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -115,6 +127,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             throttle: crate::throttle::ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
+            leak_report: LeakReportConfig::default(),
             serves_tls: false,
         }
     }

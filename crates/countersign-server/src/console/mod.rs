@@ -15,6 +15,7 @@ pub mod directory;
 pub mod environments;
 pub mod integrator_keys;
 pub mod layout;
+mod me;
 mod migration;
 pub mod session;
 pub mod signed;
@@ -121,6 +122,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(integrator_keys::set_legacy_header),
         )
         .route("/console/audit", get(audit::audit_page))
+        .route("/console/me/activity", get(me::activity_page))
+        .route("/console/me/sessions/end", post(me::end_my_sessions))
+        .route(
+            "/console/users/{id}/sessions/end",
+            post(me::end_user_sessions),
+        )
+        .route("/console/leak-reports/dismiss", post(me::dismiss_leak_reports))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, frame_errors))
         .layer(axum::middleware::map_response(security_headers))
@@ -145,6 +153,7 @@ async fn frame_errors(State(state): State<AppState>, request: Request, next: Nex
         digest,
         csrf_token: stored.csrf_token,
         source_ip: None,
+        leak_reports: Vec::new(),
     };
     layout::html(response.status(), error.framed(&session))
 }

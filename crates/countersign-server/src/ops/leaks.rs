@@ -1,0 +1,198 @@
+//! What happens when a credential is reported leaked (SPEC §14): the one place that decides
+//! between revoking and only notifying, revokes through the same path as an administrator
+//! (caches, propagation, audit), records the console banner, and audits `api_user.key_leaked`
+//! with the report's URL.
+
+use super::{Actor, OpError, Ops};
+use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
+use countersign_store::{LeakReport, LeakResponseTaken};
+use uuid::Uuid;
+
+/// The audit actor of everything a leak report does.
+pub const LEAK_REPORT_ACTOR: &str = "leak_report";
+
+/// How an organization answers a leaked key (its `leak_response` policy of SPEC §13–14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakResponse {
+    /// Revoke the key's API user at once (the default).
+    Revoke,
+    /// Only tell the organization (audit, webhook, console banner).
+    #[expect(
+        dead_code,
+        reason = "chosen by the organization's `leak_response` policy once organizations carry it"
+    )]
+    Notify,
+}
+
+/// Where a reported credential was found, as the report says.
+#[derive(Clone, Debug, Default)]
+pub struct LeakContext {
+    /// The public URL where it was found.
+    pub url: Option<String>,
+    /// The kind of place (e.g. `content`, `commit`).
+    pub source: Option<String>,
+    /// The reporter's address.
+    pub source_ip: Option<String>,
+}
+
+/// What was done about a leaked key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyLeakOutcome {
+    /// Revoked or only notified.
+    pub response: LeakResponseTaken,
+    /// Whether this report revoked it (false when it was already revoked or expired, or the
+    /// policy is to notify).
+    pub revoked_now: bool,
+}
+
+fn detail(context: &LeakContext) -> String {
+    match (&context.url, &context.source) {
+        (Some(url), Some(source)) => format!("reported at {url} ({source})"),
+        (Some(url), None) => format!("reported at {url}"),
+        (None, Some(source)) => format!("reported ({source})"),
+        (None, None) => "reported".to_owned(),
+    }
+}
+
+impl Ops {
+    /// The organization's answer to a leaked key.
+    ///
+    /// # Errors
+    /// The store's failure reading the organization.
+    async fn leak_response(&self, _actor: &Actor) -> Result<LeakResponse, OpError> {
+        // The organization's `leak_response` policy decides here; until organizations carry
+        // it, every organization has the default.
+        Ok(LeakResponse::Revoke)
+    }
+
+    /// Handles a key found leaked: revokes its API user at once (or, by the organization's
+    /// policy, only notifies), audits `api_user.key_leaked` with the report's URL and leaves a
+    /// banner on the organization's console. An API user that is already revoked or expired
+    /// is not revoked again; the report is still recorded.
+    ///
+    /// # Errors
+    /// `NotFound` when the API user no longer exists; `Store` on database failure.
+    pub async fn key_leaked(
+        &self,
+        api_user: ApiUserId,
+        key: ApiKeyId,
+        context: &LeakContext,
+    ) -> Result<KeyLeakOutcome, OpError> {
+        let now = self.now();
+        let record = self
+            .store
+            .find_api_user_with_keys(api_user)
+            .await?
+            .ok_or(OpError::NotFound("api user"))?;
+        let actor = Actor {
+            organization_id: record.api_user.organization_id,
+            user_id: None,
+            name: LEAK_REPORT_ACTOR.to_owned(),
+            source_ip: context.source_ip.clone(),
+        };
+        let policy = self.leak_response(&actor).await?;
+        let live = record.api_user.is_usable(now);
+        let outcome = match policy {
+            LeakResponse::Revoke if live => {
+                self.revoke_api_user(&actor, api_user).await?;
+                KeyLeakOutcome {
+                    response: LeakResponseTaken::Revoked,
+                    revoked_now: true,
+                }
+            }
+            LeakResponse::Revoke => KeyLeakOutcome {
+                response: LeakResponseTaken::Revoked,
+                revoked_now: false,
+            },
+            LeakResponse::Notify => KeyLeakOutcome {
+                response: LeakResponseTaken::Notified,
+                revoked_now: false,
+            },
+        };
+        self.store
+            .insert_leak_report(&LeakReport {
+                id: Uuid::now_v7(),
+                organization_id: actor.organization_id,
+                api_user_id: api_user,
+                api_username: record.api_user.username.clone(),
+                key_id: key,
+                url: context.url.clone(),
+                source: context.source.clone(),
+                response: outcome.response,
+                reported_at: now,
+                dismissed_at: None,
+            })
+            .await?;
+        self.audit_with_detail(
+            &actor,
+            "api_user.key_leaked",
+            &api_user.to_string(),
+            Some(detail(context)),
+        )
+        .await;
+        // The `api_user.key_leaked` webhook (SPEC §13) is queued here with the outcome.
+        Ok(outcome)
+    }
+
+    /// Handles a session token found leaked: ends every session of that (API user, key, user)
+    /// issued until now, and audits `session.leaked` with the report's URL.
+    ///
+    /// # Errors
+    /// `NotFound` when the API user or user no longer exists; `Store` on database failure.
+    pub async fn session_leaked(
+        &self,
+        api_user: ApiUserId,
+        key: ApiKeyId,
+        user: UserId,
+        context: &LeakContext,
+    ) -> Result<(), OpError> {
+        let record = self
+            .store
+            .find_api_user_with_keys(api_user)
+            .await?
+            .ok_or(OpError::NotFound("api user"))?;
+        let actor = Actor {
+            organization_id: record.api_user.organization_id,
+            user_id: None,
+            name: LEAK_REPORT_ACTOR.to_owned(),
+            source_ip: context.source_ip.clone(),
+        };
+        self.end_sessions(&actor, user, Some(api_user), Some(key))
+            .await?;
+        self.audit_with_detail(
+            &actor,
+            "session.leaked",
+            &user.to_string(),
+            Some(detail(context)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The organization's leaked-key reports not yet dismissed (the console banner).
+    ///
+    /// # Errors
+    /// `Store` on database failure.
+    pub async fn open_leak_reports(&self, actor: &Actor) -> Result<Vec<LeakReport>, OpError> {
+        Ok(self
+            .store
+            .list_open_leak_reports(actor.organization_id)
+            .await?)
+    }
+
+    /// Dismisses the organization's open leaked-key reports (the banner's button).
+    ///
+    /// # Errors
+    /// `Store` on database failure.
+    pub async fn dismiss_leak_reports(&self, actor: &Actor) -> Result<u64, OpError> {
+        let dismissed = self
+            .store
+            .dismiss_leak_reports(actor.organization_id, &actor.name, self.now())
+            .await?;
+        if dismissed > 0 {
+            self.audit(actor, "leak_report.dismiss", &actor.organization_id.to_string())
+                .await;
+        }
+        Ok(dismissed)
+    }
+}
