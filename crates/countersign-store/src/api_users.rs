@@ -152,14 +152,14 @@ impl Store {
         organization: OrganizationId,
         id: ApiUserId,
     ) -> Result<ApiUser, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM api_users WHERE id = $1 AND organization_id = $2");
-        sqlx::query_as::<_, ApiUserRow>(&sql)
-            .bind(id.to_string())
-            .bind(organization.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound { entity: "api user" })?
-            .try_into()
+        self.fetch_in_organization::<ApiUserRow, _>(
+            "api_users",
+            COLUMNS,
+            organization,
+            id,
+            "api user",
+        )
+        .await
     }
 
     /// Returns an API user with its keys by id, in any organization.

@@ -1,10 +1,11 @@
 //! Queries over the `environments` table.
 
-use crate::paging::list_bound;
 use crate::{Page, Store, StoreError, millis, parse_id};
 use countersign_core::directory::{Environment, EnvironmentKind};
 use countersign_core::ids::{EnvironmentId, OrganizationId, UserId};
 use time::OffsetDateTime;
+
+const ENVIRONMENT_COLUMNS: &str = "id, organization_id, name, kind";
 
 #[derive(sqlx::FromRow)]
 struct EnvironmentRow {
@@ -67,11 +68,11 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Environment>, StoreError> {
-        self.list_page::<EnvironmentRow, _, _>(
-            "SELECT id, organization_id, name, kind FROM environments \
-             WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            |query| query.bind(organization.to_string()),
-            list_bound(cursor),
+        self.list_in_organization::<EnvironmentRow, _>(
+            "environments",
+            ENVIRONMENT_COLUMNS,
+            organization,
+            cursor,
             limit,
             |e: &Environment| e.id.to_string(),
         )
@@ -106,14 +107,13 @@ impl Store {
         organization: OrganizationId,
         id: EnvironmentId,
     ) -> Result<Environment, StoreError> {
-        sqlx::query_as::<_, EnvironmentRow>(
-            "SELECT id, organization_id, name, kind FROM environments WHERE id = $1 AND organization_id = $2",
+        self.fetch_in_organization::<EnvironmentRow, _>(
+            "environments",
+            ENVIRONMENT_COLUMNS,
+            organization,
+            id,
+            "environment",
         )
-        .bind(id.to_string())
-        .bind(organization.to_string())
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or(StoreError::NotFound { entity: "environment" })?
-        .try_into()
+        .await
     }
 }

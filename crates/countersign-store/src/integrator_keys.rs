@@ -1,6 +1,5 @@
 //! Queries over the `integrator_keys` table.
 
-use crate::paging::list_bound;
 use crate::{
     Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
 };
@@ -72,13 +71,11 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<IntegratorKey>, StoreError> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM integrator_keys WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        self.list_page::<IntegratorKeyRow, _, _>(
-            &sql,
-            |query| query.bind(organization.to_string()),
-            list_bound(cursor),
+        self.list_in_organization::<IntegratorKeyRow, _>(
+            "integrator_keys",
+            KEY_COLUMNS,
+            organization,
+            cursor,
             limit,
             |k: &IntegratorKey| k.id.to_string(),
         )
@@ -94,18 +91,14 @@ impl Store {
         organization: OrganizationId,
         id: IntegratorKeyId,
     ) -> Result<IntegratorKey, StoreError> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM integrator_keys WHERE id = $1 AND organization_id = $2"
-        );
-        sqlx::query_as::<_, IntegratorKeyRow>(&sql)
-            .bind(id.to_string())
-            .bind(organization.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "integrator key",
-            })?
-            .try_into()
+        self.fetch_in_organization::<IntegratorKeyRow, _>(
+            "integrator_keys",
+            KEY_COLUMNS,
+            organization,
+            id,
+            "integrator key",
+        )
+        .await
     }
 
     /// Returns the integrator key record with this key string, in any organization.

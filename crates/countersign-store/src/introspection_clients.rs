@@ -1,7 +1,6 @@
 //! Registered introspection clients: the resource servers allowed to call `/v1/introspect`,
 //! stored with a digest of their secret, never the secret.
 
-use crate::paging::list_bound;
 use crate::{Page, Store, StoreError, conflict_or_backend, from_millis, millis, parse_id};
 use countersign_core::ids::{IntrospectionClientId, OrganizationId};
 use countersign_core::introspection::IntrospectionClient;
@@ -70,14 +69,11 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<IntrospectionClient>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM introspection_clients \
-             WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        self.list_page::<ClientRow, _, _>(
-            &sql,
-            |query| query.bind(organization.to_string()),
-            list_bound(cursor),
+        self.list_in_organization::<ClientRow, _>(
+            "introspection_clients",
+            COLUMNS,
+            organization,
+            cursor,
             limit,
             |c: &IntrospectionClient| c.id.to_string(),
         )
@@ -93,18 +89,14 @@ impl Store {
         organization: OrganizationId,
         id: IntrospectionClientId,
     ) -> Result<IntrospectionClient, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM introspection_clients WHERE id = $1 AND organization_id = $2"
-        );
-        sqlx::query_as::<_, ClientRow>(&sql)
-            .bind(id.to_string())
-            .bind(organization.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "introspection client",
-            })?
-            .try_into()
+        self.fetch_in_organization::<ClientRow, _>(
+            "introspection_clients",
+            COLUMNS,
+            organization,
+            id,
+            "introspection client",
+        )
+        .await
     }
 
     /// Finds a client by the public client id it authenticates with, with its secret digest.

@@ -3,6 +3,7 @@
 //! through any of them (the CLI prints every item; console pickers read whole lists).
 
 use crate::{Store, StoreError};
+use countersign_core::ids::OrganizationId;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::QueryAs;
 use sqlx::{Any, Encode, FromRow, Type};
@@ -78,6 +79,63 @@ pub(crate) fn overfetch(limit: u32) -> i64 {
 pub(crate) type PageQuery<'q, R> = QueryAs<'q, Any, R, AnyArguments<'q>>;
 
 impl Store {
+    /// One page of an organization's rows of `table` in id order (ids are UUIDv7, so this is
+    /// creation order): the list query every organization-scoped resource shares.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure and `Corrupt` for a row that does not convert.
+    pub(crate) async fn list_in_organization<R, T>(
+        &self,
+        table: &str,
+        columns: &str,
+        organization: OrganizationId,
+        cursor: Option<&str>,
+        limit: u32,
+        id_of: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, StoreError>
+    where
+        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        self.list_page::<R, T, _>(
+            &sql,
+            |query| query.bind(organization.to_string()),
+            list_bound(cursor),
+            limit,
+            id_of,
+        )
+        .await
+    }
+
+    /// One row of `table` by id, only within `organization`.
+    ///
+    /// # Errors
+    /// Returns `NotFound` (naming `entity`) when absent or in another organization.
+    pub(crate) async fn fetch_in_organization<R, T>(
+        &self,
+        table: &str,
+        columns: &str,
+        organization: OrganizationId,
+        id: impl std::fmt::Display,
+        entity: &'static str,
+    ) -> Result<T, StoreError>
+    where
+        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let sql = format!("SELECT {columns} FROM {table} WHERE id = $1 AND organization_id = $2");
+        sqlx::query_as::<_, R>(&sql)
+            .bind(id.to_string())
+            .bind(organization.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound { entity })?
+            .try_into()
+    }
+
     /// Fetches one page of a keyset-paged list.
     ///
     /// `sql` selects the rows after the cursor in key order; its last two parameters are the

@@ -1,6 +1,5 @@
 //! Queries over the `users` table: users, their status and their sign-in password.
 
-use crate::paging::list_bound;
 use crate::{Page, Store, StoreError, conflict_or_backend, millis, parse_id};
 use countersign_core::directory::{User, UserStatus};
 use countersign_core::ids::{OrganizationId, UserId};
@@ -89,13 +88,11 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<User>, StoreError> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        self.list_page::<UserRow, _, _>(
-            &sql,
-            |query| query.bind(organization.to_string()),
-            list_bound(cursor),
+        self.list_in_organization::<UserRow, _>(
+            "users",
+            USER_COLUMNS,
+            organization,
+            cursor,
             limit,
             |u: &User| u.id.to_string(),
         )

@@ -1,5 +1,22 @@
 //! API suite: every test starts the real server on 127.0.0.1:0 with a fresh database and
 //! speaks HTTP to it. Files mirror the routes.
+//!
+//! Where a test goes: `token_exchange` and `discovery` (the AssureSign dialect), `legacy` and
+//! `legacy_sdk` (the DocuSign header, and real DocuSign SDKs), `verify`, `fast_path` and
+//! `fail_closed` (forward auth: the rules, the per-thread cache, and inputs that must refuse),
+//! `introspection`, `admin`, `api_users` and `names` (the admin API), `legacy_migration`
+//! (SPEC §11), `throttle`, `passwords`, `connections` and `bad_input` (abuse and bad input),
+//! `tls`, `operations` (health, metrics, shutdown). The other suites of this crate: `console`
+//! (pages over HTTP and in headless Chromium), `matrix` (every combination against an oracle),
+//! `nginx` and `caddy` (real proxies, sharing `proxy_support.rs`). Multi-process and CLI tests
+//! live in `countersign-cli/tests`.
+//!
+//! Helpers come from `countersign-test-support`: `spawn_app()` and its typed results
+//! (`CreatedApiUser`, `CreatedAccount`), the manual clock (`app.advance`), and `eventually`
+//! for what happens in the background (never a bare sleep). A `TestApp` that ends checks that
+//! its server lost no audit event. With `COUNTERSIGN_TEST_POSTGRES_URL` set the same tests run
+//! on PostgreSQL (the multi-node tests under `on_postgresql::` in `countersign-cli/tests` run
+//! only there).
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 mod admin;
