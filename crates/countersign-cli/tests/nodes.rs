@@ -466,7 +466,10 @@ mod on_postgresql {
             if live == count {
                 return;
             }
-            assert!(Instant::now() < deadline, "{live} live nodes, expected {count}");
+            assert!(
+                Instant::now() < deadline,
+                "{live} live nodes, expected {count}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

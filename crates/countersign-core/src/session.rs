@@ -194,10 +194,19 @@ mod tests {
         assert!(still_valid(&bot, &keys, &[], &claims(10), NOW));
         assert!(still_valid(&bot, &keys, &[], &claims(11), NOW));
         assert!(
-            !still_valid(&bot, &keys, &[], &claims(11), NOW + time::Duration::minutes(5)),
+            !still_valid(
+                &bot,
+                &keys,
+                &[],
+                &claims(11),
+                NOW + time::Duration::minutes(5)
+            ),
             "rotated key past its grace"
         );
-        assert!(!still_valid(&bot, &keys, &[], &claims(12), NOW), "deleted key");
+        assert!(
+            !still_valid(&bot, &keys, &[], &claims(12), NOW),
+            "deleted key"
+        );
         assert!(!still_valid(
             &bot,
             &keys,
@@ -244,7 +253,10 @@ mod tests {
     fn a_token_issued_after_an_end_is_dated_at_or_after_it() {
         let now = NOW + time::Duration::milliseconds(400);
         let moment = end_moment(now, &[]);
-        assert!(moment > now.unix_timestamp(), "a token issued until now is before the end");
+        assert!(
+            moment > now.unix_timestamp(),
+            "a token issued until now is before the end"
+        );
         let ends = [SessionEnd {
             api_user_id: None,
             key_id: None,
@@ -258,5 +270,44 @@ mod tests {
         let again = end_moment(now, &ends);
         assert_eq!(again, moment + 1);
         assert!(not_before(&ends, api_user, key) < again);
+    }
+
+    proptest::proptest! {
+        /// Whatever ends a user has made, a token the issuer dates with `not_before` stands,
+        /// a token issued before a covering end does not, and a new end refuses every token
+        /// dated before it was asked for.
+        #[test]
+        fn ends_refuse_exactly_what_was_issued_before_them(
+            ends in proptest::collection::vec((proptest::option::of(0u128..3), proptest::option::of(10u128..13), -5i64..5), 0..6),
+            issued in -10i64..10,
+            key in 10u128..13,
+        ) {
+            let keys: Vec<ApiKeyRecord> = (10u128..13)
+                .map(|id| ApiKeyRecord { id: ApiKeyId(Uuid::from_u128(id)), digest: String::new(), valid_until: None })
+                .collect();
+            let base = NOW.unix_timestamp();
+            let ends: Vec<SessionEnd> = ends
+                .into_iter()
+                .map(|(api_user, key, at)| SessionEnd {
+                    api_user_id: api_user.map(|id| ApiUserId(Uuid::from_u128(id))),
+                    key_id: key.map(|id| ApiKeyId(Uuid::from_u128(id))),
+                    ended_before: base + at,
+                })
+                .collect();
+            let bot = api_user(Scope::Organization);
+            let mut session = claims(key);
+            let dated = (base + issued).max(not_before(&ends, session.api_user_id, session.key_id));
+            session.issued_at = dated;
+            proptest::prop_assert!(still_valid(&bot, &keys, &ends, &session, NOW));
+            for end in ends.iter().filter(|end| end.covers(session.api_user_id, session.key_id)) {
+                session.issued_at = end.ended_before - 1;
+                proptest::prop_assert!(!still_valid(&bot, &keys, &ends, &session, NOW));
+            }
+            let now = NOW + time::Duration::seconds(issued);
+            let mut later = ends.clone();
+            later.push(SessionEnd { api_user_id: None, key_id: None, ended_before: end_moment(now, &ends) });
+            session.issued_at = dated.max(now.unix_timestamp());
+            proptest::prop_assert!(!still_valid(&bot, &keys, &later, &session, NOW));
+        }
     }
 }

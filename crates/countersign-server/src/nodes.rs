@@ -59,7 +59,8 @@ pub(crate) fn start_heartbeat(
         let mut beats: u64 = 0;
         loop {
             let applied = cache.applied_version();
-            let due = written.is_none_or(|(version, at)| version != applied || at.elapsed() >= BEAT);
+            let due =
+                written.is_none_or(|(version, at)| version != applied || at.elapsed() >= BEAT);
             if due {
                 let now = OffsetDateTime::now_utc();
                 let beat = NodeHeartbeat {

@@ -92,8 +92,9 @@ impl TryFrom<LeakRow> for LeakReport {
             key_id: parse_id(&row.key_id, ApiKeyId::parse)?,
             url: row.url,
             source: row.source,
-            response: LeakResponseTaken::parse(&row.response)
-                .ok_or(StoreError::Corrupt { what: "leak response" })?,
+            response: LeakResponseTaken::parse(&row.response).ok_or(StoreError::Corrupt {
+                what: "leak response",
+            })?,
             reported_at: from_millis(row.reported_at)?,
             dismissed_at: opt_from_millis(row.dismissed_at)?,
         })

@@ -100,10 +100,12 @@ impl Store {
     /// # Errors
     /// `Backend` on database failure.
     pub async fn delete_stale_nodes(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM node_heartbeats WHERE seen_at < $1")
-            .bind(millis(before))
-            .execute(self.pool())
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM node_heartbeats WHERE seen_at < $1")
+                .bind(millis(before))
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
     }
 }

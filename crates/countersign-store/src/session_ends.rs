@@ -35,7 +35,11 @@ impl Store {
     ///
     /// # Errors
     /// `NotFound` when the user does not exist; `Backend` on database failure.
-    pub async fn upsert_session_end(&self, user: UserId, end: &SessionEnd) -> Result<(), StoreError> {
+    pub async fn upsert_session_end(
+        &self,
+        user: UserId,
+        end: &SessionEnd,
+    ) -> Result<(), StoreError> {
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
             .bind(user.to_string())
             .fetch_optional(self.pool())

@@ -152,7 +152,9 @@ fn api_user_field(text: &str) -> Result<Option<ApiUserId>, ConsoleError> {
     }
     ApiUserId::parse(text)
         .map(Some)
-        .ok_or(ConsoleError::BadRequest("the API user is not one of the list"))
+        .ok_or(ConsoleError::BadRequest(
+            "the API user is not one of the list",
+        ))
 }
 
 /// `POST /console/me/sessions/end`: ends the sessions acting as the signed-in user.
@@ -180,7 +182,9 @@ pub async fn end_user_sessions(
         .ops()
         .end_sessions(&admin.actor, id, api_user, None)
         .await?;
-    Ok(see_other(&format!("/console/users/{id}?done=sessions_ended")))
+    Ok(see_other(&format!(
+        "/console/users/{id}?done=sessions_ended"
+    )))
 }
 
 /// `POST /console/leak-reports/dismiss`: hides the leaked-key banner (the reports stay in the

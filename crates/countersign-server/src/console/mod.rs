@@ -128,7 +128,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/console/users/{id}/sessions/end",
             post(me::end_user_sessions),
         )
-        .route("/console/leak-reports/dismiss", post(me::dismiss_leak_reports))
+        .route(
+            "/console/leak-reports/dismiss",
+            post(me::dismiss_leak_reports),
+        )
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, frame_errors))
         .layer(axum::middleware::map_response(security_headers))

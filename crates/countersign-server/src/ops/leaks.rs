@@ -190,8 +190,12 @@ impl Ops {
             .dismiss_leak_reports(actor.organization_id, &actor.name, self.now())
             .await?;
         if dismissed > 0 {
-            self.audit(actor, "leak_report.dismiss", &actor.organization_id.to_string())
-                .await;
+            self.audit(
+                actor,
+                "leak_report.dismiss",
+                &actor.organization_id.to_string(),
+            )
+            .await;
         }
         Ok(dismissed)
     }

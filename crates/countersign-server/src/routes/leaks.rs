@@ -73,7 +73,9 @@ impl IntoResponse for LeakError {
                 "payload_too_large",
                 "the report is larger than 4 MiB".to_owned(),
             ),
-            Self::BadRequest(detail) => (StatusCode::BAD_REQUEST, "invalid_request", detail.clone()),
+            Self::BadRequest(detail) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", detail.clone())
+            }
             Self::TooManyItems => (
                 StatusCode::BAD_REQUEST,
                 "too_many_items",
@@ -216,7 +218,9 @@ fn classify(state: &AppState, token_text: &str, now: i64) -> Reported {
         return match token::verify(text, now, |kid| {
             state.secrets.signing.get(&kid).map(Vec::as_slice)
         }) {
-            Ok(claims) => Reported::Session(Some((claims.api_user_id, claims.key_id, claims.user_id))),
+            Ok(claims) => {
+                Reported::Session(Some((claims.api_user_id, claims.key_id, claims.user_id)))
+            }
             Err(TokenError::Expired) => Reported::Session(None),
             Err(_) => Reported::Foreign,
         };

@@ -96,7 +96,12 @@ fn report(tokens: &[&str]) -> Vec<u8> {
 }
 
 impl World {
-    async fn send(&self, body: Vec<u8>, identifier: Option<&str>, signature: Option<String>) -> reqwest::Response {
+    async fn send(
+        &self,
+        body: Vec<u8>,
+        identifier: Option<&str>,
+        signature: Option<String>,
+    ) -> reqwest::Response {
         let mut request = self
             .app
             .client
@@ -142,7 +147,9 @@ async fn a_signed_report_of_a_live_key_revokes_its_api_user_at_once() {
     );
     assert_eq!(world.api_user_status().await, "revoked");
     assert_eq!(
-        app.exchange("Leaky", &world.api_user.key, BOB).await.status(),
+        app.exchange("Leaky", &world.api_user.key, BOB)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -169,7 +176,10 @@ async fn a_signed_report_of_a_live_key_revokes_its_api_user_at_once() {
         .unwrap();
     assert_eq!(leaked["subject"], world.api_user.id);
     assert!(leaked["detail"].as_str().unwrap().contains(FOUND_AT));
-    assert!(!leaked.to_string().contains(&world.api_user.key), "no key in the audit");
+    assert!(
+        !leaked.to_string().contains(&world.api_user.key),
+        "no key in the audit"
+    );
     assert!(items.iter().any(|e| e["action"] == "api_user.revoke"));
     let revoked_by = app
         .admin_get(&format!("/admin/v1/api-users/{}", world.api_user.id))
@@ -197,11 +207,20 @@ async fn what_is_not_a_live_key_is_a_false_positive_and_changes_nothing() {
         .await;
     world
         .app
-        .admin(reqwest::Method::DELETE, &format!("/admin/v1/api-users/{}", stranger.id))
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/admin/v1/api-users/{}", stranger.id),
+        )
         .send()
         .await
         .unwrap();
-    let tokens = [mistyped.as_str(), stranger.key.as_str(), "ghp_notours", "", "cst_forged"];
+    let tokens = [
+        mistyped.as_str(),
+        stranger.key.as_str(),
+        "ghp_notours",
+        "",
+        "cst_forged",
+    ];
     let response = world.send_signed(report(&tokens)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let labels: Vec<Value> = response.json().await.unwrap();
@@ -226,12 +245,32 @@ async fn an_unsigned_or_badly_signed_report_is_refused_and_revokes_nothing() {
         ("unsigned", None, None),
         ("no identifier", None, Some(world.scanner.sign(&body))),
         ("no signature", Some(KEY_ID), None),
-        ("another key's signature", Some(KEY_ID), Some(other.sign(&body))),
-        ("the signature of another body", Some(KEY_ID), Some(world.scanner.sign(b"[]"))),
-        ("an unknown key identifier", Some("unknown"), Some(world.scanner.sign(&body))),
-        ("the other configured key", Some("an-old-key"), Some(world.scanner.sign(&body))),
+        (
+            "another key's signature",
+            Some(KEY_ID),
+            Some(other.sign(&body)),
+        ),
+        (
+            "the signature of another body",
+            Some(KEY_ID),
+            Some(world.scanner.sign(b"[]")),
+        ),
+        (
+            "an unknown key identifier",
+            Some("unknown"),
+            Some(world.scanner.sign(&body)),
+        ),
+        (
+            "the other configured key",
+            Some("an-old-key"),
+            Some(world.scanner.sign(&body)),
+        ),
         ("not base64", Some(KEY_ID), Some("%%%".into())),
-        ("not DER", Some(KEY_ID), Some(base64::engine::general_purpose::STANDARD.encode(b"nonsense"))),
+        (
+            "not DER",
+            Some(KEY_ID),
+            Some(base64::engine::general_purpose::STANDARD.encode(b"nonsense")),
+        ),
     ];
     for (case, identifier, signature) in cases {
         let response = world.send(body.clone(), identifier, signature).await;
@@ -241,7 +280,10 @@ async fn an_unsigned_or_badly_signed_report_is_refused_and_revokes_nothing() {
             "application/problem+json",
             "{case}"
         );
-        assert!(response.headers().contains_key("www-authenticate"), "{case}");
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{case}"
+        );
     }
     let repeated = world
         .app
@@ -255,7 +297,11 @@ async fn an_unsigned_or_badly_signed_report_is_refused_and_revokes_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(repeated.status(), StatusCode::UNAUTHORIZED, "a repeated header");
+    assert_eq!(
+        repeated.status(),
+        StatusCode::UNAUTHORIZED,
+        "a repeated header"
+    );
     assert_eq!(world.api_user_status().await, "active");
     assert_eq!(
         world.app.verify(&world.token, None).await.status(),
@@ -330,7 +376,11 @@ async fn a_reported_session_token_ends_the_sessions_of_its_api_user_key_and_user
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(app.verify(&carols, None).await.status(), StatusCode::OK);
-    assert_eq!(world.api_user_status().await, "active", "a session token revokes nothing");
+    assert_eq!(
+        world.api_user_status().await,
+        "active",
+        "a session token revokes nothing"
+    );
     let fresh = app.token("Leaky", &world.api_user.key, BOB).await;
     assert_eq!(app.verify(&fresh, None).await.status(), StatusCode::OK);
 }
@@ -360,7 +410,10 @@ async fn the_same_key_reported_twice_in_one_report_is_handled_once() {
     assert_eq!(leaked().await, 1);
     // A later report of the revoked key is still a genuine credential of this server.
     let again = world.send_signed(report(&[&key])).await;
-    assert_eq!(again.json::<Value>().await.unwrap()[0]["label"], "true_positive");
+    assert_eq!(
+        again.json::<Value>().await.unwrap()[0]["label"],
+        "true_positive"
+    );
 }
 
 #[tokio::test]
@@ -375,5 +428,8 @@ async fn without_configured_public_keys_reports_are_accepted_unsigned() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

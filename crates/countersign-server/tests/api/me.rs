@@ -27,7 +27,10 @@ async fn world() -> World {
         .create_api_user("FirstIntegration", json!({"type": "organization"}))
         .await;
     let second = app
-        .create_api_user("SecondIntegration", json!({"type": "user", "user_id": bob_id}))
+        .create_api_user(
+            "SecondIntegration",
+            json!({"type": "user", "user_id": bob_id}),
+        )
         .await;
     let bob_token = app.login(BOB, BOB_PASSWORD).await.unwrap();
     World {
@@ -82,8 +85,14 @@ async fn ending_my_sessions_refuses_earlier_tokens_and_admits_new_ones() {
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    assert!(ended > app.now(), "the end lies after the moment it was asked for");
-    assert!(!world.works(&before).await, "a token issued before the end is refused");
+    assert!(
+        ended > app.now(),
+        "the end lies after the moment it was asked for"
+    );
+    assert!(
+        !world.works(&before).await,
+        "a token issued before the end is refused"
+    );
     let after = app.token("FirstIntegration", &world.first.key, BOB).await;
     assert!(world.works(&after).await, "a new exchange works again");
     assert_eq!(
@@ -103,7 +112,11 @@ async fn two_ends_in_one_second_both_refuse_what_was_issued_before_them() {
     let between = app.token("FirstIntegration", &world.first.key, BOB).await;
     assert!(world.works(&between).await);
     let response = world
-        .post_as(&world.bob_token, "/admin/v1/me/sessions/end", Some(json!({})))
+        .post_as(
+            &world.bob_token,
+            "/admin/v1/me/sessions/end",
+            Some(json!({})),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!world.works(&between).await);
@@ -152,7 +165,11 @@ async fn an_administrator_ends_the_sessions_acting_as_any_user() {
     let token = app.token("FirstIntegration", &world.first.key, BOB).await;
     let path = format!("/admin/v1/users/{}/sessions/end", world.bob_id);
     let refused = world.post_as(&world.bob_token, &path, None).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "Bob administers nothing");
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "Bob administers nothing"
+    );
     assert!(world.works(&token).await);
     let response = world.post_as(&app.admin_token, &path, None).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -172,7 +189,10 @@ async fn ending_sessions_refuses_what_it_cannot_read() {
     let world = world().await;
     let path = "/admin/v1/me/sessions/end";
     let cases = [
-        (json!({"api_user_id": "not-an-id"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"api_user_id": "not-an-id"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (
             json!({"api_user_id": "0190b5f0-0000-7000-8000-000000000000"}),
             StatusCode::NOT_FOUND,
@@ -181,7 +201,9 @@ async fn ending_sessions_refuses_what_it_cannot_read() {
         (json!([]), StatusCode::BAD_REQUEST),
     ];
     for (body, status) in cases {
-        let response = world.post_as(&world.bob_token, path, Some(body.clone())).await;
+        let response = world
+            .post_as(&world.bob_token, path, Some(body.clone()))
+            .await;
         assert_eq!(response.status(), status, "{body}");
         assert_eq!(
             response.headers()["content-type"],
@@ -198,7 +220,13 @@ async fn ending_sessions_refuses_what_it_cannot_read() {
         .await
         .unwrap();
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let anonymous = world.app.client.post(world.app.url(path)).send().await.unwrap();
+    let anonymous = world
+        .app
+        .client
+        .post(world.app.url(path))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -207,7 +235,13 @@ async fn my_activity_shows_tokens_issued_as_me_and_changes_to_my_account() {
     let world = world().await;
     let app = &world.app;
     app.token("FirstIntegration", &world.first.key, BOB).await;
-    let refused = app.exchange("SecondIntegration", &world.second.key, "carol@mycompany.com").await;
+    let refused = app
+        .exchange(
+            "SecondIntegration",
+            &world.second.key,
+            "carol@mycompany.com",
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "carol is nobody");
     world
         .post_as(&world.bob_token, "/admin/v1/me/sessions/end", None)
@@ -230,10 +264,7 @@ async fn my_activity_shows_tokens_issued_as_me_and_changes_to_my_account() {
         .await
         .expect("the token, the end, the membership and the creation are Bob's activity");
     let items = items.as_array().unwrap();
-    let issued = items
-        .iter()
-        .find(|i| i["action"] == "token.issue")
-        .unwrap();
+    let issued = items.iter().find(|i| i["action"] == "token.issue").unwrap();
     assert_eq!(issued["via"], "api_user_token");
     assert_eq!(issued["api_user"], "FirstIntegration");
     assert_eq!(issued["actor"], "FirstIntegration");
@@ -247,7 +278,11 @@ async fn my_activity_shows_tokens_issued_as_me_and_changes_to_my_account() {
     assert_eq!(membership["actor"], countersign_test_support::ADMIN_EMAIL);
     assert!(membership.get("api_user").is_none());
     // Nothing about anyone else: the administrator's own sign-in is not Bob's activity.
-    assert!(items.iter().all(|i| i["action"] != "admin.login" || i["actor"] == BOB));
+    assert!(
+        items
+            .iter()
+            .all(|i| i["action"] != "admin.login" || i["actor"] == BOB)
+    );
 }
 
 #[tokio::test]
@@ -255,8 +290,13 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
     let world = world().await;
     let app = &world.app;
     let admin = app.admin_user_id.clone();
-    app.put_membership(&admin, &app.account_id.clone(), &["send", "sobo", "account_wide"], true)
-        .await;
+    app.put_membership(
+        &admin,
+        &app.account_id.clone(),
+        &["send", "sobo", "account_wide"],
+        true,
+    )
+    .await;
     let key = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Legacy"}))
         .await

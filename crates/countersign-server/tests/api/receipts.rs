@@ -92,7 +92,9 @@ async fn a_live_node_behind_is_named_after_two_seconds() {
     assert_eq!(behind[0]["applied_version"], 0);
     // The revocation itself took effect at once, whatever the receipts say.
     assert_eq!(
-        app.exchange("Receipted", &api_user.key, "x@example.com").await.status(),
+        app.exchange("Receipted", &api_user.key, "x@example.com")
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -143,7 +145,9 @@ async fn wait_must_be_a_boolean() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        app.exchange("Receipted", &api_user.key, "x@example.com").await.status(),
+        app.exchange("Receipted", &api_user.key, "x@example.com")
+            .await
+            .status(),
         StatusCode::FORBIDDEN,
         "a refused request revokes nothing (the key is good; the user is unknown)"
     );

@@ -31,7 +31,13 @@ async fn a_user_who_administers_nothing_sees_my_activity_and_ends_the_sessions_a
     console.sign_in_as(BOB, BOB_PASSWORD).await;
     let forbidden = console.get("/console/api-users").await;
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
-    assert!(forbidden.text().await.unwrap().contains("href=\"/console/me/activity\""));
+    assert!(
+        forbidden
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/console/me/activity\"")
+    );
     let page = app
         .eventually_some(Duration::from_secs(10), || async {
             let page = console.page("/console/me/activity").await;
@@ -42,8 +48,14 @@ async fn a_user_who_administers_nothing_sees_my_activity_and_ends_the_sessions_a
     assert!(page.contains("data-page=\"my-activity\""));
     assert!(page.contains("API user session"));
     assert!(page.contains("<option value=\"\">Every API user</option>"));
-    assert!(page.contains(&format!("<option value=\"{}\">Integration</option>", api_user.id)));
-    assert!(!page.contains("aria-label=\"Console sections\""), "no administrator navigation");
+    assert!(page.contains(&format!(
+        "<option value=\"{}\">Integration</option>",
+        api_user.id
+    )));
+    assert!(
+        !page.contains("aria-label=\"Console sections\""),
+        "no administrator navigation"
+    );
 
     let refused = console
         .post("/console/me/sessions/end", &[("api_user_id", "")])
@@ -60,8 +72,13 @@ async fn a_user_who_administers_nothing_sees_my_activity_and_ends_the_sessions_a
         .await;
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&ended), "/console/me/activity?done=sessions_ended");
-    assert_eq!(app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED);
-    let notice = console.page("/console/me/activity?done=sessions_ended").await;
+    assert_eq!(
+        app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let notice = console
+        .page("/console/me/activity?done=sessions_ended")
+        .await;
     assert!(notice.contains("Sessions acting as you were ended"));
     let fresh = app.token("Integration", &api_user.key, BOB).await;
     assert_eq!(app.verify(&fresh, None).await.status(), StatusCode::OK);
@@ -83,8 +100,14 @@ async fn an_administrator_ends_the_sessions_acting_as_a_user_from_the_user_page(
         )
         .await;
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&ended), format!("/console/users/{bob}?done=sessions_ended"));
-    assert_eq!(app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        location(&ended),
+        format!("/console/users/{bob}?done=sessions_ended")
+    );
+    assert_eq!(
+        app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -107,13 +130,20 @@ async fn a_leaked_key_shows_a_banner_to_administrators_until_dismissed() {
         let page = console.page(path).await;
         assert!(page.contains("API keys were reported leaked"), "{path}");
         assert!(page.contains("Integration"), "{path}");
-        assert!(page.contains("https://github.com/octo/app/blob/main/.env"), "{path}");
+        assert!(
+            page.contains("https://github.com/octo/app/blob/main/.env"),
+            "{path}"
+        );
         assert!(page.contains("the API user is revoked"), "{path}");
     }
     // Bob administers nothing: no banner for him.
     let bob = ConsoleClient::new(&app);
     bob.sign_in_as(BOB, BOB_PASSWORD).await;
-    assert!(!bob.page("/console/me/activity").await.contains("leak-banner"));
+    assert!(
+        !bob.page("/console/me/activity")
+            .await
+            .contains("leak-banner")
+    );
     let page = console.page("/console/api-users").await;
     let dismissed = console
         .post(
@@ -122,5 +152,10 @@ async fn a_leaked_key_shows_a_banner_to_administrators_until_dismissed() {
         )
         .await;
     assert_eq!(dismissed.status(), StatusCode::SEE_OTHER);
-    assert!(!console.page("/console/api-users").await.contains("leak-banner"));
+    assert!(
+        !console
+            .page("/console/api-users")
+            .await
+            .contains("leak-banner")
+    );
 }

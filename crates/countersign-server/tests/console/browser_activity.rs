@@ -54,7 +54,9 @@ async fn browser_user_reads_my_activity_and_ends_the_sessions_acting_as_them() {
     browser.assert_inputs_labelled("my activity").await;
     browser.screenshot("my-activity.png").await;
     browser.client.set_window_size(390, 844).await.unwrap();
-    browser.assert_fits_width("my activity at phone width").await;
+    browser
+        .assert_fits_width("my activity at phone width")
+        .await;
     browser.client.set_window_size(1280, 900).await.unwrap();
     browser
         .client
@@ -73,7 +75,10 @@ async fn browser_user_reads_my_activity_and_ends_the_sessions_acting_as_them() {
             text.contains("Sessions acting as you were ended")
         })
         .await;
-    assert_eq!(app.verify(&token, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     browser.close().await;
 }
 
@@ -101,12 +106,18 @@ async fn browser_admin_sees_the_leaked_key_banner_and_dismisses_it() {
     assert!(banner.contains("the API user is revoked"), "{banner}");
     browser.screenshot("leak-banner.png").await;
     browser.client.set_window_size(390, 844).await.unwrap();
-    browser.assert_fits_width("the leak banner at phone width").await;
+    browser
+        .assert_fits_width("the leak banner at phone width")
+        .await;
     browser.client.set_window_size(1280, 900).await.unwrap();
     browser.click(".leak-banner button[type=submit]").await;
     let gone = app
         .eventually(Duration::from_secs(20), || async {
-            browser.client.current_url().await.is_ok_and(|url| url.path() == "/console/api-users")
+            browser
+                .client
+                .current_url()
+                .await
+                .is_ok_and(|url| url.path() == "/console/api-users")
                 && browser
                     .client
                     .find_all(fantoccini::Locator::Css(".leak-banner"))
