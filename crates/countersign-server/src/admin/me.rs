@@ -9,7 +9,6 @@ use crate::state::AppState;
 use axum::Json;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header;
 use countersign_core::directory::User;
 use countersign_core::ids::{ApiUserId, UserId};
 use countersign_store::{AuditRecord, Page};
@@ -147,20 +146,17 @@ where
     type Rejection = AdminError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
-        let has_type = request.headers().contains_key(header::CONTENT_TYPE);
-        if has_type {
-            return super::AdminJson::<T>::from_request(request, state)
-                .await
-                .map(|json| Self(json.0));
-        }
-        let bytes: Bytes = to_bytes(request.into_body(), state.config.admin_body_limit)
+        let (parts, body) = request.into_parts();
+        let bytes: Bytes = to_bytes(body, state.config.admin_body_limit)
             .await
             .map_err(|_| AdminError::PayloadTooLarge)?;
         if bytes.is_empty() {
-            Ok(Self(T::default()))
-        } else {
-            Err(AdminError::UnsupportedMediaType)
+            return Ok(Self(T::default()));
         }
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        super::AdminJson::<T>::from_request(request, state)
+            .await
+            .map(|json| Self(json.0))
     }
 }
 

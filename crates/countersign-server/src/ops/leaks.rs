@@ -40,8 +40,8 @@ pub struct LeakContext {
 pub struct KeyLeakOutcome {
     /// Revoked or only notified.
     pub response: LeakResponseTaken,
-    /// Whether this report revoked it (false when it was already revoked or expired, or the
-    /// policy is to notify).
+    /// Whether this report revoked it (false when the key no longer worked, or the policy is
+    /// to notify).
     pub revoked_now: bool,
 }
 
@@ -67,8 +67,8 @@ impl Ops {
 
     /// Handles a key found leaked: revokes its API user at once (or, by the organization's
     /// policy, only notifies), audits `api_user.key_leaked` with the report's URL and leaves a
-    /// banner on the organization's console. An API user that is already revoked or expired
-    /// is not revoked again; the report is still recorded.
+    /// banner on the organization's console. A key that no longer works (rotated out, or of an
+    /// API user already revoked or expired) is only audited.
     ///
     /// # Errors
     /// `NotFound` when the API user no longer exists; `Store` on database failure.
@@ -90,20 +90,32 @@ impl Ops {
             name: LEAK_REPORT_ACTOR.to_owned(),
             source_ip: context.source_ip.clone(),
         };
+        // A key rotated out past its grace, or of an API user already revoked or expired, can
+        // no longer be used: the leak is recorded in the audit log and nothing else is done.
+        let key_live = record.api_user.is_usable(now)
+            && record.keys.iter().any(|k| k.id == key && k.is_valid(now));
+        if !key_live {
+            self.audit_with_detail(
+                &actor,
+                "api_user.key_leaked",
+                &api_user.to_string(),
+                Some(format!("{} (the key no longer works)", detail(context))),
+            )
+            .await;
+            return Ok(KeyLeakOutcome {
+                response: LeakResponseTaken::Revoked,
+                revoked_now: false,
+            });
+        }
         let policy = self.leak_response(&actor).await?;
-        let live = record.api_user.is_usable(now);
         let outcome = match policy {
-            LeakResponse::Revoke if live => {
+            LeakResponse::Revoke => {
                 self.revoke_api_user(&actor, api_user).await?;
                 KeyLeakOutcome {
                     response: LeakResponseTaken::Revoked,
                     revoked_now: true,
                 }
             }
-            LeakResponse::Revoke => KeyLeakOutcome {
-                response: LeakResponseTaken::Revoked,
-                revoked_now: false,
-            },
             LeakResponse::Notify => KeyLeakOutcome {
                 response: LeakResponseTaken::Notified,
                 revoked_now: false,

@@ -433,3 +433,42 @@ async fn without_configured_public_keys_reports_are_accepted_unsigned() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_reported_key_that_no_longer_works_revokes_nothing() {
+    let world = world().await;
+    let app = &world.app;
+    let rotated: Value = app
+        .admin_post(
+            &format!("/admin/v1/api-users/{}/rotate", world.api_user.id),
+            json!({"grace_minutes": 0}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    let response = world.send_signed(report(&[&world.api_user.key])).await;
+    let labels: Value = response.json().await.unwrap();
+    assert_eq!(
+        labels[0]["label"], "true_positive",
+        "it is a key this server issued"
+    );
+    assert_eq!(world.api_user_status().await, "active");
+    let token = app.token("Leaky", &new_key, BOB).await;
+    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    let detail = app
+        .eventually_some(Duration::from_secs(10), || async {
+            let events: Value = app
+                .admin_get("/admin/v1/audit?action=api_user.key_leaked")
+                .await
+                .json()
+                .await
+                .unwrap();
+            events["items"][0]["detail"].as_str().map(str::to_owned)
+        })
+        .await
+        .expect("the leak of the retired key is audited");
+    assert!(detail.contains("no longer works"), "{detail}");
+    assert!(detail.contains(FOUND_AT), "{detail}");
+}

@@ -381,3 +381,20 @@ async fn my_activity_needs_a_signed_in_user_and_pages() {
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn an_empty_body_with_a_json_content_type_ends_every_session() {
+    let world = world().await;
+    let app = &world.app;
+    let token = app.token("FirstIntegration", &world.first.key, BOB).await;
+    let response = app
+        .client
+        .post(app.url("/admin/v1/me/sessions/end"))
+        .bearer_auth(&world.bob_token)
+        .header("Content-Type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!world.works(&token).await);
+}
