@@ -16,6 +16,7 @@ use std::path::PathBuf;
 mod leaks;
 mod load;
 mod memory;
+mod oauth;
 mod report;
 mod setup;
 

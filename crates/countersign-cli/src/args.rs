@@ -286,6 +286,10 @@ pub enum ApiUserAction {
         /// Minutes the old key keeps working (0–43200).
         #[arg(long, default_value_t = 0)]
         grace_minutes: i64,
+        /// Retire the old key once unused this many minutes after the new key's first use
+        /// (1–43200), or at the end of the grace period, whichever comes first.
+        #[arg(long)]
+        retire_after_silence_minutes: Option<i64>,
     },
 }
 

@@ -155,6 +155,26 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "How forward auth reads the proxy's headers.",
     ),
     (
+        "server.lifecycle_check_seconds",
+        "Seconds between two rounds of the credential lifecycle checks (expiry warnings, expiries, revocation of unused API users, silent rotations, sunsets); one node at a time runs them, under a lease in the database.",
+    ),
+    (
+        "server.webhooks",
+        "Webhook deliveries (Standard Webhooks): where they may go and how failures are retried.",
+    ),
+    (
+        "server.webhooks.allow_http",
+        "Accept http:// webhook URLs; otherwise only https://.",
+    ),
+    (
+        "server.webhooks.allow_private",
+        "Deliver to loopback, private, link-local, unique-local and unspecified addresses, refused by default at creation and on the resolved address at each delivery.",
+    ),
+    (
+        "server.webhooks.retry_base_seconds",
+        "Seconds before the first retry of a failed delivery; each later retry waits twice as long (8 attempts in all).",
+    ),
+    (
         "server.forward_auth.uri_header",
         "The one original-URI header to trust (X-Original-URI, X-Forwarded-Uri or X-Envoy-Original-Path); the others are then ignored. Unset: all three are read and a request where they disagree is refused (403).",
     ),
@@ -165,6 +185,14 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "server.leak_report.public_keys_file",
         "GitHub's secret-scanning public keys as JSON ({\"public_keys\": [{\"key_identifier\", \"key\", \"is_current\"}]}, ECDSA P-256 PEM); every report must then be signed with one of them (401 otherwise). Re-read when the file changes. Unset: reports are accepted unsigned.",
+    ),
+    (
+        "server.oauth",
+        "DocuSign OAuth 2.0 (JWT Grant, Authorization Code Grant).",
+    ),
+    (
+        "server.oauth.audiences",
+        "OAuth host names a JWT Grant assertion's aud may name besides the host[:port] of public_url, which is always accepted (other names the server is reached by).",
     ),
 ];
 

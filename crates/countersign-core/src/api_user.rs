@@ -128,6 +128,17 @@ pub struct ApiKeyRecord {
     pub digest: String,
     /// When set, the key (and sessions issued under it) stop working at this instant.
     pub valid_until: Option<OffsetDateTime>,
+    /// When the key was issued.
+    pub created_at: OffsetDateTime,
+    /// Its first use (recorded at once).
+    pub first_used_at: Option<OffsetDateTime>,
+    /// Its last use (batched, except for a retiring key's).
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The address of its last use.
+    pub last_used_ip: Option<String>,
+    /// For a key a rotation left retiring: retire it once silent this many minutes after the
+    /// active key's first use (SPEC §13).
+    pub retire_after_silence_minutes: Option<i64>,
 }
 
 impl ApiKeyRecord {
@@ -158,6 +169,9 @@ pub enum ApiUserError {
     /// The grace period is out of bounds.
     #[error("grace_minutes must be between 0 and 43200 (30 days)")]
     Grace,
+    /// The silence before retirement is out of bounds.
+    #[error("retire_after_silence_minutes must be between 1 and 43200 (30 days)")]
+    Silence,
 }
 
 /// Checks an API username: 3–128 printable characters, no leading or trailing space.
@@ -220,6 +234,17 @@ pub fn grace_end(grace_minutes: i64, now: OffsetDateTime) -> Result<OffsetDateTi
         return Err(ApiUserError::Grace);
     }
     Ok(now + Duration::minutes(grace_minutes))
+}
+
+/// Checks a rotation's `retire_after_silence_minutes`: 1 minute to 30 days.
+///
+/// # Errors
+/// Returns [`ApiUserError::Silence`] when outside.
+pub fn validate_silence(minutes: Option<i64>) -> Result<Option<i64>, ApiUserError> {
+    match minutes {
+        Some(m) if !(1..=MAX_GRACE.whole_minutes()).contains(&m) => Err(ApiUserError::Silence),
+        other => Ok(other),
+    }
 }
 
 /// The expiry of a session of `requested_minutes` issued at `now`, clamped to the API user's expiry.

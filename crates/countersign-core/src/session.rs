@@ -183,11 +183,21 @@ mod tests {
                 id: ApiKeyId(Uuid::from_u128(10)),
                 digest: String::new(),
                 valid_until: None,
+                created_at: NOW,
+                first_used_at: None,
+                last_used_at: None,
+                last_used_ip: None,
+                retire_after_silence_minutes: None,
             },
             ApiKeyRecord {
                 id: ApiKeyId(Uuid::from_u128(11)),
                 digest: String::new(),
                 valid_until: Some(NOW + time::Duration::minutes(5)),
+                created_at: NOW,
+                first_used_at: None,
+                last_used_at: None,
+                last_used_ip: None,
+                retire_after_silence_minutes: None,
             },
         ];
         let mut bot = api_user(Scope::Organization);

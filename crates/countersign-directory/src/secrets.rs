@@ -1,4 +1,4 @@
-//! Server secrets: the key pepper and the token signing keys, generated from the OS CSPRNG on
+//! Server secrets: the key pepper, the token signing keys and the webhook sealing key, generated from the OS CSPRNG on
 //! first start and stored in the database, supplied from files, or derived from a master key.
 
 use countersign_store::{Store, StoreError};
@@ -17,6 +17,9 @@ pub struct Secrets {
     pub signing_kid: u32,
     /// Signing secrets by key id.
     pub signing: HashMap<u32, Vec<u8>>,
+    /// Key that seals webhook signing secrets at rest (the server must sign with them, so they
+    /// cannot be stored as digests).
+    pub webhook_sealing: Vec<u8>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -73,10 +76,15 @@ impl Secrets {
             (None, Some(master)) => derive(master, "token_signing_key_1"),
             (None, None) => stored(store, "token_signing_key_1", now).await?,
         };
+        let webhook_sealing = match &supplied.master_key {
+            Some(master) => derive(master, "webhook_sealing_key"),
+            None => stored(store, "webhook_sealing_key", now).await?,
+        };
         Ok(Self {
             pepper,
             signing_kid: 1,
             signing: HashMap::from([(1, signing_key)]),
+            webhook_sealing,
         })
     }
 }

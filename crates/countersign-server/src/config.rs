@@ -57,6 +57,14 @@ pub struct ServerConfig {
     pub throttle: crate::throttle::ThrottleConfig,
     /// How forward auth reads the proxy's headers.
     pub forward_auth: ForwardAuthConfig,
+    /// Seconds between two rounds of the credential lifecycle checks (expiry warnings,
+    /// expiries, unused-credential revocation, silent rotations, sunsets); one node at a time
+    /// runs them, under a lease in the database. Fractions allowed.
+    pub lifecycle_check_seconds: f64,
+    /// Webhook deliveries.
+    pub webhooks: WebhookConfig,
+    /// DocuSign OAuth 2.0 (SPEC §12).
+    pub oauth: OAuthConfig,
     /// Whether TLS is served directly (set by `start` from its TLS files; not a configuration
     /// key): console cookies are then `Secure`.
     /// Secret-scanning leak reports (SPEC §14).
@@ -74,6 +82,30 @@ pub struct ForwardAuthConfig {
     /// are read, and a request where they disagree is refused, because a proxy overwrites only
     /// its own header and forwards a client's copy of the others.
     pub uri_header: Option<String>,
+}
+
+/// `[server.webhooks]`: where webhooks may be delivered, and how failures are retried.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Accept `http://` webhook URLs (otherwise only `https://`).
+    pub allow_http: bool,
+    /// Deliver to loopback, private, link-local, unique-local and unspecified addresses
+    /// (refused by default, at creation and on the resolved address at each delivery).
+    pub allow_private: bool,
+    /// Seconds before the first retry of a failed delivery; each later retry waits twice as
+    /// long as the one before (8 attempts in all). Fractions allowed.
+    pub retry_base_seconds: f64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private: false,
+            retry_base_seconds: 30.0,
+        }
+    }
 }
 
 impl ForwardAuthConfig {
@@ -103,6 +135,42 @@ pub struct LeakReportConfig {
     pub public_keys_file: Option<std::path::PathBuf>,
 }
 
+/// `[server.oauth]`: the DocuSign OAuth 2.0 surface.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// OAuth host names accepted as a JWT Grant assertion's `aud`, beyond the host[:port] of
+    /// `public_url` (which is always accepted): other names the server is reached by.
+    pub audiences: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The OAuth host name: host[:port] of `public_url`, as the DocuSign SDKs send it in `aud`
+    /// and prefix with `https://`.
+    pub fn oauth_host(&self) -> String {
+        let url = self.public_url.trim();
+        let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        without_scheme
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    }
+
+    /// Every audience a JWT Grant assertion may name: the OAuth host name and `oauth.audiences`.
+    pub fn oauth_audiences(&self) -> Vec<String> {
+        let mut audiences = vec![self.oauth_host()];
+        audiences.extend(
+            self.oauth
+                .audiences
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .filter(|a| !a.is_empty()),
+        );
+        audiences
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -128,6 +196,9 @@ impl Default for ServerConfig {
             throttle: crate::throttle::ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
             leak_report: LeakReportConfig::default(),
+            lifecycle_check_seconds: 60.0,
+            webhooks: WebhookConfig::default(),
+            oauth: OAuthConfig::default(),
             serves_tls: false,
         }
     }

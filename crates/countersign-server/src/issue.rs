@@ -184,7 +184,16 @@ pub async fn issue_token(
         .get(&kid)
         .ok_or(AssureSignError::Internal)?;
     let text = token::sign(&claims, kid, secret);
-    state.last_used.record(record.id, now);
+    if state.last_used.is_due_at_once(&key, now) {
+        crate::last_used::LastUsed::write_now(
+            &state.store,
+            key.id,
+            source_ip.map(str::to_owned),
+            now,
+        )
+        .await;
+    }
+    state.last_used.record(record.id, key.id, source_ip, now);
     state
         .audit_event(
             Some(record.organization_id),

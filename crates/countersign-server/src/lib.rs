@@ -18,13 +18,16 @@ pub(crate) use countersign_directory::cache;
 pub(crate) mod connections;
 pub(crate) mod console;
 pub(crate) mod dialect;
+pub(crate) mod events;
 pub(crate) mod issue;
 pub(crate) mod last_used;
 pub(crate) mod leak_keys;
 pub(crate) mod legacy_usage;
+pub(crate) mod lifecycle;
 pub(crate) mod metrics;
 pub(crate) mod migration;
 pub(crate) mod nodes;
+pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod passwords;
 pub use passwords::{Busy, Passwords, PoolSlot};
@@ -69,6 +72,8 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(forward::whoami))
         .routes(routes!(routes::introspect::introspect))
         .routes(routes!(routes::leaks::report_leaked))
+        .routes(routes!(routes::oauth::token))
+        .routes(routes!(routes::oauth::userinfo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -128,9 +133,35 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::migration::list_legacy_usage_daily))
         .routes(routes!(admin::migration::update_integrator_key))
         .routes(routes!(
-            admin::migration::get_organization,
-            admin::migration::update_organization
+            admin::organization::get_organization,
+            admin::organization::update_organization
         ))
+        .routes(routes!(
+            admin::webhooks::list_webhooks,
+            admin::webhooks::create_webhook
+        ))
+        .routes(routes!(
+            admin::webhooks::get_webhook,
+            admin::webhooks::delete_webhook
+        ))
+        .routes(routes!(admin::webhooks::list_deliveries))
+        .routes(routes!(admin::report::credential_report))
+        .routes(routes!(
+            admin::oauth_clients::list_secrets,
+            admin::oauth_clients::create_secret
+        ))
+        .routes(routes!(admin::oauth_clients::delete_secret))
+        .routes(routes!(
+            admin::oauth_clients::list_rsa_keys,
+            admin::oauth_clients::create_rsa_key
+        ))
+        .routes(routes!(admin::oauth_clients::delete_rsa_key))
+        .routes(routes!(
+            admin::oauth_clients::get_consent,
+            admin::oauth_clients::put_consent
+        ))
+        .routes(routes!(admin::oauth_clients::list_my_consents))
+        .routes(routes!(admin::oauth_clients::withdraw_my_consent))
         .routes(routes!(admin::migration::migration_plan))
         .routes(routes!(admin::migration::migrate))
         .routes(routes!(routes::docs::legacy_migration_page))
@@ -301,6 +332,9 @@ pub enum StartError {
     /// The leak reports' public-keys file could not be used.
     #[error("leak_report.public_keys_file")]
     LeakKeys(#[from] leak_keys::LeakKeysError),
+    /// The webhook HTTP client could not be built.
+    #[error("webhook client")]
+    Webhooks(#[source] reqwest::Error),
 }
 
 /// What `start` needs.
@@ -451,6 +485,7 @@ pub(crate) async fn build_state(
         cache: cache.clone(),
         bearer_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         legacy_facts: cache::EpochCache::new(cache.clone(), config_capacity),
+        oauth_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         clock: clock.clone(),
         secrets: secrets.clone(),
         audit: audit.clone(),
@@ -523,6 +558,9 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
     let (state, writer, flusher) =
         build_state(config, options.store, options.clock, &options.secrets).await?;
     let addr = options.listener.local_addr()?;
+    let sender =
+        lifecycle::delivery::Sender::new(&state.config.webhooks).map_err(StartError::Webhooks)?;
+    let lifecycle = lifecycle::Lifecycle::start(state.ops().clone(), sender);
     let (stop, stopped) = oneshot::channel::<()>();
     let (router, _) = router(state.clone());
     let serve_state = state.clone();
@@ -585,6 +623,8 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         if let Err(error) = heartbeat.await {
             tracing::error!(%error, "node heartbeat failed");
         }
+        // Policy revocations audit, so the lifecycle stops before the audit queue closes.
+        lifecycle.stop().await;
         stop_watch.notify_one();
         if let Err(error) = watcher.await {
             tracing::error!(%error, "directory watcher failed");

@@ -10,7 +10,7 @@ use countersign_core::names::skeleton;
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
-struct ApiUserRow {
+pub(crate) struct ApiUserRow {
     id: String,
     organization_id: String,
     username: String,
@@ -26,7 +26,7 @@ struct ApiUserRow {
     last_used_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, organization_id, username, scope_type, scope_user_id, scope_environment_id, \
+pub(crate) const COLUMNS: &str = "id, organization_id, username, scope_type, scope_user_id, scope_environment_id, \
      expires_at, description, created_at, created_by, revoked_at, revoked_by, last_used_at";
 
 impl TryFrom<ApiUserRow> for ApiUser {
@@ -61,11 +61,19 @@ impl TryFrom<ApiUserRow> for ApiUser {
 }
 
 #[derive(sqlx::FromRow)]
-struct KeyRow {
+pub(crate) struct KeyRow {
     id: String,
     digest: String,
     valid_until: Option<i64>,
+    created_at: i64,
+    first_used_at: Option<i64>,
+    last_used_at: Option<i64>,
+    last_used_ip: Option<String>,
+    retire_after_silence_minutes: Option<i64>,
 }
+
+pub(crate) const KEY_COLUMNS: &str = "id, digest, valid_until, created_at, first_used_at, \
+     last_used_at, last_used_ip, retire_after_silence_minutes";
 
 impl TryFrom<KeyRow> for ApiKeyRecord {
     type Error = StoreError;
@@ -74,8 +82,42 @@ impl TryFrom<KeyRow> for ApiKeyRecord {
             id: parse_id(&row.id, ApiKeyId::parse)?,
             digest: row.digest,
             valid_until: opt_from_millis(row.valid_until)?,
+            created_at: from_millis(row.created_at)?,
+            first_used_at: opt_from_millis(row.first_used_at)?,
+            last_used_at: opt_from_millis(row.last_used_at)?,
+            last_used_ip: row.last_used_ip,
+            retire_after_silence_minutes: row.retire_after_silence_minutes,
         })
     }
+}
+
+/// One use of an API user, and of the key it was used with, for `last_used_*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The API user.
+    pub api_user_id: ApiUserId,
+    /// The key (none for uses that name no key).
+    pub key_id: Option<ApiKeyId>,
+    /// When.
+    pub at: OffsetDateTime,
+    /// From where (the client address).
+    pub ip: Option<String>,
+}
+
+fn key_use_query<'q>(
+    key: ApiKeyId,
+    at: OffsetDateTime,
+    ip: Option<String>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "UPDATE api_user_keys SET first_used_at = COALESCE(first_used_at, $1), \
+         last_used_ip = CASE WHEN last_used_at IS NULL OR last_used_at <= $1 THEN $2 ELSE last_used_ip END, \
+         last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END \
+         WHERE id = $3",
+    )
+    .bind(millis(at))
+    .bind(ip)
+    .bind(key.to_string())
 }
 
 /// An API user with the digests of its keys.
@@ -200,15 +242,17 @@ impl Store {
     ) -> Result<Option<ApiUserWithKeys>, StoreError> {
         let Some(row) = row else { return Ok(None) };
         let api_user: ApiUser = row.try_into()?;
-        let keys = sqlx::query_as::<_, KeyRow>(
-            "SELECT id, digest, valid_until FROM api_user_keys WHERE api_user_id = $1 ORDER BY created_at DESC, id DESC",
-        )
-        .bind(api_user.id.to_string())
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect::<Result<Vec<_>, _>>()?;
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_user_keys WHERE api_user_id = $1 \
+             ORDER BY created_at DESC, id DESC"
+        );
+        let keys = sqlx::query_as::<_, KeyRow>(&sql)
+            .bind(api_user.id.to_string())
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(ApiUserWithKeys { api_user, keys }))
     }
 
@@ -297,9 +341,15 @@ impl Store {
     }
 
     /// Adds a new key and ends every older key at `old_valid_until` (or keeps an earlier end).
+    /// Older keys still accepted at `now` take `retire_after_silence_minutes`: the latest
+    /// rotation decides how they wind down.
     ///
     /// # Errors
     /// Returns `NotFound` when absent or in another organization.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one rotation's facts, bound in one place"
+    )]
     pub async fn rotate_api_user_key(
         &self,
         organization: OrganizationId,
@@ -307,10 +357,20 @@ impl Store {
         key_id: ApiKeyId,
         digest: &str,
         old_valid_until: OffsetDateTime,
+        retire_after_silence_minutes: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<ApiUser, StoreError> {
         let api_user = self.fetch_api_user(organization, id).await?;
         let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE api_user_keys SET retire_after_silence_minutes = $1 \
+             WHERE api_user_id = $2 AND (valid_until IS NULL OR valid_until > $3)",
+        )
+        .bind(retire_after_silence_minutes)
+        .bind(id.to_string())
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE api_user_keys SET valid_until = $1 \
              WHERE api_user_id = $2 AND (valid_until IS NULL OR valid_until > $1)",
@@ -330,28 +390,119 @@ impl Store {
         Ok(api_user)
     }
 
-    /// Records last use of API users (a batch from the usage flusher); never moves time back.
+    /// Records last use of API users and their keys (a batch from the usage flusher); never
+    /// moves time back.
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn update_api_users_last_used(
-        &self,
-        uses: &[(ApiUserId, OffsetDateTime)],
-    ) -> Result<(), StoreError> {
+    pub async fn update_api_users_last_used(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
         if uses.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool().begin().await?;
-        for (id, at) in uses {
+        for usage in uses {
             sqlx::query(
-                "UPDATE api_users SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                "UPDATE api_users SET last_used_at = $1, last_used_ip = $2 \
+                 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
             )
-            .bind(millis(*at))
-            .bind(id.to_string())
+            .bind(millis(usage.at))
+            .bind(usage.ip.clone())
+            .bind(usage.api_user_id.to_string())
             .execute(&mut *tx)
             .await?;
+            if let Some(key) = usage.key_id {
+                key_use_query(key, usage.at, usage.ip.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records one use of a key at once (its first use, or any use of a retiring key, SPEC
+    /// §13): the first use is kept, the last use never moves back.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn record_key_use(
+        &self,
+        key: ApiKeyId,
+        at: OffsetDateTime,
+        ip: Option<String>,
+    ) -> Result<(), StoreError> {
+        key_use_query(key, at, ip).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Retires a retiring key at `now` if it has not been used within `silence_minutes`
+    /// (checked in the same statement, so a use recorded meanwhile keeps it); `true` when it
+    /// retired.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn retire_silent_key(
+        &self,
+        key: ApiKeyId,
+        silence_minutes: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let quiet_since = now - time::Duration::minutes(silence_minutes);
+        let done = sqlx::query(
+            "UPDATE api_user_keys SET valid_until = $1 WHERE id = $2 AND valid_until > $1 \
+             AND (last_used_at IS NULL OR last_used_at <= $3)",
+        )
+        .bind(millis(now))
+        .bind(key.to_string())
+        .bind(millis(quiet_since))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// API users (with their keys) that hold a retiring key with a silence rule at `now`.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_api_users_with_silent_rotation(
+        &self,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<ApiUserWithKeys>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT api_user_id FROM api_user_keys WHERE valid_until > $1 \
+             AND retire_after_silence_minutes IS NOT NULL ORDER BY api_user_id LIMIT $2",
+        )
+        .bind(millis(now))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(api_user) = self
+                .find_api_user_with_keys(parse_id(&id, ApiUserId::parse)?)
+                .await?
+            {
+                found.push(api_user);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The address an API user was last used from.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_api_user_last_used_ip(
+        &self,
+        id: ApiUserId,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_used_ip FROM api_users WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
     }
 }

@@ -1,10 +1,12 @@
-//! Queries over the `organizations` table, and the bootstrap that creates the first
-//! organization with its environment, account and administrator.
+//! Queries over the `organizations` table (with each organization's credential policy), and
+//! the bootstrap that creates the first organization with its environment, account and
+//! administrator.
 
 use crate::users::insert_user_query;
 use crate::{NewUser, Store, StoreError, millis, parse_id};
 use countersign_core::directory::{Account, Environment, Organization, Permissions};
 use countersign_core::ids::OrganizationId;
+use countersign_core::lifecycle::{LeakResponse, Policy};
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
@@ -165,5 +167,102 @@ impl Store {
             });
         }
         self.fetch_organization(id).await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    id: String,
+    api_user_max_lifetime_days: i64,
+    api_user_unused_revoke_days: Option<i64>,
+    expiry_warning_days: String,
+    leak_response: String,
+}
+
+impl TryFrom<PolicyRow> for (OrganizationId, Policy) {
+    type Error = StoreError;
+    fn try_from(row: PolicyRow) -> Result<Self, StoreError> {
+        Ok((
+            parse_id(&row.id, OrganizationId::parse)?,
+            Policy {
+                api_user_max_lifetime_days: row.api_user_max_lifetime_days,
+                api_user_unused_revoke_days: row.api_user_unused_revoke_days,
+                expiry_warning_days: Policy::parse_warning_days(&row.expiry_warning_days).ok_or(
+                    StoreError::Corrupt {
+                        what: "expiry warning days",
+                    },
+                )?,
+                leak_response: LeakResponse::parse(&row.leak_response).ok_or(
+                    StoreError::Corrupt {
+                        what: "leak response",
+                    },
+                )?,
+            },
+        ))
+    }
+}
+
+const POLICY_COLUMNS: &str = "id, api_user_max_lifetime_days, api_user_unused_revoke_days, \
+     expiry_warning_days, leak_response";
+
+impl Store {
+    /// An organization's credential policy (SPEC §13).
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent.
+    pub async fn fetch_policy(&self, id: OrganizationId) -> Result<Policy, StoreError> {
+        let sql = format!("SELECT {POLICY_COLUMNS} FROM organizations WHERE id = $1");
+        let row = sqlx::query_as::<_, PolicyRow>(&sql)
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "organization",
+            })?;
+        let (_, policy) = row.try_into()?;
+        Ok(policy)
+    }
+
+    /// Every organization's credential policy (the lifecycle checks).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_policies(&self) -> Result<Vec<(OrganizationId, Policy)>, StoreError> {
+        let sql = format!("SELECT {POLICY_COLUMNS} FROM organizations ORDER BY id");
+        sqlx::query_as::<_, PolicyRow>(&sql)
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    /// Replaces an organization's credential policy (already validated by core).
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent.
+    pub async fn update_policy(
+        &self,
+        id: OrganizationId,
+        policy: &Policy,
+    ) -> Result<Policy, StoreError> {
+        let done = sqlx::query(
+            "UPDATE organizations SET api_user_max_lifetime_days = $1, \
+             api_user_unused_revoke_days = $2, expiry_warning_days = $3, leak_response = $4 \
+             WHERE id = $5",
+        )
+        .bind(policy.api_user_max_lifetime_days)
+        .bind(policy.api_user_unused_revoke_days)
+        .bind(policy.warning_days_text())
+        .bind(policy.leak_response.as_str())
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                entity: "organization",
+            });
+        }
+        self.fetch_policy(id).await
     }
 }

@@ -8,6 +8,7 @@
 )]
 
 pub mod skip;
+pub mod webhooks;
 
 use countersign_server::clock::{Clock, ManualClock};
 use countersign_server::config::{PasswordHashing, ServerConfig};
@@ -153,6 +154,8 @@ pub struct TestApp {
     pub account_id: String,
     /// The bootstrap administrator's user id.
     pub admin_user_id: String,
+    /// The configuration the server runs with.
+    pub config: ServerConfig,
     server: Option<RunningServer>,
     _database: TestDatabase,
 }
@@ -246,7 +249,7 @@ async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u
     .unwrap();
     ops.finish().await;
     let server = countersign_server::start(StartOptions {
-        config,
+        config: config.clone(),
         store: store.clone(),
         listener,
         clock: clock.clone(),
@@ -274,6 +277,7 @@ async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u
         environment_id: String::new(),
         account_id: String::new(),
         admin_user_id: String::new(),
+        config,
         server: Some(server),
         _database: database,
     };
@@ -351,6 +355,26 @@ impl TestApp {
                 "the server lost audit events during this test or its shutdown"
             );
         }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database, clock and
+    /// configuration, listening on a new port (`base` follows). Admin sessions survive.
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.base = format!("http://{}", listener.local_addr().unwrap());
+        self.config.public_url.clone_from(&self.base);
+        let server = countersign_server::start(StartOptions {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            listener,
+            clock: self.clock.clone(),
+            secrets: Default::default(),
+            tls: None,
+        })
+        .await
+        .unwrap();
+        self.server = Some(server);
     }
 
     /// Signs in to the admin API; `None` on refusal.

@@ -65,9 +65,18 @@ pub async fn run(direct: &Direct, action: ApiUserAction, json_mode: bool) -> Res
                 .map_err(op_error)?;
             println!("deleted");
         }
-        ApiUserAction::Rotate { id, grace_minutes } => {
+        ApiUserAction::Rotate {
+            id,
+            grace_minutes,
+            retire_after_silence_minutes,
+        } => {
             let issued = ops
-                .rotate_api_user(actor, parse(&id, ApiUserId::parse, "--id")?, grace_minutes)
+                .rotate_api_user(
+                    actor,
+                    parse(&id, ApiUserId::parse, "--id")?,
+                    grace_minutes,
+                    retire_after_silence_minutes,
+                )
                 .await
                 .map_err(op_error)?;
             print_issued(&issued, json_mode, now);

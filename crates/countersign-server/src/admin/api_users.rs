@@ -6,8 +6,9 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use countersign_core::api_user::{ApiUser, Scope};
+use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope};
 use countersign_core::ids::{ApiUserId, EnvironmentId, UserId};
+use countersign_core::lifecycle;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -94,6 +95,45 @@ pub struct ApiUserBody {
     pub last_used_at: Option<String>,
     /// Description.
     pub description: Option<String>,
+    /// Its keys, newest first (on `GET /api-users/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeyBody>>,
+}
+
+/// One key of an API user (never the key itself).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyBody {
+    /// Id.
+    pub id: String,
+    /// When it was issued.
+    pub created_at: String,
+    /// Its last use (the key's exchanges and its sessions' requests).
+    pub last_used_at: Option<String>,
+    /// Where it was last used from.
+    pub last_used_ip: Option<String>,
+    /// When it stops, or stopped, being accepted (null for the active key).
+    pub retires_at: Option<String>,
+    /// `active`, `retiring` or `retired`.
+    pub status: String,
+    /// Minutes of silence after which a retiring key retires early.
+    pub retire_after_silence_minutes: Option<i64>,
+}
+
+impl KeyBody {
+    /// Renders a key with its status at `now`.
+    pub fn new(key: &ApiKeyRecord, now: OffsetDateTime) -> Self {
+        Self {
+            id: key.id.to_string(),
+            created_at: rfc3339(key.created_at),
+            last_used_at: key.last_used_at.map(rfc3339),
+            last_used_ip: key.last_used_ip.clone(),
+            retires_at: key.valid_until.map(rfc3339),
+            status: lifecycle::key_status(key, now).as_str().into(),
+            retire_after_silence_minutes: key
+                .retire_after_silence_minutes
+                .filter(|_| key.valid_until.is_some()),
+        }
+    }
 }
 
 impl ApiUserBody {
@@ -111,6 +151,15 @@ impl ApiUserBody {
             revoked_by: api_user.revoked_by,
             last_used_at: api_user.last_used_at.map(rfc3339),
             description: api_user.description,
+            keys: None,
+        }
+    }
+
+    /// Renders an API user with its keys.
+    pub fn with_keys(api_user: ApiUser, keys: &[ApiKeyRecord], now: OffsetDateTime) -> Self {
+        Self {
+            keys: Some(keys.iter().map(|k| KeyBody::new(k, now)).collect()),
+            ..Self::new(api_user, now)
         }
     }
 }
@@ -155,6 +204,10 @@ pub struct RotateApiUser {
     /// How long the old key keeps working, 0 (none) to 43200 (30 days).
     #[serde(default)]
     grace_minutes: i64,
+    /// Retire the old key once it has gone unused this many minutes (1 to 43200) after the
+    /// new key's first use, or at the end of the grace period, whichever comes first.
+    #[serde(default)]
+    retire_after_silence_minutes: Option<i64>,
 }
 
 /// List filters.
@@ -224,7 +277,7 @@ pub async fn create_api_user(
     ))
 }
 
-/// Returns an API user (never its key).
+/// Returns an API user with its keys, their last use and retirement (never a key itself).
 #[utoipa::path(get, path = "/admin/v1/api-users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = ApiUserBody), (status = 404, description = "Not found")))]
 pub async fn get_api_user(
@@ -233,11 +286,15 @@ pub async fn get_api_user(
     Path(id): Path<String>,
 ) -> Result<Json<ApiUserBody>, AdminError> {
     let id = path_id(&id, ApiUserId::parse, "api user")?;
-    Ok(Json(ApiUserBody::new(
-        state
-            .store
-            .fetch_api_user(actor.organization_id, id)
-            .await?,
+    let found = state
+        .store
+        .find_api_user_with_keys(id)
+        .await?
+        .filter(|found| found.api_user.organization_id == actor.organization_id)
+        .ok_or(AdminError::NotFound("api user"))?;
+    Ok(Json(ApiUserBody::with_keys(
+        found.api_user,
+        &found.keys,
         state.now(),
     )))
 }
@@ -346,7 +403,12 @@ pub async fn rotate_api_user(
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     let issued = state
         .ops()
-        .rotate_api_user(&actor, id, body.grace_minutes)
+        .rotate_api_user(
+            &actor,
+            id,
+            body.grace_minutes,
+            body.retire_after_silence_minutes,
+        )
         .await?;
     Ok(Json(ApiUserWithKeyBody::new(issued, state.now())))
 }

@@ -7,7 +7,11 @@ pub mod directory;
 pub mod introspection_clients;
 pub mod me;
 pub mod migration;
+pub mod organization;
+pub mod report;
+pub mod oauth_clients;
 pub mod session;
+pub mod webhooks;
 
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -48,6 +52,15 @@ pub enum AdminError {
     },
     /// A field is invalid (422, `validation_failed`).
     Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A field breaks an organization rule (422 with its own code).
+    Refused {
+        /// Stable code.
+        code: &'static str,
         /// The field.
         field: &'static str,
         /// What is wrong.
@@ -112,6 +125,16 @@ impl AdminError {
             Self::Invalid { field, detail } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
+                detail.clone(),
+                Some(*field),
+            ),
+            Self::Refused {
+                code,
+                field,
+                detail,
+            } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
                 detail.clone(),
                 Some(*field),
             ),
@@ -205,6 +228,15 @@ impl From<OpError> for AdminError {
             OpError::Conflict { code, detail } => Self::Conflict { code, detail },
             OpError::Invalid { field, detail } => Self::Invalid { field, detail },
             OpError::Unreadable { field, detail } => Self::Unreadable { field, detail },
+            OpError::Refused {
+                code,
+                field,
+                detail,
+            } => Self::Refused {
+                code,
+                field,
+                detail,
+            },
             OpError::Store(error) => error.into(),
         }
     }

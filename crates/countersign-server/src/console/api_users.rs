@@ -485,6 +485,21 @@ pub async fn create(State(state): State<AppState>, posted: Posted<Admin>) -> Rep
                 let (field, message) = field_message(&state, field, &detail);
                 errors.add(field, message);
             }
+            Err(OpError::Refused { .. }) => {
+                let server_max = state.config.api_user_max_lifetime_days;
+                let days = state
+                    .ops()
+                    .policy(admin.actor.organization_id)
+                    .await?
+                    .max_lifetime(server_max)
+                    .whole_days();
+                errors.add(
+                    "expires_at",
+                    format!(
+                        "The expiration date can be at most {days} days away under the organization's credential policy."
+                    ),
+                );
+            }
             Err(other) => return Err(other.into()),
         }
     }
@@ -727,7 +742,11 @@ pub async fn rotate(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    match state.ops().rotate_api_user(&admin.actor, id, grace).await {
+    match state
+        .ops()
+        .rotate_api_user(&admin.actor, id, grace, None)
+        .await
+    {
         Ok(issued) => {
             let note = if grace == 0 {
                 "The previous key stopped working now.".to_owned()

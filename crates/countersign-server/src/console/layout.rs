@@ -26,9 +26,13 @@ pub enum Section {
     Audit,
     /// Legacy-header use and migration.
     LegacyUsage,
+    /// The credential report and policy.
+    Credentials,
+    /// Webhooks and their deliveries.
+    Webhooks,
 }
 
-const SECTIONS: [(Section, &str, &str); 7] = [
+const SECTIONS: [(Section, &str, &str); 9] = [
     (Section::ApiUsers, "/console/api-users", "API users"),
     (
         Section::Environments,
@@ -48,6 +52,8 @@ const SECTIONS: [(Section, &str, &str); 7] = [
         "/console/legacy-usage",
         "Legacy header",
     ),
+    (Section::Credentials, "/console/credentials", "Credentials"),
+    (Section::Webhooks, "/console/webhooks", "Webhooks"),
 ];
 
 /// An HTML response.
@@ -189,7 +195,13 @@ pub fn bare_page(title: &str, page_id: &str, body: Markup) -> Markup {
 }
 
 /// The sign-in form.
-pub fn sign_in(token: &str, email: &str, notice: Option<&str>, error: Option<&str>) -> Markup {
+pub fn sign_in(
+    token: &str,
+    email: &str,
+    notice: Option<&str>,
+    error: Option<&str>,
+    return_to: Option<&str>,
+) -> Markup {
     bare_page(
         "Sign in",
         "sign-in",
@@ -198,6 +210,7 @@ pub fn sign_in(token: &str, email: &str, notice: Option<&str>, error: Option<&st
             @if let Some(error) = error { p.error-summary role="alert" #sign-in-error { (error) } }
             form.stack method="post" action="/console/sign-in" {
                 (csrf_field(token))
+                @if let Some(path) = return_to { input type="hidden" name="return" value=(path); }
                 div.field {
                     label for="email" { "Email" }
                     input #email type="email" name="email" value=(email) required
@@ -397,6 +410,9 @@ impl From<OpError> for ConsoleError {
             OpError::Store(error) => error.into(),
             OpError::Conflict { .. } => Self::Conflict,
             OpError::Invalid { .. } => Self::BadRequest("the form has an invalid value"),
+            OpError::Refused { .. } => {
+                Self::BadRequest("the form breaks the organization's credential policy")
+            }
             OpError::Unreadable { .. } => {
                 Self::BadRequest("a name holds an invisible or direction-changing character")
             }

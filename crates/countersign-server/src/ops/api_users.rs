@@ -1,15 +1,40 @@
-//! Operations on API users: creation, revocation, deletion and key rotation.
+//! Operations on API users: creation, revocation, deletion, key rotation (with the policy's
+//! maximum lifetime) and the retirement of a silent rotated-out key.
 
 use super::{Actor, IssuedKey, OpError, Ops, check_visible, invalid};
 use crate::secrets::random_bytes;
-use countersign_core::api_user::{self, ApiUser, ApiUserError, Scope};
+use countersign_core::api_user::{self, ApiKeyRecord, ApiUser, ApiUserError, Scope};
 use countersign_core::ids::{ApiKeyId, ApiUserId};
 use countersign_core::key::ApiKey;
+use countersign_core::lifecycle;
 use countersign_store::{NewApiUser, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 impl Ops {
+    /// Refuses an expiry beyond the organization's maximum lifetime (422
+    /// `expiry_beyond_policy`, SPEC §13).
+    async fn check_expiry_policy(
+        &self,
+        actor: &Actor,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), OpError> {
+        let policy = self.store.fetch_policy(actor.organization_id).await?;
+        let server_max = self.config.api_user_max_lifetime_days;
+        if lifecycle::beyond_policy(expires_at, now, &policy, server_max) {
+            return Err(OpError::Refused {
+                code: "expiry_beyond_policy",
+                field: "expires_at",
+                detail: format!(
+                    "expires_at must be at most {} days from now (the organization's policy)",
+                    policy.max_lifetime(server_max).whole_days()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     async fn validate_scope(&self, actor: &Actor, scope: &Scope) -> Result<(), OpError> {
         match scope {
             Scope::User(user) => {
@@ -50,6 +75,8 @@ impl Ops {
         let now = self.now();
         check_visible("username", username)?;
         api_user::validate_username(username).map_err(|e| invalid("username", e.to_string()))?;
+        // The policy's maximum is never above the server's, so its refusal comes first.
+        self.check_expiry_policy(actor, expires_at, now).await?;
         api_user::validate_expiry(
             expires_at,
             now,
@@ -102,11 +129,17 @@ impl Ops {
     /// # Errors
     /// Returns `NotFound`.
     pub async fn revoke_api_user(&self, actor: &Actor, id: ApiUserId) -> Result<ApiUser, OpError> {
+        let now = self.now();
         let api_user = self
             .store
-            .revoke_api_user(actor.organization_id, id, &actor.name, self.now())
+            .revoke_api_user(actor.organization_id, id, &actor.name, now)
             .await?;
         self.commit(actor, "api_user.revoke", &id.to_string()).await;
+        // Recorded once whoever revokes; a node that stops before this line leaves it to the
+        // lifecycle checks, which record revocations without an event.
+        if let Err(error) = self.events.revoked(&self.store, &api_user, now).await {
+            tracing::warn!(%error, "could not record api_user.revoked; the lifecycle checks will");
+        }
         Ok(api_user)
     }
 
@@ -122,36 +155,79 @@ impl Ops {
         Ok(())
     }
 
-    /// Issues a new key; older keys (and their sessions) keep working for the grace period.
+    /// Issues a new key; older keys (and their sessions) keep working for the grace period,
+    /// or, with `retire_after_silence_minutes`, until they have gone unused that long after the
+    /// new key's first use, whichever comes first (SPEC §13).
     ///
     /// # Errors
-    /// Returns `NotFound`, or `Invalid` for a bad grace period or an inactive API user.
+    /// Returns `NotFound`, `Invalid` for a bad grace period or silence or an inactive API user,
+    /// `Refused` (`expiry_beyond_policy`) when the API user's expiry lies beyond the
+    /// organization's maximum lifetime.
     pub async fn rotate_api_user(
         &self,
         actor: &Actor,
         id: ApiUserId,
         grace_minutes: i64,
+        retire_after_silence_minutes: Option<i64>,
     ) -> Result<IssuedKey, OpError> {
         let now = self.now();
         let until = api_user::grace_end(grace_minutes, now)
             .map_err(|e: ApiUserError| invalid("grace_minutes", e.to_string()))?;
+        let silence = api_user::validate_silence(retire_after_silence_minutes)
+            .map_err(|e| invalid("retire_after_silence_minutes", e.to_string()))?;
         let current = self.store.fetch_api_user(actor.organization_id, id).await?;
         if !current.is_usable(now) {
             return Err(invalid("id", "only an active API user can be rotated"));
         }
+        self.check_expiry_policy(actor, current.expires_at, now)
+            .await?;
         let key = ApiKey::from_random(&random_bytes::<32>());
+        let key_id = ApiKeyId(Uuid::now_v7());
         let api_user = self
             .store
             .rotate_api_user_key(
                 actor.organization_id,
                 id,
-                ApiKeyId(Uuid::now_v7()),
+                key_id,
                 &key.digest(&self.pepper),
                 until,
+                silence,
                 now,
             )
             .await?;
         self.commit(actor, "api_user.rotate", &id.to_string()).await;
+        if let Err(error) = self
+            .events
+            .rotated(&self.store, &api_user, key_id, until, silence, now)
+            .await
+        {
+            tracing::warn!(%error, "could not record api_user.rotated");
+        }
         Ok(IssuedKey { api_user, key })
+    }
+
+    /// Retires a retiring key that has been silent long enough (SPEC §13), as the lifecycle
+    /// checks decide; `true` when it retired (a use recorded meanwhile keeps it).
+    ///
+    /// # Errors
+    /// Returns a store failure.
+    pub async fn retire_silent_key(
+        &self,
+        api_user: &ApiUser,
+        key: &ApiKeyRecord,
+    ) -> Result<bool, OpError> {
+        let Some(silence) = key.retire_after_silence_minutes else {
+            return Ok(false);
+        };
+        let retired = self
+            .store
+            .retire_silent_key(key.id, silence, self.now())
+            .await?;
+        if retired {
+            let actor = Self::policy_actor(api_user.organization_id);
+            self.commit(&actor, "api_user.key_retire", &api_user.id.to_string())
+                .await;
+        }
+        Ok(retired)
     }
 }

@@ -1,28 +1,17 @@
-//! What happens when a credential is reported leaked (SPEC §14): the one place that decides
-//! between revoking and only notifying, revokes through the same path as an administrator
-//! (caches, propagation, audit), records the console banner, and audits `api_user.key_leaked`
-//! with the report's URL.
+//! What happens when a credential is reported leaked (SPEC §14): the one place that decides,
+//! by the organization's `leak_response` policy (SPEC §13), between revoking and only
+//! notifying; records the `api_user.key_leaked` webhook event, revokes through the same path as
+//! an administrator (caches, propagation, audit, `api_user.revoked`), records the console
+//! banner, and audits `api_user.key_leaked` with the report's URL.
 
 use super::{Actor, OpError, Ops};
 use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
+use countersign_core::lifecycle::LeakResponse;
 use countersign_store::{LeakReport, LeakResponseTaken};
 use uuid::Uuid;
 
 /// The audit actor of everything a leak report does.
 pub const LEAK_REPORT_ACTOR: &str = "leak_report";
-
-/// How an organization answers a leaked key (its `leak_response` policy of SPEC §13–14).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LeakResponse {
-    /// Revoke the key's API user at once (the default).
-    Revoke,
-    /// Only tell the organization (audit, webhook, console banner).
-    #[expect(
-        dead_code,
-        reason = "chosen by the organization's `leak_response` policy once organizations carry it"
-    )]
-    Notify,
-}
 
 /// Where a reported credential was found, as the report says.
 #[derive(Clone, Debug, Default)]
@@ -55,16 +44,6 @@ fn detail(context: &LeakContext) -> String {
 }
 
 impl Ops {
-    /// The organization's answer to a leaked key.
-    ///
-    /// # Errors
-    /// The store's failure reading the organization.
-    async fn leak_response(&self, _actor: &Actor) -> Result<LeakResponse, OpError> {
-        // The organization's `leak_response` policy decides here; until organizations carry
-        // it, every organization has the default.
-        Ok(LeakResponse::Revoke)
-    }
-
     /// Handles a key found leaked: revokes its API user at once (or, by the organization's
     /// policy, only notifies), audits `api_user.key_leaked` with the report's URL and leaves a
     /// banner on the organization's console. A key that no longer works (rotated out, or of an
@@ -107,7 +86,18 @@ impl Ops {
                 revoked_now: false,
             });
         }
-        let policy = self.leak_response(&actor).await?;
+        let policy = self.policy(actor.organization_id).await?.leak_response;
+        // The webhook first: recorded once per key, so a report the scanner sends again after
+        // a failure below records nothing twice, and a revocation is never left without it.
+        self.events
+            .key_leaked(
+                &self.store,
+                &record.api_user,
+                key,
+                context.url.as_deref(),
+                now,
+            )
+            .await?;
         let outcome = match policy {
             LeakResponse::Revoke => {
                 self.revoke_api_user(&actor, api_user).await?;
@@ -142,7 +132,6 @@ impl Ops {
             Some(detail(context)),
         )
         .await;
-        // The `api_user.key_leaked` webhook (SPEC §13) is queued here with the outcome.
         Ok(outcome)
     }
 

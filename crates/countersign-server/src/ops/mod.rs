@@ -28,11 +28,16 @@ mod integrator_keys;
 mod introspection_clients;
 pub(crate) mod leaks;
 mod memberships;
+mod oauth;
 mod organizations;
 mod sessions;
+mod policy;
 mod users;
+mod webhooks;
 
 pub use bootstrap::Bootstrapped;
+pub use webhooks::{CreatedWebhook, check_webhook_url};
+pub use oauth::{NewRsaKey, check_redirect_uri};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +64,16 @@ pub enum OpError {
     /// A name holds a character that could make it show as another name (SPEC §2).
     #[error("{field}: {detail}")]
     Unreadable {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A field breaks a rule the organization set (422 with its own stable code).
+    #[error("{field}: {detail}")]
+    Refused {
+        /// Stable machine code (e.g. `expiry_beyond_policy`).
+        code: &'static str,
         /// The offending field.
         field: &'static str,
         /// What is wrong.
@@ -135,6 +150,11 @@ pub struct Ops {
     pub(crate) config: Arc<ServerConfig>,
     /// Pepper for key digests.
     pub(crate) pepper: Vec<u8>,
+    /// Key sealing webhook signing secrets at rest.
+    pub(crate) webhook_sealing: Vec<u8>,
+    /// Lifecycle events (revocations and rotations record theirs) and the wake-up of this
+    /// node's delivery worker.
+    pub(crate) events: crate::events::Events,
 }
 
 /// Operations opened outside a running server (the CLI, a test's setup): they own their audit
@@ -238,6 +258,8 @@ impl Ops {
             clock,
             config: Arc::new(config.clone()),
             pepper: secrets.pepper.clone(),
+            webhook_sealing: secrets.webhook_sealing.clone(),
+            events: crate::events::Events::default(),
         }
     }
 
@@ -256,6 +278,16 @@ impl Ops {
             // Other nodes still converge through their periodic re-check of the version once
             // the database answers again; this node is already up to date.
             Err(error) => tracing::warn!(%error, "could not publish a directory change"),
+        }
+    }
+
+    /// The actor of what the server does by itself under an organization's policy.
+    pub fn policy_actor(organization_id: OrganizationId) -> Actor {
+        Actor {
+            organization_id,
+            user_id: None,
+            name: "policy".into(),
+            source_ip: None,
         }
     }
 

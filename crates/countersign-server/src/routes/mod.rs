@@ -8,6 +8,7 @@ pub mod forward;
 pub mod health;
 pub mod introspect;
 pub mod leaks;
+pub mod oauth;
 
 use axum::http::HeaderMap;
 use std::net::SocketAddr;

@@ -55,9 +55,17 @@ impl BearerFacts {
         )
     }
 
-    /// Notes a use of the API user for `last_used_at`, at most once a minute per identity
-    /// before the (per API user) tracker is even asked.
-    pub fn note_use(&self, verifier: &Verifier, now: OffsetDateTime) {
+    /// Notes a use of the API user and of the session's key for `last_used_*`, at most once
+    /// a minute per identity before the (per key) tracker is even asked; a use under a
+    /// retiring key is written at once (off the request path), since it keeps the key from
+    /// retiring for silence.
+    pub fn note_use(
+        &self,
+        verifier: &Verifier,
+        key: ApiKeyId,
+        ip: Option<&str>,
+        now: OffsetDateTime,
+    ) {
         let seconds = now.unix_timestamp();
         let last = self.last_used.load(Ordering::Relaxed);
         if seconds - last >= 60
@@ -66,8 +74,27 @@ impl BearerFacts {
                 .compare_exchange(last, seconds, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            verifier.last_used.record(self.api_user.api_user.id, now);
+            verifier
+                .last_used
+                .record(self.api_user.api_user.id, key, ip, now);
         }
+        if let Some(record) = self.retiring_key(key)
+            && verifier.last_used.is_due_at_once(record, now)
+        {
+            let store = verifier.store.clone();
+            let ip = ip.map(str::to_owned);
+            tokio::spawn(async move {
+                crate::last_used::LastUsed::write_now(&store, key, ip, now).await;
+            });
+        }
+    }
+
+    /// The session's key when it is retiring (rotated out, still accepted).
+    fn retiring_key(&self, key: ApiKeyId) -> Option<&countersign_core::api_user::ApiKeyRecord> {
+        self.api_user
+            .keys
+            .iter()
+            .find(|k| k.id == key && k.valid_until.is_some())
     }
 }
 
@@ -146,6 +173,7 @@ async fn load_bearer_facts(
 pub async fn verify_token(
     verifier: &Verifier,
     token_text: &str,
+    ip: Option<&str>,
 ) -> Result<Session, AssureSignError> {
     let now = verifier.now();
     let claims = token::verify(token_text, now.unix_timestamp(), |kid| {
@@ -171,6 +199,6 @@ pub async fn verify_token(
     if !facts.admits(&claims, now) {
         return Err(AssureSignError::InvalidToken);
     }
-    facts.note_use(verifier, now);
+    facts.note_use(verifier, claims.key_id, ip, now);
     Ok(Session { claims, facts })
 }

@@ -241,7 +241,7 @@ impl Admin<'_> {
                 body["key"].as_str().unwrap().to_owned()
             }
             Self::Ops(ops, actor) => ops
-                .rotate_api_user(actor, ApiUserId::parse(id).unwrap(), 0)
+                .rotate_api_user(actor, ApiUserId::parse(id).unwrap(), 0, None)
                 .await
                 .unwrap()
                 .key

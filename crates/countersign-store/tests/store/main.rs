@@ -385,3 +385,134 @@ async fn introspection_clients_are_kept_per_organization_with_their_secret_diges
         None
     );
 }
+
+#[tokio::test]
+async fn a_lease_is_held_by_one_holder_until_it_lapses_or_is_given_up() {
+    let f = fresh().await;
+    let now = OffsetDateTime::now_utc();
+    let until = now + Duration::seconds(5);
+    assert!(
+        f.store
+            .acquire_lease("lifecycle", "a", now, until)
+            .await
+            .expect("store")
+    );
+    assert!(
+        !f.store
+            .acquire_lease("lifecycle", "b", now, until)
+            .await
+            .expect("store")
+    );
+    assert!(
+        f.store
+            .acquire_lease("lifecycle", "a", now, until)
+            .await
+            .expect("store"),
+        "renewed"
+    );
+    let later = until + Duration::seconds(1);
+    assert!(
+        f.store
+            .acquire_lease("lifecycle", "b", later, later + Duration::seconds(5))
+            .await
+            .expect("store"),
+        "a lapsed lease is taken over"
+    );
+    assert!(
+        !f.store
+            .acquire_lease("lifecycle", "a", later, later)
+            .await
+            .expect("store")
+    );
+    f.store
+        .release_lease("lifecycle", "b")
+        .await
+        .expect("store");
+    assert!(
+        f.store
+            .find_lease("lifecycle")
+            .await
+            .expect("store")
+            .is_none()
+    );
+    assert!(
+        f.store
+            .acquire_lease("lifecycle", "a", later, later)
+            .await
+            .expect("store")
+    );
+}
+
+#[tokio::test]
+async fn an_event_is_recorded_once_with_one_delivery_per_subscribed_webhook() {
+    use countersign_core::ids::{DeliveryId, WebhookId};
+    use countersign_core::webhook::{EventType, Webhook};
+    use countersign_store::NewEvent;
+    let f = fresh().await;
+    let now = OffsetDateTime::now_utc();
+    for events in [
+        vec![EventType::ApiUserRevoked],
+        vec![EventType::ApiUserExpired],
+    ] {
+        let webhook = Webhook {
+            id: WebhookId(Uuid::now_v7()),
+            organization_id: f.organization,
+            url: "https://hooks.example.com/".into(),
+            events,
+            created_at: now,
+            created_by: "test".into(),
+        };
+        f.store
+            .insert_webhook(&webhook, "sealed")
+            .await
+            .expect("store");
+    }
+    let event = |id: &str| NewEvent {
+        id: id.into(),
+        organization_id: f.organization,
+        kind: EventType::ApiUserRevoked,
+        subject: "subject".into(),
+        mark: String::new(),
+        mark_days: None,
+        payload: "{}".into(),
+        created_at: now,
+    };
+    let ids = || DeliveryId(Uuid::now_v7());
+    assert!(
+        f.store
+            .record_event(&event("msg_1"), ids)
+            .await
+            .expect("store")
+    );
+    assert!(
+        !f.store
+            .record_event(&event("msg_2"), ids)
+            .await
+            .expect("store"),
+        "the same subject, type and mark is one event"
+    );
+    let due = f.store.list_due_deliveries(now, 10).await.expect("store");
+    assert_eq!(due.len(), 1, "only the subscribed webhook gets it");
+    let until = now + Duration::seconds(60);
+    let job = f
+        .store
+        .claim_delivery(due[0], now, until)
+        .await
+        .expect("store");
+    assert_eq!(job.as_ref().map(|j| j.event_id.as_str()), Some("msg_1"));
+    assert!(
+        f.store
+            .claim_delivery(due[0], now, until)
+            .await
+            .expect("store")
+            .is_none(),
+        "a claimed attempt is not claimed twice"
+    );
+    assert!(
+        f.store
+            .list_due_deliveries(now, 10)
+            .await
+            .expect("store")
+            .is_empty()
+    );
+}
