@@ -300,6 +300,7 @@ impl Verified {
             account: None,
             api_user_id: None,
             expires_at,
+            credential_expires_at: None,
             extras: WireExtras::default(),
         }
     }
