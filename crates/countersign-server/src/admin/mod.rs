@@ -7,9 +7,9 @@ pub mod directory;
 pub mod introspection_clients;
 pub mod me;
 pub mod migration;
+pub mod oauth_clients;
 pub mod organization;
 pub mod report;
-pub mod oauth_clients;
 pub mod session;
 pub mod webhooks;
 

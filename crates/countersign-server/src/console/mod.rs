@@ -11,8 +11,8 @@
 pub mod accounts;
 pub mod api_users;
 pub mod audit;
-pub mod credentials;
 pub mod consents;
+pub mod credentials;
 pub mod directory;
 pub mod environments;
 pub mod integrator_keys;

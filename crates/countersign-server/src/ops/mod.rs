@@ -30,14 +30,14 @@ pub(crate) mod leaks;
 mod memberships;
 mod oauth;
 mod organizations;
-mod sessions;
 mod policy;
+mod sessions;
 mod users;
 mod webhooks;
 
 pub use bootstrap::Bootstrapped;
-pub use webhooks::{CreatedWebhook, check_webhook_url};
 pub use oauth::{NewRsaKey, check_redirect_uri};
+pub use webhooks::{CreatedWebhook, check_webhook_url};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]

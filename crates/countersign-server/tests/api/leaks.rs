@@ -2,6 +2,7 @@
 //! `POST /v1/credentials/leaked`, signed with a P-256 key generated here.
 
 use base64::Engine;
+use countersign_test_support::webhooks::WebhookReceiver;
 use countersign_test_support::{CreatedApiUser, TestApp, spawn_app, spawn_app_with};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -64,6 +65,8 @@ async fn world() -> World {
     std::fs::write(&file, scanner.public_keys_json(KEY_ID)).unwrap();
     let app = spawn_app_with(|config| {
         config.leak_report.public_keys_file = Some(file.clone());
+        config.webhooks.allow_http = true;
+        config.webhooks.allow_private = true;
     })
     .await;
     let (api_user, token) = integration(&app).await;
@@ -471,4 +474,88 @@ async fn a_reported_key_that_no_longer_works_revokes_nothing() {
         .expect("the leak of the retired key is audited");
     assert!(detail.contains("no longer works"), "{detail}");
     assert!(detail.contains(FOUND_AT), "{detail}");
+}
+
+/// Subscribes a receiver to `events`.
+async fn subscribe(app: &TestApp, receiver: &WebhookReceiver, events: &[&str]) {
+    let response = app
+        .admin_post(
+            "/admin/v1/webhooks",
+            json!({"url": receiver.url, "events": events}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_leaked_key_is_announced_to_webhooks_as_api_user_key_leaked() {
+    let world = world().await;
+    let app = &world.app;
+    let receiver = WebhookReceiver::start().await;
+    subscribe(app, &receiver, &["api_user.key_leaked", "api_user.revoked"]).await;
+    let response = world.send_signed(report(&[&world.api_user.key])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let both = app
+        .eventually(Duration::from_secs(10), || async {
+            receiver.delivered_of("api_user.key_leaked").len() == 1
+                && receiver.delivered_of("api_user.revoked").len() == 1
+        })
+        .await;
+    assert!(both, "received: {}", receiver.received().len());
+    let leaked = receiver.delivered_of("api_user.key_leaked")[0].json();
+    assert_eq!(leaked["data"]["api_user_id"], world.api_user.id);
+    assert_eq!(leaked["data"]["username"], "Leaky");
+    assert_eq!(leaked["data"]["url"], FOUND_AT);
+    assert!(
+        !leaked.to_string().contains(&world.api_user.key),
+        "no key in the webhook"
+    );
+    let revoked = receiver.delivered_of("api_user.revoked")[0].json();
+    assert_eq!(revoked["data"]["revoked_by"], "leak_report");
+}
+
+#[tokio::test]
+async fn with_the_notify_policy_a_leaked_key_keeps_working_and_is_announced() {
+    let world = world().await;
+    let app = &world.app;
+    let receiver = WebhookReceiver::start().await;
+    subscribe(app, &receiver, &["api_user.key_leaked", "api_user.revoked"]).await;
+    let patched = app
+        .admin(reqwest::Method::PATCH, "/admin/v1/organization")
+        .json(&json!({"leak_response": "notify"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    let response = world.send_signed(report(&[&world.api_user.key])).await;
+    let labels: Value = response.json().await.unwrap();
+    assert_eq!(labels[0]["label"], "true_positive");
+    assert_eq!(world.api_user_status().await, "active");
+    assert_eq!(
+        app.verify(&world.token, None).await.status(),
+        StatusCode::OK
+    );
+    let announced = app
+        .eventually(Duration::from_secs(10), || async {
+            receiver.delivered_of("api_user.key_leaked").len() == 1
+        })
+        .await;
+    assert!(announced);
+    let audited = app
+        .eventually(Duration::from_secs(10), || async {
+            let events: Value = app
+                .admin_get("/admin/v1/audit?actor=leak_report")
+                .await
+                .json()
+                .await
+                .unwrap();
+            events["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "api_user.key_leaked")
+        })
+        .await;
+    assert!(audited);
+    assert!(receiver.delivered_of("api_user.revoked").is_empty());
 }
