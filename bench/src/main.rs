@@ -2,7 +2,8 @@
 //! command line and its dispatch. The commands live by concern: `setup` (`ceiling`, the plain
 //! axum endpoint every figure is compared with, and `populate`, a directory and credentials),
 //! `report` (wrk outputs as Markdown, JSON and an SVG chart), `memory` (`distinct`, `failures`,
-//! `burst`: resident memory under load) and `load` (`soak`, `scale-load`, `tokens`).
+//! `burst`: resident memory under load), `load` (`soak`, `scale-load`, `tokens`) and `leaks`
+//! (the cost of a leak report by its size).
 #![expect(
     clippy::print_stdout,
     reason = "a command-line tool prints its results"
@@ -12,12 +13,14 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod leaks;
 mod load;
 mod memory;
 mod oauth;
 mod report;
 mod setup;
 
+use leaks::leaks;
 use load::{scale_load, soak, tokens};
 use memory::{burst, distinct, failures};
 use report::report;
@@ -149,6 +152,15 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         requests: usize,
     },
+    /// Time leak reports of 1 to 1,000 items against a server without public keys configured
+    /// (`POST /v1/credentials/leaked`): median per report size and cost per item.
+    Leaks {
+        #[arg(long)]
+        server: String,
+        /// Rounds of every report size (after one warm-up round).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// Build the report from `name=ceiling_file=subject_file` triples of wrk outputs.
     Report {
         /// Scenario results: `NAME=CEILING_WRK_OUTPUT=SUBJECT_WRK_OUTPUT`.
@@ -170,6 +182,7 @@ enum Command {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Ceiling { listen } => ceiling(&listen).await,
+        Command::Leaks { server, rounds } => leaks(&server, rounds).await,
         Command::Populate {
             server,
             admin_email,

@@ -179,6 +179,14 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "The one original-URI header to trust (X-Original-URI, X-Forwarded-Uri or X-Envoy-Original-Path); the others are then ignored. Unset: all three are read and a request where they disagree is refused (403).",
     ),
     (
+        "server.leak_report",
+        "Secret-scanning leak reports at POST /v1/credentials/leaked.",
+    ),
+    (
+        "server.leak_report.public_keys_file",
+        "GitHub's secret-scanning public keys as JSON ({\"public_keys\": [{\"key_identifier\", \"key\", \"is_current\"}]}, ECDSA P-256 PEM); every report must then be signed with one of them (401 otherwise). Re-read when the file changes. Unset: reports are accepted unsigned.",
+    ),
+    (
         "server.oauth",
         "DocuSign OAuth 2.0 (JWT Grant, Authorization Code Grant).",
     ),

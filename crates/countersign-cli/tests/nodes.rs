@@ -72,6 +72,7 @@ struct Cluster {
     client: reqwest::Client,
     admin: String,
     account: String,
+    url: String,
     _database: countersign_test_support::TestDatabase,
 }
 
@@ -84,6 +85,7 @@ async fn cluster() -> Option<Cluster> {
     }
     let (url, database) = fresh_database().await;
     let init = command(&url).arg("init").status().unwrap();
+    let url = url.clone();
     assert!(init.success());
     let a = start_node(&url).await;
     let b = start_node(&url).await;
@@ -114,6 +116,7 @@ async fn cluster() -> Option<Cluster> {
         client,
         admin,
         account,
+        url,
         _database: database,
     })
 }
@@ -547,5 +550,99 @@ mod on_postgresql {
         c.admin_on_b(reqwest::Method::GET, &path, Value::Null).await;
         let again = c.admin_on_a(reqwest::Method::GET, &path, Value::Null).await;
         assert_eq!(again["items"][0]["requests"], 75, "{again}");
+    }
+
+    /// Polls the heartbeat table until `count` nodes are live.
+    async fn live_nodes(c: &Cluster, count: usize) {
+        let store = countersign_store::Store::connect(&countersign_store::StoreConfig {
+            url: c.url.clone(),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let since = time::OffsetDateTime::now_utc() - time::Duration::seconds(10);
+            let live = store.list_live_nodes(since).await.unwrap().len();
+            if live == count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{live} live nodes, expected {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn revoke_and_wait(c: &Cluster, api_user: &str) -> (reqwest::StatusCode, Value) {
+        let response = c
+            .client
+            .post(format!(
+                "{}/admin/v1/api-users/{api_user}/revoke?wait=true",
+                c.a.base
+            ))
+            .bearer_auth(&c.admin)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_revocation_with_wait_answers_once_both_nodes_have_applied_it() {
+        let Some(c) = cluster().await else { return };
+        c.user_with_membership("erin@example.com", None).await;
+        let (api_user, token) = c.token("bot", "erin@example.com").await;
+        let bearer = format!("bearer {token}");
+        live_nodes(&c, 2).await;
+        let (status, body) = revoke_and_wait(&c, &api_user).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        assert_eq!(body["applied"], json!({"nodes": 2, "of": 2}));
+        assert_eq!(body["api_user"]["status"], "revoked");
+        // Applied on B means B refuses the token now, without waiting.
+        assert_eq!(
+            c.status_on_b(("authorization", &bearer)).await,
+            reqwest::StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_killed_without_shutdown_is_named_as_behind_after_two_seconds() {
+        let Some(mut c) = cluster().await else { return };
+        c.user_with_membership("frank@example.com", None).await;
+        let (api_user, _) = c.token("bot", "frank@example.com").await;
+        live_nodes(&c, 2).await;
+        c.b.child.kill().unwrap();
+        c.b.child.wait().unwrap();
+        let (status, body) = revoke_and_wait(&c, &api_user).await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["applied"], json!({"nodes": 1, "of": 2}));
+        let behind = body["behind"].as_array().unwrap();
+        assert_eq!(behind.len(), 1);
+        assert!(
+            behind[0]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with(c.b.base.trim_start_matches("http://")),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_stopped_gracefully_removes_its_heartbeat() {
+        let Some(c) = cluster().await else { return };
+        live_nodes(&c, 2).await;
+        let stopped = Command::new("kill")
+            .args(["-TERM", &c.b.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        live_nodes(&c, 1).await;
+        c.user_with_membership("grace@example.com", None).await;
+        let (api_user, _) = c.token("bot", "grace@example.com").await;
+        let (status, body) = revoke_and_wait(&c, &api_user).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        assert_eq!(body["applied"], json!({"nodes": 1, "of": 1}));
     }
 }

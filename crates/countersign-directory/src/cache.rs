@@ -8,25 +8,29 @@
 
 use countersign_core::directory::{IntegratorKey, Membership, Organization, User};
 use countersign_core::ids::{ApiUserId, IntegratorKeyId, OAuthFamilyId, OrganizationId, UserId};
+use countersign_core::session::SessionEnd;
 use countersign_store::{ApiUserWithKeys, GrantState, OAuthFamily, Store, StoreError};
 use moka::sync::Cache;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 type Stamped<V> = (u64, V);
 
-/// Caches of API users, users, memberships, organizations and integrator keys, and of the OAuth
-/// facts behind access tokens (consents and cut-offs per user and key, token families).
+/// Caches of API users, users, memberships, session ends, organizations and integrator keys,
+/// and of the OAuth facts behind access tokens (consents and cut-offs per user and key, token
+/// families).
 #[derive(Debug)]
 pub struct DirectoryCache {
     id: u64,
     epoch: AtomicU64,
+    applied_version: AtomicI64,
     api_users_by_name: Cache<String, Stamped<Option<Arc<ApiUserWithKeys>>>>,
     api_users_by_id: Cache<ApiUserId, Stamped<Option<Arc<ApiUserWithKeys>>>>,
     users_by_id: Cache<UserId, Stamped<Option<Arc<User>>>>,
     users_by_email: Cache<(OrganizationId, String), Stamped<Option<Arc<User>>>>,
     memberships: Cache<UserId, Stamped<Arc<Vec<Membership>>>>,
+    session_ends: Cache<UserId, Stamped<Arc<Vec<SessionEnd>>>>,
     organizations: Cache<OrganizationId, Stamped<Arc<Organization>>>,
     integrator_keys: Cache<String, Stamped<Option<Arc<IntegratorKey>>>>,
     integrator_keys_by_id: Cache<IntegratorKeyId, Stamped<Option<Arc<IntegratorKey>>>>,
@@ -43,11 +47,13 @@ impl DirectoryCache {
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             epoch: AtomicU64::new(0),
+            applied_version: AtomicI64::new(0),
             api_users_by_name: Cache::new(capacity),
             api_users_by_id: Cache::new(capacity),
             users_by_id: Cache::new(capacity),
             users_by_email: Cache::new(capacity),
             memberships: Cache::new(capacity),
+            session_ends: Cache::new(capacity),
             organizations: Cache::new(capacity.min(100_000)),
             integrator_keys: Cache::new(capacity),
             integrator_keys_by_id: Cache::new(capacity),
@@ -61,6 +67,18 @@ impl DirectoryCache {
     /// Marks every cached fact stale; call after any directory write commits.
     pub fn invalidate(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Records that every change up to directory `version` is applied here: the caches were
+    /// invalidated after that version was committed (SPEC §14, revocation receipts). The
+    /// applied version only moves forward.
+    pub fn note_applied(&self, version: i64) {
+        self.applied_version.fetch_max(version, Ordering::AcqRel);
+    }
+
+    /// The directory version this node has applied (0 before the first is known).
+    pub fn applied_version(&self) -> i64 {
+        self.applied_version.load(Ordering::Acquire)
     }
 
     /// Distinguishes the caches of several servers in one process.
@@ -197,6 +215,21 @@ impl DirectoryCache {
     ) -> Result<Arc<Vec<Membership>>, StoreError> {
         self.get_or_load(&self.memberships, user, async {
             Ok(Arc::new(store.list_memberships(user).await?))
+        })
+        .await
+    }
+
+    /// The session ends recorded for a user (SPEC §14).
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn session_ends(
+        &self,
+        store: &Store,
+        user: UserId,
+    ) -> Result<Arc<Vec<SessionEnd>>, StoreError> {
+        self.get_or_load(&self.session_ends, user, async {
+            Ok(Arc::new(store.list_session_ends(user).await?))
         })
         .await
     }

@@ -4,7 +4,7 @@
 
 use crate::cache::DirectoryCache;
 use countersign_core::directory::{Membership, User};
-use countersign_core::session;
+use countersign_core::session::{self, SessionEnd};
 use countersign_core::token::SessionClaims;
 use countersign_store::{ApiUserWithKeys, Store, StoreError};
 use std::sync::Arc;
@@ -18,12 +18,14 @@ pub struct SessionFacts {
     pub user: Arc<User>,
     /// The acting user's memberships.
     pub memberships: Arc<Vec<Membership>>,
+    /// The sessions the acting user has ended (SPEC §14).
+    pub ends: Arc<Vec<SessionEnd>>,
 }
 
 /// Loads the facts of a session with (verified) `claims`; `None` when the directory no longer
 /// grants it (API user or user gone, user disabled, of another organization or out of scope).
-/// What time alone ends (expiry, key grace) is checked per request with
-/// `countersign_core::session::still_valid`.
+/// What time alone ends (expiry, key grace) and the user's session ends, which depend on the
+/// token's issue time, are checked per request with `countersign_core::session::still_valid`.
 ///
 /// # Errors
 /// The store's error on a cache miss that fails.
@@ -42,9 +44,11 @@ pub async fn load(
     if !session::directory_admits(&api_user.api_user, &user, &memberships) {
         return Ok(None);
     }
+    let ends = cache.session_ends(store, user.id).await?;
     Ok(Some(SessionFacts {
         api_user,
         user,
         memberships,
+        ends,
     }))
 }

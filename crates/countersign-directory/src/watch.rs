@@ -18,7 +18,11 @@ pub fn start(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let listener = tokio::spawn(listen(store.clone(), cache.clone()));
+        // Nothing is cached yet, so the version read at start is applied.
         let mut known = store.fetch_directory_version().await.ok();
+        if let Some(version) = known {
+            cache.note_applied(version);
+        }
         let mut ticker = tokio::time::interval(recheck);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -29,9 +33,10 @@ pub fn start(
             match store.fetch_directory_version().await {
                 Ok(version) if Some(version) != known => {
                     cache.invalidate();
+                    cache.note_applied(version);
                     known = Some(version);
                 }
-                Ok(_) => {}
+                Ok(version) => cache.note_applied(version),
                 Err(error) => tracing::warn!(%error, "directory version re-check failed"),
             }
         }
@@ -58,7 +63,12 @@ async fn listen(store: Store, cache: Arc<DirectoryCache>) {
         cache.invalidate();
         loop {
             match listener.next().await {
-                Ok(ChangeEvent::Changed) => cache.invalidate(),
+                Ok(ChangeEvent::Changed(version)) => {
+                    cache.invalidate();
+                    if let Some(version) = version {
+                        cache.note_applied(version);
+                    }
+                }
                 Ok(ChangeEvent::Reconnected) => {
                     tracing::info!("directory listener reconnected");
                     cache.invalidate();

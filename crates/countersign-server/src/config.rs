@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub oauth: OAuthConfig,
     /// Whether TLS is served directly (set by `start` from its TLS files; not a configuration
     /// key): console cookies are then `Secure`.
+    /// Secret-scanning leak reports (SPEC §14).
+    pub leak_report: LeakReportConfig,
     #[serde(skip)]
     pub serves_tls: bool,
 }
@@ -121,6 +123,16 @@ impl ForwardAuthConfig {
             }
         }
     }
+}
+
+/// Secret-scanning leak reports at `POST /v1/credentials/leaked` (SPEC §14).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeakReportConfig {
+    /// GitHub's public-keys JSON (`{"public_keys": [{"key_identifier", "key", "is_current"}]}`,
+    /// ECDSA P-256 PEM keys). When set, every report must be signed with one of them; unset,
+    /// reports are accepted unsigned.
+    pub public_keys_file: Option<std::path::PathBuf>,
 }
 
 /// `[server.oauth]`: the DocuSign OAuth 2.0 surface.
@@ -183,6 +195,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             throttle: crate::throttle::ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
+            leak_report: LeakReportConfig::default(),
             lifecycle_check_seconds: 60.0,
             webhooks: WebhookConfig::default(),
             oauth: OAuthConfig::default(),

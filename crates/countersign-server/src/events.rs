@@ -196,10 +196,6 @@ impl Events {
         .await
     }
 
-    #[expect(
-        dead_code,
-        reason = "the leak report of SPEC §14 records it; webhooks already subscribe to it"
-    )]
     /// `api_user.key_leaked` (once per key): a live key was reported leaked (SPEC §14);
     /// `report_url` is where the report says it was found.
     ///

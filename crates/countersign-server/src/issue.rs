@@ -8,6 +8,7 @@ use crate::throttle::ThrottleKey;
 use countersign_core::api_user::{self, ApiKeyRecord};
 use countersign_core::ids::SessionId;
 use countersign_core::key::{ApiKey, digest_key_text};
+use countersign_core::session;
 use countersign_core::token::{self, SessionClaims};
 use countersign_store::AuditOutcome;
 use subtle::ConstantTimeEq;
@@ -162,12 +163,18 @@ pub async fn issue_token(
     if let Some(until) = key.valid_until {
         expires_at = expires_at.min(until);
     }
+    // A session opened in the second the user ended sessions (SPEC §14) is dated at the end,
+    // so it stands: tokens carry whole seconds.
+    let ends = state.cache.session_ends(&state.store, user.id).await?;
+    let issued_at = now
+        .unix_timestamp()
+        .max(session::not_before(&ends, record.id, key.id));
     let claims = SessionClaims {
         session_id: SessionId(Uuid::new_v4()),
         api_user_id: record.id,
         key_id: key.id,
         user_id: user.id,
-        issued_at: now.unix_timestamp(),
+        issued_at,
         expires_at: expires_at.unix_timestamp(),
     };
     let kid = state.secrets.signing_kid;

@@ -21,10 +21,12 @@ pub(crate) mod dialect;
 pub(crate) mod events;
 pub(crate) mod issue;
 pub(crate) mod last_used;
+pub(crate) mod leak_keys;
 pub(crate) mod legacy_usage;
 pub(crate) mod lifecycle;
 pub(crate) mod metrics;
 pub(crate) mod migration;
+pub(crate) mod nodes;
 pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod passwords;
@@ -69,6 +71,7 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
         .routes(routes!(routes::introspect::introspect))
+        .routes(routes!(routes::leaks::report_leaked))
         .routes(routes!(routes::oauth::token))
         .routes(routes!(routes::oauth::userinfo))
         .routes(routes!(health::healthz))
@@ -77,6 +80,9 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
+        .routes(routes!(admin::me::my_activity))
+        .routes(routes!(admin::me::end_my_sessions))
+        .routes(routes!(admin::me::end_user_sessions))
         .routes(routes!(
             directory::list_environments,
             directory::create_environment
@@ -323,6 +329,9 @@ pub enum StartError {
     /// The TLS certificate or key could not be used.
     #[error("TLS certificate or key")]
     Tls(#[from] tls::TlsError),
+    /// The leak reports' public-keys file could not be used.
+    #[error("leak_report.public_keys_file")]
+    LeakKeys(#[from] leak_keys::LeakKeysError),
     /// The webhook HTTP client could not be built.
     #[error("webhook client")]
     Webhooks(#[source] reqwest::Error),
@@ -435,6 +444,13 @@ pub(crate) async fn build_state(
     clock: Arc<dyn Clock>,
     supplied: &SuppliedSecrets,
 ) -> Result<(AppState, AuditWriter, JoinHandle<()>), StartError> {
+    let leak_keys = config
+        .leak_report
+        .public_keys_file
+        .as_deref()
+        .map(leak_keys::LeakKeys::load)
+        .transpose()?
+        .map(Arc::new);
     let secrets = Secrets::load(&store, supplied, clock.now()).await?;
     let dummy_key_digest = ApiKey::from_random(&random_bytes::<32>()).digest(&secrets.pepper);
     let dummy_password_hash = passwords::hash(hex_string(), config.password_hashing)
@@ -511,6 +527,7 @@ pub(crate) async fn build_state(
         legacy_usage,
         verifier,
         ops,
+        leak_keys,
     });
     Ok((state, writer, flusher))
 }
@@ -555,6 +572,14 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
         std::time::Duration::from_millis(state.config.directory_recheck_millis.max(50)),
         stop_watch.clone(),
     );
+    // The node's heartbeat (revocation receipts), removed when the server stops.
+    let stop_heartbeat = Arc::new(tokio::sync::Notify::new());
+    let heartbeat = nodes::start_heartbeat(
+        state.store.clone(),
+        state.cache.clone(),
+        nodes::Node::new(addr),
+        stop_heartbeat.clone(),
+    );
     // On-behalf-of roll-ups reach the audit queue every second (and at shutdown, below).
     let rollup_state = state.clone();
     let stop_rollups = Arc::new(tokio::sync::Notify::new());
@@ -594,6 +619,10 @@ pub async fn start(options: StartOptions) -> Result<RunningServer, StartError> {
             },
         )
         .await;
+        stop_heartbeat.notify_one();
+        if let Err(error) = heartbeat.await {
+            tracing::error!(%error, "node heartbeat failed");
+        }
         // Policy revocations audit, so the lifecycle stops before the audit queue closes.
         lifecycle.stop().await;
         stop_watch.notify_one();

@@ -53,6 +53,8 @@ pub struct Inner {
     pub(crate) verifier: Verifier,
     /// The directory operations, over this state's store, caches, audit queue and clock.
     pub ops: crate::ops::Ops,
+    /// The public keys leak reports must be signed with, when configured.
+    pub(crate) leak_keys: Option<Arc<crate::leak_keys::LeakKeys>>,
 }
 
 impl std::ops::Deref for AppState {

@@ -1,7 +1,7 @@
 //! The audit log: batched inserts and filtered, newest-first listing.
 
 use crate::{Page, Store, StoreError, from_millis, millis, parse_id};
-use countersign_core::ids::OrganizationId;
+use countersign_core::ids::{OrganizationId, UserId};
 use time::OffsetDateTime;
 
 /// How an audited action ended.
@@ -169,6 +169,41 @@ impl Store {
                     .bind(filter.action.clone())
                     .bind(filter.since.map(millis))
                     .bind(filter.until.map(millis))
+            },
+            cursor,
+            limit,
+            |r: &AuditRecord| r.id.to_string(),
+        )
+        .await
+    }
+
+    /// Lists, newest first, what concerns one user of an organization (SPEC §14, "what was done
+    /// in my name"): events whose subject is the user (by id, or by email as a client named
+    /// them), a membership of theirs (`{user}/{account}`) or their administration of an
+    /// environment (`{environment}/{user}`). `email` must be the user's normalized email.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_user_activity(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        email: &str,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        let id = user.to_string();
+        self.list_page::<AuditRow, _, _>(
+            "SELECT id, organization_id, at, actor, action, subject, source_ip, outcome, detail FROM audit_events \
+             WHERE organization_id = $1 AND (subject = $2 OR lower(subject) = $3 OR subject LIKE $4 OR subject LIKE $5) \
+             AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
+            |query| {
+                query
+                    .bind(organization.to_string())
+                    .bind(id.clone())
+                    .bind(email.to_owned())
+                    .bind(format!("{id}/%"))
+                    .bind(format!("%/{id}"))
             },
             cursor,
             limit,

@@ -17,8 +17,9 @@ pub struct ChangeListener {
 /// What a listener saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeEvent {
-    /// Another node (or this one) changed the directory.
-    Changed,
+    /// Another node (or this one) changed the directory, to this version when the notification
+    /// said.
+    Changed(Option<i64>),
     /// The connection was lost and re-established; notifications may have been missed.
     Reconnected,
 }
@@ -30,7 +31,7 @@ impl ChangeListener {
     /// Returns `Backend` when the connection fails and cannot be re-established yet.
     pub async fn next(&mut self) -> Result<ChangeEvent, StoreError> {
         match self.listener.try_recv().await? {
-            Some(_) => Ok(ChangeEvent::Changed),
+            Some(notification) => Ok(ChangeEvent::Changed(notification.payload().parse().ok())),
             None => Ok(ChangeEvent::Reconnected),
         }
     }

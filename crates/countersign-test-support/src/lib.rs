@@ -576,4 +576,26 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+
+    /// Polls `check` until it returns a value or the deadline passes.
+    pub async fn eventually_some<T, F, Fut>(
+        &self,
+        deadline: std::time::Duration,
+        mut check: F,
+    ) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let end = tokio::time::Instant::now() + deadline;
+        loop {
+            if let Some(value) = check().await {
+                return Some(value);
+            }
+            if tokio::time::Instant::now() >= end {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -231,11 +231,12 @@ impl Verifier {
             api_user,
             user,
             memberships,
+            ends,
         } = countersign_directory::session::load(&inner.cache, &inner.store, &claims)
             .await
             .map_err(VerifyError::Store)?
             .ok_or(VerifyError::InvalidToken)?;
-        if !session::still_valid(&api_user.api_user, &api_user.keys, &claims, now) {
+        if !session::still_valid(&api_user.api_user, &api_user.keys, &ends, &claims, now) {
             return Err(VerifyError::InvalidToken);
         }
         let scope = api_user.api_user.scope;

@@ -299,17 +299,96 @@ pub async fn get_api_user(
     )))
 }
 
-/// Revokes an API user permanently; its tokens stop working at once.
-#[utoipa::path(post, path = "/admin/v1/api-users/{id}/revoke", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = ApiUserBody)))]
+/// `?wait=true` on a revocation: answer once every live node has applied it (SPEC §14).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevokeQuery {
+    /// Wait (at most 2 s) until every live node has applied the revocation.
+    wait: Option<bool>,
+}
+
+/// How many live nodes have applied a revocation.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AppliedBody {
+    /// Live nodes that have applied it.
+    pub nodes: usize,
+    /// Live nodes (heartbeat within 10 s).
+    pub of: usize,
+}
+
+/// A live node that has not applied the revocation yet.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NodeBehindBody {
+    /// The node's id.
+    pub node_id: String,
+    /// Its name (listening address and process id).
+    pub name: String,
+    /// The directory version it has applied.
+    pub applied_version: i64,
+    /// Its last heartbeat (RFC 3339).
+    pub seen_at: String,
+}
+
+/// A revocation with its receipts.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RevokeReceiptBody {
+    /// The revoked API user.
+    pub api_user: ApiUserBody,
+    /// How many live nodes have applied the revocation.
+    pub applied: AppliedBody,
+    /// The live nodes still behind (202 only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub behind: Vec<NodeBehindBody>,
+}
+
+/// Revokes an API user permanently; its tokens stop working at once. With `?wait=true` it
+/// answers once every live node has applied the revocation (200), or after 2 s with the nodes
+/// still behind (202).
+#[utoipa::path(post, path = "/admin/v1/api-users/{id}/revoke", tag = "admin", params(("id" = String, Path), RevokeQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked (with `wait=true`: applied by every live node, as `RevokeReceiptBody`)", body = ApiUserBody),
+        (status = 202, description = "Revoked; some live nodes had not applied it after 2 s", body = RevokeReceiptBody),
+    ))]
 pub async fn revoke_api_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
-) -> Result<Json<ApiUserBody>, AdminError> {
+    AdminQuery(query): AdminQuery<RevokeQuery>,
+) -> Result<axum::response::Response, AdminError> {
+    use axum::response::IntoResponse;
     let id = path_id(&id, ApiUserId::parse, "api user")?;
     let api_user = state.ops().revoke_api_user(&actor, id).await?;
-    Ok(Json(ApiUserBody::new(api_user, state.now())))
+    let body = ApiUserBody::new(api_user, state.now());
+    if query.wait != Some(true) {
+        return Ok(Json(body).into_response());
+    }
+    // This node applied the revocation before `revoke_api_user` returned; its applied version
+    // is at least the revocation's.
+    let version = state.cache.applied_version();
+    let receipts = crate::nodes::wait_for(&state.store, version).await?;
+    let status = if receipts.behind.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let answer = RevokeReceiptBody {
+        api_user: body,
+        applied: AppliedBody {
+            nodes: receipts.applied,
+            of: receipts.of,
+        },
+        behind: receipts
+            .behind
+            .into_iter()
+            .map(|node| NodeBehindBody {
+                node_id: node.node_id,
+                name: node.name,
+                applied_version: node.applied_version,
+                seen_at: rfc3339(node.seen_at),
+            })
+            .collect(),
+    };
+    Ok((status, Json(answer)).into_response())
 }
 
 /// Issues a new key; the old one works for the grace period.

@@ -5,6 +5,7 @@ pub mod api_users;
 pub mod audit;
 pub mod directory;
 pub mod introspection_clients;
+pub mod me;
 pub mod migration;
 pub mod oauth_clients;
 pub mod organization;

@@ -130,16 +130,46 @@ fn frame(
                     }
                     div.account {
                         span.who { "Signed in as " strong { (session.user.email) } }
+                        a.my-activity href="/console/me/activity" { "My activity" }
                         form method="post" action="/console/sign-out" {
                             (csrf_field(&session.csrf_token))
                             button.link type="submit" { "Sign out" }
                         }
                     }
                 }
+                @if !session.leak_reports.is_empty() {
+                    (leak_banner(session))
+                }
                 main #main tabindex="-1" {
                     h1 { (title) }
                     (body)
                 }
+            }
+        }
+    }
+}
+
+/// The banner of keys reported leaked (SPEC §14), until an administrator dismisses it.
+fn leak_banner(session: &Session) -> Markup {
+    html! {
+        section.leak-banner role="alert" aria-labelledby="leak-banner-title" {
+            h2 #leak-banner-title { "API keys were reported leaked" }
+            ul {
+                @for report in &session.leak_reports {
+                    li {
+                        "The key of API user " strong { (report.api_username) } " was found "
+                        @if let Some(url) = &report.url { "at " span.wrap { (url) } " " }
+                        "on " (when_html(report.reported_at)) "; "
+                        @match report.response {
+                            countersign_store::LeakResponseTaken::Revoked => { "the API user is revoked. Issue a new API user for the integration." }
+                            countersign_store::LeakResponseTaken::Notified => { "the API user still works (organization policy: notify). Rotate or revoke it now." }
+                        }
+                    }
+                }
+            }
+            form method="post" action="/console/leak-reports/dismiss" {
+                (csrf_field(&session.csrf_token))
+                button.secondary type="submit" { "Dismiss" }
             }
         }
     }
@@ -432,6 +462,8 @@ impl IntoResponse for ConsoleError {
                                 strong { "every" } " environment of the organization." }
                             p { "Ask an organization administrator to add you as an administrator of each environment, "
                                 "then sign in again. Nothing was changed." }
+                            p { "You can still see what was done in your name, and end the sessions acting as you: "
+                                a href="/console/me/activity" { "My activity" } "." }
                         },
                     ),
                 );

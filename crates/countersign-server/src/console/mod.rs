@@ -17,6 +17,7 @@ pub mod directory;
 pub mod environments;
 pub mod integrator_keys;
 pub mod layout;
+mod me;
 mod migration;
 pub mod oauth;
 pub mod oauth_clients;
@@ -165,6 +166,16 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(integrator_keys::set_legacy_header),
         )
         .route("/console/audit", get(audit::audit_page))
+        .route("/console/me/activity", get(me::activity_page))
+        .route("/console/me/sessions/end", post(me::end_my_sessions))
+        .route(
+            "/console/users/{id}/sessions/end",
+            post(me::end_user_sessions),
+        )
+        .route(
+            "/console/leak-reports/dismiss",
+            post(me::dismiss_leak_reports),
+        )
         .route("/console/credentials", get(credentials::credentials_page))
         .route(
             "/console/credential-report.csv",
@@ -207,6 +218,7 @@ async fn frame_errors(State(state): State<AppState>, request: Request, next: Nex
         digest,
         csrf_token: stored.csrf_token,
         source_ip: None,
+        leak_reports: Vec::new(),
     };
     layout::html(response.status(), error.framed(&session))
 }

@@ -150,6 +150,7 @@ async fn session_of(state: &AppState, headers: &HeaderMap) -> Option<Session> {
         digest,
         csrf_token: session.csrf_token,
         source_ip: None,
+        leak_reports: Vec::new(),
     })
 }
 

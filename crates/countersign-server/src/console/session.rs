@@ -109,6 +109,7 @@ impl FromRequestParts<AppState> for Session {
                 digest,
                 csrf_token: session.csrf_token,
                 source_ip: client_address(parts, state),
+                leak_reports: Vec::new(),
             }),
             Err(AdminError::Unauthorized) => {
                 // Expired, signed out elsewhere, or the user was disabled: start again.
@@ -136,7 +137,13 @@ impl FromRequestParts<AppState> for Admin {
         if !is_admin {
             return Err(ConsoleError::NotAdmin(Box::new(session)).into_response());
         }
+        let mut session = session;
         let actor = session.actor();
+        session.leak_reports = state
+            .ops()
+            .open_leak_reports(&actor)
+            .await
+            .map_err(|error| ConsoleError::from(error).into_response())?;
         Ok(Self { session, actor })
     }
 }

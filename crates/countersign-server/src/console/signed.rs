@@ -19,6 +19,9 @@ pub struct Session {
     pub csrf_token: String,
     /// The client's address.
     pub source_ip: Option<String>,
+    /// Leaked-key reports of the organization not yet dismissed: the banner every page shows an
+    /// organization administrator (loaded only for them).
+    pub leak_reports: Vec<countersign_store::LeakReport>,
 }
 
 impl Session {

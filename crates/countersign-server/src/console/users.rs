@@ -166,6 +166,9 @@ pub async fn user_page(
         Some("api_passwords") => Some("Every API password of this user was ended."),
         Some("membership_saved") => Some("The membership was saved."),
         Some("membership_removed") => Some("The membership was removed."),
+        Some("sessions_ended") => Some(
+            "Every session token acting as this user issued until now is refused from the next request, on every node.",
+        ),
         _ => None,
     };
     render_user(
@@ -228,6 +231,14 @@ async fn render_user(
                     p { "This user is disabled: nobody can act for them and they cannot sign in." }
                     button.primary type="submit" { "Enable user" }
                 }
+            }
+        }
+        section aria-labelledby="sessions-heading" {
+            h2 #sessions-heading { "Sessions acting as this user" }
+            form.inline method="post" action=(format!("/console/users/{}/sessions/end", user.id)) {
+                (csrf_field(csrf))
+                p { "Ends every session token acting as this user, from every API user, on the next request. New sessions work as usual." }
+                button.danger type="submit" { "End sessions acting as this user" }
             }
         }
         section aria-labelledby="password-heading" {

@@ -26,10 +26,12 @@ mod bootstrap;
 mod environments;
 mod integrator_keys;
 mod introspection_clients;
+pub(crate) mod leaks;
 mod memberships;
 mod oauth;
 mod organizations;
 mod policy;
+mod sessions;
 mod users;
 mod webhooks;
 
@@ -269,10 +271,13 @@ impl Ops {
     /// through the directory version (and PostgreSQL NOTIFY).
     async fn changed(&self) {
         self.cache.invalidate();
-        if let Err(error) = self.store.bump_directory_version().await {
+        match self.store.bump_directory_version().await {
+            // Invalidated after the change committed, so this node has applied that version
+            // (the revocation receipts of SPEC §14 count on it).
+            Ok(version) => self.cache.note_applied(version),
             // Other nodes still converge through their periodic re-check of the version once
             // the database answers again; this node is already up to date.
-            tracing::warn!(%error, "could not publish a directory change");
+            Err(error) => tracing::warn!(%error, "could not publish a directory change"),
         }
     }
 
@@ -287,6 +292,16 @@ impl Ops {
     }
 
     async fn audit(&self, actor: &Actor, action: &str, subject: &str) {
+        self.audit_with_detail(actor, action, subject, None).await;
+    }
+
+    async fn audit_with_detail(
+        &self,
+        actor: &Actor,
+        action: &str,
+        subject: &str,
+        detail: Option<String>,
+    ) {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(actor.organization_id),
@@ -296,7 +311,7 @@ impl Ops {
                 subject: truncate(subject),
                 source_ip: actor.source_ip.clone(),
                 outcome: AuditOutcome::Success,
-                detail: None,
+                detail: detail.map(|text| truncate(&text)),
             })
             .await;
     }

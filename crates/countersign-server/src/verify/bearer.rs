@@ -9,7 +9,7 @@ use crate::dialect::assuresign::AssureSignError;
 use countersign_core::api_user::Scope;
 use countersign_core::directory::{Membership, User};
 use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
-use countersign_core::session;
+use countersign_core::session::{self, SessionEnd};
 use countersign_core::token::{self, SessionClaims};
 use countersign_directory::session::SessionFacts;
 use countersign_store::ApiUserWithKeys;
@@ -31,6 +31,8 @@ pub struct BearerFacts {
     pub user: Arc<User>,
     /// The acting user's memberships.
     pub memberships: Arc<Vec<Membership>>,
+    /// The sessions the acting user has ended (SPEC §14).
+    pub ends: Arc<Vec<SessionEnd>>,
     /// The acting user's identity, headers rendered.
     pub identity: Arc<Identity>,
     /// The directory epoch read before the facts were loaded.
@@ -41,9 +43,16 @@ pub struct BearerFacts {
 
 impl BearerFacts {
     /// Whether a session with `claims` (already verified) is granted at `now`: the API user is
-    /// neither revoked nor expired and the session's key is still valid (rotation grace).
+    /// neither revoked nor expired, the session's key is still valid (rotation grace), and the
+    /// user has not ended the session since it was issued.
     pub fn admits(&self, claims: &SessionClaims, now: OffsetDateTime) -> bool {
-        session::still_valid(&self.api_user.api_user, &self.api_user.keys, claims, now)
+        session::still_valid(
+            &self.api_user.api_user,
+            &self.api_user.keys,
+            &self.ends,
+            claims,
+            now,
+        )
     }
 
     /// Notes a use of the API user and of the session's key for `last_used_*`, at most once
@@ -133,6 +142,7 @@ async fn load_bearer_facts(
         api_user,
         user,
         memberships,
+        ends,
     }) = loaded
     else {
         return Ok(None);
@@ -148,6 +158,7 @@ async fn load_bearer_facts(
         api_user,
         user,
         memberships,
+        ends,
         identity,
         epoch,
         last_used: AtomicI64::new(i64::MIN / 2),

@@ -3,8 +3,10 @@
 //! Every test starts the real server on 127.0.0.1:0 with a fresh database.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod activity;
 mod api_users;
 mod browser;
+mod browser_activity;
 mod browser_credentials;
 mod credentials;
 mod directory;

@@ -1,0 +1,351 @@
+//! Secret-scanning leak reports (SPEC §14): `POST /v1/credentials/leaked` in GitHub's secret
+//! scanning partner format. The signature is checked over the raw body before anything is
+//! read; every `csk_` key's checksum before any lookup; every well-formed key costs one digest
+//! and a share of one batched lookup whether it matches or not; matching keys are handled by
+//! `ops::leaks` (revoked at once, or only notified, by the organization's policy).
+
+use super::client_ip;
+use crate::ops::leaks::LeakContext;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
+use countersign_core::key::ApiKey;
+use countersign_core::token::{self, TokenError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Items in one report at most (SPEC §14).
+pub(crate) const MAX_ITEMS: usize = 1000;
+/// Largest report body: 1,000 items with room for long URLs.
+pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Longest URL or source kept from a report (the rest is cut, never refused).
+const MAX_TEXT: usize = 2048;
+/// The headers GitHub signs reports with.
+const KEY_IDENTIFIER: &str = "github-public-key-identifier";
+const KEY_SIGNATURE: &str = "github-public-key-signature";
+
+/// Why a report is refused: problem+json with a stable `code`.
+#[derive(Debug)]
+pub(crate) enum LeakError {
+    /// The signature headers are missing, repeated, or do not verify (401).
+    Unsigned(&'static str),
+    /// The body is not JSON (415).
+    UnsupportedMediaType,
+    /// The body is larger than 4 MiB (413).
+    PayloadTooLarge,
+    /// The body is not a JSON array of report items (400).
+    BadRequest(String),
+    /// More than 1,000 items (400).
+    TooManyItems,
+    /// Internal failure (500); logged, never described.
+    Internal,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+}
+
+impl IntoResponse for LeakError {
+    fn into_response(self) -> Response {
+        let (status, code, detail) = match &self {
+            Self::Unsigned(detail) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                (*detail).to_owned(),
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json".to_owned(),
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the report is larger than 4 MiB".to_owned(),
+            ),
+            Self::BadRequest(detail) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", detail.clone())
+            }
+            Self::TooManyItems => (
+                StatusCode::BAD_REQUEST,
+                "too_many_items",
+                format!("a report holds at most {MAX_ITEMS} items"),
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred".to_owned(),
+            ),
+        };
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: &detail,
+            code,
+        };
+        let mut response = (status, Json(&problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Signature realm=\"countersign-leak-report\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<countersign_store::StoreError> for LeakError {
+    fn from(error: countersign_store::StoreError) -> Self {
+        tracing::error!(%error, source = ?std::error::Error::source(&error), "store failure handling a leak report");
+        Self::Internal
+    }
+}
+
+/// One reported credential.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LeakItem {
+    /// The credential as found.
+    token: String,
+    /// The scanner's name for its type.
+    #[serde(rename = "type")]
+    token_type: String,
+    /// Where it was found.
+    #[serde(default)]
+    url: Option<String>,
+    /// The kind of place (e.g. `content`, `commit`).
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// The label of one reported credential.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LeakLabel {
+    /// The credential as reported.
+    token_raw: String,
+    /// Its type as reported.
+    token_type: String,
+    /// `true_positive` when it is a credential this server issued, else `false_positive`.
+    label: &'static str,
+}
+
+/// The value of a header sent at most once; a repeated header is refused.
+fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, LeakError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(LeakError::Unsigned("a signature header is repeated"));
+    }
+    first
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| LeakError::Unsigned("a signature header is not text"))
+        })
+        .transpose()
+}
+
+fn check_signature(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), LeakError> {
+    use crate::leak_keys::SignatureError;
+    let Some(keys) = &state.leak_keys else {
+        return Ok(());
+    };
+    let identifier = single_header(headers, KEY_IDENTIFIER)?;
+    let signature = single_header(headers, KEY_SIGNATURE)?;
+    let (Some(identifier), Some(signature)) = (identifier, signature) else {
+        return Err(LeakError::Unsigned(
+            "the report must carry Github-Public-Key-Identifier and Github-Public-Key-Signature",
+        ));
+    };
+    keys.current()
+        .verify(identifier, signature, body)
+        .map_err(|error| {
+            LeakError::Unsigned(match error {
+                SignatureError::UnknownKey => "the signing key is not one of the configured keys",
+                SignatureError::Malformed => "the signature is not base64 of a DER ECDSA signature",
+                SignatureError::Mismatch => "the signature does not match the report",
+            })
+        })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn bounded(text: Option<&str>) -> Option<String> {
+    text.map(|t| t.chars().take(MAX_TEXT).collect())
+        .filter(|t: &String| !t.is_empty())
+}
+
+/// What a reported credential is.
+enum Reported {
+    /// Not a credential of this server: wrong prefix, bad checksum, bad signature.
+    Foreign,
+    /// A well-formed key: its digest, looked up with the others.
+    Key(String),
+    /// A session token with a valid signature; `None` when it has expired.
+    Session(Option<(ApiUserId, ApiKeyId, UserId)>),
+}
+
+fn classify(state: &AppState, token_text: &str, now: i64) -> Reported {
+    let text = token_text.trim();
+    if text.starts_with(countersign_core::key::KEY_PREFIX) {
+        // The checksum first: a mistyped or invented key costs no digest and no lookup.
+        return match ApiKey::parse(text) {
+            Ok(key) => Reported::Key(key.digest(&state.secrets.pepper)),
+            Err(_) => Reported::Foreign,
+        };
+    }
+    if text.starts_with(token::TOKEN_PREFIX) {
+        return match token::verify(text, now, |kid| {
+            state.secrets.signing.get(&kid).map(Vec::as_slice)
+        }) {
+            Ok(claims) => {
+                Reported::Session(Some((claims.api_user_id, claims.key_id, claims.user_id)))
+            }
+            Err(TokenError::Expired) => Reported::Session(None),
+            Err(_) => Reported::Foreign,
+        };
+    }
+    Reported::Foreign
+}
+
+/// Receives a secret-scanning report (GitHub's partner format): every `csk_` key that matches
+/// a stored key has its API user revoked at once (or, by the organization's policy, the
+/// organization notified), audited as `api_user.key_leaked` with the report's URL; every valid
+/// `cst_` session token ends the sessions of its (API user, key, user). Signed with a
+/// configured public key when `leak_report.public_keys_file` is set.
+#[utoipa::path(post, path = "/v1/credentials/leaked", tag = "forward-auth",
+    request_body(content = Vec<LeakItem>, description = "At most 1,000 items"),
+    params(
+        ("Github-Public-Key-Identifier" = Option<String>, Header, description = "The signing key's identifier (required when public keys are configured)"),
+        ("Github-Public-Key-Signature" = Option<String>, Header, description = "Base64 DER ECDSA P-256 signature of the raw body (required when public keys are configured)"),
+    ),
+    responses(
+        (status = 200, body = Vec<LeakLabel>),
+        (status = 400, description = "Not a JSON array of items, or more than 1,000 (problem+json)"),
+        (status = 401, description = "Unsigned or badly signed (problem+json)"),
+    ))]
+pub async fn report_leaked(
+    State(state): State<AppState>,
+    peer: super::Peer,
+    request: Request,
+) -> Result<Json<Vec<LeakLabel>>, LeakError> {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| LeakError::PayloadTooLarge)?;
+    check_signature(&state, &parts.headers, &body)?;
+    if !is_json(&parts.headers) {
+        return Err(LeakError::UnsupportedMediaType);
+    }
+    let items: Vec<LeakItem> = serde_json::from_slice(&body).map_err(|error| {
+        LeakError::BadRequest(format!(
+            "the body must be a JSON array of {{\"token\", \"type\", \"url\", \"source\"}} (line {}, column {})",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    if items.len() > MAX_ITEMS {
+        return Err(LeakError::TooManyItems);
+    }
+    let source_ip = client_ip(&parts.headers, peer.0, state.config.trust_forwarded_for);
+    let now = state.now().unix_timestamp();
+    let reported: Vec<Reported> = items
+        .iter()
+        .map(|item| classify(&state, &item.token, now))
+        .collect();
+    let digests: Vec<String> = reported
+        .iter()
+        .filter_map(|r| match r {
+            Reported::Key(digest) => Some(digest.clone()),
+            _ => None,
+        })
+        .collect();
+    let owners: BTreeMap<String, _> = state
+        .store
+        .find_keys_by_digests(&digests)
+        .await?
+        .into_iter()
+        .collect();
+    let mut labels = Vec::with_capacity(items.len());
+    let mut keys_handled = BTreeSet::new();
+    let mut sessions_handled = BTreeSet::new();
+    for (item, reported) in items.into_iter().zip(reported) {
+        let context = || LeakContext {
+            url: bounded(item.url.as_deref()),
+            source: bounded(item.source.as_deref()),
+            source_ip: source_ip.clone(),
+        };
+        let genuine = match reported {
+            Reported::Foreign => false,
+            Reported::Key(digest) => match owners.get(&digest) {
+                None => false,
+                Some(owner) => {
+                    if keys_handled.insert((owner.api_user_id, owner.key_id)) {
+                        handled(
+                            state
+                                .ops()
+                                .key_leaked(owner.api_user_id, owner.key_id, &context())
+                                .await,
+                        )?;
+                    }
+                    true
+                }
+            },
+            Reported::Session(None) => true,
+            Reported::Session(Some(session)) => {
+                if sessions_handled.insert(session) {
+                    let (api_user, key, user) = session;
+                    handled(
+                        state
+                            .ops()
+                            .session_leaked(api_user, key, user, &context())
+                            .await,
+                    )?;
+                }
+                true
+            }
+        };
+        labels.push(LeakLabel {
+            token_raw: item.token,
+            token_type: item.token_type,
+            label: if genuine {
+                "true_positive"
+            } else {
+                "false_positive"
+            },
+        });
+    }
+    Ok(Json(labels))
+}
+
+/// A credential whose owner was deleted meanwhile needs nothing more; a store failure is a 500
+/// (the scanner sends the report again).
+fn handled<T>(result: Result<T, crate::ops::OpError>) -> Result<(), LeakError> {
+    match result {
+        Ok(_) | Err(crate::ops::OpError::NotFound(_)) => Ok(()),
+        Err(error) => {
+            tracing::error!(%error, "a leaked credential could not be handled");
+            Err(LeakError::Internal)
+        }
+    }
+}
