@@ -423,6 +423,8 @@ impl IntoResponse for ConsoleError {
                                 strong { "every" } " environment of the organization." }
                             p { "Ask an organization administrator to add you as an administrator of each environment, "
                                 "then sign in again. Nothing was changed." }
+                            p { "You can still review and withdraw the integrations you allowed to act for you under "
+                                a href="/console/consents" { "Your consents" } "." }
                         },
                     ),
                 );
