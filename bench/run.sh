@@ -37,6 +37,7 @@ server_port=$(free_port)
 ceiling_pid=$!
 COUNTERSIGN_ADMIN_EMAIL=bench@example.com COUNTERSIGN_ADMIN_PASSWORD=bench-admin-password \
   RUST_LOG=warn "$bin/countersign" serve --listen "127.0.0.1:$server_port" \
+  --public-url "http://127.0.0.1:$server_port" \
   --database "sqlite://$work/countersign.db" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 1 100); do
@@ -53,7 +54,7 @@ work = sys.argv[1]
 creds = json.load(open(f"{work}/creds.json"))
 def lua_string(s):
     return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
-for script, key in [("bearer", "tokens"), ("distinct", "distinct_tokens")]:
+for script, key in [("bearer", "tokens"), ("distinct", "distinct_tokens"), ("oauth", "oauth_tokens")]:
     tokens = ",\n".join(lua_string(t) for t in creds[key])
     open(f"{work}/{script}.lua", "w").write(f"""
 tokens = {{ {tokens} }}
@@ -82,6 +83,7 @@ run() { # name script path port
 }
 scenarios=()
 for spec in "bearer_verify:bearer:/v1/verify" "bearer_verify_1000_tokens:distinct:/v1/verify" \
+            "oauth_token_verify:oauth:/v1/verify" \
             "legacy_header_verify:legacy:/v1/verify" \
             "legacy_header_sobo_verify:sobo:/v1/verify" "token_issuance:issue:/api/v3.5/authentication/apiUser"; do
   IFS=: read -r name script path <<<"$spec"

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 mod load;
 mod memory;
+mod oauth;
 mod report;
 mod setup;
 

@@ -62,6 +62,7 @@ pub(crate) async fn populate(
         .await?;
     let integrator_key = key["key"].as_str().context("integrator key")?.to_owned();
     let mut service_id = String::new();
+    let mut user_ids = Vec::new();
     for i in 0..users.max(2) {
         let email = format!("user{i}@bench.example");
         let body = json!({"email": email, "name": email, "password": "bench-password-1"});
@@ -91,8 +92,9 @@ pub(crate) async fn populate(
             bail!("membership failed: {}", response.status());
         }
         if i == 0 {
-            service_id = id;
+            service_id.clone_from(&id);
         }
+        user_ids.push(id);
     }
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(60))
         .date()
@@ -160,8 +162,16 @@ pub(crate) async fn populate(
         &integrator_key,
         Some("user1@bench.example"),
     );
+    let oauth_tokens = crate::oauth::access_tokens(
+        &client,
+        server,
+        &admin,
+        &user_ids[..user_ids.len().min(100)],
+    )
+    .await?;
     let output = json!({
         "tokens": tokens,
+        "oauth_tokens": oauth_tokens,
         "distinct_tokens": distinct_tokens,
         "legacy_header": legacy,
         "legacy_sobo_header": sobo,

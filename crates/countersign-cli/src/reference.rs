@@ -178,6 +178,14 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "server.forward_auth.uri_header",
         "The one original-URI header to trust (X-Original-URI, X-Forwarded-Uri or X-Envoy-Original-Path); the others are then ignored. Unset: all three are read and a request where they disagree is refused (403).",
     ),
+    (
+        "server.oauth",
+        "DocuSign OAuth 2.0 (JWT Grant, Authorization Code Grant).",
+    ),
+    (
+        "server.oauth.audiences",
+        "OAuth host names a JWT Grant assertion's aud may name besides the host[:port] of public_url, which is always accepted (other names the server is reached by).",
+    ),
 ];
 
 /// The `COUNTERSIGN_*` variable of each key that has one (the flags' `env` names).

@@ -219,9 +219,110 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// An integrator key set up on node A for the JWT Grant (RSA pair, consent for every user)
+    /// and an access token for `user` obtained from node A; returns (key id, token).
+    async fn oauth_token(&self, user: &str) -> (String, String) {
+        use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+        let key = self
+            .admin_on_a(
+                reqwest::Method::POST,
+                "/admin/v1/integrator-keys",
+                json!({"name": "jwt"}),
+            )
+            .await;
+        let id = key["id"].as_str().unwrap().to_owned();
+        let rsa = self
+            .admin_on_a(
+                reqwest::Method::POST,
+                &format!("/admin/v1/integrator-keys/{id}/rsa-keys"),
+                json!({"generate": true}),
+            )
+            .await;
+        self.consent_on_a(&id, json!("all")).await;
+        let der = rsa::RsaPrivateKey::from_pkcs1_pem(rsa["private_key_pem"].as_str().unwrap())
+            .unwrap()
+            .to_pkcs1_der()
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // The nodes run with the default public URL, whose host:port is the OAuth host name.
+        let claims = json!({"iss": key["key"], "sub": user, "aud": "127.0.0.1:8080", "iat": now,
+            "exp": now + 3600, "scope": "signature impersonation"});
+        let assertion = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()),
+        )
+        .unwrap();
+        let answer: Value = self
+            .client
+            .post(format!("{}/oauth/token", self.a.base))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (id, answer["access_token"].as_str().unwrap().to_owned())
+    }
+
+    async fn consent_on_a(&self, key: &str, users: Value) {
+        self.admin_on_a(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/integrator-keys/{key}/consent"),
+            json!({"scopes": ["signature", "impersonation"], "user_ids": users}),
+        )
+        .await;
+    }
+}
+
 /// The tests proper: PostgreSQL only.
 mod on_postgresql {
     use super::*;
+
+    #[tokio::test]
+    async fn oauth_consent_withdrawn_or_key_revoked_on_one_node_is_refused_on_the_other_within_a_second()
+     {
+        let Some(c) = cluster().await else { return };
+        let bob = c.user_with_membership("bob@example.com", None).await;
+        let (key, token) = c.oauth_token(&bob).await;
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            c.status_on_b(("authorization", &bearer)).await,
+            reqwest::StatusCode::OK,
+            "an access token issued on A works on B"
+        );
+        c.consent_on_a(&key, json!([])).await;
+        let took = c
+            .refused_on_b_within(("authorization", &bearer), Duration::from_secs(1))
+            .await;
+        eprintln!("consent withdrawal reached node B after {took:?}");
+        assert!(took.is_some(), "node B still accepted the token after 1 s");
+        c.consent_on_a(&key, json!("all")).await;
+        let start = Instant::now();
+        while c.status_on_b(("authorization", &bearer)).await != reqwest::StatusCode::OK {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "consent given again never reached B"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        c.admin_on_a(
+            reqwest::Method::POST,
+            &format!("/admin/v1/integrator-keys/{key}/revoke"),
+            json!({}),
+        )
+        .await;
+        let took = c
+            .refused_on_b_within(("authorization", &bearer), Duration::from_secs(1))
+            .await;
+        eprintln!("integrator key revocation reached node B after {took:?}");
+        assert!(took.is_some(), "node B still accepted the token after 1 s");
+    }
 
     #[tokio::test]
     async fn revocation_on_one_node_is_refused_on_the_other_within_a_second() {

@@ -23,6 +23,39 @@ pub fn bearer<'m>(
     effective_account(scope, acting_email, memberships, request)
 }
 
+/// An OAuth access token acting as a user (SPEC §12): DocuSign semantics — every account of
+/// the user may be used, the request path names the account (every account it names must be
+/// the user's), and without one the user's only or default account is the effective account.
+///
+/// # Errors
+/// Why no account may be used; see [`AccountError`].
+pub fn oauth_user<'m>(
+    acting_email: &str,
+    memberships: &'m [Membership],
+    path: &PathAccounts,
+) -> Result<&'m Membership, AccountError> {
+    let request = AccountRequest {
+        user_context: None,
+        path,
+    };
+    effective_account(&Scope::Organization, acting_email, memberships, &request)
+}
+
+/// An OAuth application token (no user) acts in no account: a request path naming any account
+/// is refused, as is one that cannot be read safely.
+///
+/// # Errors
+/// `PathAccountNotAvailable` for a named account, `PathRefused` for an unreadable URI.
+pub fn oauth_application(path: &PathAccounts) -> Result<(), AccountError> {
+    match path {
+        PathAccounts::Refused(refusal) => Err(AccountError::PathRefused(*refusal)),
+        PathAccounts::Named(accounts) if !accounts.is_empty() => {
+            Err(AccountError::PathAccountNotAvailable)
+        }
+        PathAccounts::Named(_) | PathAccounts::None => Ok(()),
+    }
+}
+
 /// The user a legacy header asks to act for (`SendOnBehalfOf`), as found in the directory.
 #[derive(Clone, Copy, Debug)]
 pub enum OnBehalfOf<'a> {
@@ -232,6 +265,38 @@ mod tests {
             Err(DocuSignDenial::Account(AccountError::PathRefused(
                 UriRefusal::EncodedSeparator
             )))
+        );
+    }
+
+    #[test]
+    fn oauth_tokens_take_the_account_from_the_path_or_none_at_all() {
+        let user = [
+            membership(1, 10, Permissions::SEND, false),
+            membership(1, 11, Permissions::SEND, true),
+        ];
+        assert_eq!(
+            oauth_user("a", &user, &PathAccounts::None).map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(11)))
+        );
+        let tenth = PathAccounts::Named(vec![AccountRef::Number("1010".into())]);
+        assert_eq!(
+            oauth_user("a", &user, &tenth).map(|m| m.account_id),
+            Ok(AccountId(Uuid::from_u128(10)))
+        );
+        let foreign = PathAccounts::Named(vec![AccountRef::Number("1012".into())]);
+        assert_eq!(
+            oauth_user("a", &user, &foreign),
+            Err(AccountError::PathAccountNotAvailable)
+        );
+        assert_eq!(oauth_application(&PathAccounts::None), Ok(()));
+        assert_eq!(
+            oauth_application(&tenth),
+            Err(AccountError::PathAccountNotAvailable)
+        );
+        let refused = PathAccounts::Refused(UriRefusal::NotUtf8);
+        assert_eq!(
+            oauth_application(&refused),
+            Err(AccountError::PathRefused(UriRefusal::NotUtf8))
         );
     }
 

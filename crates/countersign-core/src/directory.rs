@@ -319,6 +319,18 @@ pub struct IntegratorKey {
     pub deprecated_at: Option<OffsetDateTime>,
     /// When the key was created.
     pub created_at: OffsetDateTime,
+    /// The redirect URIs registered for the OAuth Authorization Code Grant (SPEC §12); an
+    /// authorization request must name one of them exactly.
+    pub redirect_uris: Vec<String>,
+    /// Whether the implicit grant (`response_type=token`) is allowed.
+    pub allow_implicit: bool,
+}
+
+impl IntegratorKey {
+    /// Whether the key is accepted at all (the legacy header and OAuth alike).
+    pub fn is_active(&self) -> bool {
+        self.status == IntegratorKeyStatus::Active
+    }
 }
 
 /// Longest accepted integrator key string.

@@ -62,4 +62,12 @@ id_type!(
     WebhookId,
     /// Identifies one delivery attempt of a webhook event.
     DeliveryId,
+    /// Identifies an OAuth client secret of an integrator key.
+    OAuthSecretId,
+    /// Identifies an RSA public key of an integrator key (JWT Grant).
+    OAuthRsaKeyId,
+    /// Identifies the family of OAuth tokens descending from one authorization code.
+    OAuthFamilyId,
+    /// Identifies one issued OAuth access token.
+    OAuthTokenId,
 );

@@ -15,6 +15,7 @@ pub mod legacy;
 pub mod lifecycle;
 pub mod migration;
 pub mod names;
+pub mod oauth;
 pub mod secret;
 pub mod session;
 pub mod token;

@@ -7,8 +7,8 @@
 //! whatever is read next, which is the right trade for a read-mostly directory.
 
 use countersign_core::directory::{IntegratorKey, Membership, Organization, User};
-use countersign_core::ids::{ApiUserId, OrganizationId, UserId};
-use countersign_store::{ApiUserWithKeys, Store, StoreError};
+use countersign_core::ids::{ApiUserId, IntegratorKeyId, OAuthFamilyId, OrganizationId, UserId};
+use countersign_store::{ApiUserWithKeys, GrantState, OAuthFamily, Store, StoreError};
 use moka::sync::Cache;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 type Stamped<V> = (u64, V);
 
-/// Caches of API users, users, memberships, organizations and integrator keys.
+/// Caches of API users, users, memberships, organizations and integrator keys, and of the OAuth
+/// facts behind access tokens (consents and cut-offs per user and key, token families).
 #[derive(Debug)]
 pub struct DirectoryCache {
     id: u64,
@@ -28,6 +29,9 @@ pub struct DirectoryCache {
     memberships: Cache<UserId, Stamped<Arc<Vec<Membership>>>>,
     organizations: Cache<OrganizationId, Stamped<Arc<Organization>>>,
     integrator_keys: Cache<String, Stamped<Option<Arc<IntegratorKey>>>>,
+    integrator_keys_by_id: Cache<IntegratorKeyId, Stamped<Option<Arc<IntegratorKey>>>>,
+    grant_states: Cache<(IntegratorKeyId, UserId), Stamped<Arc<GrantState>>>,
+    oauth_families: Cache<OAuthFamilyId, Stamped<Option<Arc<OAuthFamily>>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -46,6 +50,9 @@ impl DirectoryCache {
             memberships: Cache::new(capacity),
             organizations: Cache::new(capacity.min(100_000)),
             integrator_keys: Cache::new(capacity),
+            integrator_keys_by_id: Cache::new(capacity),
+            grant_states: Cache::new(capacity),
+            oauth_families: Cache::new(capacity),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -224,6 +231,54 @@ impl DirectoryCache {
         }
         self.get_or_load(&self.integrator_keys, key.to_owned(), async {
             Ok(store.find_integrator_key(key).await?.map(Arc::new))
+        })
+        .await
+    }
+}
+
+impl DirectoryCache {
+    /// An integrator key record by its id (OAuth access tokens name their key by id).
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn integrator_key_by_id(
+        &self,
+        store: &Store,
+        id: IntegratorKeyId,
+    ) -> Result<Option<Arc<IntegratorKey>>, StoreError> {
+        self.get_or_load(&self.integrator_keys_by_id, id, async {
+            Ok(store.find_integrator_key_by_id(id).await?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// The consents and the token cut-off of one user for one integrator key.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn grant_state(
+        &self,
+        store: &Store,
+        key: IntegratorKeyId,
+        user: UserId,
+    ) -> Result<Arc<GrantState>, StoreError> {
+        self.get_or_load(&self.grant_states, (key, user), async {
+            Ok(Arc::new(store.fetch_grant_state(key, user).await?))
+        })
+        .await
+    }
+
+    /// An OAuth token family.
+    ///
+    /// # Errors
+    /// Returns the store's error on a miss that fails.
+    pub async fn oauth_family(
+        &self,
+        store: &Store,
+        id: OAuthFamilyId,
+    ) -> Result<Option<Arc<OAuthFamily>>, StoreError> {
+        self.get_or_load(&self.oauth_families, id, async {
+            Ok(store.find_oauth_family(id).await?.map(Arc::new))
         })
         .await
     }

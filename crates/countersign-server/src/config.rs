@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub lifecycle_check_seconds: f64,
     /// Webhook deliveries.
     pub webhooks: WebhookConfig,
+    /// DocuSign OAuth 2.0 (SPEC §12).
+    pub oauth: OAuthConfig,
     /// Whether TLS is served directly (set by `start` from its TLS files; not a configuration
     /// key): console cookies are then `Secure`.
     #[serde(skip)]
@@ -121,6 +123,42 @@ impl ForwardAuthConfig {
     }
 }
 
+/// `[server.oauth]`: the DocuSign OAuth 2.0 surface.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// OAuth host names accepted as a JWT Grant assertion's `aud`, beyond the host[:port] of
+    /// `public_url` (which is always accepted): other names the server is reached by.
+    pub audiences: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The OAuth host name: host[:port] of `public_url`, as the DocuSign SDKs send it in `aud`
+    /// and prefix with `https://`.
+    pub fn oauth_host(&self) -> String {
+        let url = self.public_url.trim();
+        let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        without_scheme
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    }
+
+    /// Every audience a JWT Grant assertion may name: the OAuth host name and `oauth.audiences`.
+    pub fn oauth_audiences(&self) -> Vec<String> {
+        let mut audiences = vec![self.oauth_host()];
+        audiences.extend(
+            self.oauth
+                .audiences
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .filter(|a| !a.is_empty()),
+        );
+        audiences
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -147,6 +185,7 @@ impl Default for ServerConfig {
             forward_auth: ForwardAuthConfig::default(),
             lifecycle_check_seconds: 60.0,
             webhooks: WebhookConfig::default(),
+            oauth: OAuthConfig::default(),
             serves_tls: false,
         }
     }

@@ -25,6 +25,7 @@ pub(crate) mod legacy_usage;
 pub(crate) mod lifecycle;
 pub(crate) mod metrics;
 pub(crate) mod migration;
+pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod passwords;
 pub use passwords::{Busy, Passwords, PoolSlot};
@@ -68,6 +69,8 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
         .routes(routes!(routes::introspect::introspect))
+        .routes(routes!(routes::oauth::token))
+        .routes(routes!(routes::oauth::userinfo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -137,6 +140,22 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(admin::webhooks::list_deliveries))
         .routes(routes!(admin::report::credential_report))
+        .routes(routes!(
+            admin::oauth_clients::list_secrets,
+            admin::oauth_clients::create_secret
+        ))
+        .routes(routes!(admin::oauth_clients::delete_secret))
+        .routes(routes!(
+            admin::oauth_clients::list_rsa_keys,
+            admin::oauth_clients::create_rsa_key
+        ))
+        .routes(routes!(admin::oauth_clients::delete_rsa_key))
+        .routes(routes!(
+            admin::oauth_clients::get_consent,
+            admin::oauth_clients::put_consent
+        ))
+        .routes(routes!(admin::oauth_clients::list_my_consents))
+        .routes(routes!(admin::oauth_clients::withdraw_my_consent))
         .routes(routes!(admin::migration::migration_plan))
         .routes(routes!(admin::migration::migrate))
         .routes(routes!(routes::docs::legacy_migration_page))
@@ -450,6 +469,7 @@ pub(crate) async fn build_state(
         cache: cache.clone(),
         bearer_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         legacy_facts: cache::EpochCache::new(cache.clone(), config_capacity),
+        oauth_facts: cache::EpochCache::new(cache.clone(), config_capacity),
         clock: clock.clone(),
         secrets: secrets.clone(),
         audit: audit.clone(),

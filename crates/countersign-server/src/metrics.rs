@@ -30,7 +30,7 @@ pub struct Metrics {
     legacy_requests: Family<Labels, StripedCounter>,
     legacy_key_labels: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Verification counters resolved once: `[method][allowed]`.
-    verification_counters: [[StripedCounter; 2]; 3],
+    verification_counters: [[StripedCounter; 2]; METHODS.len()],
     /// Distinguishes instances in the per-thread route-handle cache.
     instance: u64,
 }
@@ -49,7 +49,16 @@ thread_local! {
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
-const METHODS: [&str; 3] = ["api_user_token", "legacy_header", "legacy_header_sobo"];
+const METHODS: [&str; 7] = [
+    "api_user_token",
+    "legacy_header",
+    "legacy_header_sobo",
+    "oauth_jwt",
+    "oauth_code",
+    "oauth_application",
+    // An OAuth access token refused before its kind was known.
+    "oauth_token",
+];
 
 fn latency_histogram() -> StripedHistogram {
     StripedHistogram::new(exponential_buckets(0.000_05, 2.0, 18))

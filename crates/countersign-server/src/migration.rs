@@ -36,9 +36,31 @@ pub struct PlanAccount {
     pub requests: i64,
 }
 
+/// Where a migration leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationTarget {
+    /// DocuSign's OAuth 2.0 JWT Grant (SPEC §12): the path DocuSign's own SDKs already take.
+    JwtGrant,
+    /// An API user and its session tokens (SPEC §11).
+    ApiUser,
+}
+
+impl MigrationTarget {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::JwtGrant => "jwt_grant",
+            Self::ApiUser => "api_user",
+        }
+    }
+}
+
 /// A migration plan.
 #[derive(Clone, Debug)]
 pub struct MigrationPlan {
+    /// The recommended target: every recorded request is DocuSign-dialect (the legacy header),
+    /// so the JWT Grant, which the integration's DocuSign SDK already supports.
+    pub target: MigrationTarget,
     /// The narrowest covering scope.
     pub scope: Scope,
     /// Users acted as, most requests first.
@@ -175,6 +197,7 @@ impl Ops {
             .collect();
         accounts.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.id.cmp(&b.id)));
         Ok(MigrationPlan {
+            target: MigrationTarget::JwtGrant,
             scope,
             users,
             accounts,
@@ -213,6 +236,122 @@ impl Ops {
             snippet,
         })
     }
+}
+
+/// A finished migration to the JWT Grant.
+#[derive(Debug)]
+pub struct MigratedToJwt {
+    /// The new RSA key.
+    pub rsa_key: countersign_store::OAuthRsaKey,
+    /// Its private key, PKCS#1 PEM; never stored, shown once.
+    pub private_key_pem: zeroize::Zeroizing<String>,
+    /// The users the administrator consent now covers: exactly those acted as.
+    pub consented_user_ids: Vec<UserId>,
+    /// The change in `docusign-esign` (Python) that replaces the header.
+    pub snippet: String,
+}
+
+impl Ops {
+    /// Moves an integrator key's legacy-header integration to the JWT Grant (SPEC §12): an
+    /// administrator consent (`signature impersonation`) for exactly the users its recorded
+    /// traffic acted as, replacing any earlier one, and a new RSA key pair.
+    ///
+    /// # Errors
+    /// As [`Ops::migration_plan`]; `Conflict` (`too_many_keys`) when the key holds five RSA keys.
+    pub async fn migrate_integrator_key_to_jwt(
+        &self,
+        actor: &Actor,
+        key: IntegratorKeyId,
+        public_url: &str,
+        oauth_host: &str,
+    ) -> Result<MigratedToJwt, OpError> {
+        let plan = self.migration_plan(actor, key).await?;
+        let integrator_key = self
+            .store
+            .fetch_integrator_key(actor.organization_id, key)
+            .await?;
+        // Users acted as that still exist in the organization (the plan names others without
+        // an email).
+        let users: Vec<UserId> = plan
+            .users
+            .iter()
+            .filter(|u| !u.email.is_empty())
+            .map(|u| u.id)
+            .collect();
+        let (rsa_key, private_key_pem) = self
+            .add_oauth_rsa_key(actor, key, crate::ops::NewRsaKey::Generate)
+            .await?;
+        let Some(private_key_pem) = private_key_pem else {
+            return Err(OpError::Invalid {
+                field: "generate",
+                detail: "the key pair could not be generated".into(),
+            });
+        };
+        self.put_admin_consent(
+            actor,
+            key,
+            &["signature".to_owned(), "impersonation".to_owned()],
+            countersign_core::oauth::ConsentUsers::Listed(users.clone()),
+        )
+        .await?;
+        let snippet = jwt_snippet(public_url, oauth_host, &integrator_key.key, &plan);
+        Ok(MigratedToJwt {
+            rsa_key,
+            private_key_pem,
+            consented_user_ids: users,
+            snippet,
+        })
+    }
+}
+
+fn python_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+fn jwt_snippet(
+    public_url: &str,
+    oauth_host: &str,
+    client_id: &str,
+    plan: &MigrationPlan,
+) -> String {
+    let mut text = String::new();
+    text.push_str("# Replace the X-DocuSign-Authentication header with the OAuth JWT Grant (docusign-esign).\n");
+    text.push_str("# Before, every request carried a password:\n");
+    text.push_str(
+        "#   api_client.set_default_header(\"X-DocuSign-Authentication\", json.dumps({...}))\n",
+    );
+    text.push_str("# After, the integration signs a short JWT with its RSA private key and sends a Bearer token:\n");
+    text.push_str("from docusign_esign import ApiClient\n\n");
+    text.push_str(&format!(
+        "OAUTH_HOST = {}  # was account.docusign.com / account-d.docusign.com\n",
+        python_string(oauth_host)
+    ));
+    text.push_str(&format!("INTEGRATOR_KEY = {}\n", python_string(client_id)));
+    text.push_str("PRIVATE_KEY = open(\"private.pem\", \"rb\").read()  # shown once: keep it in a secret store\n\n");
+    text.push_str("api_client = ApiClient(oauth_host_name=OAUTH_HOST)\n");
+    text.push_str(&format!(
+        "api_client.host = {}\n\n",
+        python_string(&format!("{}/restapi", public_url.trim_end_matches('/')))
+    ));
+    text.push_str("def act_as(user_id):\n");
+    text.push_str("    token = api_client.request_jwt_user_token(\n");
+    text.push_str(
+        "        client_id=INTEGRATOR_KEY, user_id=user_id, oauth_host_name=OAUTH_HOST,\n",
+    );
+    text.push_str("        private_key_bytes=PRIVATE_KEY, expires_in=3600, scopes=[\"signature\", \"impersonation\"])\n");
+    text.push_str(
+        "    api_client.set_default_header(\"Authorization\", \"Bearer \" + token.access_token)\n",
+    );
+    text.push_str("    return token  # valid for token.expires_in seconds; request a new one before it ends\n\n");
+    text.push_str("# Each user the header acted as (SendOnBehalfOf included) becomes one call; consent is granted:\n");
+    for user in &plan.users {
+        text.push_str(&format!(
+            "act_as({})  # {}\n",
+            python_string(&user.id.to_string()),
+            user.email
+        ));
+    }
+    text
 }
 
 fn shell_quote(text: &str) -> String {

@@ -17,6 +17,8 @@ struct IntegratorKeyRow {
     legacy_sunset_at: Option<i64>,
     deprecated_at: Option<i64>,
     created_at: i64,
+    redirect_uris: String,
+    allow_implicit: i64,
 }
 
 impl TryFrom<IntegratorKeyRow> for IntegratorKey {
@@ -32,12 +34,19 @@ impl TryFrom<IntegratorKeyRow> for IntegratorKey {
             legacy_sunset_at: opt_from_millis(row.legacy_sunset_at)?,
             deprecated_at: opt_from_millis(row.deprecated_at)?,
             created_at: from_millis(row.created_at)?,
+            redirect_uris: row
+                .redirect_uris
+                .lines()
+                .filter(|uri| !uri.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            allow_implicit: row.allow_implicit != 0,
         })
     }
 }
 
-const KEY_COLUMNS: &str =
-    "id, organization_id, key, name, status, legacy_sunset_at, deprecated_at, created_at";
+const KEY_COLUMNS: &str = "id, organization_id, key, name, status, legacy_sunset_at, \
+     deprecated_at, created_at, redirect_uris, allow_implicit";
 
 impl Store {
     /// Creates an integrator key.
@@ -116,6 +125,62 @@ impl Store {
             .await?
             .map(TryInto::try_into)
             .transpose()
+    }
+
+    /// Returns the integrator key record with this id, in any organization (OAuth access
+    /// tokens name their key by id).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn find_integrator_key_by_id(
+        &self,
+        id: IntegratorKeyId,
+    ) -> Result<Option<IntegratorKey>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM integrator_keys WHERE id = $1");
+        sqlx::query_as::<_, IntegratorKeyRow>(&sql)
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    /// Sets the OAuth client settings of a key: its redirect URIs (validated by the caller; no
+    /// line breaks) and whether the implicit grant is allowed. `None` leaves a setting as is.
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent or in another organization.
+    pub async fn update_integrator_key_oauth(
+        &self,
+        organization: OrganizationId,
+        id: IntegratorKeyId,
+        redirect_uris: Option<&[String]>,
+        allow_implicit: Option<bool>,
+    ) -> Result<IntegratorKey, StoreError> {
+        let done = sqlx::query(
+            "UPDATE integrator_keys SET \
+             redirect_uris = CASE WHEN $1 = 1 THEN $2 ELSE redirect_uris END, \
+             allow_implicit = CASE WHEN $3 = 1 THEN $4 ELSE allow_implicit END \
+             WHERE id = $5 AND organization_id = $6",
+        )
+        .bind(i64::from(redirect_uris.is_some()))
+        .bind(
+            redirect_uris
+                .map(|uris| uris.join("\n"))
+                .unwrap_or_default(),
+        )
+        .bind(i64::from(allow_implicit.is_some()))
+        .bind(i64::from(allow_implicit.unwrap_or(false)))
+        .bind(id.to_string())
+        .bind(organization.to_string())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                entity: "integrator key",
+            });
+        }
+        self.fetch_integrator_key(organization, id).await
     }
 
     /// Revokes an integrator key.

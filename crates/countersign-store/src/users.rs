@@ -113,6 +113,18 @@ impl Store {
             .transpose()
     }
 
+    /// When a user was created (`/oauth/userinfo`'s `created`).
+    ///
+    /// # Errors
+    /// Returns `NotFound` when absent.
+    pub async fn fetch_user_created_at(&self, id: UserId) -> Result<OffsetDateTime, StoreError> {
+        let created: Option<i64> = sqlx::query_scalar("SELECT created_at FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        crate::from_millis(created.ok_or(StoreError::NotFound { entity: "user" })?)
+    }
+
     /// Returns a user of an organization.
     ///
     /// # Errors

@@ -19,7 +19,12 @@ struct AppState {
 async fn envelopes(Verified(identity): Verified) -> String {
     format!(
         "envelopes of account {} for {} (via {})\n",
-        identity.account_number, identity.user_email, identity.actor
+        identity.account_number.as_deref().unwrap_or("(none)"),
+        identity
+            .user_email
+            .as_deref()
+            .unwrap_or("the integration itself"),
+        identity.actor
     )
 }
 

@@ -1,11 +1,13 @@
-//! In-process verification of countersign bearer tokens for Rust services that embed
-//! countersign instead of calling `/v1/verify`.
+//! In-process verification of countersign bearer tokens — session tokens and DocuSign OAuth
+//! access tokens — for Rust services that embed countersign instead of calling `/v1/verify`.
 //!
 //! A [`Verifier`] opens the same database as the countersign nodes, reads the token signing key
-//! the nodes use, and applies the same rules on every request (SPEC §3): the token's signature
-//! and expiry, the API user (not revoked, deleted or expired, key not rotated out), the acting
-//! user (active, within the scope), and the effective account from `X-AS-UserContext` and the
-//! request path. It shares with the server nodes everything but the framework
+//! the nodes use, and applies the same rules on every request (SPEC §3, §12): the token's
+//! signature and expiry; for a session token the API user (not revoked, deleted or expired, key
+//! not rotated out), the acting user (active, within the scope), and the effective account from
+//! `X-AS-UserContext` and the request path; for an OAuth access token the integrator key (not
+//! revoked), the user (active), the consent (not withdrawn), the token family (not ended), and
+//! the account the request path names (an application token acts in none). It shares with the server nodes everything but the framework
 //! (`countersign-directory`: the epoch-stamped caches, the session's directory facts, the signing
 //! keys, the directory watcher and the refusal table), so revocations reach an embedding service
 //! as they reach a node, and it answers refusals exactly as the server does.
@@ -27,6 +29,7 @@ pub use layer::{VerifyLayer, VerifyService};
 use countersign_core::access::{self, AccountRequest};
 use countersign_core::decide;
 use countersign_core::ids::{AccountId, ApiUserId, EnvironmentId, OrganizationId, UserId};
+use countersign_core::oauth::{self, AccessKind};
 use countersign_core::uri::PathAccounts;
 use countersign_core::{session, token};
 use countersign_directory::cache::DirectoryCache;
@@ -38,25 +41,53 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// The verified identity of a request.
+/// How a request authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A session token of an API user.
+    ApiUserToken,
+    /// An OAuth access token of the JWT Grant, acting for a user.
+    OauthJwt,
+    /// An OAuth access token the user signed in and consented for.
+    OauthCode,
+    /// An OAuth application token: the integration itself, no user, no account.
+    OauthApplication,
+}
+
+impl AuthMethod {
+    /// The wire name, as in `X-Countersign-Auth-Method`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ApiUserToken => "api_user_token",
+            Self::OauthJwt => "oauth_jwt",
+            Self::OauthCode => "oauth_code",
+            Self::OauthApplication => "oauth_application",
+        }
+    }
+}
+
+/// The verified identity of a request. The user and account fields are `None` only for an
+/// OAuth application token, which acts for no user in no account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
-    /// Organization of the acting user.
+    /// Organization of the acting user (or of the integration).
     pub organization_id: OrganizationId,
     /// Environment of the effective account.
-    pub environment_id: EnvironmentId,
+    pub environment_id: Option<EnvironmentId>,
     /// The effective account.
-    pub account_id: AccountId,
+    pub account_id: Option<AccountId>,
     /// Its numeric number.
-    pub account_number: String,
+    pub account_number: Option<String>,
     /// The acting user.
-    pub user_id: UserId,
+    pub user_id: Option<UserId>,
     /// Their email.
-    pub user_email: String,
-    /// The API user whose token it is.
-    pub api_user_id: ApiUserId,
-    /// Its username (the actor).
+    pub user_email: Option<String>,
+    /// The API user whose session token it is (`None` for an OAuth access token).
+    pub api_user_id: Option<ApiUserId>,
+    /// Who acts: the API username, or the integrator key of an OAuth access token.
     pub actor: String,
+    /// How the request authenticated.
+    pub auth_method: AuthMethod,
 }
 
 /// Why a request is refused.
@@ -186,6 +217,12 @@ impl Verifier {
             .and_then(access::bearer_token)
             .ok_or(VerifyError::MissingCredentials)?;
         let now = time::OffsetDateTime::now_utc();
+        let path = request.path.map_or(PathAccounts::None, |path| {
+            PathAccounts::from_original_uri(path.as_bytes())
+        });
+        if oauth::token::is_access_token(token_text) {
+            return self.verify_access_token(token_text, now, &path).await;
+        }
         let claims = token::verify(token_text, now.unix_timestamp(), |kid| {
             inner.signing.get(&kid).map(Vec::as_slice)
         })
@@ -203,27 +240,80 @@ impl Verifier {
         }
         let scope = api_user.api_user.scope;
         let user_context = request.user_context.map(access::parse_user_context);
-        let path = request.path.map_or(PathAccounts::None, |path| {
-            PathAccounts::from_original_uri(path.as_bytes())
-        });
         let account_request = AccountRequest {
             user_context: user_context.as_ref(),
             path: &path,
         };
         let membership = decide::bearer(&scope, &user.email, &memberships, &account_request)
-            .map_err(|error| match BearerRefusal::from(error) {
-                BearerRefusal::Forbidden(summary) => VerifyError::Forbidden(summary),
-                _ => VerifyError::AmbiguousAccount,
-            })?;
+            .map_err(account_refusal)?;
         Ok(Identity {
             organization_id: user.organization_id,
-            environment_id: membership.environment_id,
-            account_id: membership.account_id,
-            account_number: membership.account_number.clone(),
-            user_id: user.id,
-            user_email: user.email.clone(),
-            api_user_id: api_user.api_user.id,
+            environment_id: Some(membership.environment_id),
+            account_id: Some(membership.account_id),
+            account_number: Some(membership.account_number.clone()),
+            user_id: Some(user.id),
+            user_email: Some(user.email.clone()),
+            api_user_id: Some(api_user.api_user.id),
             actor: api_user.api_user.username.clone(),
+            auth_method: AuthMethod::ApiUserToken,
         })
+    }
+
+    /// An OAuth access token (SPEC §12), decided as the server's nodes decide it.
+    async fn verify_access_token(
+        &self,
+        token_text: &str,
+        now: time::OffsetDateTime,
+        path: &PathAccounts,
+    ) -> Result<Identity, VerifyError> {
+        let inner = &self.inner;
+        let claims = oauth::token::verify(token_text, now.unix_timestamp(), |kid| {
+            inner.signing.get(&kid).map(Vec::as_slice)
+        })
+        .map_err(|_| VerifyError::InvalidToken)?;
+        let facts = countersign_directory::oauth::load(&inner.cache, &inner.store, &claims)
+            .await
+            .map_err(VerifyError::Store)?
+            .filter(|facts| facts.admits(&claims))
+            .ok_or(VerifyError::InvalidToken)?;
+        let actor = facts.integrator_key.key.clone();
+        let Some(user) = &facts.user else {
+            decide::oauth_application(path).map_err(account_refusal)?;
+            return Ok(Identity {
+                organization_id: facts.integrator_key.organization_id,
+                environment_id: None,
+                account_id: None,
+                account_number: None,
+                user_id: None,
+                user_email: None,
+                api_user_id: None,
+                actor,
+                auth_method: AuthMethod::OauthApplication,
+            });
+        };
+        let membership =
+            decide::oauth_user(&user.email, &facts.memberships, path).map_err(account_refusal)?;
+        Ok(Identity {
+            organization_id: user.organization_id,
+            environment_id: Some(membership.environment_id),
+            account_id: Some(membership.account_id),
+            account_number: Some(membership.account_number.clone()),
+            user_id: Some(user.id),
+            user_email: Some(user.email.clone()),
+            api_user_id: None,
+            actor,
+            auth_method: match claims.kind {
+                AccessKind::Jwt => AuthMethod::OauthJwt,
+                AccessKind::Code | AccessKind::Application => AuthMethod::OauthCode,
+            },
+        })
+    }
+}
+
+/// An account decision's refusal, in the shared table.
+fn account_refusal(error: access::AccountError) -> VerifyError {
+    match BearerRefusal::from(error) {
+        BearerRefusal::Forbidden(summary) => VerifyError::Forbidden(summary),
+        _ => VerifyError::AmbiguousAccount,
     }
 }

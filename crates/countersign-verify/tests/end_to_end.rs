@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::spawn_app;
-use countersign_verify::{Identity, Verified, Verifier, VerifyLayer, VerifyRequest};
+use countersign_verify::{AuthMethod, Identity, Verified, Verifier, VerifyLayer, VerifyRequest};
 use serde_json::json;
 use std::time::Duration;
 
@@ -43,14 +43,19 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
         })
         .await
         .unwrap();
-    assert_eq!(identity.user_email, "bob@example.com");
-    assert_eq!(identity.account_id.to_string(), account);
+    assert_eq!(identity.user_email.as_deref(), Some("bob@example.com"));
+    assert_eq!(
+        identity.account_id.map(|a| a.to_string()),
+        Some(account.clone())
+    );
     assert_eq!(identity.actor, "embedded");
+    assert_eq!(identity.auth_method, AuthMethod::ApiUserToken);
 
     // The extractor and the layer in a service.
-    let handler = |Verified(identity): Verified| async move { identity.user_email };
+    let handler =
+        |Verified(identity): Verified| async move { identity.user_email.unwrap_or_default() };
     let layered = |axum::Extension(identity): axum::Extension<Identity>| async move {
-        identity.account_number
+        identity.account_number.unwrap_or_default()
     };
     let router = Router::new()
         .route("/extractor", get(handler))
@@ -119,4 +124,109 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
         })
         .await;
     assert!(refused, "revoked token refused in-process");
+}
+
+#[tokio::test]
+async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocation() {
+    use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+    let app = spawn_app().await;
+    let bob = app.create_user("bob@example.com", None).await;
+    let account = app.account_id.clone();
+    app.put_membership(&bob, &account, &["send"], true).await;
+    let created: serde_json::Value = app
+        .admin_post("/admin/v1/integrator-keys", json!({"name": "Service"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key_id = created["id"].as_str().unwrap();
+    let key = created["key"].as_str().unwrap();
+    let rsa: serde_json::Value = app
+        .admin_post(
+            &format!("/admin/v1/integrator-keys/{key_id}/rsa-keys"),
+            json!({"generate": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.admin(
+        reqwest::Method::PUT,
+        &format!("/admin/v1/integrator-keys/{key_id}/consent"),
+    )
+    .json(&json!({"scopes": ["signature", "impersonation"], "user_ids": "all"}))
+    .send()
+    .await
+    .unwrap();
+    let der = rsa::RsaPrivateKey::from_pkcs1_pem(rsa["private_key_pem"].as_str().unwrap())
+        .unwrap()
+        .to_pkcs1_der()
+        .unwrap();
+    let now = app.now().unix_timestamp();
+    let assertion = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &json!({"iss": key, "sub": bob, "aud": app.base.split_once("://").unwrap().1,
+            "iat": now, "exp": now + 3600, "scope": "signature impersonation"}),
+        &jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()),
+    )
+    .unwrap();
+    let answer: serde_json::Value = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    let verifier = Verifier::connect(&app.database_url, None).await.unwrap();
+    let request = |path: &'static str| VerifyRequest {
+        authorization: None,
+        user_context: None,
+        path: Some(path),
+    };
+    let authorization = format!("Bearer {token}");
+    let identity = verifier
+        .verify(VerifyRequest {
+            authorization: Some(&authorization),
+            ..request("/restapi/v2.1/diagnostics")
+        })
+        .await
+        .unwrap();
+    assert_eq!(identity.auth_method, AuthMethod::OauthJwt);
+    assert_eq!(identity.user_id.map(|u| u.to_string()), Some(bob.clone()));
+    assert_eq!(identity.actor, key);
+    assert_eq!(identity.api_user_id, None);
+    let foreign = verifier
+        .verify(VerifyRequest {
+            authorization: Some(&authorization),
+            ..request("/restapi/v2.1/accounts/99999999/envelopes")
+        })
+        .await;
+    assert_eq!(foreign.map_err(|e| e.status()).err(), Some(403));
+    app.admin_post(
+        &format!("/admin/v1/integrator-keys/{key_id}/revoke"),
+        json!({}),
+    )
+    .await;
+    let refused = app
+        .eventually(Duration::from_secs(3), || async {
+            verifier
+                .verify(VerifyRequest {
+                    authorization: Some(&authorization),
+                    ..request("/restapi/v2.1/diagnostics")
+                })
+                .await
+                .is_err_and(|e| e.status() == 401)
+        })
+        .await;
+    assert!(
+        refused,
+        "a token of a revoked integrator key is refused in-process"
+    );
 }

@@ -526,6 +526,10 @@ pub struct IntegratorKeyBody {
     pub legacy_sunset_at: Option<String>,
     /// Creation time.
     pub created_at: String,
+    /// Redirect URIs of the OAuth Authorization Code Grant.
+    pub redirect_uris: Vec<String>,
+    /// Whether the OAuth implicit grant is allowed.
+    pub allow_implicit: bool,
 }
 
 impl From<IntegratorKey> for IntegratorKeyBody {
@@ -537,6 +541,8 @@ impl From<IntegratorKey> for IntegratorKeyBody {
             status: k.status.as_str().into(),
             legacy_sunset_at: k.legacy_sunset_at.map(rfc3339),
             created_at: rfc3339(k.created_at),
+            redirect_uris: k.redirect_uris,
+            allow_implicit: k.allow_implicit,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use countersign_core::ids::IntegratorKeyId;
 use countersign_store::UsageRow;
 use serde::{Deserialize, Serialize};
@@ -163,7 +164,8 @@ pub async fn list_legacy_usage_daily(
     }))
 }
 
-/// A change to an integrator key: `{"legacy_sunset_at": RFC 3339 | null}`.
+/// A change to an integrator key: any of `legacy_sunset_at` (RFC 3339 or null), and its OAuth
+/// client settings `redirect_uris` and `allow_implicit` (SPEC §12).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIntegratorKey {
@@ -171,6 +173,10 @@ pub struct UpdateIntegratorKey {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     legacy_sunset_at: Option<Option<String>>,
+    /// The redirect URIs of the Authorization Code Grant (replacing the list).
+    redirect_uris: Option<Vec<String>>,
+    /// Whether the implicit grant (`response_type=token`) is allowed.
+    allow_implicit: Option<bool>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
@@ -180,7 +186,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
-/// Sets or clears the legacy-header sunset of an integrator key.
+/// Sets or clears the legacy-header sunset of an integrator key, and its OAuth client settings.
 #[utoipa::path(patch, path = "/admin/v1/integrator-keys/{id}", tag = "admin", params(("id" = String, Path)),
     request_body = UpdateIntegratorKey, security(("bearer" = [])), responses((status = 200, body = IntegratorKeyBody)))]
 pub async fn update_integrator_key(
@@ -190,29 +196,52 @@ pub async fn update_integrator_key(
     AdminJson(body): AdminJson<UpdateIntegratorKey>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
-    let Some(sunset) = body.legacy_sunset_at else {
+    if body.legacy_sunset_at.is_none()
+        && body.redirect_uris.is_none()
+        && body.allow_implicit.is_none()
+    {
         return Err(AdminError::Invalid {
             field: "legacy_sunset_at",
-            detail: "give legacy_sunset_at (RFC 3339 or null)".into(),
+            detail: "give legacy_sunset_at (RFC 3339 or null), redirect_uris or allow_implicit"
+                .into(),
         });
-    };
-    let sunset = sunset
-        .map(|t| {
-            OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                .map(|at| at.replace_nanosecond(0).unwrap_or(at))
-                .map_err(|_| AdminError::Invalid {
-                    field: "legacy_sunset_at",
-                    detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+    }
+    let sunset = body
+        .legacy_sunset_at
+        .map(|sunset| {
+            sunset
+                .map(|t| {
+                    OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .map(|at| at.replace_nanosecond(0).unwrap_or(at))
+                        .map_err(|_| AdminError::Invalid {
+                            field: "legacy_sunset_at",
+                            detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+                        })
                 })
+                .transpose()
         })
         .transpose()?;
-    Ok(Json(
-        state
-            .ops()
-            .set_integrator_key_sunset(&actor, id, sunset)
-            .await?
-            .into(),
-    ))
+    let ops = state.ops();
+    if body.redirect_uris.is_some() || body.allow_implicit.is_some() {
+        // Validated (and refused) before the sunset is touched.
+        ops.set_oauth_client(
+            &actor,
+            id,
+            body.redirect_uris.as_deref(),
+            body.allow_implicit,
+        )
+        .await?;
+    }
+    let key = match sunset {
+        Some(sunset) => ops.set_integrator_key_sunset(&actor, id, sunset).await?,
+        None => {
+            state
+                .store
+                .fetch_integrator_key(actor.organization_id, id)
+                .await?
+        }
+    };
+    Ok(Json(key.into()))
 }
 
 /// A user in a plan.
@@ -255,6 +284,9 @@ pub struct UncoveredBody {
 /// A migration plan with its dry run.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PlanBody {
+    /// The recommended target: `jwt_grant` (the recorded traffic is DocuSign-dialect, which the
+    /// integration's DocuSign SDK moves to the JWT Grant by changing its OAuth host).
+    pub target: String,
     /// The narrowest scope covering the recorded usage.
     pub scope: ScopeBody,
     /// Users acted as.
@@ -272,6 +304,7 @@ pub struct PlanBody {
 impl From<MigrationPlan> for PlanBody {
     fn from(plan: MigrationPlan) -> Self {
         Self {
+            target: plan.target.as_str().into(),
             scope: plan.scope.into(),
             users: plan
                 .users
@@ -322,14 +355,17 @@ pub async fn migration_plan(
     Ok(Json(state.ops().migration_plan(&actor, id).await?.into()))
 }
 
-/// A migration request.
+/// A migration request: `{"target": "jwt_grant"}` (SPEC §12), or an API user
+/// `{"username", "expires_at"}` (SPEC §11; `"target": "api_user"` optional).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
-    /// Username of the new API user.
-    username: String,
-    /// Its expiry (RFC 3339 or `YYYY-MM-DD`).
-    expires_at: String,
+    /// `jwt_grant` or `api_user` (the default when `username` is given).
+    target: Option<String>,
+    /// Username of the new API user (`api_user`).
+    username: Option<String>,
+    /// Its expiry (RFC 3339 or `YYYY-MM-DD`; `api_user`).
+    expires_at: Option<String>,
 }
 
 /// The new API user, its key (once) and a ready-to-paste snippet.
@@ -343,28 +379,93 @@ pub struct MigratedBody {
     pub snippet: String,
 }
 
-/// Creates the API user the plan proposes.
+/// The RSA key of a migration to the JWT Grant.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MigratedRsaKeyBody {
+    /// Id.
+    pub id: String,
+    /// The private key (PKCS#1 PEM); not stored and never shown again.
+    pub private_key_pem: String,
+}
+
+/// A migration to the JWT Grant.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MigratedToJwtBody {
+    /// The new RSA key pair.
+    pub rsa_key: MigratedRsaKeyBody,
+    /// The users the administrator consent covers: exactly those the legacy traffic acted as.
+    pub consented_user_ids: Vec<String>,
+    /// The `docusign-esign` change: `request_jwt_user_token` replacing the header.
+    pub snippet: String,
+}
+
+/// Migrates an integrator key's legacy traffic: to the JWT Grant (`{"target": "jwt_grant"}`),
+/// or to the API user the plan proposes.
 #[utoipa::path(post, path = "/admin/v1/integrator-keys/{id}/migrate", tag = "admin", params(("id" = String, Path)),
     request_body = MigrateRequest, security(("bearer" = [])),
-    responses((status = 201, body = MigratedBody), (status = 409, description = "no_legacy_usage or username_taken")))]
+    responses((status = 201, description = "MigratedToJwtBody for jwt_grant, MigratedBody for an API user", body = MigratedToJwtBody),
+        (status = 409, description = "no_legacy_usage, username_taken or too_many_keys")))]
 pub async fn migrate(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<MigrateRequest>,
-) -> Result<(StatusCode, Json<MigratedBody>), AdminError> {
+) -> Result<Response, AdminError> {
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
-    let expires_at = ops::parse_expiry(&body.expires_at)?;
+    match body.target.as_deref() {
+        Some("jwt_grant") => {
+            if body.username.is_some() || body.expires_at.is_some() {
+                return Err(AdminError::Invalid {
+                    field: "target",
+                    detail: "jwt_grant takes no username or expires_at".into(),
+                });
+            }
+            flush(&state).await;
+            let migrated = state
+                .ops()
+                .migrate_integrator_key_to_jwt(
+                    &actor,
+                    id,
+                    &state.config.public_url,
+                    &state.config.oauth_host(),
+                )
+                .await?;
+            return Ok((
+                StatusCode::CREATED,
+                Json(MigratedToJwtBody {
+                    rsa_key: MigratedRsaKeyBody {
+                        id: migrated.rsa_key.id.to_string(),
+                        private_key_pem: migrated.private_key_pem.as_str().to_owned(),
+                    },
+                    consented_user_ids: migrated
+                        .consented_user_ids
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    snippet: migrated.snippet,
+                }),
+            )
+                .into_response());
+        }
+        None | Some("api_user") => {}
+        Some(_) => {
+            return Err(AdminError::Invalid {
+                field: "target",
+                detail: "target must be jwt_grant or api_user".into(),
+            });
+        }
+    }
+    let (Some(username), Some(expires_at)) = (body.username, body.expires_at) else {
+        return Err(AdminError::Invalid {
+            field: "username",
+            detail: "an API user needs username and expires_at".into(),
+        });
+    };
+    let expires_at = ops::parse_expiry(&expires_at)?;
     flush(&state).await;
     let migrated = state
         .ops()
-        .migrate_integrator_key(
-            &actor,
-            id,
-            &body.username,
-            expires_at,
-            &state.config.public_url,
-        )
+        .migrate_integrator_key(&actor, id, &username, expires_at, &state.config.public_url)
         .await?;
     let with_key = ApiUserWithKeyBody::new(migrated.issued, state.now());
     Ok((
@@ -374,5 +475,6 @@ pub async fn migrate(
             key: with_key.key,
             snippet: migrated.snippet,
         }),
-    ))
+    )
+        .into_response())
 }

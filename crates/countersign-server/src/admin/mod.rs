@@ -6,6 +6,7 @@ pub mod audit;
 pub mod directory;
 pub mod introspection_clients;
 pub mod migration;
+pub mod oauth_clients;
 pub mod organization;
 pub mod report;
 pub mod session;

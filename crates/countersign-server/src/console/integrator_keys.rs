@@ -151,6 +151,7 @@ fn integrator_key_row(csrf: &str, key: &IntegratorKey) -> Markup {
                 }
             }
             td data-label="Actions" {
+                (super::oauth_clients::link(key))
                 @if key.status == IntegratorKeyStatus::Active {
                     form.inline method="post" action=(format!("/console/integrator-keys/{id}/revoke"))
                         data-confirm=(format!("Revoke the integrator key \u{201c}{}\u{201d}? Requests with it are refused at once. This cannot be undone.", key.name)) {

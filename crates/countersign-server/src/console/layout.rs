@@ -165,7 +165,13 @@ pub fn bare_page(title: &str, page_id: &str, body: Markup) -> Markup {
 }
 
 /// The sign-in form.
-pub fn sign_in(token: &str, email: &str, notice: Option<&str>, error: Option<&str>) -> Markup {
+pub fn sign_in(
+    token: &str,
+    email: &str,
+    notice: Option<&str>,
+    error: Option<&str>,
+    return_to: Option<&str>,
+) -> Markup {
     bare_page(
         "Sign in",
         "sign-in",
@@ -174,6 +180,7 @@ pub fn sign_in(token: &str, email: &str, notice: Option<&str>, error: Option<&st
             @if let Some(error) = error { p.error-summary role="alert" #sign-in-error { (error) } }
             form.stack method="post" action="/console/sign-in" {
                 (csrf_field(token))
+                @if let Some(path) = return_to { input type="hidden" name="return" value=(path); }
                 div.field {
                     label for="email" { "Email" }
                     input #email type="email" name="email" value=(email) required

@@ -148,7 +148,15 @@ pub async fn plan_page(
                 }
                 h2 { "Users acted as" }
                 ul { @for user in &plan.users { li { (user.email) " — " (user.requests) " requests" } } }
-                h2 { "Create the API user" }
+                h2 { "Move to the OAuth JWT Grant" }
+                p { "Recommended: the traffic is DocuSign-dialect, so the integration's DocuSign SDK keeps working with "
+                    code { "request_jwt_user_token" } " instead of the header. This grants your organization's consent for exactly the "
+                    (plan.users.len()) " user(s) above and generates an RSA key pair; the private key is shown once." }
+                form method="post" action=(format!("/console/legacy-usage/{id}/migrate-jwt")) {
+                    (csrf_field(&admin.session.csrf_token))
+                    button.primary type="submit" #migrate-jwt { "Move to the JWT Grant" }
+                }
+                h2 { "Or create an API user" }
                 form method="post" action=(format!("/console/legacy-usage/{id}/migrate")) {
                     (csrf_field(&admin.session.csrf_token))
                     div.field { label for="username" { "Username" } input #username name="username" type="text" required value=(format!("{}-api", key.name.to_lowercase().replace(' ', "-"))); }
@@ -166,6 +174,50 @@ pub async fn plan_page(
             Some(Section::LegacyUsage),
             &format!("Migrate {}", key.name),
             "legacy-plan",
+            body,
+        ),
+    ))
+}
+
+/// `POST /console/legacy-usage/{id}/migrate-jwt`: consent for the users acted as and a new RSA
+/// key pair; the private key is shown once with the `docusign-esign` snippet.
+pub async fn migrate_to_jwt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<Admin>,
+) -> Reply {
+    let admin = posted.who;
+    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
+    if let Err(error) = state.legacy_usage.flush(&state.store).await {
+        tracing::warn!(%error, "legacy usage flush before the migration failed");
+    }
+    let migrated = state
+        .ops()
+        .migrate_integrator_key_to_jwt(
+            &admin.actor,
+            id,
+            &state.config.public_url,
+            &state.config.oauth_host(),
+        )
+        .await?;
+    let body = html! {
+        p.warning role="alert" { "Copy the private key now: it is not stored and will not be shown again." }
+        div.field {
+            label for="new-private-key" { "Private key (shown once)" }
+            textarea #new-private-key readonly rows="8" { (migrated.private_key_pem.as_str()) }
+        }
+        p { "Consent granted for " strong #consented-count { (migrated.consented_user_ids.len()) } " user(s)." }
+        h2 { "Replace the legacy header" }
+        pre #snippet { (migrated.snippet) }
+        p { a href=(format!("/console/integrator-keys/{id}/oauth")) { "OAuth settings of this integrator key" } }
+    };
+    Ok(layout::html(
+        StatusCode::CREATED,
+        layout::page(
+            &admin.session,
+            Some(Section::LegacyUsage),
+            "Moved to the JWT Grant",
+            "legacy-migrated-jwt",
             body,
         ),
     ))

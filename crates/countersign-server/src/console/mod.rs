@@ -11,12 +11,15 @@
 pub mod accounts;
 pub mod api_users;
 pub mod audit;
+pub mod consents;
 pub mod credentials;
 pub mod directory;
 pub mod environments;
 pub mod integrator_keys;
 pub mod layout;
 mod migration;
+pub mod oauth;
+pub mod oauth_clients;
 pub mod session;
 pub mod signed;
 pub mod users;
@@ -53,11 +56,22 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session::sign_in_page).post(session::sign_in),
         )
         .route("/console/sign-out", post(session::sign_out))
+        .route("/oauth/auth", get(oauth::entry))
+        .route(
+            oauth::AUTHORIZE_PATH,
+            get(oauth::authorize_page).post(oauth::decide),
+        )
+        .route("/console/consents", get(consents::consents_page))
+        .route("/console/consents/{id}/withdraw", post(consents::withdraw))
         .route("/console/legacy-usage", get(migration::usage_page))
         .route("/console/legacy-usage/{id}", get(migration::plan_page))
         .route(
             "/console/legacy-usage/{id}/migrate",
             post(migration::migrate),
+        )
+        .route(
+            "/console/legacy-usage/{id}/migrate-jwt",
+            post(migration::migrate_to_jwt),
         )
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
@@ -117,6 +131,34 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/console/integrator-keys/{id}/sunset",
             post(integrator_keys::set_integrator_key_sunset),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth",
+            get(oauth_clients::oauth_page),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/client",
+            post(oauth_clients::save_client),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/secrets",
+            post(oauth_clients::add_secret),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/secrets/{secret_id}/delete",
+            post(oauth_clients::delete_secret),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/rsa-keys",
+            post(oauth_clients::add_rsa_key),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/rsa-keys/{key_id}/delete",
+            post(oauth_clients::delete_rsa_key),
+        )
+        .route(
+            "/console/integrator-keys/{id}/oauth/consent",
+            post(oauth_clients::save_consent),
         )
         .route(
             "/console/organization/legacy-header",
@@ -197,10 +239,14 @@ fn static_asset(body: &'static str, content_type: &'static str) -> Response {
 /// Adds the console's security headers to a response; pages default to `no-store`.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A page may narrow-widen only its form targets (the OAuth consent page answers at the
+    // client's registered redirect URI); every other page gets the console's policy.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,

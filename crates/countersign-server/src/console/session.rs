@@ -264,6 +264,22 @@ pub struct SignInQuery {
     signed_out: Option<String>,
     /// Set when a session cookie no longer names a live session.
     ended: Option<String>,
+    /// Where to continue after sign-in: only an OAuth authorization request of the console.
+    #[serde(rename = "return")]
+    return_to: Option<String>,
+    /// `login`: show the form even with a live session (OAuth `prompt=login`).
+    prompt: Option<String>,
+}
+
+/// A return path the sign-in may continue to: only the console's OAuth authorization step
+/// (never another site, never another page), bounded.
+pub fn return_path(text: Option<&str>) -> Option<&str> {
+    text.filter(|path| {
+        path.len() <= 8 * 1024
+            && path.starts_with(super::oauth::AUTHORIZE_PATH)
+            && path[super::oauth::AUTHORIZE_PATH.len()..].starts_with('?')
+            && path.bytes().all(|b| b.is_ascii_graphic())
+    })
 }
 
 fn is_sign_in_token(text: &str) -> bool {
@@ -276,10 +292,12 @@ pub async fn sign_in_page(
     headers: HeaderMap,
     PageQuery(query): PageQuery<SignInQuery>,
 ) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE).filter(|t| !t.is_empty())
+    let return_to = return_path(query.return_to.as_deref());
+    if query.prompt.as_deref() != Some("login")
+        && let Some(token) = cookie(&headers, SESSION_COOKIE).filter(|t| !t.is_empty())
         && session_for_token(&state, token).await.is_ok()
     {
-        return see_other("/console/api-users");
+        return see_other(return_to.unwrap_or("/console/api-users"));
     }
     let notice = if query.signed_out.is_some() {
         Some("You have signed out.")
@@ -288,7 +306,18 @@ pub async fn sign_in_page(
     } else {
         None
     };
-    sign_in_response(&state, &headers, StatusCode::OK, "", notice, None)
+    let notice = notice.or_else(|| {
+        return_to.map(|_| "Sign in to continue to the application that sent you here.")
+    });
+    sign_in_response(
+        &state,
+        &headers,
+        StatusCode::OK,
+        "",
+        notice,
+        None,
+        return_to,
+    )
 }
 
 /// Renders the sign-in form, reusing the browser's sign-in token or issuing a new one.
@@ -299,11 +328,12 @@ fn sign_in_response(
     email: &str,
     notice: Option<&str>,
     error: Option<&str>,
+    return_to: Option<&str>,
 ) -> Response {
     let token = cookie(headers, SIGN_IN_COOKIE)
         .filter(|t| is_sign_in_token(t))
         .map_or_else(|| hex::encode(random_bytes::<32>()), str::to_owned);
-    let markup = layout::sign_in(&token, email, notice, error);
+    let markup = layout::sign_in(&token, email, notice, error, return_to);
     let mut response = layout::html(status, markup);
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -336,6 +366,7 @@ pub async fn sign_in(
     }
     let email = form.text("email").trim();
     let password = form.text("password");
+    let return_to = return_path(form.get("return"));
     if email.is_empty() || password.is_empty() {
         return sign_in_response(
             &state,
@@ -344,13 +375,20 @@ pub async fn sign_in(
             email,
             None,
             Some("Enter your email and password."),
+            return_to,
         );
     }
     let source_ip = client_ip(&headers, peer.0, state.config.trust_forwarded_for);
     match open_session(&state, email, Secret::new(password), source_ip.as_deref()).await {
         Ok(Some((_, token, session))) => {
             let max_age = (session.expires_at - state.now()).whole_seconds().max(0);
-            let mut response = see_other("/console/api-users");
+            // Back to an OAuth authorization request by a page that moves on by itself: a
+            // redirect after this form could not reach the application's site (the page's
+            // form-action is 'self').
+            let mut response = match return_to {
+                Some(path) => super::oauth::continue_page("Signed in", "signed-in", path),
+                None => see_other("/console/api-users"),
+            };
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,
@@ -369,6 +407,7 @@ pub async fn sign_in(
             email,
             None,
             Some("The email or password is incorrect."),
+            return_to,
         ),
         Err(AdminError::TooManyRequests(seconds)) => {
             let message = format!("Too many failed sign-ins. Try again in {seconds} seconds.");
@@ -379,6 +418,7 @@ pub async fn sign_in(
                 email,
                 None,
                 Some(&message),
+                return_to,
             );
             response
                 .headers_mut()

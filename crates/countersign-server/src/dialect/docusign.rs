@@ -1,4 +1,5 @@
-//! DocuSign legacy errors: `{"errorCode", "message"}` in `application/json; charset=utf-8`.
+//! DocuSign errors — of the legacy header and of OAuth access tokens on the protected API:
+//! `{"errorCode", "message"}` in `application/json; charset=utf-8`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +19,9 @@ pub enum DocuSignError {
     LegacyHeaderRetired(String),
     /// Wrong username or password, or a disabled user.
     UserAuthenticationFailed,
+    /// An OAuth access token that is malformed, expired, revoked or no longer backed by the
+    /// directory (401 with `WWW-Authenticate: Bearer error="invalid_token"`).
+    InvalidToken,
     /// The account in the path is not available to the user.
     NotInAccount,
     /// Several accounts qualify and none was chosen.
@@ -49,6 +53,7 @@ impl DocuSignError {
             | Self::IntegratorKeyDisabled
             | Self::LegacyHeaderRetired(_)
             | Self::UserAuthenticationFailed
+            | Self::InvalidToken
             | Self::LacksPermissions => StatusCode::UNAUTHORIZED,
             Self::NotInAccount | Self::AmbiguousAccount | Self::InvalidRequest(_) => {
                 StatusCode::BAD_REQUEST
@@ -66,6 +71,7 @@ impl DocuSignError {
                 "PARTNER_AUTHENTICATION_FAILED"
             }
             Self::UserAuthenticationFailed => "USER_AUTHENTICATION_FAILED",
+            Self::InvalidToken => "AUTHORIZATION_INVALID_TOKEN",
             Self::NotInAccount => "USER_DOES_NOT_BELONG_TO_SPECIFIED_ACCOUNT",
             Self::AmbiguousAccount => "ACCOUNT_NOT_SPECIFIED",
             Self::LacksPermissions => "USER_LACKS_PERMISSIONS",
@@ -86,6 +92,7 @@ impl DocuSignError {
             }
             Self::LegacyHeaderRetired(message) => message,
             Self::UserAuthenticationFailed => "One or both of Username and Password are invalid.",
+            Self::InvalidToken => "The access token provided is expired, revoked or malformed.",
             Self::NotInAccount => "The specified User is not a member of the specified Account.",
             Self::AmbiguousAccount => {
                 "The user belongs to several accounts and has no default account."
@@ -116,6 +123,12 @@ impl IntoResponse for DocuSignError {
         );
         if let Self::TooManyRequests(seconds) = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+        }
+        if self == Self::InvalidToken {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"countersign\", error=\"invalid_token\""),
+            );
         }
         response
     }

@@ -35,6 +35,8 @@ impl Ops {
             legacy_sunset_at: None,
             deprecated_at: None,
             created_at: self.now(),
+            redirect_uris: Vec::new(),
+            allow_implicit: false,
         };
         match self.store.insert_integrator_key(&record).await {
             Err(StoreError::Conflict { .. }) => {

@@ -27,12 +27,14 @@ mod environments;
 mod integrator_keys;
 mod introspection_clients;
 mod memberships;
+mod oauth;
 mod organizations;
 mod policy;
 mod users;
 mod webhooks;
 
 pub use bootstrap::Bootstrapped;
+pub use oauth::{NewRsaKey, check_redirect_uri};
 pub use webhooks::{CreatedWebhook, check_webhook_url};
 
 /// Why an operation was refused.

@@ -5,12 +5,13 @@
 use crate::dialect::Refusal;
 use crate::state::AppState;
 use crate::verify::identity::{REQUEST_ID, Verified};
-use crate::verify::request::VerifyRequest;
+use crate::verify::request::{Credential, VerifyRequest};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use countersign_core::oauth::token::is_access_token;
 use std::net::SocketAddr;
 
 /// Authenticates a request, counted and timed in the metrics.
@@ -20,10 +21,11 @@ async fn authenticate_measured(
 ) -> Result<Verified, Refusal> {
     let started = std::time::Instant::now();
     let result = state.verifier.authenticate(request).await;
-    let method = match &result {
-        Ok(verified) => verified.identity.auth_method.as_str(),
-        Err(Refusal::AssureSign(_)) => "api_user_token",
-        Err(Refusal::DocuSign(_)) => "legacy_header",
+    let method = match (&result, request.credential) {
+        (Ok(verified), _) => verified.identity.auth_method.as_str(),
+        (Err(_), Credential::Bearer(token)) if is_access_token(token) => "oauth_token",
+        (Err(Refusal::AssureSign(_)), _) => "api_user_token",
+        (Err(Refusal::DocuSign(_)), _) => "legacy_header",
     };
     state
         .metrics
@@ -37,7 +39,7 @@ async fn authenticate_measured(
     path = "/v1/verify",
     tag = "forward-auth",
     params(
-        ("Authorization" = Option<String>, Header, description = "bearer {token}"),
+        ("Authorization" = Option<String>, Header, description = "bearer {token}: a session token, or an OAuth access token (SPEC §12)"),
         ("X-AS-UserContext" = Option<String>, Header, description = "{username}:{accountContextId}"),
         ("X-DocuSign-Authentication" = Option<String>, Header, description = "Legacy credentials, XML or JSON"),
         ("X-Original-URI" = Option<String>, Header, description = "Original request URI (nginx); X-Forwarded-Uri (Traefik, Caddy) and X-Envoy-Original-Path (Envoy) are read too, and must agree unless [server.forward_auth] uri_header names the one to trust"),

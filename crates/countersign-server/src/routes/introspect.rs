@@ -12,7 +12,7 @@ use crate::admin::session::session_for_token;
 use crate::dialect::oauth::OAuthError;
 use crate::routes::header_text;
 use crate::state::AppState;
-use crate::verify::bearer;
+use crate::verify::{bearer, oauth};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 /// The introspection request (`application/x-www-form-urlencoded`).
 #[derive(Deserialize, utoipa::ToSchema, Default)]
 pub struct IntrospectRequest {
-    /// The session token.
+    /// The session token or OAuth access token.
     token: Option<String>,
     /// Ignored (only access tokens exist).
     #[expect(dead_code, reason = "accepted per RFC 7662 and ignored")]
@@ -74,6 +74,9 @@ pub struct IntrospectResponse {
     /// The organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     organization_id: Option<String>,
+    /// The scopes of an OAuth access token, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 /// Describes a session token (RFC 7662).
@@ -109,7 +112,59 @@ pub async fn introspect(
         .ok_or(OAuthError::InvalidRequest(
             "The token parameter is missing.",
         ))?;
-    let answer = match bearer::verify_token(&state.verifier, token, None).await {
+    let answer = if countersign_core::oauth::token::is_access_token(token) {
+        oauth_answer(&state, token, organization).await
+    } else {
+        session_answer(&state, token, organization).await
+    };
+    let mut response = Json(answer).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The answer for an OAuth access token (SPEC §12): its client is the integrator key, `act`
+/// the integrator key acting for the user.
+async fn oauth_answer(
+    state: &AppState,
+    token: &str,
+    organization: OrganizationId,
+) -> IntrospectResponse {
+    let Ok(session) = oauth::verify_access_token(&state.verifier, token).await else {
+        return IntrospectResponse::default();
+    };
+    let facts = &session.facts.facts;
+    if facts.integrator_key.organization_id != organization {
+        return IntrospectResponse::default();
+    }
+    let client_id = facts.integrator_key.key.clone();
+    IntrospectResponse {
+        active: true,
+        token_type: Some("Bearer"),
+        client_id: Some(client_id.clone()),
+        username: facts.user.as_ref().map(|user| user.email.clone()),
+        sub: Some(
+            facts
+                .user
+                .as_ref()
+                .map_or_else(|| client_id.clone(), |user| user.id.to_string()),
+        ),
+        exp: Some(session.claims.expires_at),
+        iat: Some(session.claims.issued_at),
+        act: facts.user.as_ref().map(|_| Actor { sub: client_id }),
+        organization_id: Some(organization.to_string()),
+        scope: Some(session.claims.scopes.text()),
+    }
+}
+
+/// The answer for a session token.
+async fn session_answer(
+    state: &AppState,
+    token: &str,
+    organization: OrganizationId,
+) -> IntrospectResponse {
+    match bearer::verify_token(&state.verifier, token, None).await {
         Ok(session) if session.user().organization_id == organization => IntrospectResponse {
             active: true,
             token_type: Some("Bearer"),
@@ -122,14 +177,10 @@ pub async fn introspect(
                 sub: session.api_username().to_owned(),
             }),
             organization_id: Some(session.user().organization_id.to_string()),
+            scope: None,
         },
         _ => IntrospectResponse::default(),
-    };
-    let mut response = Json(answer).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    }
 }
 
 /// Authenticates the caller by exactly one method and returns the organization it speaks for.

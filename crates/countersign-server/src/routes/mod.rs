@@ -7,6 +7,7 @@ pub mod docusign;
 pub mod forward;
 pub mod health;
 pub mod introspect;
+pub mod oauth;
 
 use axum::http::HeaderMap;
 use std::net::SocketAddr;

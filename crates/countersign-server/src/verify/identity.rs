@@ -20,6 +20,13 @@ pub enum AuthMethod {
     LegacyHeader,
     /// The legacy header with Send-On-Behalf-Of.
     LegacyHeaderSobo,
+    /// An OAuth access token from the JWT Grant, acting for a user.
+    OauthJwt,
+    /// An OAuth access token the user signed in and consented for (Authorization Code Grant,
+    /// its refreshes, the implicit grant).
+    OauthCode,
+    /// An OAuth application token: the integration itself, no user.
+    OauthApplication,
 }
 
 impl AuthMethod {
@@ -29,6 +36,9 @@ impl AuthMethod {
             Self::ApiUserToken => "api_user_token",
             Self::LegacyHeader => "legacy_header",
             Self::LegacyHeaderSobo => "legacy_header_sobo",
+            Self::OauthJwt => "oauth_jwt",
+            Self::OauthCode => "oauth_code",
+            Self::OauthApplication => "oauth_application",
         }
     }
 }
@@ -39,22 +49,29 @@ pub struct Principal {
     /// Organization of the acting user.
     #[schema(value_type = String, format = Uuid)]
     pub organization_id: OrganizationId,
-    /// Environment of the effective account.
-    #[schema(value_type = String, format = Uuid)]
-    pub environment_id: EnvironmentId,
-    /// The effective account (context identifier).
-    #[schema(value_type = String, format = Uuid)]
-    pub account_id: AccountId,
+    /// Environment of the effective account (absent for an OAuth application token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub environment_id: Option<EnvironmentId>,
+    /// The effective account (context identifier); absent for an OAuth application token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub account_id: Option<AccountId>,
     /// The effective account's numeric number.
-    pub account_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_number: Option<String>,
     /// The effective account's name.
-    pub account_name: String,
-    /// The user the request acts as.
-    #[schema(value_type = String, format = Uuid)]
-    pub user_id: UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// The user the request acts as (absent for an OAuth application token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub user_id: Option<UserId>,
     /// That user's email.
-    pub user_email: String,
-    /// Who is acting: the API username, or the authenticated user id when acting for someone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// Who is acting: the API username, the authenticated user id when acting for someone
+    /// else, or the integrator key of an OAuth access token.
     pub actor: String,
     /// How the request authenticated.
     pub auth_method: AuthMethod,
@@ -143,12 +160,12 @@ fn value(text: &str) -> Option<HeaderValue> {
 /// identity headers pre-rendered.
 #[derive(Debug)]
 pub struct Identity {
-    /// The organization of the acting user.
+    /// The organization of the acting user (or of the integration, without a user).
     pub organization_id: OrganizationId,
-    /// The acting user.
-    pub user_id: UserId,
+    /// The acting user; `None` for an OAuth application token.
+    pub user_id: Option<UserId>,
     /// The acting user's email.
-    pub user_email: String,
+    pub user_email: Option<String>,
     /// Who acts: the API username, or the authenticated user's id when acting for someone else.
     pub actor: String,
     /// How the request authenticated.
@@ -192,13 +209,40 @@ impl Identity {
             .collect();
         Self {
             organization_id: user.organization_id,
-            user_id: user.id,
-            user_email: user.email.clone(),
+            user_id: Some(user.id),
+            user_email: Some(user.email.clone()),
             actor,
             auth_method,
             memberships,
             user_headers,
             account_headers,
+        }
+    }
+
+    /// Renders the identity of an integration acting as itself (an OAuth application token):
+    /// no user, no account.
+    pub fn application(
+        organization_id: OrganizationId,
+        actor: String,
+        auth_method: AuthMethod,
+    ) -> Self {
+        let user_headers = [
+            (ORGANIZATION, value(&organization_id.to_string())),
+            (ACTOR, value(&actor)),
+            (AUTH_METHOD, value(auth_method.as_str())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        Self {
+            organization_id,
+            user_id: None,
+            user_email: None,
+            actor,
+            auth_method,
+            memberships: Arc::new(Vec::new()),
+            user_headers,
+            account_headers: Vec::new(),
         }
     }
 
@@ -215,8 +259,9 @@ impl Identity {
 pub struct Verified {
     /// Who acts.
     pub identity: Arc<Identity>,
-    /// The effective account, as a position in `identity.memberships` (always in range).
-    account: usize,
+    /// The effective account, as a position in `identity.memberships` (always in range);
+    /// `None` for an identity without a user.
+    account: Option<usize>,
     /// The API user behind a token.
     pub api_user_id: Option<ApiUserId>,
     /// The session's expiry, for tokens.
@@ -240,7 +285,7 @@ impl Verified {
         let account = identity.position(membership)?;
         Some(Self {
             identity,
-            account,
+            account: Some(account),
             api_user_id,
             expires_at,
             credential_expires_at: None,
@@ -248,9 +293,22 @@ impl Verified {
         })
     }
 
-    /// The effective account's membership.
-    pub fn membership(&self) -> &Membership {
-        &self.identity.memberships[self.account]
+    /// The verified identity of an integration acting as itself, in no account.
+    pub fn without_account(identity: Arc<Identity>, expires_at: Option<OffsetDateTime>) -> Self {
+        Self {
+            identity,
+            account: None,
+            api_user_id: None,
+            expires_at,
+            credential_expires_at: None,
+            extras: WireExtras::default(),
+        }
+    }
+
+    /// The effective account's membership, if the request acts in one.
+    pub fn membership(&self) -> Option<&Membership> {
+        self.account
+            .and_then(|account| self.identity.memberships.get(account))
     }
 
     /// Adds the `X-Countersign-*` headers and any sunset notices to a response.
@@ -258,7 +316,10 @@ impl Verified {
         for (name, value) in &self.identity.user_headers {
             out.insert(name.clone(), value.clone());
         }
-        if let Some(headers) = self.identity.account_headers.get(self.account) {
+        if let Some(headers) = self
+            .account
+            .and_then(|account| self.identity.account_headers.get(account))
+        {
             for (name, value) in headers {
                 out.insert(name.clone(), value.clone());
             }
@@ -272,10 +333,10 @@ impl Verified {
         let membership = self.membership();
         Principal {
             organization_id: identity.organization_id,
-            environment_id: membership.environment_id,
-            account_id: membership.account_id,
-            account_number: membership.account_number.clone(),
-            account_name: membership.account_name.clone(),
+            environment_id: membership.map(|m| m.environment_id),
+            account_id: membership.map(|m| m.account_id),
+            account_number: membership.map(|m| m.account_number.clone()),
+            account_name: membership.map(|m| m.account_name.clone()),
             user_id: identity.user_id,
             user_email: identity.user_email.clone(),
             actor: identity.actor.clone(),
@@ -296,7 +357,7 @@ impl Verified {
 pub struct LocalHeaders {
     user: Vec<(HeaderName, HeaderValue)>,
     accounts: Vec<Vec<(HeaderName, HeaderValue)>>,
-    ready: Option<(usize, HeaderMap)>,
+    ready: Option<(Option<usize>, HeaderMap)>,
 }
 
 fn copy(headers: &[(HeaderName, HeaderValue)]) -> Vec<(HeaderName, HeaderValue)> {
@@ -323,20 +384,22 @@ impl LocalHeaders {
         }
     }
 
-    /// The identity headers with the membership at `account` as effective account, plus an
-    /// empty `x-request-id` for the caller to set or remove.
-    pub fn map(&mut self, account: usize) -> HeaderMap {
+    /// The identity headers with the membership at `account` as effective account (none for
+    /// an identity without a user), plus an empty `x-request-id` for the caller to set or
+    /// remove.
+    pub fn map(&mut self, account: Option<usize>) -> HeaderMap {
         if let Some((ready_for, map)) = &self.ready
             && *ready_for == account
         {
             return map.clone();
         }
         let mut map = HeaderMap::with_capacity(16);
-        for (name, value) in self
-            .user
-            .iter()
-            .chain(self.accounts.get(account).into_iter().flatten())
-        {
+        for (name, value) in self.user.iter().chain(
+            account
+                .and_then(|account| self.accounts.get(account))
+                .into_iter()
+                .flatten(),
+        ) {
             map.insert(name.clone(), value.clone());
         }
         map.insert(REQUEST_ID, HeaderValue::from_static(""));

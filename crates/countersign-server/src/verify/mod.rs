@@ -10,6 +10,7 @@
 pub mod bearer;
 pub mod docusign;
 pub mod identity;
+pub mod oauth;
 pub mod request;
 pub mod thread_cache;
 
@@ -53,6 +54,8 @@ pub struct Parts {
     pub bearer_facts: EpochCache<bearer::BearerKey, bearer::BearerFacts>,
     /// Verified legacy headers' facts by a keyed digest of the header, never the header.
     pub legacy_facts: EpochCache<[u8; 32], docusign::LegacyFacts>,
+    /// Verified OAuth access tokens' facts by identity (integrator key, user, family, kind).
+    pub oauth_facts: EpochCache<oauth::OAuthKey, oauth::OAuthTokenFacts>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Pepper and signing keys.
@@ -165,6 +168,9 @@ impl Verifier {
     /// The refusal, in the request's dialect.
     pub async fn authenticate(&self, request: &VerifyRequest<'_>) -> Result<Verified, Refusal> {
         match request.credential {
+            Credential::Bearer(token) if countersign_core::oauth::token::is_access_token(token) => {
+                Ok(self.authenticate_oauth(token, request).await?)
+            }
             Credential::Bearer(token) => Ok(self.authenticate_bearer(token, request).await?),
             Credential::DocuSign(raw) => Ok(self.authenticate_docusign(raw, request).await?),
             Credential::Missing(Dialect::AssureSign) => Err(AssureSignError::NoCredentials.into()),
@@ -280,6 +286,83 @@ impl Verifier {
         .ok_or(AssureSignError::Internal)?;
         verified.credential_expires_at = Some(session.facts.api_user.api_user.expires_at);
         Ok(verified)
+    }
+
+    /// Verifies an OAuth access token, without choosing an account (`/oauth/userinfo`, and
+    /// the first half of [`Verifier::authenticate`]): throttled by source address like a
+    /// session token, failures audited.
+    ///
+    /// # Errors
+    /// `InvalidToken` for a bad token, the throttle, `Internal` on store failure.
+    pub async fn oauth_session(
+        &self,
+        token: &str,
+        request: &VerifyRequest<'_>,
+    ) -> Result<oauth::OAuthSession, DocuSignError> {
+        let now = self.now();
+        if self.throttle.any_blocked(now)
+            && let Some(ip) = request.source_ip()
+            && let Some(wait) = self.throttle.check(&[ThrottleKey::SourceIp(ip)], now)
+        {
+            return Err(DocuSignError::TooManyRequests(wait));
+        }
+        match oauth::verify_access_token(self, token).await {
+            Ok(session) => {
+                thread_cache::remember_oauth(self, token, &session.claims, &session.facts);
+                Ok(session)
+            }
+            Err(error) => {
+                if error == DocuSignError::InvalidToken {
+                    self.bearer_failure(request).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn authenticate_oauth(
+        &self,
+        token: &str,
+        request: &VerifyRequest<'_>,
+    ) -> Result<Verified, DocuSignError> {
+        let session = self.oauth_session(token, request).await?;
+        let facts = &session.facts;
+        let expires_at = OffsetDateTime::from_unix_timestamp(session.claims.expires_at).ok();
+        let decided = match &facts.facts.user {
+            Some(user) => {
+                decide::oauth_user(&user.email, &facts.facts.memberships, &request.path).map(Some)
+            }
+            None => decide::oauth_application(&request.path).map(|()| None),
+        };
+        match decided {
+            Ok(Some(membership)) => Verified::new(
+                facts.identity.clone(),
+                membership,
+                None,
+                expires_at,
+                WireExtras::default(),
+            )
+            .ok_or(DocuSignError::Internal),
+            Ok(None) => Ok(Verified::without_account(
+                facts.identity.clone(),
+                expires_at,
+            )),
+            Err(error) => {
+                self.audit_event(
+                    Some(facts.identity.organization_id),
+                    &facts.identity.actor,
+                    "oauth.verify",
+                    &facts
+                        .identity
+                        .user_id
+                        .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+                    request.source_ip().as_deref(),
+                    AuditOutcome::Denied,
+                )
+                .await;
+                Err(DocuSignDenial::Account(error).into())
+            }
+        }
     }
 
     /// Authenticates a legacy header, without choosing an account (`login_information`).

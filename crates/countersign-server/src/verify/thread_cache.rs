@@ -22,6 +22,7 @@ use super::Verifier;
 use super::bearer::{BearerFacts, BearerKey};
 use super::docusign::{self, LegacyFacts};
 use super::identity::{AuthMethod, LocalHeaders};
+use super::oauth::{OAuthKey, OAuthTokenFacts, key_of};
 use super::request::{Credential, VerifyRequest};
 use crate::throttle::ThrottleKey;
 use axum::body::Body;
@@ -29,6 +30,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use countersign_core::access::AccountRequest;
 use countersign_core::decide;
+use countersign_core::oauth::token::{AccessClaims, is_access_token};
 use countersign_core::token::SessionClaims;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -51,6 +53,9 @@ struct Local {
     tokens: HashMap<Box<str>, SessionClaims>,
     bearer: HashMap<BearerKey, Entry<BearerFacts>>,
     legacy: HashMap<[u8; 32], Entry<LegacyFacts>>,
+    /// Verified OAuth access token texts and their claims.
+    oauth_tokens: HashMap<Box<str>, AccessClaims>,
+    oauth: HashMap<OAuthKey, Entry<OAuthTokenFacts>>,
 }
 
 impl Local {
@@ -62,6 +67,8 @@ impl Local {
             self.tokens.clear();
             self.bearer.clear();
             self.legacy.clear();
+            self.oauth_tokens.clear();
+            self.oauth.clear();
         }
     }
 }
@@ -109,6 +116,72 @@ pub fn remember_bearer(
     });
 }
 
+/// Keeps a fully verified OAuth access token (its text, claims and facts) in this thread's
+/// front cache.
+pub fn remember_oauth(
+    verifier: &Verifier,
+    token_text: &str,
+    claims: &AccessClaims,
+    facts: &Arc<OAuthTokenFacts>,
+) {
+    let capacity = verifier.config.thread_cache_capacity;
+    with_local(verifier, |local| {
+        if facts.epoch != local.epoch || capacity == 0 {
+            return;
+        }
+        if local.oauth_tokens.len() >= capacity {
+            local.oauth_tokens.clear();
+        }
+        if !local.oauth_tokens.contains_key(token_text) {
+            local.oauth_tokens.insert(token_text.into(), claims.clone());
+        }
+        if local.oauth.len() >= capacity {
+            local.oauth.clear();
+        }
+        local.oauth.entry(key_of(claims)).or_insert_with(|| Entry {
+            facts: facts.clone(),
+            headers: None,
+        });
+    });
+}
+
+/// Answers an OAuth access token the thread verified before, or `None`.
+fn answer_oauth(
+    verifier: &Verifier,
+    request: &VerifyRequest<'_>,
+    token_text: &str,
+    now: time::OffsetDateTime,
+) -> Option<(Response, AuthMethod)> {
+    with_local(verifier, |local| {
+        let claims = local.oauth_tokens.get(token_text)?;
+        if claims.expires_at <= now.unix_timestamp() {
+            return None;
+        }
+        let entry = local.oauth.get_mut(&key_of(claims))?;
+        let facts = &entry.facts;
+        if !facts.admits(claims) {
+            return None;
+        }
+        let position = match &facts.facts.user {
+            Some(user) => {
+                let membership =
+                    decide::oauth_user(&user.email, &facts.facts.memberships, &request.path)
+                        .ok()?;
+                Some(facts.identity.position(membership)?)
+            }
+            None => {
+                decide::oauth_application(&request.path).ok()?;
+                None
+            }
+        };
+        let method = facts.identity.auth_method;
+        let headers = entry
+            .headers
+            .get_or_insert_with(|| LocalHeaders::copy_of(&facts.identity));
+        Some((allowed(headers.map(position)), method))
+    })
+}
+
 /// Keeps a fully verified legacy header's facts (by its keyed digest) in this thread's front
 /// cache.
 pub fn remember_legacy(verifier: &Verifier, facts: &Arc<LegacyFacts>) {
@@ -145,6 +218,12 @@ pub fn answer(verifier: &Verifier, request: &VerifyRequest<'_>) -> Option<(Respo
     let source_ip = request.source_ip_text(&mut ip_buffer);
     let ip_key = || source_ip.map(|ip| ThrottleKey::SourceIp(ip.to_owned()));
     match request.credential {
+        Credential::Bearer(token_text) if is_access_token(token_text) => {
+            if throttling && verifier.throttle.is_blocked(&Vec::from_iter(ip_key()), now) {
+                return None;
+            }
+            answer_oauth(verifier, request, token_text, now)
+        }
         Credential::Bearer(token_text) => {
             let user_context = request.user_context.context().ok()?;
             if throttling && verifier.throttle.is_blocked(&Vec::from_iter(ip_key()), now) {
@@ -179,7 +258,7 @@ pub fn answer(verifier: &Verifier, request: &VerifyRequest<'_>) -> Option<(Respo
                 let headers = entry
                     .headers
                     .get_or_insert_with(|| LocalHeaders::copy_of(&facts.identity));
-                Some(allowed(headers.map(position)))
+                Some(allowed(headers.map(Some(position))))
             })?;
             Some((response, AuthMethod::ApiUserToken))
         }
@@ -213,7 +292,7 @@ pub fn answer(verifier: &Verifier, request: &VerifyRequest<'_>) -> Option<(Respo
                 let headers = entry
                     .headers
                     .get_or_insert_with(|| LocalHeaders::copy_of(identity));
-                let mut response = allowed(headers.map(position));
+                let mut response = allowed(headers.map(Some(position)));
                 facts.extras.apply(response.headers_mut());
                 Some((response, method))
             })

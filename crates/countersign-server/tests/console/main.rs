@@ -8,5 +8,6 @@ mod browser;
 mod browser_credentials;
 mod credentials;
 mod directory;
+mod oauth;
 mod session;
 mod support;

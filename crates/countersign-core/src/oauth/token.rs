@@ -1,0 +1,235 @@
+//! OAuth access tokens: like session tokens, a versioned binary payload authenticated with
+//! HMAC-SHA256 under a server signing key, rendered as `cso_` + base64url. The payload names
+//! only identities (token, integrator key, user, token family), how the token was obtained, its
+//! scopes and its issue and expiry times; every authorization fact is re-read from the directory
+//! on each request. Its first byte differs from a session token's, so neither can pass as the
+//! other.
+
+use super::{AccessKind, Scopes};
+use crate::ids::{IntegratorKeyId, OAuthFamilyId, OAuthTokenId, UserId};
+pub use crate::token::TokenError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use uuid::Uuid;
+
+/// The prefix of every OAuth access token.
+pub const ACCESS_TOKEN_PREFIX: &str = "cso_";
+/// Longest accepted token text; anything longer is refused before decoding.
+pub const MAX_TOKEN_LEN: usize = 512;
+
+const VERSION: u8 = 0xA1;
+const PAYLOAD_LEN: usize = 1 + 4 + 16 * 4 + 1 + 1 + 8 + 8;
+const MAC_LEN: usize = 32;
+
+/// What an OAuth access token asserts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// A unique id of this token.
+    pub token_id: OAuthTokenId,
+    /// The integrator key (OAuth client) it was issued to.
+    pub integrator_key_id: IntegratorKeyId,
+    /// The user it acts for; `None` for an application token.
+    pub user_id: Option<UserId>,
+    /// The family of an Authorization Code Grant token (ended as a whole on reuse).
+    pub family_id: Option<OAuthFamilyId>,
+    /// How it was obtained.
+    pub kind: AccessKind,
+    /// The scopes granted.
+    pub scopes: Scopes,
+    /// Issue time, Unix seconds.
+    pub issued_at: i64,
+    /// Expiry time, Unix seconds.
+    pub expires_at: i64,
+}
+
+fn mac(secret: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
+    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
+    mac.update(payload);
+    mac.finalize().into_bytes().into()
+}
+
+/// Signs claims under signing key `kid`, returning the token text.
+pub fn sign(claims: &AccessClaims, kid: u32, secret: &[u8]) -> String {
+    let mut buffer = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
+    buffer.push(VERSION);
+    buffer.extend_from_slice(&kid.to_be_bytes());
+    for id in [
+        claims.token_id.0,
+        claims.integrator_key_id.0,
+        claims.user_id.map_or(Uuid::nil(), |user| user.0),
+        claims.family_id.map_or(Uuid::nil(), |family| family.0),
+    ] {
+        buffer.extend_from_slice(id.as_bytes());
+    }
+    buffer.push(claims.kind.byte());
+    buffer.push(claims.scopes.byte());
+    buffer.extend_from_slice(&claims.issued_at.to_be_bytes());
+    buffer.extend_from_slice(&claims.expires_at.to_be_bytes());
+    let tag = mac(secret, &buffer);
+    buffer.extend_from_slice(&tag);
+    let mut text =
+        String::with_capacity(ACCESS_TOKEN_PREFIX.len() + (buffer.len() * 4).div_ceil(3));
+    text.push_str(ACCESS_TOKEN_PREFIX);
+    URL_SAFE_NO_PAD.encode_string(&buffer, &mut text);
+    text
+}
+
+/// Whether `text` is meant as an OAuth access token (its prefix), before any verification.
+pub fn is_access_token(text: &str) -> bool {
+    text.starts_with(ACCESS_TOKEN_PREFIX)
+}
+
+/// Verifies a token's format, signature and expiry at `now` (Unix seconds).
+///
+/// `secret_for` returns the signing secret of a key id, if known.
+///
+/// # Errors
+/// Returns why the token is refused; a payload whose parts contradict each other (an
+/// application token naming a user, a user token naming none) is `Malformed`.
+pub fn verify<'a>(
+    token: &str,
+    now: i64,
+    secret_for: impl FnOnce(u32) -> Option<&'a [u8]>,
+) -> Result<AccessClaims, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::Malformed);
+    }
+    let body = token
+        .strip_prefix(ACCESS_TOKEN_PREFIX)
+        .ok_or(TokenError::Malformed)?;
+    let mut raw = [0u8; PAYLOAD_LEN + MAC_LEN];
+    let decoded = URL_SAFE_NO_PAD
+        .decode_slice(body.as_bytes(), &mut raw)
+        .map_err(|_| TokenError::Malformed)?;
+    if decoded != raw.len() || raw[0] != VERSION {
+        return Err(TokenError::Malformed);
+    }
+    let (payload, tag) = raw.split_at(PAYLOAD_LEN);
+    let kid = u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]]);
+    let secret = secret_for(kid).ok_or(TokenError::UnknownKey)?;
+    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    let mut check = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
+    check.update(payload);
+    check
+        .verify_slice(tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    let uuid_at = |offset: usize| {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&payload[offset..offset + 16]);
+        Uuid::from_bytes(bytes)
+    };
+    let int_at = |offset: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&payload[offset..offset + 8]);
+        i64::from_be_bytes(bytes)
+    };
+    let kind = AccessKind::from_byte(payload[69]).ok_or(TokenError::Malformed)?;
+    let user = uuid_at(37);
+    let user_id = (!user.is_nil()).then_some(UserId(user));
+    if (kind == AccessKind::Application) != user_id.is_none() {
+        return Err(TokenError::Malformed);
+    }
+    let family = uuid_at(53);
+    let claims = AccessClaims {
+        token_id: OAuthTokenId(uuid_at(5)),
+        integrator_key_id: IntegratorKeyId(uuid_at(21)),
+        user_id,
+        family_id: (!family.is_nil()).then_some(OAuthFamilyId(family)),
+        kind,
+        scopes: Scopes(payload[70] & 0x0f),
+        issued_at: int_at(71),
+        expires_at: int_at(79),
+    };
+    if claims.expires_at <= now {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn claims(kind: AccessKind) -> AccessClaims {
+        AccessClaims {
+            token_id: OAuthTokenId(Uuid::from_u128(1)),
+            integrator_key_id: IntegratorKeyId(Uuid::from_u128(2)),
+            user_id: (kind != AccessKind::Application).then_some(UserId(Uuid::from_u128(3))),
+            family_id: (kind == AccessKind::Code).then_some(OAuthFamilyId(Uuid::from_u128(4))),
+            kind,
+            scopes: Scopes::SIGNATURE.with(Scopes::IMPERSONATION),
+            issued_at: 1_000,
+            expires_at: 4_600,
+        }
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for kind in [AccessKind::Jwt, AccessKind::Code, AccessKind::Application] {
+            let token = sign(&claims(kind), 7, b"secret");
+            assert!(is_access_token(&token));
+            assert!(token.len() < MAX_TOKEN_LEN);
+            let verified = verify(&token, 2_000, |kid| (kid == 7).then_some(&b"secret"[..]));
+            assert_eq!(verified, Ok(claims(kind)));
+        }
+    }
+
+    #[test]
+    fn expired_or_foreign_tokens_are_refused() {
+        let token = sign(&claims(AccessKind::Jwt), 7, b"secret");
+        assert_eq!(
+            verify(&token, 4_600, |_| Some(&b"secret"[..])),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            verify(&token, 2_000, |_| Some(&b"other"[..])),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(verify(&token, 2_000, |_| None), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn a_session_token_is_not_an_access_token() {
+        let session = crate::token::sign(
+            &crate::token::SessionClaims {
+                session_id: crate::ids::SessionId(Uuid::from_u128(1)),
+                api_user_id: crate::ids::ApiUserId(Uuid::from_u128(2)),
+                key_id: crate::ids::ApiKeyId(Uuid::from_u128(3)),
+                user_id: UserId(Uuid::from_u128(4)),
+                issued_at: 1_000,
+                expires_at: 4_600,
+            },
+            7,
+            b"secret",
+        );
+        let disguised = session.replacen("cst_", ACCESS_TOKEN_PREFIX, 1);
+        assert_eq!(
+            verify(&disguised, 2_000, |_| Some(&b"secret"[..])),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_tampering_is_refused(position in 4usize..170, replacement in 0u8..64) {
+            let token = sign(&claims(AccessKind::Code), 7, b"secret");
+            prop_assume!(position < token.len());
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut bytes = token.into_bytes();
+            let new = alphabet[replacement as usize];
+            prop_assume!(bytes[position] != new);
+            bytes[position] = new;
+            let tampered = String::from_utf8(bytes).expect("ascii");
+            prop_assert!(verify(&tampered, 2_000, |_| Some(&b"secret"[..])).is_err());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,600}") {
+            let _ = verify(&text, 0, |_| Some(&b"secret"[..]));
+        }
+    }
+}
