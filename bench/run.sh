@@ -24,7 +24,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build --release -q -p countersign-cli -p countersign-bench
-bin=target/release
+bin="${CARGO_TARGET_DIR:-target}/release"
 work="$(mktemp -d)"
 cleanup() { kill "${ceiling_pid:-}" "${server_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
