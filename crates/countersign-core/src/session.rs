@@ -176,6 +176,19 @@ mod tests {
         ));
     }
 
+    fn key_record(id: u128) -> ApiKeyRecord {
+        ApiKeyRecord {
+            id: ApiKeyId(Uuid::from_u128(id)),
+            digest: String::new(),
+            valid_until: None,
+            created_at: NOW,
+            first_used_at: None,
+            last_used_at: None,
+            last_used_ip: None,
+            retire_after_silence_minutes: None,
+        }
+    }
+
     #[test]
     fn a_session_ends_with_revocation_expiry_or_its_key() {
         let keys = [
@@ -230,11 +243,7 @@ mod tests {
 
     #[test]
     fn an_end_refuses_the_sessions_it_covers_issued_before_it() {
-        let keys = [ApiKeyRecord {
-            id: ApiKeyId(Uuid::from_u128(10)),
-            digest: String::new(),
-            valid_until: None,
-        }];
+        let keys = [key_record(10)];
         let bot = api_user(Scope::Organization);
         let issued = NOW.unix_timestamp();
         let end = |api_user: Option<u128>, key: Option<u128>, at: i64| SessionEnd {
@@ -293,7 +302,7 @@ mod tests {
             key in 10u128..13,
         ) {
             let keys: Vec<ApiKeyRecord> = (10u128..13)
-                .map(|id| ApiKeyRecord { id: ApiKeyId(Uuid::from_u128(id)), digest: String::new(), valid_until: None })
+                .map(key_record)
                 .collect();
             let base = NOW.unix_timestamp();
             let ends: Vec<SessionEnd> = ends
