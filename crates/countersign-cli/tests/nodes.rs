@@ -248,8 +248,10 @@ impl Cluster {
             .to_pkcs1_der()
             .unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        // The nodes run with the default public URL, whose host:port is the OAuth host name.
-        let claims = json!({"iss": key["key"], "sub": user, "aud": "127.0.0.1:8080", "iat": now,
+        // Without --public-url a node's public URL is its own address; its host:port is the
+        // OAuth host name.
+        let audience = self.a.base.trim_start_matches("http://");
+        let claims = json!({"iss": key["key"], "sub": user, "aud": audience, "iat": now,
             "exp": now + 3600, "scope": "signature impersonation"});
         let assertion = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),

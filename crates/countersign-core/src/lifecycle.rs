@@ -565,6 +565,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn warning_days_read_back_what_was_stored(marks in proptest::collection::vec(1i64..=365, 0..10)) {
+            let policy = Policy { expiry_warning_days: marks.clone(), ..Policy::default() };
+            proptest::prop_assert_eq!(Policy::parse_warning_days(&policy.warning_days_text()), Some(marks));
+        }
+
+        #[test]
+        fn reading_warning_days_never_panics(text in ".{0,64}") {
+            let _ = Policy::parse_warning_days(&text);
+        }
+
+        #[test]
+        fn every_ipv4_mapped_address_is_judged_like_its_ipv4(octets in proptest::array::uniform4(0u8..)) {
+            let v4 = std::net::Ipv4Addr::from(octets);
+            proptest::prop_assert_eq!(
+                is_forbidden_address(std::net::IpAddr::V6(v4.to_ipv6_mapped())),
+                is_forbidden_address(std::net::IpAddr::V4(v4))
+            );
+        }
+    }
+
     #[test]
     fn private_addresses_are_forbidden() {
         for text in [

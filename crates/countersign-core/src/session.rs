@@ -176,6 +176,7 @@ mod tests {
         ));
     }
 
+    /// An active key, never used.
     fn key_record(id: u128) -> ApiKeyRecord {
         ApiKeyRecord {
             id: ApiKeyId(Uuid::from_u128(id)),

@@ -464,6 +464,8 @@ impl IntoResponse for ConsoleError {
                                 "then sign in again. Nothing was changed." }
                             p { "You can still see what was done in your name, and end the sessions acting as you: "
                                 a href="/console/me/activity" { "My activity" } "." }
+                            p { "You can still review and withdraw the integrations you allowed to act for you under "
+                                a href="/console/consents" { "Your consents" } "." }
                         },
                     ),
                 );
