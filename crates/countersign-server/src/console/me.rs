@@ -108,7 +108,7 @@ pub async fn activity_page(
                                     td data-label="Time" { (when_html(event.at)) }
                                     td data-label="Action" { code.action { (event.action) }
                                         @if let Some(detail) = &event.detail { br; span.hint.wrap { (detail) } } }
-                                    td data-label="How" { (via_label(via)) }
+                                    td data-label="How" { (via_label(via, &event.action)) }
                                     td data-label="By" { span.wrap { (event.actor) } }
                                     td data-label="Source IP" { (event.source_ip.as_deref().unwrap_or("—")) }
                                     td data-label="Outcome" { span class=(format!("status status-{}", event.outcome.as_str())) { (event.outcome.as_str()) } }
@@ -137,10 +137,13 @@ pub async fn activity_page(
     Ok(layout::html(StatusCode::OK, markup))
 }
 
-fn via_label(via: Via) -> &'static str {
+/// How an event was done, for people: OAuth actions (SPEC §12) are `admin` on the wire, the
+/// only other value SPEC §14 names, but say what they are here.
+fn via_label(via: Via, action: &str) -> &'static str {
     match via {
         Via::ApiUserToken => "API user session",
         Via::LegacyHeaderSobo => "On behalf of (legacy header)",
+        Via::Admin if action.starts_with("oauth.") => "OAuth (DocuSign)",
         Via::Admin => "Account change",
     }
 }

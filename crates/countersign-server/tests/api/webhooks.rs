@@ -85,6 +85,17 @@ async fn until(app: &TestApp, check: impl Fn() -> bool) -> bool {
     .await
 }
 
+/// Waits until attempt `attempt` of the webhook's delivery is queued.
+async fn retry_queued(app: &TestApp, webhook: &str, attempt: i64) -> bool {
+    app.eventually(Wait::from_secs(10), || async {
+        deliveries(app, webhook)
+            .await
+            .iter()
+            .any(|d| d["attempt"] == attempt && d["outcome"] == "pending")
+    })
+    .await
+}
+
 async fn received_at_least(app: &TestApp, receiver: &WebhookReceiver, count: usize) -> bool {
     app.eventually(Wait::from_secs(10), || async {
         receiver.received().len() >= count
@@ -290,9 +301,12 @@ async fn a_failing_receiver_is_retried_with_back_off_until_it_succeeds() {
     let (id, _) = api_user(&app, "flaky-bot", Duration::days(100)).await;
     revoke(&app, &id).await;
     assert!(received_at_least(&app, &receiver, 1).await);
-    // The first retry waits one second of the server's time, the second two.
+    // The first retry waits one second of the server's time, the second two; the clock moves
+    // only once the failure is recorded and the retry queued.
+    assert!(retry_queued(&app, &webhook, 2).await);
     app.advance(Duration::seconds(1));
     assert!(received_at_least(&app, &receiver, 2).await);
+    assert!(retry_queued(&app, &webhook, 3).await);
     app.advance(Duration::seconds(2));
     assert!(received_at_least(&app, &receiver, 3).await);
     let received = receiver.received();
