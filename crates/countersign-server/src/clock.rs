@@ -3,6 +3,14 @@
 use std::sync::Mutex;
 use time::OffsetDateTime;
 
+/// Formats a time as RFC 3339, whole seconds (every JSON answer and webhook body).
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time.

@@ -3,7 +3,7 @@
 //! the operations that cause them (revoke, rotate) and by the lifecycle checks (expiry
 //! warnings, expiry, sunsets, and revocations a stopped node did not get to record).
 
-use crate::admin::rfc3339;
+use crate::clock::rfc3339;
 use countersign_core::api_user::ApiUser;
 use countersign_core::ids::{ApiKeyId, DeliveryId, OrganizationId};
 use countersign_core::webhook::EventType;

@@ -414,10 +414,4 @@ pub fn path_id<T>(
     parse(text).ok_or(AdminError::NotFound(entity))
 }
 
-/// Formats a time as RFC 3339.
-pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.replace_nanosecond(0)
-        .unwrap_or(at)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::clock::rfc3339;

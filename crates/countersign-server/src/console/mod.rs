@@ -15,6 +15,7 @@ pub mod consents;
 pub mod credentials;
 pub mod directory;
 pub mod environments;
+mod handover;
 pub mod integrator_keys;
 pub mod layout;
 mod me;

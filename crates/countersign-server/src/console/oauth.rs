@@ -26,8 +26,7 @@ use countersign_core::oauth::{self, AccessKind, IMPLICIT_TOKEN_SECONDS};
 use countersign_store::AuditOutcome;
 use maud::{Markup, html};
 
-/// Where the console continues an authorization request.
-pub const AUTHORIZE_PATH: &str = "/console/oauth/authorize";
+pub use super::handover::{AUTHORIZE_PATH, continue_page};
 
 fn refusal_page(message: &str) -> Response {
     layout::html(
@@ -54,30 +53,6 @@ fn found(location: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// A page that moves on to `target` (same site) by itself, with a link for when it does not.
-pub fn continue_page(title: &str, page_id: &str, target: &str) -> Response {
-    let markup = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
-                meta http-equiv="refresh" content=(format!("0; url={target}"));
-                title { (title) " · countersign" }
-                link rel="stylesheet" href="/console/static/console.css";
-            }
-            body data-page=(page_id) {
-                main #main.narrow {
-                    h1 { (title) }
-                    p { a.button.primary #continue href=(target) { "Continue" } }
-                }
-            }
-        }
-    };
-    layout::html(StatusCode::OK, markup)
 }
 
 /// The query's parameters; `None` when one is repeated or not UTF-8.

@@ -283,8 +283,8 @@ pub struct SignInQuery {
 pub fn return_path(text: Option<&str>) -> Option<&str> {
     text.filter(|path| {
         path.len() <= 8 * 1024
-            && path.starts_with(super::oauth::AUTHORIZE_PATH)
-            && path[super::oauth::AUTHORIZE_PATH.len()..].starts_with('?')
+            && path.starts_with(super::handover::AUTHORIZE_PATH)
+            && path[super::handover::AUTHORIZE_PATH.len()..].starts_with('?')
             && path.bytes().all(|b| b.is_ascii_graphic())
     })
 }
@@ -393,7 +393,7 @@ pub async fn sign_in(
             // redirect after this form could not reach the application's site (the page's
             // form-action is 'self').
             let mut response = match return_to {
-                Some(path) => super::oauth::continue_page("Signed in", "signed-in", path),
+                Some(path) => super::handover::continue_page("Signed in", "signed-in", path),
                 None => see_other("/console/api-users"),
             };
             let headers = response.headers_mut();
