@@ -18,6 +18,7 @@ pub mod names;
 pub mod oauth;
 pub mod secret;
 pub mod session;
+mod signed;
 pub mod token;
 pub mod uri;
 pub mod webhook;

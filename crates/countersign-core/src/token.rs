@@ -6,11 +6,7 @@
 //! directory no longer grants is frozen into a token.
 
 use crate::ids::{ApiKeyId, ApiUserId, SessionId, UserId};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use uuid::Uuid;
+use crate::signed::{self, FIELDS_AT, Writer};
 
 /// The prefix of every session token.
 pub const TOKEN_PREFIX: &str = "cst_";
@@ -18,8 +14,7 @@ pub const TOKEN_PREFIX: &str = "cst_";
 pub const MAX_TOKEN_LEN: usize = 512;
 
 const VERSION: u8 = 1;
-const PAYLOAD_LEN: usize = 1 + 4 + 16 * 4 + 8 + 8;
-const MAC_LEN: usize = 32;
+const PAYLOAD_LEN: usize = FIELDS_AT + 16 * 4 + 8 + 8;
 
 /// What a session token asserts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,25 +52,15 @@ pub enum TokenError {
 
 /// Signs claims under signing key `kid`, returning the token text.
 pub fn sign(claims: &SessionClaims, kid: u32, secret: &[u8]) -> String {
-    let mut buffer = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
-    buffer.push(VERSION);
-    buffer.extend_from_slice(&kid.to_be_bytes());
-    for id in [
-        claims.session_id.0,
-        claims.api_user_id.0,
-        claims.key_id.0,
-        claims.user_id.0,
-    ] {
-        buffer.extend_from_slice(id.as_bytes());
-    }
-    buffer.extend_from_slice(&claims.issued_at.to_be_bytes());
-    buffer.extend_from_slice(&claims.expires_at.to_be_bytes());
-    let mac = mac(secret, &buffer);
-    buffer.extend_from_slice(&mac);
-    let mut text = String::with_capacity(TOKEN_PREFIX.len() + (buffer.len() * 4).div_ceil(3));
-    text.push_str(TOKEN_PREFIX);
-    URL_SAFE_NO_PAD.encode_string(&buffer, &mut text);
-    text
+    let mut payload = Writer::new(VERSION, kid);
+    payload
+        .uuid(claims.session_id.0)
+        .uuid(claims.api_user_id.0)
+        .uuid(claims.key_id.0)
+        .uuid(claims.user_id.0)
+        .int(claims.issued_at)
+        .int(claims.expires_at);
+    payload.sign(TOKEN_PREFIX, secret)
 }
 
 /// Verifies a token's format, signature and expiry at `now` (Unix seconds).
@@ -89,45 +74,21 @@ pub fn verify<'a>(
     now: i64,
     secret_for: impl FnOnce(u32) -> Option<&'a [u8]>,
 ) -> Result<SessionClaims, TokenError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(TokenError::Malformed);
-    }
-    let body = token
-        .strip_prefix(TOKEN_PREFIX)
-        .ok_or(TokenError::Malformed)?;
-    let mut raw = [0u8; PAYLOAD_LEN + MAC_LEN];
-    let decoded = URL_SAFE_NO_PAD
-        .decode_slice(body.as_bytes(), &mut raw)
-        .map_err(|_| TokenError::Malformed)?;
-    if decoded != raw.len() || raw[0] != VERSION {
-        return Err(TokenError::Malformed);
-    }
-    let (payload, tag) = raw.split_at(PAYLOAD_LEN);
-    let kid = u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]]);
-    let secret = secret_for(kid).ok_or(TokenError::UnknownKey)?;
-    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
-    let mut check = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
-    check.update(payload);
-    check
-        .verify_slice(tag)
-        .map_err(|_| TokenError::BadSignature)?;
-    let uuid_at = |offset: usize| {
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&payload[offset..offset + 16]);
-        Uuid::from_bytes(bytes)
-    };
-    let int_at = |offset: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&payload[offset..offset + 8]);
-        i64::from_be_bytes(bytes)
-    };
+    let fields = signed::open(
+        token,
+        TOKEN_PREFIX,
+        MAX_TOKEN_LEN,
+        VERSION,
+        PAYLOAD_LEN,
+        secret_for,
+    )?;
     let claims = SessionClaims {
-        session_id: SessionId(uuid_at(5)),
-        api_user_id: ApiUserId(uuid_at(21)),
-        key_id: ApiKeyId(uuid_at(37)),
-        user_id: UserId(uuid_at(53)),
-        issued_at: int_at(69),
-        expires_at: int_at(77),
+        session_id: SessionId(fields.uuid(FIELDS_AT)),
+        api_user_id: ApiUserId(fields.uuid(FIELDS_AT + 16)),
+        key_id: ApiKeyId(fields.uuid(FIELDS_AT + 32)),
+        user_id: UserId(fields.uuid(FIELDS_AT + 48)),
+        issued_at: fields.int(FIELDS_AT + 64),
+        expires_at: fields.int(FIELDS_AT + 72),
     };
     if claims.expires_at <= now {
         return Err(TokenError::Expired);
@@ -135,17 +96,11 @@ pub fn verify<'a>(
     Ok(claims)
 }
 
-fn mac(secret: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
-    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
-    mac.update(payload);
-    mac.finalize().into_bytes().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use uuid::Uuid;
 
     fn claims() -> SessionClaims {
         SessionClaims {
@@ -164,6 +119,17 @@ mod tests {
         assert!(token.starts_with(TOKEN_PREFIX));
         let verified = verify(&token, 2_000, |kid| (kid == 7).then_some(&b"secret"[..]));
         assert_eq!(verified, Ok(claims()));
+    }
+
+    #[test]
+    fn the_token_layout_is_stable_so_issued_tokens_survive_an_upgrade() {
+        // version 1, key id, four ids, issue and expiry time, HMAC-SHA256 (computed apart).
+        let known = "cst_AQAAAAcAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAgAAAAAAAAAAAAAAAAAAAAMAAAAAAAAAAAAAAAAAAAAEAAAAAAAAA-gAAAAAAAAR-CLU0uaMq-KuKstYysckTXiAAyz2ldU8A76Up7kLyDLM";
+        assert_eq!(sign(&claims(), 7, b"secret"), known);
+        assert_eq!(
+            verify(known, 2_000, |kid| (kid == 7).then_some(&b"secret"[..])),
+            Ok(claims())
+        );
     }
 
     #[test]

@@ -7,11 +7,8 @@
 
 use super::{AccessKind, Scopes};
 use crate::ids::{IntegratorKeyId, OAuthFamilyId, OAuthTokenId, UserId};
+use crate::signed::{self, FIELDS_AT, Writer};
 pub use crate::token::TokenError;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use uuid::Uuid;
 
 /// The prefix of every OAuth access token.
@@ -20,8 +17,7 @@ pub const ACCESS_TOKEN_PREFIX: &str = "cso_";
 pub const MAX_TOKEN_LEN: usize = 512;
 
 const VERSION: u8 = 0xA1;
-const PAYLOAD_LEN: usize = 1 + 4 + 16 * 4 + 1 + 1 + 8 + 8;
-const MAC_LEN: usize = 32;
+const PAYLOAD_LEN: usize = FIELDS_AT + 16 * 4 + 1 + 1 + 8 + 8;
 
 /// What an OAuth access token asserts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,37 +40,19 @@ pub struct AccessClaims {
     pub expires_at: i64,
 }
 
-fn mac(secret: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
-    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
-    mac.update(payload);
-    mac.finalize().into_bytes().into()
-}
-
 /// Signs claims under signing key `kid`, returning the token text.
 pub fn sign(claims: &AccessClaims, kid: u32, secret: &[u8]) -> String {
-    let mut buffer = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
-    buffer.push(VERSION);
-    buffer.extend_from_slice(&kid.to_be_bytes());
-    for id in [
-        claims.token_id.0,
-        claims.integrator_key_id.0,
-        claims.user_id.map_or(Uuid::nil(), |user| user.0),
-        claims.family_id.map_or(Uuid::nil(), |family| family.0),
-    ] {
-        buffer.extend_from_slice(id.as_bytes());
-    }
-    buffer.push(claims.kind.byte());
-    buffer.push(claims.scopes.byte());
-    buffer.extend_from_slice(&claims.issued_at.to_be_bytes());
-    buffer.extend_from_slice(&claims.expires_at.to_be_bytes());
-    let tag = mac(secret, &buffer);
-    buffer.extend_from_slice(&tag);
-    let mut text =
-        String::with_capacity(ACCESS_TOKEN_PREFIX.len() + (buffer.len() * 4).div_ceil(3));
-    text.push_str(ACCESS_TOKEN_PREFIX);
-    URL_SAFE_NO_PAD.encode_string(&buffer, &mut text);
-    text
+    let mut payload = Writer::new(VERSION, kid);
+    payload
+        .uuid(claims.token_id.0)
+        .uuid(claims.integrator_key_id.0)
+        .uuid(claims.user_id.map_or(Uuid::nil(), |user| user.0))
+        .uuid(claims.family_id.map_or(Uuid::nil(), |family| family.0))
+        .byte(claims.kind.byte())
+        .byte(claims.scopes.byte())
+        .int(claims.issued_at)
+        .int(claims.expires_at);
+    payload.sign(ACCESS_TOKEN_PREFIX, secret)
 }
 
 /// Whether `text` is meant as an OAuth access token (its prefix), before any verification.
@@ -94,54 +72,30 @@ pub fn verify<'a>(
     now: i64,
     secret_for: impl FnOnce(u32) -> Option<&'a [u8]>,
 ) -> Result<AccessClaims, TokenError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(TokenError::Malformed);
-    }
-    let body = token
-        .strip_prefix(ACCESS_TOKEN_PREFIX)
-        .ok_or(TokenError::Malformed)?;
-    let mut raw = [0u8; PAYLOAD_LEN + MAC_LEN];
-    let decoded = URL_SAFE_NO_PAD
-        .decode_slice(body.as_bytes(), &mut raw)
-        .map_err(|_| TokenError::Malformed)?;
-    if decoded != raw.len() || raw[0] != VERSION {
-        return Err(TokenError::Malformed);
-    }
-    let (payload, tag) = raw.split_at(PAYLOAD_LEN);
-    let kid = u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]]);
-    let secret = secret_for(kid).ok_or(TokenError::UnknownKey)?;
-    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
-    let mut check = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
-    check.update(payload);
-    check
-        .verify_slice(tag)
-        .map_err(|_| TokenError::BadSignature)?;
-    let uuid_at = |offset: usize| {
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&payload[offset..offset + 16]);
-        Uuid::from_bytes(bytes)
-    };
-    let int_at = |offset: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&payload[offset..offset + 8]);
-        i64::from_be_bytes(bytes)
-    };
-    let kind = AccessKind::from_byte(payload[69]).ok_or(TokenError::Malformed)?;
-    let user = uuid_at(37);
+    let fields = signed::open(
+        token,
+        ACCESS_TOKEN_PREFIX,
+        MAX_TOKEN_LEN,
+        VERSION,
+        PAYLOAD_LEN,
+        secret_for,
+    )?;
+    let kind = AccessKind::from_byte(fields.byte(FIELDS_AT + 64)).ok_or(TokenError::Malformed)?;
+    let user = fields.uuid(FIELDS_AT + 32);
     let user_id = (!user.is_nil()).then_some(UserId(user));
     if (kind == AccessKind::Application) != user_id.is_none() {
         return Err(TokenError::Malformed);
     }
-    let family = uuid_at(53);
+    let family = fields.uuid(FIELDS_AT + 48);
     let claims = AccessClaims {
-        token_id: OAuthTokenId(uuid_at(5)),
-        integrator_key_id: IntegratorKeyId(uuid_at(21)),
+        token_id: OAuthTokenId(fields.uuid(FIELDS_AT)),
+        integrator_key_id: IntegratorKeyId(fields.uuid(FIELDS_AT + 16)),
         user_id,
         family_id: (!family.is_nil()).then_some(OAuthFamilyId(family)),
         kind,
-        scopes: Scopes(payload[70] & 0x0f),
-        issued_at: int_at(71),
-        expires_at: int_at(79),
+        scopes: Scopes(fields.byte(FIELDS_AT + 65) & 0x0f),
+        issued_at: fields.int(FIELDS_AT + 66),
+        expires_at: fields.int(FIELDS_AT + 74),
     };
     if claims.expires_at <= now {
         return Err(TokenError::Expired);
