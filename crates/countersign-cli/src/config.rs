@@ -106,6 +106,7 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
         }
         None => FileConfig::default(),
     };
+    apply_server_environment(&mut config, |name| std::env::var(name).ok())?;
     if let Some(url) = &overrides.database_url {
         config.database_url.clone_from(url);
     }
@@ -151,6 +152,86 @@ pub fn load(overrides: &Overrides) -> Result<FileConfig> {
     Ok(config)
 }
 
+/// The `server.*` keys set by their own flag (and its variable) rather than by
+/// [`server_variable`].
+const SERVER_KEYS_WITH_FLAGS: [&str; 1] = ["server.public_url"];
+
+/// The environment variable of a `server.*` key: `COUNTERSIGN_` and its dotted path in capitals
+/// with `_` for `.` (`server.throttle.name_failures` → `COUNTERSIGN_SERVER_THROTTLE_NAME_FAILURES`).
+/// `None` for a key with a flag of its own (its variable is the flag's).
+pub fn server_variable(path: &str) -> Option<String> {
+    (path.starts_with("server.") && !SERVER_KEYS_WITH_FLAGS.contains(&path)).then(|| {
+        format!(
+            "COUNTERSIGN_{}",
+            path.replace('.', "_").to_ascii_uppercase()
+        )
+    })
+}
+
+/// Every leaf key under `server` (dotted, tables excluded), unset options included.
+pub fn server_leaf_paths(config: &FileConfig) -> Vec<String> {
+    fn walk(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        if let serde_json::Value::Object(map) = value {
+            for (key, child) in map {
+                let path = format!("{prefix}.{key}");
+                if child.is_object() {
+                    walk(child, &path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(tree) = serde_json::to_value(&config.server) {
+        walk(&tree, "server", &mut out);
+    }
+    out
+}
+
+/// Applies `COUNTERSIGN_SERVER_*` variables (see [`server_variable`]) over the file's values. A
+/// text key takes the value as written; any other is read as a TOML value (`30`, `true`,
+/// `[7, 1]`). A value of the wrong type stops the start with the variable's name.
+fn apply_server_environment(
+    config: &mut FileConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
+    let mut tree = serde_json::to_value(&config.server).context("reading the configuration")?;
+    let mut changed = false;
+    for path in server_leaf_paths(config) {
+        let Some(variable) = server_variable(&path) else {
+            continue;
+        };
+        let Some(text) = lookup(&variable) else {
+            continue;
+        };
+        let mut slot = &mut tree;
+        for key in path.split('.').skip(1) {
+            slot = &mut slot[key];
+        }
+        *slot = match slot {
+            serde_json::Value::String(_) => serde_json::Value::String(text),
+            serde_json::Value::Null => toml_scalar(&text)
+                .filter(|value| !value.is_string())
+                .unwrap_or(serde_json::Value::String(text)),
+            _ => toml_scalar(&text)
+                .with_context(|| format!("{variable}: {text:?} is not a TOML value"))?,
+        };
+        changed = true;
+    }
+    if changed {
+        config.server = serde_json::from_value(tree)
+            .context("a COUNTERSIGN_SERVER_* variable holds a value of the wrong type")?;
+    }
+    Ok(())
+}
+
+/// `text` read as a TOML value (`30`, `1.5`, `true`, `["a"]`), as JSON.
+fn toml_scalar(text: &str) -> Option<serde_json::Value> {
+    let table: toml::Table = toml::from_str(&format!("value = {text}")).ok()?;
+    serde_json::to_value(table.get("value")?).ok()
+}
+
 /// The certificate and key to serve TLS with, when both are configured.
 ///
 /// # Errors
@@ -191,4 +272,65 @@ pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
 /// Masks the password in a database URL for display.
 pub fn mask_url(url: &str) -> String {
     countersign_store::redact_url(url)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(variables: &[(&str, &str)]) -> Result<FileConfig> {
+        let variables: HashMap<String, String> = variables
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut config = FileConfig::default();
+        apply_server_environment(&mut config, |name| variables.get(name).cloned())?;
+        Ok(config)
+    }
+
+    #[test]
+    fn every_server_key_is_set_by_its_own_variable() {
+        let config = with(&[
+            ("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES", "30"),
+            ("COUNTERSIGN_SERVER_THROTTLE_NAME_FAILURES", "3"),
+            (
+                "COUNTERSIGN_SERVER_FORWARD_AUTH_URI_HEADER",
+                "X-Forwarded-Uri",
+            ),
+            ("COUNTERSIGN_SERVER_PASSWORD_QUEUE", "7"),
+            ("COUNTERSIGN_SERVER_WEBHOOKS_ALLOW_HTTP", "true"),
+            ("COUNTERSIGN_SERVER_TRUST_FORWARDED_FOR", "true"),
+        ])
+        .unwrap();
+        assert_eq!(config.server.session_max_minutes, 30);
+        assert_eq!(config.server.throttle.name_failures, 3);
+        assert_eq!(
+            config.server.forward_auth.uri_header.as_deref(),
+            Some("X-Forwarded-Uri")
+        );
+        assert_eq!(config.server.password_queue, Some(7));
+        assert!(config.server.webhooks.allow_http);
+        assert!(config.server.trust_forwarded_for);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_variable() {
+        let error = with(&[("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES", "soon")]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES"),
+            "{error:#}"
+        );
+        assert!(with(&[("COUNTERSIGN_SERVER_TRUST_FORWARDED_FOR", "\"yes\"")]).is_err());
+    }
+
+    #[test]
+    fn variable_names_are_distinct_and_flags_keep_their_own() {
+        let paths = server_leaf_paths(&FileConfig::default());
+        let names: std::collections::BTreeSet<String> =
+            paths.iter().filter_map(|p| server_variable(p)).collect();
+        assert_eq!(names.len(), paths.len() - SERVER_KEYS_WITH_FLAGS.len());
+        assert_eq!(server_variable("server.public_url"), None);
+    }
 }

@@ -10,6 +10,12 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// What the commented line of an unset key that is not text shows.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("server.password_concurrency", "4"),
+    ("server.password_queue", "16"),
+];
+
 /// One line about every key, by dotted path.
 pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("listen", "Address the HTTP server listens on."),
@@ -212,6 +218,11 @@ fn variables() -> BTreeMap<String, String> {
         };
         found.insert(key, variable.to_string_lossy().into_owned());
     }
+    for path in crate::config::server_leaf_paths(&FileConfig::default()) {
+        if let Some(variable) = crate::config::server_variable(&path) {
+            found.entry(path).or_insert(variable);
+        }
+    }
     found
 }
 
@@ -332,7 +343,12 @@ pub fn defaults() -> String {
             }
             let key = path.rsplit('.').next().unwrap_or(path);
             if value.is_null() {
-                let _ = writeln!(out, "# Default: not set.\n# {key} = \"\"");
+                // A commented line to fill in, of the key's type.
+                let example = EXAMPLES
+                    .iter()
+                    .find(|(known, _)| *known == path)
+                    .map_or("\"\"", |(_, example)| example);
+                let _ = writeln!(out, "# Default: not set.\n# {key} = {example}");
             } else {
                 let _ = writeln!(out, "{key} = {}", toml_value(value));
             }

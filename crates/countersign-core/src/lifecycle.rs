@@ -333,8 +333,10 @@ pub fn report_line(
 
 /// Whether an address is one a webhook may not reach unless private addresses are allowed:
 /// loopback, private (RFC 1918), link-local, unique-local (fc00::/7), unspecified, and the
-/// same inside IPv4-mapped or IPv4-compatible IPv6 addresses; also shared (100.64/10),
-/// broadcast, documentation, benchmarking and multicast ranges, which no receiver lives in.
+/// same inside IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6 addresses; also shared
+/// (100.64/10), IETF protocol assignments (192.0.0/24), broadcast, documentation, benchmarking
+/// and multicast ranges, and local-use NAT64 and IPv4-translated IPv6, which no receiver lives
+/// in.
 pub fn is_forbidden_address(address: std::net::IpAddr) -> bool {
     use std::net::IpAddr;
     match address {
@@ -350,6 +352,7 @@ pub fn is_forbidden_address(address: std::net::IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
                 || a >= 240
         }
         IpAddr::V6(v6) => {
@@ -368,9 +371,18 @@ pub fn is_forbidden_address(address: std::net::IpAddr) -> bool {
                 }
                 return is_forbidden_address(IpAddr::V4(embedded));
             }
+            // 6to4 (2002::/16) carries an IPv4 address in its next 32 bits.
+            if segments[0] == 0x2002 {
+                let [a, b] = segments[1].to_be_bytes();
+                let [c, d] = segments[2].to_be_bytes();
+                return is_forbidden_address(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // Local-use NAT64 (64:ff9b:1::/48) and IPv4-translated (::ffff:0:a.b.c.d).
+                || segments[..3] == [0x64, 0xff9b, 1]
+                || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
                 || (segments[0] & 0xfe00) == 0xfc00
                 || (segments[0] & 0xffc0) == 0xfe80
                 || (segments[0] & 0xffc0) == 0xfec0
@@ -606,10 +618,20 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a00:1",
+            "2002:a9fe:a9fe::",
+            "2002:7f00:1::1",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:a00:1",
+            "192.0.0.8",
         ] {
             assert!(is_forbidden_address(text.parse().unwrap()), "{text}");
         }
-        for text in ["93.184.216.34", "2606:4700::1111", "::ffff:93.184.216.34"] {
+        for text in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "::ffff:93.184.216.34",
+            "2002:5db8:d822::1",
+        ] {
             assert!(!is_forbidden_address(text.parse().unwrap()), "{text}");
         }
     }

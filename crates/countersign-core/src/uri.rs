@@ -83,6 +83,9 @@ pub enum UriRefusal {
     /// An original-URI header was sent more than once.
     #[error("an original-URI header was sent more than once")]
     RepeatedHeader,
+    /// The configuration names the one original-URI header to trust, and the request has none.
+    #[error("the trusted original-URI header is missing")]
+    TrustedHeaderMissing,
 }
 
 /// What a request's original URI says about accounts.

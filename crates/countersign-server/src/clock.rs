@@ -11,6 +11,17 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Parses an RFC 3339 time given by a client, in UTC with whole seconds; `None` when it is not
+/// one, or when its instant in UTC falls outside the years 1–9999 (`9999-12-31T23:59:59-01:00`
+/// is a valid RFC 3339 text whose instant no store column, HTTP date or formatter can hold).
+pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    let at = OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()?
+        .checked_to_offset(time::UtcOffset::UTC)?;
+    let at = at.replace_nanosecond(0).unwrap_or(at);
+    (1..=9999).contains(&at.year()).then_some(at)
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time.
@@ -54,5 +65,31 @@ impl Clock for ManualClock {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_times_are_read_in_utc_and_refused_outside_the_years_1_to_9999() {
+        let at = parse_rfc3339("2030-01-02T03:04:05.678+02:00").map(rfc3339);
+        assert_eq!(at.as_deref(), Some("2030-01-02T01:04:05Z"));
+        assert_eq!(
+            parse_rfc3339("9999-12-31T22:59:59-01:00")
+                .map(rfc3339)
+                .as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        for outside in [
+            "9999-12-31T23:59:59-01:00",
+            "0000-01-01T00:00:00Z",
+            "0001-01-01T00:30:00+01:00",
+            "not a time",
+            "",
+        ] {
+            assert_eq!(parse_rfc3339(outside), None, "{outside}");
+        }
     }
 }

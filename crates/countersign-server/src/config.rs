@@ -38,9 +38,9 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     /// argon2id parameters for new password hashes.
     pub password_hashing: PasswordHashing,
-    /// Password verifications (argon2id) that run at once (SPEC §9); default: the number of
-    /// cores (`std::thread::available_parallelism`).
-    pub password_concurrency: usize,
+    /// Password verifications (argon2id) that run at once (SPEC §9); unset (the default): the
+    /// number of cores (`std::thread::available_parallelism`), read at start.
+    pub password_concurrency: Option<usize>,
     /// Password verifications that may wait for a turn beyond those running; default: four
     /// times `password_concurrency`. A request that finds the queue full is refused at once
     /// with the throttle answer (429, 403 on forward auth, `Retry-After: 1`).
@@ -109,21 +109,36 @@ impl Default for WebhookConfig {
 }
 
 impl ForwardAuthConfig {
-    /// The trusted header's name, when one is configured (and is a valid header name).
-    pub fn trusted_header(&self) -> Option<axum::http::HeaderName> {
-        let name = self.uri_header.as_deref()?;
-        match axum::http::HeaderName::from_bytes(name.trim().to_ascii_lowercase().as_bytes()) {
-            Ok(name) => Some(name),
-            Err(_) => {
-                tracing::warn!(
-                    uri_header = name,
-                    "forward_auth.uri_header is not a header name; reading every original-URI header"
-                );
-                None
-            }
-        }
+    /// The original-URI headers countersign reads: as documented, and as a header name.
+    const HEADERS: [(&'static str, &'static str); 3] = [
+        ("X-Original-URI", "x-original-uri"),
+        ("X-Forwarded-Uri", "x-forwarded-uri"),
+        ("X-Envoy-Original-Path", "x-envoy-original-path"),
+    ];
+
+    /// The trusted header's name, when one is configured.
+    ///
+    /// # Errors
+    /// A name other than the three original-URI headers countersign reads is refused: trusting a
+    /// header no proxy sets would leave every request without an original URI to check.
+    pub fn trusted_header(&self) -> Result<Option<axum::http::HeaderName>, UriHeaderError> {
+        let Some(name) = self.uri_header.as_deref() else {
+            return Ok(None);
+        };
+        Self::HEADERS
+            .iter()
+            .find(|(documented, _)| documented.eq_ignore_ascii_case(name.trim()))
+            .map(|(_, lower)| Some(axum::http::HeaderName::from_static(lower)))
+            .ok_or_else(|| UriHeaderError(name.to_owned()))
     }
 }
+
+/// `[server.forward_auth] uri_header` names a header countersign does not read.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "[server.forward_auth] uri_header = {0:?} is not one of X-Original-URI, X-Forwarded-Uri, X-Envoy-Original-Path"
+)]
+pub struct UriHeaderError(pub String);
 
 /// Secret-scanning leak reports at `POST /v1/credentials/leaked` (SPEC §14).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -188,7 +203,7 @@ impl Default for ServerConfig {
             legacy_usage_enabled: true,
             trust_forwarded_for: false,
             password_hashing: PasswordHashing::default(),
-            password_concurrency: cores(),
+            password_concurrency: None,
             password_queue: None,
             header_read_timeout: 10.0,
             keep_alive_timeout: 60.0,
@@ -205,10 +220,15 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Password verifications that run at once (see `password_concurrency`), at least one.
+    pub fn password_workers(&self) -> usize {
+        self.password_concurrency.unwrap_or_else(cores).max(1)
+    }
+
     /// Password verifications that may wait beyond those running (see `password_queue`).
     pub fn password_queue_len(&self) -> usize {
         self.password_queue
-            .unwrap_or_else(|| self.password_concurrency.max(1).saturating_mul(4))
+            .unwrap_or_else(|| self.password_workers().saturating_mul(4))
     }
 }
 
@@ -246,6 +266,42 @@ impl PasswordHashing {
             memory_kib: 8,
             iterations: 1,
             parallelism: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_header_is_one_of_the_three_original_uri_headers_in_any_case() {
+        let named = |name: &str| ForwardAuthConfig {
+            uri_header: Some(name.into()),
+        };
+        assert_eq!(
+            ForwardAuthConfig::default().trusted_header().ok(),
+            Some(None)
+        );
+        assert_eq!(
+            named("x-forwarded-URI").trusted_header().ok().flatten(),
+            Some(axum::http::HeaderName::from_static("x-forwarded-uri"))
+        );
+        assert_eq!(
+            named(" X-Envoy-Original-Path ")
+                .trusted_header()
+                .ok()
+                .flatten(),
+            Some(axum::http::HeaderName::from_static("x-envoy-original-path"))
+        );
+        // A header no proxy sample sets would leave every request without a URI to check.
+        for unknown in [
+            "X-Uri",
+            "",
+            "X-Original-URI, X-Forwarded-Uri",
+            "x original uri",
+        ] {
+            assert!(named(unknown).trusted_header().is_err(), "{unknown:?}");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The accept loop and what a connection may cost (SPEC §9): at most `max_connections` open at
 //! once (one more is closed as soon as it is accepted), request headers delivered within
-//! `header_read_timeout`, at most `keep_alive_timeout` idle between requests, and an accept
-//! loop that backs off and keeps serving when the process runs out of file descriptors.
+//! `header_read_timeout` and the request's body within as long again, at most
+//! `keep_alive_timeout` idle between requests, and an accept loop that backs off and keeps
+//! serving when the process runs out of file descriptors.
 //!
 //! hyper's own header timeout starts when a connection becomes idle, so it would end every
 //! keep-alive connection after `header_read_timeout`; the two clocks are kept here instead. Each
@@ -180,10 +181,59 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
 }
 
 /// The connection's service as hyper sees it: marks `Busy` when a request's headers are
-/// complete and `Idle` when its response is ready.
+/// complete and `Idle` when its response is ready, and bounds the time the request's body may
+/// take to arrive.
 struct Watched<S> {
     inner: S,
     watch: Arc<Watch>,
+    body_read_timeout: Duration,
+}
+
+/// A request body that must arrive whole before its deadline: a client that sends its body a
+/// byte at a time gets an error where the handler reads it (a 4xx), instead of holding the
+/// connection and a `max_connections` slot without end.
+/// The timer starts the first time the body is not ready (a request without a body, or whose
+/// body came with its headers, never starts one: no timer per forward-auth request).
+struct DeadlineBody {
+    inner: hyper::body::Incoming,
+    timeout: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// The body did not arrive within the request's deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct BodyTooSlow;
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        let timeout = this.timeout;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyTooSlow.into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl<S> hyper::service::Service<Request<hyper::body::Incoming>> for Watched<S>
@@ -198,7 +248,15 @@ where
     fn call(&self, request: Request<hyper::body::Incoming>) -> Self::Future {
         self.watch.enter(Phase::Busy);
         let watch = self.watch.clone();
-        let future = self.inner.clone().call(request.map(axum::body::Body::new));
+        let timeout = self.body_read_timeout;
+        let request = request.map(|inner| {
+            axum::body::Body::new(DeadlineBody {
+                inner,
+                timeout,
+                deadline: None,
+            })
+        });
+        let future = self.inner.clone().call(request);
         Box::pin(async move {
             let response = future.await;
             watch.enter(Phase::Idle);
@@ -311,6 +369,7 @@ async fn serve_connection<S, T>(
     let service = Watched {
         inner: service,
         watch: watch.clone(),
+        body_read_timeout: limits.header_read_timeout,
     };
     let connection = hyper::server::conn::http1::Builder::new()
         // The header clock is the watchdog's (see the module comment).

@@ -70,7 +70,15 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(docusign::login_information_v21))
         .routes(routes!(forward::verify))
         .routes(routes!(forward::whoami))
-        .routes(routes!(routes::introspect::introspect))
+        .merge(
+            // Introspection reads its form through axum's extractor: bounded like every other
+            // authentication body.
+            OpenApiRouter::new()
+                .routes(routes!(routes::introspect::introspect))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    state.config.auth_body_limit,
+                )),
+        )
         .routes(routes!(routes::leaks::report_leaked))
         .routes(routes!(routes::oauth::token))
         .routes(routes!(routes::oauth::userinfo))
@@ -335,6 +343,9 @@ pub enum StartError {
     /// The webhook HTTP client could not be built.
     #[error("webhook client")]
     Webhooks(#[source] reqwest::Error),
+    /// The configuration names an original-URI header countersign does not read.
+    #[error(transparent)]
+    UriHeader(#[from] config::UriHeaderError),
 }
 
 /// What `start` needs.
@@ -444,6 +455,7 @@ pub(crate) async fn build_state(
     clock: Arc<dyn Clock>,
     supplied: &SuppliedSecrets,
 ) -> Result<(AppState, AuditWriter, JoinHandle<()>), StartError> {
+    let trusted_uri_header = config.forward_auth.trusted_header()?;
     let leak_keys = config
         .leak_report
         .public_keys_file
@@ -460,7 +472,7 @@ pub(crate) async fn build_state(
     let config_capacity = config.cache_capacity;
     let throttle_config = config.throttle.clone();
     let password_pool =
-        passwords::PasswordPool::new(config.password_concurrency, config.password_queue_len());
+        passwords::PasswordPool::new(config.password_workers(), config.password_queue_len());
     let last_used = LastUsed::default();
     let flusher = last_used.start(store.clone());
     let legacy_usage = legacy_usage::LegacyUsage::default();
@@ -498,7 +510,7 @@ pub(crate) async fn build_state(
         header_digester: verify::docusign::HeaderDigester::new(&secrets.pepper),
         verified_passwords: moka::sync::Cache::new(config_capacity),
         read_options: verify::request::ReadOptions {
-            trusted_uri_header: config.forward_auth.trusted_header(),
+            trusted_uri_header,
             trust_forwarded_for: config.trust_forwarded_for,
         },
         config: config.clone(),

@@ -278,6 +278,15 @@ impl Ops {
             .filter(|u| !u.email.is_empty())
             .map(|u| u.id)
             .collect();
+        // Consent first: a refusal here must not leave a stored key whose private half, shown
+        // only in this answer, is lost (consenting again is harmless).
+        self.put_admin_consent(
+            actor,
+            key,
+            &["signature".to_owned(), "impersonation".to_owned()],
+            countersign_core::oauth::ConsentUsers::Listed(users.clone()),
+        )
+        .await?;
         let (rsa_key, private_key_pem) = self
             .add_oauth_rsa_key(actor, key, crate::ops::NewRsaKey::Generate)
             .await?;
@@ -287,13 +296,6 @@ impl Ops {
                 detail: "the key pair could not be generated".into(),
             });
         };
-        self.put_admin_consent(
-            actor,
-            key,
-            &["signature".to_owned(), "impersonation".to_owned()],
-            countersign_core::oauth::ConsentUsers::Listed(users.clone()),
-        )
-        .await?;
         let snippet = jwt_snippet(public_url, oauth_host, &integrator_key.key, &plan);
         Ok(MigratedToJwt {
             rsa_key,

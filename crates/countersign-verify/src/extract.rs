@@ -1,6 +1,6 @@
 //! The axum extractor: `Verified(identity)` in a handler's arguments.
 
-use crate::{Identity, Verifier, VerifyError, VerifyRequest};
+use crate::{HeaderText, Identity, Verifier, VerifyError, VerifyRequest};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,15 +13,14 @@ pub struct Verified(pub Identity);
 impl IntoResponse for VerifyError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-        let mut response = (status, axum::Json(self.body())).into_response();
-        let challenge = match &self {
-            VerifyError::MissingCredentials => Some("Bearer realm=\"countersign\""),
-            VerifyError::InvalidToken => {
-                Some("Bearer realm=\"countersign\", error=\"invalid_token\"")
-            }
-            _ => None,
-        };
-        if let Some(challenge) = challenge {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        // As a node answers in either dialect.
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        if let Some(challenge) = self.www_authenticate() {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
@@ -40,10 +39,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, VerifyError> {
         let verifier = Verifier::from_ref(state);
-        let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let request = VerifyRequest {
-            authorization: text("authorization"),
-            user_context: text("x-as-usercontext"),
+            authorization: HeaderText::of(&parts.headers, "authorization"),
+            user_context: HeaderText::of(&parts.headers, "x-as-usercontext"),
             path: Some(
                 parts
                     .uri

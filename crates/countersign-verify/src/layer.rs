@@ -1,7 +1,7 @@
 //! The tower layer: verifies every request, answers refusals itself, and puts the
 //! [`Identity`](crate::Identity) into the request extensions.
 
-use crate::{Verifier, VerifyRequest};
+use crate::{HeaderText, Verifier, VerifyRequest};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -60,15 +60,13 @@ where
         let verifier = self.verifier.clone();
         // Owned copies taken before the future: the body is not `Sync`, so nothing borrowed
         // from the request may live across an await.
-        let text = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+        let owned = |name: &str| match HeaderText::of(request.headers(), name) {
+            HeaderText::Absent => None,
+            HeaderText::Text(text) => Some(Some(text.to_owned())),
+            HeaderText::Unreadable => Some(None),
         };
-        let authorization = text("authorization");
-        let user_context = text("x-as-usercontext");
+        let authorization = owned("authorization");
+        let user_context = owned("x-as-usercontext");
         let path = request.uri().path_and_query().map_or_else(
             || request.uri().path().to_owned(),
             |p| p.as_str().to_owned(),
@@ -76,8 +74,8 @@ where
         Box::pin(async move {
             let verdict = verifier
                 .verify(VerifyRequest {
-                    authorization: authorization.as_deref(),
-                    user_context: user_context.as_deref(),
+                    authorization: borrowed(authorization.as_ref()),
+                    user_context: borrowed(user_context.as_ref()),
                     path: Some(&path),
                 })
                 .await;
@@ -89,5 +87,14 @@ where
                 Err(error) => Ok(axum::response::IntoResponse::into_response(error)),
             }
         })
+    }
+}
+
+/// A header copied before the future (absent, text, or unreadable), read back as [`HeaderText`].
+fn borrowed(copy: Option<&Option<String>>) -> HeaderText<'_> {
+    match copy {
+        None => HeaderText::Absent,
+        Some(Some(text)) => HeaderText::Text(text),
+        Some(None) => HeaderText::Unreadable,
     }
 }

@@ -7,7 +7,8 @@
 //! not rotated out), the acting user (active, within the scope), and the effective account from
 //! `X-AS-UserContext` and the request path; for an OAuth access token the integrator key (not
 //! revoked), the user (active), the consent (not withdrawn), the token family (not ended), and
-//! the account the request path names (an application token acts in none). It shares with the server nodes everything but the framework
+//! the account the request path names (an application token acts in none). It shares with the
+//! server nodes everything but the framework
 //! (`countersign-directory`: the epoch-stamped caches, the session's directory facts, the signing
 //! keys, the directory watcher and the refusal table), so revocations reach an embedding service
 //! as they reach a node, and it answers refusals exactly as the server does.
@@ -33,7 +34,7 @@ use countersign_core::oauth::{self, AccessKind};
 use countersign_core::uri::PathAccounts;
 use countersign_core::{session, token};
 use countersign_directory::cache::DirectoryCache;
-use countersign_directory::refusal::BearerRefusal;
+use countersign_directory::refusal::{BearerRefusal, DocuSignRefusal};
 use countersign_directory::session::SessionFacts;
 use countersign_store::{Store, StoreConfig, StoreError};
 use std::collections::HashMap;
@@ -96,7 +97,8 @@ pub enum VerifyError {
     /// No bearer token was sent.
     #[error("no bearer token")]
     MissingCredentials,
-    /// The token is invalid, expired, revoked or no longer backed by the directory.
+    /// The session token is invalid, expired, revoked or no longer backed by the directory, or
+    /// the `Authorization` header cannot be read (sent twice, not text).
     #[error("invalid token")]
     InvalidToken,
     /// Authenticated but not allowed in the requested account.
@@ -105,45 +107,113 @@ pub enum VerifyError {
     /// Several accounts qualify; `X-AS-UserContext` must choose one.
     #[error("X-AS-UserContext is required")]
     AmbiguousAccount,
+    /// `X-AS-UserContext` was sent twice, is not text or is too long: refused, never read as
+    /// absent (which would choose the default account instead of the one meant).
+    #[error("X-AS-UserContext is unreadable")]
+    UnreadableUserContext,
+    /// An OAuth access token refused, in the DocuSign dialect a node answers it in.
+    #[error("OAuth access token refused: {}", .0.code())]
+    OAuth(DocuSignRefusal),
     /// The database failed.
     #[error("store failure")]
     Store(#[source] StoreError),
 }
 
+/// A refusal in its dialect's table (shared with the server).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A session token's refusal: `{"errorCode", "summary", "details"}`.
+    AssureSign(BearerRefusal),
+    /// An OAuth access token's refusal: `{"errorCode", "message"}`.
+    DocuSign(DocuSignRefusal),
+}
+
 impl VerifyError {
-    /// The refusal in the AssureSign dialect's table (shared with the server).
-    pub fn refusal(&self) -> BearerRefusal {
+    /// The refusal in its dialect's table, as a server node answers it.
+    pub fn refusal(&self) -> Refusal {
         match self {
-            Self::MissingCredentials => BearerRefusal::NoCredentials,
-            Self::InvalidToken => BearerRefusal::InvalidToken,
-            Self::Forbidden(summary) => BearerRefusal::Forbidden(summary),
-            Self::AmbiguousAccount => BearerRefusal::AmbiguousAccount,
-            Self::Store(_) => BearerRefusal::Unavailable,
+            Self::MissingCredentials => Refusal::AssureSign(BearerRefusal::NoCredentials),
+            Self::InvalidToken => Refusal::AssureSign(BearerRefusal::InvalidToken),
+            Self::Forbidden(summary) => Refusal::AssureSign(BearerRefusal::Forbidden(summary)),
+            Self::AmbiguousAccount => Refusal::AssureSign(BearerRefusal::AmbiguousAccount),
+            Self::UnreadableUserContext => {
+                Refusal::AssureSign(BearerRefusal::UnreadableUserContext)
+            }
+            Self::OAuth(refusal) => Refusal::DocuSign(refusal.clone()),
+            Self::Store(_) => Refusal::AssureSign(BearerRefusal::Unavailable),
         }
     }
 
     /// The HTTP status a service should answer with.
     pub fn status(&self) -> u16 {
-        self.refusal().status()
+        match self.refusal() {
+            Refusal::AssureSign(refusal) => refusal.status(),
+            Refusal::DocuSign(refusal) => refusal.status(),
+        }
     }
 
-    /// The AssureSign-dialect error body.
+    /// The error body, in the token's dialect.
     pub fn body(&self) -> serde_json::Value {
-        let refusal = self.refusal();
-        serde_json::json!({"errorCode": refusal.code(), "summary": refusal.summary(), "details": []})
+        match self.refusal() {
+            Refusal::AssureSign(refusal) => serde_json::json!({
+                "errorCode": refusal.code(),
+                "summary": refusal.summary(),
+                "details": refusal.details(),
+            }),
+            Refusal::DocuSign(refusal) => serde_json::json!({
+                "errorCode": refusal.code(),
+                "message": refusal.message(),
+            }),
+        }
+    }
+
+    /// The `WWW-Authenticate` value of a 401 (RFC 6750), as a node sends it.
+    pub fn www_authenticate(&self) -> Option<&'static str> {
+        match self.refusal() {
+            Refusal::AssureSign(refusal) => refusal.www_authenticate(),
+            Refusal::DocuSign(refusal) => refusal.www_authenticate(),
+        }
     }
 }
 
 /// What to verify: the request's own headers and path.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VerifyRequest<'a> {
-    /// `Authorization` header.
-    pub authorization: Option<&'a str>,
-    /// `X-AS-UserContext` header.
-    pub user_context: Option<&'a str>,
+    /// `Authorization` header (see [`HeaderText`]).
+    pub authorization: HeaderText<'a>,
+    /// `X-AS-UserContext` header (see [`HeaderText`]).
+    pub user_context: HeaderText<'a>,
     /// The request path and query (every `/accounts/{id}` pair must name a usable account;
     /// a path that cannot be read safely is refused, SPEC §3).
     pub path: Option<&'a str>,
+}
+
+/// A request header as sent: absent, once as text, or unreadable (sent twice, or not UTF-8),
+/// which is refused rather than read as absent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HeaderText<'a> {
+    /// Not sent.
+    #[default]
+    Absent,
+    /// Sent once, as text.
+    Text(&'a str),
+    /// Sent twice, or not text.
+    Unreadable,
+}
+
+impl<'a> HeaderText<'a> {
+    /// Reads a header of an `http` header map.
+    #[cfg(feature = "axum")]
+    pub fn of(headers: &'a axum::http::HeaderMap, name: &str) -> Self {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Self::Absent,
+            (Some(_), Some(_)) => Self::Unreadable,
+            (Some(value), None) => {
+                std::str::from_utf8(value.as_bytes()).map_or(Self::Unreadable, Self::Text)
+            }
+        }
+    }
 }
 
 /// Verifies bearer tokens against the shared store.
@@ -212,10 +282,13 @@ impl Verifier {
     /// Why it is refused; see [`VerifyError::status`] and [`VerifyError::body`].
     pub async fn verify(&self, request: VerifyRequest<'_>) -> Result<Identity, VerifyError> {
         let inner = &self.inner;
-        let token_text = request
-            .authorization
-            .and_then(access::bearer_token)
-            .ok_or(VerifyError::MissingCredentials)?;
+        let token_text = match request.authorization {
+            HeaderText::Absent => return Err(VerifyError::MissingCredentials),
+            HeaderText::Unreadable => return Err(VerifyError::InvalidToken),
+            HeaderText::Text(text) => {
+                access::bearer_token(text).ok_or(VerifyError::MissingCredentials)?
+            }
+        };
         let now = time::OffsetDateTime::now_utc();
         let path = request.path.map_or(PathAccounts::None, |path| {
             PathAccounts::from_original_uri(path.as_bytes())
@@ -240,7 +313,15 @@ impl Verifier {
             return Err(VerifyError::InvalidToken);
         }
         let scope = api_user.api_user.scope;
-        let user_context = request.user_context.map(access::parse_user_context);
+        let user_context = match request.user_context {
+            HeaderText::Absent => None,
+            HeaderText::Text(text) if text.len() <= access::MAX_USER_CONTEXT_LEN => {
+                Some(access::parse_user_context(text))
+            }
+            HeaderText::Text(_) | HeaderText::Unreadable => {
+                return Err(VerifyError::UnreadableUserContext);
+            }
+        };
         let account_request = AccountRequest {
             user_context: user_context.as_ref(),
             path: &path,
@@ -268,18 +349,19 @@ impl Verifier {
         path: &PathAccounts,
     ) -> Result<Identity, VerifyError> {
         let inner = &self.inner;
+        let invalid = || VerifyError::OAuth(DocuSignRefusal::InvalidToken);
         let claims = oauth::token::verify(token_text, now.unix_timestamp(), |kid| {
             inner.signing.get(&kid).map(Vec::as_slice)
         })
-        .map_err(|_| VerifyError::InvalidToken)?;
+        .map_err(|_| invalid())?;
         let facts = countersign_directory::oauth::load(&inner.cache, &inner.store, &claims)
             .await
             .map_err(VerifyError::Store)?
             .filter(|facts| facts.admits(&claims))
-            .ok_or(VerifyError::InvalidToken)?;
+            .ok_or_else(invalid)?;
         let actor = facts.integrator_key.key.clone();
         let Some(user) = &facts.user else {
-            decide::oauth_application(path).map_err(account_refusal)?;
+            decide::oauth_application(path).map_err(oauth_refusal)?;
             return Ok(Identity {
                 organization_id: facts.integrator_key.organization_id,
                 environment_id: None,
@@ -293,7 +375,7 @@ impl Verifier {
             });
         };
         let membership =
-            decide::oauth_user(&user.email, &facts.memberships, path).map_err(account_refusal)?;
+            decide::oauth_user(&user.email, &facts.memberships, path).map_err(oauth_refusal)?;
         Ok(Identity {
             organization_id: user.organization_id,
             environment_id: Some(membership.environment_id),
@@ -311,7 +393,12 @@ impl Verifier {
     }
 }
 
-/// An account decision's refusal, in the shared table.
+/// An OAuth access token's account refusal, in the DocuSign table.
+fn oauth_refusal(error: access::AccountError) -> VerifyError {
+    VerifyError::OAuth(error.into())
+}
+
+/// A session token's account refusal, in the AssureSign table.
 fn account_refusal(error: access::AccountError) -> VerifyError {
     match BearerRefusal::from(error) {
         BearerRefusal::Forbidden(summary) => VerifyError::Forbidden(summary),

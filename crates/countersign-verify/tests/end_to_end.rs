@@ -6,14 +6,47 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
 use countersign_test_support::CreatedApiUser;
+use countersign_test_support::TestApp;
 use countersign_test_support::spawn_app;
-use countersign_verify::{AuthMethod, Identity, Verified, Verifier, VerifyLayer, VerifyRequest};
+use countersign_verify::{
+    AuthMethod, HeaderText, Identity, Verified, Verifier, VerifyError, VerifyLayer, VerifyRequest,
+};
 use serde_json::json;
 use std::time::Duration;
 
 #[derive(Clone, FromRef)]
 struct State {
     verifier: Verifier,
+}
+
+/// What a node answers on `/v1/verify` for the same request: status and body.
+async fn node_answer(
+    app: &TestApp,
+    headers: &[(&str, &str)],
+    original_uri: &str,
+) -> (u16, serde_json::Value) {
+    let mut request = app
+        .client
+        .get(app.url("/v1/verify"))
+        .header("X-Original-URI", original_uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// The in-process refusal equals the node's: the same body, and the same status but for the
+/// forward-auth rule that turns a 400 into a 403 for proxies (SPEC §6.1).
+fn assert_same_refusal(case: &str, local: &VerifyError, node: &(u16, serde_json::Value)) {
+    assert_eq!(&local.body(), &node.1, "{case}: body");
+    let forward_auth = if local.status() == 400 {
+        403
+    } else {
+        local.status()
+    };
+    assert_eq!(forward_auth, node.0, "{case}: status");
 }
 
 async fn serve(router: Router) -> String {
@@ -37,8 +70,8 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
 
     let identity = verifier
         .verify(VerifyRequest {
-            authorization: Some(&format!("Bearer {token}")),
-            user_context: None,
+            authorization: HeaderText::Text(&format!("Bearer {token}")),
+            user_context: HeaderText::Absent,
             path: None,
         })
         .await
@@ -107,6 +140,69 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
         403,
         "an account in the path the user may not use"
     );
+
+    // Headers are read as a node reads them: a repeated or non-text one is refused.
+    let repeated_context = client
+        .get(format!("{base}/extractor"))
+        .bearer_auth(&token)
+        .header("X-AS-UserContext", "bob@example.com:1")
+        .header("X-AS-UserContext", "bob@example.com:2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repeated_context.status(), 400);
+    let body: serde_json::Value = repeated_context.json().await.unwrap();
+    assert_eq!(body["details"], json!(["'X-AS-UserContext' is invalid."]));
+    let repeated_authorization = client
+        .get(format!("{base}/extractor"))
+        .bearer_auth(&token)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repeated_authorization.status(), 401);
+
+    // Every refusal is the one a node answers, in its table.
+    let bearer = format!("Bearer {token}");
+    let foreign_path = "/restapi/accounts/99999999/x";
+    for (case, authorization, user_context, path) in [
+        ("no token", HeaderText::Absent, HeaderText::Absent, "/x"),
+        (
+            "a forged token",
+            HeaderText::Text("Bearer cst_forged"),
+            HeaderText::Absent,
+            "/x",
+        ),
+        (
+            "another account",
+            HeaderText::Text(&bearer),
+            HeaderText::Absent,
+            foreign_path,
+        ),
+        (
+            "a context naming another user",
+            HeaderText::Text(&bearer),
+            HeaderText::Text("alice@example.com:1"),
+            "/x",
+        ),
+    ] {
+        let local = verifier
+            .verify(VerifyRequest {
+                authorization,
+                user_context,
+                path: Some(path),
+            })
+            .await
+            .unwrap_err();
+        let mut headers = Vec::new();
+        if let HeaderText::Text(value) = authorization {
+            headers.push(("Authorization", value));
+        }
+        if let HeaderText::Text(value) = user_context {
+            headers.push(("X-AS-UserContext", value));
+        }
+        assert_same_refusal(case, &local, &node_answer(&app, &headers, path).await);
+    }
 
     // A revocation through the server reaches the embedded verifier within its re-check.
     app.admin_post(&format!("/admin/v1/api-users/{api_user}/revoke"), json!({}))
@@ -186,14 +282,14 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
     let token = answer["access_token"].as_str().unwrap().to_owned();
     let verifier = Verifier::connect(&app.database_url, None).await.unwrap();
     let request = |path: &'static str| VerifyRequest {
-        authorization: None,
-        user_context: None,
+        authorization: HeaderText::Absent,
+        user_context: HeaderText::Absent,
         path: Some(path),
     };
     let authorization = format!("Bearer {token}");
     let identity = verifier
         .verify(VerifyRequest {
-            authorization: Some(&authorization),
+            authorization: HeaderText::Text(&authorization),
             ..request("/restapi/v2.1/diagnostics")
         })
         .await
@@ -202,13 +298,40 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
     assert_eq!(identity.user_id.map(|u| u.to_string()), Some(bob.clone()));
     assert_eq!(identity.actor, key);
     assert_eq!(identity.api_user_id, None);
+    // Refused in the DocuSign dialect, as a node refuses an OAuth access token.
+    let foreign_path = "/restapi/v2.1/accounts/99999999/envelopes";
     let foreign = verifier
         .verify(VerifyRequest {
-            authorization: Some(&authorization),
-            ..request("/restapi/v2.1/accounts/99999999/envelopes")
+            authorization: HeaderText::Text(&authorization),
+            ..request(foreign_path)
         })
-        .await;
-    assert_eq!(foreign.map_err(|e| e.status()).err(), Some(403));
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.status(), 400);
+    assert_eq!(
+        foreign.body()["errorCode"],
+        "USER_DOES_NOT_BELONG_TO_SPECIFIED_ACCOUNT"
+    );
+    let node = node_answer(&app, &[("Authorization", &authorization)], foreign_path).await;
+    assert_same_refusal("OAuth token, another account", &foreign, &node);
+    let forged = verifier
+        .verify(VerifyRequest {
+            authorization: HeaderText::Text("Bearer cso_forged"),
+            ..request("/restapi/v2.1/diagnostics")
+        })
+        .await
+        .unwrap_err();
+    let node = node_answer(
+        &app,
+        &[("Authorization", "Bearer cso_forged")],
+        "/restapi/v2.1/diagnostics",
+    )
+    .await;
+    assert_same_refusal("a forged OAuth token", &forged, &node);
+    assert_eq!(
+        forged.www_authenticate(),
+        Some("Bearer realm=\"countersign\", error=\"invalid_token\"")
+    );
     app.admin_post(
         &format!("/admin/v1/integrator-keys/{key_id}/revoke"),
         json!({}),
@@ -218,7 +341,7 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
         .eventually(Duration::from_secs(3), || async {
             verifier
                 .verify(VerifyRequest {
-                    authorization: Some(&authorization),
+                    authorization: HeaderText::Text(&authorization),
                     ..request("/restapi/v2.1/diagnostics")
                 })
                 .await

@@ -12,22 +12,35 @@ pub const CLOCK_SKEW_SECONDS: i64 = 60;
 /// Longest lifetime of an assertion (`exp` − `iat`), in seconds.
 pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 2 * 3_600;
 
-/// The claims of an assertion as sent; a field of another type or a repeated field makes the
-/// whole assertion unreadable.
+/// The claims of an assertion as sent; a field of another type, a repeated field or a `null`
+/// (`"sub": null` is not an absent `sub`) makes the whole assertion unreadable.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct AssertionClaims {
     /// The integrator key.
+    #[serde(default, deserialize_with = "not_null")]
     pub iss: Option<String>,
     /// The user id acted for; absent for an application token.
+    #[serde(default, deserialize_with = "not_null")]
     pub sub: Option<String>,
     /// The OAuth host name.
+    #[serde(default, deserialize_with = "not_null")]
     pub aud: Option<Audience>,
     /// Issue time, Unix seconds.
+    #[serde(default, deserialize_with = "not_null")]
     pub iat: Option<i64>,
     /// Expiry, Unix seconds.
+    #[serde(default, deserialize_with = "not_null")]
     pub exp: Option<i64>,
     /// Space-separated scopes.
+    #[serde(default, deserialize_with = "not_null")]
     pub scope: Option<String>,
+}
+
+/// A claim that may be absent but, when present, must not be null.
+fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// `aud`: one value or several (RFC 7519 §4.1.3).
@@ -134,6 +147,20 @@ pub fn subject(claims: &AssertionClaims) -> Result<Option<UserId>, AssertionErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_null_claim_is_unreadable_not_absent() {
+        let absent: AssertionClaims = serde_json::from_str(r#"{"iss": "key"}"#).unwrap_or_default();
+        assert_eq!(absent.sub, None);
+        assert_eq!(absent.iss.as_deref(), Some("key"));
+        for null in ["sub", "iss", "aud", "iat", "exp", "scope"] {
+            let text = format!(r#"{{"{null}": null}}"#);
+            assert!(
+                serde_json::from_str::<AssertionClaims>(&text).is_err(),
+                "{text}"
+            );
+        }
+    }
 
     fn claims() -> AssertionClaims {
         AssertionClaims {

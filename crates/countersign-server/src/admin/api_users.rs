@@ -242,7 +242,7 @@ pub async fn list_api_users(
             actor.organization_id,
             query.include_inactive,
             now,
-            paging.cursor(),
+            paging.cursor()?,
             paging.limit()?,
         )
         .await?;
@@ -302,6 +302,7 @@ pub async fn get_api_user(
 /// `?wait=true` on a revocation: answer once every live node has applied it (SPEC §14).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct RevokeQuery {
     /// Wait (at most 2 s) until every live node has applied the revocation.
     wait: Option<bool>,

@@ -67,11 +67,9 @@ fn parse_time(
     text: Option<&str>,
 ) -> Result<Option<OffsetDateTime>, AdminError> {
     text.map(|t| {
-        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
-            AdminError::Invalid {
-                field,
-                detail: format!("{field} must be an RFC 3339 time"),
-            }
+        crate::clock::parse_rfc3339(t).ok_or_else(|| AdminError::Invalid {
+            field,
+            detail: format!("{field} must be an RFC 3339 time"),
         })
     })
     .transpose()
@@ -89,7 +87,7 @@ pub async fn list_audit(
         limit: query.limit,
         cursor: query.cursor.clone(),
     };
-    let cursor = match paging.cursor() {
+    let cursor = match paging.cursor()? {
         None => None,
         Some(text) => Some(text.parse::<i64>().map_err(|_| AdminError::Invalid {
             field: "cursor",

@@ -54,7 +54,7 @@ pub async fn list_environments(
 ) -> Result<Json<ListBody<EnvironmentBody>>, AdminError> {
     let page = state
         .store
-        .list_environments(actor.organization_id, query.cursor(), query.limit()?)
+        .list_environments(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, EnvironmentBody::from)))
 }
@@ -224,7 +224,7 @@ pub async fn list_accounts(
 ) -> Result<Json<ListBody<AccountBody>>, AdminError> {
     let page = state
         .store
-        .list_accounts(actor.organization_id, query.cursor(), query.limit()?)
+        .list_accounts(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, AccountBody::from)))
 }
@@ -357,7 +357,7 @@ pub async fn list_users(
 ) -> Result<Json<ListBody<UserBody>>, AdminError> {
     let page = state
         .store
-        .list_users(actor.organization_id, query.cursor(), query.limit()?)
+        .list_users(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, UserBody::from)))
 }
@@ -566,7 +566,7 @@ pub async fn list_integrator_keys(
 ) -> Result<Json<ListBody<IntegratorKeyBody>>, AdminError> {
     let page = state
         .store
-        .list_integrator_keys(actor.organization_id, query.cursor(), query.limit()?)
+        .list_integrator_keys(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, IntegratorKeyBody::from)))
 }

@@ -69,7 +69,7 @@ pub async fn list_introspection_clients(
 ) -> Result<Json<ListBody<IntrospectionClientBody>>, AdminError> {
     let page = state
         .store
-        .list_introspection_clients(actor.organization_id, query.cursor(), query.limit()?)
+        .list_introspection_clients(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(
         page,

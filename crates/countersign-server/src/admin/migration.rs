@@ -4,7 +4,9 @@
 
 use super::api_users::{ApiUserWithKeyBody, ScopeBody};
 use super::directory::IntegratorKeyBody;
-use super::{AdminError, AdminJson, AdminQuery, ListBody, OrgAdmin, path_id, rfc3339};
+use super::{
+    AdminError, AdminJson, AdminQuery, ListBody, OrgAdmin, not_null, path_id, present, rfc3339,
+};
 use crate::migration::MigrationPlan;
 use crate::ops;
 use crate::state::AppState;
@@ -15,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use countersign_core::ids::IntegratorKeyId;
 use countersign_store::UsageRow;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 /// One usage row.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -96,11 +97,9 @@ pub async fn list_legacy_usage(
         .since
         .as_deref()
         .map(|t| {
-            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
-                AdminError::Invalid {
-                    field: "since",
-                    detail: "since must be an RFC 3339 time".into(),
-                }
+            crate::clock::parse_rfc3339(t).ok_or_else(|| AdminError::Invalid {
+                field: "since",
+                detail: "since must be an RFC 3339 time".into(),
             })
         })
         .transpose()?;
@@ -174,16 +173,11 @@ pub struct UpdateIntegratorKey {
     #[schema(value_type = Option<String>)]
     legacy_sunset_at: Option<Option<String>>,
     /// The redirect URIs of the Authorization Code Grant (replacing the list).
+    #[serde(default, deserialize_with = "not_null")]
     redirect_uris: Option<Vec<String>>,
     /// Whether the implicit grant (`response_type=token`) is allowed.
+    #[serde(default, deserialize_with = "not_null")]
     allow_implicit: Option<bool>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
-fn present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// Sets or clears the legacy-header sunset of an integrator key, and its OAuth client settings.
@@ -211,12 +205,10 @@ pub async fn update_integrator_key(
         .map(|sunset| {
             sunset
                 .map(|t| {
-                    OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                        .map(|at| at.replace_nanosecond(0).unwrap_or(at))
-                        .map_err(|_| AdminError::Invalid {
-                            field: "legacy_sunset_at",
-                            detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
-                        })
+                    crate::clock::parse_rfc3339(&t).ok_or_else(|| AdminError::Invalid {
+                        field: "legacy_sunset_at",
+                        detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+                    })
                 })
                 .transpose()
         })

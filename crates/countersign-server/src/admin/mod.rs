@@ -22,8 +22,25 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_store::{Page, StoreError};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A field that may be absent but, when given, must not be null (`deserialize_with` on an
+/// `Option<T>` with `#[serde(default)]`): a JSON `null` is refused as malformed, never read
+/// as "not sent".
+pub(crate) fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A field that is present (possibly null), told apart from an absent one (`Option<Option<T>>`
+/// with `#[serde(default)]`): null clears, absent leaves alone.
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
 
 pub use session::OrgAdmin;
 
@@ -376,10 +393,18 @@ impl ListQuery {
     }
 
     /// The cursor, bounded.
-    pub fn cursor(&self) -> Option<&str> {
-        self.cursor
-            .as_deref()
-            .filter(|c| !c.is_empty() && c.len() <= 64)
+    ///
+    /// # Errors
+    /// An empty or over-long cursor is refused: reading it as "first page" would send a client
+    /// walking the pages back to the start.
+    pub fn cursor(&self) -> Result<Option<&str>, AdminError> {
+        match self.cursor.as_deref() {
+            Some(cursor) if cursor.is_empty() || cursor.len() > 64 => Err(AdminError::Invalid {
+                field: "cursor",
+                detail: "cursor must be the next_cursor of a previous page".into(),
+            }),
+            cursor => Ok(cursor),
+        }
     }
 }
 

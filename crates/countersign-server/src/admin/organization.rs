@@ -1,13 +1,13 @@
 //! The caller's organization: the legacy-header switch (SPEC §11) and the credential policy
 //! (SPEC §13), read and changed together at `/admin/v1/organization`.
 
-use super::{AdminError, AdminJson, OrgAdmin};
+use super::{AdminError, AdminJson, OrgAdmin, not_null, present};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use countersign_core::directory::Organization;
 use countersign_core::lifecycle::{LeakResponse, Policy};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// The organization: its legacy-header switch and credential policy.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -47,24 +47,21 @@ impl OrganizationBody {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
     /// Accept the legacy header at all.
+    #[serde(default, deserialize_with = "not_null")]
     legacy_header_enabled: Option<bool>,
     /// Longest lifetime of an API user, in days.
+    #[serde(default, deserialize_with = "not_null")]
     api_user_max_lifetime_days: Option<i64>,
     /// Revoke API users unused this many days (1–3650); null turns it off.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     api_user_unused_revoke_days: Option<Option<i64>>,
     /// Expiry warning marks, in days (at most 10, each 1–365, distinct).
+    #[serde(default, deserialize_with = "not_null")]
     expiry_warning_days: Option<Vec<i64>>,
     /// `revoke` or `notify`.
+    #[serde(default, deserialize_with = "not_null")]
     leak_response: Option<String>,
-}
-
-/// A field that is present (possibly null), told apart from an absent one.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// The caller's organization with its credential policy.

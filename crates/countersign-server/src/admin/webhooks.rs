@@ -110,7 +110,7 @@ pub async fn list_webhooks(
 ) -> Result<Json<ListBody<WebhookBody>>, AdminError> {
     let page = state
         .store
-        .list_webhooks(actor.organization_id, query.cursor(), query.limit()?)
+        .list_webhooks(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, WebhookBody::from)))
 }
@@ -183,7 +183,7 @@ pub async fn list_deliveries(
     state.store.fetch_webhook(actor.organization_id, id).await?;
     let page = state
         .store
-        .list_deliveries(id, query.cursor(), query.limit()?)
+        .list_deliveries(id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, DeliveryBody::from)))
 }

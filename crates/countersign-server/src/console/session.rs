@@ -417,7 +417,8 @@ pub async fn sign_in(
             return_to,
         ),
         Err(AdminError::TooManyRequests(seconds)) => {
-            let message = format!("Too many failed sign-ins. Try again in {seconds} seconds.");
+            let message =
+                format!("Too many sign-in attempts right now. Try again in {seconds} seconds.");
             let mut response = sign_in_response(
                 &state,
                 &headers,

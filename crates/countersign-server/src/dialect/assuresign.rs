@@ -57,6 +57,8 @@ pub enum AssureSignError {
     Forbidden(&'static str),
     /// Several accounts qualify; `X-AS-UserContext` must choose one.
     AmbiguousAccount,
+    /// `X-AS-UserContext` was sent twice, is not text or is too long.
+    UnreadableUserContext,
     /// Too many failures; retry after this many seconds.
     TooManyRequests(u64),
     /// An internal failure (logged, never described to the client).
@@ -80,6 +82,7 @@ impl AssureSignError {
             Self::InvalidToken => Some(BearerRefusal::InvalidToken),
             Self::Forbidden(summary) => Some(BearerRefusal::Forbidden(summary)),
             Self::AmbiguousAccount => Some(BearerRefusal::AmbiguousAccount),
+            Self::UnreadableUserContext => Some(BearerRefusal::UnreadableUserContext),
             _ => None,
         }
     }
@@ -121,6 +124,7 @@ impl AssureSignError {
             | Self::InvalidToken
             | Self::Forbidden(_)
             | Self::AmbiguousAccount
+            | Self::UnreadableUserContext
             | Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_ERROR",
@@ -148,7 +152,9 @@ impl IntoResponse for AssureSignError {
     fn into_response(self) -> Response {
         let details = match &self {
             Self::BadRequest(details) => details.clone(),
-            _ => Vec::new(),
+            other => other.bearer_refusal().map_or_else(Vec::new, |refusal| {
+                refusal.details().iter().map(|d| (*d).to_owned()).collect()
+            }),
         };
         let body = Body {
             error_code: self.code(),

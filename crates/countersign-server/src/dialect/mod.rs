@@ -19,6 +19,7 @@ pub mod oauth;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use docusign::DocuSignResponse;
 
 /// A refusal in whichever dialect the request spoke.
 #[derive(Debug)]

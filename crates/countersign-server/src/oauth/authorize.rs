@@ -168,16 +168,7 @@ pub async fn check(state: &AppState, parameters: &[(String, String)]) -> Result<
         prompt_login: false,
         prompt_consent: false,
     };
-    request.response_type = match get("response_type") {
-        Some("token") => ResponseType::Token,
-        Some("code") => ResponseType::Code,
-        _ => {
-            return Err(Refusal::Redirect(request.error(
-                "unsupported_response_type",
-                "response_type must be code (or token where the integration allows it)",
-            )));
-        }
-    };
+    // `state` first: every error sent back to the redirect URI carries it (RFC 6749 §4.1.2.1).
     match get("state") {
         Some(value) if value.len() > MAX_STATE_LEN => {
             return Err(Refusal::Redirect(
@@ -186,6 +177,21 @@ pub async fn check(state: &AppState, parameters: &[(String, String)]) -> Result<
         }
         value => request.state = value.map(str::to_owned),
     }
+    request.response_type = match get("response_type") {
+        Some("token") => ResponseType::Token,
+        Some("code") => ResponseType::Code,
+        None => {
+            return Err(Refusal::Redirect(
+                request.error("invalid_request", "response_type is required"),
+            ));
+        }
+        Some(_) => {
+            return Err(Refusal::Redirect(request.error(
+                "unsupported_response_type",
+                "response_type must be code (or token where the integration allows it)",
+            )));
+        }
+    };
     if request.response_type == ResponseType::Token && !integrator_key.allow_implicit {
         return Err(Refusal::Redirect(request.error(
             "unauthorized_client",

@@ -8,6 +8,7 @@
 use super::Grant;
 use super::rsa_keys;
 use crate::state::AppState;
+use crate::throttle::ThrottleKey;
 use countersign_core::directory::IntegratorKey;
 use countersign_core::oauth::assertion::{self, AssertionClaims, AssertionError};
 use countersign_core::oauth::{self, AccessKind, MAX_ASSERTION_LEN};
@@ -23,6 +24,8 @@ pub enum JwtRefusal {
     Refused(AssertionError, Option<Arc<IntegratorKey>>),
     /// The assertion is larger than [`MAX_ASSERTION_LEN`].
     TooLarge,
+    /// The issuer's integrator key is throttled after failures: wait this many seconds.
+    Throttled(u64),
     /// The store failed.
     Store(StoreError),
 }
@@ -95,6 +98,11 @@ pub async fn grant(state: &AppState, text: &str) -> Result<JwtGrant, JwtRefusal>
         .await?
         .filter(|key| key.is_active())
         .ok_or_else(|| refused(AssertionError::IssuerNotFound, None))?;
+    // Throttled before any signature is checked: failures are counted per integrator key.
+    let throttle_key = [ThrottleKey::IntegratorKey(integrator_key.key.clone())];
+    if let Some(wait) = state.throttle.check(&throttle_key, state.now()) {
+        return Err(JwtRefusal::Throttled(wait));
+    }
     let key = Some(&integrator_key);
     let validation = signed_validation();
     let mut verified = None;

@@ -199,12 +199,9 @@ pub fn generate_password() -> Secret {
 /// Returns a field error naming the accepted forms.
 pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, OpError> {
     let text = text.trim();
-    if let Ok(at) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
-        // Expiries have whole-second precision, like the tokens they bound.
-        return Ok(at
-            .replace_nanosecond(0)
-            .unwrap_or(at)
-            .to_offset(time::UtcOffset::UTC));
+    // Expiries have whole-second precision, like the tokens they bound.
+    if let Some(at) = crate::clock::parse_rfc3339(text) {
+        return Ok(at);
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(text, &format)

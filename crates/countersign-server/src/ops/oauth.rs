@@ -19,6 +19,17 @@ use countersign_store::{AddCredentialError, OAuthRsaKey, OAuthSecret};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+/// RSA key pairs generated at once, across the process.
+static GENERATING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(1));
+
+fn too_many_keys() -> OpError {
+    OpError::Conflict {
+        code: "too_many_keys",
+        detail: "an integrator key holds at most 5 RSA keys; delete one first".into(),
+    }
+}
+
 /// How a new RSA key arrives.
 #[derive(Debug)]
 pub enum NewRsaKey<'a> {
@@ -188,7 +199,17 @@ impl Ops {
                 None,
             ),
             NewRsaKey::Generate => {
-                // Key generation is CPU-bound for a moment: off the executor.
+                // Refused before the work when the integrator key is full (the insert below
+                // checks again under a lock).
+                if self.store.list_oauth_rsa_keys(id).await?.len() >= MAX_RSA_KEYS {
+                    return Err(too_many_keys());
+                }
+                // Key generation is CPU-bound for a moment: off the executor, one at a time
+                // (parallel requests cannot take every core).
+                let _turn = GENERATING
+                    .acquire()
+                    .await
+                    .map_err(|_| invalid("generate", "the key pair could not be generated"))?;
                 let (public, private) = tokio::task::spawn_blocking(rsa_keys::generate)
                     .await
                     .map_err(|_| invalid("generate", "the key pair could not be generated"))?
@@ -210,12 +231,7 @@ impl Ops {
             .await
         {
             Ok(()) => {}
-            Err(AddCredentialError::LimitReached) => {
-                return Err(OpError::Conflict {
-                    code: "too_many_keys",
-                    detail: "an integrator key holds at most 5 RSA keys; delete one first".into(),
-                });
-            }
+            Err(AddCredentialError::LimitReached) => return Err(too_many_keys()),
             Err(AddCredentialError::Duplicate) => {
                 return Err(OpError::Conflict {
                     code: "key_exists",

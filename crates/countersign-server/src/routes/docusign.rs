@@ -3,7 +3,7 @@
 //! rights — and API passwords (SPEC §5).
 
 use super::Peer;
-use crate::dialect::docusign::DocuSignError;
+use crate::dialect::docusign::{DocuSignError, DocuSignResponse};
 use crate::passwords;
 use crate::secrets::random_bytes;
 use crate::state::AppState;

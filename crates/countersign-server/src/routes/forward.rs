@@ -77,7 +77,7 @@ pub async fn verify(
 /// appends the original path and query to `/v1/verify`: any method, the original URI read from
 /// the path (and any original-URI header must agree with it). Answers as `/v1/verify`.
 #[utoipa::path(
-    get,
+    method(get, post, put, patch, delete, head, options),
     path = "/v1/verify/{original_uri}",
     tag = "forward-auth",
     params(

@@ -189,9 +189,6 @@ async fn authenticate(
     headers: &HeaderMap,
     form: Option<&IntrospectRequest>,
 ) -> Result<OrganizationId, OAuthError> {
-    if headers.get_all(header::AUTHORIZATION).iter().count() > 1 {
-        return Err(OAuthError::InvalidClient);
-    }
     let posted_secret = form.is_some_and(|f| f.client_secret.is_some());
     let authorization = header_text(headers, header::AUTHORIZATION.as_str())
         .map_err(|_| OAuthError::InvalidClient)?;

@@ -7,6 +7,7 @@
 use super::client_ip;
 use crate::ops::leaks::LeakContext;
 use crate::state::AppState;
+use crate::throttle::ThrottleKey;
 use axum::Json;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
@@ -20,8 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Items in one report at most (SPEC §14).
 pub(crate) const MAX_ITEMS: usize = 1000;
-/// Largest report body: 1,000 items with room for long URLs.
-pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Largest report body: 1,000 items of about 1 KiB each (GitHub's items are a token, its type,
+/// a URL and a source).
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
 /// Longest URL or source kept from a report (the rest is cut, never refused).
 const MAX_TEXT: usize = 2048;
 /// The headers GitHub signs reports with.
@@ -35,12 +37,14 @@ pub(crate) enum LeakError {
     Unsigned(&'static str),
     /// The body is not JSON (415).
     UnsupportedMediaType,
-    /// The body is larger than 4 MiB (413).
+    /// The body is larger than 1 MiB (413).
     PayloadTooLarge,
     /// The body is not a JSON array of report items (400).
     BadRequest(String),
     /// More than 1,000 items (400).
     TooManyItems,
+    /// Too many refused reports from this address (429 with `Retry-After`).
+    TooManyRequests(u64),
     /// Internal failure (500); logged, never described.
     Internal,
 }
@@ -71,7 +75,7 @@ impl IntoResponse for LeakError {
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "the report is larger than 4 MiB".to_owned(),
+                "the report is larger than 1 MiB".to_owned(),
             ),
             Self::BadRequest(detail) => {
                 (StatusCode::BAD_REQUEST, "invalid_request", detail.clone())
@@ -80,6 +84,11 @@ impl IntoResponse for LeakError {
                 StatusCode::BAD_REQUEST,
                 "too_many_items",
                 format!("a report holds at most {MAX_ITEMS} items"),
+            ),
+            Self::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many refused reports from this address; retry later".to_owned(),
             ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,6 +108,11 @@ impl IntoResponse for LeakError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::TooManyRequests(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -143,6 +157,80 @@ pub struct LeakLabel {
     label: &'static str,
 }
 
+/// Reads a report: signature headers (before the body, when keys are configured), then the
+/// body within [`MAX_BODY`], its signature, and at most [`MAX_ITEMS`] items (the rest of a longer
+/// array is skipped without being kept, then refused).
+async fn read_report(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Vec<LeakItem>, LeakError> {
+    if state.leak_keys.is_some() {
+        signature_headers(headers)?;
+    }
+    if !is_json(headers) {
+        return Err(LeakError::UnsupportedMediaType);
+    }
+    let body: Bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| LeakError::PayloadTooLarge)?;
+    check_signature(state, headers, &body)?;
+    let report: BoundedItems = serde_json::from_slice(&body).map_err(|error| {
+        LeakError::BadRequest(format!(
+            "the body must be a JSON array of {{\"token\", \"type\", \"url\", \"source\"}} (line {}, column {})",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    if report.beyond {
+        return Err(LeakError::TooManyItems);
+    }
+    Ok(report.items)
+}
+
+/// A report's items, at most [`MAX_ITEMS`] kept; `beyond` when the array held more.
+struct BoundedItems {
+    items: Vec<LeakItem>,
+    beyond: bool,
+}
+
+impl<'de> Deserialize<'de> for BoundedItems {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = BoundedItems;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON array of report items")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<BoundedItems, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_ITEMS));
+                while items.len() < MAX_ITEMS {
+                    match seq.next_element::<LeakItem>()? {
+                        Some(item) => items.push(item),
+                        None => {
+                            return Ok(BoundedItems {
+                                items,
+                                beyond: false,
+                            });
+                        }
+                    }
+                }
+                let mut beyond = false;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    beyond = true;
+                }
+                Ok(BoundedItems { items, beyond })
+            }
+        }
+        deserializer.deserialize_seq(Items)
+    }
+}
+
 /// The value of a header sent at most once; a repeated header is refused.
 fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, LeakError> {
     let mut values = headers.get_all(name).iter();
@@ -159,18 +247,24 @@ fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h st
         .transpose()
 }
 
+/// The signature headers, each sent exactly once.
+fn signature_headers(headers: &HeaderMap) -> Result<(&str, &str), LeakError> {
+    let identifier = single_header(headers, KEY_IDENTIFIER)?;
+    let signature = single_header(headers, KEY_SIGNATURE)?;
+    match (identifier, signature) {
+        (Some(identifier), Some(signature)) => Ok((identifier, signature)),
+        _ => Err(LeakError::Unsigned(
+            "the report must carry Github-Public-Key-Identifier and Github-Public-Key-Signature",
+        )),
+    }
+}
+
 fn check_signature(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), LeakError> {
     use crate::leak_keys::SignatureError;
     let Some(keys) = &state.leak_keys else {
         return Ok(());
     };
-    let identifier = single_header(headers, KEY_IDENTIFIER)?;
-    let signature = single_header(headers, KEY_SIGNATURE)?;
-    let (Some(identifier), Some(signature)) = (identifier, signature) else {
-        return Err(LeakError::Unsigned(
-            "the report must carry Github-Public-Key-Identifier and Github-Public-Key-Signature",
-        ));
-    };
+    let (identifier, signature) = signature_headers(headers)?;
     keys.current()
         .verify(identifier, signature, body)
         .map_err(|error| {
@@ -250,24 +344,22 @@ pub async fn report_leaked(
     request: Request,
 ) -> Result<Json<Vec<LeakLabel>>, LeakError> {
     let (parts, body) = request.into_parts();
-    let body: Bytes = to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| LeakError::PayloadTooLarge)?;
-    check_signature(&state, &parts.headers, &body)?;
-    if !is_json(&parts.headers) {
-        return Err(LeakError::UnsupportedMediaType);
-    }
-    let items: Vec<LeakItem> = serde_json::from_slice(&body).map_err(|error| {
-        LeakError::BadRequest(format!(
-            "the body must be a JSON array of {{\"token\", \"type\", \"url\", \"source\"}} (line {}, column {})",
-            error.line(),
-            error.column()
-        ))
-    })?;
-    if items.len() > MAX_ITEMS {
-        return Err(LeakError::TooManyItems);
-    }
     let source_ip = client_ip(&parts.headers, peer.0, state.config.trust_forwarded_for);
+    let throttle_keys: Vec<ThrottleKey> = source_ip
+        .iter()
+        .map(|ip| ThrottleKey::SourceIp(ip.clone()))
+        .collect();
+    if let Some(wait) = state.throttle.check(&throttle_keys, state.now()) {
+        return Err(LeakError::TooManyRequests(wait));
+    }
+    let items = match read_report(&state, &parts.headers, body).await {
+        Ok(items) => items,
+        Err(refused) => {
+            // A stranger cannot make the server parse refused reports without end.
+            state.throttle.record_failure(&throttle_keys, state.now());
+            return Err(refused);
+        }
+    };
     let now = state.now().unix_timestamp();
     let reported: Vec<Reported> = items
         .iter()

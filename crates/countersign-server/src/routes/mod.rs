@@ -13,21 +13,26 @@ pub mod oauth;
 use axum::http::HeaderMap;
 use std::net::SocketAddr;
 
-/// A header value that is not UTF-8.
+/// A header that cannot be read as one text: sent more than once, or not UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotText;
 
 /// A header's value as text: `Ok(None)` when absent.
 ///
 /// # Errors
-/// `NotText` when the value's bytes are not UTF-8.
+/// `NotText` when the header was sent more than once (which of two would be meant?) or its
+/// bytes are not UTF-8.
 pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, NotText> {
-    match headers.get(name) {
-        None => Ok(None),
-        Some(value) => std::str::from_utf8(value.as_bytes())
-            .map(Some)
-            .map_err(|_| NotText),
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(NotText);
     }
+    std::str::from_utf8(value.as_bytes())
+        .map(Some)
+        .map_err(|_| NotText)
 }
 
 pub use crate::verify::request::client_ip;

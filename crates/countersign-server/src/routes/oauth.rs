@@ -5,7 +5,7 @@
 //! shape the SDKs read: `{"access_token", "token_type": "Bearer", "expires_in"}` (plus
 //! `refresh_token` for a code) and nothing else, or `{"error", "error_description"?}`.
 
-use crate::dialect::docusign::DocuSignError;
+use crate::dialect::docusign::{DocuSignError, DocuSignResponse};
 use crate::dialect::oauth::OAuthError;
 use crate::oauth::codes::{self, ClientPresented};
 use crate::oauth::jwt::{self, JwtRefusal};
@@ -273,6 +273,7 @@ async fn grant(
                     attempt.integrator_key = key.map(|k| k.key.clone());
                     Err(error.into())
                 }
+                Err(JwtRefusal::Throttled(wait)) => Err(OAuthError::TooManyRequests(wait)),
                 Err(JwtRefusal::Store(error)) => {
                     tracing::error!(%error, "store failure in the JWT Grant");
                     Err(OAuthError::Internal)
@@ -285,6 +286,10 @@ async fn grant(
                 attempt.integrator_key = Some(c.client_id.clone());
             } else if let ClientPresented::Public(id) = &presented {
                 attempt.integrator_key = Some(id.clone());
+            }
+            // Throttled per integrator key before its secret or code is checked.
+            if let Some(wait) = state.throttle.check(&attempt.keys(), state.now()) {
+                return Err(OAuthError::TooManyRequests(wait));
             }
             let client = codes::client(state, presented).await?;
             let tokens = if grant_type == "authorization_code" {

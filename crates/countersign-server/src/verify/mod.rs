@@ -247,9 +247,10 @@ impl Verifier {
         _token: &str,
         request: &VerifyRequest<'_>,
     ) -> Result<Verified, AssureSignError> {
-        let user_context = request.user_context.context().map_err(|_| {
-            AssureSignError::BadRequest(vec!["'X-AS-UserContext' is invalid.".into()])
-        })?;
+        let user_context = request
+            .user_context
+            .context()
+            .map_err(|_| AssureSignError::UnreadableUserContext)?;
         let session = self.bearer_session(request).await?;
         let account_request = AccountRequest {
             user_context,

@@ -114,20 +114,31 @@ fn repeated(headers: &HeaderMap, name: &HeaderName, any_repeats: bool) -> bool {
 impl<'h> VerifyRequest<'h> {
     /// Reads a request's headers.
     pub fn parse(headers: &'h HeaderMap, peer: Option<SocketAddr>, options: &ReadOptions) -> Self {
-        Self::parse_with_path(headers, peer, options, None)
+        Self::read(headers, peer, options, None, false)
     }
 
-    /// Reads a request whose original URI the proxy put in the request's own path (Envoy's
-    /// `ext_authz` HTTP service: `/v1/verify` + the original path and query). Original-URI
-    /// headers, where read, must agree with it.
+    /// Reads a forward-auth request (`/v1/verify`), whose original URI is in the URI headers or
+    /// in the request's own path (Envoy's `ext_authz` HTTP service: `/v1/verify` + the original
+    /// path and query; headers, where read, must agree with it). With a trusted URI header
+    /// configured, a forward-auth request that carries neither it nor a path is refused.
     pub fn parse_with_path(
         headers: &'h HeaderMap,
         peer: Option<SocketAddr>,
         options: &ReadOptions,
         from_path: Option<&[u8]>,
     ) -> Self {
+        Self::read(headers, peer, options, from_path, true)
+    }
+
+    fn read(
+        headers: &'h HeaderMap,
+        peer: Option<SocketAddr>,
+        options: &ReadOptions,
+        from_path: Option<&[u8]>,
+        forward_auth: bool,
+    ) -> Self {
         let any_repeats = has_repeats(headers);
-        let path = original_uri(headers, options, any_repeats, from_path);
+        let path = original_uri(headers, options, any_repeats, from_path, forward_auth);
         let credential = credential(headers, any_repeats);
         let user_context = match headers.get(&USER_CONTEXT) {
             None => UserContextHeader::Absent,
@@ -185,6 +196,7 @@ fn original_uri(
     options: &ReadOptions,
     any_repeats: bool,
     from_path: Option<&[u8]>,
+    forward_auth: bool,
 ) -> PathAccounts {
     let mut found: Option<&[u8]> = from_path;
     let trusted = options.trusted_uri_header.as_ref();
@@ -203,7 +215,15 @@ fn original_uri(
             _ => found = Some(value.as_bytes()),
         }
     }
-    found.map_or(PathAccounts::None, PathAccounts::from_original_uri)
+    match found {
+        Some(uri) => PathAccounts::from_original_uri(uri),
+        // A proxy configured to send the trusted header always does: its absence means the
+        // request did not come through that proxy, and the account check would see nothing.
+        None if forward_auth && trusted.is_some() => {
+            PathAccounts::Refused(UriRefusal::TrustedHeaderMissing)
+        }
+        None => PathAccounts::None,
+    }
 }
 
 /// The credential: a bearer `Authorization` first; otherwise the legacy header, which an
@@ -306,6 +326,35 @@ mod tests {
 
     fn parse(map: &HeaderMap) -> VerifyRequest<'_> {
         VerifyRequest::parse(map, None, &ReadOptions::default())
+    }
+
+    #[test]
+    fn a_forward_auth_request_without_the_trusted_header_is_refused() {
+        let trusted = ReadOptions {
+            trusted_uri_header: Some(HeaderName::from_static("x-forwarded-uri")),
+            trust_forwarded_for: false,
+        };
+        // The client's own X-Original-URI is ignored, and the trusted header is missing.
+        let map = headers(&[("x-original-uri", b"/restapi/v2/accounts/1/x")]);
+        assert_eq!(
+            VerifyRequest::parse_with_path(&map, None, &trusted, None).path,
+            PathAccounts::Refused(UriRefusal::TrustedHeaderMissing)
+        );
+        // Envoy's path form stands in for the header.
+        assert_eq!(
+            VerifyRequest::parse_with_path(&map, None, &trusted, Some(b"/accounts/2/x")).path,
+            PathAccounts::Named(vec![AccountRef::Number("2".into())])
+        );
+        // Outside forward auth there is no original URI to miss.
+        assert_eq!(
+            VerifyRequest::parse(&map, None, &trusted).path,
+            PathAccounts::None
+        );
+        let unset = headers(&[]);
+        assert_eq!(
+            VerifyRequest::parse_with_path(&unset, None, &ReadOptions::default(), None).path,
+            PathAccounts::None
+        );
     }
 
     #[test]

@@ -424,8 +424,17 @@ async fn openapi_describes_every_surface() {
         "/admin/v1/introspection-clients",
         "/admin/v1/introspection-clients/{id}",
         "/v1/introspect",
+        "/v1/verify/{original_uri}",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
+    }
+    // Envoy keeps the original method: every one is documented.
+    let envoy = paths["/v1/verify/{original_uri}"].as_object().unwrap();
+    for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
+        assert!(
+            envoy.contains_key(method),
+            "/v1/verify/{{original_uri}} {method}"
+        );
     }
 }
 

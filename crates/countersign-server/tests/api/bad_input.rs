@@ -138,3 +138,120 @@ async fn secret_in_a_wrong_typed_body_is_not_echoed() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(!response.text().await.unwrap().contains("hunter2-secret"));
 }
+
+/// `9999-12-31T23:59:59-01:00` is valid RFC 3339 whose instant in UTC is in the year 10000:
+/// refused as a field error, never a crash, and never stored to break every later read.
+#[tokio::test]
+async fn times_past_the_year_9999_in_utc_are_field_errors() {
+    let app = spawn_app().await;
+    let beyond = "9999-12-31T23:59:59-01:00";
+    let api_user = app
+        .admin_post(
+            "/admin/v1/api-users",
+            json!({"username": "svc-far-future", "scope": {"type": "organization"},
+                   "expires_at": beyond}),
+        )
+        .await;
+    assert_eq!(api_user.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = api_user.json().await.unwrap();
+    assert_eq!(body["field"], "expires_at", "{body}");
+
+    let key: Value = app
+        .admin_post("/admin/v1/integrator-keys", json!({"name": "Sunset"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = key["id"].as_str().unwrap();
+    let sunset = app
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/admin/v1/integrator-keys/{id}"),
+        )
+        .json(&json!({"legacy_sunset_at": beyond}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sunset.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = app.admin_get("/admin/v1/integrator-keys").await;
+    assert_eq!(
+        listed.status(),
+        StatusCode::OK,
+        "nothing unreadable was stored"
+    );
+
+    let audit = app
+        .admin_get("/admin/v1/audit?since=9999-12-31T23:59:59-01:00")
+        .await;
+    assert_eq!(audit.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Two `Authorization` headers on an admin call: which one is meant cannot be known, so
+/// neither is used (even when one of them is valid).
+#[tokio::test]
+async fn a_repeated_authorization_header_on_the_admin_api_is_refused() {
+    let app = spawn_app().await;
+    for (first, second) in [
+        (
+            format!("Bearer {}", app.admin_token),
+            "Bearer not-a-token".to_owned(),
+        ),
+        (
+            format!("Bearer {}", app.admin_token),
+            format!("Bearer {}", app.admin_token),
+        ),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/admin/v1/me"))
+            .header("Authorization", first)
+            .header("Authorization", second)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.admin_get("/admin/v1/me").await.status(), StatusCode::OK);
+}
+
+/// A cursor that no page handed out is refused, never read as "from the start", and a JSON
+/// `null` where a value is required is malformed, never "not sent".
+#[tokio::test]
+async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
+    let app = spawn_app().await;
+    for cursor in ["", &"x".repeat(65)] {
+        let response = app
+            .admin_get(&format!("/admin/v1/users?cursor={cursor}"))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{cursor:?}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["field"], "cursor");
+    }
+    for field in [
+        "legacy_header_enabled",
+        "api_user_max_lifetime_days",
+        "expiry_warning_days",
+        "leak_response",
+    ] {
+        let response = app
+            .admin(reqwest::Method::PATCH, "/admin/v1/organization")
+            .json(&json!({ field: null }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field}: null");
+    }
+    let revoke_typo = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/v1/api-users/00000000-0000-0000-0000-000000000000/revoke?wiat=true",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke_typo.status(), StatusCode::BAD_REQUEST);
+}

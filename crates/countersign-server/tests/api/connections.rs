@@ -88,6 +88,44 @@ async fn partial_request_headers_are_closed_after_the_header_read_timeout() {
     );
 }
 
+/// A body sent a byte at a time is cut off after as long again as the header timeout: the
+/// client gets a 4xx and the connection (and its `max_connections` slot) is released.
+#[tokio::test]
+async fn a_request_body_that_trickles_is_refused_and_its_connection_released() {
+    let app = spawn_app_with(|c| c.header_read_timeout = 0.3).await;
+    for (path, content_type) in [
+        ("/oauth/token", "application/x-www-form-urlencoded"),
+        ("/v1/credentials/leaked", "application/json"),
+        ("/api/v3.5/authentication/apiUser", "application/json"),
+    ] {
+        let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: countersign.test\r\n\
+             Content-Type: {content_type}\r\nContent-Length: 1000\r\n\r\n["
+        );
+        slow.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(DEADLINE, slow.read(&mut buffer)).await {
+                Err(_) => panic!("{path}: the server kept waiting for the body"),
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&answer);
+        let status: u16 = text
+            .get(9..12)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: no answer before the close: {text:?}"));
+        assert!((400..500).contains(&status), "{path}: {text}");
+    }
+    assert!(
+        served_connection(addr(&app)).await.is_some(),
+        "a prompt request is served"
+    );
+}
+
 #[tokio::test]
 async fn idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout() {
     let app = spawn_app_with(|c| c.keep_alive_timeout = 1.0).await;

@@ -104,8 +104,13 @@ async fn verify(w: &World, credential: &HeaderMap, extra: &[(&str, &[u8])]) -> r
 /// Sends the case twice per credential (full path, then the thread cache) after a granted
 /// warm-up, and asserts each answer is a refusal in the credential's dialect.
 async fn refused(w: &World, case: &str, extra: &[(&str, &[u8])]) {
+    let mine = format!("/restapi/v2.1/accounts/{}/envelopes", w.mine_number);
+    let agreeing: [(&str, &[u8]); 2] = [
+        ("x-original-uri", mine.as_bytes()),
+        ("x-forwarded-uri", mine.as_bytes()),
+    ];
     for (kind, credential) in credentials(w) {
-        let warm = verify(w, &credential, &[]).await;
+        let warm = verify(w, &credential, &agreeing).await;
         assert_eq!(warm.status(), StatusCode::OK, "{kind} warm-up for {case}");
         for attempt in 0..2 {
             let response = verify(w, &credential, extra).await;
@@ -278,6 +283,23 @@ async fn a_configured_uri_header_is_the_only_one_read() {
             ("x-original-uri", other.as_bytes()),
         ],
         &w.mine,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn with_a_configured_uri_header_a_request_without_it_is_refused() {
+    let app = spawn_app_with(|config| {
+        config.forward_auth.uri_header = Some("X-Forwarded-Uri".into());
+    })
+    .await;
+    let w = world_with(app).await;
+    let other = format!("/restapi/v2.1/accounts/{}/envelopes", w.other_number);
+    refused(&w, "no original URI at all", &[]).await;
+    refused(
+        &w,
+        "only a client's X-Original-URI",
+        &[("x-original-uri", other.as_bytes())],
     )
     .await;
 }

@@ -129,6 +129,18 @@ async fn registered_client_introspects_with_client_secret_basic() {
     assert_eq!(inactive, json!({"active": false}));
 }
 
+/// The form is an authentication body: bounded at 64 KiB like the others.
+#[tokio::test]
+async fn an_introspection_body_past_64_kib_is_refused() {
+    let w = world().await;
+    let (_, client_id, secret) = register(&w.app, "Envelope service").await;
+    let padded = format!("{}&pad={}", w.token, "x".repeat(70 * 1024));
+    let response = introspect_basic(&w.app, &client_id, &secret, &padded).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let within = introspect_basic(&w.app, &client_id, &secret, &w.token).await;
+    assert_eq!(within.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn registered_client_introspects_with_client_secret_post() {
     let w = world().await;
@@ -144,9 +156,10 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
     let w = world().await;
     let (_, client_id, secret) = register(&w.app, "Envelope service").await;
     let (_, other_id, other_secret) = register(&w.app, "Other service").await;
+    // The secret with its last character changed (to one it is not).
     let mut wrong = secret.clone();
-    wrong.pop();
-    wrong.push('x');
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'x' { 'y' } else { 'x' });
     for (case, response) in [
         (
             "wrong secret, basic",

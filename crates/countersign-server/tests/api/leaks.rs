@@ -559,3 +559,39 @@ async fn with_the_notify_policy_a_leaked_key_keeps_working_and_is_announced() {
     assert!(audited);
     assert!(receiver.delivered_of("api_user.revoked").is_empty());
 }
+
+/// Reports need no sign-in when no public keys are configured: their bodies are bounded, a
+/// long array is skipped rather than kept, and an address whose reports keep being refused is
+/// throttled like any other source of failures.
+#[tokio::test]
+async fn report_bodies_are_bounded_and_refused_reports_throttle_their_address() {
+    let app = spawn_app_with(|config| config.throttle.ip_failures_per_minute = 4).await;
+    let post = |body: Vec<u8>| {
+        app.client
+            .post(app.url("/v1/credentials/leaked"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let oversized = post(vec![b' '; 1024 * 1024 + 1]).await.unwrap();
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let item = b"{\"token\":\"\",\"type\":\"\"},";
+    let mut long = b"[".to_vec();
+    for _ in 0..20_000 {
+        long.extend_from_slice(item);
+    }
+    long.extend_from_slice(b"{\"token\":\"\",\"type\":\"\"}]");
+    let too_many = post(long).await.unwrap();
+    assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
+    let body: Value = too_many.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_items");
+    for _ in 0..2 {
+        let malformed = post(b"not json".to_vec()).await.unwrap();
+        assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    }
+    let throttled = post(b"[]".to_vec()).await.unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let body: Value = throttled.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_requests");
+}

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 /// A server whose pool runs one verification and queues none.
 async fn spawn_tiny_pool() -> TestApp {
     spawn_app_with(|c| {
-        c.password_concurrency = 1;
+        c.password_concurrency = Some(1);
         c.password_queue = Some(0);
     })
     .await
@@ -165,7 +165,7 @@ async fn a_waiting_verification_runs_when_a_turn_frees() {
     // One running, one waiting: a request queued behind a held turn is answered once the
     // turn is released, not refused.
     let app = spawn_app_with(|c| {
-        c.password_concurrency = 1;
+        c.password_concurrency = Some(1);
         c.password_queue = Some(1);
     })
     .await;

@@ -349,8 +349,34 @@ async fn repeated_wrong_passwords_are_throttled_with_a_clear_message() {
         .unwrap();
     assert!(retry_after >= 1);
     let body = response.text().await.unwrap();
-    assert!(body.contains("Too many failed sign-ins"));
+    assert!(body.contains("Too many sign-in attempts right now"));
     assert!(body.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
+}
+
+/// The console's sign-in goes through the same bounded password pool as every other password
+/// check: while it is full, the page answers 429 with `Retry-After: 1` at once, and the right
+/// password works again once a place frees.
+#[tokio::test]
+async fn console_sign_in_is_refused_at_once_while_the_password_pool_is_full() {
+    let app = spawn_app_with(|config| {
+        config.password_concurrency = Some(1);
+        config.password_queue = Some(0);
+    })
+    .await;
+    let console = ConsoleClient::new(&app);
+    let held = app.server().state().passwords.try_reserve().unwrap();
+    let response = console
+        .sign_in_as(ADMIN_EMAIL, countersign_test_support::ADMIN_PASSWORD)
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Too many sign-in attempts right now"));
+    drop(held);
+    let response = console
+        .sign_in_as(ADMIN_EMAIL, countersign_test_support::ADMIN_PASSWORD)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
 /// Signs a second organization administrator in to the console; returns its user id.

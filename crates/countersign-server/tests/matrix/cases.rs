@@ -50,8 +50,9 @@ pub(crate) type UriHeaders = Vec<(&'static str, Vec<u8>)>;
 /// The original-URI headers of case `index` naming `account` (SPEC §3, §6.1), in one of the
 /// forms a proxy may pass on: each of the three header names, dot segments as sent and
 /// percent-encoded, several `accounts/{id}` pairs, headers that agree or disagree — and the
-/// forms that must be refused: an encoded slash or NUL, an empty account segment, a byte that is
-/// not UTF-8, a dot segment above the root. `anchor` is another account reference the form may
+/// forms that must be refused: an encoded slash, backslash or NUL, an empty account segment, a
+/// byte that is not UTF-8 (raw or percent-encoded), a dot segment above the root. Merged-slash
+/// climbs and `;params` name the accounts every reading reaches. `anchor` is another account reference the form may
 /// mention beside `account`.
 pub(crate) fn uri_form(
     index: usize,
@@ -78,7 +79,7 @@ pub(crate) fn uri_form(
         };
     };
     let plain = format!("/restapi/v2.1/accounts/{r}/envelopes");
-    match index % 12 {
+    match index % 17 {
         0 => (one("X-Original-URI", plain), names(&[r])),
         1 => (one("X-Forwarded-Uri", plain), names(&[r])),
         2 => (one("X-Envoy-Original-Path", plain), names(&[r])),
@@ -147,13 +148,59 @@ pub(crate) fn uri_form(
             ),
             UriMeaning::Refused("an encoded NUL"),
         ),
-        _ => (
+        11 => (
             one(
                 "X-Forwarded-Uri",
                 format!("/../restapi/v2.1/accounts/{r}/envelopes"),
             ),
             UriMeaning::Refused("a dot segment above the root"),
         ),
+        12 => (
+            one(
+                "X-Original-URI",
+                format!("/restapi/v2.1/accounts/{r}/envelopes%ff"),
+            ),
+            UriMeaning::Refused("the original URI is not UTF-8 once decoded"),
+        ),
+        13 => (
+            one(
+                "X-Forwarded-Uri",
+                format!("/restapi/v2.1/accounts%5C{r}/envelopes"),
+            ),
+            UriMeaning::Refused("an encoded backslash"),
+        ),
+        // As sent and with empty segments kept, `x//../..` climbs to `anchor`; with them
+        // merged (nginx's merge_slashes), to `r`: both are named.
+        14 => (
+            one(
+                "X-Original-URI",
+                format!("/restapi/v2.1/accounts/{anchor}/x//../../{r}/envelopes"),
+            ),
+            names(&[anchor, r]),
+        ),
+        // `;params` are stripped for matching (as servlet containers do).
+        15 => (
+            one(
+                "X-Envoy-Original-Path",
+                format!("/restapi/v2.1/accounts;v=1/{r}/envelopes"),
+            ),
+            names(&[r]),
+        ),
+        _ => {
+            let other = format!("/restapi/v2.1/accounts/{anchor}/envelopes");
+            let meaning = if other == plain {
+                names(&[r])
+            } else {
+                UriMeaning::Refused("X-Envoy-Original-Path disagrees with X-Original-URI")
+            };
+            (
+                vec![
+                    ("X-Envoy-Original-Path", other.into_bytes()),
+                    ("X-Original-URI", plain.into_bytes()),
+                ],
+                meaning,
+            )
+        }
     }
 }
 
