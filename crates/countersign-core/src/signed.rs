@@ -3,12 +3,28 @@
 //! and rendered as a prefix + base64url. Each kind of token lays out its own fields (and its own
 //! version byte, so neither can pass as the other); this module writes, signs, checks and reads.
 
-use crate::token::TokenError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
+
+/// Why a token was refused. Callers answer all of them the same way on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token of this format.
+    #[error("malformed token")]
+    Malformed,
+    /// Signed with a key this server does not know.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The signature does not match.
+    #[error("bad signature")]
+    BadSignature,
+    /// The token has expired.
+    #[error("token expired")]
+    Expired,
+}
 
 /// Length of the HMAC-SHA256 tag.
 pub(crate) const MAC_LEN: usize = 32;

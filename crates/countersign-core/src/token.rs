@@ -6,6 +6,7 @@
 //! directory no longer grants is frozen into a token.
 
 use crate::ids::{ApiKeyId, ApiUserId, SessionId, UserId};
+pub use crate::signed::TokenError;
 use crate::signed::{self, FIELDS_AT, Writer};
 
 /// The prefix of every session token.
@@ -31,23 +32,6 @@ pub struct SessionClaims {
     pub issued_at: i64,
     /// Expiry time, Unix seconds.
     pub expires_at: i64,
-}
-
-/// Why a token was refused. Callers answer all of them the same way on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// Not a token of this format.
-    #[error("malformed token")]
-    Malformed,
-    /// Signed with a key this server does not know.
-    #[error("unknown signing key")]
-    UnknownKey,
-    /// The signature does not match.
-    #[error("bad signature")]
-    BadSignature,
-    /// The token has expired.
-    #[error("token expired")]
-    Expired,
 }
 
 /// Signs claims under signing key `kid`, returning the token text.
