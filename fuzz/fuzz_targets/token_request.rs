@@ -1,5 +1,5 @@
 //! AssureSign `apiUser` request body:
-//! `countersign_server::routes::assuresign::parse_token_request` on arbitrary bytes.
+//! `countersign_server::fuzzing::parse_token_request` on arbitrary bytes.
 //!
 //! Invariants: an accepted request has a non-empty, trimmed API username, key and context
 //! username of at most 1024 bytes each and a session length within 1..=max (the default when
@@ -7,8 +7,7 @@
 //! request re-encoded as the documented body parses to the same request.
 #![no_main]
 
-use countersign_server::dialect::assuresign::AssureSignError;
-use countersign_server::routes::assuresign::parse_token_request;
+use countersign_server::fuzzing::{AssureSignError, parse_token_request};
 use libfuzzer_sys::fuzz_target;
 
 const DEFAULT_MINUTES: i64 = 60;

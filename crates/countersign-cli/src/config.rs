@@ -189,15 +189,14 @@ pub fn server_leaf_paths(config: &FileConfig) -> Vec<String> {
     out
 }
 
-/// Applies `COUNTERSIGN_SERVER_*` variables (see [`server_variable`]) over the file's values. A
-/// text key takes the value as written; any other is read as a TOML value (`30`, `true`,
-/// `[7, 1]`). A value of the wrong type stops the start with the variable's name.
+/// Applies `COUNTERSIGN_SERVER_*` variables (see [`server_variable`]) over the file's values, one
+/// at a time. A text key takes the value as written; any other is read as a TOML value (`30`,
+/// `true`, `[7, 1]`); an unset optional key takes the TOML reading when it fits, else the text.
+/// A value that does not fit its key stops the start with the variable's name.
 fn apply_server_environment(
     config: &mut FileConfig,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<()> {
-    let mut tree = serde_json::to_value(&config.server).context("reading the configuration")?;
-    let mut changed = false;
     for path in server_leaf_paths(config) {
         let Some(variable) = server_variable(&path) else {
             continue;
@@ -205,23 +204,46 @@ fn apply_server_environment(
         let Some(text) = lookup(&variable) else {
             continue;
         };
-        let mut slot = &mut tree;
-        for key in path.split('.').skip(1) {
-            slot = &mut slot[key];
-        }
-        *slot = match slot {
-            serde_json::Value::String(_) => serde_json::Value::String(text),
+        let tree = serde_json::to_value(&config.server).context("reading the configuration")?;
+        let current = path
+            .split('.')
+            .skip(1)
+            .try_fold(&tree, |value, key| value.get(key))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let candidates = match current {
+            serde_json::Value::String(_) => vec![serde_json::Value::String(text.clone())],
             serde_json::Value::Null => toml_scalar(&text)
                 .filter(|value| !value.is_string())
-                .unwrap_or(serde_json::Value::String(text)),
-            _ => toml_scalar(&text)
-                .with_context(|| format!("{variable}: {text:?} is not a TOML value"))?,
+                .into_iter()
+                .chain([serde_json::Value::String(text.clone())])
+                .collect(),
+            _ => vec![
+                toml_scalar(&text)
+                    .with_context(|| format!("{variable}: {text:?} is not a TOML value"))?,
+            ],
         };
-        changed = true;
-    }
-    if changed {
-        config.server = serde_json::from_value(tree)
-            .context("a COUNTERSIGN_SERVER_* variable holds a value of the wrong type")?;
+        let mut refusal = None;
+        for candidate in candidates {
+            let mut changed = tree.clone();
+            let mut at = &mut changed;
+            for key in path.split('.').skip(1) {
+                at = &mut at[key];
+            }
+            *at = candidate;
+            match serde_json::from_value::<ServerConfig>(changed) {
+                Ok(server) => {
+                    config.server = server;
+                    refusal = None;
+                    break;
+                }
+                Err(error) => refusal = Some(error),
+            }
+        }
+        if let Some(error) = refusal {
+            return Err(error)
+                .with_context(|| format!("{variable}: {text:?} is not a value of {path}"));
+        }
     }
     Ok(())
 }
@@ -317,12 +339,26 @@ mod tests {
 
     #[test]
     fn a_value_of_the_wrong_type_names_its_variable() {
-        let error = with(&[("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES", "soon")]).unwrap_err();
-        assert!(
-            format!("{error:#}").contains("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES"),
-            "{error:#}"
+        for (variable, value) in [
+            ("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES", "soon"),
+            ("COUNTERSIGN_SERVER_SESSION_MAX_MINUTES", "1.5"),
+            ("COUNTERSIGN_SERVER_TRUST_FORWARDED_FOR", "\"yes\""),
+            ("COUNTERSIGN_SERVER_PASSWORD_CONCURRENCY", "four"),
+        ] {
+            let error = with(&[(variable, value)]).unwrap_err();
+            assert!(format!("{error:#}").contains(variable), "{error:#}");
+        }
+    }
+
+    #[test]
+    fn an_unset_text_key_takes_the_text_even_when_it_reads_as_toml() {
+        let config = with(&[("COUNTERSIGN_SERVER_FORWARD_AUTH_URI_HEADER", "true")]).unwrap();
+        assert_eq!(
+            config.server.forward_auth.uri_header.as_deref(),
+            Some("true")
         );
-        assert!(with(&[("COUNTERSIGN_SERVER_TRUST_FORWARDED_FOR", "\"yes\"")]).is_err());
+        let config = with(&[("COUNTERSIGN_SERVER_PASSWORD_CONCURRENCY", "3")]).unwrap();
+        assert_eq!(config.server.password_concurrency, Some(3));
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     (
         "server.header_read_timeout",
-        "Seconds a connection may take to deliver its request headers before it is closed.",
+        "Seconds a connection may take to deliver its request headers before it is closed; a request's body must arrive within as long again (else the request is refused and the connection closed).",
     ),
     (
         "server.keep_alive_timeout",
@@ -182,7 +182,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     (
         "server.forward_auth.uri_header",
-        "The one original-URI header to trust (X-Original-URI, X-Forwarded-Uri or X-Envoy-Original-Path); the others are then ignored. Unset: all three are read and a request where they disagree is refused (403).",
+        "The one original-URI header to trust (X-Original-URI, X-Forwarded-Uri or X-Envoy-Original-Path; any other name stops the start); the others are then ignored, and a /v1/verify request without it is refused (403). Unset: all three are read and a request where they disagree is refused (403).",
     ),
     (
         "server.leak_report",
@@ -198,7 +198,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     (
         "server.oauth.audiences",
-        "OAuth host names a JWT Grant assertion's aud may name besides the host[:port] of public_url, which is always accepted (other names the server is reached by).",
+        "OAuth host names a JWT Grant assertion's aud may name besides the host[:port] of public_url, which is always accepted (other names the server is reached by). From the environment, a TOML array: [\"auth.example.com\"].",
     ),
 ];
 

@@ -5,21 +5,25 @@ use time::OffsetDateTime;
 
 /// Formats a time as RFC 3339, whole seconds (every JSON answer and webhook body).
 pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.replace_nanosecond(0)
-        .unwrap_or(at)
+    whole_seconds(at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
-/// Parses an RFC 3339 time given by a client, in UTC with whole seconds; `None` when it is not
-/// one, or when its instant in UTC falls outside the years 1–9999 (`9999-12-31T23:59:59-01:00`
-/// is a valid RFC 3339 text whose instant no store column, HTTP date or formatter can hold).
+/// Parses an RFC 3339 time given by a client, in UTC (fractions kept: a query filter compares
+/// in milliseconds; what is stored truncates to seconds itself); `None` when it is not one, or
+/// when its instant in UTC falls outside the years 1–9999 (`9999-12-31T23:59:59-01:00` is a valid
+/// RFC 3339 text whose instant no store column, HTTP date or formatter can hold).
 pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
     let at = OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
         .ok()?
         .checked_to_offset(time::UtcOffset::UTC)?;
-    let at = at.replace_nanosecond(0).unwrap_or(at);
     (1..=9999).contains(&at.year()).then_some(at)
+}
+
+/// `at` with whole seconds (what tokens and stored expiries hold).
+pub fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(0).unwrap_or(at)
 }
 
 /// A source of the current time.
@@ -74,8 +78,9 @@ mod tests {
 
     #[test]
     fn client_times_are_read_in_utc_and_refused_outside_the_years_1_to_9999() {
-        let at = parse_rfc3339("2030-01-02T03:04:05.678+02:00").map(rfc3339);
-        assert_eq!(at.as_deref(), Some("2030-01-02T01:04:05Z"));
+        let at = parse_rfc3339("2030-01-02T03:04:05.678+02:00");
+        assert_eq!(at.map(|a| a.millisecond()), Some(678), "fractions are kept");
+        assert_eq!(at.map(rfc3339).as_deref(), Some("2030-01-02T01:04:05Z"));
         assert_eq!(
             parse_rfc3339("9999-12-31T22:59:59-01:00")
                 .map(rfc3339)

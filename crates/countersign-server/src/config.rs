@@ -46,7 +46,8 @@ pub struct ServerConfig {
     /// with the throttle answer (429, 403 on forward auth, `Retry-After: 1`).
     pub password_queue: Option<usize>,
     /// Seconds a connection has to deliver a request's headers, from its first byte (or from
-    /// its accept); a slower one is closed (SPEC §9). Fractions allowed.
+    /// its accept); a slower one is closed (SPEC §9). A request's body must arrive within as
+    /// long again, from the first time it is waited for. Fractions allowed.
     pub header_read_timeout: f64,
     /// Seconds a connection may stay idle between requests before it is closed. Fractions
     /// allowed.
@@ -78,9 +79,10 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardAuthConfig {
     /// The one original-URI header to trust (`X-Original-URI`, `X-Forwarded-Uri` or
-    /// `X-Envoy-Original-Path`); the others are then ignored. Unset (the default): all three
-    /// are read, and a request where they disagree is refused, because a proxy overwrites only
-    /// its own header and forwards a client's copy of the others.
+    /// `X-Envoy-Original-Path`; any other name stops the start); the others are then ignored,
+    /// and a forward-auth request without it is refused. Unset (the default): all three are
+    /// read, and a request where they disagree is refused, because a proxy overwrites only its
+    /// own header and forwards a client's copy of the others.
     pub uri_header: Option<String>,
 }
 

@@ -12,6 +12,14 @@ pub use countersign_directory::secrets;
 pub mod state;
 pub mod tls;
 
+/// The request parsers the cargo-fuzz targets (`fuzz/`) drive; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::dialect::assuresign::AssureSignError;
+    pub use crate::issue::TokenRequest;
+    pub use crate::routes::assuresign::parse_token_request;
+}
+
 pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) use countersign_directory::cache;

@@ -278,8 +278,10 @@ impl Ops {
             .filter(|u| !u.email.is_empty())
             .map(|u| u.id)
             .collect();
-        // Consent first: a refusal here must not leave a stored key whose private half, shown
-        // only in this answer, is lost (consenting again is harmless).
+        // Checked before anything is written: a key with no room for another RSA key is
+        // refused with the consent untouched. Then the consent, so that a refusal of it never
+        // leaves a stored key whose private half, shown only in this answer, is lost.
+        self.rsa_key_room(actor, key).await?;
         self.put_admin_consent(
             actor,
             key,

@@ -285,9 +285,12 @@ impl Verifier {
         let token_text = match request.authorization {
             HeaderText::Absent => return Err(VerifyError::MissingCredentials),
             HeaderText::Unreadable => return Err(VerifyError::InvalidToken),
-            HeaderText::Text(text) => {
-                access::bearer_token(text).ok_or(VerifyError::MissingCredentials)?
+            // As a node reads it: another scheme is no credential countersign knows; a bearer
+            // scheme without a readable token is an invalid token.
+            HeaderText::Text(text) if is_bearer_scheme(text) => {
+                access::bearer_token(text).ok_or(VerifyError::InvalidToken)?
             }
+            HeaderText::Text(_) => return Err(VerifyError::MissingCredentials),
         };
         let now = time::OffsetDateTime::now_utc();
         let path = request.path.map_or(PathAccounts::None, |path| {
@@ -296,6 +299,16 @@ impl Verifier {
         if oauth::token::is_access_token(token_text) {
             return self.verify_access_token(token_text, now, &path).await;
         }
+        // The account context is read before the token is checked, as a node does.
+        let user_context = match request.user_context {
+            HeaderText::Absent => None,
+            HeaderText::Text(text) if text.len() <= access::MAX_USER_CONTEXT_LEN => {
+                Some(access::parse_user_context(text))
+            }
+            HeaderText::Text(_) | HeaderText::Unreadable => {
+                return Err(VerifyError::UnreadableUserContext);
+            }
+        };
         let claims = token::verify(token_text, now.unix_timestamp(), |kid| {
             inner.signing.get(&kid).map(Vec::as_slice)
         })
@@ -313,15 +326,6 @@ impl Verifier {
             return Err(VerifyError::InvalidToken);
         }
         let scope = api_user.api_user.scope;
-        let user_context = match request.user_context {
-            HeaderText::Absent => None,
-            HeaderText::Text(text) if text.len() <= access::MAX_USER_CONTEXT_LEN => {
-                Some(access::parse_user_context(text))
-            }
-            HeaderText::Text(_) | HeaderText::Unreadable => {
-                return Err(VerifyError::UnreadableUserContext);
-            }
-        };
         let account_request = AccountRequest {
             user_context: user_context.as_ref(),
             path: &path,
@@ -356,7 +360,8 @@ impl Verifier {
         .map_err(|_| invalid())?;
         let facts = countersign_directory::oauth::load(&inner.cache, &inner.store, &claims)
             .await
-            .map_err(VerifyError::Store)?
+            // Logged by the table's `From`, answered 500 `UNSPECIFIED_ERROR` as a node does.
+            .map_err(|error| VerifyError::OAuth(error.into()))?
             .filter(|facts| facts.admits(&claims))
             .ok_or_else(invalid)?;
         let actor = facts.integrator_key.key.clone();
@@ -391,6 +396,14 @@ impl Verifier {
             },
         })
     }
+}
+
+/// Whether an `Authorization` value names the bearer scheme (the token may still be missing).
+fn is_bearer_scheme(text: &str) -> bool {
+    text.trim_start()
+        .as_bytes()
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer"))
 }
 
 /// An OAuth access token's account refusal, in the DocuSign table.

@@ -164,9 +164,34 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
 
     // Every refusal is the one a node answers, in its table.
     let bearer = format!("Bearer {token}");
+    let long_context = format!("bob@example.com:{}", "1".repeat(600));
     let foreign_path = "/restapi/accounts/99999999/x";
     for (case, authorization, user_context, path) in [
         ("no token", HeaderText::Absent, HeaderText::Absent, "/x"),
+        (
+            "another scheme",
+            HeaderText::Text("Basic eDp5"),
+            HeaderText::Absent,
+            "/x",
+        ),
+        (
+            "a bearer scheme without a token",
+            HeaderText::Text("Bearer"),
+            HeaderText::Absent,
+            "/x",
+        ),
+        (
+            "a scheme run into the token",
+            HeaderText::Text("Bearercst_x"),
+            HeaderText::Absent,
+            "/x",
+        ),
+        (
+            "a forged token and an unreadable context",
+            HeaderText::Text("Bearer cst_forged"),
+            HeaderText::Text(&long_context),
+            "/x",
+        ),
         (
             "a forged token",
             HeaderText::Text("Bearer cst_forged"),

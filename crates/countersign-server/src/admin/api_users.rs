@@ -206,7 +206,7 @@ pub struct RotateApiUser {
     grace_minutes: i64,
     /// Retire the old key once it has gone unused this many minutes (1 to 43200) after the
     /// new key's first use, or at the end of the grace period, whichever comes first.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     retire_after_silence_minutes: Option<i64>,
 }
 

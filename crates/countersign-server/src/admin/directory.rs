@@ -285,8 +285,10 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// `active` or `disabled`.
+    #[serde(default, deserialize_with = "super::not_null")]
     status: Option<String>,
     /// New name.
+    #[serde(default, deserialize_with = "super::not_null")]
     name: Option<String>,
 }
 

@@ -205,10 +205,12 @@ pub async fn update_integrator_key(
         .map(|sunset| {
             sunset
                 .map(|t| {
-                    crate::clock::parse_rfc3339(&t).ok_or_else(|| AdminError::Invalid {
-                        field: "legacy_sunset_at",
-                        detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
-                    })
+                    crate::clock::parse_rfc3339(&t)
+                        .map(crate::clock::whole_seconds)
+                        .ok_or_else(|| AdminError::Invalid {
+                            field: "legacy_sunset_at",
+                            detail: "legacy_sunset_at must be an RFC 3339 time or null".into(),
+                        })
                 })
                 .transpose()
         })
@@ -353,10 +355,13 @@ pub async fn migration_plan(
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
     /// `jwt_grant` or `api_user` (the default when `username` is given).
+    #[serde(default, deserialize_with = "super::not_null")]
     target: Option<String>,
     /// Username of the new API user (`api_user`).
+    #[serde(default, deserialize_with = "super::not_null")]
     username: Option<String>,
     /// Its expiry (RFC 3339 or `YYYY-MM-DD`; `api_user`).
+    #[serde(default, deserialize_with = "super::not_null")]
     expires_at: Option<String>,
 }
 

@@ -107,8 +107,10 @@ pub async fn delete_secret(
 #[serde(deny_unknown_fields)]
 pub struct CreateRsaKey {
     /// An RSA public key in PEM (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`), 2048–4096 bits.
+    #[serde(default, deserialize_with = "super::not_null")]
     public_key_pem: Option<String>,
     /// `true`: generate a 2048-bit pair and answer the private key once.
+    #[serde(default, deserialize_with = "super::not_null")]
     generate: Option<bool>,
 }
 

@@ -201,7 +201,7 @@ pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, OpError> {
     let text = text.trim();
     // Expiries have whole-second precision, like the tokens they bound.
     if let Some(at) = crate::clock::parse_rfc3339(text) {
-        return Ok(at);
+        return Ok(crate::clock::whole_seconds(at));
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(text, &format)

@@ -180,6 +180,22 @@ impl Ops {
         Ok(())
     }
 
+    /// Whether the organization's integrator key has room for another RSA key.
+    ///
+    /// # Errors
+    /// `NotFound` for a key of another organization; `Conflict` (`too_many_keys`) when full.
+    pub(crate) async fn rsa_key_room(
+        &self,
+        actor: &Actor,
+        id: IntegratorKeyId,
+    ) -> Result<(), OpError> {
+        self.integrator_key_of(actor, id).await?;
+        if self.store.list_oauth_rsa_keys(id).await?.len() >= MAX_RSA_KEYS {
+            return Err(too_many_keys());
+        }
+        Ok(())
+    }
+
     /// Adds an RSA public key (uploaded, or generated with its private key returned once and
     /// never stored); at most five per key.
     ///
@@ -199,11 +215,9 @@ impl Ops {
                 None,
             ),
             NewRsaKey::Generate => {
-                // Refused before the work when the integrator key is full (the insert below
-                // checks again under a lock).
-                if self.store.list_oauth_rsa_keys(id).await?.len() >= MAX_RSA_KEYS {
-                    return Err(too_many_keys());
-                }
+                // Refused before the work when the key is not the organization's or is full
+                // (the insert below checks again under a lock).
+                self.rsa_key_room(actor, id).await?;
                 // Key generation is CPU-bound for a moment: off the executor, one at a time
                 // (parallel requests cannot take every core).
                 let _turn = GENERATING

@@ -21,9 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Items in one report at most (SPEC §14).
 pub(crate) const MAX_ITEMS: usize = 1000;
-/// Largest report body: 1,000 items of about 1 KiB each (GitHub's items are a token, its type,
-/// a URL and a source).
-pub(crate) const MAX_BODY: usize = 1024 * 1024;
+/// Largest report body: 1,000 items with room for long URLs (cut to [`MAX_TEXT`] when kept).
+/// Parsing keeps at most [`MAX_ITEMS`] items, so memory stays within a few times this size.
+pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Longest URL or source kept from a report (the rest is cut, never refused).
 const MAX_TEXT: usize = 2048;
 /// The headers GitHub signs reports with.
@@ -37,7 +37,7 @@ pub(crate) enum LeakError {
     Unsigned(&'static str),
     /// The body is not JSON (415).
     UnsupportedMediaType,
-    /// The body is larger than 1 MiB (413).
+    /// The body is larger than 4 MiB (413).
     PayloadTooLarge,
     /// The body is not a JSON array of report items (400).
     BadRequest(String),
@@ -75,7 +75,7 @@ impl IntoResponse for LeakError {
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "the report is larger than 1 MiB".to_owned(),
+                "the report is larger than 4 MiB".to_owned(),
             ),
             Self::BadRequest(detail) => {
                 (StatusCode::BAD_REQUEST, "invalid_request", detail.clone())

@@ -245,6 +245,16 @@ async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field}: null");
     }
+    let user = app.create_user("nully@example.com", None).await;
+    for body in [json!({"name": null}), json!({"status": null})] {
+        let response = app
+            .admin(reqwest::Method::PATCH, &format!("/admin/v1/users/{user}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
     let revoke_typo = app
         .admin(
             reqwest::Method::POST,

@@ -573,7 +573,7 @@ async fn report_bodies_are_bounded_and_refused_reports_throttle_their_address() 
             .body(body)
             .send()
     };
-    let oversized = post(vec![b' '; 1024 * 1024 + 1]).await.unwrap();
+    let oversized = post(vec![b' '; 4 * 1024 * 1024 + 1]).await.unwrap();
     assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let item = b"{\"token\":\"\",\"type\":\"\"},";
     let mut long = b"[".to_vec();

@@ -141,6 +141,31 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
         .await
         .unwrap();
     assert_eq!(refused["error"], "consent_required");
+    // A second migration when the key holds its five RSA keys is refused before anything is
+    // written: the administrator's wider consent stays as it is.
+    for _ in 0..4 {
+        let added = app
+            .admin_post(
+                &format!("/admin/v1/integrator-keys/{key_id}/rsa-keys"),
+                json!({"generate": true}),
+            )
+            .await;
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+    let consent_path = format!("/admin/v1/integrator-keys/{key_id}/consent");
+    let everyone = app
+        .admin(reqwest::Method::PUT, &consent_path)
+        .json(&json!({"scopes": ["signature", "impersonation"], "user_ids": "all"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everyone.status(), StatusCode::OK);
+    let before: Value = app.admin_get(&consent_path).await.json().await.unwrap();
+    let full = migrate(json!({"target": "jwt_grant"})).await;
+    assert_eq!(full.status(), StatusCode::CONFLICT);
+    assert_eq!(full.json::<Value>().await.unwrap()["code"], "too_many_keys");
+    let after: Value = app.admin_get(&consent_path).await.json().await.unwrap();
+    assert_eq!(before, after, "the consent is untouched");
     // The API-user migration still works with the same endpoint.
     let expires_at = (app.now() + time::Duration::days(365)).date().to_string();
     let api_user = migrate(json!({"username": "acme-erp-api", "expires_at": expires_at})).await;
