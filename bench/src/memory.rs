@@ -240,7 +240,10 @@ pub(crate) async fn burst(server: &str, pid: u32, creds: &PathBuf, requests: usi
         .send()
         .await?
         .status();
-    anyhow::ensure!(warm.is_success(), "the valid legacy header was refused before the burst");
+    anyhow::ensure!(
+        warm.is_success(),
+        "the valid legacy header was refused before the burst"
+    );
     let valid_prober = {
         let (done, url) = (done.clone(), verify_url.clone());
         let client = reqwest::Client::new();
