@@ -146,14 +146,18 @@ fn named_accounts(raw: &[u8]) -> Result<Vec<AccountRef>, UriRefusal> {
         return Ok(found);
     }
     let decoded = decode_path(path)?;
-    // Decoded, dot segments removed (RFC 3986 §5.2.4).
+    // Decoded, dot segments removed (RFC 3986 §5.2.4); then the same with empty segments merged
+    // (as nginx's `merge_slashes` does). Each twice: with `.;x` / `..;x` as dot segments (Tomcat
+    // and Jetty strip `;params` first) and as ordinary segments (every upstream that does not),
+    // since either may climb where the other does not.
     let segments: Vec<&str> = decoded.split('/').skip(1).collect();
-    let normalized = remove_dot_segments(&segments)?;
-    collect_pairs(std::iter::once("").chain(normalized), &mut found)?;
-    // Decoded, empty segments merged (as nginx's `merge_slashes` does), dot segments removed.
     let merged: Vec<&str> = segments.iter().copied().filter(|s| !s.is_empty()).collect();
-    let normalized = remove_dot_segments(&merged)?;
-    collect_pairs(std::iter::once("").chain(normalized), &mut found)?;
+    for reading in [&segments, &merged] {
+        for params in [Params::Stripped, Params::Kept] {
+            let normalized = remove_dot_segments(reading, params)?;
+            collect_pairs(std::iter::once("").chain(normalized), &mut found)?;
+        }
+    }
     Ok(found)
 }
 
@@ -240,13 +244,29 @@ fn bare(segment: &str) -> &str {
     segment.split(';').next().unwrap_or_default()
 }
 
+/// How a reading treats `;params` when it looks for dot segments.
+#[derive(Clone, Copy)]
+enum Params {
+    /// Stripped first: `..;x` is `..` (Tomcat, Jetty).
+    Stripped,
+    /// Part of the segment: `..;x` is an ordinary segment (RFC 3986, nginx, most frameworks).
+    Kept,
+}
+
 /// RFC 3986 §5.2.4 on the segments after the leading `/`; a `..` at the root is refused
-/// rather than dropped. A segment is a dot segment also with `;params` (`..;x`).
-fn remove_dot_segments<'a>(segments: &[&'a str]) -> Result<Vec<&'a str>, UriRefusal> {
+/// rather than dropped.
+fn remove_dot_segments<'a>(
+    segments: &[&'a str],
+    params: Params,
+) -> Result<Vec<&'a str>, UriRefusal> {
     let mut out: Vec<&str> = Vec::with_capacity(segments.len());
     let last = segments.len().saturating_sub(1);
     for (index, segment) in segments.iter().enumerate() {
-        match bare(segment) {
+        let dots = match params {
+            Params::Stripped => bare(segment),
+            Params::Kept => segment,
+        };
+        match dots {
             "." => {
                 if index == last {
                     out.push("");
@@ -371,6 +391,16 @@ mod tests {
         assert_eq!(
             read("/a/../../accounts/1"),
             PathAccounts::Refused(UriRefusal::ClimbsAboveRoot)
+        );
+        // `.;` is a dot segment to Tomcat and an ordinary one to nginx, Go or Node: read both
+        // ways, the climb reaches 2 (found by the original_uri fuzz target).
+        assert_eq!(
+            read("/restapi/accounts/1/x/.;/../../../2/envelopes"),
+            PathAccounts::Named(vec![number("1"), number("2")])
+        );
+        assert_eq!(
+            read("/restapi/accounts/1/..;p/../../2/envelopes"),
+            PathAccounts::Named(vec![number("1"), number("2")])
         );
     }
 
