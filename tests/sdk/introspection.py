@@ -36,6 +36,8 @@ def env(name):
 URL = env("COUNTERSIGN_URL").rstrip("/") + "/v1/introspect"
 CLIENT_ID = env("CLIENT_ID")
 CLIENT_SECRET = env("CLIENT_SECRET")
+# The secret with its last character changed (to one it is not).
+WRONG_SECRET = CLIENT_SECRET[:-1] + ("y" if CLIENT_SECRET.endswith("x") else "x")
 DELETED_CLIENT_ID = env("DELETED_CLIENT_ID")
 DELETED_CLIENT_SECRET = env("DELETED_CLIENT_SECRET")
 TOKEN = env("TOKEN")
@@ -109,7 +111,7 @@ for method in ("client_secret_basic", "client_secret_post"):
     @check(f"a wrong secret with {method} is invalid_client")
     def _(method=method):
         assert_invalid_client(
-            session(method, client_secret=CLIENT_SECRET[:-1] + "x").introspect_token(URL, token=TOKEN)
+            session(method, client_secret=WRONG_SECRET).introspect_token(URL, token=TOKEN)
         )
 
     @check(f"a deleted client with {method} is invalid_client")
