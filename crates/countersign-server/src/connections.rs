@@ -205,6 +205,19 @@ struct DeadlineBody {
 #[error("the request body did not arrive in time")]
 struct BodyTooSlow;
 
+/// Whether reading a request's body failed because it did not arrive in time (answered 408),
+/// rather than because it is too large.
+pub(crate) fn body_too_slow(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<BodyTooSlow>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 impl hyper::body::Body for DeadlineBody {
     type Data = hyper::body::Bytes;
     type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -149,7 +149,7 @@ where
         let (parts, body) = request.into_parts();
         let bytes: Bytes = to_bytes(body, state.config.admin_body_limit)
             .await
-            .map_err(|_| AdminError::PayloadTooLarge)?;
+            .map_err(|error| AdminError::unread_body(&error))?;
         if bytes.is_empty() {
             return Ok(Self(T::default()));
         }

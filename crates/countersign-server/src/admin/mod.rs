@@ -96,6 +96,8 @@ pub enum AdminError {
     UnsupportedMediaType,
     /// The body is too large (413).
     PayloadTooLarge,
+    /// The body did not arrive in time (408).
+    RequestTimeout,
     /// Too many failed sign-ins (429); retry after this many seconds.
     TooManyRequests(u64),
     /// Internal failure (500); logged, never described.
@@ -115,6 +117,15 @@ struct Problem<'a> {
 }
 
 impl AdminError {
+    /// A body that could not be read: too slow (408) or too large (413).
+    pub(crate) fn unread_body(error: &axum::Error) -> Self {
+        if crate::connections::body_too_slow(error) {
+            Self::RequestTimeout
+        } else {
+            Self::PayloadTooLarge
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String, Option<&'static str>) {
         match self {
             Self::Unauthorized => (
@@ -177,6 +188,12 @@ impl AdminError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the request body is too large".into(),
+                None,
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time".into(),
                 None,
             ),
             Self::TooManyRequests(_) => (
@@ -307,7 +324,7 @@ where
         }
         let bytes = to_bytes(request.into_body(), state.config.admin_body_limit)
             .await
-            .map_err(|_| AdminError::PayloadTooLarge)?;
+            .map_err(|error| AdminError::unread_body(&error))?;
         serde_json::from_slice(&bytes)
             .map(AdminJson)
             .map_err(|error| {

@@ -47,6 +47,8 @@ pub enum AssureSignError {
     UnsupportedMediaType,
     /// The body exceeds the limit.
     PayloadTooLarge,
+    /// The body did not arrive in time.
+    RequestTimeout,
     /// Unknown API user, wrong key, revoked, deleted or expired API user.
     InvalidKey,
     /// No bearer credentials were sent.
@@ -109,6 +111,11 @@ impl AssureSignError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 "The request body is too large.",
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body did not arrive in time.",
             ),
             Self::InvalidKey => (
                 StatusCode::UNAUTHORIZED,

@@ -205,7 +205,13 @@ pub async fn exchange_api_user_key(
     }
     let bytes = to_bytes(body, state.config.auth_body_limit)
         .await
-        .map_err(|_| AssureSignError::PayloadTooLarge)?;
+        .map_err(|error| {
+            if crate::connections::body_too_slow(&error) {
+                AssureSignError::RequestTimeout
+            } else {
+                AssureSignError::PayloadTooLarge
+            }
+        })?;
     let request = parse_token_request(
         &bytes,
         state.config.session_default_minutes,

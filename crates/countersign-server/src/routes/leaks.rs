@@ -39,6 +39,8 @@ pub(crate) enum LeakError {
     UnsupportedMediaType,
     /// The body is larger than 4 MiB (413).
     PayloadTooLarge,
+    /// The body did not arrive in time (408).
+    RequestTimeout,
     /// The body is not a JSON array of report items (400).
     BadRequest(String),
     /// More than 1,000 items (400).
@@ -76,6 +78,11 @@ impl IntoResponse for LeakError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the report is larger than 4 MiB".to_owned(),
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the report did not arrive in time".to_owned(),
             ),
             Self::BadRequest(detail) => {
                 (StatusCode::BAD_REQUEST, "invalid_request", detail.clone())
@@ -171,9 +178,13 @@ async fn read_report(
     if !is_json(headers) {
         return Err(LeakError::UnsupportedMediaType);
     }
-    let body: Bytes = to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| LeakError::PayloadTooLarge)?;
+    let body: Bytes = to_bytes(body, MAX_BODY).await.map_err(|error| {
+        if crate::connections::body_too_slow(&error) {
+            LeakError::RequestTimeout
+        } else {
+            LeakError::PayloadTooLarge
+        }
+    })?;
     check_signature(state, headers, &body)?;
     let report: BoundedItems = serde_json::from_slice(&body).map_err(|error| {
         LeakError::BadRequest(format!(

@@ -184,6 +184,9 @@ pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) 
                 Ok(form) => grant(&state, &headers, &form, &mut attempt).await,
                 Err(error) => Err(error),
             },
+            Err(error) if crate::connections::body_too_slow(&error) => Err(
+                OAuthError::InvalidRequest("The body did not arrive in time."),
+            ),
             Err(_) => Err(OAuthError::InvalidRequest("The body is too large.")),
         }
     } else {
