@@ -371,6 +371,14 @@ fn is_secret(path: &str) -> bool {
 /// `countersign config check`: every effective setting, secrets masked.
 pub fn effective(config: &FileConfig) -> (String, Value) {
     let mut tree = tree(config);
+    // Unset, it means the number of cores: the effective value is that number.
+    if let Some(slot) = tree
+        .get_mut("server")
+        .and_then(|server| server.get_mut("password_concurrency"))
+        .filter(|slot| slot.is_null())
+    {
+        *slot = Value::from(config.server.password_workers());
+    }
     mask(&mut tree, "");
     if let Some(url) = tree.get_mut("database_url") {
         *url = Value::String(mask_url(&config.database_url));
@@ -399,7 +407,8 @@ fn mask(value: &mut Value, prefix: &str) {
             let path = join(prefix, key);
             if child.is_object() {
                 mask(child, &path);
-            } else if is_secret(&path) && !child.is_null() {
+            } else if is_secret(&path) && child.is_string() {
+                // Secrets are text; a count such as `password_concurrency` is not one.
                 *child = Value::String("****".into());
             }
         }
@@ -462,5 +471,17 @@ mod tests {
         assert!(!is_secret("pepper_file"));
         assert!(!is_secret("server.leak_report.public_keys_file"));
         assert!(!is_secret("server.session_max_minutes"));
+    }
+
+    #[test]
+    fn config_check_shows_the_password_concurrency_in_effect_and_masks_no_count() {
+        let config = FileConfig {
+            database_url: "postgres://app:hunter2@db/countersign".into(),
+            ..FileConfig::default()
+        };
+        let (_, tree) = effective(&config);
+        let workers = config.server.password_workers();
+        assert_eq!(tree["server"]["password_concurrency"], Value::from(workers));
+        assert!(!tree.to_string().contains("hunter2"));
     }
 }
