@@ -7,6 +7,7 @@ use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
 
 async fn with_token(app: &TestApp) -> (String, String) {
     let bob = app.create_user("bob@example.com", None).await;
@@ -183,11 +184,21 @@ async fn a_repeated_token_is_answered_from_the_thread_cache() {
     let app = spawn_app().await;
     let (_, token) = with_token(&app).await;
     assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
-    let before = thread_cache_answers(&app).await;
-    for _ in 0..4 {
-        assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
-    }
-    assert_eq!(thread_cache_answers(&app).await - before, 4);
+    // On PostgreSQL the notification of the set-up's last change may arrive after the first
+    // request and drop the cache once; four repeats in a row must then all be cache answers.
+    let all_cached = app
+        .eventually(Duration::from_secs(5), || async {
+            let before = thread_cache_answers(&app).await;
+            for _ in 0..4 {
+                assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+            }
+            thread_cache_answers(&app).await - before == 4
+        })
+        .await;
+    assert!(
+        all_cached,
+        "four repeats in a row are answered from the thread cache"
+    );
 }
 
 #[tokio::test]
@@ -219,18 +230,30 @@ async fn a_repeated_legacy_header_is_answered_from_the_thread_cache_and_counted_
     let first = verify().await.unwrap();
     assert_eq!(first.status(), StatusCode::OK);
     let expected = identity(&first);
-    let before = thread_cache_answers(&app).await;
-    for _ in 0..4 {
-        let again = verify().await.unwrap();
-        assert_eq!(again.status(), StatusCode::OK);
-        assert_eq!(identity(&again), expected);
-    }
-    assert_eq!(thread_cache_answers(&app).await - before, 4);
+    // As above: a late notification of the set-up may drop the cache once.
+    let sent = std::sync::atomic::AtomicU64::new(1);
+    let all_cached = app
+        .eventually(Duration::from_secs(5), || async {
+            let before = thread_cache_answers(&app).await;
+            for _ in 0..4 {
+                let again = verify().await.unwrap();
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                assert_eq!(again.status(), StatusCode::OK);
+                assert_eq!(identity(&again), expected);
+            }
+            thread_cache_answers(&app).await - before == 4
+        })
+        .await;
+    assert!(
+        all_cached,
+        "four repeats in a row are answered from the thread cache"
+    );
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
     let usage: Value = app
         .admin_get("/admin/v1/legacy-usage")
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(usage["items"][0]["requests"], 5, "{usage}");
+    assert_eq!(usage["items"][0]["requests"], sent, "{usage}");
 }
