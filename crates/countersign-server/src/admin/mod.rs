@@ -310,15 +310,10 @@ where
     type Rejection = AdminError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
+        let is_json = crate::routes::media_type_of(request.headers()).is_some_and(|mime| {
+            let mime = mime.to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        });
         if !is_json {
             return Err(AdminError::UnsupportedMediaType);
         }
@@ -386,6 +381,7 @@ where
 /// Paging parameters of every list.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Page size, 1–1000 (default 100).
     pub limit: Option<u32>,

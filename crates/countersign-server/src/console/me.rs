@@ -37,14 +37,15 @@ pub async fn activity_page(
         .ops()
         .is_organization_admin(user.organization_id, user.id)
         .await?;
-    let cursor = query
-        .cursor
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && c.len() <= 20 && c.bytes().all(|b| b.is_ascii_digit()));
+    // A cursor this page never handed out is refused, not read as "from the start".
+    let cursor = match query.cursor.as_deref() {
+        None => None,
+        Some(text) if text.parse::<i64>().is_ok_and(|n| n >= 0) => Some(text.to_owned()),
+        Some(_) => return Err(ConsoleError::BadRequest("That page link is not valid.")),
+    };
     let paging = ListQuery {
         limit: Some(PAGE_SIZE),
-        cursor: cursor.map(str::to_owned),
+        cursor: cursor.clone(),
     };
     let page = read_activity(&state, user, &paging)
         .await

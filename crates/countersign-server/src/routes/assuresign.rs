@@ -2,13 +2,13 @@
 //! `GET /api/v3.{N}/users/{username}/accounts` (account discovery, also under the DocumentNOW
 //! host's prefix `/api/documentnow/v3.{N}/…`) and `GET /api/v3.{N}/users/{username}/environments`.
 
-use super::{client_ip, header_text};
+use super::client_ip;
 use crate::dialect::assuresign::{AssureSignError, AssureSignJson};
 use crate::issue::{self, TokenRequest};
 use crate::state::AppState;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use countersign_core::secret::Secret;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,14 +27,6 @@ fn check_version(version: &str) -> Result<(), AssureSignError> {
             version.chars().take(16).collect::<String>()
         )]))
     }
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    header_text(headers, header::CONTENT_TYPE.as_str())
-        .ok()
-        .flatten()
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Looks a property up case-insensitively (SPEC §4: field names match in any case).
@@ -200,7 +192,7 @@ pub async fn exchange_api_user_key(
     body: Body,
 ) -> Result<AssureSignJson<TokenResponse>, AssureSignError> {
     check_version(&version)?;
-    if !is_json(&headers) {
+    if !super::has_media_type(&headers, "application/json") {
         return Err(AssureSignError::UnsupportedMediaType);
     }
     let bytes = to_bytes(body, state.config.auth_body_limit)

@@ -175,7 +175,7 @@ async fn read_report(
     if state.leak_keys.is_some() {
         signature_headers(headers)?;
     }
-    if !is_json(headers) {
+    if !super::has_media_type(headers, "application/json") {
         return Err(LeakError::UnsupportedMediaType);
     }
     let body: Bytes = to_bytes(body, MAX_BODY).await.map_err(|error| {
@@ -285,14 +285,6 @@ fn check_signature(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result
                 SignatureError::Mismatch => "the signature does not match the report",
             })
         })
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn bounded(text: Option<&str>) -> Option<String> {

@@ -35,6 +35,22 @@ pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h 
         .map_err(|_| NotText)
 }
 
+/// Whether the request's `Content-Type` is `media_type` (parameters such as `charset` aside,
+/// case-insensitive). A `Content-Type` sent twice or not as text matches nothing: which one
+/// would describe the body?
+pub fn has_media_type(headers: &HeaderMap, media_type: &str) -> bool {
+    media_type_of(headers).is_some_and(|mime| mime.eq_ignore_ascii_case(media_type))
+}
+
+/// The request's media type (`Content-Type` without its parameters), when sent once as text.
+pub fn media_type_of(headers: &HeaderMap) -> Option<&str> {
+    header_text(headers, axum::http::header::CONTENT_TYPE.as_str())
+        .ok()
+        .flatten()
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+}
+
 pub use crate::verify::request::client_ip;
 
 /// The socket peer's address, when the server was started with connect info.

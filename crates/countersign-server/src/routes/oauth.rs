@@ -162,14 +162,7 @@ impl Attempt {
 )]
 pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) -> Response {
     let headers = request.headers().clone();
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+    let is_form = super::has_media_type(&headers, "application/x-www-form-urlencoded");
     let mut attempt = Attempt {
         source_ip: client_ip(&headers, peer.0, state.config.trust_forwarded_for),
         integrator_key: None,

@@ -219,6 +219,9 @@ async fn a_repeated_authorization_header_on_the_admin_api_is_refused() {
 #[tokio::test]
 async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
     let app = spawn_app().await;
+    // A misspelt paging parameter is refused, not ignored.
+    let typo = app.admin_get("/admin/v1/users?limt=5").await;
+    assert_eq!(typo.status(), StatusCode::BAD_REQUEST);
     for cursor in ["", &"x".repeat(65)] {
         let response = app
             .admin_get(&format!("/admin/v1/users?cursor={cursor}"))

@@ -159,3 +159,24 @@ async fn a_leaked_key_shows_a_banner_to_administrators_until_dismissed() {
             .contains("leak-banner")
     );
 }
+
+/// A page link this page never handed out (not a number, negative, or past the largest one) is
+/// refused with the console's 400 page, never read as "from the start" nor answered 500.
+#[tokio::test]
+async fn a_damaged_activity_page_link_is_refused() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    for cursor in ["abc", "", "-5", "99999999999999999999"] {
+        let response = console
+            .get(&format!("/console/me/activity?cursor={cursor}"))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "cursor {cursor:?}"
+        );
+    }
+    let first = console.get("/console/me/activity").await;
+    assert_eq!(first.status(), StatusCode::OK);
+}
