@@ -14,6 +14,8 @@ pub const SECRET_PREFIX: &str = "whsec_";
 pub const SECRET_BYTES: usize = 32;
 /// Longest accepted webhook URL.
 pub const MAX_URL_LEN: usize = 2048;
+/// Webhooks one organization may register (every one is listed on one console page).
+pub const MAX_WEBHOOKS: u32 = 100;
 
 /// A registered webhook endpoint (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq)]

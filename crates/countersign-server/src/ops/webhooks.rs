@@ -9,7 +9,7 @@ use crate::secrets::random_bytes;
 use countersign_core::ids::WebhookId;
 use countersign_core::lifecycle::is_forbidden_address;
 use countersign_core::secret::Secret;
-use countersign_core::webhook::{self, MAX_URL_LEN, SECRET_BYTES, Webhook};
+use countersign_core::webhook::{self, MAX_URL_LEN, MAX_WEBHOOKS, SECRET_BYTES, Webhook};
 use uuid::Uuid;
 
 /// A registered webhook with its secret, shown once.
@@ -45,6 +45,11 @@ pub fn check_webhook_url(text: &str, config: &WebhookConfig) -> Result<reqwest::
     if url.fragment().is_some() {
         return Err("url must not carry a fragment".into());
     }
+    // Parsing may lengthen it (spaces escaped, international names in punycode): the limit
+    // holds for what is stored and sent.
+    if url.as_str().len() > MAX_URL_LEN {
+        return Err(format!("url must be 1 to {MAX_URL_LEN} characters"));
+    }
     let address = match url.host() {
         None => return Err("url must name a host".into()),
         Some(url::Host::Domain(_)) => None,
@@ -78,6 +83,16 @@ impl Ops {
         let url = check_webhook_url(url.trim(), &self.config.webhooks)
             .map_err(|detail| invalid("url", detail))?;
         let events = webhook::parse_events(events).map_err(|detail| invalid("events", detail))?;
+        let registered = self
+            .store
+            .list_webhooks(actor.organization_id, None, MAX_WEBHOOKS - 1)
+            .await?;
+        if registered.next_cursor.is_some() {
+            return Err(OpError::Conflict {
+                code: "too_many_webhooks",
+                detail: format!("an organization registers at most {MAX_WEBHOOKS} webhooks"),
+            });
+        }
         let secret_bytes = random_bytes::<SECRET_BYTES>();
         let record = Webhook {
             id: WebhookId(Uuid::now_v7()),

@@ -195,6 +195,43 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 
+/// The URL's limit holds for what parsing makes of it (a space becomes `%20`), and an
+/// organization registers at most 100 webhooks (every one listed on one console page).
+#[tokio::test]
+async fn webhook_urls_stay_within_2048_characters_and_webhooks_within_100() {
+    let app = spawn_app().await;
+    // 2,000 characters as sent, nearly 4,000 once each space is escaped as %20.
+    let spaced = format!("https://hooks.example.com/{}", "a ".repeat(987));
+    assert!(spaced.len() <= 2048);
+    let long = app
+        .admin_post(
+            "/admin/v1/webhooks",
+            json!({"url": spaced, "events": ["api_user.revoked"]}),
+        )
+        .await;
+    assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(long.json::<Value>().await.unwrap()["field"], "url");
+    for n in 0..100 {
+        register(
+            &app,
+            &format!("https://hooks.example.com/{n}"),
+            &["api_user.revoked"],
+        )
+        .await;
+    }
+    let one_more = app
+        .admin_post(
+            "/admin/v1/webhooks",
+            json!({"url": "https://hooks.example.com/101", "events": ["api_user.revoked"]}),
+        )
+        .await;
+    assert_eq!(one_more.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        one_more.json::<Value>().await.unwrap()["code"],
+        "too_many_webhooks"
+    );
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_in_the_standard_webhooks_format() {
     let app = lifecycle_app().await;
