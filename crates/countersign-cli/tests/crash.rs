@@ -4,6 +4,7 @@
 
 mod support;
 
+use countersign_test_support::{Call as _, Read as _};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -27,31 +28,26 @@ async fn acknowledged_writes_survive_sigkill_and_revocations_stay() {
     let accounts: Value = client
         .get(format!("{base}/admin/v1/accounts"))
         .bearer_auth(&admin)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let account = accounts["items"][0]["id"].as_str().unwrap().to_owned();
     let bob: Value = client
         .post(format!("{base}/admin/v1/users"))
         .bearer_auth(&admin)
         .json(&json!({"email": "bob@example.com", "name": "Bob"}))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let bob = bob["id"].as_str().unwrap().to_owned();
     client
         .put(format!("{base}/admin/v1/users/{bob}/memberships/{account}"))
         .bearer_auth(&admin)
         .json(&json!({"permissions": ["send"], "is_default": true}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let acknowledged_users = Arc::new(Mutex::new(Vec::<String>::new()));
     let acknowledged_memberships = Arc::new(Mutex::new(Vec::<String>::new()));
     let tokens = Arc::new(Mutex::new(Vec::<(String, bool)>::new()));
@@ -153,9 +149,8 @@ async fn acknowledged_writes_survive_sigkill_and_revocations_stay() {
         let response = client
             .get(format!("{base}/admin/v1/api-users/{id}"))
             .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(
             response.status(),
             reqwest::StatusCode::OK,
@@ -166,12 +161,10 @@ async fn acknowledged_writes_survive_sigkill_and_revocations_stay() {
         let body: Value = client
             .get(format!("{base}/admin/v1/users/{user}"))
             .bearer_auth(&admin)
-            .send()
+            .call()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .value()
+            .await;
         assert_eq!(
             body["memberships"].as_array().unwrap().len(),
             1,
@@ -182,9 +175,8 @@ async fn acknowledged_writes_survive_sigkill_and_revocations_stay() {
         let status = client
             .get(format!("{base}/v1/verify"))
             .bearer_auth(token)
-            .send()
+            .call()
             .await
-            .unwrap()
             .status();
         if *valid {
             assert_eq!(

@@ -6,6 +6,7 @@
 mod support;
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{Call as _, Read as _};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use support::{ADMIN_PASSWORD, admin_token, countersign, start, terminate};
@@ -52,19 +53,16 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
     )
     .await
     .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .value()
+    .await;
     let user_id = user["id"].as_str().unwrap();
     let accounts: Value = client
         .get(format!("{base}/admin/v1/accounts"))
         .bearer_auth(&admin)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let account = accounts["items"][0]["id"].as_str().unwrap();
     client
         .put(format!(
@@ -72,33 +70,27 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
         ))
         .bearer_auth(&admin)
         .json(&json!({"permissions": ["send", "sobo", "account_wide"], "is_default": true}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(9))
         .date()
         .to_string();
-    let created: Value = post("/admin/v1/api-users", json!({"username": "hygiene-bot", "scope": {"type": "organization"}, "expires_at": expires})).await.unwrap().json().await.unwrap();
+    let created: Value = post("/admin/v1/api-users", json!({"username": "hygiene-bot", "scope": {"type": "organization"}, "expires_at": expires})).await.unwrap().value().await;
     let key = created["key"].as_str().unwrap().to_owned();
     secrets.push(key.clone());
     let exchange: Value = client
         .post(format!("{base}/api/v3.5/authentication/apiUser"))
         .json(&json!({"request": {"apiUsername": "hygiene-bot", "key": key, "contextUsername": "bob@example.com"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .call().await
+        .value().await;
     let token = exchange["token"].as_str().unwrap().to_owned();
     secrets.push(token.clone());
     assert!(
         client
             .get(format!("{base}/v1/verify"))
             .bearer_auth(&token)
-            .send()
+            .call()
             .await
-            .unwrap()
             .status()
             .is_success()
     );
@@ -106,16 +98,13 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
     client
         .post(format!("{base}/api/v3.5/authentication/apiUser"))
         .json(&json!({"request": {"apiUsername": "hygiene-bot", "key": "csk_not-the-key-secret", "contextUsername": "bob@example.com"}}))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     secrets.push("csk_not-the-key-secret".to_owned());
     let integrator: Value = post("/admin/v1/integrator-keys", json!({"name": "erp"}))
         .await
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let integrator_key = integrator["key"].as_str().unwrap();
     let header = build_header(
         HeaderFormat::Xml,
@@ -129,12 +118,10 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
             "{base}/restapi/v2/login_information?api_password=true"
         ))
         .header("X-DocuSign-Authentication", &header)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let api_password = login["apiPassword"].as_str().unwrap().to_owned();
     secrets.push(api_password.clone());
     let with_api_password = build_header(
@@ -148,9 +135,8 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
         client
             .get(format!("{base}/v1/verify"))
             .header("X-DocuSign-Authentication", with_api_password)
-            .send()
+            .call()
             .await
-            .unwrap()
             .status()
             .is_success()
     );
@@ -164,9 +150,8 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
     client
         .get(format!("{base}/v1/verify"))
         .header("X-DocuSign-Authentication", wrong)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     secrets.push("wrong-password-secret".to_owned());
     let id = created["api_user"]["id"].as_str().unwrap();
     let rotated: Value = post(
@@ -175,38 +160,32 @@ async fn no_secret_reaches_logs_audit_metrics_or_the_database() {
     )
     .await
     .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .value()
+    .await;
     secrets.push(rotated["key"].as_str().unwrap().to_owned());
     client
         .put(format!("{base}/admin/v1/users/{user_id}/password"))
         .bearer_auth(&admin)
         .json(&json!({"password": "second-user-password"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     secrets.push("second-user-password".to_owned());
     let metrics = client
         .get(format!("{base}/metrics"))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     // The audit writer batches; read the log back through the API until the change is there.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let audit = loop {
         let audit = client
             .get(format!("{base}/admin/v1/audit?limit=1000"))
             .bearer_auth(&admin)
-            .send()
+            .call()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .body()
+            .await;
         if audit.contains("api_user.create") || std::time::Instant::now() > deadline {
             break audit;
         }

@@ -8,6 +8,7 @@
 
 use countersign_store::{Store, StoreConfig};
 use countersign_test_support::webhooks::WebhookReceiver;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{fresh_database, postgres_base_url};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -86,13 +87,13 @@ async fn call(
     if !token.is_empty() {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
+    let response = request.call().await;
     assert!(
         response.status().is_success(),
         "{path}: {}",
         response.status()
     );
-    response.json().await.unwrap()
+    response.value().await
 }
 
 /// Polls `check` every 50 ms until it holds or `limit` passes.

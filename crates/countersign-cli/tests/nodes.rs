@@ -6,6 +6,7 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{fresh_database, postgres_base_url};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -93,22 +94,18 @@ async fn cluster() -> Option<Cluster> {
     let login: Value = client
         .post(format!("{}/admin/v1/login", a.base))
         .json(&json!({"email": ADMIN, "password": ADMIN_PASSWORD}))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let admin = login["token"].as_str().unwrap().to_owned();
     let accounts: Value = client
         .get(format!("{}/admin/v1/accounts", a.base))
         .bearer_auth(&admin)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let account = accounts["items"][0]["id"].as_str().unwrap().to_owned();
     Some(Cluster {
         a,
@@ -142,9 +139,8 @@ impl Cluster {
             .request(method, format!("{base}{path}"))
             .bearer_auth(&self.admin)
             .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert!(
             response.status().is_success(),
             "{path}: {}",
@@ -183,12 +179,8 @@ impl Cluster {
             .client
             .post(format!("{}/api/v3.5/authentication/apiUser", self.a.base))
             .json(&json!({"request": {"apiUsername": username, "key": key, "contextUsername": context}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .call().await
+            .value().await;
         (
             created["api_user"]["id"].as_str().unwrap().to_owned(),
             response["token"].as_str().unwrap().to_owned(),
@@ -199,9 +191,8 @@ impl Cluster {
         self.client
             .get(format!("{}/v1/verify", self.b.base))
             .header(header.0, header.1)
-            .send()
+            .call()
             .await
-            .unwrap()
             .status()
     }
 
@@ -266,12 +257,10 @@ impl Cluster {
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                 ("assertion", assertion.as_str()),
             ])
-            .send()
+            .call()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .value()
+            .await;
         (id, answer["access_token"].as_str().unwrap().to_owned())
     }
 
@@ -511,9 +500,8 @@ mod on_postgresql {
                         .get(format!("{base}/v1/verify"))
                         .header("x-docusign-authentication", &header)
                         .header("user-agent", agent)
-                        .send()
+                        .call()
                         .await
-                        .unwrap()
                         .status();
                     assert_eq!(status, reqwest::StatusCode::OK);
                 }
@@ -585,10 +573,9 @@ mod on_postgresql {
                 c.a.base
             ))
             .bearer_auth(&c.admin)
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json().await.unwrap())
+            .call()
+            .await;
+        (response.status(), response.value().await)
     }
 
     #[tokio::test]

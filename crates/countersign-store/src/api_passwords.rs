@@ -1,5 +1,6 @@
 //! Queries over the `api_passwords` table: the API passwords of users (legacy header).
 
+use crate::query::touched;
 use crate::{Store, StoreError, conflict_or_backend, millis};
 use countersign_core::ids::{OrganizationId, UserId};
 use time::OffsetDateTime;
@@ -61,12 +62,8 @@ impl Store {
             "UPDATE users SET credential_version = credential_version + 1 WHERE id = $1 AND organization_id = $2",
         )
         .bind(id.to_string())
-        .bind(organization.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "user" });
-        }
+        .bind(organization.to_string()).execute(&mut *tx).await?;
+        touched(&done, "user")?;
         let deleted = sqlx::query("DELETE FROM api_passwords WHERE user_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

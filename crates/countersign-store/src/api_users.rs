@@ -1,6 +1,7 @@
 //! Queries over API users and their key digests.
 
 use crate::paging::list_bound;
+use crate::query::touched;
 use crate::{
     Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
 };
@@ -333,9 +334,7 @@ impl Store {
             .bind(organization.to_string())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "api user" });
-        }
+        touched(&done, "api user")?;
         tx.commit().await?;
         Ok(())
     }

@@ -36,13 +36,8 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users WHERE id IN \
              (SELECT user_id FROM environment_admins WHERE environment_id = $1) ORDER BY email_lower"
         );
-        sqlx::query_as::<_, UserRow>(&sql)
-            .bind(environment.to_string())
-            .fetch_all(self.pool())
-            .await?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+        let query = sqlx::query_as::<_, UserRow>(&sql).bind(environment.to_string());
+        self.all(query).await
     }
 
     /// Makes a user an administrator of an environment (idempotent).
@@ -54,15 +49,13 @@ impl Store {
         environment: EnvironmentId,
         user: UserId,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO environment_admins (environment_id, user_id) VALUES ($1, $2) \
              ON CONFLICT (environment_id, user_id) DO NOTHING",
         )
         .bind(environment.to_string())
-        .bind(user.to_string())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(user.to_string());
+        self.run(statement).await
     }
 
     /// Removes a user's administration of an environment.
@@ -74,18 +67,12 @@ impl Store {
         environment: EnvironmentId,
         user: UserId,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "DELETE FROM environment_admins WHERE environment_id = $1 AND user_id = $2",
         )
         .bind(environment.to_string())
-        .bind(user.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "environment admin",
-            });
-        }
+        .bind(user.to_string());
+        self.run_one(statement, "environment admin").await?;
         Ok(())
     }
 }

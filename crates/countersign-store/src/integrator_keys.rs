@@ -119,12 +119,8 @@ impl Store {
         key: &str,
     ) -> Result<Option<IntegratorKey>, StoreError> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM integrator_keys WHERE key = $1");
-        sqlx::query_as::<_, IntegratorKeyRow>(&sql)
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?
-            .map(TryInto::try_into)
-            .transpose()
+        let query = sqlx::query_as::<_, IntegratorKeyRow>(&sql).bind(key);
+        self.optional(query).await
     }
 
     /// Returns the integrator key record with this id, in any organization (OAuth access
@@ -137,12 +133,8 @@ impl Store {
         id: IntegratorKeyId,
     ) -> Result<Option<IntegratorKey>, StoreError> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM integrator_keys WHERE id = $1");
-        sqlx::query_as::<_, IntegratorKeyRow>(&sql)
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .map(TryInto::try_into)
-            .transpose()
+        let query = sqlx::query_as::<_, IntegratorKeyRow>(&sql).bind(id.to_string());
+        self.optional(query).await
     }
 
     /// Sets the OAuth client settings of a key: its redirect URIs (validated by the caller; no
@@ -157,7 +149,7 @@ impl Store {
         redirect_uris: Option<&[String]>,
         allow_implicit: Option<bool>,
     ) -> Result<IntegratorKey, StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE integrator_keys SET \
              redirect_uris = CASE WHEN $1 = 1 THEN $2 ELSE redirect_uris END, \
              allow_implicit = CASE WHEN $3 = 1 THEN $4 ELSE allow_implicit END \
@@ -172,14 +164,8 @@ impl Store {
         .bind(i64::from(allow_implicit.is_some()))
         .bind(i64::from(allow_implicit.unwrap_or(false)))
         .bind(id.to_string())
-        .bind(organization.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "integrator key",
-            });
-        }
+        .bind(organization.to_string());
+        self.run_one(statement, "integrator key").await?;
         self.fetch_integrator_key(organization, id).await
     }
 
@@ -192,18 +178,12 @@ impl Store {
         organization: OrganizationId,
         id: IntegratorKeyId,
     ) -> Result<IntegratorKey, StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE integrator_keys SET status = 'revoked' WHERE id = $1 AND organization_id = $2",
         )
         .bind(id.to_string())
-        .bind(organization.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "integrator key",
-            });
-        }
+        .bind(organization.to_string());
+        self.run_one(statement, "integrator key").await?;
         self.fetch_integrator_key(organization, id).await
     }
 
@@ -219,7 +199,7 @@ impl Store {
         sunset_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<IntegratorKey, StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE integrator_keys SET legacy_sunset_at = $1, \
              deprecated_at = CASE WHEN $1 IS NULL THEN deprecated_at ELSE COALESCE(deprecated_at, $2) END \
              WHERE id = $3 AND organization_id = $4",
@@ -227,14 +207,8 @@ impl Store {
         .bind(sunset_at.map(millis))
         .bind(millis(now))
         .bind(id.to_string())
-        .bind(organization.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "integrator key",
-            });
-        }
+        .bind(organization.to_string());
+        self.run_one(statement, "integrator key").await?;
         self.fetch_integrator_key(organization, id).await
     }
 }

@@ -143,7 +143,7 @@ impl Store {
     /// # Errors
     /// `Backend` on database failure.
     pub async fn insert_leak_report(&self, report: &LeakReport) -> Result<(), StoreError> {
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO leak_reports (id, organization_id, api_user_id, api_username, key_id, url, source, \
              response, reported_at, dismissed_at, dismissed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL)",
         )
@@ -155,10 +155,8 @@ impl Store {
         .bind(report.url.clone())
         .bind(report.source.clone())
         .bind(report.response.as_str())
-        .bind(millis(report.reported_at))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(millis(report.reported_at));
+        self.run(statement).await
     }
 
     /// An organization's reports not yet dismissed, newest first (at most 50).
@@ -169,17 +167,13 @@ impl Store {
         &self,
         organization: OrganizationId,
     ) -> Result<Vec<LeakReport>, StoreError> {
-        sqlx::query_as::<_, LeakRow>(
+        let query = sqlx::query_as::<_, LeakRow>(
             "SELECT id, organization_id, api_user_id, api_username, key_id, url, source, response, \
              reported_at, dismissed_at FROM leak_reports WHERE organization_id = $1 AND dismissed_at IS NULL \
              ORDER BY reported_at DESC, id DESC LIMIT 50",
         )
-        .bind(organization.to_string())
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+        .bind(organization.to_string());
+        self.all(query).await
     }
 
     /// Dismisses every open report of an organization (the banner's button); returns how many.

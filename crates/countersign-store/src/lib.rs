@@ -27,6 +27,7 @@ mod oauth_consents;
 mod oauth_grants;
 mod organizations;
 mod paging;
+mod query;
 mod session_ends;
 mod sessions;
 mod users;

@@ -106,11 +106,8 @@ impl Store {
         if self.backend != Backend::Sqlite {
             return Err(unsupported("VACUUM INTO backs up SQLite only; use pg_dump"));
         }
-        sqlx::query("VACUUM INTO $1")
-            .bind(target.to_string_lossy().into_owned())
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let statement = sqlx::query("VACUUM INTO $1").bind(target.to_string_lossy().into_owned());
+        self.run(statement).await
     }
 
     /// Copies every row of the SQLite database `backup` (migrated to the same version as this

@@ -36,17 +36,13 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn list_memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
-        sqlx::query_as::<_, MembershipRow>(
+        let query = sqlx::query_as::<_, MembershipRow>(
             "SELECT m.user_id, m.account_id, a.number, a.name, a.environment_id, m.permissions, m.is_default \
              FROM memberships m JOIN accounts a ON a.id = m.account_id \
              WHERE m.user_id = $1 ORDER BY m.is_default DESC, a.id",
         )
-        .bind(user.to_string())
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+        .bind(user.to_string());
+        self.all(query).await
     }
 
     /// Grants or changes a membership; making it the default clears the user's other default.
@@ -94,16 +90,11 @@ impl Store {
         user: UserId,
         account: AccountId,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND account_id = $2")
-            .bind(user.to_string())
-            .bind(account.to_string())
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "membership",
-            });
-        }
+        let statement =
+            sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND account_id = $2")
+                .bind(user.to_string())
+                .bind(account.to_string());
+        self.run_one(statement, "membership").await?;
         Ok(())
     }
 }

@@ -47,7 +47,7 @@ impl Store {
     /// # Errors
     /// `Backend` on database failure.
     pub async fn upsert_node_heartbeat(&self, beat: &NodeHeartbeat) -> Result<(), StoreError> {
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO node_heartbeats (node_id, name, applied_version, started_at, seen_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node_id) DO UPDATE SET \
              applied_version = excluded.applied_version, seen_at = excluded.seen_at",
@@ -56,10 +56,8 @@ impl Store {
         .bind(&beat.name)
         .bind(beat.applied_version)
         .bind(millis(beat.started_at))
-        .bind(millis(beat.seen_at))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(millis(beat.seen_at));
+        self.run(statement).await
     }
 
     /// Removes a node's row (graceful shutdown).
@@ -67,11 +65,8 @@ impl Store {
     /// # Errors
     /// `Backend` on database failure.
     pub async fn delete_node_heartbeat(&self, node_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM node_heartbeats WHERE node_id = $1")
-            .bind(node_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let statement = sqlx::query("DELETE FROM node_heartbeats WHERE node_id = $1").bind(node_id);
+        self.run(statement).await
     }
 
     /// The nodes seen at or after `since`, oldest first.
@@ -82,16 +77,12 @@ impl Store {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<NodeHeartbeat>, StoreError> {
-        sqlx::query_as::<_, HeartbeatRow>(
+        let query = sqlx::query_as::<_, HeartbeatRow>(
             "SELECT node_id, name, applied_version, started_at, seen_at FROM node_heartbeats \
              WHERE seen_at >= $1 ORDER BY started_at, node_id LIMIT 10000",
         )
-        .bind(millis(since))
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+        .bind(millis(since));
+        self.all(query).await
     }
 
     /// Removes the rows of nodes not seen since `before` (crashed nodes), keeping the table

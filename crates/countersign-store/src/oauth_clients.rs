@@ -184,20 +184,14 @@ impl Store {
         key: IntegratorKeyId,
         id: OAuthSecretId,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "DELETE FROM oauth_client_secrets WHERE id = $1 AND integrator_key_id = $2 AND \
              integrator_key_id IN (SELECT id FROM integrator_keys WHERE organization_id = $3)",
         )
         .bind(id.to_string())
         .bind(key.to_string())
-        .bind(organization.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "client secret",
-            });
-        }
+        .bind(organization.to_string());
+        self.run_one(statement, "client secret").await?;
         Ok(())
     }
 
@@ -272,18 +266,14 @@ impl Store {
         key: IntegratorKeyId,
         id: OAuthRsaKeyId,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "DELETE FROM oauth_rsa_keys WHERE id = $1 AND integrator_key_id = $2 AND \
              integrator_key_id IN (SELECT id FROM integrator_keys WHERE organization_id = $3)",
         )
         .bind(id.to_string())
         .bind(key.to_string())
-        .bind(organization.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "rsa key" });
-        }
+        .bind(organization.to_string());
+        self.run_one(statement, "rsa key").await?;
         Ok(())
     }
 }

@@ -213,7 +213,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         // One statement: the scopes already consented to are kept (bitwise or).
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO oauth_user_consents (user_id, integrator_key_id, scopes, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, integrator_key_id) DO UPDATE SET \
              scopes = oauth_user_consents.scopes | excluded.scopes, granted_at = excluded.granted_at",
@@ -221,10 +221,8 @@ impl Store {
         .bind(user.to_string())
         .bind(key.to_string())
         .bind(scopes.bits())
-        .bind(millis(now))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(millis(now));
+        self.run(statement).await
     }
 
     /// Withdraws a user's consent for a key: deletes their own consent, refuses every token

@@ -105,14 +105,12 @@ impl Store {
         organization: &Organization,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO organizations (id, name, legacy_header_enabled, created_at) VALUES ($1, $2, $3, $4)")
+        let statement = sqlx::query("INSERT INTO organizations (id, name, legacy_header_enabled, created_at) VALUES ($1, $2, $3, $4)")
             .bind(organization.id.to_string())
             .bind(&organization.name)
             .bind(i64::from(organization.legacy_header_enabled))
-            .bind(millis(now))
-            .execute(self.pool())
-            .await?;
-        Ok(())
+            .bind(millis(now));
+        self.run(statement).await
     }
 
     /// Returns an organization.
@@ -137,14 +135,10 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError> {
-        sqlx::query_as::<_, OrganizationRow>(
+        let query = sqlx::query_as::<_, OrganizationRow>(
             "SELECT id, name, legacy_header_enabled FROM organizations ORDER BY id",
-        )
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+        );
+        self.all(query).await
     }
 
     /// Turns the legacy header on or off for an organization.
@@ -156,16 +150,11 @@ impl Store {
         id: OrganizationId,
         enabled: bool,
     ) -> Result<Organization, StoreError> {
-        let done = sqlx::query("UPDATE organizations SET legacy_header_enabled = $1 WHERE id = $2")
-            .bind(i64::from(enabled))
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "organization",
-            });
-        }
+        let statement =
+            sqlx::query("UPDATE organizations SET legacy_header_enabled = $1 WHERE id = $2")
+                .bind(i64::from(enabled))
+                .bind(id.to_string());
+        self.run_one(statement, "organization").await?;
         self.fetch_organization(id).await
     }
 }
@@ -229,12 +218,7 @@ impl Store {
     /// Returns `Backend` on database failure.
     pub async fn list_policies(&self) -> Result<Vec<(OrganizationId, Policy)>, StoreError> {
         let sql = format!("SELECT {POLICY_COLUMNS} FROM organizations ORDER BY id");
-        sqlx::query_as::<_, PolicyRow>(&sql)
-            .fetch_all(self.pool())
-            .await?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+        self.all(sqlx::query_as::<_, PolicyRow>(&sql)).await
     }
 
     /// Replaces an organization's credential policy (already validated by core).
@@ -246,7 +230,7 @@ impl Store {
         id: OrganizationId,
         policy: &Policy,
     ) -> Result<Policy, StoreError> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE organizations SET api_user_max_lifetime_days = $1, \
              api_user_unused_revoke_days = $2, expiry_warning_days = $3, leak_response = $4 \
              WHERE id = $5",
@@ -255,14 +239,8 @@ impl Store {
         .bind(policy.api_user_unused_revoke_days)
         .bind(policy.warning_days_text())
         .bind(policy.leak_response.as_str())
-        .bind(id.to_string())
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                entity: "organization",
-            });
-        }
+        .bind(id.to_string());
+        self.run_one(statement, "organization").await?;
         self.fetch_policy(id).await
     }
 }

@@ -47,7 +47,7 @@ impl Store {
         if exists.is_none() {
             return Err(StoreError::NotFound { entity: "user" });
         }
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO session_ends (user_id, api_user_id, key_id, ended_before) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, api_user_id, key_id) DO UPDATE SET ended_before = \
              CASE WHEN excluded.ended_before > session_ends.ended_before \
@@ -56,10 +56,8 @@ impl Store {
         .bind(user.to_string())
         .bind(end.api_user_id.map(|id| id.to_string()).unwrap_or_default())
         .bind(end.key_id.map(|id| id.to_string()).unwrap_or_default())
-        .bind(end.ended_before.saturating_mul(1000))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(end.ended_before.saturating_mul(1000));
+        self.run(statement).await
     }
 
     /// The session ends recorded for a user.
@@ -67,14 +65,10 @@ impl Store {
     /// # Errors
     /// `Backend` on database failure; `Corrupt` for an unreadable row.
     pub async fn list_session_ends(&self, user: UserId) -> Result<Vec<SessionEnd>, StoreError> {
-        sqlx::query_as::<_, SessionEndRow>(
+        let query = sqlx::query_as::<_, SessionEndRow>(
             "SELECT api_user_id, key_id, ended_before FROM session_ends WHERE user_id = $1",
         )
-        .bind(user.to_string())
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+        .bind(user.to_string());
+        self.all(query).await
     }
 }

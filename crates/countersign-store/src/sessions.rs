@@ -26,17 +26,15 @@ impl Store {
         session: &AdminSession,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO admin_sessions (digest, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(digest)
         .bind(session.user_id.to_string())
         .bind(&session.csrf_token)
         .bind(millis(now))
-        .bind(millis(session.expires_at))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(millis(session.expires_at));
+        self.run(statement).await
     }
 
     /// Returns the session stored under a token digest, if unexpired at `now`.
@@ -70,11 +68,8 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn delete_admin_session(&self, digest: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM admin_sessions WHERE digest = $1")
-            .bind(digest)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let statement = sqlx::query("DELETE FROM admin_sessions WHERE digest = $1").bind(digest);
+        self.run(statement).await
     }
 
     /// Removes sessions that expired before `now`.

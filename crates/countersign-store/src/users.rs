@@ -1,5 +1,6 @@
 //! Queries over the `users` table: users, their status and their sign-in password.
 
+use crate::query::touched;
 use crate::{Page, Store, StoreError, conflict_or_backend, millis, parse_id};
 use countersign_core::directory::{User, UserStatus};
 use countersign_core::ids::{OrganizationId, UserId};
@@ -105,12 +106,8 @@ impl Store {
     /// Returns `Backend` on database failure.
     pub async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        sqlx::query_as::<_, UserRow>(&sql)
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .map(TryInto::try_into)
-            .transpose()
+        let query = sqlx::query_as::<_, UserRow>(&sql).bind(id.to_string());
+        self.optional(query).await
     }
 
     /// When a user was created (`/oauth/userinfo`'s `created`).
@@ -152,13 +149,10 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE organization_id = $1 AND email_lower = $2"
         );
-        sqlx::query_as::<_, UserRow>(&sql)
+        let query = sqlx::query_as::<_, UserRow>(&sql)
             .bind(organization.to_string())
-            .bind(countersign_core::directory::normalize_email(email))
-            .fetch_optional(self.pool())
-            .await?
-            .map(TryInto::try_into)
-            .transpose()
+            .bind(countersign_core::directory::normalize_email(email));
+        self.optional(query).await
     }
 
     /// Returns every user with this email across organizations (sign-in).
@@ -167,13 +161,9 @@ impl Store {
     /// Returns `Backend` on database failure.
     pub async fn list_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1 ORDER BY id");
-        sqlx::query_as::<_, UserRow>(&sql)
-            .bind(countersign_core::directory::normalize_email(email))
-            .fetch_all(self.pool())
-            .await?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+        let query = sqlx::query_as::<_, UserRow>(&sql)
+            .bind(countersign_core::directory::normalize_email(email));
+        self.all(query).await
     }
 
     /// Changes a user's name and/or status.
@@ -197,9 +187,7 @@ impl Store {
         .bind(organization.to_string())
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "user" });
-        }
+        touched(&done, "user")?;
         if update.status == Some(UserStatus::Disabled) {
             // SPEC §7: disabling ends the user's admin sessions; enabling again does not revive
             // them.
@@ -238,9 +226,7 @@ impl Store {
             .bind(organization.to_string())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "user" });
-        }
+        touched(&done, "user")?;
         tx.commit().await?;
         Ok(())
     }
@@ -280,9 +266,7 @@ impl Store {
         .bind(organization.to_string())
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "user" });
-        }
+        touched(&done, "user")?;
         sqlx::query("DELETE FROM api_passwords WHERE user_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

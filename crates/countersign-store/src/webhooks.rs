@@ -2,6 +2,7 @@
 //! the delivery queue that is also the delivery log: one row per attempt.
 
 use crate::paging::list_bound;
+use crate::query::touched;
 use crate::{Page, Store, StoreError, from_millis, millis, opt_from_millis, parse_id};
 use countersign_core::ids::{DeliveryId, OrganizationId, WebhookId};
 use countersign_core::webhook::{EventType, Outcome, Webhook};
@@ -150,7 +151,7 @@ impl Store {
     /// Returns `Backend` on database failure.
     pub async fn insert_webhook(&self, webhook: &Webhook, sealed: &str) -> Result<(), StoreError> {
         let events: Vec<&str> = webhook.events.iter().map(EventType::as_str).collect();
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO webhooks (id, organization_id, url, events, secret_sealed, created_at, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -160,10 +161,8 @@ impl Store {
         .bind(events.join(" "))
         .bind(sealed)
         .bind(millis(webhook.created_at))
-        .bind(&webhook.created_by)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind(&webhook.created_by);
+        self.run(statement).await
     }
 
     /// Lists an organization's webhooks in creation order.
@@ -231,9 +230,7 @@ impl Store {
             .bind(organization.to_string())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { entity: "webhook" });
-        }
+        touched(&done, "webhook")?;
         tx.commit().await?;
         Ok(())
     }
@@ -491,11 +488,9 @@ impl Store {
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+        let statement = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
             .bind(name)
-            .bind(holder)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+            .bind(holder);
+        self.run(statement).await
     }
 }

@@ -10,6 +10,9 @@
 pub mod skip;
 pub mod webhooks;
 
+mod http;
+pub use http::{Call, Read};
+
 use countersign_server::clock::{Clock, ManualClock};
 use countersign_server::config::{PasswordHashing, ServerConfig};
 use countersign_server::ops::{Actor, Ops};
@@ -285,27 +288,12 @@ async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u
         .login(ADMIN_EMAIL, ADMIN_PASSWORD)
         .await
         .expect("bootstrap admin signs in");
-    let me = app
-        .admin_get("/admin/v1/me")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+    let me = app.admin_get("/admin/v1/me").await.value().await;
     app.organization_id = me["organization_id"].as_str().unwrap().to_owned();
     app.admin_user_id = me["id"].as_str().unwrap().to_owned();
-    let environments = app
-        .admin_get("/admin/v1/environments")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+    let environments = app.admin_get("/admin/v1/environments").await.value().await;
     app.environment_id = environments["items"][0]["id"].as_str().unwrap().to_owned();
-    let accounts = app
-        .admin_get("/admin/v1/accounts")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+    let accounts = app.admin_get("/admin/v1/accounts").await.value().await;
     app.account_id = accounts["items"][0]["id"].as_str().unwrap().to_owned();
     app
 }
@@ -380,17 +368,40 @@ impl TestApp {
     /// Signs in to the admin API; `None` on refusal.
     pub async fn login(&self, email: &str, password: &str) -> Option<String> {
         let response = self
-            .client
-            .post(self.url("/admin/v1/login"))
+            .post("/admin/v1/login")
             .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         if response.status() != StatusCode::OK {
             return None;
         }
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         Some(body["token"].as_str().unwrap().to_owned())
+    }
+
+    /// A `GET` of `path` on this app, without credentials.
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    /// A `POST` to `path` on this app, without credentials.
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    /// A `PUT` to `path` on this app, without credentials.
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.client.put(self.url(path))
+    }
+
+    /// A `PATCH` of `path` on this app, without credentials.
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.client.patch(self.url(path))
+    }
+
+    /// A `DELETE` of `path` on this app, without credentials.
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client.delete(self.url(path))
     }
 
     /// A request with the bootstrap administrator's token.
@@ -402,16 +413,12 @@ impl TestApp {
 
     /// `GET` as the administrator.
     pub async fn admin_get(&self, path: &str) -> Response {
-        self.admin(Method::GET, path).send().await.unwrap()
+        self.admin(Method::GET, path).call().await
     }
 
     /// `POST` JSON as the administrator.
     pub async fn admin_post(&self, path: &str, body: Value) -> Response {
-        self.admin(Method::POST, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.admin(Method::POST, path).json(&body).call().await
     }
 
     /// Creates a user with a password; returns its id.
@@ -426,10 +433,7 @@ impl TestApp {
             StatusCode::CREATED,
             "create user {email}"
         );
-        response.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        response.value().await["id"].as_str().unwrap().to_owned()
     }
 
     /// Creates an environment; returns its id.
@@ -441,10 +445,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        response.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        response.value().await["id"].as_str().unwrap().to_owned()
     }
 
     /// Creates an account.
@@ -456,7 +457,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         CreatedAccount {
             id: body["id"].as_str().unwrap().to_owned(),
             number: body["number"].as_str().unwrap().to_owned(),
@@ -477,9 +478,8 @@ impl TestApp {
                 &format!("/admin/v1/users/{user_id}/memberships/{account_id}"),
             )
             .json(&json!({"permissions": permissions, "is_default": is_default}))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
 
@@ -499,7 +499,7 @@ impl TestApp {
             StatusCode::CREATED,
             "create api user {username}"
         );
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         CreatedApiUser {
             id: body["api_user"]["id"].as_str().unwrap().to_owned(),
             key: body["key"].as_str().unwrap().to_owned(),
@@ -513,12 +513,9 @@ impl TestApp {
         key: &str,
         context_username: &str,
     ) -> Response {
-        self.client
-            .post(self.url("/api/v3.5/authentication/apiUser"))
+        self.post("/api/v3.5/authentication/apiUser")
             .json(&json!({"request": {"apiUsername": api_username, "key": key, "contextUsername": context_username}}))
-            .send()
-            .await
-            .unwrap()
+            .call().await
     }
 
     /// Exchanges a key for a token, asserting success.
@@ -529,34 +526,29 @@ impl TestApp {
             StatusCode::OK,
             "token exchange for {context_username}"
         );
-        response.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        response.value().await["token"].as_str().unwrap().to_owned()
     }
 
     /// `GET /v1/verify` with a bearer token and optional user context.
     pub async fn verify(&self, token: &str, user_context: Option<&str>) -> Response {
         let mut request = self
-            .client
-            .get(self.url("/v1/verify"))
+            .get("/v1/verify")
             .header("Authorization", format!("bearer {token}"));
         if let Some(context) = user_context {
             request = request.header("X-AS-UserContext", context);
         }
-        request.send().await.unwrap()
+        request.call().await
     }
 
     /// `GET /v1/whoami` with a bearer token and optional user context.
     pub async fn whoami(&self, token: &str, user_context: Option<&str>) -> Response {
         let mut request = self
-            .client
-            .get(self.url("/v1/whoami"))
+            .get("/v1/whoami")
             .header("Authorization", format!("bearer {token}"));
         if let Some(context) = user_context {
             request = request.header("X-AS-UserContext", context);
         }
-        request.send().await.unwrap()
+        request.call().await
     }
 
     /// Polls `check` until it returns true or the deadline passes.

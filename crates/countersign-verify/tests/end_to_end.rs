@@ -8,6 +8,7 @@ use axum::routing::get;
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::TestApp;
 use countersign_test_support::spawn_app;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_verify::{
     AuthMethod, HeaderText, Identity, Verified, Verifier, VerifyError, VerifyLayer, VerifyRequest,
 };
@@ -25,16 +26,13 @@ async fn node_answer(
     headers: &[(&str, &str)],
     original_uri: &str,
 ) -> (u16, serde_json::Value) {
-    let mut request = app
-        .client
-        .get(app.url("/v1/verify"))
-        .header("X-Original-URI", original_uri);
+    let mut request = app.get("/v1/verify").header("X-Original-URI", original_uri);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
+    let response = request.call().await;
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    (status, response.value().await)
 }
 
 /// The in-process refusal equals the node's: the same body, and the same status but for the
@@ -105,16 +103,11 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
     let ok = client
         .get(format!("{base}/extractor"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(ok.status(), 200);
-    assert_eq!(ok.text().await.unwrap(), "bob@example.com");
-    let none = client
-        .get(format!("{base}/extractor"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(ok.body().await, "bob@example.com");
+    let none = client.get(format!("{base}/extractor")).call().await;
     assert_eq!(none.status(), 401);
     assert!(
         none.headers()["www-authenticate"]
@@ -125,16 +118,14 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
     let own = client
         .get(format!("{base}/layer/accounts/{account}/x"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(own.status(), 200);
     let foreign = client
         .get(format!("{base}/layer/accounts/99999999/x"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         foreign.status(),
         403,
@@ -147,19 +138,17 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
         .bearer_auth(&token)
         .header("X-AS-UserContext", "bob@example.com:1")
         .header("X-AS-UserContext", "bob@example.com:2")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(repeated_context.status(), 400);
-    let body: serde_json::Value = repeated_context.json().await.unwrap();
+    let body: serde_json::Value = repeated_context.value().await;
     assert_eq!(body["details"], json!(["'X-AS-UserContext' is invalid."]));
     let repeated_authorization = client
         .get(format!("{base}/extractor"))
         .bearer_auth(&token)
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(repeated_authorization.status(), 401);
 
     // Every refusal is the one a node answers, in its table.
@@ -237,9 +226,8 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
             client
                 .get(format!("{base}/extractor"))
                 .bearer_auth(&token)
-                .send()
+                .call()
                 .await
-                .unwrap()
                 .status()
                 == 401
         })
@@ -257,9 +245,8 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
     let created: serde_json::Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Service"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key_id = created["id"].as_str().unwrap();
     let key = created["key"].as_str().unwrap();
     let rsa: serde_json::Value = app
@@ -268,17 +255,15 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
             json!({"generate": true}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     app.admin(
         reqwest::Method::PUT,
         &format!("/admin/v1/integrator-keys/{key_id}/consent"),
     )
     .json(&json!({"scopes": ["signature", "impersonation"], "user_ids": "all"}))
-    .send()
-    .await
-    .unwrap();
+    .call()
+    .await;
     let der = rsa::RsaPrivateKey::from_pkcs1_pem(rsa["private_key_pem"].as_str().unwrap())
         .unwrap()
         .to_pkcs1_der()
@@ -292,18 +277,15 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
     )
     .unwrap();
     let answer: serde_json::Value = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
         ])
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let token = answer["access_token"].as_str().unwrap().to_owned();
     let verifier = Verifier::connect(&app.database_url, None).await.unwrap();
     let request = |path: &'static str| VerifyRequest {

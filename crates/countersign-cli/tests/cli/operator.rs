@@ -2,6 +2,7 @@
 //! colour, the configuration reference, backup and restore, upgrades and the healthcheck.
 
 use super::*;
+use countersign_test_support::{Call as _, Read as _};
 
 #[test]
 fn commands_other_than_serve_init_migrate_and_restore_never_create_a_database() {
@@ -94,9 +95,8 @@ async fn user_password_by_email_lets_a_locked_out_administrator_sign_in_again() 
             client
                 .post(format!("{base}/admin/v1/login"))
                 .json(&serde_json::json!({"email": support::ADMIN, "password": password}))
-                .send()
+                .call()
                 .await
-                .unwrap()
                 .status()
         }
     };
@@ -258,15 +258,14 @@ async fn admin_post(
         .post(format!("{base}{path}"))
         .bearer_auth(admin)
         .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert!(
         response.status().is_success(),
         "{path}: {}",
         response.status()
     );
-    response.json().await.unwrap()
+    response.value().await
 }
 
 async fn exchange(client: &reqwest::Client, base: &str, username: &str, key: &str) -> (u16, Value) {
@@ -275,9 +274,8 @@ async fn exchange(client: &reqwest::Client, base: &str, username: &str, key: &st
         .json(&serde_json::json!({"request": {
             "apiUsername": username, "key": key, "contextUsername": support::ADMIN,
         }}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     (
         response.status().as_u16(),
         response.json().await.unwrap_or(Value::Null),
@@ -288,9 +286,8 @@ async fn verify(client: &reqwest::Client, base: &str, token: &str) -> u16 {
     client
         .get(format!("{base}/v1/verify"))
         .header("Authorization", format!("bearer {token}"))
-        .send()
+        .call()
         .await
-        .unwrap()
         .status()
         .as_u16()
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test binary uses a subset")]
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+use countersign_test_support::{Call as _, Read as _};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -100,11 +101,9 @@ pub async fn admin_token(client: &reqwest::Client, base: &str) -> String {
     let body: Value = client
         .post(format!("{base}/admin/v1/login"))
         .json(&json!({"email": ADMIN, "password": ADMIN_PASSWORD}))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     body["token"].as_str().unwrap().to_owned()
 }

@@ -2,6 +2,7 @@
 
 use countersign_test_support::CreatedAccount;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -10,18 +11,16 @@ async fn sign_in_refuses_wrong_password_with_problem_json() {
     let app = spawn_app().await;
     assert!(app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.is_some());
     let response = app
-        .client
-        .post(app.url("/admin/v1/login"))
+        .post("/admin/v1/login")
         .json(&json!({"email": ADMIN_EMAIL, "password": "nope-nope"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()["content-type"],
         "application/problem+json"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["code"], "invalid_credentials");
     assert_eq!(body["status"], 401);
     let unknown = app.login("ghost@example.com", ADMIN_PASSWORD).await;
@@ -31,33 +30,17 @@ async fn sign_in_refuses_wrong_password_with_problem_json() {
 #[tokio::test]
 async fn calls_without_a_session_are_401_and_logout_ends_it() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/admin/v1/users"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/admin/v1/users").call().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["code"],
-        "unauthorized"
-    );
+    assert_eq!(response.value().await["code"], "unauthorized");
     let token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
     let response = app
-        .client
-        .post(app.url("/admin/v1/logout"))
+        .post("/admin/v1/logout")
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = app
-        .client
-        .get(app.url("/admin/v1/users"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/admin/v1/users").bearer_auth(&token).call().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -81,15 +64,12 @@ async fn non_admin_user_may_sign_in_but_gets_403() {
         .await
         .unwrap();
     let me: Value = app
-        .client
-        .get(app.url("/admin/v1/me"))
+        .get("/admin/v1/me")
         .bearer_auth(&token)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(me["is_organization_admin"], false);
     for path in [
         "/admin/v1/users",
@@ -98,13 +78,7 @@ async fn non_admin_user_may_sign_in_but_gets_403() {
         "/admin/v1/audit",
         "/admin/v1/integrator-keys",
     ] {
-        let response = app
-            .client
-            .get(app.url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(path).bearer_auth(&token).call().await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
@@ -121,21 +95,14 @@ async fn disabled_user_cannot_sign_in_and_loses_sessions() {
         .unwrap();
     app.admin(Method::PATCH, &format!("/admin/v1/users/{id}"))
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert!(
         app.login("temp@example.com", "temp-password")
             .await
             .is_none()
     );
-    let response = app
-        .client
-        .get(app.url("/admin/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/admin/v1/me").bearer_auth(&token).call().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -146,9 +113,8 @@ async fn directory_resources_round_trip() {
     let got: Value = app
         .admin_get(&format!("/admin/v1/environments/{env}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(
         got,
         json!({"id": env, "name": "Sandbox", "kind": "sandbox"})
@@ -168,9 +134,8 @@ async fn directory_resources_round_trip() {
     let got: Value = app
         .admin_get(&format!("/admin/v1/accounts/{account}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(got["environment_id"], env);
     let user = app.create_user("Zed@Example.com", None).await;
     let duplicate = app
@@ -185,9 +150,8 @@ async fn directory_resources_round_trip() {
     let got: Value = app
         .admin_get(&format!("/admin/v1/users/{user}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(got["email"], "Zed@Example.com");
     assert_eq!(got["status"], "active");
     assert_eq!(
@@ -201,16 +165,14 @@ async fn directory_resources_round_trip() {
             &format!("/admin/v1/users/{user}/memberships/{account}"),
         )
         .json(&json!({"permissions": ["fly"], "is_default": false}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(bad_permission.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let response = app
         .admin(Method::PUT, &format!("/admin/v1/users/{user}/password"))
         .json(&json!({"password": "a-new-password"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(
         app.login("zed@example.com", "a-new-password")
@@ -220,16 +182,14 @@ async fn directory_resources_round_trip() {
     let short = app
         .admin(Method::PUT, &format!("/admin/v1/users/{user}/password"))
         .json(&json!({"password": "short"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let admins: Value = app
         .admin_get(&format!("/admin/v1/environments/{env}/admins"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(
         admins["items"][0]["email"], ADMIN_EMAIL,
         "creator administers the new environment"
@@ -247,10 +207,7 @@ async fn directory_resources_round_trip() {
         StatusCode::CONFLICT,
         "the last organization administrator stays"
     );
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["code"],
-        "last_organization_admin"
-    );
+    assert_eq!(response.value().await["code"], "last_organization_admin");
     let deputy = app.create_user("deputy@example.com", None).await;
     for environment in [env.clone(), app.environment_id.clone()] {
         let response = app
@@ -258,9 +215,8 @@ async fn directory_resources_round_trip() {
                 Method::PUT,
                 &format!("/admin/v1/environments/{environment}/admins/{deputy}"),
             )
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
     }
     assert_eq!(
@@ -283,7 +239,7 @@ async fn unknown_ids_are_404() {
     ] {
         let response = app.admin_get(&path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(response.json::<Value>().await.unwrap()["code"], "not_found");
+        assert_eq!(response.value().await["code"], "not_found");
     }
 }
 
@@ -293,9 +249,8 @@ async fn integrator_keys_are_created_imported_and_revoked() {
     let generated: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Generated"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(uuid::Uuid::parse_str(generated["key"].as_str().unwrap()).is_ok());
     let imported = app
         .admin_post(
@@ -304,7 +259,7 @@ async fn integrator_keys_are_created_imported_and_revoked() {
         )
         .await;
     assert_eq!(imported.status(), StatusCode::CREATED);
-    let imported: Value = imported.json().await.unwrap();
+    let imported: Value = imported.value().await;
     assert_eq!(imported["status"], "active");
     let again = app
         .admin_post(
@@ -317,16 +272,14 @@ async fn integrator_keys_are_created_imported_and_revoked() {
     let revoked: Value = app
         .admin_post(&format!("/admin/v1/integrator-keys/{id}/revoke"), json!({}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(revoked["status"], "revoked");
     let list: Value = app
         .admin_get("/admin/v1/integrator-keys")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }
 
@@ -338,7 +291,7 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
         .await;
     let visible = app
         .eventually(std::time::Duration::from_secs(5), || async {
-            let body: Value = app.admin_get("/admin/v1/audit").await.json().await.unwrap();
+            let body: Value = app.admin_get("/admin/v1/audit").await.value().await;
             body["items"]
                 .as_array()
                 .unwrap()
@@ -347,7 +300,7 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
         })
         .await;
     assert!(visible);
-    let body: Value = app.admin_get("/admin/v1/audit").await.json().await.unwrap();
+    let body: Value = app.admin_get("/admin/v1/audit").await.value().await;
     let items = body["items"].as_array().unwrap();
     let ids: Vec<i64> = items
         .iter()
@@ -361,9 +314,8 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
     let filtered: Value = app
         .admin_get("/admin/v1/audit?action=user.create")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(
         filtered["items"]
             .as_array()
@@ -374,9 +326,8 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
     let by_actor: Value = app
         .admin_get("/admin/v1/audit?actor=nobody")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(by_actor["items"].as_array().unwrap().is_empty());
     let future = (app.now() + time::Duration::hours(1))
         .format(&time::format_description::well_known::Rfc3339)
@@ -384,12 +335,10 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
     let since: Value = app
         .admin(Method::GET, "/admin/v1/audit")
         .query(&[("since", future)])
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(since["items"].as_array().unwrap().is_empty());
     let bad = app.admin_get("/admin/v1/audit?since=yesterday").await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -398,15 +347,7 @@ async fn audit_lists_admin_changes_newest_first_with_filters() {
 #[tokio::test]
 async fn openapi_describes_every_surface() {
     let app = spawn_app().await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get("/openapi.json").call().await.value().await;
     let paths = document["paths"].as_object().unwrap();
     for path in [
         "/api/{version}/authentication/apiUser",
@@ -441,24 +382,8 @@ async fn openapi_describes_every_surface() {
 #[tokio::test]
 async fn health_endpoints_answer() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/healthz").call().await.status(), StatusCode::OK);
+    assert_eq!(app.get("/readyz").call().await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -483,9 +408,8 @@ async fn second_admin(app: &countersign_test_support::TestApp) -> (String, Strin
             Method::PUT,
             &format!("/admin/v1/environments/{}/admins/{id}", app.environment_id),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let token = app
         .login("second@example.com", "second-password")
@@ -496,12 +420,10 @@ async fn second_admin(app: &countersign_test_support::TestApp) -> (String, Strin
 }
 
 async fn status_listing_users(app: &countersign_test_support::TestApp, token: &str) -> StatusCode {
-    app.client
-        .get(app.url("/admin/v1/users"))
+    app.get("/admin/v1/users")
         .bearer_auth(token)
-        .send()
+        .call()
         .await
-        .unwrap()
         .status()
 }
 
@@ -512,9 +434,8 @@ async fn admin_token_is_refused_after_its_users_password_changes() {
     let response = app
         .admin(Method::PUT, &format!("/admin/v1/users/{id}/password"))
         .json(&json!({"password": "a-newer-password"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         status_listing_users(&app, &token).await,
@@ -532,13 +453,11 @@ async fn own_password_change_ends_the_callers_own_session() {
     let app = spawn_app().await;
     let (id, token) = second_admin(&app).await;
     let response = app
-        .client
-        .put(app.url(&format!("/admin/v1/users/{id}/password")))
+        .put(&format!("/admin/v1/users/{id}/password"))
         .bearer_auth(&token)
         .json(&json!({"password": "a-newer-password"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         status_listing_users(&app, &token).await,
@@ -554,9 +473,8 @@ async fn admin_token_stays_refused_after_its_user_is_disabled_and_enabled_again(
         let response = app
             .admin(Method::PATCH, &format!("/admin/v1/users/{id}"))
             .json(&json!({ "status": status }))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
             status_listing_users(&app, &token).await,
@@ -571,9 +489,8 @@ async fn admin_token_is_refused_after_its_user_is_deleted() {
     let (id, token) = second_admin(&app).await;
     let response = app
         .admin(Method::DELETE, &format!("/admin/v1/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         status_listing_users(&app, &token).await,
@@ -592,8 +509,7 @@ async fn admin_token_is_refused_after_its_user_is_deleted() {
     );
     let again = app
         .admin(Method::DELETE, &format!("/admin/v1/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
 }

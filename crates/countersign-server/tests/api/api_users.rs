@@ -2,6 +2,7 @@
 
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, spawn_app};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ async fn created_api_user_shows_key_once_and_never_again() {
         .admin_post("/admin/v1/api-users", json!({"username": "NewAPIUser", "scope": {"type": "organization"}, "expires_at": in_days(&app, 30)}))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let key = body["key"].as_str().unwrap();
     assert!(key.starts_with("csk_") && key.len() == 53, "{key}");
     assert_eq!(body["api_user"]["status"], "active");
@@ -28,17 +29,11 @@ async fn created_api_user_shows_key_once_and_never_again() {
     let fetched = app
         .admin_get(&format!("/admin/v1/api-users/{id}"))
         .await
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     assert!(!fetched.contains(key));
     assert!(!fetched.contains("\"key\""));
-    let listed = app
-        .admin_get("/admin/v1/api-users")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = app.admin_get("/admin/v1/api-users").await.body().await;
     assert!(!listed.contains(key));
 }
 
@@ -55,7 +50,7 @@ async fn duplicate_username_is_refused_case_insensitively() {
         response.headers()["content-type"],
         "application/problem+json"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["code"], "username_taken");
 }
 
@@ -66,7 +61,7 @@ async fn expiry_is_required_future_and_bounded() {
         .admin_post("/admin/v1/api-users", json!({"username": "bot1", "scope": {"type": "organization"}, "expires_at": in_days(&app, -1)}))
         .await;
     assert_eq!(past.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(past.json::<Value>().await.unwrap()["field"], "expires_at");
+    assert_eq!(past.value().await["field"], "expires_at");
     let too_far = app
         .admin_post("/admin/v1/api-users", json!({"username": "bot2", "scope": {"type": "organization"}, "expires_at": in_days(&app, 731)}))
         .await;
@@ -86,7 +81,7 @@ async fn expiry_is_required_future_and_bounded() {
         )
         .await;
     assert_eq!(by_date.status(), StatusCode::CREATED);
-    let body: Value = by_date.json().await.unwrap();
+    let body: Value = by_date.value().await;
     assert!(
         body["api_user"]["expires_at"]
             .as_str()
@@ -141,15 +136,13 @@ async fn revoked_and_expired_api_users_are_listed_only_on_request() {
     let short = app
         .admin_post("/admin/v1/api-users", json!({"username": "short-bot", "scope": {"type": "organization"}, "expires_at": in_days(&app, 1)}))
         .await
-        .json::<Value>()
-        .await
-        .unwrap();
+        .value().await;
     let short_id = short["api_user"]["id"].as_str().unwrap().to_owned();
     let response = app
         .admin_post(&format!("/admin/v1/api-users/{revoked}/revoke"), json!({}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["status"], "revoked");
     assert_eq!(body["revoked_by"], ADMIN_EMAIL);
     app.advance(time::Duration::days(2));
@@ -169,19 +162,13 @@ async fn revoked_and_expired_api_users_are_listed_only_on_request() {
             .map(|i| i["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let default_list = ids(app
-        .admin_get("/admin/v1/api-users")
-        .await
-        .json()
-        .await
-        .unwrap());
+    let default_list = ids(app.admin_get("/admin/v1/api-users").await.value().await);
     assert_eq!(default_list, vec![active.clone()]);
     let all: Value = app
         .admin_get("/admin/v1/api-users?include_inactive=true")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let statuses: Vec<(String, String)> = all["items"]
         .as_array()
         .unwrap()
@@ -208,9 +195,8 @@ async fn lists_page_with_a_cursor() {
     let first: Value = app
         .admin_get("/admin/v1/api-users?limit=2")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(first["items"].as_array().unwrap().len(), 2);
     let mut seen = 2;
     let mut cursor = first["next_cursor"].as_str().unwrap().to_owned();
@@ -218,9 +204,8 @@ async fn lists_page_with_a_cursor() {
         let page: Value = app
             .admin_get(&format!("/admin/v1/api-users?limit=2&cursor={cursor}"))
             .await
-            .json()
-            .await
-            .unwrap();
+            .value()
+            .await;
         seen += page["items"].as_array().unwrap().len();
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
@@ -240,9 +225,8 @@ async fn deleted_api_user_is_gone() {
         .await;
     let response = app
         .admin(Method::DELETE, &format!("/admin/v1/api-users/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.admin_get(&format!("/admin/v1/api-users/{id}"))
@@ -253,9 +237,8 @@ async fn deleted_api_user_is_gone() {
     let all: Value = app
         .admin_get("/admin/v1/api-users?include_inactive=true")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(all["items"].as_array().unwrap().is_empty());
 }
 
@@ -271,34 +254,24 @@ async fn partial_administrator_gets_403() {
             Method::PUT,
             &format!("/admin/v1/environments/{sandbox}/admins/{user}"),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let token = app
         .login("partial@example.com", "partial-password")
         .await
         .unwrap();
-    let create = app
-        .client
-        .post(app.url("/admin/v1/api-users"))
+    let create = app.post("/admin/v1/api-users")
         .bearer_auth(&token)
         .json(&json!({"username": "sneaky", "scope": {"type": "organization"}, "expires_at": in_days(&app, 3)}))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(create.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        create.json::<Value>().await.unwrap()["code"],
-        "not_organization_admin"
-    );
+    assert_eq!(create.value().await["code"], "not_organization_admin");
     let list = app
-        .client
-        .get(app.url("/admin/v1/api-users"))
+        .get("/admin/v1/api-users")
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(list.status(), StatusCode::FORBIDDEN);
     // Administering the remaining environment too makes the user an organization administrator.
     let production = app.environment_id.clone();
@@ -306,16 +279,13 @@ async fn partial_administrator_gets_403() {
         Method::PUT,
         &format!("/admin/v1/environments/{production}/admins/{user}"),
     )
-    .send()
-    .await
-    .unwrap();
+    .call()
+    .await;
     let list = app
-        .client
-        .get(app.url("/admin/v1/api-users"))
+        .get("/admin/v1/api-users")
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(list.status(), StatusCode::OK);
 }
 
@@ -330,35 +300,28 @@ async fn a_new_environment_demotes_other_administrators_until_added() {
         Method::PUT,
         &format!("/admin/v1/environments/{production}/admins/{user}"),
     )
-    .send()
-    .await
-    .unwrap();
+    .call()
+    .await;
     let token = app
         .login("second@example.com", "second-password")
         .await
         .unwrap();
     let me: Value = app
-        .client
-        .get(app.url("/admin/v1/me"))
+        .get("/admin/v1/me")
         .bearer_auth(&token)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(me["is_organization_admin"], true);
     app.create_environment("Sandbox", "sandbox").await;
     let me: Value = app
-        .client
-        .get(app.url("/admin/v1/me"))
+        .get("/admin/v1/me")
         .bearer_auth(&token)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(me["is_organization_admin"], false);
 }
 

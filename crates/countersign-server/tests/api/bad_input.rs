@@ -1,6 +1,7 @@
 //! Bad input on every surface gets the dialect's 4xx, never a 500.
 
 use countersign_test_support::spawn_app;
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -12,30 +13,21 @@ async fn oversized_token_request_is_413_in_the_dialect() {
         "a".repeat(70 * 1024)
     );
     let response = app
-        .client
-        .post(app.url("/api/v3.5/authentication/apiUser"))
+        .post("/api/v3.5/authentication/apiUser")
         .header("Content-Type", "application/json")
         .body(body)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        "PAYLOAD_TOO_LARGE"
-    );
+    assert_eq!(response.value().await["errorCode"], "PAYLOAD_TOO_LARGE");
 }
 
 #[tokio::test]
 async fn overlong_fields_are_400() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .post(app.url("/api/v3.5/authentication/apiUser"))
+    let response = app.post("/api/v3.5/authentication/apiUser")
         .json(&json!({"request": {"apiUsername": "a".repeat(2000), "key": "k", "contextUsername": "c"}}))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -44,13 +36,11 @@ async fn deeply_nested_json_is_400() {
     let app = spawn_app().await;
     let body = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let response = app
-        .client
-        .post(app.url("/api/v3.5/authentication/apiUser"))
+        .post("/api/v3.5/authentication/apiUser")
         .header("Content-Type", "application/json")
         .body(body)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -59,22 +49,18 @@ async fn non_utf8_headers_are_refused_in_the_dialect() {
     let app = spawn_app().await;
     let value = reqwest::header::HeaderValue::from_bytes(b"bearer \xff\xfe").unwrap();
     let response = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("Authorization", value)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let context = reqwest::header::HeaderValue::from_bytes(b"bob\xff:x").unwrap();
     let response = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("Authorization", "bearer cst_x")
         .header("X-AS-UserContext", context)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert!(
         response.status() == StatusCode::FORBIDDEN || response.status() == StatusCode::UNAUTHORIZED,
         "{}",
@@ -92,31 +78,28 @@ async fn admin_bodies_are_validated() {
         )
         .await;
     assert_eq!(unknown_field.status(), StatusCode::BAD_REQUEST);
-    let body: Value = unknown_field.json().await.unwrap();
+    let body: Value = unknown_field.value().await;
     assert_eq!(body["code"], "invalid_request");
     let malformed = app
         .admin(reqwest::Method::POST, "/admin/v1/users")
         .header("Content-Type", "application/json")
         .body("{\"email\":")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     let not_json = app
         .admin(reqwest::Method::POST, "/admin/v1/users")
         .header("Content-Type", "text/plain")
         .body("x")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(not_json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = app
         .admin(reqwest::Method::POST, "/admin/v1/users")
         .header("Content-Type", "application/json")
         .body(format!("{{\"email\": \"{}\"}}", "a".repeat(300 * 1024)))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let wrong_type = app
         .admin_post("/admin/v1/users", json!({"email": 5, "name": "x"}))
@@ -136,7 +119,7 @@ async fn secret_in_a_wrong_typed_body_is_not_echoed() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(!response.text().await.unwrap().contains("hunter2-secret"));
+    assert!(!response.body().await.contains("hunter2-secret"));
 }
 
 /// `9999-12-31T23:59:59-01:00` is valid RFC 3339 whose instant in UTC is in the year 10000:
@@ -153,15 +136,14 @@ async fn times_past_the_year_9999_in_utc_are_field_errors() {
         )
         .await;
     assert_eq!(api_user.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = api_user.json().await.unwrap();
+    let body: Value = api_user.value().await;
     assert_eq!(body["field"], "expires_at", "{body}");
 
     let key: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Sunset"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let id = key["id"].as_str().unwrap();
     let sunset = app
         .admin(
@@ -169,9 +151,8 @@ async fn times_past_the_year_9999_in_utc_are_field_errors() {
             &format!("/admin/v1/integrator-keys/{id}"),
         )
         .json(&json!({"legacy_sunset_at": beyond}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(sunset.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let listed = app.admin_get("/admin/v1/integrator-keys").await;
     assert_eq!(
@@ -202,13 +183,11 @@ async fn a_repeated_authorization_header_on_the_admin_api_is_refused() {
         ),
     ] {
         let response = app
-            .client
-            .get(app.url("/admin/v1/me"))
+            .get("/admin/v1/me")
             .header("Authorization", first)
             .header("Authorization", second)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(app.admin_get("/admin/v1/me").await.status(), StatusCode::OK);
@@ -231,7 +210,7 @@ async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{cursor:?}"
         );
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         assert_eq!(body["field"], "cursor");
     }
     for field in [
@@ -243,9 +222,8 @@ async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
         let response = app
             .admin(reqwest::Method::PATCH, "/admin/v1/organization")
             .json(&json!({ field: null }))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field}: null");
     }
     let user = app.create_user("nully@example.com", None).await;
@@ -253,9 +231,8 @@ async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
         let response = app
             .admin(reqwest::Method::PATCH, &format!("/admin/v1/users/{user}"))
             .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
     }
     let revoke_typo = app
@@ -263,8 +240,7 @@ async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
             reqwest::Method::POST,
             "/admin/v1/api-users/00000000-0000-0000-0000-000000000000/revoke?wiat=true",
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(revoke_typo.status(), StatusCode::BAD_REQUEST);
 }

@@ -1,6 +1,7 @@
 //! AssureSign discovery (SPEC §4): accounts under both prefixes, environments, and the
 //! `application/json; charset=utf-8` content type of every dialect-A answer.
 
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::StatusCode;
@@ -31,9 +32,8 @@ async fn world() -> World {
     let production: Value = app
         .admin_get(&format!("/admin/v1/environments/{}", app.environment_id))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     World {
         production_name: production["name"].as_str().unwrap().to_owned(),
         app,
@@ -48,11 +48,11 @@ async fn token_for(w: &World, api_username: &str, scope: Value) -> String {
 }
 
 async fn get(w: &World, path: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = w.app.client.get(w.app.url(path));
+    let mut request = w.app.get(path);
     if let Some(token) = token {
         request = request.header("Authorization", format!("bearer {token}"));
     }
-    request.send().await.unwrap()
+    request.call().await
 }
 
 fn content_type(response: &reqwest::Response) -> String {
@@ -67,7 +67,7 @@ fn content_type(response: &reqwest::Response) -> String {
 async fn answer(response: reqwest::Response) -> (StatusCode, String, Value) {
     let status = response.status();
     let content_type = content_type(&response);
-    let body = response.json().await.unwrap();
+    let body = response.value().await;
     (status, content_type, body)
 }
 
@@ -228,8 +228,7 @@ async fn every_assuresign_answer_is_json_in_utf8_success_or_error() {
         .await;
     let exchange = |body: String, content_type: &'static str| {
         w.app
-            .client
-            .post(w.app.url("/api/v3.7/authentication/apiUser"))
+            .post("/api/v3.7/authentication/apiUser")
             .header("Content-Type", content_type)
             .body(body)
             .send()
@@ -258,7 +257,7 @@ async fn every_assuresign_answer_is_json_in_utf8_success_or_error() {
         let response = exchange(body, sent_type).await.unwrap();
         assert_eq!(response.status(), status);
         assert_eq!(content_type(&response), JSON_UTF8, "{status}");
-        let _: Value = response.json().await.unwrap();
+        let _: Value = response.value().await;
     }
     let token = w.app.token("OrgBot", &key, "bob@mycompany.com").await;
     for path in [

@@ -4,6 +4,7 @@
 //! and the per-thread fast path answer it, for the bearer token and the legacy header alike.
 
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
@@ -35,9 +36,8 @@ async fn world_with(app: TestApp) -> World {
     let mine_number = app
         .admin_get(&format!("/admin/v1/accounts/{mine}"))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["number"]
+        .value()
+        .await["number"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -92,13 +92,7 @@ async fn verify(w: &World, credential: &HeaderMap, extra: &[(&str, &[u8])]) -> r
             HeaderValue::from_bytes(value).unwrap(),
         );
     }
-    w.app
-        .client
-        .get(w.app.url("/v1/verify"))
-        .headers(headers)
-        .send()
-        .await
-        .unwrap()
+    w.app.get("/v1/verify").headers(headers).call().await
 }
 
 /// Sends the case twice per credential (full path, then the thread cache) after a granted
@@ -123,7 +117,7 @@ async fn refused(w: &World, case: &str, extra: &[(&str, &[u8])]) {
                 response.headers().get("x-countersign-account").is_none(),
                 "{kind} {case}: a refusal carries no identity"
             );
-            let body: Value = response.json().await.unwrap();
+            let body: Value = response.value().await;
             let expected = if kind == "bearer" {
                 "FORBIDDEN"
             } else {
@@ -364,9 +358,8 @@ async fn a_basic_authorization_does_not_hide_the_legacy_header() {
                 .get(w.app.url(path))
                 .header("Authorization", "Basic dXNlcjpwYXNzd29yZA==")
                 .header("X-DocuSign-Authentication", &w.legacy)
-                .send()
-                .await
-                .unwrap();
+                .call()
+                .await;
             assert_eq!(
                 response.status(),
                 StatusCode::OK,
@@ -380,9 +373,8 @@ async fn a_basic_authorization_does_not_hide_the_legacy_header() {
         .client
         .get(w.app.url("/v1/verify"))
         .header("Authorization", "Basic dXNlcjpwYXNzd29yZA==")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -395,9 +387,8 @@ async fn repeated_credential_headers_are_refused() {
         .get(w.app.url("/v1/verify"))
         .header("Authorization", format!("Bearer {}", w.token))
         .header("Authorization", format!("Bearer {}", w.token))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = w
         .app
@@ -405,9 +396,8 @@ async fn repeated_credential_headers_are_refused() {
         .get(w.app.url("/v1/verify"))
         .header("X-DocuSign-Authentication", &w.legacy)
         .header("X-DocuSign-Authentication", &w.legacy)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let context = format!("{BOB}:{}", w.mine);
     let response = w
@@ -417,9 +407,8 @@ async fn repeated_credential_headers_are_refused() {
         .header("Authorization", format!("Bearer {}", w.token))
         .header("X-AS-UserContext", &context)
         .header("X-AS-UserContext", &context)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -439,7 +428,7 @@ async fn envoy(
     for (name, value) in extra {
         request = request.header(*name, *value);
     }
-    request.send().await.unwrap()
+    request.call().await
 }
 
 #[tokio::test]
@@ -499,8 +488,7 @@ async fn envoy_ext_authz_requests_read_the_original_uri_from_the_path() {
         .client
         .post(w.app.url("/v1/verify"))
         .header("Authorization", format!("Bearer {}", w.token))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -3,6 +3,7 @@
 //! of the directory, the clock or the throttle reaches it on the next request, on every thread.
 
 use countersign_test_support::CreatedApiUser;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -56,10 +57,7 @@ async fn a_repeated_token_is_refused_once_its_session_ends() {
     app.advance(time::Duration::minutes(61));
     let response = app.verify(&token, None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        "UNAUTHORIZED"
-    );
+    assert_eq!(response.value().await["errorCode"], "UNAUTHORIZED");
 }
 
 #[tokio::test]
@@ -74,10 +72,7 @@ async fn a_repeated_token_is_refused_while_its_address_is_throttled() {
     }
     let response = app.verify(&token, None).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        "TOO_MANY_REQUESTS"
-    );
+    assert_eq!(response.value().await["errorCode"], "TOO_MANY_REQUESTS");
     app.advance(time::Duration::seconds(2));
     assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
 }
@@ -128,15 +123,7 @@ async fn latency_histograms_end_with_an_inf_bucket() {
     for _ in 0..3 {
         app.verify(&token, None).await;
     }
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get("/metrics").call().await.body().await;
     assert!(
         text.contains("countersign_verification_duration_seconds_bucket{le=\"+Inf\"} 3"),
         "{text}"
@@ -155,22 +142,14 @@ async fn latency_histograms_end_with_an_inf_bucket() {
 async fn other_methods_on_forward_auth_paths_get_405_with_a_request_id() {
     let app = spawn_app().await;
     for path in ["/v1/verify", "/v1/whoami"] {
-        let response = app.client.post(app.url(path)).send().await.unwrap();
+        let response = app.post(path).call().await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
         assert!(response.headers().contains_key("x-request-id"), "{path}");
     }
 }
 
 async fn thread_cache_answers(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get("/metrics").call().await.body().await;
     text.lines()
         .find_map(|line| line.strip_prefix("countersign_thread_cache_answers_total "))
         .unwrap_or_else(|| panic!("no thread cache counter in {text}"))
@@ -222,8 +201,7 @@ async fn a_repeated_legacy_header_is_answered_from_the_thread_cache_and_counted_
         None,
     );
     let verify = || {
-        app.client
-            .get(app.url("/v1/verify"))
+        app.get("/v1/verify")
             .header("X-DocuSign-Authentication", &header)
             .send()
     };
@@ -249,11 +227,6 @@ async fn a_repeated_legacy_header_is_answered_from_the_thread_cache_and_counted_
         "four repeats in a row are answered from the thread cache"
     );
     let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
-    let usage: Value = app
-        .admin_get("/admin/v1/legacy-usage")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = app.admin_get("/admin/v1/legacy-usage").await.value().await;
     assert_eq!(usage["items"][0]["requests"], sent, "{usage}");
 }

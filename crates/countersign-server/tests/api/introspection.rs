@@ -6,6 +6,7 @@ use countersign_core::directory::Organization;
 use countersign_core::ids::OrganizationId;
 use countersign_server::ops::Actor;
 use countersign_test_support::CreatedApiUser;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -35,7 +36,7 @@ async fn register(app: &TestApp, name: &str) -> (String, String, String) {
         .admin_post("/admin/v1/introspection-clients", json!({ "name": name }))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let text = |field: &str| body[field].as_str().unwrap().to_owned();
     (text("id"), text("client_id"), text("client_secret"))
 }
@@ -66,13 +67,11 @@ async fn introspect_basic(
     secret: &str,
     token: &str,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/introspect"))
+    app.post("/v1/introspect")
         .header("Authorization", basic(client_id, secret))
         .form(&[("token", token)])
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 async fn introspect_post(
@@ -81,16 +80,14 @@ async fn introspect_post(
     secret: &str,
     token: &str,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/introspect"))
+    app.post("/v1/introspect")
         .form(&[
             ("token", token),
             ("client_id", client_id),
             ("client_secret", secret),
         ])
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 /// Asserts a 401 `invalid_client` with a Basic challenge.
@@ -98,7 +95,7 @@ async fn assert_invalid_client(response: reqwest::Response, case: &str) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
     let challenge = response.headers()["www-authenticate"].to_str().unwrap();
     assert!(challenge.starts_with("Basic"), "{case}: {challenge}");
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["error"], "invalid_client", "{case}");
 }
 
@@ -119,13 +116,12 @@ async fn registered_client_introspects_with_client_secret_basic() {
     let response = introspect_basic(&w.app, &client_id, &secret, &w.token).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_describes_bobs_token(&w, &body);
     let inactive: Value = introspect_basic(&w.app, &client_id, &secret, "cst_garbage")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(inactive, json!({"active": false}));
 }
 
@@ -147,7 +143,7 @@ async fn registered_client_introspects_with_client_secret_post() {
     let (_, client_id, secret) = register(&w.app, "Envelope service").await;
     let response = introspect_post(&w.app, &client_id, &secret, &w.token).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_describes_bobs_token(&w, &body);
 }
 
@@ -193,9 +189,8 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
         .client
         .post(w.app.url("/v1/introspect"))
         .form(&[("token", w.token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_invalid_client(anonymous, "no credentials").await;
     let malformed = w
         .app
@@ -203,9 +198,8 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
         .post(w.app.url("/v1/introspect"))
         .header("Authorization", "Basic not*base64")
         .form(&[("token", w.token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_invalid_client(malformed, "unreadable Basic value").await;
     let only_id = w
         .app
@@ -215,9 +209,8 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
             ("token", w.token.as_str()),
             ("client_id", client_id.as_str()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_invalid_client(only_id, "client id without secret").await;
     let bad_admin = w
         .app
@@ -225,9 +218,8 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
         .post(w.app.url("/v1/introspect"))
         .bearer_auth("csa_not-a-session")
         .form(&[("token", w.token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_invalid_client(bad_admin, "unknown admin token").await;
 }
 
@@ -247,9 +239,8 @@ async fn deleted_client_is_refused_at_once() {
             Method::DELETE,
             &format!("/admin/v1/introspection-clients/{id}"),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_invalid_client(
         introspect_basic(&w.app, &client_id, &secret, &w.token).await,
@@ -292,9 +283,8 @@ async fn client_of_another_organization_sees_this_organizations_tokens_inactive(
         .unwrap();
     let body: Value = introspect_basic(&w.app, &client.client_id, secret.expose(), &w.token)
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(body, json!({"active": false}));
 }
 
@@ -308,11 +298,10 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
         .post(w.app.url("/v1/introspect"))
         .header("Authorization", basic(&client_id, &secret))
         .form(&[("token_type_hint", "access_token")])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(no_token.status(), StatusCode::BAD_REQUEST);
-    let body: Value = no_token.json().await.unwrap();
+    let body: Value = no_token.value().await;
     assert_eq!(body["error"], "invalid_request");
     let two_methods = w
         .app
@@ -324,9 +313,8 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
             ("client_id", client_id.as_str()),
             ("client_secret", secret.as_str()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(two_methods.status(), StatusCode::BAD_REQUEST);
     let repeated = w
         .app
@@ -335,9 +323,8 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
         .header("Authorization", basic(&client_id, &secret))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("token={}&token=cst_other", w.token))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(repeated.status(), StatusCode::BAD_REQUEST);
     let another_id = w
         .app
@@ -348,9 +335,8 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
             ("token", w.token.as_str()),
             ("client_id", "csic_someone_else"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_invalid_client(another_id, "Basic for one client, form naming another").await;
 }
 
@@ -361,11 +347,10 @@ async fn organization_administrator_token_still_introspects_and_others_are_denie
         .app
         .admin(Method::POST, "/v1/introspect")
         .form(&[("token", w.token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_describes_bobs_token(&w, &response.json().await.unwrap());
+    assert_describes_bobs_token(&w, &response.value().await);
     w.app
         .create_user("carol@mycompany.com", Some("carol's password"))
         .await;
@@ -380,9 +365,8 @@ async fn organization_administrator_token_still_introspects_and_others_are_denie
         .post(w.app.url("/v1/introspect"))
         .bearer_auth(carol)
         .form(&[("token", w.token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
 }
 
@@ -396,7 +380,7 @@ async fn administrators_register_list_get_and_delete_clients_and_the_secret_is_s
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let created: Value = response.json().await.unwrap();
+    let created: Value = response.value().await;
     let id = created["id"].as_str().unwrap().to_owned();
     let client_id = created["client_id"].as_str().unwrap().to_owned();
     let secret = created["client_secret"].as_str().unwrap().to_owned();
@@ -414,9 +398,8 @@ async fn administrators_register_list_get_and_delete_clients_and_the_secret_is_s
     let list: Value = app
         .admin_get("/admin/v1/introspection-clients")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["client_id"], client_id.as_str());
@@ -428,7 +411,7 @@ async fn administrators_register_list_get_and_delete_clients_and_the_secret_is_s
         .admin_get(&format!("/admin/v1/introspection-clients/{id}"))
         .await;
     assert_eq!(one.status(), StatusCode::OK);
-    let one_text = one.text().await.unwrap();
+    let one_text = one.body().await;
     let list_text = list.to_string();
     for text in [&one_text, &list_text] {
         assert!(!text.contains(&secret), "the secret is shown only once");
@@ -466,7 +449,7 @@ async fn administrators_register_list_get_and_delete_clients_and_the_secret_is_s
         .await;
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let audit: Value = app.admin_get("/admin/v1/audit").await.json().await.unwrap();
+    let audit: Value = app.admin_get("/admin/v1/audit").await.value().await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
@@ -508,17 +491,15 @@ async fn only_organization_administrators_manage_introspection_clients() {
             .request(method.clone(), app.url(&path))
             .bearer_auth(&carol)
             .json(&json!({"name": "x"}))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path}");
         let anonymous = app
             .client
             .request(method.clone(), app.url(&path))
             .json(&json!({"name": "x"}))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(
             anonymous.status(),
             StatusCode::UNAUTHORIZED,
@@ -549,9 +530,8 @@ async fn authlib_introspects_with_client_secret_basic_and_post() {
                 Method::DELETE,
                 &format!("/admin/v1/introspection-clients/{deleted}")
             )
-            .send()
+            .call()
             .await
-            .unwrap()
             .status(),
         StatusCode::NO_CONTENT
     );

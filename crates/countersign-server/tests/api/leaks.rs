@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use countersign_test_support::webhooks::WebhookReceiver;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedApiUser, TestApp, spawn_app, spawn_app_with};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -116,7 +117,7 @@ impl World {
         if let Some(signature) = signature {
             request = request.header("Github-Public-Key-Signature", signature);
         }
-        request.body(body).send().await.unwrap()
+        request.body(body).call().await
     }
 
     async fn send_signed(&self, body: Vec<u8>) -> reqwest::Response {
@@ -128,9 +129,8 @@ impl World {
         self.app
             .admin_get(&format!("/admin/v1/api-users/{}", self.api_user.id))
             .await
-            .json::<Value>()
-            .await
-            .unwrap()["status"]
+            .value()
+            .await["status"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -143,7 +143,7 @@ async fn a_signed_report_of_a_live_key_revokes_its_api_user_at_once() {
     let app = &world.app;
     let response = world.send_signed(report(&[&world.api_user.key])).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let labels: Value = response.json().await.unwrap();
+    let labels: Value = response.value().await;
     assert_eq!(
         labels,
         json!([{"token_raw": world.api_user.key, "token_type": "countersign_api_key", "label": "true_positive"}])
@@ -165,9 +165,8 @@ async fn a_signed_report_of_a_live_key_revokes_its_api_user_at_once() {
             let events: Value = app
                 .admin_get("/admin/v1/audit?actor=leak_report")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             (events["items"].as_array().unwrap().len() >= 2).then_some(events)
         })
         .await
@@ -187,9 +186,8 @@ async fn a_signed_report_of_a_live_key_revokes_its_api_user_at_once() {
     let revoked_by = app
         .admin_get(&format!("/admin/v1/api-users/{}", world.api_user.id))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["revoked_by"]
+        .value()
+        .await["revoked_by"]
         .clone();
     assert_eq!(revoked_by, "leak_report");
 }
@@ -214,9 +212,8 @@ async fn what_is_not_a_live_key_is_a_false_positive_and_changes_nothing() {
             reqwest::Method::DELETE,
             &format!("/admin/v1/api-users/{}", stranger.id),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let tokens = [
         mistyped.as_str(),
         stranger.key.as_str(),
@@ -297,9 +294,8 @@ async fn an_unsigned_or_badly_signed_report_is_refused_and_revokes_nothing() {
         .header("Github-Public-Key-Signature", world.scanner.sign(&body))
         .header("Github-Public-Key-Signature", other.sign(&body))
         .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         repeated.status(),
         StatusCode::UNAUTHORIZED,
@@ -319,7 +315,7 @@ async fn a_report_that_is_not_a_list_of_at_most_1000_items_is_refused() {
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let too_many = world.send_signed(report(&many)).await;
     assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
-    let body: Value = too_many.json().await.unwrap();
+    let body: Value = too_many.value().await;
     assert_eq!(body["code"], "too_many_items");
     let exactly: Vec<&str> = many[..1000].to_vec();
     let answer = world.send_signed(report(&exactly)).await;
@@ -350,13 +346,12 @@ async fn a_report_that_is_not_a_list_of_at_most_1000_items_is_refused() {
         .header("Github-Public-Key-Identifier", KEY_ID)
         .header("Github-Public-Key-Signature", signature)
         .body(body)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let empty = world.send_signed(b"[]".to_vec()).await;
     assert_eq!(empty.status(), StatusCode::OK);
-    assert_eq!(empty.json::<Value>().await.unwrap(), json!([]));
+    assert_eq!(empty.value().await, json!([]));
     assert_eq!(world.api_user_status().await, "active");
 }
 
@@ -372,7 +367,7 @@ async fn a_reported_session_token_ends_the_sessions_of_its_api_user_key_and_user
         .await;
     let response = world.send_signed(report(&[&world.token])).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let labels: Value = response.json().await.unwrap();
+    let labels: Value = response.value().await;
     assert_eq!(labels[0]["label"], "true_positive");
     assert_eq!(
         app.verify(&world.token, None).await.status(),
@@ -400,9 +395,8 @@ async fn the_same_key_reported_twice_in_one_report_is_handled_once() {
         let events: Value = app
             .admin_get("/admin/v1/audit?action=api_user.key_leaked")
             .await
-            .json()
-            .await
-            .unwrap();
+            .value()
+            .await;
         events["items"].as_array().unwrap().len()
     };
     let seen = app
@@ -413,23 +407,16 @@ async fn the_same_key_reported_twice_in_one_report_is_handled_once() {
     assert_eq!(leaked().await, 1);
     // A later report of the revoked key is still a genuine credential of this server.
     let again = world.send_signed(report(&[&key])).await;
-    assert_eq!(
-        again.json::<Value>().await.unwrap()[0]["label"],
-        "true_positive"
-    );
+    assert_eq!(again.value().await[0]["label"], "true_positive");
 }
 
 #[tokio::test]
 async fn without_configured_public_keys_reports_are_accepted_unsigned() {
     let app = spawn_app().await;
     let (api_user, token) = integration(&app).await;
-    let response = app
-        .client
-        .post(app.url("/v1/credentials/leaked"))
+    let response = app.post("/v1/credentials/leaked")
         .json(&json!([{"token": api_user.key, "type": "countersign_api_key", "url": FOUND_AT, "source": "commit"}]))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         app.verify(&token, None).await.status(),
@@ -447,12 +434,11 @@ async fn a_reported_key_that_no_longer_works_revokes_nothing() {
             json!({"grace_minutes": 0}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let new_key = rotated["key"].as_str().unwrap().to_owned();
     let response = world.send_signed(report(&[&world.api_user.key])).await;
-    let labels: Value = response.json().await.unwrap();
+    let labels: Value = response.value().await;
     assert_eq!(
         labels[0]["label"], "true_positive",
         "it is a key this server issued"
@@ -465,9 +451,8 @@ async fn a_reported_key_that_no_longer_works_revokes_nothing() {
             let events: Value = app
                 .admin_get("/admin/v1/audit?action=api_user.key_leaked")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             events["items"][0]["detail"].as_str().map(str::to_owned)
         })
         .await
@@ -523,12 +508,11 @@ async fn with_the_notify_policy_a_leaked_key_keeps_working_and_is_announced() {
     let patched = app
         .admin(reqwest::Method::PATCH, "/admin/v1/organization")
         .json(&json!({"leak_response": "notify"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(patched.status(), StatusCode::OK);
     let response = world.send_signed(report(&[&world.api_user.key])).await;
-    let labels: Value = response.json().await.unwrap();
+    let labels: Value = response.value().await;
     assert_eq!(labels[0]["label"], "true_positive");
     assert_eq!(world.api_user_status().await, "active");
     assert_eq!(
@@ -546,9 +530,8 @@ async fn with_the_notify_policy_a_leaked_key_keeps_working_and_is_announced() {
             let events: Value = app
                 .admin_get("/admin/v1/audit?actor=leak_report")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             events["items"]
                 .as_array()
                 .unwrap()
@@ -567,8 +550,7 @@ async fn with_the_notify_policy_a_leaked_key_keeps_working_and_is_announced() {
 async fn report_bodies_are_bounded_and_refused_reports_throttle_their_address() {
     let app = spawn_app_with(|config| config.throttle.ip_failures_per_minute = 4).await;
     let post = |body: Vec<u8>| {
-        app.client
-            .post(app.url("/v1/credentials/leaked"))
+        app.post("/v1/credentials/leaked")
             .header("Content-Type", "application/json")
             .body(body)
             .send()
@@ -583,7 +565,7 @@ async fn report_bodies_are_bounded_and_refused_reports_throttle_their_address() 
     long.extend_from_slice(b"{\"token\":\"\",\"type\":\"\"}]");
     let too_many = post(long).await.unwrap();
     assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
-    let body: Value = too_many.json().await.unwrap();
+    let body: Value = too_many.value().await;
     assert_eq!(body["code"], "too_many_items");
     for _ in 0..2 {
         let malformed = post(b"not json".to_vec()).await.unwrap();
@@ -592,6 +574,6 @@ async fn report_bodies_are_bounded_and_refused_reports_throttle_their_address() 
     let throttled = post(b"[]".to_vec()).await.unwrap();
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(throttled.headers().contains_key("retry-after"));
-    let body: Value = throttled.json().await.unwrap();
+    let body: Value = throttled.value().await;
     assert_eq!(body["code"], "too_many_requests");
 }

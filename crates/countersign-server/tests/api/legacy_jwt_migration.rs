@@ -5,6 +5,7 @@
 use crate::oauth_jwt::{audience, sign, token_request, verify};
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::spawn_app;
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -16,9 +17,8 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     let created: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Acme ERP"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key_id = created["id"].as_str().unwrap().to_owned();
     let key = created["key"].as_str().unwrap().to_owned();
     let service = app
@@ -48,10 +48,7 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     // Nothing recorded yet.
     let early = migrate(json!({"target": "jwt_grant"})).await;
     assert_eq!(early.status(), StatusCode::CONFLICT);
-    assert_eq!(
-        early.json::<Value>().await.unwrap()["code"],
-        "no_legacy_usage"
-    );
+    assert_eq!(early.value().await["code"], "no_legacy_usage");
     // Legacy traffic: the service as itself, and on behalf of Alice (never Bob).
     for sobo in [None, Some("alice@acme.example")] {
         let header = build_header(
@@ -62,12 +59,10 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
             sobo,
         );
         let response = app
-            .client
-            .get(app.url("/v1/verify"))
+            .get("/v1/verify")
             .header("X-DocuSign-Authentication", header)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let plan: Value = app
@@ -76,9 +71,8 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
             json!({}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(plan["target"], "jwt_grant", "{plan}");
     let wrong = migrate(json!({"target": "jwt_grant", "username": "x"})).await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -87,7 +81,7 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
 
     let response = migrate(json!({"target": "jwt_grant"})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let migrated: Value = response.json().await.unwrap();
+    let migrated: Value = response.value().await;
     let mut consented: Vec<String> = migrated["consented_user_ids"]
         .as_array()
         .unwrap()
@@ -108,9 +102,8 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     let keys: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{key_id}/rsa-keys"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(keys["items"][0]["id"], migrated["rsa_key"]["id"]);
     assert!(!keys.to_string().contains("PRIVATE"));
 
@@ -122,9 +115,8 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     };
     let answer: Value = token_request(&app, &sign(private_pem, &claims(&alice)))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let token = answer["access_token"].as_str().unwrap();
     let verified = verify(&app, token, "/restapi/v2.1/diagnostics").await;
     assert_eq!(verified.status(), StatusCode::OK);
@@ -137,9 +129,8 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     );
     let refused: Value = token_request(&app, &sign(private_pem, &claims(&bob)))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(refused["error"], "consent_required");
     // A second migration when the key holds its five RSA keys is refused before anything is
     // written: the administrator's wider consent stays as it is.
@@ -156,22 +147,21 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     let everyone = app
         .admin(reqwest::Method::PUT, &consent_path)
         .json(&json!({"scopes": ["signature", "impersonation"], "user_ids": "all"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(everyone.status(), StatusCode::OK);
-    let before: Value = app.admin_get(&consent_path).await.json().await.unwrap();
+    let before: Value = app.admin_get(&consent_path).await.value().await;
     let full = migrate(json!({"target": "jwt_grant"})).await;
     assert_eq!(full.status(), StatusCode::CONFLICT);
-    assert_eq!(full.json::<Value>().await.unwrap()["code"], "too_many_keys");
-    let after: Value = app.admin_get(&consent_path).await.json().await.unwrap();
+    assert_eq!(full.value().await["code"], "too_many_keys");
+    let after: Value = app.admin_get(&consent_path).await.value().await;
     assert_eq!(before, after, "the consent is untouched");
     // The API-user migration still works with the same endpoint.
     let expires_at = (app.now() + time::Duration::days(365)).date().to_string();
     let api_user = migrate(json!({"username": "acme-erp-api", "expires_at": expires_at})).await;
     assert_eq!(api_user.status(), StatusCode::CREATED);
     assert!(
-        api_user.json::<Value>().await.unwrap()["key"]
+        api_user.value().await["key"]
             .as_str()
             .unwrap()
             .starts_with("csk_")

@@ -3,6 +3,7 @@
 
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::CreatedAccount;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -25,9 +26,8 @@ async fn world() -> World {
     let created: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Acme ERP"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let main = app.account_id.clone();
     let service = app
         .create_user("service@acme.example", Some(PASSWORD))
@@ -62,13 +62,11 @@ impl World {
 
     async fn legacy(&self, path: &str, sobo: Option<&str>, user_agent: &str) -> reqwest::Response {
         self.app
-            .client
-            .get(self.app.url(path))
+            .get(path)
             .header("X-DocuSign-Authentication", self.header(sobo))
             .header("User-Agent", user_agent)
-            .send()
+            .call()
             .await
-            .unwrap()
     }
 
     async fn usage(&self) -> Vec<Value> {
@@ -79,9 +77,8 @@ impl World {
                 self.key_id
             ))
             .await
-            .json()
-            .await
-            .unwrap();
+            .value()
+            .await;
         body["items"].as_array().unwrap().clone()
     }
 
@@ -145,23 +142,19 @@ async fn usage_counts_are_exact_after_concurrent_requests() {
         .app
         .admin(Method::GET, "/admin/v1/legacy-usage")
         .query(&[("since", future)])
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(since["items"].as_array().unwrap().is_empty());
     let metrics = w
         .app
         .client
         .get(w.app.url("/metrics"))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     assert!(
         metrics.contains(&format!(
             "countersign_legacy_header_requests_total{{integrator_key_id=\"{}\"}} 200",
@@ -176,9 +169,8 @@ async fn usage_counts_are_exact_after_concurrent_requests() {
             w.key_id
         ))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(daily["items"][0]["requests"], 200);
 }
 
@@ -217,7 +209,7 @@ async fn plan_for_one_user_is_a_user_scope_with_full_coverage() {
     w.legacy("/restapi/v2/login_information", None, "x").await;
     let response = w.plan().await;
     assert_eq!(response.status(), StatusCode::OK);
-    let plan: Value = response.json().await.unwrap();
+    let plan: Value = response.value().await;
     assert_eq!(plan["scope"], json!({"type": "user", "user_id": w.service}));
     assert_eq!(
         plan["users"],
@@ -236,7 +228,7 @@ async fn plan_for_several_users_in_one_environment_is_an_environment_scope() {
         .await;
     w.legacy("/v1/verify", Some("bob@acme.example"), "x").await;
     w.legacy("/v1/verify", Some("bob@acme.example"), "x").await;
-    let plan: Value = w.plan().await.json().await.unwrap();
+    let plan: Value = w.plan().await.value().await;
     assert_eq!(
         plan["scope"],
         json!({"type": "environment", "environment_id": w.app.environment_id})
@@ -281,11 +273,10 @@ async fn plan_across_environments_is_an_organization_scope_and_migration_covers_
             w.header(Some("bob@acme.example")),
         )
         .header("X-Original-URI", uri)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let plan: Value = w.plan().await.json().await.unwrap();
+    let plan: Value = w.plan().await.value().await;
     assert_eq!(plan["scope"], json!({"type": "organization"}));
     assert_eq!(plan["covered_requests"], plan["total_requests"]);
     let expires = (w.app.now() + time::Duration::days(90)).date().to_string();
@@ -297,7 +288,7 @@ async fn plan_across_environments_is_an_organization_scope_and_migration_covers_
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let migrated: Value = response.json().await.unwrap();
+    let migrated: Value = response.value().await;
     let key = migrated["key"].as_str().unwrap();
     assert_eq!(
         migrated["api_user"]["scope"],
@@ -330,9 +321,8 @@ async fn migrated_user_scope_admits_only_the_recorded_user() {
             json!({"username": "alice-only", "expires_at": expires}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(
         migrated["api_user"]["scope"],
         json!({"type": "user", "user_id": w.alice})
@@ -372,10 +362,9 @@ async fn dry_run_explains_what_it_would_not_cover() {
     w.app
         .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob))
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
-    let plan: Value = w.plan().await.json().await.unwrap();
+        .call()
+        .await;
+    let plan: Value = w.plan().await.value().await;
     assert_eq!(plan["total_requests"], 2);
     assert_eq!(plan["covered_requests"], 1);
     assert_eq!(plan["uncovered"][0]["user_id"], w.bob.as_str());
@@ -403,14 +392,10 @@ async fn sunset_is_announced_before_the_date_and_refused_after_it() {
             &format!("/admin/v1/integrator-keys/{}", w.key_id),
         )
         .json(&json!({"legacy_sunset_at": text}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["legacy_sunset_at"],
-        text.as_str()
-    );
+    assert_eq!(response.value().await["legacy_sunset_at"], text.as_str());
     let http_date = httpdate_of(sunset);
     for path in [
         "/v1/verify",
@@ -434,16 +419,10 @@ async fn sunset_is_announced_before_the_date_and_refused_after_it() {
         .app
         .client
         .get(w.app.url("/docs/legacy-migration"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains("authentication/apiUser")
-    );
+    assert!(page.body().await.contains("authentication/apiUser"));
     let bearer = w
         .app
         .create_api_user("still-works", json!({"type": "organization"}))
@@ -463,7 +442,7 @@ async fn sunset_is_announced_before_the_date_and_refused_after_it() {
     w.app.advance(time::Duration::days(11));
     let response = w.legacy("/v1/verify", None, "x").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["errorCode"], "PARTNER_AUTHENTICATION_FAILED");
     let message = body["message"].as_str().unwrap();
     assert!(
@@ -484,9 +463,8 @@ async fn clearing_the_sunset_removes_the_notice() {
             &format!("/admin/v1/integrator-keys/{}", w.key_id),
         )
         .json(&json!({"legacy_sunset_at": at}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let response = w
         .app
         .admin(
@@ -494,13 +472,9 @@ async fn clearing_the_sunset_removes_the_notice() {
             &format!("/admin/v1/integrator-keys/{}", w.key_id),
         )
         .json(&json!({"legacy_sunset_at": null}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["legacy_sunset_at"],
-        Value::Null
-    );
+        .call()
+        .await;
+    assert_eq!(response.value().await["legacy_sunset_at"], Value::Null);
     assert!(
         !w.legacy("/v1/verify", None, "x")
             .await
@@ -514,9 +488,8 @@ async fn clearing_the_sunset_removes_the_notice() {
             &format!("/admin/v1/integrator-keys/{}", w.key_id),
         )
         .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -531,25 +504,20 @@ async fn organization_switch_turns_the_legacy_header_off_at_once() {
         .app
         .admin(Method::PATCH, "/admin/v1/organization")
         .json(&json!({"legacy_header_enabled": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["legacy_header_enabled"],
-        false
-    );
+        .call()
+        .await;
+    assert_eq!(response.value().await["legacy_header_enabled"], false);
     let response = w.legacy("/restapi/v2/login_information", None, "x").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
+        response.value().await["errorCode"],
         "PARTNER_AUTHENTICATION_FAILED"
     );
     w.app
         .admin(Method::PATCH, "/admin/v1/organization")
         .json(&json!({"legacy_header_enabled": true}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         w.legacy("/v1/verify", None, "x").await.status(),
         StatusCode::OK
@@ -561,9 +529,8 @@ async fn organization_switch_turns_the_legacy_header_off_at_once() {
                 .app
                 .admin_get("/admin/v1/audit?action=organization.legacy_header_disable")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             !body["items"].as_array().unwrap().is_empty()
         })
         .await;
@@ -581,19 +548,16 @@ async fn telemetry_metrics_and_audit_hold_no_secret() {
         .app
         .client
         .get(w.app.url("/metrics"))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     let audit = w
         .app
         .admin_get("/admin/v1/audit?limit=1000")
         .await
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     for text in [&usage, &metrics, &audit] {
         assert!(!text.contains(PASSWORD));
         assert!(!text.contains("X-DocuSign-Authentication") && !text.contains("\"Password\""));
@@ -613,9 +577,8 @@ async fn usage_is_not_recorded_when_turned_off() {
     let created: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "quiet"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let user = app.create_user("quiet@acme.example", Some(PASSWORD)).await;
     let account = app.account_id.clone();
     app.put_membership(&user, &account, &["send"], true).await;
@@ -627,18 +590,11 @@ async fn usage_is_not_recorded_when_turned_off() {
         None,
     );
     let response = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", header)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let usage: Value = app
-        .admin_get("/admin/v1/legacy-usage")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = app.admin_get("/admin/v1/legacy-usage").await.value().await;
     assert!(usage["items"].as_array().unwrap().is_empty());
 }

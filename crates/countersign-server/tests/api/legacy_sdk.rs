@@ -5,9 +5,10 @@
 //! directory holding the Node SDK (`.ci/run` does both); without them the tests fail in CI and
 //! elsewhere print a SKIPPED line.
 
+use countersign_test_support::Read as _;
 use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn docusign_python_sdks_log_in_with_the_legacy_header() {
@@ -40,9 +41,8 @@ async fn docusign_python_sdks_log_in_with_the_legacy_header() {
     let number = app
         .admin_get(&format!("/admin/v1/accounts/{account}"))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["number"]
+        .value()
+        .await["number"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -115,9 +115,8 @@ async fn docusign_node_sdk_logs_in_with_a_non_ascii_password_sent_as_latin1() {
     let number = app
         .admin_get(&format!("/admin/v1/accounts/{account}"))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["number"]
+        .value()
+        .await["number"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -3,6 +3,7 @@
 //! Time moves with the server's manual clock; the lifecycle checks run every 50 ms.
 
 use countersign_test_support::{ADMIN_EMAIL, TestApp, spawn_app_with};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration as Wait;
@@ -37,7 +38,7 @@ pub async fn api_user(app: &TestApp, username: &str, expires_in: Duration) -> (S
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     (
         body["api_user"]["id"].as_str().unwrap().to_owned(),
         body["key"].as_str().unwrap().to_owned(),
@@ -65,17 +66,15 @@ pub async fn full_round(app: &TestApp) {
 pub async fn patch_organization(app: &TestApp, body: Value) -> reqwest::Response {
     app.admin(Method::PATCH, "/admin/v1/organization")
         .json(&body)
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 async fn get_api_user(app: &TestApp, id: &str) -> Value {
     app.admin_get(&format!("/admin/v1/api-users/{id}"))
         .await
-        .json()
+        .value()
         .await
-        .unwrap()
 }
 
 async fn rotate(app: &TestApp, id: &str, body: Value) -> reqwest::Response {
@@ -86,12 +85,7 @@ async fn rotate(app: &TestApp, id: &str, body: Value) -> reqwest::Response {
 #[tokio::test]
 async fn policy_is_read_and_changed_on_the_organization() {
     let app = lifecycle_app().await;
-    let body: Value = app
-        .admin_get("/admin/v1/organization")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.admin_get("/admin/v1/organization").await.value().await;
     assert_eq!(body["api_user_max_lifetime_days"], 730);
     assert_eq!(body["api_user_unused_revoke_days"], Value::Null);
     assert_eq!(body["expiry_warning_days"], json!([30, 7, 1]));
@@ -105,7 +99,7 @@ async fn policy_is_read_and_changed_on_the_organization() {
     )
     .await;
     assert_eq!(changed.status(), StatusCode::OK);
-    let body: Value = changed.json().await.unwrap();
+    let body: Value = changed.value().await;
     assert_eq!(body["api_user_max_lifetime_days"], 90);
     assert_eq!(body["api_user_unused_revoke_days"], 45);
     assert_eq!(body["expiry_warning_days"], json!([14, 1]));
@@ -113,7 +107,7 @@ async fn policy_is_read_and_changed_on_the_organization() {
     assert_eq!(body["legacy_header_enabled"], true, "untouched");
 
     let off = patch_organization(&app, json!({"api_user_unused_revoke_days": null})).await;
-    let off: Value = off.json().await.unwrap();
+    let off: Value = off.value().await;
     assert_eq!(off["api_user_unused_revoke_days"], Value::Null);
     assert_eq!(off["api_user_max_lifetime_days"], 90, "untouched");
 
@@ -143,7 +137,7 @@ async fn policy_is_read_and_changed_on_the_organization() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "{body}"
         );
-        let problem: Value = response.json().await.unwrap();
+        let problem: Value = response.value().await;
         assert_eq!(problem["field"], field, "{body}");
     }
     let wrong_type = patch_organization(&app, json!({"expiry_warning_days": "30"})).await;
@@ -153,9 +147,8 @@ async fn policy_is_read_and_changed_on_the_organization() {
     let audit: Value = app
         .admin_get("/admin/v1/audit?action=organization.policy_update")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2);
     assert_eq!(audit["items"][0]["actor"], ADMIN_EMAIL);
 }
@@ -173,7 +166,7 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
         .await;
     assert_eq!(beyond.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(beyond.headers()["content-type"], "application/problem+json");
-    let problem: Value = beyond.json().await.unwrap();
+    let problem: Value = beyond.value().await;
     assert_eq!(problem["code"], "expiry_beyond_policy");
     assert_eq!(problem["field"], "expires_at");
     // Beyond the server-wide maximum is beyond any policy too.
@@ -184,19 +177,13 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
                    "expires_at": at(&app, Duration::days(800))}),
         )
         .await;
-    assert_eq!(
-        far.json::<Value>().await.unwrap()["code"],
-        "expiry_beyond_policy"
-    );
+    assert_eq!(far.value().await["code"], "expiry_beyond_policy");
     let (id, _) = api_user(&app, "within", Duration::days(90)).await;
 
     patch_organization(&app, json!({"api_user_max_lifetime_days": 30})).await;
     let refused = rotate(&app, &id, json!({"grace_minutes": 0})).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        refused.json::<Value>().await.unwrap()["code"],
-        "expiry_beyond_policy"
-    );
+    assert_eq!(refused.value().await["code"], "expiry_beyond_policy");
     patch_organization(&app, json!({"api_user_max_lifetime_days": 365})).await;
     assert_eq!(
         rotate(&app, &id, json!({"grace_minutes": 0}))
@@ -247,9 +234,8 @@ async fn api_users_unused_too_long_are_revoked_by_the_policy() {
     let audit: Value = app
         .admin_get("/admin/v1/audit?actor=policy&action=api_user.revoke")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let items = audit["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{audit}");
     assert_eq!(items[0]["subject"], idle_id.as_str());
@@ -307,7 +293,7 @@ async fn keys_show_their_use_and_their_retirement() {
     .await;
     assert_eq!(silence.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        silence.json::<Value>().await.unwrap()["field"],
+        silence.value().await["field"],
         "retire_after_silence_minutes"
     );
 }
@@ -326,9 +312,8 @@ async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
         json!({"grace_minutes": 1440, "retire_after_silence_minutes": 15}),
     )
     .await
-    .json()
-    .await
-    .unwrap();
+    .value()
+    .await;
     let new_key = rotated["key"].as_str().unwrap().to_owned();
     let status_of_old = || async { get_api_user(&app, &id).await["keys"][1]["status"].clone() };
 
@@ -369,9 +354,8 @@ async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
     let audit: Value = app
         .admin_get("/admin/v1/audit?actor=policy&action=api_user.key_retire")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(audit["items"][0]["subject"], id.as_str());
 }
 
@@ -411,9 +395,8 @@ async fn credential_report_names_findings_in_json_and_csv() {
     let report: Value = app
         .admin_get("/admin/v1/credential-report")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(report["generated_at"].is_string());
     let item = |id: &str| {
         report["items"]
@@ -451,7 +434,7 @@ async fn credential_report_names_findings_in_json_and_csv() {
             .unwrap()
             .starts_with("text/csv")
     );
-    let text = csv.text().await.unwrap();
+    let text = csv.body().await;
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -483,11 +466,10 @@ async fn whoami_returns_the_credential_and_session_expiry() {
     let exchanged: Value = app
         .exchange("who-bot", &key, "bob@example.com")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let token = exchanged["token"].as_str().unwrap();
-    let whoami: Value = app.whoami(token, None).await.json().await.unwrap();
+    let whoami: Value = app.whoami(token, None).await.value().await;
     assert_eq!(
         whoami["credential_expires_at"],
         get_api_user(&app, &id).await["expires_at"]

@@ -1,6 +1,7 @@
 //! What was done in my name and ending the sessions acting as me (SPEC §14): for any signed-in
 //! user, and by an organization administrator for any user.
 
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedApiUser, TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -44,11 +45,11 @@ async fn world() -> World {
 
 impl World {
     async fn post_as(&self, token: &str, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self.app.client.post(self.app.url(path)).bearer_auth(token);
+        let mut request = self.app.post(path).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        request.send().await.unwrap()
+        request.call().await
     }
 
     async fn activity(&self, token: &str) -> Value {
@@ -57,11 +58,10 @@ impl World {
             .client
             .get(self.app.url("/admin/v1/me/activity"))
             .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        response.value().await
     }
 
     async fn works(&self, token: &str) -> bool {
@@ -79,7 +79,7 @@ async fn ending_my_sessions_refuses_earlier_tokens_and_admits_new_ones() {
         .post_as(&world.bob_token, "/admin/v1/me/sessions/end", None)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let ended = time::OffsetDateTime::parse(
         body["ended_before"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339,
@@ -216,17 +216,10 @@ async fn ending_sessions_refuses_what_it_cannot_read() {
         .post(world.app.url(path))
         .bearer_auth(&world.bob_token)
         .body("api_user_id=x")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let anonymous = world
-        .app
-        .client
-        .post(world.app.url(path))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = world.app.client.post(world.app.url(path)).call().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -300,9 +293,8 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
     let key = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Legacy"}))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["key"]
+        .value()
+        .await["key"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -314,12 +306,10 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
     })
     .to_string();
     let response = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", header)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let items = app
         .eventually_some(Duration::from_secs(10), || async {
@@ -347,12 +337,7 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
 async fn my_activity_needs_a_signed_in_user_and_pages() {
     let world = world().await;
     let app = &world.app;
-    let anonymous = app
-        .client
-        .get(app.url("/admin/v1/me/activity"))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = app.get("/admin/v1/me/activity").call().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     for _ in 0..3 {
         app.token("FirstIntegration", &world.first.key, BOB).await;
@@ -360,25 +345,21 @@ async fn my_activity_needs_a_signed_in_user_and_pages() {
     let first_page = app
         .eventually_some(Duration::from_secs(10), || async {
             let response = app
-                .client
-                .get(app.url("/admin/v1/me/activity?limit=2"))
+                .get("/admin/v1/me/activity?limit=2")
                 .bearer_auth(&world.bob_token)
-                .send()
-                .await
-                .unwrap();
-            let page: Value = response.json().await.unwrap();
+                .call()
+                .await;
+            let page: Value = response.value().await;
             page["next_cursor"].is_string().then_some(page)
         })
         .await
         .expect("more than one page of activity");
     assert_eq!(first_page["items"].as_array().unwrap().len(), 2);
     let bad = app
-        .client
-        .get(app.url("/admin/v1/me/activity?limit=0"))
+        .get("/admin/v1/me/activity?limit=0")
         .bearer_auth(&world.bob_token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -388,13 +369,11 @@ async fn an_empty_body_with_a_json_content_type_ends_every_session() {
     let app = &world.app;
     let token = app.token("FirstIntegration", &world.first.key, BOB).await;
     let response = app
-        .client
-        .post(app.url("/admin/v1/me/sessions/end"))
+        .post("/admin/v1/me/sessions/end")
         .bearer_auth(&world.bob_token)
         .header("Content-Type", "application/json")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!world.works(&token).await);
 }

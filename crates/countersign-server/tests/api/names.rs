@@ -6,6 +6,7 @@ use countersign_core::api_user::Scope;
 use countersign_core::directory::Organization;
 use countersign_core::ids::OrganizationId;
 use countersign_server::ops::{Actor, OpError};
+use countersign_test_support::Read as _;
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -31,7 +32,7 @@ async fn post_user(app: &TestApp, email: &str) -> Response {
 
 async fn assert_refused(response: Response, status: StatusCode, code: &str, what: &str) {
     assert_eq!(response.status(), status, "{what}");
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["code"], code, "{what}");
 }
 

@@ -9,6 +9,7 @@
 
 use crate::oauth_jwt::{JwtClient, jwt_client};
 use countersign_server::tls::TlsFiles;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_tls_app};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -97,9 +98,8 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
             &format!("/admin/v1/integrator-keys/{}", client.key_id),
         )
         .json(&json!({"redirect_uris": [redirect_uri]}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(patched.status(), StatusCode::OK);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/oauth_sdk.py");
     let mut command = std::process::Command::new(&python);
@@ -122,9 +122,8 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
             json!({}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
     let browser = crate::oauth_code::Browser::new(&app, Some(&ca));
     let page = browser.get(&uri).await;
@@ -143,9 +142,8 @@ async fn docusign_python_sdk_gets_jwt_tokens_and_user_info_over_tls() {
             &format!("/admin/v1/users/{}/password", client.user_id),
         )
         .json(&json!({"password": crate::oauth_code::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(password.status(), StatusCode::NO_CONTENT);
     let location = browser
         .authorize(&uri, "signer@example.com", "accept")

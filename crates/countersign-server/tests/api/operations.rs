@@ -2,6 +2,7 @@
 
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::spawn_app;
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -19,9 +20,9 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
         assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
     }
     app.verify("cst_bad", None).await;
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.get("/metrics").call().await;
     assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.unwrap();
+    let text = response.body().await;
     assert!(
         text.contains("countersign_http_requests_total{route=\"/v1/verify\",status=\"200\"} 3"),
         "{text}"
@@ -41,51 +42,36 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").call().await;
     let id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()
         .to_owned();
     assert!(id.len() > 10, "{id}");
-    let next = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let next = app.get("/healthz").call().await;
     assert_ne!(
         next.headers()["x-request-id"].to_str().unwrap(),
         id,
         "unique per request"
     );
     let response = app
-        .client
-        .get(app.url("/healthz"))
+        .get("/healthz")
         .header("x-request-id", "trace-me-123")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
 }
 
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_unreachable() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/readyz").call().await.status(), StatusCode::OK);
     // The test's store shares the server's pool; closing it makes the database unreachable.
     app.store.close().await;
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.get("/readyz").call().await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get("/healthz").call().await.status(),
         StatusCode::OK,
         "still alive"
     );

@@ -6,6 +6,7 @@
 
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app_with};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,19 +29,16 @@ async fn bob_and_key(app: &TestApp) -> String {
     let key: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "k"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     key["key"].as_str().unwrap().to_owned()
 }
 
 async fn legacy(app: &TestApp, path: &str, header: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
+    app.get(path)
         .header("X-DocuSign-Authentication", header)
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 fn assert_retry_after_one(response: &reqwest::Response) {
@@ -70,22 +68,14 @@ async fn legacy_header_is_refused_with_429_and_retry_after_1_while_the_pool_is_f
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    assert!(response.json::<Value>().await.unwrap()["errorCode"].is_string());
+    assert!(response.value().await["errorCode"].is_string());
     let verify = legacy(&app, "/v1/verify", &header).await;
     assert_eq!(verify.status(), StatusCode::FORBIDDEN);
     assert_retry_after_one(&verify);
     let whoami = legacy(&app, "/v1/whoami", &header).await;
     assert_eq!(whoami.status(), StatusCode::FORBIDDEN);
     assert_retry_after_one(&whoami);
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/healthz").call().await.status(), StatusCode::OK);
     drop(held);
     let response = legacy(&app, "/restapi/v2/login_information", &header).await;
     assert_eq!(
@@ -140,22 +130,17 @@ async fn admin_sign_in_is_refused_with_429_problem_json_while_the_pool_is_full()
     let app = spawn_tiny_pool().await;
     let held = app.server().state().passwords.try_reserve().unwrap();
     let response = app
-        .client
-        .post(app.url("/admin/v1/login"))
+        .post("/admin/v1/login")
         .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_retry_after_one(&response);
     assert_eq!(
         response.headers()["content-type"],
         "application/problem+json"
     );
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["code"],
-        "too_many_requests"
-    );
+    assert_eq!(response.value().await["code"], "too_many_requests");
     drop(held);
     assert!(app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.is_some());
 }

@@ -3,6 +3,7 @@
 //! Two real server processes on one PostgreSQL are in the CLI's `nodes` suite.
 
 use countersign_store::NodeHeartbeat;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,9 +14,8 @@ async fn revoke_and_wait(app: &TestApp, id: &str) -> reqwest::Response {
         reqwest::Method::POST,
         &format!("/admin/v1/api-users/{id}/revoke?wait=true"),
     )
-    .send()
+    .call()
     .await
-    .unwrap()
 }
 
 /// Waits until the app's own node has written its heartbeat.
@@ -51,7 +51,7 @@ async fn a_revocation_with_wait_answers_once_every_live_node_has_applied_it() {
     beating(&app).await;
     let response = revoke_and_wait(&app, &api_user.id).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["api_user"]["status"], "revoked");
     assert_eq!(body["applied"], json!({"nodes": 1, "of": 1}));
     assert!(body.get("behind").is_none());
@@ -61,11 +61,10 @@ async fn a_revocation_with_wait_answers_once_every_live_node_has_applied_it() {
             reqwest::Method::POST,
             &format!("/admin/v1/api-users/{}/revoke", api_user.id),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(plain.status(), StatusCode::OK);
-    assert_eq!(plain.json::<Value>().await.unwrap()["status"], "revoked");
+    assert_eq!(plain.value().await["status"], "revoked");
 }
 
 #[tokio::test]
@@ -81,7 +80,7 @@ async fn a_live_node_behind_is_named_after_two_seconds() {
         .unwrap();
     let response = revoke_and_wait(&app, &api_user.id).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["api_user"]["status"], "revoked");
     assert_eq!(body["applied"]["of"], 2);
     assert_eq!(body["applied"]["nodes"], 1);
@@ -115,7 +114,7 @@ async fn a_node_silent_for_more_than_ten_seconds_is_not_waited_for() {
         .unwrap();
     let response = revoke_and_wait(&app, &api_user.id).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["applied"], json!({"nodes": 1, "of": 1}));
 }
 
@@ -140,9 +139,8 @@ async fn wait_must_be_a_boolean() {
             reqwest::Method::POST,
             &format!("/admin/v1/api-users/{}/revoke?wait=soon", api_user.id),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         app.exchange("Receipted", &api_user.key, "x@example.com")

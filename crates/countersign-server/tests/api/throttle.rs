@@ -4,6 +4,7 @@
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -46,10 +47,7 @@ async fn hammered_api_username_is_throttled_and_its_owner_gets_in_after_the_wind
         "even the right key waits out the back-off"
     );
     assert!(retry_after(&response) >= 1);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        "TOO_MANY_REQUESTS"
-    );
+    assert_eq!(response.value().await["errorCode"], "TOO_MANY_REQUESTS");
     // Attempts during the back-off are not verified and do not extend it.
     for _ in 0..20 {
         app.exchange("Target", "csk_wrong", "bob@example.com").await;
@@ -94,10 +92,7 @@ async fn source_ip_is_throttled_after_a_hundred_failures_in_a_minute() {
         "forward auth answers 403 with Retry-After"
     );
     assert!(retry_after(&token_check) >= 1);
-    assert_eq!(
-        token_check.json::<Value>().await.unwrap()["errorCode"],
-        "TOO_MANY_REQUESTS"
-    );
+    assert_eq!(token_check.value().await["errorCode"], "TOO_MANY_REQUESTS");
     app.advance(time::Duration::seconds(2));
     assert_eq!(
         app.exchange("Innocent", &key, "bob@example.com")
@@ -129,9 +124,8 @@ async fn legacy_user_is_throttled_in_the_docusign_dialect() {
     let key: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "k"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key = key["key"].as_str().unwrap();
     let wrong = build_header(
         HeaderFormat::Json,
@@ -142,12 +136,10 @@ async fn legacy_user_is_throttled_in_the_docusign_dialect() {
     );
     for _ in 0..10 {
         let response = app
-            .client
-            .get(app.url("/restapi/v2/login_information"))
+            .get("/restapi/v2/login_information")
             .header("X-DocuSign-Authentication", &wrong)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let right = build_header(
@@ -158,36 +150,30 @@ async fn legacy_user_is_throttled_in_the_docusign_dialect() {
         None,
     );
     let response = app
-        .client
-        .get(app.url("/restapi/v2/login_information"))
+        .get("/restapi/v2/login_information")
         .header("X-DocuSign-Authentication", &right)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&response) >= 1);
     assert_eq!(
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    assert!(response.json::<Value>().await.unwrap()["errorCode"].is_string());
+    assert!(response.value().await["errorCode"].is_string());
     let verify = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", &right)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(verify.status(), StatusCode::FORBIDDEN);
     assert!(verify.headers().contains_key("retry-after"));
     app.advance(time::Duration::seconds(2));
     let response = app
-        .client
-        .get(app.url("/restapi/v2/login_information"))
+        .get("/restapi/v2/login_information")
         .header("X-DocuSign-Authentication", &right)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -202,9 +188,8 @@ async fn integrator_key_is_throttled_after_its_threshold() {
     let key: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "k"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key = key["key"].as_str().unwrap();
     for i in 0..20 {
         let header = build_header(
@@ -214,12 +199,10 @@ async fn integrator_key_is_throttled_after_its_threshold() {
             key,
             None,
         );
-        app.client
-            .get(app.url("/v1/verify"))
+        app.get("/v1/verify")
             .header("X-DocuSign-Authentication", header)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
     }
     let right = build_header(
         HeaderFormat::Json,
@@ -229,21 +212,17 @@ async fn integrator_key_is_throttled_after_its_threshold() {
         None,
     );
     let response = app
-        .client
-        .get(app.url("/restapi/v2/login_information"))
+        .get("/restapi/v2/login_information")
         .header("X-DocuSign-Authentication", &right)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     app.advance(time::Duration::seconds(2));
     let response = app
-        .client
-        .get(app.url("/restapi/v2/login_information"))
+        .get("/restapi/v2/login_information")
         .header("X-DocuSign-Authentication", &right)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -254,22 +233,17 @@ async fn admin_sign_in_is_throttled_with_problem_json() {
         assert!(app.login(ADMIN_EMAIL, "wrong-password").await.is_none());
     }
     let response = app
-        .client
-        .post(app.url("/admin/v1/login"))
+        .post("/admin/v1/login")
         .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&response) >= 1);
     assert_eq!(
         response.headers()["content-type"],
         "application/problem+json"
     );
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["code"],
-        "too_many_requests"
-    );
+    assert_eq!(response.value().await["code"], "too_many_requests");
     app.advance(time::Duration::seconds(2));
     assert!(app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.is_some());
 }

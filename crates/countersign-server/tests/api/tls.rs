@@ -3,6 +3,7 @@
 
 use axum::body::Body;
 use countersign_server::tls::TlsFiles;
+use countersign_test_support::Call as _;
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{TestApp, spawn_tls_app, spawn_tls_app_with};
 use hyper_util::rt::TokioIo;
@@ -117,7 +118,7 @@ async fn tls_serves_https_and_verifies_bearer_tokens() {
     let first = certificate("first");
     let app = spawn_tls_app(write(dir.path(), &first), first.pem.as_bytes()).await;
     assert!(app.base.starts_with("https://"));
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.get("/healthz").call().await;
     assert_eq!(health.status(), StatusCode::OK);
 
     app.create_user("bob@mycompany.com", None).await;
@@ -213,12 +214,7 @@ async fn tls_makes_console_cookies_secure_whatever_the_public_url() {
         config.public_url = "http://auth.example.com".into();
     })
     .await;
-    let page = app
-        .client
-        .get(app.url("/console/sign-in"))
-        .send()
-        .await
-        .unwrap();
+    let page = app.get("/console/sign-in").call().await;
     assert_eq!(page.status(), StatusCode::OK);
     let cookie = page
         .headers()

@@ -1,6 +1,7 @@
 //! `POST /api/v3.{N}/authentication/apiUser`: the token exchange and each of its errors.
 
 use countersign_test_support::CreatedApiUser;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -22,13 +23,11 @@ async fn post_raw(
     content_type: &str,
     body: String,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/api/{version}/authentication/apiUser")))
+    app.post(&format!("/api/{version}/authentication/apiUser"))
         .header("Content-Type", content_type)
         .body(body)
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -39,7 +38,7 @@ async fn seed_request_body_works_byte_for_byte() {
     );
     let response = post_raw(&app, "v3.5", "application/json", body).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let token = body["token"].as_str().unwrap();
     assert_eq!(body["result"]["token"], token);
     assert_eq!(body["messages"], json!([]));
@@ -76,7 +75,7 @@ async fn missing_fields_are_400_with_details() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["errorCode"], "BAD_REQUEST");
     assert_eq!(
         body["details"],
@@ -92,7 +91,7 @@ async fn missing_fields_are_400_with_details() {
         r#"{"request": {"key": "x", "contextUsername": "y"}}"#.into(),
     )
     .await;
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(
         body["details"],
         json!(["'ApiUsername' should not be empty."])
@@ -112,10 +111,7 @@ async fn malformed_json_is_400() {
     ] {
         let response = post_raw(&app, "v3.5", "application/json", body.into()).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(
-            response.json::<Value>().await.unwrap()["errorCode"],
-            "BAD_REQUEST"
-        );
+        assert_eq!(response.value().await["errorCode"], "BAD_REQUEST");
     }
 }
 
@@ -150,9 +146,8 @@ async fn every_key_failure_gets_the_same_401() {
         .create_api_user("DeletedUser", json!({"type": "organization"}))
         .await;
     app.admin(Method::DELETE, &format!("/admin/v1/api-users/{deleted_id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let mut wrong = key.clone();
     wrong.replace_range(10..11, if &key[10..11] == "A" { "B" } else { "A" });
     let cases = [
@@ -170,7 +165,7 @@ async fn every_key_failure_gets_the_same_401() {
     for (case, username, key) in cases {
         let response = app.exchange(username, &key, "bob@mycompany.com").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         assert_eq!(body["errorCode"], "UNAUTHORIZED", "{case}");
         assert_eq!(
             body["summary"], "The provided key for the API User was not valid",
@@ -199,16 +194,12 @@ async fn unknown_disabled_or_out_of_scope_context_user_gets_403() {
         .exchange("NewAPIUser", &key, "nobody@mycompany.com")
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        "FORBIDDEN"
-    );
+    assert_eq!(response.value().await["errorCode"], "FORBIDDEN");
     let carol = app.create_user("carol@mycompany.com", None).await;
     app.admin(Method::PATCH, &format!("/admin/v1/users/{carol}"))
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         app.exchange("NewAPIUser", &key, "carol@mycompany.com")
             .await
@@ -238,13 +229,9 @@ async fn context_username_matches_case_insensitively() {
 async fn session_length_has_bounds_and_is_clamped_to_the_api_user_expiry() {
     let (app, key) = setup().await;
     for minutes in [0, -5, 1441] {
-        let response = app
-            .client
-            .post(app.url("/api/v3.5/authentication/apiUser"))
+        let response = app.post("/api/v3.5/authentication/apiUser")
             .json(&json!({"request": {"apiUsername": "NewAPIUser", "key": key, "contextUsername": "bob@mycompany.com", "sessionLengthInMinutes": minutes}}))
-            .send()
-            .await
-            .unwrap();
+            .call().await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{minutes}");
     }
     let expires_at = (app.now() + time::Duration::minutes(30))
@@ -253,19 +240,13 @@ async fn session_length_has_bounds_and_is_clamped_to_the_api_user_expiry() {
     let created: Value = app
         .admin_post("/admin/v1/api-users", json!({"username": "ShortLived", "scope": {"type": "organization"}, "expires_at": expires_at}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value().await;
     let short_key = created["key"].as_str().unwrap();
-    let response = app
-        .client
-        .post(app.url("/api/v3.5/authentication/apiUser"))
+    let response = app.post("/api/v3.5/authentication/apiUser")
         .json(&json!({"request": {"apiUsername": "ShortLived", "key": short_key, "contextUsername": "bob@mycompany.com", "sessionLengthInMinutes": 1440}}))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(
         body["result"]["expiresAt"],
         created["api_user"]["expires_at"]
@@ -275,13 +256,9 @@ async fn session_length_has_bounds_and_is_clamped_to_the_api_user_expiry() {
 #[tokio::test]
 async fn unknown_properties_are_ignored() {
     let (app, key) = setup().await;
-    let response = app
-        .client
-        .post(app.url("/api/v3.5/authentication/apiUser"))
+    let response = app.post("/api/v3.5/authentication/apiUser")
         .json(&json!({"request": {"apiUsername": "NewAPIUser", "key": key, "contextUsername": "bob@mycompany.com", "extra": [1, 2]}, "other": true}))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -296,9 +273,8 @@ async fn token_issuance_and_failures_are_audited_without_secrets() {
             let body: Value = app
                 .admin_get("/admin/v1/audit?action=token.issue")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             let outcomes: Vec<String> = body["items"]
                 .as_array()
                 .unwrap()
@@ -312,9 +288,8 @@ async fn token_issuance_and_failures_are_audited_without_secrets() {
     let all = app
         .admin_get("/admin/v1/audit?limit=1000")
         .await
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     assert!(!all.contains(&key));
     assert!(!all.contains(&token));
 }

@@ -1,6 +1,7 @@
 //! Bearer verification at `/v1/verify`, `/v1/whoami` and account discovery: SPEC §3 rules
 //! re-checked on every request.
 
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
@@ -31,9 +32,8 @@ async fn world() -> World {
     let accounts: Value = app
         .admin_get(&format!("/admin/v1/accounts/{main}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let main_number = accounts["number"].as_str().unwrap().to_owned();
     World {
         app,
@@ -134,10 +134,7 @@ async fn mismatched_user_context_is_403() {
         .verify(&token, Some(&format!("eve@mycompany.com:{}", w.main)))
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        "FORBIDDEN"
-    );
+    assert_eq!(response.value().await["errorCode"], "FORBIDDEN");
     let response = w
         .app
         .verify(
@@ -166,7 +163,7 @@ async fn ambiguous_account_needs_user_context() {
         StatusCode::FORBIDDEN,
         "forward auth answers 403 for the dialect's 400"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["errorCode"], "BAD_REQUEST");
     assert!(
         body["summary"]
@@ -198,7 +195,7 @@ async fn environment_scope_acts_only_within_its_accounts() {
         StatusCode::OK,
         "only in-scope account is chosen"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["account_id"], w.sandbox);
     assert_eq!(body["environment_id"], w.sandbox_env);
     let response = w
@@ -251,10 +248,7 @@ async fn organization_scope_acts_for_any_user_in_any_account() {
         .await;
     let token = w.app.token("OrgBot", &key, "carol@mycompany.com").await;
     let response = w.app.whoami(&token, None).await;
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["account_id"],
-        w.sandbox
-    );
+    assert_eq!(response.value().await["account_id"], w.sandbox);
 }
 
 #[tokio::test]
@@ -287,9 +281,8 @@ async fn deleting_the_api_user_refuses_issued_tokens_at_once() {
     let token = w.app.token("OrgBot", &key, "bob@mycompany.com").await;
     w.app
         .admin(Method::DELETE, &format!("/admin/v1/api-users/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         w.app.verify(&token, None).await.status(),
         StatusCode::UNAUTHORIZED
@@ -306,9 +299,7 @@ async fn api_user_expiry_ends_issued_tokens() {
         .app
         .admin_post("/admin/v1/api-users", json!({"username": "Brief", "scope": {"type": "organization"}, "expires_at": expires_at}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value().await;
     let token = w
         .app
         .token(
@@ -334,9 +325,8 @@ async fn disabling_the_user_refuses_issued_tokens_at_once() {
     w.app
         .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob))
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         w.app.verify(&token, None).await.status(),
         StatusCode::UNAUTHORIZED
@@ -344,9 +334,8 @@ async fn disabling_the_user_refuses_issued_tokens_at_once() {
     w.app
         .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.bob))
         .json(&json!({"status": "active"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(w.app.verify(&token, None).await.status(), StatusCode::OK);
 }
 
@@ -365,9 +354,8 @@ async fn removing_a_membership_takes_effect_on_the_next_request() {
             Method::DELETE,
             &format!("/admin/v1/users/{}/memberships/{}", w.bob, w.second),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         w.app.verify(&token, Some(&context)).await.status(),
@@ -390,9 +378,8 @@ async fn rotation_keeps_the_old_key_for_the_grace_period_only() {
             json!({"grace_minutes": 10}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let new_key = rotated["key"].as_str().unwrap().to_owned();
     assert_ne!(new_key, old_key);
     w.app.token("Rotor", &old_key, "bob@mycompany.com").await;
@@ -452,8 +439,7 @@ async fn path_account_must_be_one_the_user_may_use() {
     } = w.app.create_account(&other_env, "Foreign").await;
     let get = |uri: String| {
         w.app
-            .client
-            .get(w.app.url("/v1/verify"))
+            .get("/v1/verify")
             .header("Authorization", format!("Bearer {token}"))
             .header("X-Original-URI", uri)
             .send()
@@ -484,9 +470,8 @@ async fn path_account_must_be_one_the_user_may_use() {
         .get(w.app.url("/v1/verify"))
         .header("Authorization", format!("Bearer {token}"))
         .header("X-Forwarded-Uri", format!("/api/accounts/{foreign}/x"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         forwarded.status(),
         StatusCode::FORBIDDEN,
@@ -497,13 +482,7 @@ async fn path_account_must_be_one_the_user_may_use() {
 #[tokio::test]
 async fn missing_credentials_get_401_without_error_code() {
     let w = world().await;
-    let response = w
-        .app
-        .client
-        .get(w.app.url("/v1/verify"))
-        .send()
-        .await
-        .unwrap();
+    let response = w.app.client.get(w.app.url("/v1/verify")).call().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         header(&response, "www-authenticate"),
@@ -517,9 +496,8 @@ async fn missing_credentials_get_401_without_error_code() {
         .client
         .get(w.app.url("/v1/whoami"))
         .header("Authorization", "BEARER    ")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -553,11 +531,10 @@ async fn account_discovery_lists_in_scope_accounts() {
         .client
         .get(w.app.url("/api/v3.6/users/bob@mycompany.com/accounts"))
         .header("Authorization", format!("bearer {token}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["messages"], json!([]));
     assert_eq!(
         body["result"]["userAccounts"],
@@ -569,21 +546,18 @@ async fn account_discovery_lists_in_scope_accounts() {
         .client
         .get(w.app.url("/api/v3.6/users/BOB@mycompany.com/accounts"))
         .header("Authorization", format!("bearer {org}"))
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(body["result"]["userAccounts"].as_array().unwrap().len(), 3);
     let response = w
         .app
         .client
         .get(w.app.url("/api/v3.6/users/eve@mycompany.com/accounts"))
         .header("Authorization", format!("bearer {org}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -591,7 +565,7 @@ async fn account_discovery_lists_in_scope_accounts() {
 async fn whoami_reports_the_principal() {
     let w = world().await;
     let token = org_token(&w).await;
-    let body: Value = w.app.whoami(&token, None).await.json().await.unwrap();
+    let body: Value = w.app.whoami(&token, None).await.value().await;
     assert_eq!(body["user_email"], "bob@mycompany.com");
     assert_eq!(body["actor"], "OrgBot");
     assert_eq!(body["auth_method"], "api_user_token");
@@ -613,12 +587,7 @@ async fn introspection_reports_active_tokens_with_the_acting_api_user() {
             .form(&[("token", token)])
             .send()
     };
-    let body: Value = introspect(token.clone())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = introspect(token.clone()).await.unwrap().value().await;
     assert_eq!(body["active"], true);
     assert_eq!(body["client_id"], "Introspected");
     assert_eq!(body["act"]["sub"], "Introspected");
@@ -628,12 +597,7 @@ async fn introspection_reports_active_tokens_with_the_acting_api_user() {
     w.app
         .admin_post(&format!("/admin/v1/api-users/{id}/revoke"), json!({}))
         .await;
-    let body: Value = introspect(token.clone())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = introspect(token.clone()).await.unwrap().value().await;
     assert_eq!(
         body,
         json!({"active": false}),
@@ -642,17 +606,15 @@ async fn introspection_reports_active_tokens_with_the_acting_api_user() {
     let body: Value = introspect("cst_garbage".into())
         .await
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(body, json!({"active": false}));
     let anonymous = w
         .app
         .client
         .post(w.app.url("/v1/introspect"))
         .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }

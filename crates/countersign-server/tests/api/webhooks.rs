@@ -4,6 +4,7 @@
 
 use crate::lifecycle::{api_user, at, lifecycle_app};
 use countersign_test_support::webhooks::{Received, WebhookReceiver};
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -25,7 +26,7 @@ async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, String)
         .admin_post("/admin/v1/webhooks", json!({"url": url, "events": events}))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     (
         body["id"].as_str().unwrap().to_owned(),
         body["secret"].as_str().unwrap().to_owned(),
@@ -71,9 +72,8 @@ async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
     let body: Value = app
         .admin_get(&format!("/admin/v1/webhooks/{webhook}/deliveries"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     body["items"].as_array().unwrap().clone()
 }
 
@@ -126,11 +126,7 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
             )
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{why}");
-        assert_eq!(
-            response.json::<Value>().await.unwrap()["field"],
-            "url",
-            "{why}"
-        );
+        assert_eq!(response.value().await["field"], "url", "{why}");
     }
     let unknown = app
         .admin_post(
@@ -153,19 +149,13 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
     let fetched = app
         .admin_get(&format!("/admin/v1/webhooks/{id}"))
         .await
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     assert!(
         !fetched.contains(&secret) && !fetched.contains("secret"),
         "{fetched}"
     );
-    let listed = app
-        .admin_get("/admin/v1/webhooks")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = app.admin_get("/admin/v1/webhooks").await.body().await;
     assert!(listed.contains(&id) && !listed.contains(&secret));
     // The secret is sealed at rest: nothing in the database holds it.
     let dump = format!(
@@ -175,9 +165,8 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
     assert!(!dump.contains(&secret));
     let deleted = app
         .admin(Method::DELETE, &format!("/admin/v1/webhooks/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.admin_get(&format!("/admin/v1/webhooks/{id}"))
@@ -188,9 +177,8 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
     let audit: Value = app
         .admin_get("/admin/v1/audit?action=webhook.create")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(!audit.to_string().contains(&secret));
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
@@ -210,7 +198,7 @@ async fn webhook_urls_stay_within_2048_characters_and_webhooks_within_100() {
         )
         .await;
     assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(long.json::<Value>().await.unwrap()["field"], "url");
+    assert_eq!(long.value().await["field"], "url");
     for n in 0..100 {
         register(
             &app,
@@ -226,10 +214,7 @@ async fn webhook_urls_stay_within_2048_characters_and_webhooks_within_100() {
         )
         .await;
     assert_eq!(one_more.status(), StatusCode::CONFLICT);
-    assert_eq!(
-        one_more.json::<Value>().await.unwrap()["code"],
-        "too_many_webhooks"
-    );
+    assert_eq!(one_more.value().await["code"], "too_many_webhooks");
 }
 
 #[tokio::test]
@@ -473,16 +458,14 @@ async fn rotations_and_sunsets_are_announced() {
             json!({"grace_minutes": 30, "retire_after_silence_minutes": 5}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(rotated["key"].is_string());
     let key: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Legacy"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key_id = key["id"].as_str().unwrap();
     let sunset = at(&app, Duration::hours(1));
     let patched = app
@@ -491,9 +474,8 @@ async fn rotations_and_sunsets_are_announced() {
             &format!("/admin/v1/integrator-keys/{key_id}"),
         )
         .json(&json!({"legacy_sunset_at": sunset}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(patched.status(), StatusCode::OK);
     let announced = app
         .eventually(Wait::from_secs(10), || async {

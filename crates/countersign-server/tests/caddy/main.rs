@@ -7,6 +7,7 @@
 #[path = "../proxy_support.rs"]
 mod proxy_support;
 
+use countersign_test_support::{Call as _, Read as _};
 use proxy_support::{ScratchDir, find_or_install, free_port, seen_header};
 
 use axum::Json;
@@ -225,7 +226,8 @@ impl Stack {
     }
 
     fn bearer(&self, path: &str) -> reqwest::RequestBuilder {
-        self.get(path)
+        self.client
+            .get(self.url(path))
             .header("Authorization", format!("bearer {}", self.token))
     }
 
@@ -245,10 +247,9 @@ impl Stack {
             .get(self.app.url("/v1/verify"))
             .header("Authorization", authorization)
             .header("X-Forwarded-Uri", original_uri)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+            .call()
+            .await;
+        (response.status().as_u16(), response.value().await)
     }
 }
 
@@ -275,13 +276,9 @@ fn raw_get(port: u16, target: &str, authorization: &str) -> u16 {
 #[tokio::test]
 async fn valid_token_reaches_the_api_with_the_verified_identity() {
     let Some(s) = stack().await else { return };
-    let response = s
-        .bearer("/api/v1/envelopes?status=sent")
-        .send()
-        .await
-        .unwrap();
+    let response = s.bearer("/api/v1/envelopes?status=sent").call().await;
     assert_eq!(response.status(), 200, "{}", s.caddy.log());
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(echo["uri"], "/api/v1/envelopes?status=sent");
     assert_eq!(
         seen_header(&echo, "x-countersign-organization"),
@@ -302,11 +299,7 @@ async fn valid_token_reaches_the_api_with_the_verified_identity() {
         seen_header(&echo, "x-countersign-auth-method"),
         "api_user_token"
     );
-    let on_account_path = s
-        .bearer(&s.account_path(&s.app.account_id))
-        .send()
-        .await
-        .unwrap();
+    let on_account_path = s.bearer(&s.account_path(&s.app.account_id)).call().await;
     assert_eq!(on_account_path.status(), 200);
 }
 
@@ -321,11 +314,10 @@ async fn identity_headers_sent_by_the_client_never_reach_the_api() {
         .header("X-Countersign-Anything-Else", "spoofed")
         .header("X_Countersign_Actor", "spoofed")
         .header("x_countersign_user_email", "spoofed")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), 200);
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(seen_header(&echo, "x-countersign-user-id"), s.user);
     assert_eq!(
         seen_header(&echo, "x-countersign-account"),
@@ -341,9 +333,8 @@ async fn identity_headers_sent_by_the_client_never_reach_the_api() {
     let anonymous = s
         .get("/api/v1/envelopes")
         .header("X-Countersign-User-Id", s.user.as_str())
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(anonymous.status(), 401);
     assert_eq!(
         s.api_calls(),
@@ -364,23 +355,13 @@ async fn original_uri_headers_sent_by_the_client_do_not_steer_the_account_check(
     let before = s.api_calls();
     for header in ["X-Original-URI", "X-Forwarded-Uri", "X-Envoy-Original-Path"] {
         // Claiming one's own account while requesting another's: still refused.
-        let response = s
-            .bearer(&theirs)
-            .header(header, mine.as_str())
-            .send()
-            .await
-            .unwrap();
+        let response = s.bearer(&theirs).header(header, mine.as_str()).call().await;
         assert_eq!(response.status(), 403, "{header}");
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         assert!(body["errorCode"].is_string(), "{body}");
         // And a client copy naming another account does not break one's own request either:
         // Caddy drops or overwrites it, so countersign never sees two readings.
-        let response = s
-            .bearer(&mine)
-            .header(header, theirs.as_str())
-            .send()
-            .await
-            .unwrap();
+        let response = s.bearer(&mine).header(header, theirs.as_str()).call().await;
         assert_eq!(response.status(), 200, "{header}");
     }
     assert_eq!(s.api_calls(), before + 3);
@@ -399,9 +380,9 @@ async fn token_for_one_account_is_refused_on_another_accounts_path_with_counters
     let before = s.api_calls();
     for account in [&other, &other_number] {
         let path = s.account_path(account);
-        let response = s.bearer(&path).send().await.unwrap();
+        let response = s.bearer(&path).call().await;
         assert_eq!(response.status(), 403, "{path}");
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         let direct = s.direct_verify(&path, &format!("bearer {}", s.token)).await;
         assert_eq!(direct, (403, body), "Caddy hands over countersign's answer");
     }
@@ -415,9 +396,8 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_caddy() {
     let response = s
         .get("/api/v1/envelopes")
         .header("Authorization", "bearer cst_not-a-real-token")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), 401);
     let challenges: Vec<_> = response
         .headers()
@@ -431,16 +411,12 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_caddy() {
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["errorCode"], "UNAUTHORIZED", "{body}");
 
-    let legacy_path = s
-        .get(&s.account_path(&s.app.account_id))
-        .send()
-        .await
-        .unwrap();
+    let legacy_path = s.get(&s.account_path(&s.app.account_id)).call().await;
     assert_eq!(legacy_path.status(), 401);
-    let body: Value = legacy_path.json().await.unwrap();
+    let body: Value = legacy_path.value().await;
     assert!(
         body["errorCode"].is_string() && body["message"].is_string(),
         "DocuSign shape: {body}"
@@ -455,19 +431,17 @@ async fn legacy_header_passes_through_caddy() {
         .app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Acme ERP"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key = created["key"].as_str().unwrap();
     let header = build_header(HeaderFormat::Xml, USER_EMAIL, PASSWORD, key, None);
     let response = s
         .get(&s.account_path(&s.app.account_id))
         .header("X-DocuSign-Authentication", header.as_str())
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), 200);
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(seen_header(&echo, "x-countersign-user-id"), s.user);
     assert_eq!(
         seen_header(&echo, "x-countersign-auth-method"),
@@ -532,15 +506,13 @@ async fn sample_works_with_x_forwarded_uri_configured_as_the_trusted_header() {
     let response = s
         .bearer(&mine)
         .header("X-Original-URI", s.account_path(&other))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), 200);
     let response = s
         .bearer(&s.account_path(&other))
         .header("X-Forwarded-Uri", mine.as_str())
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), 403);
 }

@@ -3,6 +3,7 @@
 //! sessions from the user's page, and sees the leaked-key banner until dismissing it.
 
 use crate::support::{ConsoleClient, csrf_token, location};
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedApiUser, TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -33,9 +34,8 @@ async fn a_user_who_administers_nothing_sees_my_activity_and_ends_the_sessions_a
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
     assert!(
         forbidden
-            .text()
+            .body()
             .await
-            .unwrap()
             .contains("href=\"/console/me/activity\"")
     );
     let page = app
@@ -118,13 +118,9 @@ async fn a_leaked_key_shows_a_banner_to_administrators_until_dismissed() {
     console.sign_in().await;
     let before = console.page("/console/api-users").await;
     assert!(!before.contains("leak-banner"));
-    let report = app
-        .client
-        .post(app.url("/v1/credentials/leaked"))
+    let report = app.post("/v1/credentials/leaked")
         .json(&json!([{"token": api_user.key, "type": "countersign_api_key", "url": "https://github.com/octo/app/blob/main/.env", "source": "content"}]))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(report.status(), StatusCode::OK);
     for path in ["/console/api-users", "/console/users", "/console/audit"] {
         let page = console.page(path).await;

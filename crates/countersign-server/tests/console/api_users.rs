@@ -3,6 +3,7 @@
 
 use crate::support::{ConsoleClient, api_user, csrf_token, date_in, location, value_of_id};
 use countersign_test_support::CreatedApiUser;
+use countersign_test_support::Read as _;
 use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
@@ -20,7 +21,7 @@ async fn create(
         .headers()
         .get(CACHE_CONTROL)
         .map(|v| v.to_str().unwrap().to_owned());
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(
         status != StatusCode::OK || cache.as_deref() == Some("no-store"),
         "key pages are never cached"
@@ -181,7 +182,7 @@ async fn revoke_asks_for_confirmation_before_changing_anything() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("Revoke API user?"));
     assert!(body.contains("name=\"confirm\" value=\"yes\""));
     assert_eq!(
@@ -229,7 +230,7 @@ async fn delete_asks_for_confirmation_then_removes_the_record() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.text().await.unwrap().contains("Delete API user?"));
+    assert!(response.body().await.contains("Delete API user?"));
     assert!(api_user(&app, "deletable").await.is_some());
     let response = console
         .post(
@@ -274,7 +275,7 @@ async fn rotate_shows_the_new_key_once_and_the_old_key_lasts_the_grace_period() 
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     let new_key = value_of_id(&body, "new-key").unwrap();
     assert_ne!(new_key, old_key);
     assert!(body.contains("The previous key keeps working until"));
@@ -299,7 +300,7 @@ async fn rotate_shows_the_new_key_once_and_the_old_key_lasts_the_grace_period() 
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("id=\"grace_minutes-error\""));
     assert!(value_of_id(&body, "new-key").is_none());
 }

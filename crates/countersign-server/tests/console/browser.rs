@@ -5,6 +5,7 @@
 //! widths. Screenshots of the main pages are saved (see `support::screenshot_dir`).
 
 use crate::support::{Browser, api_user};
+use countersign_test_support::Read as _;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app};
 use fantoccini::Locator;
 use reqwest::StatusCode;
@@ -45,14 +46,7 @@ async fn create_api_user(
     }
     browser.click("#create-api-user button[type=submit]").await;
     browser.wait_for_page("api-user-key").await;
-    let warning = browser
-        .client
-        .find(Locator::Css("[role=alert]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let warning = browser.text(Locator::Css("[role=alert]")).await;
     assert!(warning.contains("It will not be shown again"), "{warning}");
     let key = browser
         .client
@@ -258,14 +252,7 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
         .await
         .unwrap();
     browser.wait_for_page("forbidden").await;
-    let text = browser
-        .client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = browser.text(Locator::Css("main")).await;
     assert!(text.contains("Nothing was changed"), "{text}");
     assert!(api_user(&app, "forged-bot").await.is_none());
 
@@ -346,9 +333,8 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     let carol: Value = app
         .admin_get("/admin/v1/users?limit=1000")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let carol_id = carol["items"]
         .as_array()
         .unwrap()
@@ -361,9 +347,8 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     let user: Value = app
         .admin_get(&format!("/admin/v1/users/{carol_id}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let membership = &user["memberships"][0];
     assert_eq!(membership["is_default"], true);
     let mut permissions: Vec<&str> = membership["permissions"]
@@ -425,13 +410,8 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     browser.click("nav a[href=\"/console/accounts\"]").await;
     browser.wait_for_page("accounts").await;
     let context = browser
-        .client
-        .find(Locator::Id(&format!("context-{account}")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text(Locator::Id(&format!("context-{account}")))
+        .await;
     assert_eq!(context, account);
     browser
         .click(&format!("button[data-copy=\"context-{account}\"]"))

@@ -5,6 +5,7 @@
 use crate::activity::{BOB, BOB_PASSWORD, bob_and_integration};
 use crate::support::Browser;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -30,9 +31,8 @@ async fn browser_user_reads_my_activity_and_ends_the_sessions_acting_as_them() {
             let events: serde_json::Value = app
                 .admin_get("/admin/v1/audit?action=token.issue")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             !events["items"].as_array().unwrap().is_empty()
         })
         .await;
@@ -86,13 +86,9 @@ async fn browser_user_reads_my_activity_and_ends_the_sessions_acting_as_them() {
 async fn browser_admin_sees_the_leaked_key_banner_and_dismisses_it() {
     let app = spawn_app().await;
     let (_, api_user) = bob_and_integration(&app).await;
-    let report = app
-        .client
-        .post(app.url("/v1/credentials/leaked"))
+    let report = app.post("/v1/credentials/leaked")
         .json(&json!([{"token": api_user.key, "type": "countersign_api_key", "url": "https://github.com/octo/app/blob/main/.env", "source": "content"}]))
-        .send()
-        .await
-        .unwrap();
+        .call().await;
     assert_eq!(report.status(), StatusCode::OK);
     let Some(browser) = Browser::start("browser_admin_sees_the_leaked_key_banner").await else {
         return;

@@ -3,6 +3,7 @@
 //! shown once and read from the page; every input is labelled and the pages fit a phone.
 
 use crate::support::Browser;
+use countersign_test_support::Read as _;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
 use serde_json::{Value, json};
 
@@ -50,12 +51,7 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
         .click("#credential-policy button[type=submit]")
         .await;
     browser.wait_for_url("done=policy").await;
-    let organization: Value = app
-        .admin_get("/admin/v1/organization")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let organization: Value = app.admin_get("/admin/v1/organization").await.value().await;
     assert_eq!(organization["api_user_max_lifetime_days"], 120);
     assert_eq!(organization["expiry_warning_days"], json!([21, 3]));
 

@@ -3,6 +3,7 @@
 //! delivery log.
 
 use crate::support::{ConsoleClient, csrf_token, value_of_id};
+use countersign_test_support::Read as _;
 use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ async fn credential_page_shows_findings_and_saves_the_policy() {
     assert!(page.contains("data-finding=\"expires_soon\""));
     let csv = console.get("/console/credential-report.csv").await;
     assert_eq!(csv.status(), StatusCode::OK);
-    assert!(csv.text().await.unwrap().contains("\"report-bot\""));
+    assert!(csv.body().await.contains("\"report-bot\""));
 
     let token = csrf_token(&page);
     let bad = console
@@ -36,7 +37,7 @@ async fn credential_page_shows_findings_and_saves_the_policy() {
         )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let bad_page = bad.text().await.unwrap();
+    let bad_page = bad.body().await;
     assert!(
         bad_page.contains("api_user_max_lifetime_days-error"),
         "{bad_page}"
@@ -55,12 +56,7 @@ async fn credential_page_shows_findings_and_saves_the_policy() {
         )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let organization: Value = app
-        .admin_get("/admin/v1/organization")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let organization: Value = app.admin_get("/admin/v1/organization").await.value().await;
     assert_eq!(organization["api_user_max_lifetime_days"], 90);
     assert_eq!(organization["api_user_unused_revoke_days"], 60);
     assert_eq!(organization["expiry_warning_days"], json!([14, 2]));
@@ -92,7 +88,7 @@ async fn webhook_secret_is_shown_once_and_refused_urls_are_explained() {
         )
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = refused.text().await.unwrap();
+    let page = refused.body().await;
     assert!(page.contains("url-error"), "{page}");
 
     let created = console
@@ -108,18 +104,13 @@ async fn webhook_secret_is_shown_once_and_refused_urls_are_explained() {
         .await;
     assert_eq!(created.status(), StatusCode::OK);
     assert_eq!(created.headers()["cache-control"], "no-store");
-    let page = created.text().await.unwrap();
+    let page = created.body().await;
     let secret = value_of_id(&page, "webhook-secret").unwrap();
     assert!(secret.starts_with("whsec_"));
     let list = console.page("/console/webhooks").await;
     assert!(list.contains("https://hooks.example.com/countersign"));
     assert!(!list.contains(&secret));
-    let webhooks: Value = app
-        .admin_get("/admin/v1/webhooks")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let webhooks: Value = app.admin_get("/admin/v1/webhooks").await.value().await;
     let id = webhooks["items"][0]["id"].as_str().unwrap();
     assert_eq!(
         webhooks["items"][0]["events"],
@@ -135,7 +126,7 @@ async fn webhook_secret_is_shown_once_and_refused_urls_are_explained() {
         )
         .await;
     assert_eq!(confirm.status(), StatusCode::OK);
-    assert!(confirm.text().await.unwrap().contains("Delete webhook"));
+    assert!(confirm.body().await.contains("Delete webhook"));
     let deleted = console
         .post(
             &format!("/console/webhooks/{id}/delete"),

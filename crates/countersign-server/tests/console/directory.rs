@@ -6,6 +6,7 @@ use crate::support::{ConsoleClient, csrf_token, date_in, location, value_of_id};
 use countersign_core::directory::Permissions;
 use countersign_core::ids::UserId;
 use countersign_test_support::spawn_app;
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -29,12 +30,7 @@ async fn environment_created_in_the_console_needs_every_admin_added() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let environments: Value = app
-        .admin_get("/admin/v1/environments")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let environments: Value = app.admin_get("/admin/v1/environments").await.value().await;
     let sandbox = environments["items"]
         .as_array()
         .unwrap()
@@ -94,7 +90,7 @@ async fn environment_created_in_the_console_needs_every_admin_added() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("id=\"name-error\""));
+    assert!(response.body().await.contains("id=\"name-error\""));
 }
 
 #[tokio::test]
@@ -114,12 +110,7 @@ async fn accounts_page_creates_accounts_and_shows_the_context_identifier() {
         )
         .await;
     assert_eq!(location(&response), "/console/accounts?done=created");
-    let accounts: Value = app
-        .admin_get("/admin/v1/accounts")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let accounts: Value = app.admin_get("/admin/v1/accounts").await.value().await;
     let second = accounts["items"]
         .as_array()
         .unwrap()
@@ -204,7 +195,7 @@ async fn users_page_creates_users_and_manages_status_password_and_memberships() 
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("id=\"email-error\""));
     assert!(body.contains("value=\"Another Dave\""));
     // Password: too short is refused next to the field; then set, and Dave can sign in.
@@ -215,7 +206,7 @@ async fn users_page_creates_users_and_manages_status_password_and_memberships() 
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("id=\"password-error\""));
     assert!(
         !body.contains("value=\"short\""),
@@ -325,13 +316,12 @@ async fn integrator_keys_are_created_imported_sunset_and_revoked() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("id=\"key-error\""));
+    assert!(response.body().await.contains("id=\"key-error\""));
     let keys: Value = app
         .admin_get("/admin/v1/integrator-keys")
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let id = keys["items"][0]["id"].as_str().unwrap().to_owned();
     let sunset = date_in(&app, 90);
     let response = console
@@ -347,9 +337,8 @@ async fn integrator_keys_are_created_imported_sunset_and_revoked() {
     let key: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(key["legacy_sunset_at"], format!("{sunset}T00:00:00Z"));
     let page = console.page("/console/integrator-keys").await;
     assert!(page.contains(imported));
@@ -367,9 +356,8 @@ async fn integrator_keys_are_created_imported_sunset_and_revoked() {
     let key: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert!(key["legacy_sunset_at"].is_null());
     // Revoke asks first.
     let response = console
@@ -379,13 +367,7 @@ async fn integrator_keys_are_created_imported_sunset_and_revoked() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("Revoke integrator key?")
-    );
+    assert!(response.body().await.contains("Revoke integrator key?"));
     let response = console
         .post(
             &format!("/console/integrator-keys/{id}/revoke"),
@@ -396,9 +378,8 @@ async fn integrator_keys_are_created_imported_sunset_and_revoked() {
     let key: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(key["status"], "revoked");
     // The organization-wide switch.
     let response = console
@@ -463,13 +444,7 @@ async fn audit_page_filters_by_action_and_time_and_pages_with_a_cursor() {
     assert!(page.contains("No events match."));
     let response = console.get("/console/audit?since=yesterday").await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("id=\"since-error\"")
-    );
+    assert!(response.body().await.contains("id=\"since-error\""));
 }
 
 #[tokio::test]
@@ -479,7 +454,7 @@ async fn unknown_ids_get_the_not_found_page() {
     console.sign_in().await;
     let response = console.get("/console/users/not-a-uuid").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("No such user"));
     assert!(body.contains("Sign out"), "error pages offer sign-out too");
     let response = console
@@ -505,9 +480,8 @@ async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
             serde_json::json!({"name": "Acme ERP"}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key = created["key"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
     let user = app
@@ -524,12 +498,10 @@ async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
     );
     for _ in 0..3 {
         let response = app
-            .client
-            .get(app.url("/v1/verify"))
+            .get("/v1/verify")
             .header("X-DocuSign-Authentication", &header)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let console = ConsoleClient::new(&app);
@@ -556,7 +528,7 @@ async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let html = response.text().await.unwrap();
+    let html = response.body().await;
     let new_key = value_of_id(&html, "new-key").unwrap();
     assert!(new_key.starts_with("csk_"));
     assert!(html.contains("X-AS-UserContext"));

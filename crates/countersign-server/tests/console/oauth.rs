@@ -8,6 +8,7 @@
 
 use crate::support::{Browser, ConsoleClient, csrf_token, location, value_of_id};
 use countersign_core::legacy::{HeaderFormat, build_header};
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use fantoccini::Locator;
 use reqwest::StatusCode;
@@ -19,9 +20,8 @@ async fn integrator_key(app: &TestApp, name: &str) -> (String, String) {
     let created: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": name}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     (
         created["id"].as_str().unwrap().to_owned(),
         created["key"].as_str().unwrap().to_owned(),
@@ -54,7 +54,7 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
         )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.text().await.unwrap().contains("loopback"));
+    assert!(bad.body().await.contains("loopback"));
     let saved = console
         .post(
             &format!("{page}/client"),
@@ -72,9 +72,8 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
     let key: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(
         key["redirect_uris"],
         json!(["https://app.example.com/cb", "http://127.0.0.1:8765/cb"])
@@ -85,7 +84,7 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
         .post(&format!("{page}/secrets"), &[("csrf_token", &csrf)])
         .await;
     assert_eq!(secret.status(), StatusCode::CREATED);
-    let shown = value_of_id(&secret.text().await.unwrap(), "new-secret").unwrap();
+    let shown = value_of_id(&secret.body().await, "new-secret").unwrap();
     assert!(shown.starts_with("csos_"), "{shown}");
     assert!(
         !console.page(&page).await.contains(&shown),
@@ -99,7 +98,7 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
         )
         .await;
     assert_eq!(generated.status(), StatusCode::CREATED);
-    let html = generated.text().await.unwrap();
+    let html = generated.body().await;
     assert!(html.contains("BEGIN RSA PRIVATE KEY"));
     assert!(!console.page(&page).await.contains("PRIVATE KEY"));
     // A private key pasted as a public key: refused, not stored.
@@ -121,9 +120,8 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
     let keys: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}/rsa-keys"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(keys["items"].as_array().unwrap().len(), 1);
     // The organization's consent for one user.
     let consent = console
@@ -142,9 +140,8 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
     let stored: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}/consent"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(stored["user_ids"], json!([user]));
     assert_eq!(stored["scopes"], json!(["signature", "impersonation"]));
     // Without the CSRF token nothing changes.
@@ -169,12 +166,10 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
         None,
     );
     let used = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", header)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(used.status(), StatusCode::OK);
     let console = ConsoleClient::new(&app);
     console.sign_in().await;
@@ -193,15 +188,14 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
         )
         .await;
     assert_eq!(migrated.status(), StatusCode::CREATED);
-    let html = migrated.text().await.unwrap();
+    let html = migrated.body().await;
     assert!(html.contains("BEGIN RSA PRIVATE KEY"));
     assert!(html.contains("request_jwt_user_token"));
     let consent: Value = app
         .admin_get(&format!("/admin/v1/integrator-keys/{id}/consent"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(consent["user_ids"], json!([service]));
 }
 
@@ -222,18 +216,16 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
         &format!("/admin/v1/integrator-keys/{id}"),
     )
     .json(&json!({"redirect_uris": [redirect_uri]}))
-    .send()
-    .await
-    .unwrap();
+    .call()
+    .await;
     let secret: Value = app
         .admin_post(
             &format!("/admin/v1/integrator-keys/{id}/secrets"),
             json!({}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let Some(browser) = Browser::start("browser_user_signs_in_consents").await else {
         return;
     };
@@ -251,23 +243,9 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
         .click("form[action=\"/console/sign-in\"] button[type=submit]")
         .await;
     browser.wait_for_page("oauth-consent").await;
-    let integration = browser
-        .client
-        .find(Locator::Id("oauth-integration"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let integration = browser.text(Locator::Id("oauth-integration")).await;
     assert_eq!(integration, "Contract Portal");
-    let scopes = browser
-        .client
-        .find(Locator::Id("oauth-scopes"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scopes = browser.text(Locator::Id("oauth-scopes")).await;
     assert!(
         scopes.contains("signature") && scopes.contains("impersonation"),
         "{scopes}"
@@ -280,30 +258,25 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
         landed.query_pairs().into_owned().collect();
     assert_eq!(answer["state"], "xyz");
     let tokens: Value = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .basic_auth(&key, Some(secret["secret"].as_str().unwrap()))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", answer["code"].as_str()),
         ])
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let verify = |token: String| {
         let app = &app;
         async move {
-            app.client
-                .get(app.url("/v1/verify"))
+            app.get("/v1/verify")
                 .bearer_auth(token)
                 .header("X-Original-URI", "/restapi/v2.1/diagnostics")
-                .send()
+                .call()
                 .await
-                .unwrap()
                 .status()
         }
     };
@@ -317,13 +290,8 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
         .unwrap();
     browser.wait_for_page("consents").await;
     let row = browser
-        .client
-        .find(Locator::Css(&format!("tr[data-integrator-key=\"{id}\"]")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text(Locator::Css(&format!("tr[data-integrator-key=\"{id}\"]")))
+        .await;
     assert!(row.contains("Contract Portal"), "{row}");
     browser.screenshot("oauth-consents.png").await;
     browser

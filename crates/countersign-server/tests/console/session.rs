@@ -5,6 +5,7 @@
 use crate::support::{ConsoleClient, api_user, api_users, csrf_token, date_in, location};
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, spawn_app, spawn_app_with};
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 
@@ -86,7 +87,7 @@ async fn wrong_password_is_refused_and_the_form_keeps_the_email() {
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(console.cookie("countersign_console").is_none());
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("The email or password is incorrect."));
     assert!(body.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
     assert!(!body.contains("not the password at all"));
@@ -127,7 +128,7 @@ async fn form_without_csrf_token_is_refused_and_creates_nothing() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("Nothing was changed"));
     assert!(api_users(&app).await.is_empty());
 }
@@ -179,13 +180,13 @@ async fn non_organization_admin_gets_a_clear_403_page() {
     for path in ["/console/api-users", "/console/users", "/console/audit"] {
         let response = console.get(path).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
-        let body = response.text().await.unwrap();
+        let body = response.body().await;
         assert!(body.contains("You need to administer every environment"));
         assert!(body.contains("clerk@example.com"));
         assert!(body.contains("Sign out"), "the 403 page offers sign-out");
     }
     // Posting is refused the same way, and changes nothing.
-    let token = csrf_token(&console.get("/console/users").await.text().await.unwrap());
+    let token = csrf_token(&console.get("/console/users").await.body().await);
     let expires = date_in(&app, 30);
     let response = console
         .post(
@@ -214,13 +215,7 @@ async fn sign_out_ends_the_session_on_the_server() {
     console.sign_in().await;
     let token = console.cookie("countersign_console").unwrap();
     // The console session is an administrator session: it works as an admin API bearer token.
-    let me = app
-        .client
-        .get(app.url("/admin/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get("/admin/v1/me").bearer_auth(&token).call().await;
     assert_eq!(me.status(), StatusCode::OK);
     let csrf = console.csrf("/console/api-users").await;
     let response = console
@@ -237,13 +232,7 @@ async fn sign_out_ends_the_session_on_the_server() {
     let response = console.get("/console/api-users").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/sign-in?ended=1");
-    let me = app
-        .client
-        .get(app.url("/admin/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get("/admin/v1/me").bearer_auth(&token).call().await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let page = console.page("/console/sign-in?signed_out=1").await;
     assert!(page.contains("You have signed out."));
@@ -306,7 +295,7 @@ async fn pages_carry_security_headers_and_are_not_cached() {
                 .starts_with("text/html")
         );
     }
-    let body = list.text().await.unwrap();
+    let body = list.body().await;
     assert!(!body.contains("<script>"), "no inline script");
     assert!(!body.contains(" style=\""), "no inline style");
     assert!(body.contains("<script src=\"/console/static/console.js\" defer>"));
@@ -348,7 +337,7 @@ async fn repeated_wrong_passwords_are_throttled_with_a_clear_message() {
         .parse()
         .unwrap();
     assert!(retry_after >= 1);
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("Too many sign-in attempts right now"));
     assert!(body.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
 }
@@ -370,7 +359,7 @@ async fn console_sign_in_is_refused_at_once_while_the_password_pool_is_full() {
         .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "1");
-    let body = response.text().await.unwrap();
+    let body = response.body().await;
     assert!(body.contains("Too many sign-in attempts right now"));
     drop(held);
     let response = console
@@ -390,9 +379,8 @@ async fn second_admin_signed_in(console: &ConsoleClient<'_>) -> String {
             reqwest::Method::PUT,
             &format!("/admin/v1/environments/{}/admins/{id}", app.environment_id),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = console
         .sign_in_as("second@example.com", "second-password")
@@ -411,13 +399,7 @@ async fn assert_session_ended(console: &ConsoleClient<'_>, token: &str) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/sign-in?ended=1");
     let app = console.app;
-    let response = app
-        .client
-        .get(app.url("/admin/v1/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/admin/v1/me").bearer_auth(token).call().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -433,9 +415,8 @@ async fn console_session_ends_when_its_users_password_changes() {
             &format!("/admin/v1/users/{id}/password"),
         )
         .json(&serde_json::json!({"password": "a-newer-password"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_session_ended(&console, &token).await;
 }
@@ -449,9 +430,8 @@ async fn console_session_ends_when_its_user_is_disabled() {
     let response = app
         .admin(reqwest::Method::PATCH, &format!("/admin/v1/users/{id}"))
         .json(&serde_json::json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_session_ended(&console, &token).await;
 }
@@ -464,9 +444,8 @@ async fn console_session_ends_when_its_user_is_deleted() {
     let token = console.cookie("countersign_console").unwrap();
     let response = app
         .admin(reqwest::Method::DELETE, &format!("/admin/v1/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_session_ended(&console, &token).await;
 }

@@ -4,6 +4,7 @@
 
 use countersign_core::ids::OrganizationId;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+use countersign_test_support::{Call as _, Read as _};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Response, StatusCode};
@@ -79,9 +80,8 @@ impl<'a> ConsoleClient<'a> {
             .client
             .get(self.app.url(path))
             .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         self.record(&response);
         response
     }
@@ -92,9 +92,8 @@ impl<'a> ConsoleClient<'a> {
             .post(self.app.url(path))
             .header(COOKIE, self.cookie_header())
             .form(form)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         self.record(&response);
         response
     }
@@ -103,7 +102,7 @@ impl<'a> ConsoleClient<'a> {
     pub async fn page(&self, path: &str) -> String {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.text().await.unwrap()
+        response.body().await
     }
 
     /// The CSRF token of the forms on a page.
@@ -374,6 +373,12 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The text of the element `locator` finds; panics when there is none.
+    pub async fn text(&self, locator: Locator<'_>) -> String {
+        let element = self.client.find(locator).await.unwrap();
+        element.text().await.unwrap()
     }
 
     /// Types into the element with id `id`.

@@ -2,6 +2,7 @@
 //! them) for the second, which that API cannot reach.
 
 use super::*;
+use countersign_test_support::{Call as _, Read as _};
 
 // ---------------------------------------------------------------------------------------------
 // Building the directory: the admin API for the first organization, `ops` for the second.
@@ -90,9 +91,8 @@ impl Admin<'_> {
                 let response = app
                     .admin(Method::PATCH, &format!("/admin/v1/users/{user}"))
                     .json(&json!({"status": "disabled"}))
-                    .send()
-                    .await
-                    .unwrap();
+                    .call()
+                    .await;
                 assert_eq!(response.status(), StatusCode::OK, "disable {user}");
             }
             Self::Ops(ops, actor) => {
@@ -121,7 +121,7 @@ impl Admin<'_> {
                     StatusCode::CREATED,
                     "integrator key {name}"
                 );
-                let body: Value = response.json().await.unwrap();
+                let body: Value = response.value().await;
                 (
                     body["id"].as_str().unwrap().to_owned(),
                     body["key"].as_str().unwrap().to_owned(),
@@ -142,9 +142,8 @@ impl Admin<'_> {
                         Method::POST,
                         &format!("/admin/v1/integrator-keys/{id}/revoke"),
                     )
-                    .send()
-                    .await
-                    .unwrap();
+                    .call()
+                    .await;
                 assert_eq!(response.status(), StatusCode::OK, "revoke integrator key");
             }
             Self::Ops(ops, actor) => {
@@ -182,7 +181,7 @@ impl Admin<'_> {
                     StatusCode::CREATED,
                     "api user {username}"
                 );
-                let body: Value = response.json().await.unwrap();
+                let body: Value = response.value().await;
                 (
                     body["api_user"]["id"].as_str().unwrap().to_owned(),
                     body["key"].as_str().unwrap().to_owned(),
@@ -213,9 +212,8 @@ impl Admin<'_> {
             Self::Http(app) => {
                 let response = app
                     .admin(Method::POST, &format!("/admin/v1/api-users/{id}/revoke"))
-                    .send()
-                    .await
-                    .unwrap();
+                    .call()
+                    .await;
                 assert_eq!(response.status(), StatusCode::OK, "revoke api user");
             }
             Self::Ops(ops, actor) => {
@@ -237,7 +235,7 @@ impl Admin<'_> {
                     )
                     .await;
                 assert_eq!(response.status(), StatusCode::OK, "rotate api user");
-                let body: Value = response.json().await.unwrap();
+                let body: Value = response.value().await;
                 body["key"].as_str().unwrap().to_owned()
             }
             Self::Ops(ops, actor) => ops
@@ -293,9 +291,8 @@ pub(crate) async fn build_directory(app: &TestApp) -> Directory {
     let a1_number = app
         .admin_get(&format!("/admin/v1/accounts/{}", app.account_id))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["number"]
+        .value()
+        .await["number"]
         .as_str()
         .unwrap()
         .to_owned();

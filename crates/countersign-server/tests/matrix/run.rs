@@ -1,6 +1,7 @@
 //! Sending requests with bounded concurrency and reading the answers as `Actual` outcomes.
 
 use super::*;
+use countersign_test_support::{Call as _, Read as _};
 
 // ---------------------------------------------------------------------------------------------
 // Running requests with bounded concurrency.
@@ -42,9 +43,8 @@ pub(crate) async fn thread_cache_answers(app: &TestApp) -> u64 {
     let text = reqwest::get(app.url("/metrics"))
         .await
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body()
+        .await;
     text.lines()
         .find(|line| line.starts_with("countersign_thread_cache_answers_total"))
         .and_then(|line| line.split_whitespace().nth(1))
@@ -87,7 +87,7 @@ pub(crate) async fn verify(
             reqwest::header::HeaderValue::from_bytes(value).unwrap(),
         );
     }
-    let response = request.send().await.unwrap();
+    let response = request.call().await;
     if response.status() != StatusCode::OK {
         return refusal_of(response, "verify").await;
     }
@@ -116,12 +116,11 @@ pub(crate) async fn exchange(
             &json!({"request": {"apiUsername": credential.0, "key": credential.1,
                                   "contextUsername": context_username}}),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     if response.status() != StatusCode::OK {
         return Err(refusal_of(response, "token exchange").await);
     }
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     Ok(body["token"].as_str().unwrap().to_owned())
 }

@@ -7,6 +7,7 @@
 #[path = "../proxy_support.rs"]
 mod proxy_support;
 
+use countersign_test_support::{Call as _, Read as _};
 use proxy_support::{ScratchDir, find_or_install, free_port, running_as_root, seen_header};
 
 use axum::Json;
@@ -264,8 +265,13 @@ impl Stack {
         self.client.get(self.url(path))
     }
 
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
     fn bearer(&self, path: &str) -> reqwest::RequestBuilder {
-        self.get(path)
+        self.client
+            .get(self.url(path))
             .header("Authorization", format!("bearer {}", self.token))
     }
 
@@ -281,10 +287,9 @@ impl Stack {
             .get(self.app.url("/v1/verify"))
             .header("Authorization", authorization)
             .header("X-Original-URI", original_uri)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+            .call()
+            .await;
+        (response.status().as_u16(), response.value().await)
     }
 }
 
@@ -315,18 +320,13 @@ async fn valid_token_reaches_the_api_with_the_verified_identity() {
         .app
         .admin_get(&format!("/admin/v1/accounts/{}", s.app.account_id))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let number = account["number"].as_str().unwrap();
-    let response = s
-        .bearer("/api/v1/envelopes?status=sent")
-        .send()
-        .await
-        .unwrap();
+    let response = s.bearer("/api/v1/envelopes?status=sent").call().await;
     assert_eq!(response.status(), 200);
     assert!(!response.headers().contains_key("sunset"));
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(echo["uri"], "/api/v1/envelopes?status=sent");
     assert_eq!(
         seen_header(&echo, "x-countersign-organization"),
@@ -354,11 +354,10 @@ async fn valid_token_reaches_the_api_with_the_verified_identity() {
             "/restapi/v2.1/accounts/{}/envelopes",
             s.app.account_id
         ))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(on_account_path.status(), 200);
-    let echo: Value = on_account_path.json().await.unwrap();
+    let echo: Value = on_account_path.value().await;
     assert_eq!(
         seen_header(&echo, "x-countersign-account"),
         s.app.account_id
@@ -375,11 +374,10 @@ async fn identity_headers_sent_by_the_client_never_reach_the_api() {
         .header("X-Countersign-Account", "spoofed")
         .header("X-Countersign-Auth-Method", "spoofed")
         .header("X_Countersign_Actor", "spoofed")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), 200);
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(seen_header(&echo, "x-countersign-user-id"), s.user);
     assert_eq!(
         seen_header(&echo, "x-countersign-account"),
@@ -399,9 +397,8 @@ async fn identity_headers_sent_by_the_client_never_reach_the_api() {
     let anonymous = s
         .get("/api/v1/envelopes")
         .header("X-Countersign-User-Id", s.user.as_str())
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(anonymous.status(), 401);
     assert_eq!(
         s.api_calls(),
@@ -416,16 +413,14 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_nginx() {
     let before = s.api_calls();
     for request in [
         s.get("/api/v1/envelopes"),
-        s.client
-            .post(s.url("/api/v1/envelopes?draft=1"))
+        s.post("/api/v1/envelopes?draft=1")
             .header("Content-Type", "application/json")
             .body(r#"{"subject":"a body countersign never sees"}"#),
     ] {
         let response = request
             .header("Authorization", "bearer cst_not-a-real-token")
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         assert_eq!(response.status(), 401);
         let challenges: Vec<_> = response
             .headers()
@@ -441,7 +436,7 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_nginx() {
                 .unwrap()
                 .starts_with("application/json")
         );
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         assert_eq!(body["errorCode"], "UNAUTHORIZED", "{body}");
         assert!(
             body["summary"].is_string() && body["details"].is_array(),
@@ -454,7 +449,7 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_nginx() {
 #[tokio::test]
 async fn request_without_credentials_gets_401_in_the_paths_dialect() {
     let Some(s) = stack().await else { return };
-    let response = s.get("/api/v1/envelopes").send().await.unwrap();
+    let response = s.get("/api/v1/envelopes").call().await;
     assert_eq!(response.status(), 401);
     assert!(
         response.headers()["www-authenticate"]
@@ -462,7 +457,7 @@ async fn request_without_credentials_gets_401_in_the_paths_dialect() {
             .unwrap()
             .starts_with("Bearer")
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["errorCode"], "UNAUTHORIZED", "{body}");
 
     let legacy_path = s
@@ -470,11 +465,10 @@ async fn request_without_credentials_gets_401_in_the_paths_dialect() {
             "/restapi/v2.1/accounts/{}/envelopes",
             s.app.account_id
         ))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(legacy_path.status(), 401);
-    let body: Value = legacy_path.json().await.unwrap();
+    let body: Value = legacy_path.value().await;
     assert!(
         body["errorCode"].is_string() && body["message"].is_string(),
         "DocuSign shape: {body}"
@@ -494,9 +488,9 @@ async fn token_for_one_account_is_refused_on_another_accounts_path() {
     let before = s.api_calls();
     for account in [&other, &other_number] {
         let path = format!("/restapi/v2.1/accounts/{account}/envelopes");
-        let response = s.bearer(&path).send().await.unwrap();
+        let response = s.bearer(&path).call().await;
         assert_eq!(response.status(), 403, "{path}");
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         assert!(body["errorCode"].is_string(), "{body}");
         let direct = s.direct_verify(&path, &format!("bearer {}", s.token)).await;
         assert_eq!(direct, (403, body), "nginx hands over countersign's answer");
@@ -511,9 +505,8 @@ async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
         .app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Acme ERP"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key_id = created["id"].as_str().unwrap();
     let key = created["key"].as_str().unwrap();
     let header = build_header(HeaderFormat::Json, USER_EMAIL, PASSWORD, key, None);
@@ -529,7 +522,7 @@ async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
     for name in ["sunset", "deprecation", "link"] {
         assert!(!response.headers().contains_key(name), "no {name} yet");
     }
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(seen_header(&echo, "x-countersign-user-id"), s.user);
     assert_eq!(seen_header(&echo, "x-countersign-actor"), s.user);
     assert_eq!(
@@ -553,9 +546,8 @@ async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
         .json(&json!({"legacy_sunset_at": sunset
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap()}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(patched.status(), 200);
 
     let response = legacy().await.unwrap();
@@ -576,7 +568,7 @@ async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
         headers["link"],
         format!("<{}/docs/legacy-migration>; rel=\"sunset\"", s.app.base).as_str()
     );
-    let echo: Value = response.json().await.unwrap();
+    let echo: Value = response.value().await;
     assert_eq!(
         seen_header(&echo, "x-countersign-auth-method"),
         "legacy_header"
@@ -586,11 +578,10 @@ async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
     let refused = s
         .get(&path)
         .header("X-DocuSign-Authentication", wrong.as_str())
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(refused.status(), 401);
-    let body: Value = refused.json().await.unwrap();
+    let body: Value = refused.value().await;
     assert!(
         body["errorCode"].is_string() && body["message"].is_string(),
         "DocuSign shape: {body}"
@@ -600,13 +591,13 @@ async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
 #[tokio::test]
 async fn the_apis_own_refusals_pass_through_untouched() {
     let Some(s) = stack().await else { return };
-    let response = s.bearer("/api-says-no").send().await.unwrap();
+    let response = s.bearer("/api-says-no").call().await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.headers()["www-authenticate"],
         "Basic realm=\"the api\""
     );
-    assert_eq!(response.text().await.unwrap(), "the API's own refusal");
+    assert_eq!(response.body().await, "the API's own refusal");
 }
 
 #[tokio::test]
@@ -653,21 +644,11 @@ async fn original_uri_headers_sent_by_the_client_do_not_steer_the_account_check(
     let before = s.api_calls();
     for header in ["X-Original-URI", "X-Forwarded-Uri", "X-Envoy-Original-Path"] {
         // Claiming one's own account while requesting another's: still refused.
-        let response = s
-            .bearer(&theirs)
-            .header(header, mine.as_str())
-            .send()
-            .await
-            .unwrap();
+        let response = s.bearer(&theirs).header(header, mine.as_str()).call().await;
         assert_eq!(response.status(), 403, "{header}");
         // A client copy naming another account does not break one's own request: nginx
         // overwrites X-Original-URI and drops the others, so countersign sees one reading.
-        let response = s
-            .bearer(&mine)
-            .header(header, theirs.as_str())
-            .send()
-            .await
-            .unwrap();
+        let response = s.bearer(&mine).header(header, theirs.as_str()).call().await;
         assert_eq!(response.status(), 200, "{header}");
     }
     assert_eq!(s.api_calls(), before + 3);

@@ -99,9 +99,8 @@ async fn non_ascii_password_authenticates_sent_as_latin1_or_as_utf8_bytes() {
                 .client
                 .get(w.app.url("/v1/verify"))
                 .header("X-DocuSign-Authentication", raw_header(&bytes))
-                .send()
-                .await
-                .unwrap();
+                .call()
+                .await;
             assert_eq!(verified.status(), StatusCode::OK, "{format:?} {encoding}");
             assert_eq!(header_value(&verified, "x-countersign-user-id"), user);
             assert_eq!(
@@ -113,11 +112,10 @@ async fn non_ascii_password_authenticates_sent_as_latin1_or_as_utf8_bytes() {
                 .client
                 .get(w.app.url("/restapi/v2.1/login_information"))
                 .header("X-DocuSign-Authentication", raw_header(&bytes))
-                .send()
-                .await
-                .unwrap();
+                .call()
+                .await;
             assert_eq!(login.status(), StatusCode::OK, "{format:?} {encoding}");
-            let body: Value = login.json().await.unwrap();
+            let body: Value = login.value().await;
             assert_eq!(body["loginAccounts"][0]["userId"], user.as_str());
             assert_eq!(body["loginAccounts"][0]["accountId"], w.number.as_str());
         }
@@ -139,9 +137,8 @@ async fn wrong_password_sent_as_latin1_is_a_wrong_password_not_a_missing_key() {
             .client
             .get(w.app.url("/v1/verify"))
             .header("X-DocuSign-Authentication", raw_header(&latin1(&header)))
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         let (status, code, _) = error_of(response).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(code, "USER_AUTHENTICATION_FAILED", "{password}");
@@ -169,9 +166,8 @@ async fn latin1_send_on_behalf_of_header_acts_for_the_named_user() {
         .client
         .get(w.app.url("/v1/verify"))
         .header("X-DocuSign-Authentication", raw_header(&latin1(&header)))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header_value(&response, "x-countersign-user-id"), w.sobo);
     assert_eq!(header_value(&response, "x-countersign-actor"), user);

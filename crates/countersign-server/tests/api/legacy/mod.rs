@@ -3,6 +3,7 @@
 
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::CreatedAccount;
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -38,9 +39,8 @@ async fn world() -> World {
     let number = app
         .admin_get(&format!("/admin/v1/accounts/{account}"))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["number"]
+        .value()
+        .await["number"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -55,13 +55,12 @@ async fn world() -> World {
 
 async fn verify_with(app: &TestApp, header: &str, uri: Option<&str>) -> reqwest::Response {
     let mut request = app
-        .client
-        .get(app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", header);
     if let Some(uri) = uri {
         request = request.header("X-Original-URI", uri);
     }
-    request.send().await.unwrap()
+    request.call().await
 }
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, String, String) {
@@ -70,7 +69,7 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String, String) {
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     (
         status,
         body["errorCode"].as_str().unwrap_or_default().to_owned(),
@@ -166,11 +165,10 @@ async fn all_four_username_and_password_pairings_work() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, None),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let api_password = response.json::<Value>().await.unwrap()["apiPassword"]
+    let api_password = response.value().await["apiPassword"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -200,12 +198,10 @@ async fn error_table_rows_answer_exactly() {
     let w = world().await;
     let app = &w.app;
     let (status, code, message) = error_of(
-        app.client
-            .get(app.url("/v1/verify"))
+        app.get("/v1/verify")
             .header("X-Original-URI", "/restapi/v2/accounts/1/envelopes")
-            .send()
-            .await
-            .unwrap(),
+            .call()
+            .await,
     )
     .await;
     assert_eq!(
@@ -295,9 +291,8 @@ async fn error_table_rows_answer_exactly() {
     let key_id = app
         .admin_get("/admin/v1/integrator-keys")
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["items"][0]["id"]
+        .value()
+        .await["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -326,9 +321,8 @@ async fn disabled_user_fails_on_the_very_next_request() {
     w.app
         .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.service))
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let (status, code, _) = error_of(verify_with(&w.app, &header, None).await).await;
     assert_eq!(
         (status, code.as_str()),
@@ -352,9 +346,9 @@ async fn password_change_ends_cached_verifications_and_api_passwords() {
             )
             .send()
     };
-    let first: Value = login(PASSWORD.into()).await.unwrap().json().await.unwrap();
+    let first: Value = login(PASSWORD.into()).await.unwrap().value().await;
     let api_one = first["apiPassword"].as_str().unwrap().to_owned();
-    let second: Value = login(PASSWORD.into()).await.unwrap().json().await.unwrap();
+    let second: Value = login(PASSWORD.into()).await.unwrap().value().await;
     let api_two = second["apiPassword"].as_str().unwrap().to_owned();
     assert_ne!(api_one, api_two, "a new API password each time");
     for password in [PASSWORD, &api_one, &api_two] {
@@ -373,9 +367,8 @@ async fn password_change_ends_cached_verifications_and_api_passwords() {
             &format!("/admin/v1/users/{}/password", w.service),
         )
         .json(&json!({"password": "brand-new-password"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     for password in [PASSWORD, &api_one, &api_two] {
         assert_eq!(
@@ -409,12 +402,10 @@ async fn api_password_reset_ends_api_passwords_at_once() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, None),
         )
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let api_password = body["apiPassword"].as_str().unwrap().to_owned();
     assert_eq!(
         verify_with(&w.app, &json_header(SERVICE, &api_password, None), None)
@@ -428,9 +419,8 @@ async fn api_password_reset_ends_api_passwords_at_once() {
             Method::DELETE,
             &format!("/admin/v1/users/{}/api-passwords", w.service),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         verify_with(&w.app, &json_header(SERVICE, &api_password, None), None)

@@ -33,16 +33,14 @@ async fn each_sobo_failure_is_user_lacks_permissions() {
     w.app
         .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.sobo))
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     lacks(&w, SOBO, "disabled SOBO user").await;
     w.app
         .admin(Method::PATCH, &format!("/admin/v1/users/{}", w.sobo))
         .json(&json!({"status": "active"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         verify_with(&w.app, &json_header(SERVICE, PASSWORD, Some(&w.sobo)), None)
             .await
@@ -77,9 +75,8 @@ async fn sobo_is_audited_with_the_authenticated_user_as_actor() {
                 .app
                 .admin_get("/admin/v1/audit?action=legacy.sobo")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             body["items"].as_array().unwrap().iter().any(|i| {
                 i["actor"] == SERVICE
                     && i["subject"] == w.sobo.as_str()
@@ -96,12 +93,10 @@ async fn sobo_is_audited_with_the_authenticated_user_as_actor() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
         )
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(whoami["user_id"], w.sobo.as_str());
     assert_eq!(whoami["actor"], w.service.as_str());
     assert_eq!(whoami["auth_method"], "legacy_header_sobo");
@@ -141,9 +136,8 @@ async fn every_sobo_request_is_counted_exactly_in_the_audit() {
                 .app
                 .admin_get("/admin/v1/audit?action=legacy.sobo")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             counted(&body) == 25
         })
         .await;
@@ -170,11 +164,10 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let listed: Vec<&str> = body["loginAccounts"]
         .as_array()
         .unwrap()
@@ -192,9 +185,8 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let (status, code, _) = error_of(response).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code, "USER_LACKS_PERMISSIONS");
@@ -210,9 +202,8 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     let (status, code, _) = error_of(response).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code, "USER_LACKS_PERMISSIONS");
@@ -223,9 +214,8 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
                 .app
                 .admin_get("/admin/v1/audit?action=legacy.sobo")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             body["items"].as_array().unwrap().iter().any(|i| {
                 i["actor"] == SERVICE && i["outcome"] == "denied" && i["source_ip"] == "127.0.0.1"
             })
@@ -244,25 +234,21 @@ async fn login_information_has_the_documented_shape() {
     w.app
         .put_membership(&w.service, &second, &["send"], false)
         .await;
-    let response =
-        w.app
-            .client
-            .get(w.app.url(
-                "/restapi/v2/login_information?include_account_id_guid=True&login_settings=ALL",
-            ))
-            .header(
-                "x-docusign-authentication",
-                json_header(SERVICE, PASSWORD, None),
-            )
-            .send()
-            .await
-            .unwrap();
+    let response = w
+        .app
+        .get("/restapi/v2/login_information?include_account_id_guid=True&login_settings=ALL")
+        .header(
+            "x-docusign-authentication",
+            json_header(SERVICE, PASSWORD, None),
+        )
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert!(body.get("apiPassword").is_none());
     let accounts = body["loginAccounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 2);
@@ -293,26 +279,16 @@ async fn login_information_has_the_documented_shape() {
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, None),
         )
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(
         v21["loginAccounts"][0]["baseUrl"],
         format!("{}/restapi/v2.1/accounts/{}", w.app.base, w.number)
     );
     assert!(v21["loginAccounts"][0].get("accountIdGuid").is_none());
-    let (status, code, _) = error_of(
-        w.app
-            .client
-            .get(w.app.url("/restapi/v2/login_information"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, code, _) = error_of(w.app.get("/restapi/v2/login_information").call().await).await;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::UNAUTHORIZED, "PARTNER_AUTHENTICATION_FAILED")

@@ -19,16 +19,14 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
             .await,
     );
     let wrong = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .basic_auth(&client.key, Some("csos_wrong"))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(
         wrong.headers()["www-authenticate"]
@@ -36,21 +34,16 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
             .unwrap()
             .starts_with("Basic")
     );
-    assert_eq!(
-        wrong.json::<Value>().await.unwrap()["error"],
-        "invalid_client"
-    );
+    assert_eq!(wrong.value().await["error"], "invalid_client");
     let anonymous = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("client_id", client.key.as_str()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(
         anonymous.status(),
         StatusCode::UNAUTHORIZED,
@@ -58,8 +51,7 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
     );
     // client_secret_post works as well.
     let posted = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
@@ -67,9 +59,8 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
             ("client_secret", client.secret.as_deref().unwrap()),
             ("redirect_uri", REDIRECT_URI),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     tokens(posted).await;
     // Another redirect_uri than the authorization request's.
     let code = code_of(
@@ -174,17 +165,15 @@ async fn a_public_client_must_use_pkce_s256() {
         let app = &app;
         let key = client.key.clone();
         async move {
-            app.client
-                .post(app.url("/oauth/token"))
+            app.post("/oauth/token")
                 .form(&[
                     ("grant_type", "authorization_code"),
                     ("code", code.as_str()),
                     ("client_id", key.as_str()),
                     ("code_verifier", verifier),
                 ])
-                .send()
+                .call()
                 .await
-                .unwrap()
         }
     };
     let (_, error) = error_of(
@@ -217,15 +206,13 @@ async fn a_public_client_must_use_pkce_s256() {
     .await;
     // A public client refreshes with its client_id alone.
     let refreshed = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .form(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", body["refresh_token"].as_str().unwrap()),
             ("client_id", client.key.as_str()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     tokens(refreshed).await;
 }

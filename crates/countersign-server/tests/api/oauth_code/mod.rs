@@ -6,6 +6,7 @@
 
 use crate::oauth_jwt::verify;
 use countersign_test_support::TestApp;
+use countersign_test_support::{Call as _, Read as _};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -105,9 +106,8 @@ impl Browser {
             .client
             .get(self.absolute(target))
             .header(COOKIE, self.cookies())
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         self.keep(&response);
         response
     }
@@ -118,9 +118,8 @@ impl Browser {
             .post(self.absolute(target))
             .header(COOKIE, self.cookies())
             .form(form)
-            .send()
-            .await
-            .unwrap();
+            .call()
+            .await;
         self.keep(&response);
         response
     }
@@ -128,7 +127,7 @@ impl Browser {
     /// Follows a page that moves on by itself (`#continue`).
     async fn follow_continue(&self, response: Response) -> Response {
         assert_eq!(response.status(), StatusCode::OK);
-        let html = response.text().await.unwrap();
+        let html = response.body().await;
         let next = attribute(&html, "id=\"continue\"", "href").expect("a continue link");
         self.get(&next).await
     }
@@ -141,7 +140,7 @@ impl Browser {
         if response.status() == StatusCode::SEE_OTHER {
             let sign_in = response.headers()[LOCATION].to_str().unwrap().to_owned();
             assert!(sign_in.starts_with("/console/sign-in?"), "{sign_in}");
-            let html = self.get(&sign_in).await.text().await.unwrap();
+            let html = self.get(&sign_in).await.body().await;
             let csrf = input(&html, "csrf_token").unwrap();
             let back = input(&html, "return").expect("the sign-in form carries the return path");
             let signed_in = self
@@ -165,7 +164,7 @@ impl Browser {
             .to_str()
             .unwrap()
             .to_owned();
-        let html = response.text().await.unwrap();
+        let html = response.body().await;
         assert!(html.contains("data-page=\"oauth-consent\""), "{html}");
         let redirect_uri = input(&html, "redirect_uri").unwrap();
         let origin = url::Url::parse(&redirect_uri)
@@ -214,9 +213,8 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
     let created: Value = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Web app"}))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key_id = created["id"].as_str().unwrap().to_owned();
     let patched = app
         .admin(
@@ -224,11 +222,10 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
             &format!("/admin/v1/integrator-keys/{key_id}"),
         )
         .json(&json!({"redirect_uris": [REDIRECT_URI, "http://127.0.0.1:9/cb"]}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(patched.status(), StatusCode::OK);
-    let patched: Value = patched.json().await.unwrap();
+    let patched: Value = patched.value().await;
     assert_eq!(patched["redirect_uris"][0], REDIRECT_URI);
     let secret = if confidential {
         let response = app
@@ -238,7 +235,7 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.unwrap();
+        let body: Value = response.value().await;
         Some(body["secret"].as_str().unwrap().to_owned())
     } else {
         None
@@ -266,16 +263,16 @@ pub fn authorization_uri(app: &TestApp, client: &CodeClient, extra: &str) -> Str
 }
 
 async fn redeem(app: &TestApp, client: &CodeClient, form: &[(&str, &str)]) -> Response {
-    let mut request = app.client.post(app.url("/oauth/token")).form(form);
+    let mut request = app.post("/oauth/token").form(form);
     if let Some(secret) = &client.secret {
         request = request.basic_auth(&client.key, Some(secret));
     }
-    request.send().await.unwrap()
+    request.call().await
 }
 
 async fn tokens(response: Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let mut fields: Vec<&String> = body.as_object().unwrap().keys().collect();
     fields.sort();
     assert_eq!(
@@ -290,7 +287,7 @@ async fn tokens(response: Response) -> Value {
 
 async fn error_of(response: Response) -> (StatusCode, String) {
     let status = response.status();
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     (status, body["error"].as_str().unwrap().to_owned())
 }
 
@@ -450,9 +447,8 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
             let audit: Value = app
                 .admin_get("/admin/v1/audit?action=oauth.family_revoke")
                 .await
-                .json()
-                .await
-                .unwrap();
+                .value()
+                .await;
             !audit["items"].as_array().unwrap().is_empty()
         })
         .await;

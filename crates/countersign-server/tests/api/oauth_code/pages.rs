@@ -29,7 +29,7 @@ async fn unregistered_redirect_uris_and_unknown_clients_get_a_page_and_never_a_r
         let response = browser.get(&uri).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
         assert!(response.headers().get(LOCATION).is_none());
-        assert!(response.text().await.unwrap().contains("not sent back"));
+        assert!(response.body().await.contains("not sent back"));
     }
     // Recoverable errors go back to the client.
     let scope = browser
@@ -82,13 +82,9 @@ async fn deny_sends_access_denied_and_the_implicit_grant_answers_in_the_fragment
             &format!("/admin/v1/integrator-keys/{}", client.key_id),
         )
         .json(&json!({"allow_implicit": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        allowed.json::<Value>().await.unwrap()["allow_implicit"],
-        true
-    );
+        .call()
+        .await;
+    assert_eq!(allowed.value().await["allow_implicit"], true);
     let uri =
         authorization_uri(&app, &client, "").replace("response_type=code", "response_type=token");
     let location = browser.authorize(&uri, &client.email, "accept").await;
@@ -129,7 +125,7 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
     let access = body["access_token"].as_str().unwrap().to_owned();
     // Signed in and consented: straight back with a code, no page.
     let again = browser.get(&authorization_uri(&app, &client, "")).await;
-    let html = again.text().await.unwrap();
+    let html = again.body().await;
     let next = html
         .split("id=\"continue\" href=\"")
         .nth(1)
@@ -148,19 +144,16 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
     assert!(sign_in.contains("prompt=login"), "{sign_in}");
     let page = browser.get(&sign_in).await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("data-page=\"sign-in\""));
+    assert!(page.body().await.contains("data-page=\"sign-in\""));
     // The user lists and withdraws the consent through the admin API.
     let token = app.login(&client.email, PASSWORD).await.unwrap();
     let mine: Value = app
-        .client
-        .get(app.url("/admin/v1/me/consents"))
+        .get("/admin/v1/me/consents")
         .bearer_auth(&token)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(
         mine["items"][0]["integrator_key_id"],
         client.key_id.as_str()
@@ -172,12 +165,10 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
         StatusCode::OK
     );
     let withdrawn = app
-        .client
-        .delete(app.url(&format!("/admin/v1/me/consents/{}", client.key_id)))
+        .delete(&format!("/admin/v1/me/consents/{}", client.key_id))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(withdrawn.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         verify(&app, &access, DIAGNOSTICS).await.status(),
@@ -197,12 +188,10 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
     .await;
     assert_eq!(error, "invalid_grant");
     let again = app
-        .client
-        .delete(app.url(&format!("/admin/v1/me/consents/{}", client.key_id)))
+        .delete(&format!("/admin/v1/me/consents/{}", client.key_id))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     // The consent page comes back.
     let location = browser
@@ -239,14 +228,11 @@ async fn the_consent_form_without_its_csrf_token_changes_nothing() {
     assert!(forged.headers().get(LOCATION).is_none());
     let token = app.login(&client.email, PASSWORD).await.unwrap();
     let mine: Value = app
-        .client
-        .get(app.url("/admin/v1/me/consents"))
+        .get("/admin/v1/me/consents")
         .bearer_auth(&token)
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(mine["items"], json!([]), "no consent was recorded");
 }

@@ -4,6 +4,7 @@
 //! re-check on the very next request after a revocation, a disabled user, a removed
 //! membership or a withdrawn consent.
 
+use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -27,9 +28,8 @@ pub async fn jwt_client(app: &TestApp) -> JwtClient {
             json!({"name": "Signing service"}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let key = created["key"].as_str().unwrap().to_owned();
     let key_id = created["id"].as_str().unwrap().to_owned();
     let response = app
@@ -39,7 +39,7 @@ pub async fn jwt_client(app: &TestApp) -> JwtClient {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let rsa: Value = response.json().await.unwrap();
+    let rsa: Value = response.value().await;
     let private_pem = rsa["private_key_pem"].as_str().unwrap().to_owned();
     assert!(private_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     assert_eq!(rsa["fingerprint"].as_str().unwrap().len(), 64);
@@ -49,9 +49,8 @@ pub async fn jwt_client(app: &TestApp) -> JwtClient {
     let account_number = app
         .admin_get(&format!("/admin/v1/accounts/{}", app.account_id))
         .await
-        .json::<Value>()
-        .await
-        .unwrap()["number"]
+        .value()
+        .await["number"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -72,9 +71,8 @@ pub async fn consent(app: &TestApp, key_id: &str, users: Value) {
             &format!("/admin/v1/integrator-keys/{key_id}/consent"),
         )
         .json(&json!({"scopes": ["signature", "impersonation"], "user_ids": users}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -105,33 +103,29 @@ pub fn user_claims(app: &TestApp, client: &JwtClient) -> Value {
 }
 
 pub async fn token_request(app: &TestApp, assertion: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/oauth/token"))
+    app.post("/oauth/token")
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion),
         ])
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 pub async fn access_token(app: &TestApp, claims: &Value, private_pem: &str) -> String {
     let response = token_request(app, &sign(private_pem, claims)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// `/v1/verify` with an OAuth token and an original URI.
 pub async fn verify(app: &TestApp, token: &str, uri: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/v1/verify"))
+    app.get("/v1/verify")
         .header("Authorization", format!("Bearer {token}"))
         .header("X-Original-URI", uri)
-        .send()
+        .call()
         .await
-        .unwrap()
 }
 
 async fn expect_error(app: &TestApp, assertion: &str, error: &str, description: Option<&str>) {
@@ -141,7 +135,7 @@ async fn expect_error(app: &TestApp, assertion: &str, error: &str, description: 
         StatusCode::BAD_REQUEST,
         "{error} {description:?}"
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     assert_eq!(body["error"], error, "{body}");
     if let Some(description) = description {
         assert_eq!(body["error_description"], description, "{body}");
@@ -169,7 +163,7 @@ async fn jwt_grant_answers_exactly_the_three_fields_and_the_token_verifies_as_oa
         header(&response, "cache-control").as_deref(),
         Some("no-store")
     );
-    let body: Value = response.json().await.unwrap();
+    let body: Value = response.value().await;
     let fields: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(fields.len(), 3, "{body}");
     assert_eq!(body["token_type"], "Bearer");
@@ -221,13 +215,13 @@ async fn jwt_grant_answers_exactly_the_three_fields_and_the_token_verifies_as_oa
     )
     .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let body: Value = refused.json().await.unwrap();
+    let body: Value = refused.value().await;
     assert_eq!(
         body["errorCode"],
         "USER_DOES_NOT_BELONG_TO_SPECIFIED_ACCOUNT"
     );
 
-    let whoami: Value = app.whoami(token, None).await.json().await.unwrap();
+    let whoami: Value = app.whoami(token, None).await.value().await;
     assert_eq!(whoami["auth_method"], "oauth_jwt");
     assert_eq!(whoami["user_id"], client.user_id.as_str());
     assert_eq!(whoami["actor"], client.key.as_str());
@@ -301,9 +295,8 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
     let other = app
         .admin_post("/admin/v1/integrator-keys", json!({"name": "Other"}))
         .await
-        .json::<Value>()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let foreign: Value = app
         .admin_post(
             &format!(
@@ -313,9 +306,8 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
             json!({"generate": true}),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let foreign_signed = sign(foreign["private_key_pem"].as_str().unwrap(), &claims);
     expect_error(
         &app,
@@ -357,44 +349,29 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
     .await;
     // The request itself.
     let unsupported = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .form(&[
             ("grant_type", "password"),
             ("username", "a"),
             ("password", "b"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(unsupported.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        unsupported.json::<Value>().await.unwrap()["error"],
-        "unsupported_grant_type"
-    );
+    assert_eq!(unsupported.value().await["error"], "unsupported_grant_type");
     let missing = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        missing.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+        .call()
+        .await;
+    assert_eq!(missing.value().await["error"], "invalid_request");
     let repeated = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("grant_type=a&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        repeated.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+        .call()
+        .await;
+    assert_eq!(repeated.value().await["error"], "invalid_request");
     let mut oversized = claims.clone();
     oversized["padding"] = json!("x".repeat(9 * 1024));
     expect_error(
@@ -405,16 +382,11 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
     )
     .await;
     let json_body = app
-        .client
-        .post(app.url("/oauth/token"))
+        .post("/oauth/token")
         .json(&json!({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        json_body.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+        .call()
+        .await;
+    assert_eq!(json_body.value().await["error"], "invalid_request");
     // A revoked key is an unknown issuer; and then nothing issued under it works.
     let token = access_token(&app, &claims, &client.private_pem).await;
     let revoked = app

@@ -30,9 +30,8 @@ async fn alg_none_and_hs256_with_the_public_key_are_refused() {
             client.key_id
         ))
         .await
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     let public_pem = keys["items"][0]["public_key_pem"].as_str().unwrap();
     let hs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -108,7 +107,7 @@ async fn an_application_token_acts_in_no_account() {
         verify(&app, &token, &path).await.status(),
         StatusCode::FORBIDDEN
     );
-    let whoami: Value = app.whoami(&token, None).await.json().await.unwrap();
+    let whoami: Value = app.whoami(&token, None).await.value().await;
     assert_eq!(whoami["auth_method"], "oauth_application");
     assert!(whoami.get("user_id").is_none(), "{whoami}");
     // An empty sub is nobody, never an application token.
@@ -122,13 +121,7 @@ async fn an_application_token_acts_in_no_account() {
     )
     .await;
     // And an application token has no user to describe.
-    let info = app
-        .client
-        .get(app.url("/oauth/userinfo"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let info = app.get("/oauth/userinfo").bearer_auth(&token).call().await;
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -141,15 +134,9 @@ async fn userinfo_describes_the_user_and_accounts_default_first() {
     app.put_membership(&client.user_id, &second, &["send"], false)
         .await;
     let token = access_token(&app, &user_claims(&app, &client), &client.private_pem).await;
-    let response = app
-        .client
-        .get(app.url("/oauth/userinfo"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/oauth/userinfo").bearer_auth(&token).call().await;
     assert_eq!(response.status(), StatusCode::OK);
-    let info: Value = response.json().await.unwrap();
+    let info: Value = response.value().await;
     assert_eq!(info["sub"], client.user_id.as_str());
     assert_eq!(info["email"], "signer@example.com");
     assert!(info["created"].as_str().unwrap().ends_with('Z'), "{info}");
@@ -160,12 +147,7 @@ async fn userinfo_describes_the_user_and_accounts_default_first() {
     assert_eq!(accounts[1]["is_default"], false);
     assert_eq!(accounts[1]["account_name"], "Second account");
     assert_eq!(accounts[0]["base_uri"], app.base.as_str());
-    let anonymous = app
-        .client
-        .get(app.url("/oauth/userinfo"))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = app.get("/oauth/userinfo").call().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert!(
         header(&anonymous, "www-authenticate")
@@ -191,9 +173,8 @@ async fn a_disabled_user_a_removed_membership_and_a_withdrawn_consent_refuse_the
                 client.user_id, app.account_id
             ),
         )
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         verify(&app, &token, &path).await.status(),
@@ -224,9 +205,8 @@ async fn a_disabled_user_a_removed_membership_and_a_withdrawn_consent_refuse_the
             &format!("/admin/v1/users/{}", client.user_id),
         )
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(disabled.status(), StatusCode::OK);
     let refused = verify(&app, &token, &path).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
@@ -236,7 +216,7 @@ async fn a_disabled_user_a_removed_membership_and_a_withdrawn_consent_refuse_the
             .contains("invalid_token")
     );
     assert_eq!(
-        refused.json::<Value>().await.unwrap()["errorCode"],
+        refused.value().await["errorCode"],
         "AUTHORIZATION_INVALID_TOKEN"
     );
     expect_error(
@@ -273,7 +253,7 @@ async fn rsa_keys_are_five_at_most_and_never_a_private_key() {
     let app = spawn_app().await;
     let client = jwt_client(&app).await;
     let path = format!("/admin/v1/integrator-keys/{}/rsa-keys", client.key_id);
-    let keys: Value = app.admin_get(&path).await.json().await.unwrap();
+    let keys: Value = app.admin_get(&path).await.value().await;
     let public_pem = keys["items"][0]["public_key_pem"]
         .as_str()
         .unwrap()
@@ -286,7 +266,7 @@ async fn rsa_keys_are_five_at_most_and_never_a_private_key() {
         .admin_post(&path, json!({"public_key_pem": client.private_pem}))
         .await;
     assert_eq!(private.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let listed: Value = app.admin_get(&path).await.json().await.unwrap();
+    let listed: Value = app.admin_get(&path).await.value().await;
     assert_eq!(
         listed["items"].as_array().unwrap().len(),
         1,
@@ -304,17 +284,13 @@ async fn rsa_keys_are_five_at_most_and_never_a_private_key() {
     }
     let sixth = app.admin_post(&path, json!({"generate": true})).await;
     assert_eq!(sixth.status(), StatusCode::CONFLICT);
-    assert_eq!(
-        sixth.json::<Value>().await.unwrap()["code"],
-        "too_many_keys"
-    );
+    assert_eq!(sixth.value().await["code"], "too_many_keys");
     // The first key deleted: its assertions are refused.
     let first = listed["items"][0]["id"].as_str().unwrap();
     let deleted = app
         .admin(Method::DELETE, &format!("{path}/{first}"))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     expect_error(
         &app,
@@ -331,16 +307,13 @@ async fn introspection_describes_an_oauth_access_token() {
     let client = jwt_client(&app).await;
     let token = access_token(&app, &user_claims(&app, &client), &client.private_pem).await;
     let answer: Value = app
-        .client
-        .post(app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .bearer_auth(&app.admin_token)
         .form(&[("token", token.as_str())])
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(answer["active"], true, "{answer}");
     assert_eq!(answer["client_id"], client.key.as_str());
     assert_eq!(answer["sub"], client.user_id.as_str());
@@ -348,16 +321,13 @@ async fn introspection_describes_an_oauth_access_token() {
     assert_eq!(answer["token_type"], "Bearer");
     consent(&app, &client.key_id, json!([])).await;
     let answer: Value = app
-        .client
-        .post(app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .bearer_auth(&app.admin_token)
         .form(&[("token", token.as_str())])
-        .send()
+        .call()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .value()
+        .await;
     assert_eq!(answer, json!({"active": false}));
 }
 
