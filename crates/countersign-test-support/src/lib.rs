@@ -421,6 +421,24 @@ impl TestApp {
         self.admin(Method::POST, path).json(&body).call().await
     }
 
+    /// Creates an integrator key (with `key` as its value when given) and returns its body.
+    pub async fn create_integrator_key(&self, name: &str, key: Option<&str>) -> Value {
+        let mut body = json!({"name": name});
+        if let Some(key) = key {
+            body["key"] = json!(key);
+        }
+        let response = self.admin_post("/admin/v1/integrator-keys", body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.value().await
+    }
+
+    /// The number of an account (`X-DocuSign-Authentication` and migrations name accounts by it).
+    pub async fn account_number(&self, account_id: &str) -> String {
+        let path = format!("/admin/v1/accounts/{account_id}");
+        let account = self.admin_get(&path).await.value().await;
+        account["number"].as_str().unwrap().to_owned()
+    }
+
     /// Creates a user with a password; returns its id.
     pub async fn create_user(&self, email: &str, password: Option<&str>) -> String {
         let mut body = json!({"email": email, "name": email});

@@ -242,11 +242,7 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
     let bob = app.create_user("bob@example.com", None).await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let created: serde_json::Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Service"}))
-        .await
-        .value()
-        .await;
+    let created: serde_json::Value = app.create_integrator_key("Service", None).await;
     let key_id = created["id"].as_str().unwrap();
     let key = created["key"].as_str().unwrap();
     let rsa: serde_json::Value = app

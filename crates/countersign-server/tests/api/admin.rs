@@ -246,20 +246,15 @@ async fn unknown_ids_are_404() {
 #[tokio::test]
 async fn integrator_keys_are_created_imported_and_revoked() {
     let app = spawn_app().await;
-    let generated: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Generated"}))
-        .await
-        .value()
-        .await;
+    let generated: Value = app.create_integrator_key("Generated", None).await;
     assert!(uuid::Uuid::parse_str(generated["key"].as_str().unwrap()).is_ok());
     let imported = app
-        .admin_post(
-            "/admin/v1/integrator-keys",
-            json!({"name": "Imported", "key": "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"}),
+        .create_integrator_key(
+            "Imported",
+            Some("YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"),
         )
         .await;
-    assert_eq!(imported.status(), StatusCode::CREATED);
-    let imported: Value = imported.value().await;
+
     assert_eq!(imported["status"], "active");
     let again = app
         .admin_post(

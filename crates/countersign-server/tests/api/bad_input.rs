@@ -139,11 +139,7 @@ async fn times_past_the_year_9999_in_utc_are_field_errors() {
     let body: Value = api_user.value().await;
     assert_eq!(body["field"], "expires_at", "{body}");
 
-    let key: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Sunset"}))
-        .await
-        .value()
-        .await;
+    let key: Value = app.create_integrator_key("Sunset", None).await;
     let id = key["id"].as_str().unwrap();
     let sunset = app
         .admin(

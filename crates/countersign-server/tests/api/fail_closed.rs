@@ -33,21 +33,9 @@ async fn world_with(app: TestApp) -> World {
         number: other_number,
     } = app.create_account(&app.environment_id, "Other").await;
     app.put_membership(&bob, &mine, &["send"], true).await;
-    let mine_number = app
-        .admin_get(&format!("/admin/v1/accounts/{mine}"))
-        .await
-        .value()
-        .await["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let created = app
-        .admin_post(
-            "/admin/v1/integrator-keys",
-            json!({"name": "Integration", "key": INTEGRATOR_KEY}),
-        )
+    let mine_number = app.account_number(&mine).await;
+    app.create_integrator_key("Integration", Some(INTEGRATOR_KEY))
         .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
     let CreatedApiUser { key, .. } = app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;

@@ -14,11 +14,7 @@ const PASSWORD: &str = "service-password-9";
 #[tokio::test]
 async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     let app = spawn_app().await;
-    let created: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Acme ERP"}))
-        .await
-        .value()
-        .await;
+    let created: Value = app.create_integrator_key("Acme ERP", None).await;
     let key_id = created["id"].as_str().unwrap().to_owned();
     let key = created["key"].as_str().unwrap().to_owned();
     let service = app

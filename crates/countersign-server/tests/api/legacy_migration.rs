@@ -23,11 +23,7 @@ struct World {
 /// A service user with SOBO rights in the main account, and Alice and Bob who may send there.
 async fn world() -> World {
     let app = spawn_app().await;
-    let created: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Acme ERP"}))
-        .await
-        .value()
-        .await;
+    let created: Value = app.create_integrator_key("Acme ERP", None).await;
     let main = app.account_id.clone();
     let service = app
         .create_user("service@acme.example", Some(PASSWORD))
@@ -574,11 +570,7 @@ fn httpdate_of(at: time::OffsetDateTime) -> String {
 #[tokio::test]
 async fn usage_is_not_recorded_when_turned_off() {
     let app = countersign_test_support::spawn_app_with(|c| c.legacy_usage_enabled = false).await;
-    let created: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "quiet"}))
-        .await
-        .value()
-        .await;
+    let created: Value = app.create_integrator_key("quiet", None).await;
     let user = app.create_user("quiet@acme.example", Some(PASSWORD)).await;
     let account = app.account_id.clone();
     app.put_membership(&user, &account, &["send"], true).await;

@@ -5,7 +5,6 @@
 //! directory holding the Node SDK (`.ci/run` does both); without them the tests fail in CI and
 //! elsewhere print a SKIPPED line.
 
-use countersign_test_support::Read as _;
 use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -38,14 +37,7 @@ async fn docusign_python_sdks_log_in_with_the_legacy_header() {
         .await;
     let account = app.account_id.clone();
     app.put_membership(&user, &account, &["send"], true).await;
-    let number = app
-        .admin_get(&format!("/admin/v1/accounts/{account}"))
-        .await
-        .value()
-        .await["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = app.account_number(&account).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/legacy_sdk.py");
     let base = app.base.clone();
     let (user_id, account_id) = (user.clone(), account.clone());
@@ -112,14 +104,7 @@ async fn docusign_node_sdk_logs_in_with_a_non_ascii_password_sent_as_latin1() {
     app.put_membership(&actor, &account, &["send", "sobo", "account_wide"], true)
         .await;
     app.put_membership(&target, &account, &["send"], true).await;
-    let number = app
-        .admin_get(&format!("/admin/v1/accounts/{account}"))
-        .await
-        .value()
-        .await["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = app.account_number(&account).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/legacy_sdk.js");
     let base = app.base.clone();
     let output = tokio::task::spawn_blocking(move || {

@@ -290,11 +290,7 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
         true,
     )
     .await;
-    let key = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Legacy"}))
-        .await
-        .value()
-        .await["key"]
+    let key = app.create_integrator_key("Legacy", None).await["key"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -26,11 +26,7 @@ async fn bob_and_key(app: &TestApp) -> String {
         .await;
     let account = app.account_id.clone();
     app.put_membership(&bob, &account, &["send"], true).await;
-    let key: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "k"}))
-        .await
-        .value()
-        .await;
+    let key: Value = app.create_integrator_key("k", None).await;
     key["key"].as_str().unwrap().to_owned()
 }
 

@@ -121,11 +121,7 @@ async fn invalid_bearer_tokens_count_against_the_source_ip() {
 async fn legacy_user_is_throttled_in_the_docusign_dialect() {
     let app = spawn_app_with(|c| c.throttle.ip_failures_per_minute = 10_000).await;
     with_bob(&app).await;
-    let key: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "k"}))
-        .await
-        .value()
-        .await;
+    let key: Value = app.create_integrator_key("k", None).await;
     let key = key["key"].as_str().unwrap();
     let wrong = build_header(
         HeaderFormat::Json,
@@ -185,11 +181,7 @@ async fn integrator_key_is_throttled_after_its_threshold() {
     })
     .await;
     with_bob(&app).await;
-    let key: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "k"}))
-        .await
-        .value()
-        .await;
+    let key: Value = app.create_integrator_key("k", None).await;
     let key = key["key"].as_str().unwrap();
     for i in 0..20 {
         let header = build_header(

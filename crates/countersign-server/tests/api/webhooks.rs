@@ -461,11 +461,7 @@ async fn rotations_and_sunsets_are_announced() {
         .value()
         .await;
     assert!(rotated["key"].is_string());
-    let key: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Legacy"}))
-        .await
-        .value()
-        .await;
+    let key: Value = app.create_integrator_key("Legacy", None).await;
     let key_id = key["id"].as_str().unwrap();
     let sunset = at(&app, Duration::hours(1));
     let patched = app

@@ -17,11 +17,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "a long consent password";
 
 async fn integrator_key(app: &TestApp, name: &str) -> (String, String) {
-    let created: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": name}))
-        .await
-        .value()
-        .await;
+    let created: Value = app.create_integrator_key(name, None).await;
     (
         created["id"].as_str().unwrap().to_owned(),
         created["key"].as_str().unwrap().to_owned(),

@@ -288,14 +288,7 @@ pub(crate) async fn build_directory(app: &TestApp) -> Directory {
     }
 
     // Accounts: the bootstrap account A1, then the others.
-    let a1_number = app
-        .admin_get(&format!("/admin/v1/accounts/{}", app.account_id))
-        .await
-        .value()
-        .await["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a1_number = app.account_number(&app.account_id).await;
     dir.accounts.push(Account {
         id: app.account_id.clone(),
         number: a1_number,

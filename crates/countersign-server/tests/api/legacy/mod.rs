@@ -23,27 +23,15 @@ struct World {
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let key = app
-        .admin_post(
-            "/admin/v1/integrator-keys",
-            json!({"name": "Seed", "key": INTEGRATOR_KEY}),
-        )
+    app.create_integrator_key("Seed", Some(INTEGRATOR_KEY))
         .await;
-    assert_eq!(key.status(), StatusCode::CREATED);
     let service = app.create_user(SERVICE, Some(PASSWORD)).await;
     let sobo = app.create_user(SOBO, None).await;
     let account = app.account_id.clone();
     app.put_membership(&service, &account, &["send", "sobo", "account_wide"], true)
         .await;
     app.put_membership(&sobo, &account, &["send"], true).await;
-    let number = app
-        .admin_get(&format!("/admin/v1/accounts/{account}"))
-        .await
-        .value()
-        .await["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = app.account_number(&account).await;
     World {
         app,
         service,

@@ -210,11 +210,7 @@ pub struct CodeClient {
 }
 
 pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
-    let created: Value = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Web app"}))
-        .await
-        .value()
-        .await;
+    let created: Value = app.create_integrator_key("Web app", None).await;
     let key_id = created["id"].as_str().unwrap().to_owned();
     let patched = app
         .admin(

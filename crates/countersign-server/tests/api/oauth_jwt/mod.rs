@@ -22,14 +22,7 @@ pub struct JwtClient {
 }
 
 pub async fn jwt_client(app: &TestApp) -> JwtClient {
-    let created: Value = app
-        .admin_post(
-            "/admin/v1/integrator-keys",
-            json!({"name": "Signing service"}),
-        )
-        .await
-        .value()
-        .await;
+    let created: Value = app.create_integrator_key("Signing service", None).await;
     let key = created["key"].as_str().unwrap().to_owned();
     let key_id = created["id"].as_str().unwrap().to_owned();
     let response = app
@@ -46,14 +39,7 @@ pub async fn jwt_client(app: &TestApp) -> JwtClient {
     let user_id = app.create_user("signer@example.com", None).await;
     app.put_membership(&user_id, &app.account_id, &["send"], true)
         .await;
-    let account_number = app
-        .admin_get(&format!("/admin/v1/accounts/{}", app.account_id))
-        .await
-        .value()
-        .await["number"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let account_number = app.account_number(&app.account_id).await;
     consent(app, &key_id, json!([user_id])).await;
     JwtClient {
         key,
@@ -292,11 +278,7 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
     )
     .await;
     // Signed by a key the integration never registered.
-    let other = app
-        .admin_post("/admin/v1/integrator-keys", json!({"name": "Other"}))
-        .await
-        .value()
-        .await;
+    let other = app.create_integrator_key("Other", None).await;
     let foreign: Value = app
         .admin_post(
             &format!(
