@@ -141,3 +141,19 @@ fn hmac(secret: &[u8]) -> Hmac<Sha256> {
     #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
     Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length")
 }
+
+/// `token` with the character at `position` replaced by the `replacement`-th character of the
+/// URL-safe base64 alphabet; `None` when that changes nothing (or `position` is past the end).
+/// The tampering property of every token kind is written with it.
+#[cfg(test)]
+pub(crate) fn tampered(token: &str, position: usize, replacement: u8) -> Option<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let new = *ALPHABET.get(usize::from(replacement))?;
+    let mut bytes = token.as_bytes().to_vec();
+    let old = bytes.get_mut(position)?;
+    if *old == new {
+        return None;
+    }
+    *old = new;
+    String::from_utf8(bytes).ok()
+}

@@ -171,13 +171,9 @@ mod tests {
         #[test]
         fn any_tampering_is_refused(position in 4usize..170, replacement in 0u8..64) {
             let token = sign(&claims(AccessKind::Code), 7, b"secret");
-            prop_assume!(position < token.len());
-            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            let mut bytes = token.into_bytes();
-            let new = alphabet[replacement as usize];
-            prop_assume!(bytes[position] != new);
-            bytes[position] = new;
-            let tampered = String::from_utf8(bytes).expect("ascii");
+            let tampered = crate::signed::tampered(&token, position, replacement);
+            prop_assume!(tampered.is_some());
+            let tampered = tampered.unwrap_or_default();
             prop_assert!(verify(&tampered, 2_000, |_| Some(&b"secret"[..])).is_err());
         }
 

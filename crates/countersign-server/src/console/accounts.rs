@@ -5,7 +5,7 @@
 
 use super::directory::{DoneQuery, all_accounts, all_environments, environment_name, sentence};
 use super::layout::{
-    self, FieldErrors, Reply, Section, TextField, copy_button, described_by, field_error, notice,
+    FieldErrors, Reply, Section, TextField, copy_button, described_by, field_error, notice,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
@@ -102,16 +102,7 @@ async fn render_accounts(
             }
         }
     };
-    Ok(layout::html(
-        status,
-        layout::page(
-            &admin.session,
-            Some(Section::Accounts),
-            "Accounts",
-            "accounts",
-            body,
-        ),
-    ))
+    Ok(admin.page(status, Section::Accounts, "Accounts", "accounts", body))
 }
 
 /// `POST /console/accounts`.

@@ -187,14 +187,5 @@ pub async fn audit_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(layout::html(
-        status,
-        layout::page(
-            &admin.session,
-            Some(Section::Audit),
-            "Audit log",
-            "audit",
-            body,
-        ),
-    ))
+    Ok(admin.page(status, Section::Audit, "Audit log", "audit", body))
 }

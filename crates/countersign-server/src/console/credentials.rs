@@ -151,15 +151,12 @@ async fn render(
             (policy_form(admin, &policy, errors, draft))
         }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         status,
-        layout::page(
-            &admin.session,
-            Some(Section::Credentials),
-            "Credentials",
-            "credentials",
-            body,
-        ),
+        Section::Credentials,
+        "Credentials",
+        "credentials",
+        body,
     ))
 }
 

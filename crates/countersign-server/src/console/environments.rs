@@ -4,9 +4,7 @@
 //! cache invalidation and the audit log are the same whichever door was used.
 
 use super::directory::{DoneQuery, all_environments, all_users, parse_path, sentence};
-use super::layout::{
-    self, FieldErrors, Reply, Section, TextField, described_by, field_error, notice,
-};
+use super::layout::{FieldErrors, Reply, Section, TextField, described_by, field_error, notice};
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -131,15 +129,12 @@ async fn render_environments(
             }
         }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         status,
-        layout::page(
-            &admin.session,
-            Some(Section::Environments),
-            "Environments",
-            "environments",
-            body,
-        ),
+        Section::Environments,
+        "Environments",
+        "environments",
+        body,
     ))
 }
 

@@ -113,15 +113,12 @@ async fn render_integrator_keys(
             }
         }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         status,
-        layout::page(
-            &admin.session,
-            Some(Section::IntegratorKeys),
-            "Integrator keys",
-            "integrator-keys",
-            body,
-        ),
+        Section::IntegratorKeys,
+        "Integrator keys",
+        "integrator-keys",
+        body,
     ))
 }
 
@@ -210,25 +207,12 @@ pub async fn revoke_integrator_key(
         .fetch_integrator_key(admin.actor.organization_id, id)
         .await?;
     if !posted.form.is_confirmed() {
-        let body = html! {
-            p { "Revoke the integrator key " strong { (key.name) } "? Requests that send it are refused at once. This cannot be undone." }
-            form.inline method="post" action=(format!("/console/integrator-keys/{id}/revoke")) {
-                (csrf_field(&admin.session.csrf_token))
-                input type="hidden" name="confirm" value="yes";
-                button.danger type="submit" { "Revoke integrator key" }
-                " "
-                a.button.secondary href="/console/integrator-keys" { "Cancel" }
-            }
-        };
-        return Ok(layout::html(
-            StatusCode::OK,
-            layout::page(
-                &admin.session,
-                Some(Section::IntegratorKeys),
-                "Revoke integrator key?",
-                "confirm",
-                body,
-            ),
+        let action = format!("/console/integrator-keys/{id}/revoke");
+        return Ok(admin.confirm_page(Section::IntegratorKeys,
+            "Revoke integrator key?",
+            (&action, "/console/integrator-keys"),
+            html! { p { "Revoke the integrator key " strong { (key.name) } "? Requests that send it are refused at once. This cannot be undone." } },
+            "Revoke integrator key",
         ));
     }
     state.ops().revoke_integrator_key(&admin.actor, id).await?;

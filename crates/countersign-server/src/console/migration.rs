@@ -105,15 +105,12 @@ pub async fn usage_page(State(state): State<AppState>, admin: Admin) -> Reply {
         }
         @if sections.is_empty() { p.empty { "No integrator keys." } }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         StatusCode::OK,
-        layout::page(
-            &admin.session,
-            Some(Section::LegacyUsage),
-            "Legacy header",
-            "legacy-usage",
-            body,
-        ),
+        Section::LegacyUsage,
+        "Legacy header",
+        "legacy-usage",
+        body,
     ))
 }
 
@@ -211,15 +208,12 @@ pub async fn migrate_to_jwt(
         pre #snippet { (migrated.snippet) }
         p { a href=(format!("/console/integrator-keys/{id}/oauth")) { "OAuth settings of this integrator key" } }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         StatusCode::CREATED,
-        layout::page(
-            &admin.session,
-            Some(Section::LegacyUsage),
-            "Moved to the JWT Grant",
-            "legacy-migrated-jwt",
-            body,
-        ),
+        Section::LegacyUsage,
+        "Moved to the JWT Grant",
+        "legacy-migrated-jwt",
+        body,
     ))
 }
 
@@ -256,14 +250,11 @@ pub async fn migrate(
         pre #snippet { (migrated.snippet) }
         p { a href="/console/api-users" { "API users" } }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         StatusCode::CREATED,
-        layout::page(
-            &admin.session,
-            Some(Section::LegacyUsage),
-            "API user created",
-            "legacy-migrated",
-            body,
-        ),
+        Section::LegacyUsage,
+        "API user created",
+        "legacy-migrated",
+        body,
     ))
 }

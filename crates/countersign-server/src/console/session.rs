@@ -41,6 +41,46 @@ pub struct Admin {
     pub actor: Actor,
 }
 
+impl Admin {
+    /// A page of the console's `section` for this administrator, answered as `status`.
+    pub fn page(
+        &self,
+        status: StatusCode,
+        section: layout::Section,
+        title: &str,
+        page_id: &str,
+        body: maud::Markup,
+    ) -> Response {
+        layout::html(
+            status,
+            layout::page(&self.session, Some(section), title, page_id, body),
+        )
+    }
+
+    /// The page that asks before a destructive action: `message`, then a form posting
+    /// `confirm=yes` back to `action` with a danger `button`, and Cancel back to `cancel`.
+    pub fn confirm_page(
+        &self,
+        section: layout::Section,
+        title: &str,
+        (action, cancel): (&str, &str),
+        message: maud::Markup,
+        button: &str,
+    ) -> Response {
+        let body = maud::html! {
+            (message)
+            form.inline method="post" action=(action) {
+                (super::signed::csrf_field(&self.session.csrf_token))
+                input type="hidden" name="confirm" value="yes";
+                button.danger type="submit" { (button) }
+                " "
+                a.button.secondary href=(cancel) { "Cancel" }
+            }
+        };
+        self.page(StatusCode::OK, section, title, "confirm", body)
+    }
+}
+
 /// A token from the cookie header, when present.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers

@@ -98,10 +98,7 @@ async fn render_users(
             }
         }
     };
-    Ok(layout::html(
-        status,
-        layout::page(&admin.session, Some(Section::Users), "Users", "users", body),
-    ))
+    Ok(admin.page(status, Section::Users, "Users", "users", body))
 }
 
 /// `POST /console/users`.

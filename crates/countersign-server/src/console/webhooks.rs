@@ -92,16 +92,7 @@ async fn render(
             (webhooks_table(admin, &webhooks.items))
         }
     };
-    Ok(layout::html(
-        status,
-        layout::page(
-            &admin.session,
-            Some(Section::Webhooks),
-            "Webhooks",
-            "webhooks",
-            body,
-        ),
-    ))
+    Ok(admin.page(status, Section::Webhooks, "Webhooks", "webhooks", body))
 }
 
 /// `GET /console/webhooks`: the form and the list.
@@ -145,15 +136,12 @@ pub async fn create_webhook(State(state): State<AppState>, posted: Posted<Admin>
                 }
                 p { a.button.primary href="/console/webhooks" { "I have copied the secret: back to webhooks" } }
             };
-            let mut response = layout::html(
+            let mut response = admin.page(
                 StatusCode::OK,
-                layout::page(
-                    &admin.session,
-                    Some(Section::Webhooks),
-                    "Webhook added",
-                    "webhook-secret",
-                    body,
-                ),
+                Section::Webhooks,
+                "Webhook added",
+                "webhook-secret",
+                body,
             );
             response
                 .headers_mut()
@@ -196,25 +184,12 @@ pub async fn delete_webhook(
         .fetch_webhook(admin.actor.organization_id, id)
         .await?;
     if !posted.form.is_confirmed() {
-        let body = html! {
-            p { "Delete the webhook to " strong { (webhook.url) } "? Its pending deliveries are dropped." }
-            form.inline method="post" action=(format!("/console/webhooks/{id}/delete")) {
-                (csrf_field(&admin.session.csrf_token))
-                input type="hidden" name="confirm" value="yes";
-                button.danger type="submit" { "Delete webhook" }
-                " "
-                a.button.secondary href="/console/webhooks" { "Cancel" }
-            }
-        };
-        return Ok(layout::html(
-            StatusCode::OK,
-            layout::page(
-                &admin.session,
-                Some(Section::Webhooks),
-                "Delete webhook?",
-                "confirm",
-                body,
-            ),
+        let action = format!("/console/webhooks/{id}/delete");
+        return Ok(admin.confirm_page(Section::Webhooks,
+            "Delete webhook?",
+            (&action, "/console/webhooks"),
+            html! { p { "Delete the webhook to " strong { (webhook.url) } "? Its pending deliveries are dropped." } },
+            "Delete webhook",
         ));
     }
     state.ops().delete_webhook(&admin.actor, id).await?;
@@ -258,14 +233,11 @@ pub async fn deliveries_page(
         }
         p { a.button.secondary href="/console/webhooks" { "Back to webhooks" } }
     };
-    Ok(layout::html(
+    Ok(admin.page(
         StatusCode::OK,
-        layout::page(
-            &admin.session,
-            Some(Section::Webhooks),
-            "Webhook deliveries",
-            "webhook-deliveries",
-            body,
-        ),
+        Section::Webhooks,
+        "Webhook deliveries",
+        "webhook-deliveries",
+        body,
     ))
 }

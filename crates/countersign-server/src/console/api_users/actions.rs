@@ -61,15 +61,12 @@ pub(super) fn key_page(
         } }
         p { a.button.primary href="/console/api-users" { "I have copied the key: back to API users" } }
     };
-    let mut response = layout::html(
+    let mut response = admin.page(
         StatusCode::OK,
-        layout::page(
-            &admin.session,
-            Some(Section::ApiUsers),
-            title,
-            "api-user-key",
-            body,
-        ),
+        Section::ApiUsers,
+        title,
+        "api-user-key",
+        body,
     );
     response
         .headers_mut()
@@ -79,31 +76,6 @@ pub(super) fn key_page(
 
 fn parse_id(id: &str) -> Result<ApiUserId, ConsoleError> {
     ApiUserId::parse(id).ok_or(ConsoleError::NotFound("API user"))
-}
-
-/// The page that asks to confirm a revoke or delete (shown when the form was posted without
-/// `confirm=yes`, i.e. without the script's confirmation dialog).
-fn confirm_page(admin: &Admin, title: &str, action: &str, message: Markup, button: &str) -> Reply {
-    let body = html! {
-        (message)
-        form.inline method="post" action=(action) {
-            (csrf_field(&admin.session.csrf_token))
-            input type="hidden" name="confirm" value="yes";
-            button.danger type="submit" { (button) }
-            " "
-            a.button.secondary href="/console/api-users" { "Cancel" }
-        }
-    };
-    Ok(layout::html(
-        StatusCode::OK,
-        layout::page(
-            &admin.session,
-            Some(Section::ApiUsers),
-            title,
-            "confirm",
-            body,
-        ),
-    ))
 }
 
 /// Revoke or delete: what the confirmation says and what is done once confirmed.
@@ -160,13 +132,14 @@ async fn remove(state: &AppState, id: &str, posted: Posted<Admin>, removal: Remo
                 "Delete API user",
             ),
         };
-        return confirm_page(
-            &admin,
+        let action = format!("/console/api-users/{id}/{verb}");
+        return Ok(admin.confirm_page(
+            Section::ApiUsers,
             title,
-            &format!("/console/api-users/{id}/{verb}"),
+            (&action, "/console/api-users"),
             message,
             button,
-        );
+        ));
     }
     let done = match removal {
         Removal::Revoke => {

@@ -198,16 +198,7 @@ async fn render_list(
         (notice(done))
         @if errors.is_empty() { (list) (create) } @else { (create) (list) }
     };
-    Ok(layout::html(
-        status,
-        layout::page(
-            &admin.session,
-            Some(Section::ApiUsers),
-            "API users",
-            "api-users",
-            body,
-        ),
-    ))
+    Ok(admin.page(status, Section::ApiUsers, "API users", "api-users", body))
 }
 
 fn scope_target(scope: &Scope, users: &[User], environments: &[Environment]) -> Markup {
