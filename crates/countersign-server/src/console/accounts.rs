@@ -5,13 +5,13 @@
 
 use super::directory::{DoneQuery, all_accounts, all_environments, environment_name, sentence};
 use super::layout::{
-    FieldErrors, Reply, Section, TextField, copy_button, described_by, field_error, notice,
+    FieldErrors, FormView, Reply, Section, TextField, copy_button, described_by, field_error,
+    notice,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use countersign_core::ids::EnvironmentId;
 use maud::html;
 
@@ -31,10 +31,7 @@ pub async fn accounts_page(
     render_accounts(
         &state,
         &admin,
-        done,
-        &AccountDraft::default(),
-        &FieldErrors::default(),
-        StatusCode::OK,
+        FormView::fresh(done, &AccountDraft::default()),
     )
     .await
 }
@@ -42,11 +39,14 @@ pub async fn accounts_page(
 async fn render_accounts(
     state: &AppState,
     admin: &Admin,
-    done: Option<&str>,
-    draft: &AccountDraft,
-    errors: &FieldErrors,
-    status: StatusCode,
+    form: FormView<'_, AccountDraft>,
 ) -> Reply {
+    let FormView {
+        done,
+        draft,
+        errors,
+        status,
+    } = form;
     let organization = admin.actor.organization_id;
     let environments = all_environments(state, organization).await?;
     let accounts = all_accounts(state, organization).await?;
@@ -132,13 +132,5 @@ pub async fn create_account(State(state): State<AppState>, posted: Posted<Admin>
             Err(other) => return Err(other.into()),
         },
     }
-    render_accounts(
-        &state,
-        &admin,
-        None,
-        &draft,
-        &errors,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    render_accounts(&state, &admin, FormView::refused(&draft, &errors)).await
 }

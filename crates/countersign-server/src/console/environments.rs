@@ -4,12 +4,13 @@
 //! cache invalidation and the audit log are the same whichever door was used.
 
 use super::directory::{DoneQuery, all_environments, all_users, parse_path, sentence};
-use super::layout::{FieldErrors, Reply, Section, TextField, described_by, field_error, notice};
+use super::layout::{
+    FieldErrors, FormView, Reply, Section, TextField, described_by, field_error, notice,
+};
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use countersign_core::directory::{EnvironmentKind, User};
 use countersign_core::ids::{EnvironmentId, UserId};
 use maud::html;
@@ -37,13 +38,13 @@ pub async fn environments_page(
     render_environments(
         &state,
         &admin,
-        done,
-        &EnvironmentDraft {
-            kind: "production".into(),
-            ..EnvironmentDraft::default()
-        },
-        &FieldErrors::default(),
-        StatusCode::OK,
+        FormView::fresh(
+            done,
+            &EnvironmentDraft {
+                kind: "production".into(),
+                ..EnvironmentDraft::default()
+            },
+        ),
     )
     .await
 }
@@ -51,11 +52,14 @@ pub async fn environments_page(
 async fn render_environments(
     state: &AppState,
     admin: &Admin,
-    done: Option<&str>,
-    draft: &EnvironmentDraft,
-    errors: &FieldErrors,
-    status: StatusCode,
+    form: FormView<'_, EnvironmentDraft>,
 ) -> Reply {
+    let FormView {
+        done,
+        draft,
+        errors,
+        status,
+    } = form;
     let organization = admin.actor.organization_id;
     let environments = all_environments(state, organization).await?;
     let users = all_users(state, organization).await?;
@@ -163,15 +167,7 @@ pub async fn create_environment(State(state): State<AppState>, posted: Posted<Ad
             Err(other) => return Err(other.into()),
         },
     }
-    render_environments(
-        &state,
-        &admin,
-        None,
-        &draft,
-        &errors,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    render_environments(&state, &admin, FormView::refused(&draft, &errors)).await
 }
 
 /// `POST /console/environments/{id}/admins`.

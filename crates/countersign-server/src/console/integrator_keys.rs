@@ -6,13 +6,13 @@
 
 use super::directory::{DoneQuery, all_integrator_keys, capitalized, parse_path, sentence};
 use super::layout::{
-    self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, notice, when_html,
+    self, ConsoleError, FieldErrors, FormView, Reply, Section, TextField, copy_button, notice,
+    when_html,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use countersign_core::directory::{IntegratorKey, IntegratorKeyStatus};
 use countersign_core::ids::IntegratorKeyId;
 use maud::{Markup, html};
@@ -42,25 +42,20 @@ pub async fn integrator_keys_page(
         Some("legacy_disabled") => Some("The legacy header is disabled for the organization."),
         _ => None,
     };
-    render_integrator_keys(
-        &state,
-        &admin,
-        done,
-        &KeyDraft::default(),
-        &FieldErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    render_integrator_keys(&state, &admin, FormView::fresh(done, &KeyDraft::default())).await
 }
 
 async fn render_integrator_keys(
     state: &AppState,
     admin: &Admin,
-    done: Option<&str>,
-    draft: &KeyDraft,
-    errors: &FieldErrors,
-    status: StatusCode,
+    form: FormView<'_, KeyDraft>,
 ) -> Reply {
+    let FormView {
+        done,
+        draft,
+        errors,
+        status,
+    } = form;
     let organization_id = admin.actor.organization_id;
     let organization = state.store.fetch_organization(organization_id).await?;
     let keys = all_integrator_keys(state, organization_id).await?;
@@ -183,15 +178,7 @@ pub async fn create_integrator_key(State(state): State<AppState>, posted: Posted
         }
         Err(other) => return Err(other.into()),
     }
-    render_integrator_keys(
-        &state,
-        &admin,
-        None,
-        &draft,
-        &errors,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    render_integrator_keys(&state, &admin, FormView::refused(&draft, &errors)).await
 }
 
 /// `POST /console/integrator-keys/{id}/revoke`: asks for confirmation, then revokes.
@@ -235,15 +222,9 @@ pub async fn set_integrator_key_sunset(
             None => {
                 let mut errors = FieldErrors::default();
                 errors.add("sunset", "Enter the sunset date as YYYY-MM-DD.");
-                return render_integrator_keys(
-                    &state,
-                    &admin,
-                    None,
-                    &KeyDraft::default(),
-                    &errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await;
+                let draft = KeyDraft::default();
+                let form = FormView::refused(&draft, &errors);
+                return render_integrator_keys(&state, &admin, form).await;
             }
         }
     };

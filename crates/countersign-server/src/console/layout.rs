@@ -310,6 +310,44 @@ impl TextField<'_> {
     }
 }
 
+/// A page's form as it is shown: fresh (200, with the notice of what was just done, if
+/// anything), or sent back with the errors of what was posted (422).
+pub struct FormView<'a, D> {
+    /// The notice of what was just done.
+    pub done: Option<&'a str>,
+    /// What the form's fields hold.
+    pub draft: &'a D,
+    /// The errors to show beside the fields.
+    pub errors: &'a FieldErrors,
+    /// The status of the answer.
+    pub status: StatusCode,
+}
+
+/// No field errors.
+static NO_ERRORS: FieldErrors = FieldErrors(Vec::new());
+
+impl<'a, D> FormView<'a, D> {
+    /// The form on a page answered 200, after `done` if something was.
+    pub fn fresh(done: Option<&'a str>, draft: &'a D) -> Self {
+        Self {
+            done,
+            draft,
+            errors: &NO_ERRORS,
+            status: StatusCode::OK,
+        }
+    }
+
+    /// The form sent back with what was posted and its errors (422).
+    pub fn refused(draft: &'a D, errors: &'a FieldErrors) -> Self {
+        Self {
+            done: None,
+            draft,
+            errors,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
 /// Field errors of a form, keyed by field name.
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<(&'static str, String)>);
