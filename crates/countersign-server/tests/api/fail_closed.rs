@@ -342,8 +342,7 @@ async fn a_basic_authorization_does_not_hide_the_legacy_header() {
         for attempt in 0..2 {
             let response = w
                 .app
-                .client
-                .get(w.app.url(path))
+                .get(path)
                 .header("Authorization", "Basic dXNlcjpwYXNzd29yZA==")
                 .header("X-DocuSign-Authentication", &w.legacy)
                 .call()
@@ -358,8 +357,7 @@ async fn a_basic_authorization_does_not_hide_the_legacy_header() {
     // Without the legacy header, Basic alone is no credential countersign knows.
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("Authorization", "Basic dXNlcjpwYXNzd29yZA==")
         .call()
         .await;
@@ -371,8 +369,7 @@ async fn repeated_credential_headers_are_refused() {
     let w = world().await;
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("Authorization", format!("Bearer {}", w.token))
         .header("Authorization", format!("Bearer {}", w.token))
         .call()
@@ -380,8 +377,7 @@ async fn repeated_credential_headers_are_refused() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", &w.legacy)
         .header("X-DocuSign-Authentication", &w.legacy)
         .call()
@@ -390,8 +386,7 @@ async fn repeated_credential_headers_are_refused() {
     let context = format!("{BOB}:{}", w.mine);
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("Authorization", format!("Bearer {}", w.token))
         .header("X-AS-UserContext", &context)
         .header("X-AS-UserContext", &context)
@@ -473,8 +468,7 @@ async fn envoy_ext_authz_requests_read_the_original_uri_from_the_path() {
     // The plain forward-auth path still answers GET only.
     let post = w
         .app
-        .client
-        .post(w.app.url("/v1/verify"))
+        .post("/v1/verify")
         .header("Authorization", format!("Bearer {}", w.token))
         .call()
         .await;

@@ -186,16 +186,14 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
     }
     let anonymous = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .form(&[("token", w.token.as_str())])
         .call()
         .await;
     assert_invalid_client(anonymous, "no credentials").await;
     let malformed = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .header("Authorization", "Basic not*base64")
         .form(&[("token", w.token.as_str())])
         .call()
@@ -203,8 +201,7 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
     assert_invalid_client(malformed, "unreadable Basic value").await;
     let only_id = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .form(&[
             ("token", w.token.as_str()),
             ("client_id", client_id.as_str()),
@@ -214,8 +211,7 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
     assert_invalid_client(only_id, "client id without secret").await;
     let bad_admin = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .bearer_auth("csa_not-a-session")
         .form(&[("token", w.token.as_str())])
         .call()
@@ -294,8 +290,7 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
     let (_, client_id, secret) = register(&w.app, "Envelope service").await;
     let no_token = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .header("Authorization", basic(&client_id, &secret))
         .form(&[("token_type_hint", "access_token")])
         .call()
@@ -305,8 +300,7 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
     assert_eq!(body["error"], "invalid_request");
     let two_methods = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .header("Authorization", basic(&client_id, &secret))
         .form(&[
             ("token", w.token.as_str()),
@@ -318,8 +312,7 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
     assert_eq!(two_methods.status(), StatusCode::BAD_REQUEST);
     let repeated = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .header("Authorization", basic(&client_id, &secret))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("token={}&token=cst_other", w.token))
@@ -328,8 +321,7 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
     assert_eq!(repeated.status(), StatusCode::BAD_REQUEST);
     let another_id = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .header("Authorization", basic(&client_id, &secret))
         .form(&[
             ("token", w.token.as_str()),
@@ -361,8 +353,7 @@ async fn organization_administrator_token_still_introspects_and_others_are_denie
         .unwrap();
     let denied = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .bearer_auth(carol)
         .form(&[("token", w.token.as_str())])
         .call()

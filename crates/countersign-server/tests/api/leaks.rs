@@ -108,8 +108,7 @@ impl World {
     ) -> reqwest::Response {
         let mut request = self
             .app
-            .client
-            .post(self.app.url("/v1/credentials/leaked"))
+            .post("/v1/credentials/leaked")
             .header("Content-Type", "application/json");
         if let Some(identifier) = identifier {
             request = request.header("Github-Public-Key-Identifier", identifier);
@@ -287,8 +286,7 @@ async fn an_unsigned_or_badly_signed_report_is_refused_and_revokes_nothing() {
     }
     let repeated = world
         .app
-        .client
-        .post(world.app.url("/v1/credentials/leaked"))
+        .post("/v1/credentials/leaked")
         .header("Content-Type", "application/json")
         .header("Github-Public-Key-Identifier", KEY_ID)
         .header("Github-Public-Key-Signature", world.scanner.sign(&body))
@@ -340,8 +338,7 @@ async fn a_report_that_is_not_a_list_of_at_most_1000_items_is_refused() {
     let signature = world.scanner.sign(&body);
     let form = world
         .app
-        .client
-        .post(world.app.url("/v1/credentials/leaked"))
+        .post("/v1/credentials/leaked")
         .header("Content-Type", "text/plain")
         .header("Github-Public-Key-Identifier", KEY_ID)
         .header("Github-Public-Key-Signature", signature)

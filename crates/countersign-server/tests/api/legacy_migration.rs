@@ -143,14 +143,7 @@ async fn usage_counts_are_exact_after_concurrent_requests() {
         .value()
         .await;
     assert!(since["items"].as_array().unwrap().is_empty());
-    let metrics = w
-        .app
-        .client
-        .get(w.app.url("/metrics"))
-        .call()
-        .await
-        .body()
-        .await;
+    let metrics = w.app.get("/metrics").call().await.body().await;
     assert!(
         metrics.contains(&format!(
             "countersign_legacy_header_requests_total{{integrator_key_id=\"{}\"}} 200",
@@ -262,8 +255,7 @@ async fn plan_across_environments_is_an_organization_scope_and_migration_covers_
     let uri = format!("/restapi/v2/accounts/{sandbox_number}/envelopes");
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header(
             "X-DocuSign-Authentication",
             w.header(Some("bob@acme.example")),
@@ -411,12 +403,7 @@ async fn sunset_is_announced_before_the_date_and_refused_after_it() {
             format!("<{}/docs/legacy-migration>; rel=\"sunset\"", w.app.base).as_str()
         );
     }
-    let page = w
-        .app
-        .client
-        .get(w.app.url("/docs/legacy-migration"))
-        .call()
-        .await;
+    let page = w.app.get("/docs/legacy-migration").call().await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.body().await.contains("authentication/apiUser"));
     let bearer = w
@@ -540,14 +527,7 @@ async fn telemetry_metrics_and_audit_hold_no_secret() {
         .await;
     w.legacy("/restapi/v2/login_information", None, "x").await;
     let usage = serde_json::to_string(&w.usage().await).unwrap();
-    let metrics = w
-        .app
-        .client
-        .get(w.app.url("/metrics"))
-        .call()
-        .await
-        .body()
-        .await;
+    let metrics = w.app.get("/metrics").call().await.body().await;
     let audit = w
         .app
         .admin_get("/admin/v1/audit?limit=1000")

@@ -55,8 +55,7 @@ impl World {
     async fn activity(&self, token: &str) -> Value {
         let response = self
             .app
-            .client
-            .get(self.app.url("/admin/v1/me/activity"))
+            .get("/admin/v1/me/activity")
             .bearer_auth(token)
             .call()
             .await;
@@ -212,14 +211,13 @@ async fn ending_sessions_refuses_what_it_cannot_read() {
     }
     let text = world
         .app
-        .client
-        .post(world.app.url(path))
+        .post(path)
         .bearer_auth(&world.bob_token)
         .body("api_user_id=x")
         .call()
         .await;
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let anonymous = world.app.client.post(world.app.url(path)).call().await;
+    let anonymous = world.app.post(path).call().await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 

@@ -466,8 +466,7 @@ async fn path_account_must_be_one_the_user_may_use() {
     }
     let forwarded = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("Authorization", format!("Bearer {token}"))
         .header("X-Forwarded-Uri", format!("/api/accounts/{foreign}/x"))
         .call()
@@ -482,7 +481,7 @@ async fn path_account_must_be_one_the_user_may_use() {
 #[tokio::test]
 async fn missing_credentials_get_401_without_error_code() {
     let w = world().await;
-    let response = w.app.client.get(w.app.url("/v1/verify")).call().await;
+    let response = w.app.get("/v1/verify").call().await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         header(&response, "www-authenticate"),
@@ -493,8 +492,7 @@ async fn missing_credentials_get_401_without_error_code() {
     assert!(header(&response, "www-authenticate").contains("invalid_token"));
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/whoami"))
+        .get("/v1/whoami")
         .header("Authorization", "BEARER    ")
         .call()
         .await;
@@ -528,8 +526,7 @@ async fn account_discovery_lists_in_scope_accounts() {
     let token = w.app.token("SandboxBot", &key, "bob@mycompany.com").await;
     let response = w
         .app
-        .client
-        .get(w.app.url("/api/v3.6/users/bob@mycompany.com/accounts"))
+        .get("/api/v3.6/users/bob@mycompany.com/accounts")
         .header("Authorization", format!("bearer {token}"))
         .call()
         .await;
@@ -543,8 +540,7 @@ async fn account_discovery_lists_in_scope_accounts() {
     let org = org_token(&w).await;
     let body: Value = w
         .app
-        .client
-        .get(w.app.url("/api/v3.6/users/BOB@mycompany.com/accounts"))
+        .get("/api/v3.6/users/BOB@mycompany.com/accounts")
         .header("Authorization", format!("bearer {org}"))
         .call()
         .await
@@ -553,8 +549,7 @@ async fn account_discovery_lists_in_scope_accounts() {
     assert_eq!(body["result"]["userAccounts"].as_array().unwrap().len(), 3);
     let response = w
         .app
-        .client
-        .get(w.app.url("/api/v3.6/users/eve@mycompany.com/accounts"))
+        .get("/api/v3.6/users/eve@mycompany.com/accounts")
         .header("Authorization", format!("bearer {org}"))
         .call()
         .await;
@@ -611,8 +606,7 @@ async fn introspection_reports_active_tokens_with_the_acting_api_user() {
     assert_eq!(body, json!({"active": false}));
     let anonymous = w
         .app
-        .client
-        .post(w.app.url("/v1/introspect"))
+        .post("/v1/introspect")
         .form(&[("token", token)])
         .call()
         .await;

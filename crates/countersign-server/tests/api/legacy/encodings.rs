@@ -96,8 +96,7 @@ async fn non_ascii_password_authenticates_sent_as_latin1_or_as_utf8_bytes() {
         ] {
             let verified = w
                 .app
-                .client
-                .get(w.app.url("/v1/verify"))
+                .get("/v1/verify")
                 .header("X-DocuSign-Authentication", raw_header(&bytes))
                 .call()
                 .await;
@@ -109,8 +108,7 @@ async fn non_ascii_password_authenticates_sent_as_latin1_or_as_utf8_bytes() {
             );
             let login = w
                 .app
-                .client
-                .get(w.app.url("/restapi/v2.1/login_information"))
+                .get("/restapi/v2.1/login_information")
                 .header("X-DocuSign-Authentication", raw_header(&bytes))
                 .call()
                 .await;
@@ -134,8 +132,7 @@ async fn wrong_password_sent_as_latin1_is_a_wrong_password_not_a_missing_key() {
         let header = json_header(email, password, None);
         let response = w
             .app
-            .client
-            .get(w.app.url("/v1/verify"))
+            .get("/v1/verify")
             .header("X-DocuSign-Authentication", raw_header(&latin1(&header)))
             .call()
             .await;
@@ -163,8 +160,7 @@ async fn latin1_send_on_behalf_of_header_acts_for_the_named_user() {
     );
     let response = w
         .app
-        .client
-        .get(w.app.url("/v1/verify"))
+        .get("/v1/verify")
         .header("X-DocuSign-Authentication", raw_header(&latin1(&header)))
         .call()
         .await;

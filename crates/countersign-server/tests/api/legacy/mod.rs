@@ -147,8 +147,7 @@ async fn all_four_username_and_password_pairings_work() {
     let w = world().await;
     let response = w
         .app
-        .client
-        .get(w.app.url("/restapi/v2/login_information?api_password=true"))
+        .get("/restapi/v2/login_information?api_password=true")
         .header(
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, None),
@@ -384,8 +383,7 @@ async fn api_password_reset_ends_api_passwords_at_once() {
     let w = world().await;
     let body: Value = w
         .app
-        .client
-        .get(w.app.url("/restapi/v2/login_information?api_password=true"))
+        .get("/restapi/v2/login_information?api_password=true")
         .header(
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, None),

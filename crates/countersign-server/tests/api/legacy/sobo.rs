@@ -87,8 +87,7 @@ async fn sobo_is_audited_with_the_authenticated_user_as_actor() {
     assert!(seen);
     let whoami: Value = w
         .app
-        .client
-        .get(w.app.url("/v1/whoami"))
+        .get("/v1/whoami")
         .header(
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
@@ -179,8 +178,7 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
     // No credential is ever made for the user acted for.
     let response = w
         .app
-        .client
-        .get(w.app.url("/restapi/v2/login_information?api_password=true"))
+        .get("/restapi/v2/login_information?api_password=true")
         .header(
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
@@ -196,8 +194,7 @@ async fn sobo_login_information_stays_within_the_actors_rights() {
         .await;
     let response = w
         .app
-        .client
-        .get(w.app.url("/restapi/v2/login_information"))
+        .get("/restapi/v2/login_information")
         .header(
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, Some(SOBO)),
@@ -273,8 +270,7 @@ async fn login_information_has_the_documented_shape() {
     assert!(first["loginUserSettings"].is_array());
     let v21: Value = w
         .app
-        .client
-        .get(w.app.url("/restapi/v2.1/login_information"))
+        .get("/restapi/v2.1/login_information")
         .header(
             "X-DocuSign-Authentication",
             json_header(SERVICE, PASSWORD, None),
