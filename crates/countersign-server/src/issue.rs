@@ -108,6 +108,7 @@ pub async fn issue_token(
         _ => {
             state.throttle.record_failure(&throttle_keys, now);
             state
+                .verifier
                 .audit_event(
                     organization,
                     claimed_name(&request.api_username),
@@ -147,6 +148,7 @@ pub async fn issue_token(
         Ok(user) => user,
         Err(error) => {
             state
+                .verifier
                 .audit_event(
                     Some(record.organization_id),
                     &record.username,
@@ -195,6 +197,7 @@ pub async fn issue_token(
     }
     state.last_used.record(record.id, key.id, source_ip, now);
     state
+        .verifier
         .audit_event(
             Some(record.organization_id),
             &record.username,

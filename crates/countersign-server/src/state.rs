@@ -12,8 +12,7 @@ use crate::passwords::Passwords;
 use crate::secrets::Secrets;
 use crate::throttle::Throttle;
 use crate::verify::Verifier;
-use countersign_core::ids::OrganizationId;
-use countersign_store::{AuditOutcome, Store};
+use countersign_store::Store;
 use std::sync::Arc;
 
 /// Everything a handler needs; cheap to clone.
@@ -98,28 +97,5 @@ impl AppState {
     /// retry, or an event came after the writer stopped).
     pub fn audit_events_lost(&self) -> u64 {
         self.audit.lost()
-    }
-
-    /// Queues an audit event.
-    pub(crate) async fn audit_event(
-        &self,
-        organization_id: Option<OrganizationId>,
-        actor: &str,
-        action: &str,
-        subject: &str,
-        source_ip: Option<&str>,
-        outcome: AuditOutcome,
-    ) {
-        self.audit
-            .event(
-                self.now(),
-                organization_id,
-                actor,
-                action,
-                subject,
-                source_ip,
-                outcome,
-            )
-            .await;
     }
 }

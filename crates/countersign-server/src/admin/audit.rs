@@ -87,13 +87,7 @@ pub async fn list_audit(
         limit: query.limit,
         cursor: query.cursor.clone(),
     };
-    let cursor = match paging.cursor()? {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| AdminError::Invalid {
-            field: "cursor",
-            detail: "cursor is invalid".into(),
-        })?),
-    };
+    let cursor = paging.numeric_cursor()?;
     let filter = AuditFilter {
         organization_id: Some(actor.organization_id),
         actor: query.actor.filter(|a| !a.is_empty()),

@@ -87,13 +87,7 @@ pub(crate) async fn activity_page(
     user: &User,
     paging: &ListQuery,
 ) -> Result<Page<AuditRecord>, AdminError> {
-    let cursor = match paging.cursor()? {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| AdminError::Invalid {
-            field: "cursor",
-            detail: "cursor is invalid".into(),
-        })?),
-    };
+    let cursor = paging.numeric_cursor()?;
     Ok(state
         .store
         .list_user_activity(

@@ -13,13 +13,13 @@ pub mod report;
 pub mod session;
 pub mod webhooks;
 
+use crate::dialect::problem::Problem;
 use crate::ops::OpError;
 use crate::state::AppState;
-use axum::Json;
 use axum::body::to_bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_store::{Page, StoreError};
 use serde::de::DeserializeOwned;
@@ -102,18 +102,6 @@ pub enum AdminError {
     TooManyRequests(u64),
     /// Internal failure (500); logged, never described.
     Internal,
-}
-
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
 }
 
 impl AdminError {
@@ -228,30 +216,12 @@ impl IntoResponse for AdminError {
             _ => None,
         };
         let problem = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: &detail,
+            status,
             code,
+            detail: &detail,
             field,
         };
-        let mut response = (status, Json(&problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"countersign-admin\""),
-            );
-        }
-        if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        problem.respond("Bearer realm=\"countersign-admin\"", retry_after)
     }
 }
 
@@ -271,7 +241,10 @@ impl From<OpError> for AdminError {
                 field,
                 detail,
             },
-            OpError::Store(error) => error.into(),
+            OpError::Store(error) => {
+                tracing::error!(%error, source = ?std::error::Error::source(&error), "store failure in admin API");
+                Self::Internal
+            }
         }
     }
 }
@@ -285,17 +258,7 @@ impl From<crate::passwords::Busy> for AdminError {
 
 impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound { entity } => Self::NotFound(entity),
-            StoreError::Conflict { entity } => Self::Conflict {
-                code: "conflict",
-                detail: format!("{entity} already exists"),
-            },
-            other => {
-                tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure in admin API");
-                Self::Internal
-            }
-        }
+        OpError::from(error).into()
     }
 }
 
@@ -418,6 +381,21 @@ impl ListQuery {
             }),
             cursor => Ok(cursor),
         }
+    }
+
+    /// The cursor of a list paged by a numeric key (audit records).
+    ///
+    /// # Errors
+    /// As [`Self::cursor`], and a cursor that is not a number is refused.
+    pub fn numeric_cursor(&self) -> Result<Option<i64>, AdminError> {
+        self.cursor()?
+            .map(|text| {
+                text.parse::<i64>().map_err(|_| AdminError::Invalid {
+                    field: "cursor",
+                    detail: "cursor is invalid".into(),
+                })
+            })
+            .transpose()
     }
 }
 

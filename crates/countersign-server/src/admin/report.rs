@@ -6,7 +6,7 @@ use super::{AdminError, AdminQuery, OrgAdmin, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use countersign_core::ids::OrganizationId;
 use countersign_core::lifecycle;
@@ -131,6 +131,24 @@ fn cell(text: &str, is_free_text: bool) -> String {
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
 
+/// The report as a CSV download (`credential-report.csv`), for the admin API and the console.
+pub fn csv_download(report: &ReportBody) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/csv; charset=utf-8; header=present",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"credential-report.csv\"",
+            ),
+        ],
+        to_csv(report),
+    )
+        .into_response()
+}
+
 /// The report as CSV with a header row.
 pub fn to_csv(report: &ReportBody) -> String {
     let mut out = String::from(
@@ -188,16 +206,7 @@ pub async fn credential_report(
     if !csv {
         return Ok(Json(report).into_response());
     }
-    let mut response = to_csv(&report).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
-    );
-    response.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"credential-report.csv\""),
-    );
-    Ok(response)
+    Ok(csv_download(&report))
 }
 
 #[cfg(test)]

@@ -38,12 +38,7 @@ pub struct AdminCaller {
 impl AdminCaller {
     /// The caller as an operation actor.
     pub fn actor(&self) -> Actor {
-        Actor {
-            organization_id: self.user.organization_id,
-            user_id: Some(self.user.id),
-            name: self.user.email.clone(),
-            source_ip: self.source_ip.clone(),
-        }
+        Actor::signed_in(&self.user, self.source_ip.clone())
     }
 
     /// The actor, if the caller administers every environment of the organization.
@@ -195,6 +190,7 @@ pub async fn sign_in(
     let Some(user) = matched else {
         state.throttle.record_failure(&keys, now);
         state
+            .verifier
             .audit_event(
                 None,
                 email,
@@ -225,6 +221,7 @@ pub async fn sign_in(
         )
         .await?;
     state
+        .verifier
         .audit_event(
             Some(user.organization_id),
             &user.email,

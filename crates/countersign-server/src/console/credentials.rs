@@ -8,8 +8,7 @@ use crate::admin::report::{self, ReportItem};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use countersign_core::lifecycle::{LeakResponse, Policy};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -173,16 +172,7 @@ pub async fn credentials_page(
 /// `GET /console/credential-report.csv`: the report as CSV.
 pub async fn report_csv(State(state): State<AppState>, admin: Admin) -> Reply {
     let report = report::build(&state, admin.actor.organization_id, true, state.now()).await?;
-    let mut response = report::to_csv(&report).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
-    );
-    response.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"credential-report.csv\""),
-    );
-    Ok(response)
+    Ok(report::csv_download(&report))
 }
 
 /// `POST /console/organization/policy`: saves the credential policy.

@@ -258,6 +258,7 @@ async fn answer(
     let source_ip = session.source_ip.as_deref();
     if !accepted {
         state
+            .verifier
             .audit_event(
                 Some(key.organization_id),
                 &session.user.email,
@@ -328,6 +329,7 @@ async fn answer(
         }
     };
     state
+        .verifier
         .audit_event(
             Some(key.organization_id),
             &session.user.email,

@@ -484,6 +484,7 @@ pub async fn sign_out(State(state): State<AppState>, posted: Posted<Session>) ->
         return ConsoleError::from(error).into_response();
     }
     state
+        .verifier
         .audit_event(
             Some(session.user.organization_id),
             &session.user.email,

@@ -27,12 +27,7 @@ pub struct Session {
 impl Session {
     /// The user as the actor of directory operations.
     pub fn actor(&self) -> Actor {
-        Actor {
-            organization_id: self.user.organization_id,
-            user_id: Some(self.user.id),
-            name: self.user.email.clone(),
-            source_ip: self.source_ip.clone(),
-        }
+        Actor::signed_in(&self.user, self.source_ip.clone())
     }
 }
 

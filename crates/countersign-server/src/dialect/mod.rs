@@ -16,6 +16,7 @@
 pub mod assuresign;
 pub mod docusign;
 pub mod oauth;
+pub mod problem;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -125,6 +125,18 @@ pub struct Actor {
     pub source_ip: Option<String>,
 }
 
+impl Actor {
+    /// A signed-in user (admin API or console session) from `source_ip`.
+    pub fn signed_in(user: &countersign_core::directory::User, source_ip: Option<String>) -> Self {
+        Self {
+            organization_id: user.organization_id,
+            user_id: Some(user.id),
+            name: user.email.clone(),
+            source_ip,
+        }
+    }
+}
+
 /// The result of creating or rotating an API user: the record and the key, shown once.
 #[derive(Debug)]
 pub struct IssuedKey {

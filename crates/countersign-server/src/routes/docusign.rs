@@ -30,6 +30,7 @@ async fn sobo_denied(
         .as_ref()
         .map_or("-", |target| target.name.as_str());
     state
+        .verifier
         .audit_event(
             Some(auth.user.organization_id),
             &auth.user.email,
@@ -172,6 +173,7 @@ async fn login_information_for(
                     request.user_agent,
                 );
                 state
+                    .verifier
                     .audit_event(
                         Some(auth.user.organization_id),
                         &auth.user.email,
@@ -282,6 +284,7 @@ async fn new_api_password(
         .insert_api_password(user.id, &id, &hash, state.now())
         .await?;
     state
+        .verifier
         .audit_event(
             Some(user.organization_id),
             &user.email,

@@ -5,13 +5,14 @@
 //! `ops::leaks` (revoked at once, or only notified, by the organization's policy).
 
 use super::client_ip;
+use crate::dialect::problem::Problem;
 use crate::ops::leaks::LeakContext;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
 use axum::Json;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
 use countersign_core::key::ApiKey;
@@ -49,16 +50,6 @@ pub(crate) enum LeakError {
     TooManyRequests(u64),
     /// Internal failure (500); logged, never described.
     Internal,
-}
-
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
 }
 
 impl IntoResponse for LeakError {
@@ -103,30 +94,17 @@ impl IntoResponse for LeakError {
                 "an internal error occurred".to_owned(),
             ),
         };
-        let problem = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: &detail,
-            code,
+        let retry_after = match self {
+            Self::TooManyRequests(seconds) => Some(seconds),
+            _ => None,
         };
-        let mut response = (status, Json(&problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if let Self::TooManyRequests(seconds) = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Signature realm=\"countersign-leak-report\""),
-            );
-        }
-        response
+        let problem = Problem {
+            status,
+            code,
+            detail: &detail,
+            field: None,
+        };
+        problem.respond("Signature realm=\"countersign-leak-report\"", retry_after)
     }
 }
 

@@ -208,6 +208,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) 
                 .user_id
                 .map_or_else(|| "-".to_owned(), |user| user.to_string());
             state
+                .verifier
                 .audit_event(
                     organization,
                     actor,
@@ -223,6 +224,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) 
             if !matches!(error, OAuthError::Internal | OAuthError::TooManyRequests(_)) {
                 state.throttle.record_failure(&attempt.keys(), now);
                 state
+                    .verifier
                     .audit_event(
                         organization,
                         actor,
