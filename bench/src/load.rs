@@ -154,7 +154,7 @@ pub(crate) async fn scale_load(
         .next()
         .context("run countersign init first")?;
     let account = store
-        .list_accounts(organization.id, None, 1)
+        .list::<countersign_core::directory::Account>(organization.id, None, 1)
         .await?
         .items
         .into_iter()

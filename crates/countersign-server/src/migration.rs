@@ -93,9 +93,7 @@ impl Ops {
         actor: &Actor,
         key: IntegratorKeyId,
     ) -> Result<MigrationPlan, OpError> {
-        self.store
-            .fetch_integrator_key(actor.organization_id, key)
-            .await?;
+        self.store.fetch(actor.organization_id, key).await?;
         let rows = self
             .store
             .list_legacy_usage(actor.organization_id, Some(key), None)
@@ -113,10 +111,7 @@ impl Ops {
             let mut attributed = 0;
             for (account, requests) in &row.accounts {
                 if !environments.contains_key(account)
-                    && let Ok(found) = self
-                        .store
-                        .fetch_account(actor.organization_id, *account)
-                        .await
+                    && let Ok(found) = self.store.fetch(actor.organization_id, *account).await
                 {
                     environments.insert(*account, (found.number, found.environment_id));
                 }
@@ -218,10 +213,7 @@ impl Ops {
         public_url: &str,
     ) -> Result<Migrated, OpError> {
         let plan = self.migration_plan(actor, key).await?;
-        let integrator_key = self
-            .store
-            .fetch_integrator_key(actor.organization_id, key)
-            .await?;
+        let integrator_key = self.store.fetch(actor.organization_id, key).await?;
         let description = format!(
             "Migrated from legacy integrator key {} ({})",
             integrator_key.name, integrator_key.key
@@ -266,10 +258,7 @@ impl Ops {
         oauth_host: &str,
     ) -> Result<MigratedToJwt, OpError> {
         let plan = self.migration_plan(actor, key).await?;
-        let integrator_key = self
-            .store
-            .fetch_integrator_key(actor.organization_id, key)
-            .await?;
+        let integrator_key = self.store.fetch(actor.organization_id, key).await?;
         // Users acted as that still exist in the organization (the plan names others without
         // an email).
         let users: Vec<UserId> = plan

@@ -1,6 +1,7 @@
 //! Queries over API users and their key digests.
 
 use crate::paging::list_bound;
+use crate::paging::owned;
 use crate::query::touched;
 use crate::{
     Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
@@ -11,7 +12,7 @@ use countersign_core::names::skeleton;
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ApiUserRow {
+pub struct ApiUserRow {
     id: String,
     organization_id: String,
     username: String,
@@ -186,25 +187,6 @@ impl Store {
         Ok(())
     }
 
-    /// Returns an API user of an organization.
-    ///
-    /// # Errors
-    /// Returns `NotFound` when absent or in another organization.
-    pub async fn fetch_api_user(
-        &self,
-        organization: OrganizationId,
-        id: ApiUserId,
-    ) -> Result<ApiUser, StoreError> {
-        self.fetch_in_organization::<ApiUserRow, _>(
-            "api_users",
-            COLUMNS,
-            organization,
-            id,
-            "api user",
-        )
-        .await
-    }
-
     /// Returns an API user with its keys by id, in any organization.
     ///
     /// # Errors
@@ -311,7 +293,7 @@ impl Store {
         .bind(organization.to_string())
         .execute(self.pool())
         .await?;
-        self.fetch_api_user(organization, id).await
+        self.fetch(organization, id).await
     }
 
     /// Deletes an API user and its keys.
@@ -359,7 +341,7 @@ impl Store {
         retire_after_silence_minutes: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<ApiUser, StoreError> {
-        let api_user = self.fetch_api_user(organization, id).await?;
+        let api_user = self.fetch(organization, id).await?;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE api_user_keys SET retire_after_silence_minutes = $1 \
@@ -504,4 +486,9 @@ impl Store {
         .await?
         .flatten())
     }
+}
+
+owned! {
+    ApiUser(ApiUserRow) by ApiUserId, "api user",
+    from "api_users", select COLUMNS
 }

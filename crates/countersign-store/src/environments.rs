@@ -1,6 +1,7 @@
 //! Queries over the `environments` table.
 
-use crate::{Page, Store, StoreError, millis, parse_id};
+use crate::paging::owned;
+use crate::{Store, StoreError, millis, parse_id};
 use countersign_core::directory::{Environment, EnvironmentKind};
 use countersign_core::ids::{EnvironmentId, OrganizationId, UserId};
 use time::OffsetDateTime;
@@ -8,7 +9,7 @@ use time::OffsetDateTime;
 const ENVIRONMENT_COLUMNS: &str = "id, organization_id, name, kind";
 
 #[derive(sqlx::FromRow)]
-struct EnvironmentRow {
+pub struct EnvironmentRow {
     id: String,
     organization_id: String,
     name: String,
@@ -58,27 +59,6 @@ impl Store {
         Ok(())
     }
 
-    /// Lists an organization's environments in creation order.
-    ///
-    /// # Errors
-    /// Returns `Backend` on database failure.
-    pub async fn list_environments(
-        &self,
-        organization: OrganizationId,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<Environment>, StoreError> {
-        self.list_in_organization::<EnvironmentRow, _>(
-            "environments",
-            ENVIRONMENT_COLUMNS,
-            organization,
-            cursor,
-            limit,
-            |e: &Environment| e.id.to_string(),
-        )
-        .await
-    }
-
     /// Returns the ids of every environment of an organization.
     ///
     /// # Errors
@@ -97,23 +77,9 @@ impl Store {
             .map(|id| parse_id(id, EnvironmentId::parse))
             .collect()
     }
+}
 
-    /// Returns an environment of an organization.
-    ///
-    /// # Errors
-    /// Returns `NotFound` when absent or in another organization.
-    pub async fn fetch_environment(
-        &self,
-        organization: OrganizationId,
-        id: EnvironmentId,
-    ) -> Result<Environment, StoreError> {
-        self.fetch_in_organization::<EnvironmentRow, _>(
-            "environments",
-            ENVIRONMENT_COLUMNS,
-            organization,
-            id,
-            "environment",
-        )
-        .await
-    }
+owned! {
+    Environment(EnvironmentRow) by EnvironmentId, "environment",
+    from "environments", select ENVIRONMENT_COLUMNS
 }

@@ -1,14 +1,15 @@
 //! Queries over the `integrator_keys` table.
 
+use crate::paging::owned;
 use crate::{
-    Page, Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
+    Store, StoreError, conflict_or_backend, from_millis, millis, opt_from_millis, parse_id,
 };
 use countersign_core::directory::{IntegratorKey, IntegratorKeyStatus};
 use countersign_core::ids::{IntegratorKeyId, OrganizationId};
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
-struct IntegratorKeyRow {
+pub struct IntegratorKeyRow {
     id: String,
     organization_id: String,
     key: String,
@@ -70,46 +71,6 @@ impl Store {
         Ok(())
     }
 
-    /// Lists an organization's integrator keys in creation order.
-    ///
-    /// # Errors
-    /// Returns `Backend` on database failure.
-    pub async fn list_integrator_keys(
-        &self,
-        organization: OrganizationId,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<IntegratorKey>, StoreError> {
-        self.list_in_organization::<IntegratorKeyRow, _>(
-            "integrator_keys",
-            KEY_COLUMNS,
-            organization,
-            cursor,
-            limit,
-            |k: &IntegratorKey| k.id.to_string(),
-        )
-        .await
-    }
-
-    /// Returns an integrator key of an organization.
-    ///
-    /// # Errors
-    /// Returns `NotFound` when absent or in another organization.
-    pub async fn fetch_integrator_key(
-        &self,
-        organization: OrganizationId,
-        id: IntegratorKeyId,
-    ) -> Result<IntegratorKey, StoreError> {
-        self.fetch_in_organization::<IntegratorKeyRow, _>(
-            "integrator_keys",
-            KEY_COLUMNS,
-            organization,
-            id,
-            "integrator key",
-        )
-        .await
-    }
-
     /// Returns the integrator key record with this key string, in any organization.
     ///
     /// # Errors
@@ -166,7 +127,7 @@ impl Store {
         .bind(id.to_string())
         .bind(organization.to_string());
         self.run_one(statement, "integrator key").await?;
-        self.fetch_integrator_key(organization, id).await
+        self.fetch(organization, id).await
     }
 
     /// Revokes an integrator key.
@@ -184,7 +145,7 @@ impl Store {
         .bind(id.to_string())
         .bind(organization.to_string());
         self.run_one(statement, "integrator key").await?;
-        self.fetch_integrator_key(organization, id).await
+        self.fetch(organization, id).await
     }
 
     /// Sets or clears the legacy-header sunset of a key; the first sunset set is remembered as
@@ -209,6 +170,11 @@ impl Store {
         .bind(id.to_string())
         .bind(organization.to_string());
         self.run_one(statement, "integrator key").await?;
-        self.fetch_integrator_key(organization, id).await
+        self.fetch(organization, id).await
     }
+}
+
+owned! {
+    IntegratorKey(IntegratorKeyRow) by IntegratorKeyId, "integrator key",
+    from "integrator_keys", select KEY_COLUMNS
 }

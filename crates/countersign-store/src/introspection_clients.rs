@@ -1,12 +1,13 @@
 //! Registered introspection clients: the resource servers allowed to call `/v1/introspect`,
 //! stored with a digest of their secret, never the secret.
 
-use crate::{Page, Store, StoreError, conflict_or_backend, from_millis, millis, parse_id};
+use crate::paging::owned;
+use crate::{Store, StoreError, conflict_or_backend, from_millis, millis, parse_id};
 use countersign_core::ids::{IntrospectionClientId, OrganizationId};
 use countersign_core::introspection::IntrospectionClient;
 
 #[derive(sqlx::FromRow)]
-struct ClientRow {
+pub struct ClientRow {
     id: String,
     organization_id: String,
     client_id: String,
@@ -59,46 +60,6 @@ impl Store {
         Ok(())
     }
 
-    /// Lists an organization's introspection clients in creation order.
-    ///
-    /// # Errors
-    /// Returns `Backend` on database failure.
-    pub async fn list_introspection_clients(
-        &self,
-        organization: OrganizationId,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<IntrospectionClient>, StoreError> {
-        self.list_in_organization::<ClientRow, _>(
-            "introspection_clients",
-            COLUMNS,
-            organization,
-            cursor,
-            limit,
-            |c: &IntrospectionClient| c.id.to_string(),
-        )
-        .await
-    }
-
-    /// Returns an introspection client of an organization.
-    ///
-    /// # Errors
-    /// `NotFound` when absent or in another organization.
-    pub async fn fetch_introspection_client(
-        &self,
-        organization: OrganizationId,
-        id: IntrospectionClientId,
-    ) -> Result<IntrospectionClient, StoreError> {
-        self.fetch_in_organization::<ClientRow, _>(
-            "introspection_clients",
-            COLUMNS,
-            organization,
-            id,
-            "introspection client",
-        )
-        .await
-    }
-
     /// Finds a client by the public client id it authenticates with, with its secret digest.
     ///
     /// # Errors
@@ -148,4 +109,9 @@ impl Store {
         }
         Ok(())
     }
+}
+
+owned! {
+    IntrospectionClient(ClientRow) by IntrospectionClientId, "introspection client",
+    from "introspection_clients", select COLUMNS
 }

@@ -44,7 +44,7 @@ pub use nodes::NodeHeartbeat;
 pub use oauth_clients::{AddCredentialError, OAuthRsaKey, OAuthSecret};
 pub use oauth_consents::{AdminConsentRecord, GrantState, UserConsentView};
 pub use oauth_grants::{OAuthCode, OAuthFamily, Redemption};
-pub use paging::{ALL_PAGES_BATCH, Page, all_pages};
+pub use paging::{ALL_PAGES_BATCH, Owned, OwnedId, Page, all_pages};
 pub use sessions::AdminSession;
 pub use users::{NewUser, PasswordHashes, UserUpdate};
 pub use webhooks::{AttemptResult, DeliveryJob, DeliveryRecord, NewEvent};

@@ -32,6 +32,63 @@ impl<T> Page<T> {
     }
 }
 
+/// A record an organization owns, in a table of its own: what [`Store::list`] and
+/// [`Store::fetch`] need to read it. Each table's file implements it beside its queries.
+pub trait Owned: TryFrom<Self::Row, Error = StoreError> + Send + Unpin {
+    /// The row as stored.
+    type Row: for<'r> FromRow<'r, AnyRow> + Send + Unpin;
+    /// The table (with its joins, when the organization is found through another table).
+    const TABLE: &'static str;
+    /// The columns `Row` reads.
+    const COLUMNS: &'static str;
+    /// The column of the record's id: its order is creation order (ids are UUIDv7).
+    const ID: &'static str;
+    /// The column naming the owning organization.
+    const ORGANIZATION: &'static str;
+    /// What `NotFound` names.
+    const ENTITY: &'static str;
+    /// The record's id as the cursor of the page after it.
+    fn cursor(&self) -> String;
+}
+
+/// The id of an [`Owned`] record: [`Store::fetch`] reads the record by it.
+pub trait OwnedId: std::fmt::Display {
+    /// The record this id names.
+    type Record: Owned;
+}
+
+/// Declares a record an organization owns ([`Owned`]) and its id ([`OwnedId`]):
+/// `owned! { Record(Row) by Id, "entity", from TABLE select COLUMNS }`, with the id in `id` and
+/// the owner in `organization_id` unless `key` and `owner` name other columns.
+macro_rules! owned {
+    ($record:ident ($row:ident) by $id:ident, $entity:literal, from $table:expr, select $columns:expr) => {
+        $crate::paging::owned! {
+            $record($row) by $id, $entity, from $table, select $columns,
+            key "id", owner "organization_id"
+        }
+    };
+    ($record:ident ($row:ident) by $id:ident, $entity:literal, from $table:expr, select $columns:expr,
+     key $key:literal, owner $owner:literal) => {
+        impl $crate::paging::Owned for $record {
+            type Row = $row;
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static str = $columns;
+            const ID: &'static str = $key;
+            const ORGANIZATION: &'static str = $owner;
+            const ENTITY: &'static str = $entity;
+
+            fn cursor(&self) -> String {
+                self.id.to_string()
+            }
+        }
+
+        impl $crate::paging::OwnedId for $id {
+            type Record = $record;
+        }
+    };
+}
+pub(crate) use owned;
+
 /// Items asked for per page by [`all_pages`].
 pub const ALL_PAGES_BATCH: u32 = 1000;
 
@@ -79,61 +136,70 @@ pub(crate) fn overfetch(limit: u32) -> i64 {
 pub(crate) type PageQuery<'q, R> = QueryAs<'q, Any, R, AnyArguments<'q>>;
 
 impl Store {
-    /// One page of an organization's rows of `table` in id order (ids are UUIDv7, so this is
-    /// creation order): the list query every organization-scoped resource shares.
+    /// One page of an organization's records of type `T` in id order (ids are UUIDv7, so this
+    /// is creation order).
     ///
     /// # Errors
     /// Returns `Backend` on database failure and `Corrupt` for a row that does not convert.
-    pub(crate) async fn list_in_organization<R, T>(
+    pub async fn list<T: Owned>(
         &self,
-        table: &str,
-        columns: &str,
         organization: OrganizationId,
         cursor: Option<&str>,
         limit: u32,
-        id_of: impl Fn(&T) -> String,
-    ) -> Result<Page<T>, StoreError>
-    where
-        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-        T: TryFrom<R, Error = StoreError>,
-    {
+    ) -> Result<Page<T>, StoreError> {
+        let (id, owner) = (T::ID, T::ORGANIZATION);
         let sql = format!(
-            "SELECT {columns} FROM {table} WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {} FROM {} WHERE {owner} = $1 AND {id} > $2 ORDER BY {id} LIMIT $3",
+            T::COLUMNS,
+            T::TABLE
         );
-        self.list_page::<R, T, _>(
+        let owner = organization.to_string();
+        self.list_page::<T::Row, T, _>(
             &sql,
-            |query| query.bind(organization.to_string()),
+            |query| query.bind(owner),
             list_bound(cursor),
             limit,
-            id_of,
+            T::cursor,
         )
         .await
     }
 
-    /// One row of `table` by id, only within `organization`.
+    /// Every record of type `T` the organization owns, in creation order, read
+    /// [`ALL_PAGES_BATCH`] at a time; at most `max_pages` pages (what a caller's work is bounded
+    /// by: a longer list is cut there).
     ///
     /// # Errors
-    /// Returns `NotFound` (naming `entity`) when absent or in another organization.
-    pub(crate) async fn fetch_in_organization<R, T>(
+    /// As [`all_pages`].
+    pub async fn list_all<T: Owned>(
         &self,
-        table: &str,
-        columns: &str,
         organization: OrganizationId,
-        id: impl std::fmt::Display,
-        entity: &'static str,
-    ) -> Result<T, StoreError>
-    where
-        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-        T: TryFrom<R, Error = StoreError>,
-    {
-        let sql = format!("SELECT {columns} FROM {table} WHERE id = $1 AND organization_id = $2");
-        sqlx::query_as::<_, R>(&sql)
+        max_pages: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        all_pages(max_pages, |cursor| async move {
+            self.list::<T>(organization, cursor.as_deref(), ALL_PAGES_BATCH)
+                .await
+        })
+        .await
+    }
+
+    /// The record with id `id`, only within `organization`.
+    ///
+    /// # Errors
+    /// Returns `NotFound` (naming the record's kind) when absent or in another organization.
+    pub async fn fetch<I: OwnedId>(
+        &self,
+        organization: OrganizationId,
+        id: I,
+    ) -> Result<I::Record, StoreError> {
+        let (columns, table) = (I::Record::COLUMNS, I::Record::TABLE);
+        let (key, owner) = (I::Record::ID, I::Record::ORGANIZATION);
+        let sql = format!("SELECT {columns} FROM {table} WHERE {key} = $1 AND {owner} = $2");
+        let query = sqlx::query_as::<_, <I::Record as Owned>::Row>(&sql)
             .bind(id.to_string())
-            .bind(organization.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound { entity })?
-            .try_into()
+            .bind(organization.to_string());
+        self.optional(query).await?.ok_or(StoreError::NotFound {
+            entity: I::Record::ENTITY,
+        })
     }
 
     /// Fetches one page of a keyset-paged list.

@@ -1,13 +1,14 @@
 //! Queries over the `users` table: users, their status and their sign-in password.
 
+use crate::paging::owned;
 use crate::query::touched;
-use crate::{Page, Store, StoreError, conflict_or_backend, millis, parse_id};
+use crate::{Store, StoreError, conflict_or_backend, millis, parse_id};
 use countersign_core::directory::{User, UserStatus};
 use countersign_core::ids::{OrganizationId, UserId};
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
+pub struct UserRow {
     id: String,
     organization_id: String,
     email: String,
@@ -79,27 +80,6 @@ impl Store {
         Ok(())
     }
 
-    /// Lists an organization's users in creation order.
-    ///
-    /// # Errors
-    /// Returns `Backend` on database failure.
-    pub async fn list_users(
-        &self,
-        organization: OrganizationId,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<User>, StoreError> {
-        self.list_in_organization::<UserRow, _>(
-            "users",
-            USER_COLUMNS,
-            organization,
-            cursor,
-            limit,
-            |u: &User| u.id.to_string(),
-        )
-        .await
-    }
-
     /// Returns a user by id, in any organization.
     ///
     /// # Errors
@@ -120,21 +100,6 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         crate::from_millis(created.ok_or(StoreError::NotFound { entity: "user" })?)
-    }
-
-    /// Returns a user of an organization.
-    ///
-    /// # Errors
-    /// Returns `NotFound` when absent or in another organization.
-    pub async fn fetch_user(
-        &self,
-        organization: OrganizationId,
-        id: UserId,
-    ) -> Result<User, StoreError> {
-        match self.find_user(id).await? {
-            Some(user) if user.organization_id == organization => Ok(user),
-            _ => Err(StoreError::NotFound { entity: "user" }),
-        }
     }
 
     /// Returns a user of an organization by email (case-insensitive).
@@ -197,7 +162,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        self.fetch_user(organization, id).await
+        self.fetch(organization, id).await
     }
 
     /// Deletes a user with its memberships, environment-admin rights, API passwords, admin
@@ -298,4 +263,9 @@ pub(crate) fn insert_user_query(
     .bind(user.password_hash.clone())
     .bind(at)
     .bind(countersign_core::names::skeleton(user.email.trim()))
+}
+
+owned! {
+    User(UserRow) by UserId, "user",
+    from "users", select USER_COLUMNS
 }

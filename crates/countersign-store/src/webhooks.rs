@@ -1,7 +1,7 @@
 //! Webhook endpoints (with their sealed signing secret), lifecycle events recorded once, and
 //! the delivery queue that is also the delivery log: one row per attempt.
 
-use crate::paging::list_bound;
+use crate::paging::owned;
 use crate::query::touched;
 use crate::{Page, Store, StoreError, from_millis, millis, opt_from_millis, parse_id};
 use countersign_core::ids::{DeliveryId, OrganizationId, WebhookId};
@@ -9,7 +9,7 @@ use countersign_core::webhook::{EventType, Outcome, Webhook};
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
-struct WebhookRow {
+pub struct WebhookRow {
     id: String,
     organization_id: String,
     url: String,
@@ -163,48 +163,6 @@ impl Store {
         .bind(millis(webhook.created_at))
         .bind(&webhook.created_by);
         self.run(statement).await
-    }
-
-    /// Lists an organization's webhooks in creation order.
-    ///
-    /// # Errors
-    /// Returns `Backend` on database failure.
-    pub async fn list_webhooks(
-        &self,
-        organization: OrganizationId,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<Webhook>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM webhooks WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        self.list_page::<WebhookRow, _, _>(
-            &sql,
-            |query| query.bind(organization.to_string()),
-            list_bound(cursor),
-            limit,
-            |w: &Webhook| w.id.to_string(),
-        )
-        .await
-    }
-
-    /// Returns a webhook of an organization.
-    ///
-    /// # Errors
-    /// `NotFound` when absent or in another organization.
-    pub async fn fetch_webhook(
-        &self,
-        organization: OrganizationId,
-        id: WebhookId,
-    ) -> Result<Webhook, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1 AND organization_id = $2");
-        sqlx::query_as::<_, WebhookRow>(&sql)
-            .bind(id.to_string())
-            .bind(organization.to_string())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound { entity: "webhook" })?
-            .try_into()
     }
 
     /// Deletes a webhook and its pending deliveries.
@@ -493,4 +451,9 @@ impl Store {
             .bind(holder);
         self.run(statement).await
     }
+}
+
+owned! {
+    Webhook(WebhookRow) by WebhookId, "webhook",
+    from "webhooks", select COLUMNS
 }

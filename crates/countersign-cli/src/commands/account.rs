@@ -3,8 +3,8 @@
 use super::{Direct, op_error, parse};
 use crate::args::AccountAction;
 use crate::output::{Row, output, print_rows};
-use crate::pages::{PAGE_SIZE, all_pages};
 use anyhow::Result;
+use countersign_core::directory::Account;
 use countersign_core::ids::EnvironmentId;
 
 /// Runs an `account` subcommand.
@@ -12,12 +12,7 @@ pub async fn run(direct: &Direct, action: AccountAction, json_mode: bool) -> Res
     let (ops, org) = (&direct.ops, direct.organization);
     match action {
         AccountAction::List => {
-            let accounts = all_pages(|cursor| async move {
-                ops.store
-                    .list_accounts(org, cursor.as_deref(), PAGE_SIZE)
-                    .await
-            })
-            .await?;
+            let accounts = ops.store.list_all::<Account>(org, usize::MAX).await?;
             print_rows(json_mode, &accounts);
         }
         AccountAction::Create { env, name } => {

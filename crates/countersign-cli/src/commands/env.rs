@@ -3,8 +3,8 @@
 use super::{Direct, op_error, parse};
 use crate::args::EnvAction;
 use crate::output::{print_row, print_rows};
-use crate::pages::{PAGE_SIZE, all_pages};
 use anyhow::{Result, anyhow};
+use countersign_core::directory::Environment;
 use countersign_core::directory::EnvironmentKind;
 use countersign_core::ids::{EnvironmentId, UserId};
 
@@ -13,12 +13,7 @@ pub async fn run(direct: &Direct, action: EnvAction, json_mode: bool) -> Result<
     let (ops, org) = (&direct.ops, direct.organization);
     match action {
         EnvAction::List => {
-            let environments = all_pages(|cursor| async move {
-                ops.store
-                    .list_environments(org, cursor.as_deref(), PAGE_SIZE)
-                    .await
-            })
-            .await?;
+            let environments = ops.store.list_all::<Environment>(org, usize::MAX).await?;
             print_rows(json_mode, &environments);
         }
         EnvAction::Create { name, kind } => {

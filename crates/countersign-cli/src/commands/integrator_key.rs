@@ -3,8 +3,8 @@
 use super::{Direct, op_error, parse};
 use crate::args::IntegratorKeyAction;
 use crate::output::{output, print_rows};
-use crate::pages::{PAGE_SIZE, all_pages};
 use anyhow::Result;
+use countersign_core::directory::IntegratorKey;
 use countersign_core::ids::IntegratorKeyId;
 use serde_json::json;
 
@@ -13,12 +13,7 @@ pub async fn run(direct: &Direct, action: IntegratorKeyAction, json_mode: bool) 
     let (ops, org) = (&direct.ops, direct.organization);
     match action {
         IntegratorKeyAction::List => {
-            let keys = all_pages(|cursor| async move {
-                ops.store
-                    .list_integrator_keys(org, cursor.as_deref(), PAGE_SIZE)
-                    .await
-            })
-            .await?;
+            let keys = ops.store.list_all::<IntegratorKey>(org, usize::MAX).await?;
             print_rows(json_mode, &keys);
         }
         IntegratorKeyAction::Create { name, key } => {

@@ -3,7 +3,6 @@
 use super::{Direct, op_error, parse};
 use crate::args::UserAction;
 use crate::output::{Row, output, print_row, print_rows};
-use crate::pages::{PAGE_SIZE, all_pages};
 use crate::stdin::read_line_stdin;
 use anyhow::{Result, anyhow, bail};
 use countersign_core::directory::{Permissions, User, UserStatus};
@@ -24,12 +23,7 @@ pub async fn run(direct: &Direct, action: UserAction, json_mode: bool) -> Result
     };
     match action {
         UserAction::List => {
-            let users = all_pages(|cursor| async move {
-                ops.store
-                    .list_users(org, cursor.as_deref(), PAGE_SIZE)
-                    .await
-            })
-            .await?;
+            let users = ops.store.list_all::<User>(org, usize::MAX).await?;
             print_rows(json_mode, &users);
         }
         UserAction::Create {

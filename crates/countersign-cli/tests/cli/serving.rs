@@ -1,6 +1,7 @@
 //! doctor, running out of file descriptors, TLS settings, and lists complete past the first page.
 
 use super::*;
+use countersign_core::directory::Account;
 
 #[test]
 fn doctor_reports_look_alike_names_kept_from_before_and_exits_non_zero() {
@@ -223,7 +224,7 @@ fn list_commands_print_every_item_past_the_first_page() {
             .unwrap();
             let organization = store.list_organizations().await.unwrap()[0].id;
             let account = store
-                .list_accounts(organization, None, 1)
+                .list::<Account>(organization, None, 1)
                 .await
                 .unwrap()
                 .items[0]

@@ -54,7 +54,7 @@ pub async fn list_environments(
 ) -> Result<Json<ListBody<EnvironmentBody>>, AdminError> {
     let page = state
         .store
-        .list_environments(actor.organization_id, query.cursor()?, query.limit()?)
+        .list::<Environment>(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, EnvironmentBody::from)))
 }
@@ -88,11 +88,7 @@ pub async fn get_environment(
 ) -> Result<Json<EnvironmentBody>, AdminError> {
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     Ok(Json(
-        state
-            .store
-            .fetch_environment(actor.organization_id, id)
-            .await?
-            .into(),
+        state.store.fetch(actor.organization_id, id).await?.into(),
     ))
 }
 
@@ -136,10 +132,7 @@ pub async fn list_environment_admins(
     Path(id): Path<String>,
 ) -> Result<Json<ListBody<UserBody>>, AdminError> {
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
-    state
-        .store
-        .fetch_environment(actor.organization_id, id)
-        .await?;
+    state.store.fetch(actor.organization_id, id).await?;
     let admins = state.store.list_environment_admins(id).await?;
     Ok(Json(ListBody {
         items: admins.into_iter().map(UserBody::from).collect(),
@@ -224,7 +217,7 @@ pub async fn list_accounts(
 ) -> Result<Json<ListBody<AccountBody>>, AdminError> {
     let page = state
         .store
-        .list_accounts(actor.organization_id, query.cursor()?, query.limit()?)
+        .list::<Account>(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, AccountBody::from)))
 }
@@ -259,11 +252,7 @@ pub async fn get_account(
 ) -> Result<Json<AccountBody>, AdminError> {
     let id = path_id(&id, AccountId::parse, "account")?;
     Ok(Json(
-        state
-            .store
-            .fetch_account(actor.organization_id, id)
-            .await?
-            .into(),
+        state.store.fetch(actor.organization_id, id).await?.into(),
     ))
 }
 
@@ -359,7 +348,7 @@ pub async fn list_users(
 ) -> Result<Json<ListBody<UserBody>>, AdminError> {
     let page = state
         .store
-        .list_users(actor.organization_id, query.cursor()?, query.limit()?)
+        .list::<User>(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, UserBody::from)))
 }
@@ -393,7 +382,7 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, AdminError> {
     let id = path_id(&id, UserId::parse, "user")?;
-    let user = state.store.fetch_user(actor.organization_id, id).await?;
+    let user = state.store.fetch(actor.organization_id, id).await?;
     let memberships = state.store.list_memberships(id).await?;
     let mut body = UserBody::from(user);
     body.memberships = Some(memberships.into_iter().map(MembershipBody::from).collect());
@@ -568,7 +557,7 @@ pub async fn list_integrator_keys(
 ) -> Result<Json<ListBody<IntegratorKeyBody>>, AdminError> {
     let page = state
         .store
-        .list_integrator_keys(actor.organization_id, query.cursor()?, query.limit()?)
+        .list::<IntegratorKey>(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, IntegratorKeyBody::from)))
 }
@@ -598,11 +587,7 @@ pub async fn get_integrator_key(
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
     let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     Ok(Json(
-        state
-            .store
-            .fetch_integrator_key(actor.organization_id, id)
-            .await?
-            .into(),
+        state.store.fetch(actor.organization_id, id).await?.into(),
     ))
 }
 

@@ -69,7 +69,7 @@ pub async fn list_introspection_clients(
 ) -> Result<Json<ListBody<IntrospectionClientBody>>, AdminError> {
     let page = state
         .store
-        .list_introspection_clients(actor.organization_id, query.cursor()?, query.limit()?)
+        .list::<IntrospectionClient>(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(
         page,
@@ -110,11 +110,7 @@ pub async fn get_introspection_client(
 ) -> Result<Json<IntrospectionClientBody>, AdminError> {
     let id = path_id(&id, IntrospectionClientId::parse, "introspection client")?;
     Ok(Json(
-        state
-            .store
-            .fetch_introspection_client(actor.organization_id, id)
-            .await?
-            .into(),
+        state.store.fetch(actor.organization_id, id).await?.into(),
     ))
 }
 

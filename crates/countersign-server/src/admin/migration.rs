@@ -148,10 +148,7 @@ pub async fn list_legacy_usage_daily(
 ) -> Result<Json<ListBody<DailyItem>>, AdminError> {
     let key =
         parse_key(Some(&query.integrator_key_id))?.ok_or(AdminError::NotFound("integrator key"))?;
-    state
-        .store
-        .fetch_integrator_key(actor.organization_id, key)
-        .await?;
+    state.store.fetch(actor.organization_id, key).await?;
     flush(&state).await;
     let days = state.store.list_legacy_usage_daily(key).await?;
     Ok(Json(ListBody {
@@ -228,12 +225,7 @@ pub async fn update_integrator_key(
     }
     let key = match sunset {
         Some(sunset) => ops.set_integrator_key_sunset(&actor, id, sunset).await?,
-        None => {
-            state
-                .store
-                .fetch_integrator_key(actor.organization_id, id)
-                .await?
-        }
+        None => state.store.fetch(actor.organization_id, id).await?,
     };
     Ok(Json(key.into()))
 }

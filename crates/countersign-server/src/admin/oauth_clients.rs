@@ -76,7 +76,7 @@ pub async fn list_secrets(
 ) -> Result<Json<ListBody<SecretBody>>, AdminError> {
     let key = state
         .store
-        .fetch_integrator_key(actor.organization_id, key_id(&id)?)
+        .fetch(actor.organization_id, key_id(&id)?)
         .await?;
     let items = state.store.list_oauth_secrets(key.id).await?;
     Ok(Json(ListBody {
@@ -195,7 +195,7 @@ pub async fn list_rsa_keys(
 ) -> Result<Json<ListBody<RsaKeyBody>>, AdminError> {
     let key = state
         .store
-        .fetch_integrator_key(actor.organization_id, key_id(&id)?)
+        .fetch(actor.organization_id, key_id(&id)?)
         .await?;
     let items = state.store.list_oauth_rsa_keys(key.id).await?;
     Ok(Json(ListBody {
@@ -323,7 +323,7 @@ pub async fn get_consent(
 ) -> Result<Json<ConsentBody>, AdminError> {
     let key = state
         .store
-        .fetch_integrator_key(actor.organization_id, key_id(&id)?)
+        .fetch(actor.organization_id, key_id(&id)?)
         .await?;
     let record = state
         .store

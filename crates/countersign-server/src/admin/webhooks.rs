@@ -110,7 +110,7 @@ pub async fn list_webhooks(
 ) -> Result<Json<ListBody<WebhookBody>>, AdminError> {
     let page = state
         .store
-        .list_webhooks(actor.organization_id, query.cursor()?, query.limit()?)
+        .list::<Webhook>(actor.organization_id, query.cursor()?, query.limit()?)
         .await?;
     Ok(Json(ListBody::from_page(page, WebhookBody::from)))
 }
@@ -149,11 +149,7 @@ pub async fn get_webhook(
 ) -> Result<Json<WebhookBody>, AdminError> {
     let id = path_id(&id, WebhookId::parse, "webhook")?;
     Ok(Json(
-        state
-            .store
-            .fetch_webhook(actor.organization_id, id)
-            .await?
-            .into(),
+        state.store.fetch(actor.organization_id, id).await?.into(),
     ))
 }
 
@@ -180,7 +176,7 @@ pub async fn list_deliveries(
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<DeliveryBody>>, AdminError> {
     let id = path_id(&id, WebhookId::parse, "webhook")?;
-    state.store.fetch_webhook(actor.organization_id, id).await?;
+    state.store.fetch(actor.organization_id, id).await?;
     let page = state
         .store
         .list_deliveries(id, query.cursor()?, query.limit()?)

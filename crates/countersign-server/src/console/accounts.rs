@@ -3,7 +3,7 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{DoneQuery, all_accounts, all_environments, environment_name, sentence};
+use super::directory::{DoneQuery, all, environment_name, sentence};
 use super::layout::{
     FieldErrors, FormView, Reply, Section, TextField, copy_button, described_by, field_error,
     notice,
@@ -12,6 +12,7 @@ use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
+use countersign_core::directory::{Account, Environment};
 use countersign_core::ids::EnvironmentId;
 use maud::html;
 
@@ -48,8 +49,8 @@ async fn render_accounts(
         status,
     } = form;
     let organization = admin.actor.organization_id;
-    let environments = all_environments(state, organization).await?;
-    let accounts = all_accounts(state, organization).await?;
+    let environments = all::<Environment>(state, organization).await?;
+    let accounts = all::<Account>(state, organization).await?;
     let environment_error = errors.get("environment_id");
     let body = html! {
         (notice(done))

@@ -4,76 +4,24 @@
 
 use super::layout::ConsoleError;
 use crate::state::AppState;
-use countersign_core::directory::{Account, Environment, IntegratorKey, User};
+use countersign_core::directory::Environment;
 use countersign_core::ids::{EnvironmentId, OrganizationId};
-use countersign_store::{ALL_PAGES_BATCH, StoreError, all_pages};
+use countersign_store::{Owned, StoreError};
 use serde::Deserialize;
 
 /// At most this many pages of a list are read for one console page, bounding its work.
 pub(super) const MAX_PAGES: usize = 100;
 
-/// Every user of an organization, in creation order.
+/// Every record of type `T` the organization owns (users, environments, accounts, integrator
+/// keys), in creation order, at most [`MAX_PAGES`] pages.
 ///
 /// # Errors
 /// Returns the store's error.
-pub async fn all_users(
+pub async fn all<T: Owned>(
     state: &AppState,
     organization: OrganizationId,
-) -> Result<Vec<User>, StoreError> {
-    all_pages(MAX_PAGES, |cursor| async move {
-        state
-            .store
-            .list_users(organization, cursor.as_deref(), ALL_PAGES_BATCH)
-            .await
-    })
-    .await
-}
-
-/// Every environment of an organization, in creation order.
-///
-/// # Errors
-/// Returns the store's error.
-pub async fn all_environments(
-    state: &AppState,
-    organization: OrganizationId,
-) -> Result<Vec<Environment>, StoreError> {
-    all_pages(MAX_PAGES, |cursor| async move {
-        state
-            .store
-            .list_environments(organization, cursor.as_deref(), ALL_PAGES_BATCH)
-            .await
-    })
-    .await
-}
-
-/// Every account of an organization, in creation order.
-///
-/// # Errors
-/// Returns the store's error.
-pub async fn all_accounts(
-    state: &AppState,
-    organization: OrganizationId,
-) -> Result<Vec<Account>, StoreError> {
-    all_pages(MAX_PAGES, |cursor| async move {
-        state
-            .store
-            .list_accounts(organization, cursor.as_deref(), ALL_PAGES_BATCH)
-            .await
-    })
-    .await
-}
-
-pub(super) async fn all_integrator_keys(
-    state: &AppState,
-    organization: OrganizationId,
-) -> Result<Vec<IntegratorKey>, StoreError> {
-    all_pages(MAX_PAGES, |cursor| async move {
-        state
-            .store
-            .list_integrator_keys(organization, cursor.as_deref(), ALL_PAGES_BATCH)
-            .await
-    })
-    .await
+) -> Result<Vec<T>, StoreError> {
+    state.store.list_all::<T>(organization, MAX_PAGES).await
 }
 
 /// Query of the directory pages: what was just done, for the notice.

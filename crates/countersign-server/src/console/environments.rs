@@ -3,7 +3,7 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{DoneQuery, all_environments, all_users, parse_path, sentence};
+use super::directory::{DoneQuery, all, parse_path, sentence};
 use super::layout::{
     FieldErrors, FormView, Reply, Section, TextField, described_by, field_error, notice,
 };
@@ -11,7 +11,7 @@ use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use countersign_core::directory::{EnvironmentKind, User};
+use countersign_core::directory::{Environment, EnvironmentKind, User};
 use countersign_core::ids::{EnvironmentId, UserId};
 use maud::html;
 
@@ -61,8 +61,8 @@ async fn render_environments(
         status,
     } = form;
     let organization = admin.actor.organization_id;
-    let environments = all_environments(state, organization).await?;
-    let users = all_users(state, organization).await?;
+    let environments = all::<Environment>(state, organization).await?;
+    let users = all::<User>(state, organization).await?;
     let mut admins = Vec::with_capacity(environments.len());
     for environment in &environments {
         admins.push(state.store.list_environment_admins(environment.id).await?);

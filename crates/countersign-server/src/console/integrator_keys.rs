@@ -4,7 +4,7 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{DoneQuery, all_integrator_keys, capitalized, parse_path, sentence};
+use super::directory::{DoneQuery, all, capitalized, parse_path, sentence};
 use super::layout::{
     self, ConsoleError, FieldErrors, FormView, Reply, Section, TextField, copy_button, notice,
     when_html,
@@ -58,7 +58,7 @@ async fn render_integrator_keys(
     } = form;
     let organization_id = admin.actor.organization_id;
     let organization = state.store.fetch_organization(organization_id).await?;
-    let keys = all_integrator_keys(state, organization_id).await?;
+    let keys = all::<IntegratorKey>(state, organization_id).await?;
     let csrf = &admin.session.csrf_token;
     let body = html! {
         (notice(done))
@@ -189,10 +189,7 @@ pub async fn revoke_integrator_key(
 ) -> Reply {
     let admin = posted.who;
     let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
-    let key = state
-        .store
-        .fetch_integrator_key(admin.actor.organization_id, id)
-        .await?;
+    let key = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let action = format!("/console/integrator-keys/{id}/revoke");
         return Ok(admin.confirm_page(Section::IntegratorKeys,

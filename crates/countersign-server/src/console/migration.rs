@@ -10,6 +10,7 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use countersign_core::api_user::Scope;
+use countersign_core::directory::IntegratorKey;
 use countersign_core::ids::IntegratorKeyId;
 use maud::{Markup, html};
 
@@ -52,7 +53,7 @@ pub async fn usage_page(State(state): State<AppState>, admin: Admin) -> Reply {
     let organization = admin.actor.organization_id;
     let keys = state
         .store
-        .list_integrator_keys(organization, None, 1000)
+        .list::<IntegratorKey>(organization, None, 1000)
         .await?;
     let rows = state
         .store
@@ -124,10 +125,7 @@ pub async fn plan_page(
     if let Err(error) = state.legacy_usage.flush(&state.store).await {
         tracing::warn!(%error, "legacy usage flush before the plan failed");
     }
-    let key = state
-        .store
-        .fetch_integrator_key(admin.actor.organization_id, id)
-        .await?;
+    let key = state.store.fetch(admin.actor.organization_id, id).await?;
     let plan = match state.ops().migration_plan(&admin.actor, id).await {
         Ok(plan) => Some(plan),
         Err(OpError::Conflict { .. }) => None,

@@ -3,14 +3,14 @@
 //! once, or uploaded), and the organization's consent for chosen users or all. Every change
 //! goes through `ops`, as in the admin API.
 
-use super::directory::{all_users, parse_path};
+use super::directory::{all, parse_path};
 use super::layout::{self, Reply, Section, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{NewRsaKey, OpError};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use countersign_core::directory::IntegratorKey;
+use countersign_core::directory::{IntegratorKey, User};
 use countersign_core::ids::{IntegratorKeyId, OAuthRsaKeyId, OAuthSecretId, UserId};
 use countersign_core::oauth::{ConsentUsers, Scopes};
 use maud::{Markup, html};
@@ -67,14 +67,11 @@ async fn render(
     shown: Shown,
     status: StatusCode,
 ) -> Reply {
-    let key = state
-        .store
-        .fetch_integrator_key(admin.actor.organization_id, id)
-        .await?;
+    let key = state.store.fetch(admin.actor.organization_id, id).await?;
     let secrets = state.store.list_oauth_secrets(id).await?;
     let rsa_keys = state.store.list_oauth_rsa_keys(id).await?;
     let consent = state.store.find_admin_consent(id).await?;
-    let users = all_users(state, admin.actor.organization_id).await?;
+    let users = all::<User>(state, admin.actor.organization_id).await?;
     let csrf = &admin.session.csrf_token;
     let action = path_of(id);
     let (consent_scopes, consent_users) = match &consent {

@@ -4,10 +4,7 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{
-    DoneQuery, all_accounts, all_environments, all_users, capitalized, environment_name,
-    parse_path, sentence,
-};
+use super::directory::{DoneQuery, all, capitalized, environment_name, parse_path, sentence};
 use super::layout::{
     self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, notice,
 };
@@ -49,7 +46,7 @@ async fn render_users(
     status: StatusCode,
 ) -> Reply {
     let organization = admin.actor.organization_id;
-    let users = all_users(state, organization).await?;
+    let users = all::<User>(state, organization).await?;
     let mut memberships = Vec::with_capacity(users.len());
     for user in &users {
         memberships.push(state.store.list_memberships(user.id).await?);
@@ -188,10 +185,10 @@ async fn render_user(
     status: StatusCode,
 ) -> Reply {
     let organization = admin.actor.organization_id;
-    let user = state.store.fetch_user(organization, id).await?;
+    let user = state.store.fetch(organization, id).await?;
     let memberships = state.store.list_memberships(id).await?;
-    let accounts = all_accounts(state, organization).await?;
-    let environments = all_environments(state, organization).await?;
+    let accounts = all::<Account>(state, organization).await?;
+    let environments = all::<Environment>(state, organization).await?;
     let csrf = &admin.session.csrf_token;
     let is_me = user.id == admin.session.user.id;
     let body = html! {

@@ -79,7 +79,7 @@ async fn render(
 ) -> Reply {
     let webhooks = state
         .store
-        .list_webhooks(admin.actor.organization_id, None, 1000)
+        .list::<Webhook>(admin.actor.organization_id, None, 1000)
         .await?;
     let body = html! {
         (layout::notice(notice))
@@ -179,10 +179,7 @@ pub async fn delete_webhook(
 ) -> Reply {
     let admin = posted.who;
     let id = parse_path(&id, WebhookId::parse, "webhook")?;
-    let webhook = state
-        .store
-        .fetch_webhook(admin.actor.organization_id, id)
-        .await?;
+    let webhook = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let action = format!("/console/webhooks/{id}/delete");
         return Ok(admin.confirm_page(Section::Webhooks,
@@ -203,10 +200,7 @@ pub async fn deliveries_page(
     admin: Admin,
 ) -> Reply {
     let id = parse_path(&id, WebhookId::parse, "webhook")?;
-    let webhook = state
-        .store
-        .fetch_webhook(admin.actor.organization_id, id)
-        .await?;
+    let webhook = state.store.fetch(admin.actor.organization_id, id).await?;
     let deliveries = state.store.list_deliveries(id, None, 200).await?;
     let body = html! {
         p { "Deliveries to " code { (webhook.url) } ", newest first (the last 200 attempts)." }

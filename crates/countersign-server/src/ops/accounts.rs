@@ -27,7 +27,7 @@ impl Ops {
     ) -> Result<Account, OpError> {
         directory::validate_name(name).map_err(|e| invalid("name", e))?;
         self.store
-            .fetch_environment(actor.organization_id, environment_id)
+            .fetch(actor.organization_id, environment_id)
             .await
             .map_err(|_| invalid("environment_id", "no such environment in this organization"))?;
         for _ in 0..20 {

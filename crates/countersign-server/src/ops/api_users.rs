@@ -39,13 +39,13 @@ impl Ops {
         match scope {
             Scope::User(user) => {
                 self.store
-                    .fetch_user(actor.organization_id, *user)
+                    .fetch(actor.organization_id, *user)
                     .await
                     .map_err(|_| invalid("scope.user_id", "no such user in this organization"))?;
             }
             Scope::Environment(environment) => {
                 self.store
-                    .fetch_environment(actor.organization_id, *environment)
+                    .fetch(actor.organization_id, *environment)
                     .await
                     .map_err(|_| {
                         invalid(
@@ -175,7 +175,7 @@ impl Ops {
             .map_err(|e: ApiUserError| invalid("grace_minutes", e.to_string()))?;
         let silence = api_user::validate_silence(retire_after_silence_minutes)
             .map_err(|e| invalid("retire_after_silence_minutes", e.to_string()))?;
-        let current = self.store.fetch_api_user(actor.organization_id, id).await?;
+        let current = self.store.fetch(actor.organization_id, id).await?;
         if !current.is_usable(now) {
             return Err(invalid("id", "only an active API user can be rotated"));
         }

@@ -41,10 +41,8 @@ impl Ops {
         environment: EnvironmentId,
         user: UserId,
     ) -> Result<(), OpError> {
-        self.store
-            .fetch_environment(actor.organization_id, environment)
-            .await?;
-        self.store.fetch_user(actor.organization_id, user).await?;
+        self.store.fetch(actor.organization_id, environment).await?;
+        self.store.fetch(actor.organization_id, user).await?;
         self.store
             .insert_environment_admin(environment, user)
             .await?;
@@ -67,9 +65,7 @@ impl Ops {
         environment: EnvironmentId,
         user: UserId,
     ) -> Result<(), OpError> {
-        self.store
-            .fetch_environment(actor.organization_id, environment)
-            .await?;
+        self.store.fetch(actor.organization_id, environment).await?;
         // Refuse to leave the organization without an organization administrator: nobody could
         // then manage it except through the CLI.
         let environments = self

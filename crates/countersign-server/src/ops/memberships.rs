@@ -17,10 +17,8 @@ impl Ops {
         permissions: Permissions,
         is_default: bool,
     ) -> Result<Membership, OpError> {
-        self.store.fetch_user(actor.organization_id, user).await?;
-        self.store
-            .fetch_account(actor.organization_id, account)
-            .await?;
+        self.store.fetch(actor.organization_id, user).await?;
+        self.store.fetch(actor.organization_id, account).await?;
         self.store
             .upsert_membership(user, account, permissions, is_default)
             .await?;
@@ -44,10 +42,8 @@ impl Ops {
         user: UserId,
         account: AccountId,
     ) -> Result<(), OpError> {
-        self.store.fetch_user(actor.organization_id, user).await?;
-        self.store
-            .fetch_account(actor.organization_id, account)
-            .await?;
+        self.store.fetch(actor.organization_id, user).await?;
+        self.store.fetch(actor.organization_id, account).await?;
         self.store.delete_membership(user, account).await?;
         self.commit(actor, "membership.delete", &format!("{user}/{account}"))
             .await;

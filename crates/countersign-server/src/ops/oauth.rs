@@ -80,10 +80,7 @@ impl Ops {
         actor: &Actor,
         id: IntegratorKeyId,
     ) -> Result<IntegratorKey, OpError> {
-        Ok(self
-            .store
-            .fetch_integrator_key(actor.organization_id, id)
-            .await?)
+        Ok(self.store.fetch(actor.organization_id, id).await?)
     }
 
     /// Sets a key's redirect URIs and whether it allows the implicit grant (`None`: unchanged).

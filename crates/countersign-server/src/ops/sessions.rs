@@ -20,11 +20,9 @@ impl Ops {
         api_user: Option<ApiUserId>,
         key: Option<ApiKeyId>,
     ) -> Result<OffsetDateTime, OpError> {
-        self.store.fetch_user(actor.organization_id, user).await?;
+        self.store.fetch(actor.organization_id, user).await?;
         if let Some(api_user) = api_user {
-            self.store
-                .fetch_api_user(actor.organization_id, api_user)
-                .await?;
+            self.store.fetch(actor.organization_id, api_user).await?;
         }
         let earlier = self.store.list_session_ends(user).await?;
         let end = SessionEnd {

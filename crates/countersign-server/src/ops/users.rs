@@ -49,7 +49,7 @@ impl Ops {
             other => other?,
         }
         self.commit(actor, "user.create", &id.to_string()).await;
-        Ok(self.store.fetch_user(actor.organization_id, id).await?)
+        Ok(self.store.fetch(actor.organization_id, id).await?)
     }
 
     async fn hash(&self, password: Secret) -> Result<String, OpError> {
@@ -118,7 +118,7 @@ impl Ops {
         password: Secret,
     ) -> Result<(), OpError> {
         passwords::validate(password.expose()).map_err(|e| invalid("password", e))?;
-        self.store.fetch_user(actor.organization_id, id).await?;
+        self.store.fetch(actor.organization_id, id).await?;
         let hash = self.hash(password).await?;
         self.store
             .update_password_hash(actor.organization_id, id, &hash)

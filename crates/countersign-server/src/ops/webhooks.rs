@@ -85,7 +85,7 @@ impl Ops {
         let events = webhook::parse_events(events).map_err(|detail| invalid("events", detail))?;
         let registered = self
             .store
-            .list_webhooks(actor.organization_id, None, MAX_WEBHOOKS - 1)
+            .list::<Webhook>(actor.organization_id, None, MAX_WEBHOOKS - 1)
             .await?;
         if registered.next_cursor.is_some() {
             return Err(OpError::Conflict {

@@ -429,14 +429,10 @@ pub async fn list_user_environments(
     let organization = session.user().organization_id;
     let mut environments = Vec::with_capacity(held.len());
     for (id, is_default) in held {
-        let environment = state
-            .store
-            .fetch_environment(organization, id)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "loading an environment for discovery failed");
-                AssureSignError::Internal
-            })?;
+        let environment = state.store.fetch(organization, id).await.map_err(|error| {
+            tracing::error!(%error, "loading an environment for discovery failed");
+            AssureSignError::Internal
+        })?;
         environments.push(UserEnvironment {
             environment_id: environment.id.to_string(),
             name: environment.name,

@@ -348,23 +348,21 @@ async fn introspection_clients_are_kept_per_organization_with_their_secret_diges
     );
     let page = f
         .store
-        .list_introspection_clients(f.organization, None, 10)
+        .list::<IntrospectionClient>(f.organization, None, 10)
         .await
         .expect("list");
     assert_eq!(page.items, vec![first.clone()]);
     let elsewhere = OrganizationId(Uuid::now_v7());
     assert!(
         f.store
-            .list_introspection_clients(elsewhere, None, 10)
+            .list::<IntrospectionClient>(elsewhere, None, 10)
             .await
             .expect("list")
             .items
             .is_empty()
     );
     assert!(matches!(
-        f.store
-            .fetch_introspection_client(elsewhere, first.id)
-            .await,
+        f.store.fetch(elsewhere, first.id).await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(

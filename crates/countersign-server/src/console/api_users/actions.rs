@@ -106,10 +106,7 @@ pub async fn delete(
 async fn remove(state: &AppState, id: &str, posted: Posted<Admin>, removal: Removal) -> Reply {
     let admin = posted.who;
     let id = parse_id(id)?;
-    let api_user = state
-        .store
-        .fetch_api_user(admin.actor.organization_id, id)
-        .await?;
+    let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let (title, verb, message, button) = match removal {
             Removal::Revoke => (
@@ -206,10 +203,7 @@ pub async fn rotate_page(
     admin: Admin,
 ) -> Reply {
     let id = parse_id(&id)?;
-    let api_user = state
-        .store
-        .fetch_api_user(admin.actor.organization_id, id)
-        .await?;
+    let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     if !api_user.is_usable(state.now()) {
         return rotate_response(
             &admin,
@@ -230,10 +224,7 @@ pub async fn rotate(
 ) -> Reply {
     let admin = posted.who;
     let id = parse_id(&id)?;
-    let api_user = state
-        .store
-        .fetch_api_user(admin.actor.organization_id, id)
-        .await?;
+    let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     let Ok(grace) = posted.form.text("grace_minutes").trim().parse::<i64>() else {
         return rotate_response(
             &admin,

@@ -6,7 +6,7 @@ mod actions;
 
 pub use actions::{delete, revoke, rotate, rotate_page};
 
-use super::directory::{all_environments, all_users};
+use super::directory::all;
 use super::layout::{
     self, FieldErrors, Reply, Section, TextField, described_by, field_error, notice, when_html,
 };
@@ -122,8 +122,8 @@ async fn render_list(
     status: StatusCode,
 ) -> Reply {
     let organization = admin.actor.organization_id;
-    let users = all_users(state, organization).await?;
-    let environments = all_environments(state, organization).await?;
+    let users = all::<User>(state, organization).await?;
+    let environments = all::<Environment>(state, organization).await?;
     let include_inactive = query.include_inactive();
     let cursor = query
         .cursor
