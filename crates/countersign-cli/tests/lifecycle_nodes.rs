@@ -6,6 +6,8 @@
 //! in `on_postgresql`, which the SQLite pass of `.ci/run` leaves out.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod support;
+
 use countersign_store::{Store, StoreConfig};
 use countersign_test_support::webhooks::WebhookReceiver;
 use countersign_test_support::{Call as _, Read as _};
@@ -13,35 +15,17 @@ use countersign_test_support::{fresh_database, postgres_base_url};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const ADMIN: &str = "admin@example.com";
-const ADMIN_PASSWORD: &str = "lifecycle-node-password";
+use support::{ADMIN, ADMIN_PASSWORD, Server, countersign_on, serve};
 
 const CONFIG: &str = "[server]\nlifecycle_check_seconds = 0.2\n\n[server.webhooks]\n\
                       allow_http = true\nallow_private = true\nretry_base_seconds = 1\n";
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `countersign` on the PostgreSQL database `url` with `config`, quiet.
 fn command(url: &str, config: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_countersign"));
+    let mut command = countersign_on(url);
     command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("COUNTERSIGN_DATABASE_URL", url)
-        .env("COUNTERSIGN_ADMIN_EMAIL", ADMIN)
-        .env("COUNTERSIGN_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .arg("--config")
         .arg(config)
         .stdout(Stdio::null())
@@ -49,36 +33,13 @@ fn command(url: &str, config: &Path) -> Command {
     command
 }
 
-async fn start_node(url: &str, config: &Path) -> Node {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = command(url, config)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .spawn()
-        .unwrap();
-    let node = Node {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(response) = client.get(format!("{}/readyz", node.base)).send().await
-            && response.status().is_success()
-        {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("node did not become ready");
+async fn start_node(url: &str, config: &Path) -> Server {
+    serve(command(url, config)).await
 }
 
 async fn call(
     client: &reqwest::Client,
-    node: &Node,
+    node: &Server,
     token: &str,
     path: &str,
     body: Value,

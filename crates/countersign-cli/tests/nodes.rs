@@ -5,71 +5,30 @@
 //! of `.ci/run` leaves out.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod support;
+
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{fresh_database, postgres_base_url};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{ADMIN, ADMIN_PASSWORD, Server, countersign_on, serve};
 
-const ADMIN: &str = "admin@example.com";
-const ADMIN_PASSWORD: &str = "multi-node-password";
-
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `countersign` on the PostgreSQL database `url`, quiet.
 fn command(url: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_countersign"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("COUNTERSIGN_DATABASE_URL", url)
-        .env("COUNTERSIGN_ADMIN_EMAIL", ADMIN)
-        .env("COUNTERSIGN_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut command = countersign_on(url);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
     command
 }
 
-async fn start_node(url: &str) -> Node {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = command(url)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .spawn()
-        .unwrap();
-    let node = Node {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(response) = client.get(format!("{}/readyz", node.base)).send().await
-            && response.status().is_success()
-        {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("node did not become ready");
+async fn start_node(url: &str) -> Server {
+    serve(command(url)).await
 }
 
 struct Cluster {
-    a: Node,
-    b: Node,
+    a: Server,
+    b: Server,
     client: reqwest::Client,
     admin: String,
     account: String,

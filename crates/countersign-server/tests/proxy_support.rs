@@ -245,9 +245,7 @@ pub async fn stack_with(
         tweak(config);
     })
     .await;
-    let user = app.create_user(USER_EMAIL, Some(PASSWORD)).await;
-    app.put_membership(&user, &app.account_id, &["send"], true)
-        .await;
+    let user = app.create_sender(USER_EMAIL, Some(PASSWORD)).await;
     let CreatedApiUser { key, .. } = app
         .create_api_user(API_USERNAME, json!({"type": "organization"}))
         .await;

@@ -421,6 +421,15 @@ impl TestApp {
         self.admin(Method::POST, path).json(&body).call().await
     }
 
+    /// Creates a user (with a password when given) who may `send` in the main account, as
+    /// their default account; returns the user's id.
+    pub async fn create_sender(&self, email: &str, password: Option<&str>) -> String {
+        let user = self.create_user(email, password).await;
+        self.put_membership(&user, &self.account_id, &["send"], true)
+            .await;
+        user
+    }
+
     /// Creates an integrator key (with `key` as its value when given) and returns its body.
     pub async fn create_integrator_key(&self, name: &str, key: Option<&str>) -> Value {
         let mut body = json!({"name": name});

@@ -57,9 +57,8 @@ async fn serve(router: Router) -> String {
 #[tokio::test]
 async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
     let app = spawn_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
+    app.create_sender("bob@example.com", None).await;
     let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
     let CreatedApiUser { id: api_user, key } = app
         .create_api_user("embedded", json!({"type": "organization"}))
         .await;
@@ -239,9 +238,7 @@ async fn embedded_verifier_accepts_issued_tokens_and_honours_revocation() {
 async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocation() {
     use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
     let app = spawn_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
+    let bob = app.create_sender("bob@example.com", None).await;
     let created: serde_json::Value = app.create_integrator_key("Service", None).await;
     let key_id = created["id"].as_str().unwrap();
     let key = created["key"].as_str().unwrap();

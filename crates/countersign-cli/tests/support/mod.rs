@@ -13,23 +13,26 @@ pub const ADMIN: &str = "admin@example.com";
 /// Administrator password.
 pub const ADMIN_PASSWORD: &str = "hygiene-admin-password-1";
 
-/// The binary with a clean environment and a database in `dir`.
-pub fn countersign(dir: &Path) -> Command {
+/// The binary with a clean environment, the test administrator and `database_url`.
+pub fn countersign_on(database_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_countersign"));
     command
-        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "COUNTERSIGN_DATABASE_URL",
-            format!("sqlite://{}", dir.join("cs.db").display()),
-        )
+        .env("COUNTERSIGN_DATABASE_URL", database_url)
         .env("COUNTERSIGN_ADMIN_EMAIL", ADMIN)
         .env("COUNTERSIGN_ADMIN_PASSWORD", ADMIN_PASSWORD);
     command
 }
 
-/// A running server process.
+/// The binary with a clean environment and an SQLite database in `dir`.
+pub fn countersign(dir: &Path) -> Command {
+    let mut command = countersign_on(&format!("sqlite://{}", dir.join("cs.db").display()));
+    command.current_dir(dir);
+    command
+}
+
+/// A running server process, killed on drop.
 pub struct Server {
     /// The child.
     pub child: Child,
@@ -46,19 +49,22 @@ impl Drop for Server {
 
 /// Starts `serve` on a free port with extra environment and waits until it is ready.
 pub async fn start(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
+    let mut command = countersign(dir);
+    command.stdout(Stdio::null()).stderr(stderr);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    serve(command).await
+}
+
+/// Runs `command serve` on a free port and waits until `/readyz` answers 2xx (30 s at most).
+pub async fn serve(mut command: Command) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut command = countersign(dir);
-    command
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(stderr);
-    for (name, value) in env {
-        command.env(name, value);
-    }
+    command.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
     let server = Server {
         child: command.spawn().unwrap(),
         base: format!("http://127.0.0.1:{port}"),

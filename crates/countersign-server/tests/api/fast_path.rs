@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 async fn with_token(app: &TestApp) -> (String, String) {
-    let bob = app.create_user("bob@example.com", None).await;
-    let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
+    app.create_sender("bob@example.com", None).await;
     let CreatedApiUser { id, key } = app
         .create_api_user("bot", json!({"type": "organization"}))
         .await;
@@ -188,11 +186,8 @@ async fn a_repeated_legacy_header_is_answered_from_the_thread_cache_and_counted_
         json!({"name": "ERP", "key": "ERP-KEY-1"}),
     )
     .await;
-    let carol = app
-        .create_user("carol@example.com", Some("carol-password"))
+    app.create_sender("carol@example.com", Some("carol-password"))
         .await;
-    let account = app.account_id.clone();
-    app.put_membership(&carol, &account, &["send"], true).await;
     let header = countersign_core::legacy::build_header(
         countersign_core::legacy::HeaderFormat::Json,
         "carol@example.com",

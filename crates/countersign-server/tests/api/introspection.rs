@@ -20,9 +20,7 @@ struct World {
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let bob = app.create_user("bob@mycompany.com", None).await;
-    app.put_membership(&bob, &app.account_id.clone(), &["send"], true)
-        .await;
+    let bob = app.create_sender("bob@mycompany.com", None).await;
     let CreatedApiUser { key, .. } = app
         .create_api_user("Introspected", json!({"type": "organization"}))
         .await;

@@ -81,9 +81,7 @@ async fn world() -> World {
 }
 
 async fn integration(app: &TestApp) -> (CreatedApiUser, String) {
-    let bob = app.create_user(BOB, None).await;
-    app.put_membership(&bob, &app.account_id.clone(), &["send"], true)
-        .await;
+    app.create_sender(BOB, None).await;
     let api_user = app
         .create_api_user("Leaky", json!({"type": "organization"}))
         .await;
@@ -356,9 +354,7 @@ async fn a_report_that_is_not_a_list_of_at_most_1000_items_is_refused() {
 async fn a_reported_session_token_ends_the_sessions_of_its_api_user_key_and_user() {
     let world = world().await;
     let app = &world.app;
-    let carol = app.create_user("carol@mycompany.com", None).await;
-    app.put_membership(&carol, &app.account_id.clone(), &["send"], true)
-        .await;
+    app.create_sender("carol@mycompany.com", None).await;
     let carols = app
         .token("Leaky", &world.api_user.key, "carol@mycompany.com")
         .await;

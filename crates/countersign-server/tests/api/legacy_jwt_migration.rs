@@ -27,12 +27,8 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
         true,
     )
     .await;
-    let alice = app.create_user("alice@acme.example", None).await;
-    app.put_membership(&alice, &app.account_id, &["send"], true)
-        .await;
-    let bob = app.create_user("bob@acme.example", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    let alice = app.create_sender("alice@acme.example", None).await;
+    let bob = app.create_sender("bob@acme.example", None).await;
     let migrate = |body: Value| {
         let app = &app;
         let key_id = key_id.clone();

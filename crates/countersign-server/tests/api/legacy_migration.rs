@@ -551,9 +551,8 @@ fn httpdate_of(at: time::OffsetDateTime) -> String {
 async fn usage_is_not_recorded_when_turned_off() {
     let app = countersign_test_support::spawn_app_with(|c| c.legacy_usage_enabled = false).await;
     let created: Value = app.create_integrator_key("quiet", None).await;
-    let user = app.create_user("quiet@acme.example", Some(PASSWORD)).await;
-    let account = app.account_id.clone();
-    app.put_membership(&user, &account, &["send"], true).await;
+    app.create_sender("quiet@acme.example", Some(PASSWORD))
+        .await;
     let header = build_header(
         HeaderFormat::Json,
         "quiet@acme.example",

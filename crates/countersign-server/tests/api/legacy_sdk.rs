@@ -33,10 +33,9 @@ async fn docusign_python_sdks_log_in_with_the_legacy_header() {
     );
     let password = "sdk <password> & \"quotes\"";
     let user = app
-        .create_user("sdk.user@example.com", Some(password))
+        .create_sender("sdk.user@example.com", Some(password))
         .await;
     let account = app.account_id.clone();
-    app.put_membership(&user, &account, &["send"], true).await;
     let number = app.account_number(&account).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/legacy_sdk.py");
     let base = app.base.clone();

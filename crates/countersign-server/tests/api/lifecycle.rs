@@ -196,9 +196,7 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
 #[tokio::test]
 async fn api_users_unused_too_long_are_revoked_by_the_policy() {
     let app = lifecycle_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("bob@example.com", None).await;
     let (used_id, used_key) = api_user(&app, "used-bot", Duration::days(300)).await;
     let (idle_id, idle_key) = api_user(&app, "idle-bot", Duration::days(300)).await;
     patch_organization(&app, json!({"api_user_unused_revoke_days": 10})).await;
@@ -244,9 +242,7 @@ async fn api_users_unused_too_long_are_revoked_by_the_policy() {
 #[tokio::test]
 async fn keys_show_their_use_and_their_retirement() {
     let app = lifecycle_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("bob@example.com", None).await;
     let (id, key) = api_user(&app, "keyed-bot", Duration::days(100)).await;
     let fresh = get_api_user(&app, &id).await;
     let keys = fresh["keys"].as_array().unwrap();
@@ -301,9 +297,7 @@ async fn keys_show_their_use_and_their_retirement() {
 #[tokio::test]
 async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
     let app = lifecycle_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("bob@example.com", None).await;
     let (id, old_key) = api_user(&app, "rolling-bot", Duration::days(100)).await;
     let old_token = app.token("rolling-bot", &old_key, "bob@example.com").await;
     let rotated: Value = rotate(
@@ -362,9 +356,7 @@ async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
 #[tokio::test]
 async fn credential_report_names_findings_in_json_and_csv() {
     let app = lifecycle_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("bob@example.com", None).await;
     let (idle_id, _) = api_user(&app, "=idle-bot", Duration::days(400)).await;
     let (used_id, used_key) = api_user(&app, "used-bot", Duration::days(400)).await;
     let (soon_id, soon_key) = api_user(&app, "soon-bot", Duration::days(100)).await;
@@ -459,9 +451,7 @@ async fn credential_report_names_findings_in_json_and_csv() {
 #[tokio::test]
 async fn whoami_returns_the_credential_and_session_expiry() {
     let app = lifecycle_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("bob@example.com", None).await;
     let (id, key) = api_user(&app, "who-bot", Duration::days(50)).await;
     let exchanged: Value = app
         .exchange("who-bot", &key, "bob@example.com")

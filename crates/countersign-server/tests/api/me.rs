@@ -21,9 +21,7 @@ struct World {
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let bob_id = app.create_user(BOB, Some(BOB_PASSWORD)).await;
-    app.put_membership(&bob_id, &app.account_id.clone(), &["send"], true)
-        .await;
+    let bob_id = app.create_sender(BOB, Some(BOB_PASSWORD)).await;
     let first = app
         .create_api_user("FirstIntegration", json!({"type": "organization"}))
         .await;
@@ -145,9 +143,7 @@ async fn ending_the_sessions_of_one_api_user_spares_the_others() {
 async fn ending_my_sessions_does_not_touch_other_users() {
     let world = world().await;
     let app = &world.app;
-    let carol = app.create_user("carol@mycompany.com", None).await;
-    app.put_membership(&carol, &app.account_id.clone(), &["send"], true)
-        .await;
+    app.create_sender("carol@mycompany.com", None).await;
     let carols = app
         .token("FirstIntegration", &world.first.key, "carol@mycompany.com")
         .await;

@@ -9,9 +9,7 @@ use serde_json::json;
 #[tokio::test]
 async fn metrics_report_requests_verifications_cache_and_throttle() {
     let app = spawn_app().await;
-    let bob = app.create_user("bob@example.com", None).await;
-    let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
+    app.create_sender("bob@example.com", None).await;
     let CreatedApiUser { key, .. } = app
         .create_api_user("bot", json!({"type": "organization"}))
         .await;

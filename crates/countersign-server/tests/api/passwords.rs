@@ -21,11 +21,8 @@ async fn spawn_tiny_pool() -> TestApp {
 
 /// Bob (a member with a password) and an integrator key; returns the key.
 async fn bob_and_key(app: &TestApp) -> String {
-    let bob = app
-        .create_user("bob@example.com", Some("bobs-password"))
+    app.create_sender("bob@example.com", Some("bobs-password"))
         .await;
-    let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
     let key: Value = app.create_integrator_key("k", None).await;
     key["key"].as_str().unwrap().to_owned()
 }

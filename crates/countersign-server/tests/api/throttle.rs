@@ -9,12 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn with_bob(app: &TestApp) -> String {
-    let bob = app
-        .create_user("bob@example.com", Some("bobs-password"))
-        .await;
-    let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
-    bob
+    app.create_sender("bob@example.com", Some("bobs-password"))
+        .await
 }
 
 fn retry_after(response: &reqwest::Response) -> u64 {

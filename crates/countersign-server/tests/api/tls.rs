@@ -122,9 +122,7 @@ async fn tls_serves_https_and_verifies_bearer_tokens() {
     assert_eq!(health.status(), StatusCode::OK);
 
     app.create_user("bob@mycompany.com", None).await;
-    let bob = app.create_user("carol@mycompany.com", None).await;
-    app.put_membership(&bob, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("carol@mycompany.com", None).await;
     let CreatedApiUser { key, .. } = app
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 
 async fn setup() -> (TestApp, String) {
     let app = spawn_app().await;
-    let bob = app.create_user("bob@mycompany.com", None).await;
-    let account = app.account_id.clone();
-    app.put_membership(&bob, &account, &["send"], true).await;
+    app.create_sender("bob@mycompany.com", None).await;
     let CreatedApiUser { key, .. } = app
         .create_api_user("NewAPIUser", json!({"type": "organization"}))
         .await;

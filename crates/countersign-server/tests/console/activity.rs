@@ -14,9 +14,7 @@ pub const BOB_PASSWORD: &str = "bob's password 123";
 
 /// Bob (administers nothing, has a password) and an API user that may act for him.
 pub async fn bob_and_integration(app: &TestApp) -> (String, CreatedApiUser) {
-    let bob = app.create_user(BOB, Some(BOB_PASSWORD)).await;
-    app.put_membership(&bob, &app.account_id.clone(), &["send"], true)
-        .await;
+    let bob = app.create_sender(BOB, Some(BOB_PASSWORD)).await;
     let api_user = app
         .create_api_user("Integration", json!({"type": "organization"}))
         .await;

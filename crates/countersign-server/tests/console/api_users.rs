@@ -33,9 +33,7 @@ async fn create(
 #[tokio::test]
 async fn created_key_is_shown_once_and_works_for_a_token() {
     let app = spawn_app().await;
-    let alice = app.create_user("alice@example.com", None).await;
-    app.put_membership(&alice, &app.account_id, &["send"], true)
-        .await;
+    let alice = app.create_sender("alice@example.com", None).await;
     let console = ConsoleClient::new(&app);
     console.sign_in().await;
     let expires = date_in(&app, 60);
@@ -165,9 +163,7 @@ async fn create_form_shows_the_default_and_maximum_expiry() {
 #[tokio::test]
 async fn revoke_asks_for_confirmation_before_changing_anything() {
     let app = spawn_app().await;
-    let alice = app.create_user("alice@example.com", None).await;
-    app.put_membership(&alice, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("alice@example.com", None).await;
     let CreatedApiUser { id, key } = app
         .create_api_user("revocable", serde_json::json!({"type": "organization"}))
         .await;
@@ -252,9 +248,7 @@ async fn delete_asks_for_confirmation_then_removes_the_record() {
 #[tokio::test]
 async fn rotate_shows_the_new_key_once_and_the_old_key_lasts_the_grace_period() {
     let app = spawn_app().await;
-    let alice = app.create_user("alice@example.com", None).await;
-    app.put_membership(&alice, &app.account_id, &["send"], true)
-        .await;
+    app.create_sender("alice@example.com", None).await;
     let CreatedApiUser { id, key: old_key } = app
         .create_api_user("rotating", serde_json::json!({"type": "organization"}))
         .await;

@@ -84,9 +84,7 @@ async fn token_works(app: &TestApp, username: &str, key: &str) -> String {
 #[tokio::test]
 async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refused() {
     let app = spawn_app().await;
-    let alice = app.create_user("alice@example.com", None).await;
-    app.put_membership(&alice, &app.account_id, &["send"], true)
-        .await;
+    let alice = app.create_sender("alice@example.com", None).await;
     let Some(browser) = Browser::start("browser_admin_creates_api_users").await else {
         return;
     };

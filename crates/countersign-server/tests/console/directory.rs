@@ -478,10 +478,8 @@ async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
     let key = created["key"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
     let user = app
-        .create_user("erp@acme.example", Some("erp-password-1"))
+        .create_sender("erp@acme.example", Some("erp-password-1"))
         .await;
-    let account = app.account_id.clone();
-    app.put_membership(&user, &account, &["send"], true).await;
     let header = countersign_core::legacy::build_header(
         countersign_core::legacy::HeaderFormat::Json,
         "erp@acme.example",

@@ -150,9 +150,7 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
     let app = spawn_app().await;
     let (id, key) = integrator_key(&app, "Acme ERP").await;
     let service = app
-        .create_user("service@acme.example", Some(PASSWORD))
-        .await;
-    app.put_membership(&service, &app.account_id, &["send"], true)
+        .create_sender("service@acme.example", Some(PASSWORD))
         .await;
     let header = build_header(
         HeaderFormat::Json,
@@ -198,10 +196,7 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
 #[tokio::test]
 async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     let app = spawn_app().await;
-    let user = app
-        .create_user("consenting@example.com", Some(PASSWORD))
-        .await;
-    app.put_membership(&user, &app.account_id, &["send"], true)
+    app.create_sender("consenting@example.com", Some(PASSWORD))
         .await;
     let (id, key) = integrator_key(&app, "Contract Portal").await;
     // The application's callback: this server's address (the page there does not matter; the

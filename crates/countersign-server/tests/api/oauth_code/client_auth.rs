@@ -7,17 +7,8 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    let code_of = |location: String| parameters(&location, false)["code"].clone();
     // A wrong secret: 401 invalid_client; no authentication at all: the same.
-    let code = code_of(
-        browser
-            .authorize(
-                &authorization_uri(&app, &client, ""),
-                &client.email,
-                "accept",
-            )
-            .await,
-    );
+    let code = accepted_code(&app, &client, &browser).await;
     let wrong = app
         .post("/oauth/token")
         .basic_auth(&client.key, Some("csos_wrong"))
@@ -63,15 +54,7 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
         .await;
     tokens(posted).await;
     // Another redirect_uri than the authorization request's.
-    let code = code_of(
-        browser
-            .authorize(
-                &authorization_uri(&app, &client, ""),
-                &client.email,
-                "accept",
-            )
-            .await,
-    );
+    let code = accepted_code(&app, &client, &browser).await;
     let (_, error) = error_of(
         redeem(
             &app,
@@ -87,25 +70,9 @@ async fn client_authentication_redirect_uri_and_expiry_bind_the_code() {
     .await;
     assert_eq!(error, "invalid_grant");
     // Five minutes later a code is dead.
-    let code = code_of(
-        browser
-            .authorize(
-                &authorization_uri(&app, &client, ""),
-                &client.email,
-                "accept",
-            )
-            .await,
-    );
+    let code = accepted_code(&app, &client, &browser).await;
     app.advance(time::Duration::seconds(301));
-    let (_, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "authorization_code"), ("code", &code)],
-        )
-        .await,
-    )
-    .await;
+    let (_, error) = error_of(redeem_code(&app, &client, &code).await).await;
     assert_eq!(error, "invalid_grant");
     let (_, error) = error_of(
         redeem(

@@ -237,9 +237,7 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
         None
     };
     let email = "consenting@example.com".to_owned();
-    let user_id = app.create_user(&email, Some(PASSWORD)).await;
-    app.put_membership(&user_id, &app.account_id, &["send"], true)
-        .await;
+    let user_id = app.create_sender(&email, Some(PASSWORD)).await;
     CodeClient {
         key: created["key"].as_str().unwrap().to_owned(),
         key_id,
@@ -264,6 +262,23 @@ async fn redeem(app: &TestApp, client: &CodeClient, form: &[(&str, &str)]) -> Re
         request = request.basic_auth(&client.key, Some(secret));
     }
     request.call().await
+}
+
+/// The user accepts in `browser`; the authorization code the client receives.
+async fn accepted_code(app: &TestApp, client: &CodeClient, browser: &Browser) -> String {
+    let uri = authorization_uri(app, client, "");
+    let location = browser.authorize(&uri, &client.email, "accept").await;
+    parameters(&location, false)["code"].clone()
+}
+
+/// Redeems `code` without a `redirect_uri`.
+async fn redeem_code(app: &TestApp, client: &CodeClient, code: &str) -> Response {
+    redeem(
+        app,
+        client,
+        &[("grant_type", "authorization_code"), ("code", code)],
+    )
+    .await
 }
 
 async fn tokens(response: Response) -> Value {
@@ -305,15 +320,7 @@ async fn a_confidential_client_signs_the_user_in_asks_consent_and_redeems_the_co
     let answer = parameters(&location, false);
     assert_eq!(answer["state"], "st ate");
     let code = answer["code"].clone();
-    let body = tokens(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "authorization_code"), ("code", &code)],
-        )
-        .await,
-    )
-    .await;
+    let body = tokens(redeem_code(&app, &client, &code).await).await;
     let access = body["access_token"].as_str().unwrap();
     let verified = verify(&app, access, DIAGNOSTICS).await;
     assert_eq!(verified.status(), StatusCode::OK);
@@ -326,15 +333,7 @@ async fn a_confidential_client_signs_the_user_in_asks_consent_and_redeems_the_co
         client.user_id.as_str()
     );
     // The code again: refused, and the tokens it gave end with it.
-    let (status, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "authorization_code"), ("code", &code)],
-        )
-        .await,
-    )
-    .await;
+    let (status, error) = error_of(redeem_code(&app, &client, &code).await).await;
     assert_eq!(
         (status, error.as_str()),
         (StatusCode::BAD_REQUEST, "invalid_grant")
@@ -361,23 +360,8 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    let location = browser
-        .authorize(
-            &authorization_uri(&app, &client, ""),
-            &client.email,
-            "accept",
-        )
-        .await;
-    let code = parameters(&location, false)["code"].clone();
-    let first = tokens(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "authorization_code"), ("code", &code)],
-        )
-        .await,
-    )
-    .await;
+    let code = accepted_code(&app, &client, &browser).await;
+    let first = tokens(redeem_code(&app, &client, &code).await).await;
     let first_refresh = first["refresh_token"].as_str().unwrap();
     let second = tokens(
         redeem(
@@ -450,23 +434,8 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
         .await;
     assert!(audited, "the family's end is audited");
     // An expired refresh token is refused too.
-    let location = browser
-        .authorize(
-            &authorization_uri(&app, &client, ""),
-            &client.email,
-            "accept",
-        )
-        .await;
-    let code = parameters(&location, false)["code"].clone();
-    let fresh = tokens(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "authorization_code"), ("code", &code)],
-        )
-        .await,
-    )
-    .await;
+    let code = accepted_code(&app, &client, &browser).await;
+    let fresh = tokens(redeem_code(&app, &client, &code).await).await;
     app.advance(time::Duration::days(30));
     let (_, error) = error_of(
         redeem(

@@ -105,23 +105,8 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
     let app = countersign_test_support::spawn_app().await;
     let client = code_client(&app, true).await;
     let browser = Browser::new(&app, None);
-    let first = browser
-        .authorize(
-            &authorization_uri(&app, &client, ""),
-            &client.email,
-            "accept",
-        )
-        .await;
-    let code = parameters(&first, false)["code"].clone();
-    let body = tokens(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "authorization_code"), ("code", &code)],
-        )
-        .await,
-    )
-    .await;
+    let code = accepted_code(&app, &client, &browser).await;
+    let body = tokens(redeem_code(&app, &client, &code).await).await;
     let access = body["access_token"].as_str().unwrap().to_owned();
     // Signed in and consented: straight back with a code, no page.
     let again = browser.get(&authorization_uri(&app, &client, "")).await;

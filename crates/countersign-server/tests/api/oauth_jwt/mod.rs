@@ -36,9 +36,7 @@ pub async fn jwt_client(app: &TestApp) -> JwtClient {
     let private_pem = rsa["private_key_pem"].as_str().unwrap().to_owned();
     assert!(private_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     assert_eq!(rsa["fingerprint"].as_str().unwrap().len(), 64);
-    let user_id = app.create_user("signer@example.com", None).await;
-    app.put_membership(&user_id, &app.account_id, &["send"], true)
-        .await;
+    let user_id = app.create_sender("signer@example.com", None).await;
     let account_number = app.account_number(&app.account_id).await;
     consent(app, &key_id, json!([user_id])).await;
     JwtClient {
