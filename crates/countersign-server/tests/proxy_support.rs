@@ -131,6 +131,24 @@ pub struct ProxyProcess {
 }
 
 impl ProxyProcess {
+    /// Runs `command` (the proxy, listening on `port`, everything of it in `dir`); its log
+    /// is `log_file` in `dir`. See [`ProxyProcess::terminate_first`].
+    pub fn spawn(
+        command: &mut Command,
+        (port, dir): (u16, ScratchDir),
+        log_file: &'static str,
+        terminate_first: bool,
+    ) -> Self {
+        let child = command.stdin(Stdio::null()).spawn().unwrap();
+        Self {
+            child,
+            port,
+            dir,
+            log_file,
+            terminate_first,
+        }
+    }
+
     /// Its address.
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -42,12 +42,7 @@ async fn render_accounts(
     admin: &Admin,
     form: FormView<'_, AccountDraft>,
 ) -> Reply {
-    let FormView {
-        done,
-        draft,
-        errors,
-        status,
-    } = form;
+    let (done, draft, errors, status) = form.parts();
     let organization = admin.actor.organization_id;
     let environments = all::<Environment>(state, organization).await?;
     let accounts = all::<Account>(state, organization).await?;

@@ -54,12 +54,7 @@ async fn render_environments(
     admin: &Admin,
     form: FormView<'_, EnvironmentDraft>,
 ) -> Reply {
-    let FormView {
-        done,
-        draft,
-        errors,
-        status,
-    } = form;
+    let (done, draft, errors, status) = form.parts();
     let organization = admin.actor.organization_id;
     let environments = all::<Environment>(state, organization).await?;
     let users = all::<User>(state, organization).await?;

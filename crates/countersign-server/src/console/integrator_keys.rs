@@ -50,12 +50,7 @@ async fn render_integrator_keys(
     admin: &Admin,
     form: FormView<'_, KeyDraft>,
 ) -> Reply {
-    let FormView {
-        done,
-        draft,
-        errors,
-        status,
-    } = form;
+    let (done, draft, errors, status) = form.parts();
     let organization_id = admin.actor.organization_id;
     let organization = state.store.fetch_organization(organization_id).await?;
     let keys = all::<IntegratorKey>(state, organization_id).await?;
@@ -192,10 +187,12 @@ pub async fn revoke_integrator_key(
     let key = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let action = format!("/console/integrator-keys/{id}/revoke");
-        return Ok(admin.confirm_page(Section::IntegratorKeys,
+        let message = html! { p { "Revoke the integrator key " strong { (key.name) } "? Requests that send it are refused at once. This cannot be undone." } };
+        return Ok(admin.confirm_page(
+            Section::IntegratorKeys,
             "Revoke integrator key?",
             (&action, "/console/integrator-keys"),
-            html! { p { "Revoke the integrator key " strong { (key.name) } "? Requests that send it are refused at once. This cannot be undone." } },
+            message,
             "Revoke integrator key",
         ));
     }

@@ -337,6 +337,11 @@ impl<'a, D> FormView<'a, D> {
         }
     }
 
+    /// What the page needs: the notice, the fields, their errors and the status.
+    pub fn parts(self) -> (Option<&'a str>, &'a D, &'a FieldErrors, StatusCode) {
+        (self.done, self.draft, self.errors, self.status)
+    }
+
     /// The form sent back with what was posted and its errors (422).
     pub fn refused(draft: &'a D, errors: &'a FieldErrors) -> Self {
         Self {

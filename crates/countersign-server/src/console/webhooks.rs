@@ -182,10 +182,12 @@ pub async fn delete_webhook(
     let webhook = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let action = format!("/console/webhooks/{id}/delete");
-        return Ok(admin.confirm_page(Section::Webhooks,
+        let message = html! { p { "Delete the webhook to " strong { (webhook.url) } "? Its pending deliveries are dropped." } };
+        return Ok(admin.confirm_page(
+            Section::Webhooks,
             "Delete webhook?",
             (&action, "/console/webhooks"),
-            html! { p { "Delete the webhook to " strong { (webhook.url) } "? Its pending deliveries are dropped." } },
+            message,
             "Delete webhook",
         ));
     }

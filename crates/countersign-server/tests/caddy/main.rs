@@ -16,7 +16,7 @@ use proxy_support::{
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// The shipped sample; the tests run exactly this, with addresses substituted.
@@ -65,24 +65,16 @@ fn start_caddy(binary: &Path, countersign: &str, api: &str) -> ProxyProcess {
     let config = root.join("Caddyfile");
     std::fs::write(&config, caddyfile(countersign, api, port)).unwrap();
     let log = std::fs::File::create(root.join("caddy.log")).unwrap();
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(["run", "--adapter", "caddyfile", "--config"])
         .arg(&config)
         .env("HOME", root)
         .env("XDG_DATA_HOME", root.join("data"))
         .env("XDG_CONFIG_HOME", root.join("config"))
-        .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    ProxyProcess {
-        child,
-        port,
-        dir,
-        log_file: "caddy.log",
-        terminate_first: false,
-    }
+        .stderr(log);
+    ProxyProcess::spawn(&mut command, (port, dir), "caddy.log", false)
 }
 
 async fn stack() -> Option<Stack> {

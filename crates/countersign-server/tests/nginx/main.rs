@@ -92,7 +92,8 @@ fn start_nginx(binary: &Path, countersign: &str, api: &str) -> ProxyProcess {
         ),
     )
     .unwrap();
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .arg("-p")
         .arg(root)
         .arg("-c")
@@ -100,18 +101,9 @@ fn start_nginx(binary: &Path, countersign: &str, api: &str) -> ProxyProcess {
         .arg("-e")
         .arg(root.join("logs/error.log"))
         .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    ProxyProcess {
-        child,
-        port,
-        dir,
-        log_file: "logs/error.log",
-        terminate_first: true,
-    }
+        .stderr(Stdio::null());
+    ProxyProcess::spawn(&mut command, (port, dir), "logs/error.log", true)
 }
 
 async fn stack() -> Option<Stack> {
