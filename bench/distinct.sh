@@ -5,21 +5,13 @@
 #
 #   bench/distinct.sh [TOKENS] [CONCURRENCY]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 tokens="${1:-2000000}"
 concurrency="${2:-32}"
-cargo build --release -q -p countersign-cli -p countersign-bench
-bin=target/release
-work="$(mktemp -d)"
-cleanup() { kill "${server_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+bench_build
+bench_workdir
 python3 -c 'import secrets; print(secrets.token_hex(32))' >"$work/signing.key"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-COUNTERSIGN_ADMIN_EMAIL=distinct@example.com COUNTERSIGN_ADMIN_PASSWORD=distinct-admin-password RUST_LOG=warn \
-  "$bin/countersign" serve --listen "127.0.0.1:$port" --database "sqlite://$work/cs.db" \
-  --signing-key-file "$work/signing.key" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+bench_serve distinct --signing-key-file "$work/signing.key"
 "$bin/countersign-bench" populate --server "http://127.0.0.1:$port" --admin-email distinct@example.com \
   --admin-password distinct-admin-password --users 100 --out "$work/creds.json"
 "$bin/countersign-bench" distinct --server "http://127.0.0.1:$port" --creds "$work/creds.json" \

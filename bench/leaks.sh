@@ -7,23 +7,11 @@
 #   bench/leaks.sh [ROUNDS]
 #   PROFILE=debug bench/leaks.sh     # without a release build
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 rounds="${1:-20}"
-profile="${PROFILE:-release}"
-if [ "$profile" = release ]; then
-  cargo build --release -q -p countersign-cli -p countersign-bench
-else
-  cargo build -q -p countersign-cli -p countersign-bench
-fi
-bin="${CARGO_TARGET_DIR:-target}/$profile"
-work="$(mktemp -d)"
-cleanup() { kill "${server_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-COUNTERSIGN_ADMIN_EMAIL=leaks@example.com COUNTERSIGN_ADMIN_PASSWORD=leaks-admin-password RUST_LOG=warn \
-  "$bin/countersign" serve --listen "127.0.0.1:$port" --database "sqlite://$work/cs.db" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+bench_build
+bench_workdir
+bench_serve leaks
 mkdir -p bench/results
 {
   echo "profile: $profile, $(nproc) cores, SQLite"

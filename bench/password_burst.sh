@@ -10,18 +10,10 @@
 #   PROFILE=debug bench/password_burst.sh     # without a release build
 #   PASSWORD_CONCURRENCY=2 bench/password_burst.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 requests="${1:-500}"
-profile="${PROFILE:-release}"
-if [ "$profile" = release ]; then
-  cargo build --release -q -p countersign-cli -p countersign-bench
-else
-  cargo build -q -p countersign-cli -p countersign-bench
-fi
-bin="${CARGO_TARGET_DIR:-target}/$profile"
-work="$(mktemp -d)"
-cleanup() { kill "${server_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+bench_build
+bench_workdir
 {
   echo "[server]"
   if [ -n "${PASSWORD_CONCURRENCY:-}" ]; then echo "password_concurrency = $PASSWORD_CONCURRENCY"; fi
@@ -29,12 +21,7 @@ trap cleanup EXIT
   echo "[server.throttle]"
   echo "ip_failures_per_minute = 4000000000"
 } >"$work/countersign.toml"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-COUNTERSIGN_ADMIN_EMAIL=burst@example.com COUNTERSIGN_ADMIN_PASSWORD=burst-admin-password RUST_LOG=warn \
-  "$bin/countersign" serve --config "$work/countersign.toml" --listen "127.0.0.1:$port" \
-  --database "sqlite://$work/cs.db" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+bench_serve burst --config "$work/countersign.toml"
 "$bin/countersign-bench" populate --server "http://127.0.0.1:$port" --admin-email burst@example.com \
   --admin-password burst-admin-password --users 2 --out "$work/creds.json" >/dev/null
 echo "profile: $profile, $(nproc) cores, password_concurrency ${PASSWORD_CONCURRENCY:-default (cores)}"

@@ -5,19 +5,12 @@
 #
 #   bench/soak.sh [SECONDS] [RATE]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 seconds="${1:-60}"
 rate="${2:-500}"
-cargo build --release -q -p countersign-cli -p countersign-bench
-bin=target/release
-work="$(mktemp -d)"
-cleanup() { kill "${server_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-COUNTERSIGN_ADMIN_EMAIL=soak@example.com COUNTERSIGN_ADMIN_PASSWORD=soak-admin-password RUST_LOG=warn \
-  "$bin/countersign" serve --listen "127.0.0.1:$port" --database "sqlite://$work/cs.db" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+bench_build
+bench_workdir
+bench_serve soak
 "$bin/countersign-bench" populate --server "http://127.0.0.1:$port" --admin-email soak@example.com \
   --admin-password soak-admin-password --users 100 --out "$work/creds.json"
 "$bin/countersign-bench" soak --server "http://127.0.0.1:$port" --creds "$work/creds.json" \

@@ -14,14 +14,7 @@
 
 const net = require("net");
 const docusign = require("docusign-esign");
-
-function env(name) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`environment variable ${name} must be set`);
-  }
-  return value;
-}
+const { env, check, assert, run } = require("./checks");
 
 const URL = env("COUNTERSIGN_URL").replace(/\/+$/, "");
 const USERNAME = env("DS_USERNAME");
@@ -32,25 +25,6 @@ const ACCOUNT_GUID = env("DS_EXPECTED_ACCOUNT_GUID");
 const USER_ID = env("DS_EXPECTED_USER_ID");
 const SOBO_EMAIL = env("DS_SOBO_EMAIL");
 const SOBO_USER_ID = env("DS_SOBO_USER_ID");
-
-const results = [];
-
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    results.push(true);
-    console.log(`ok   ${name}${detail ? ` (${detail})` : ""}`);
-  } catch (error) {
-    results.push(false);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) {
-    throw new Error(message);
-  }
-}
 
 function jsonHeader(username, password, sendOnBehalfOf) {
   const header = { Username: username, Password: password, IntegratorKey: INTEGRATOR_KEY };
@@ -202,14 +176,7 @@ async function main() {
     ),
   );
 
-  const passed = results.filter((ok) => ok).length;
-  const failed = results.length - passed;
   console.log(`docusign-esign ${require("docusign-esign/package.json").version}`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
 }
 
-main().catch((error) => {
-  console.log(`FAIL ${error && error.stack ? error.stack : error}`);
-  process.exit(1);
-});
+run(main);

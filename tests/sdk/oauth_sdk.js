@@ -15,14 +15,7 @@
 const fs = require("fs");
 const https = require("https");
 const docusign = require("docusign-esign");
-
-function env(name) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`environment variable ${name} must be set`);
-  }
-  return value;
-}
+const { env, check, assert, run } = require("./checks");
 
 const URL = env("COUNTERSIGN_URL").replace(/\/+$/, "");
 const HOST = new globalThis.URL(URL).host;
@@ -31,25 +24,6 @@ const PRIVATE_KEY = fs.readFileSync(env("DS_PRIVATE_KEY_FILE"));
 const USER_ID = env("DS_USER_ID");
 const EMAIL = env("DS_EMAIL");
 const ACCOUNT_GUID = env("DS_ACCOUNT_GUID");
-
-const results = [];
-
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    results.push(true);
-    console.log(`ok   ${name}${detail ? ` (${detail})` : ""}`);
-  } catch (error) {
-    results.push(false);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) {
-    throw new Error(message);
-  }
-}
 
 /// GET a path of the server with a bearer token (Node's https, trusting NODE_EXTRA_CA_CERTS).
 function get(path, token) {
@@ -119,15 +93,6 @@ async function main() {
     }
     throw new Error("the token was issued");
   });
-
-  const passed = results.filter(Boolean).length;
-  const failed = results.length - passed;
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed === 0 ? 0 : 1);
 }
 
-main().catch((error) => {
-  console.log(`FAIL ${error && error.stack ? error.stack : error}`);
-  console.log("0 passed, 1 failed");
-  process.exit(1);
-});
+run(main);
