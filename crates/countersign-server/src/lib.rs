@@ -38,6 +38,7 @@ pub(crate) mod nodes;
 pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod passwords;
+pub(crate) mod path_id;
 pub use passwords::{Busy, Passwords, PoolSlot};
 pub(crate) mod routes;
 pub(crate) mod striped;

@@ -1,10 +1,11 @@
 //! API users in the admin API: create (key shown once), list, get, revoke, rotate, delete.
 
-use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
 use crate::ops::{self, IssuedKey};
+use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::api_user::{ApiKeyRecord, ApiUser, Scope};
 use countersign_core::ids::{ApiUserId, EnvironmentId, UserId};
@@ -283,9 +284,8 @@ pub async fn create_api_user(
 pub async fn get_api_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<ApiUserId>,
 ) -> Result<Json<ApiUserBody>, AdminError> {
-    let id = path_id(&id, ApiUserId::parse, "api user")?;
     let found = state
         .store
         .find_api_user_with_keys(id)
@@ -353,11 +353,10 @@ pub struct RevokeReceiptBody {
 pub async fn revoke_api_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<ApiUserId>,
     AdminQuery(query): AdminQuery<RevokeQuery>,
 ) -> Result<axum::response::Response, AdminError> {
     use axum::response::IntoResponse;
-    let id = path_id(&id, ApiUserId::parse, "api user")?;
     let api_user = state.ops().revoke_api_user(&actor, id).await?;
     let body = ApiUserBody::new(api_user, state.now());
     if query.wait != Some(true) {
@@ -398,10 +397,9 @@ pub async fn revoke_api_user(
 pub async fn rotate_api_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<ApiUserId>,
     AdminJson(body): AdminJson<RotateApiUser>,
 ) -> Result<Json<ApiUserWithKeyBody>, AdminError> {
-    let id = path_id(&id, ApiUserId::parse, "api user")?;
     let issued = state
         .ops()
         .rotate_api_user(
@@ -420,9 +418,8 @@ pub async fn rotate_api_user(
 pub async fn delete_api_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<ApiUserId>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, ApiUserId::parse, "api user")?;
     state.ops().delete_api_user(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

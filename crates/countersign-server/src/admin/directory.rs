@@ -2,6 +2,7 @@
 //! environment administrators, integrator keys and the organization switch.
 
 use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
+use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -84,9 +85,8 @@ pub async fn create_environment(
 pub async fn get_environment(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<EnvironmentId>,
 ) -> Result<Json<EnvironmentBody>, AdminError> {
-    let id = path_id(&id, EnvironmentId::parse, "environment")?;
     Ok(Json(
         state.store.fetch(actor.organization_id, id).await?.into(),
     ))
@@ -129,9 +129,8 @@ impl From<User> for UserBody {
 pub async fn list_environment_admins(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<EnvironmentId>,
 ) -> Result<Json<ListBody<UserBody>>, AdminError> {
-    let id = path_id(&id, EnvironmentId::parse, "environment")?;
     state.store.fetch(actor.organization_id, id).await?;
     let admins = state.store.list_environment_admins(id).await?;
     Ok(Json(ListBody {
@@ -248,9 +247,8 @@ pub async fn create_account(
 pub async fn get_account(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<AccountId>,
 ) -> Result<Json<AccountBody>, AdminError> {
-    let id = path_id(&id, AccountId::parse, "account")?;
     Ok(Json(
         state.store.fetch(actor.organization_id, id).await?.into(),
     ))
@@ -379,9 +377,8 @@ pub async fn create_user(
 pub async fn get_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<UserId>,
 ) -> Result<Json<UserBody>, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
     let user = state.store.fetch(actor.organization_id, id).await?;
     let memberships = state.store.list_memberships(id).await?;
     let mut body = UserBody::from(user);
@@ -395,10 +392,9 @@ pub async fn get_user(
 pub async fn update_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<UserId>,
     AdminJson(body): AdminJson<UpdateUser>,
 ) -> Result<Json<UserBody>, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
     let status = match body.status.as_deref() {
         None => None,
         Some(text) => Some(UserStatus::parse(text).ok_or_else(|| AdminError::Invalid {
@@ -420,9 +416,8 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<UserId>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
     state.ops().delete_user(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -434,10 +429,9 @@ pub async fn delete_user(
 pub async fn set_password(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<UserId>,
     AdminJson(body): AdminJson<SetPassword>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
     state
         .ops()
         .set_password(&actor, id, Secret::new(body.password))
@@ -451,9 +445,8 @@ pub async fn set_password(
 pub async fn reset_api_passwords(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<UserId>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
     state.ops().reset_api_passwords(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -583,9 +576,8 @@ pub async fn create_integrator_key(
 pub async fn get_integrator_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
-    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     Ok(Json(
         state.store.fetch(actor.organization_id, id).await?.into(),
     ))
@@ -597,9 +589,8 @@ pub async fn get_integrator_key(
 pub async fn revoke_integrator_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
-    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     Ok(Json(
         state.ops().revoke_integrator_key(&actor, id).await?.into(),
     ))

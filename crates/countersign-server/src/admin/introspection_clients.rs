@@ -2,10 +2,11 @@
 //! `POST /v1/introspect` with `client_secret_basic` or `client_secret_post`. Create (the secret
 //! shown once), list, get, delete; organization administrators only, audited through `ops`.
 
-use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
+use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::ids::IntrospectionClientId;
 use countersign_core::introspection::IntrospectionClient;
@@ -106,9 +107,8 @@ pub async fn create_introspection_client(
 pub async fn get_introspection_client(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntrospectionClientId>,
 ) -> Result<Json<IntrospectionClientBody>, AdminError> {
-    let id = path_id(&id, IntrospectionClientId::parse, "introspection client")?;
     Ok(Json(
         state.store.fetch(actor.organization_id, id).await?.into(),
     ))
@@ -120,9 +120,8 @@ pub async fn get_introspection_client(
 pub async fn delete_introspection_client(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntrospectionClientId>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, IntrospectionClientId::parse, "introspection client")?;
     state.ops().delete_introspection_client(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,14 +4,13 @@
 
 use super::api_users::{ApiUserWithKeyBody, ScopeBody};
 use super::directory::IntegratorKeyBody;
-use super::{
-    AdminError, AdminJson, AdminQuery, ListBody, OrgAdmin, not_null, path_id, present, rfc3339,
-};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, OrgAdmin, not_null, present, rfc3339};
 use crate::migration::MigrationPlan;
 use crate::ops;
+use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use countersign_core::ids::IntegratorKeyId;
@@ -183,10 +182,9 @@ pub struct UpdateIntegratorKey {
 pub async fn update_integrator_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
     AdminJson(body): AdminJson<UpdateIntegratorKey>,
 ) -> Result<Json<IntegratorKeyBody>, AdminError> {
-    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     if body.legacy_sunset_at.is_none()
         && body.redirect_uris.is_none()
         && body.allow_implicit.is_none()
@@ -334,9 +332,8 @@ impl From<MigrationPlan> for PlanBody {
 pub async fn migration_plan(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<Json<PlanBody>, AdminError> {
-    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     flush(&state).await;
     Ok(Json(state.ops().migration_plan(&actor, id).await?.into()))
 }
@@ -397,10 +394,9 @@ pub struct MigratedToJwtBody {
 pub async fn migrate(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
     AdminJson(body): AdminJson<MigrateRequest>,
 ) -> Result<Response, AdminError> {
-    let id = path_id(&id, IntegratorKeyId::parse, "integrator key")?;
     match body.target.as_deref() {
         Some("jwt_grant") => {
             if body.username.is_some() || body.expires_at.is_some() {

@@ -1,10 +1,11 @@
 //! Webhooks in the admin API (SPEC §13): register (the `whsec_` secret shown once), list,
 //! get, delete, and each endpoint's delivery log.
 
-use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
+use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::ids::WebhookId;
 use countersign_core::webhook::Webhook;
@@ -145,9 +146,8 @@ pub async fn create_webhook(
 pub async fn get_webhook(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<WebhookId>,
 ) -> Result<Json<WebhookBody>, AdminError> {
-    let id = path_id(&id, WebhookId::parse, "webhook")?;
     Ok(Json(
         state.store.fetch(actor.organization_id, id).await?.into(),
     ))
@@ -159,9 +159,8 @@ pub async fn get_webhook(
 pub async fn delete_webhook(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<WebhookId>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, WebhookId::parse, "webhook")?;
     state.ops().delete_webhook(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -172,10 +171,9 @@ pub async fn delete_webhook(
 pub async fn list_deliveries(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminId(id): AdminId<WebhookId>,
     AdminQuery(query): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<DeliveryBody>>, AdminError> {
-    let id = path_id(&id, WebhookId::parse, "webhook")?;
     state.store.fetch(actor.organization_id, id).await?;
     let page = state
         .store

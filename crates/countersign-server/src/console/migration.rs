@@ -6,6 +6,7 @@ use super::directory::parse_path;
 use super::layout::{self, Reply, Section, when_html};
 use super::session::{Admin, Posted, csrf_field};
 use crate::ops::{self, OpError};
+use crate::path_id::ConsoleId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -118,10 +119,9 @@ pub async fn usage_page(State(state): State<AppState>, admin: Admin) -> Reply {
 /// `GET /console/legacy-usage/{id}`: the migration plan and the migrate form.
 pub async fn plan_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
     admin: Admin,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
 ) -> Reply {
-    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
     if let Err(error) = state.legacy_usage.flush(&state.store).await {
         tracing::warn!(%error, "legacy usage flush before the plan failed");
     }

@@ -7,6 +7,7 @@ use super::directory::{all, parse_path};
 use super::layout::{self, Reply, Section, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{NewRsaKey, OpError};
+use crate::path_id::ConsoleId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,11 +40,10 @@ pub struct NoticeQuery {
 /// `GET /console/integrator-keys/{id}/oauth`.
 pub async fn oauth_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    super::session::PageQuery(query): super::session::PageQuery<NoticeQuery>,
     admin: Admin,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    super::session::PageQuery(query): super::session::PageQuery<NoticeQuery>,
 ) -> Reply {
-    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
     let notice = if query.saved.is_some() {
         Some("The OAuth client settings were saved.")
     } else if query.deleted.is_some() {

@@ -10,6 +10,7 @@ use super::layout::{
 };
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
+use crate::path_id::ConsoleId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -148,11 +149,10 @@ pub async fn create_user(State(state): State<AppState>, posted: Posted<Admin>) -
 /// `GET /console/users/{id}`: status, password and memberships of one user.
 pub async fn user_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
     admin: Admin,
+    ConsoleId(id): ConsoleId<UserId>,
     PageQuery(query): PageQuery<DoneQuery>,
 ) -> Reply {
-    let id = parse_path(&id, UserId::parse, "user")?;
     let done = match query.done.as_deref() {
         Some("created") => Some("The user was created. Give them access to accounts below."),
         Some("status") => Some("The status was changed; it applies to the next request."),

@@ -5,6 +5,7 @@ use super::directory::parse_path;
 use super::layout::{self, FieldErrors, Reply, Section, TextField, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::OpError;
+use crate::path_id::ConsoleId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -198,10 +199,9 @@ pub async fn delete_webhook(
 /// `GET /console/webhooks/{id}`: the endpoint's delivery log, newest first.
 pub async fn deliveries_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
     admin: Admin,
+    ConsoleId(id): ConsoleId<WebhookId>,
 ) -> Reply {
-    let id = parse_path(&id, WebhookId::parse, "webhook")?;
     let webhook = state.store.fetch(admin.actor.organization_id, id).await?;
     let deliveries = state.store.list_deliveries(id, None, 200).await?;
     let body = html! {

@@ -1,0 +1,77 @@
+//! The one id a resource path names (`/admin/v1/users/{id}`, `/console/users/{id}`): how each
+//! id type parses and what a 404 calls it, and the extractors that refuse a path whose id is
+//! not one, in the admin API's problem+json ([`AdminId`]) or as the console's not-found page
+//! ([`ConsoleId`]). A handler receives the parsed id or is never called.
+
+use crate::admin::AdminError;
+use crate::console::layout::ConsoleError;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use countersign_core::ids::{
+    AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, IntrospectionClientId, UserId, WebhookId,
+};
+
+/// An id type a path names.
+pub trait PathId: Sized + Send {
+    /// What a 404 calls the resource.
+    const ENTITY: &'static str;
+    /// The id, or `None` when the text is not one.
+    fn parse(text: &str) -> Option<Self>;
+}
+
+macro_rules! path_ids {
+    ($($id:ident => $entity:literal),* $(,)?) => {$(
+        impl PathId for $id {
+            const ENTITY: &'static str = $entity;
+            fn parse(text: &str) -> Option<Self> {
+                $id::parse(text)
+            }
+        }
+    )*};
+}
+
+path_ids! {
+    AccountId => "account",
+    ApiUserId => "api user",
+    EnvironmentId => "environment",
+    IntegratorKeyId => "integrator key",
+    IntrospectionClientId => "introspection client",
+    UserId => "user",
+    WebhookId => "webhook",
+}
+
+/// The path's id, or `None` when the path has no single segment that is one.
+async fn read<S: Send + Sync, T: PathId>(parts: &mut Parts, state: &S) -> Option<T> {
+    let Path(text) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    T::parse(&text)
+}
+
+/// The id of an admin API path; 404 problem+json naming the resource when it is not one.
+pub struct AdminId<T>(pub T);
+
+impl<S: Send + Sync, T: PathId> FromRequestParts<S> for AdminId<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        read(parts, state)
+            .await
+            .map(Self)
+            .ok_or(AdminError::NotFound(T::ENTITY))
+    }
+}
+
+/// The id of a console path; the console's not-found page when it is not one.
+pub struct ConsoleId<T>(pub T);
+
+impl<S: Send + Sync, T: PathId> FromRequestParts<S> for ConsoleId<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ConsoleError> {
+        read(parts, state)
+            .await
+            .map(Self)
+            .ok_or(ConsoleError::NotFound(T::ENTITY))
+    }
+}
