@@ -404,6 +404,11 @@ impl TestApp {
         self.client.delete(self.url(path))
     }
 
+    /// `GET` of `path` with the bearer `token` (an admin session or an access token).
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.get(path).bearer_auth(token).call().await
+    }
+
     /// A request with the bootstrap administrator's token.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
         self.client

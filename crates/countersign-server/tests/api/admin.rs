@@ -40,7 +40,7 @@ async fn calls_without_a_session_are_401_and_logout_ends_it() {
         .call()
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = app.get("/admin/v1/users").bearer_auth(&token).call().await;
+    let response = app.get_as(&token, "/admin/v1/users").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -63,13 +63,7 @@ async fn non_admin_user_may_sign_in_but_gets_403() {
         .login("plain@example.com", "plain-password")
         .await
         .unwrap();
-    let me: Value = app
-        .get("/admin/v1/me")
-        .bearer_auth(&token)
-        .call()
-        .await
-        .value()
-        .await;
+    let me: Value = app.get_as(&token, "/admin/v1/me").await.value().await;
     assert_eq!(me["is_organization_admin"], false);
     for path in [
         "/admin/v1/users",
@@ -78,7 +72,7 @@ async fn non_admin_user_may_sign_in_but_gets_403() {
         "/admin/v1/audit",
         "/admin/v1/integrator-keys",
     ] {
-        let response = app.get(path).bearer_auth(&token).call().await;
+        let response = app.get_as(&token, path).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
@@ -102,7 +96,7 @@ async fn disabled_user_cannot_sign_in_and_loses_sessions() {
             .await
             .is_none()
     );
-    let response = app.get("/admin/v1/me").bearer_auth(&token).call().await;
+    let response = app.get_as(&token, "/admin/v1/me").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -415,11 +409,7 @@ async fn second_admin(app: &countersign_test_support::TestApp) -> (String, Strin
 }
 
 async fn status_listing_users(app: &countersign_test_support::TestApp, token: &str) -> StatusCode {
-    app.get("/admin/v1/users")
-        .bearer_auth(token)
-        .call()
-        .await
-        .status()
+    app.get_as(token, "/admin/v1/users").await.status()
 }
 
 #[tokio::test]

@@ -267,11 +267,7 @@ async fn partial_administrator_gets_403() {
         .call().await;
     assert_eq!(create.status(), StatusCode::FORBIDDEN);
     assert_eq!(create.value().await["code"], "not_organization_admin");
-    let list = app
-        .get("/admin/v1/api-users")
-        .bearer_auth(&token)
-        .call()
-        .await;
+    let list = app.get_as(&token, "/admin/v1/api-users").await;
     assert_eq!(list.status(), StatusCode::FORBIDDEN);
     // Administering the remaining environment too makes the user an organization administrator.
     let production = app.environment_id.clone();
@@ -281,11 +277,7 @@ async fn partial_administrator_gets_403() {
     )
     .call()
     .await;
-    let list = app
-        .get("/admin/v1/api-users")
-        .bearer_auth(&token)
-        .call()
-        .await;
+    let list = app.get_as(&token, "/admin/v1/api-users").await;
     assert_eq!(list.status(), StatusCode::OK);
 }
 
@@ -306,22 +298,10 @@ async fn a_new_environment_demotes_other_administrators_until_added() {
         .login("second@example.com", "second-password")
         .await
         .unwrap();
-    let me: Value = app
-        .get("/admin/v1/me")
-        .bearer_auth(&token)
-        .call()
-        .await
-        .value()
-        .await;
+    let me: Value = app.get_as(&token, "/admin/v1/me").await.value().await;
     assert_eq!(me["is_organization_admin"], true);
     app.create_environment("Sandbox", "sandbox").await;
-    let me: Value = app
-        .get("/admin/v1/me")
-        .bearer_auth(&token)
-        .call()
-        .await
-        .value()
-        .await;
+    let me: Value = app.get_as(&token, "/admin/v1/me").await.value().await;
     assert_eq!(me["is_organization_admin"], false);
 }
 

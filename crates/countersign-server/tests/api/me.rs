@@ -51,12 +51,7 @@ impl World {
     }
 
     async fn activity(&self, token: &str) -> Value {
-        let response = self
-            .app
-            .get("/admin/v1/me/activity")
-            .bearer_auth(token)
-            .call()
-            .await;
+        let response = self.app.get_as(token, "/admin/v1/me/activity").await;
         assert_eq!(response.status(), StatusCode::OK);
         response.value().await
     }
@@ -335,9 +330,7 @@ async fn my_activity_needs_a_signed_in_user_and_pages() {
     let first_page = app
         .eventually_some(Duration::from_secs(10), || async {
             let response = app
-                .get("/admin/v1/me/activity?limit=2")
-                .bearer_auth(&world.bob_token)
-                .call()
+                .get_as(&world.bob_token, "/admin/v1/me/activity?limit=2")
                 .await;
             let page: Value = response.value().await;
             page["next_cursor"].is_string().then_some(page)
@@ -346,9 +339,7 @@ async fn my_activity_needs_a_signed_in_user_and_pages() {
         .expect("more than one page of activity");
     assert_eq!(first_page["items"].as_array().unwrap().len(), 2);
     let bad = app
-        .get("/admin/v1/me/activity?limit=0")
-        .bearer_auth(&world.bob_token)
-        .call()
+        .get_as(&world.bob_token, "/admin/v1/me/activity?limit=0")
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -215,7 +215,7 @@ async fn sign_out_ends_the_session_on_the_server() {
     console.sign_in().await;
     let token = console.cookie("countersign_console").unwrap();
     // The console session is an administrator session: it works as an admin API bearer token.
-    let me = app.get("/admin/v1/me").bearer_auth(&token).call().await;
+    let me = app.get_as(&token, "/admin/v1/me").await;
     assert_eq!(me.status(), StatusCode::OK);
     let csrf = console.csrf("/console/api-users").await;
     let response = console
@@ -232,7 +232,7 @@ async fn sign_out_ends_the_session_on_the_server() {
     let response = console.get("/console/api-users").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/sign-in?ended=1");
-    let me = app.get("/admin/v1/me").bearer_auth(&token).call().await;
+    let me = app.get_as(&token, "/admin/v1/me").await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let page = console.page("/console/sign-in?signed_out=1").await;
     assert!(page.contains("You have signed out."));
@@ -399,7 +399,7 @@ async fn assert_session_ended(console: &ConsoleClient<'_>, token: &str) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/console/sign-in?ended=1");
     let app = console.app;
-    let response = app.get("/admin/v1/me").bearer_auth(token).call().await;
+    let response = app.get_as(token, "/admin/v1/me").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 

@@ -133,9 +133,7 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
     // The user lists and withdraws the consent through the admin API.
     let token = app.login(&client.email, PASSWORD).await.unwrap();
     let mine: Value = app
-        .get("/admin/v1/me/consents")
-        .bearer_auth(&token)
-        .call()
+        .get_as(&token, "/admin/v1/me/consents")
         .await
         .value()
         .await;
@@ -213,9 +211,7 @@ async fn the_consent_form_without_its_csrf_token_changes_nothing() {
     assert!(forged.headers().get(LOCATION).is_none());
     let token = app.login(&client.email, PASSWORD).await.unwrap();
     let mine: Value = app
-        .get("/admin/v1/me/consents")
-        .bearer_auth(&token)
-        .call()
+        .get_as(&token, "/admin/v1/me/consents")
         .await
         .value()
         .await;

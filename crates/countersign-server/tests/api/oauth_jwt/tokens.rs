@@ -121,7 +121,7 @@ async fn an_application_token_acts_in_no_account() {
     )
     .await;
     // And an application token has no user to describe.
-    let info = app.get("/oauth/userinfo").bearer_auth(&token).call().await;
+    let info = app.get_as(&token, "/oauth/userinfo").await;
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -134,7 +134,7 @@ async fn userinfo_describes_the_user_and_accounts_default_first() {
     app.put_membership(&client.user_id, &second, &["send"], false)
         .await;
     let token = access_token(&app, &user_claims(&app, &client), &client.private_pem).await;
-    let response = app.get("/oauth/userinfo").bearer_auth(&token).call().await;
+    let response = app.get_as(&token, "/oauth/userinfo").await;
     assert_eq!(response.status(), StatusCode::OK);
     let info: Value = response.value().await;
     assert_eq!(info["sub"], client.user_id.as_str());
