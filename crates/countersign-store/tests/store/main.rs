@@ -1,6 +1,9 @@
 //! Store suite: every test runs on a fresh SQLite file, and on a fresh PostgreSQL database when
 //! `COUNTERSIGN_TEST_POSTGRES_URL` is set.
 
+#[path = "../../../countersign-test-support/src/database.rs"]
+mod database;
+
 use countersign_core::api_user::{ApiUser, Scope};
 use countersign_core::directory::{
     Account, Environment, EnvironmentKind, Organization, Permissions,
@@ -18,83 +21,11 @@ struct Fixture {
     environment: EnvironmentId,
     account: AccountId,
     admin: UserId,
-    database_name: Option<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let Some(base) = std::env::var("COUNTERSIGN_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            return;
-        };
-        let Some(name) = self.database_name.take() else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                if let Ok(admin) = Store::connect(&StoreConfig {
-                    url: base,
-                    max_connections: 1,
-                })
-                .await
-                {
-                    let _ = admin
-                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database when
-/// `COUNTERSIGN_TEST_POSTGRES_URL` is set (dropped when the fixture drops).
-async fn fresh_url(dir: &tempfile::TempDir) -> (String, Option<String>) {
-    match std::env::var("COUNTERSIGN_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        None => (
-            format!("sqlite://{}", dir.path().join("store.db").display()),
-            None,
-        ),
-        Some(base) => {
-            let name = format!("cs_store_{}", Uuid::new_v4().simple());
-            let admin = Store::connect(&StoreConfig {
-                url: base.clone(),
-                max_connections: 1,
-            })
-            .await
-            .expect("postgres");
-            admin
-                .execute_raw(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create database");
-            admin.close().await;
-            let (root, query) = base
-                .split_once('?')
-                .map_or((base.as_str(), None), |(r, q)| (r, Some(q)));
-            let root = root.rsplit_once('/').map_or(root, |(r, _)| r);
-            let url = match query {
-                Some(query) => format!("{root}/{name}?{query}"),
-                None => format!("{root}/{name}"),
-            };
-            (url, Some(name))
-        }
-    }
+    _database: database::TestDatabase,
 }
 
 async fn fresh() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (url, database_name) = fresh_url(&dir).await;
+    let (url, database) = database::fresh_database().await;
     let store = Store::connect(&StoreConfig {
         url,
         max_connections: 4,
@@ -138,8 +69,7 @@ async fn fresh() -> Fixture {
         environment: environment.id,
         account: account.id,
         admin: admin.id,
-        database_name,
-        _dir: dir,
+        _database: database,
     }
 }
 
