@@ -225,18 +225,21 @@ impl Store {
     ) -> Result<Option<ApiUserWithKeys>, StoreError> {
         let Some(row) = row else { return Ok(None) };
         let api_user: ApiUser = row.try_into()?;
+        let keys = self.keys_of(api_user.id).await?;
+        Ok(Some(ApiUserWithKeys { api_user, keys }))
+    }
+
+    /// An API user's keys, newest first.
+    pub(crate) async fn keys_of(
+        &self,
+        api_user: ApiUserId,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_user_keys WHERE api_user_id = $1 \
              ORDER BY created_at DESC, id DESC"
         );
-        let keys = sqlx::query_as::<_, KeyRow>(&sql)
-            .bind(api_user.id.to_string())
-            .fetch_all(self.pool())
-            .await?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(ApiUserWithKeys { api_user, keys }))
+        self.all(sqlx::query_as::<_, KeyRow>(&sql).bind(api_user.to_string()))
+            .await
     }
 
     /// Lists an organization's API users in creation order; inactive (revoked or expired at

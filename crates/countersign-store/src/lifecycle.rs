@@ -3,7 +3,7 @@
 //! reached, and the rows of the credential report. Each bounded by a limit per call; the
 //! checks call again on their next round.
 
-use crate::api_users::{ApiUserRow, COLUMNS, KEY_COLUMNS, KeyRow};
+use crate::api_users::{ApiUserRow, COLUMNS};
 use crate::{Store, StoreError, from_millis, millis, parse_id};
 use countersign_core::api_user::{ApiKeyRecord, ApiUser};
 use countersign_core::ids::{IntegratorKeyId, OrganizationId};
@@ -221,17 +221,7 @@ impl Store {
         let mut report = Vec::with_capacity(rows.len());
         for row in rows {
             let api_user: ApiUser = row.api_user.try_into()?;
-            let sql = format!(
-                "SELECT {KEY_COLUMNS} FROM api_user_keys WHERE api_user_id = $1 \
-                 ORDER BY created_at DESC, id DESC"
-            );
-            let keys = sqlx::query_as::<_, KeyRow>(&sql)
-                .bind(api_user.id.to_string())
-                .fetch_all(self.pool())
-                .await?
-                .into_iter()
-                .map(TryInto::try_into)
-                .collect::<Result<Vec<_>, _>>()?;
+            let keys = self.keys_of(api_user.id).await?;
             report.push(ReportRow {
                 api_user,
                 last_used_ip: row.last_used_ip,

@@ -7,6 +7,7 @@
 use super::{Actor, OpError, Ops};
 use countersign_core::ids::{ApiKeyId, ApiUserId, UserId};
 use countersign_core::lifecycle::LeakResponse;
+use countersign_store::ApiUserWithKeys;
 use countersign_store::{LeakReport, LeakResponseTaken};
 use uuid::Uuid;
 
@@ -58,17 +59,7 @@ impl Ops {
         context: &LeakContext,
     ) -> Result<KeyLeakOutcome, OpError> {
         let now = self.now();
-        let record = self
-            .store
-            .find_api_user_with_keys(api_user)
-            .await?
-            .ok_or(OpError::NotFound("api user"))?;
-        let actor = Actor {
-            organization_id: record.api_user.organization_id,
-            user_id: None,
-            name: LEAK_REPORT_ACTOR.to_owned(),
-            source_ip: context.source_ip.clone(),
-        };
+        let (record, actor) = self.leaked_api_user(api_user, context).await?;
         // A key rotated out past its grace, or of an API user already revoked or expired, can
         // no longer be used: the leak is recorded in the audit log and nothing else is done.
         let key_live = record.api_user.is_usable(now)
@@ -147,17 +138,7 @@ impl Ops {
         user: UserId,
         context: &LeakContext,
     ) -> Result<(), OpError> {
-        let record = self
-            .store
-            .find_api_user_with_keys(api_user)
-            .await?
-            .ok_or(OpError::NotFound("api user"))?;
-        let actor = Actor {
-            organization_id: record.api_user.organization_id,
-            user_id: None,
-            name: LEAK_REPORT_ACTOR.to_owned(),
-            source_ip: context.source_ip.clone(),
-        };
+        let (_, actor) = self.leaked_api_user(api_user, context).await?;
         self.end_sessions(&actor, user, Some(api_user), Some(key))
             .await?;
         self.audit_with_detail(
@@ -199,5 +180,25 @@ impl Ops {
             .await;
         }
         Ok(dismissed)
+    }
+
+    /// The API user a report names, with its keys, and the report as the actor of what is done.
+    async fn leaked_api_user(
+        &self,
+        api_user: ApiUserId,
+        context: &LeakContext,
+    ) -> Result<(ApiUserWithKeys, Actor), OpError> {
+        let record = self
+            .store
+            .find_api_user_with_keys(api_user)
+            .await?
+            .ok_or(OpError::NotFound("api user"))?;
+        let actor = Actor {
+            organization_id: record.api_user.organization_id,
+            user_id: None,
+            name: LEAK_REPORT_ACTOR.to_owned(),
+            source_ip: context.source_ip.clone(),
+        };
+        Ok((record, actor))
     }
 }

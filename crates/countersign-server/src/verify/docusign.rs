@@ -356,7 +356,7 @@ pub async fn authenticate_header(
             verifier.config.public_url
         )
     };
-    if !organization.legacy_header_enabled {
+    let audit_retired = async || {
         verifier
             .audit_event(
                 Some(organization.id),
@@ -367,6 +367,9 @@ pub async fn authenticate_header(
                 AuditOutcome::Denied,
             )
             .await;
+    };
+    if !organization.legacy_header_enabled {
+        audit_retired().await;
         return Err(DocuSignError::LegacyHeaderRetired(format!(
             "The X-DocuSign-Authentication header is turned off for this organization. {}",
             migrate_hint()
@@ -375,16 +378,7 @@ pub async fn authenticate_header(
     if let Some(sunset) = key.legacy_sunset_at
         && sunset <= now
     {
-        verifier
-            .audit_event(
-                Some(organization.id),
-                &credentials.username,
-                "legacy.authenticate",
-                &key.id.to_string(),
-                source_ip,
-                AuditOutcome::Denied,
-            )
-            .await;
+        audit_retired().await;
         return Err(DocuSignError::LegacyHeaderRetired(format!(
             "The X-DocuSign-Authentication header was retired for this integrator key on {}. {}",
             format_date(sunset),
