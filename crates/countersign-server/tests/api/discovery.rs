@@ -1,46 +1,14 @@
 //! AssureSign discovery (SPEC §4): accounts under both prefixes, environments, and the
 //! `application/json; charset=utf-8` content type of every dialect-A answer.
 
+use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{Call as _, Read as _};
-use countersign_test_support::{CreatedAccount, CreatedApiUser};
-use countersign_test_support::{TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 
-/// Bob belongs to the bootstrap production account (his default), a second production account
-/// and a sandbox account.
-struct World {
-    app: TestApp,
-    production_name: String,
-    sandbox_env: String,
-    sandbox: String,
-}
-
-async fn world() -> World {
-    let app = spawn_app().await;
-    let bob = app.create_user("bob@mycompany.com", None).await;
-    let main = app.account_id.clone();
-    let CreatedAccount { id: second, .. } = app.create_account(&app.environment_id, "Second").await;
-    let sandbox_env = app.create_environment("Sandbox", "sandbox").await;
-    let CreatedAccount { id: sandbox, .. } =
-        app.create_account(&sandbox_env, "Sandbox account").await;
-    app.put_membership(&bob, &main, &["send"], true).await;
-    app.put_membership(&bob, &second, &["send"], false).await;
-    app.put_membership(&bob, &sandbox, &["send"], false).await;
-    let production: Value = app
-        .admin_get(&format!("/admin/v1/environments/{}", app.environment_id))
-        .await
-        .value()
-        .await;
-    World {
-        production_name: production["name"].as_str().unwrap().to_owned(),
-        app,
-        sandbox_env,
-        sandbox,
-    }
-}
+use super::verify::{World, world};
 
 async fn token_for(w: &World, api_username: &str, scope: Value) -> String {
     let CreatedApiUser { key, .. } = w.app.create_api_user(api_username, scope).await;
@@ -53,6 +21,13 @@ async fn get(w: &World, path: &str, token: Option<&str>) -> reqwest::Response {
         request = request.header("Authorization", format!("bearer {token}"));
     }
     request.call().await
+}
+
+/// The name of the bootstrap production environment.
+async fn production_name(w: &World) -> String {
+    let path = format!("/admin/v1/environments/{}", w.app.environment_id);
+    let production = w.app.admin_get(&path).await.value().await;
+    production["name"].as_str().unwrap().to_owned()
 }
 
 fn content_type(response: &reqwest::Response) -> String {
@@ -146,7 +121,7 @@ async fn environments_lists_those_holding_the_accounts_in_scope_with_the_default
     assert_eq!(
         body,
         json!({"messages": [], "result": {"environments": [
-            {"environmentID": w.app.environment_id, "name": w.production_name, "kind": "production", "isDefault": true},
+            {"environmentID": w.app.environment_id, "name": production_name(&w).await, "kind": "production", "isDefault": true},
             {"environmentID": w.sandbox_env, "name": "Sandbox", "kind": "sandbox", "isDefault": false},
         ]}})
     );

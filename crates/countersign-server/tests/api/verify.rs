@@ -7,18 +7,19 @@ use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// A directory: production (main + second account) and sandbox (one account).
-struct World {
-    app: TestApp,
-    bob: String,
-    main: String,
-    main_number: String,
-    second: String,
-    sandbox_env: String,
-    sandbox: String,
+/// A directory: Bob belongs to the bootstrap production account (his default), a second
+/// production account and a sandbox account (also the discovery tests' world).
+pub(super) struct World {
+    pub(super) app: TestApp,
+    pub(super) bob: String,
+    pub(super) main: String,
+    pub(super) main_number: String,
+    pub(super) second: String,
+    pub(super) sandbox_env: String,
+    pub(super) sandbox: String,
 }
 
-async fn world() -> World {
+pub(super) async fn world() -> World {
     let app = spawn_app().await;
     let bob = app.create_user("bob@mycompany.com", None).await;
     let main = app.account_id.clone();
