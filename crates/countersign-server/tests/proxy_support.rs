@@ -370,6 +370,31 @@ impl Stack {
     }
 }
 
+/// Asserts countersign's answer to an invalid token, handed over by the proxy: 401 with one
+/// `invalid_token` challenge and an `UNAUTHORIZED` JSON body; returns its content type and body.
+pub async fn assert_invalid_token_refusal(response: reqwest::Response) -> (String, Value) {
+    assert_eq!(response.status(), 401);
+    let challenges: Vec<_> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(challenges.len(), 1, "one challenge: {challenges:?}");
+    assert!(challenges[0].contains("invalid_token"), "{challenges:?}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let body: Value = response.value().await;
+    assert_eq!(body["errorCode"], "UNAUTHORIZED", "{body}");
+    (content_type, body)
+}
+
 /// Sends a request line exactly as written (HTTP clients normalise dot segments away), with
 /// the `Host` header and, when given, `Authorization`; returns the status.
 pub fn raw_get(port: u16, host: &str, target: &str, authorization: Option<&str>) -> u16 {

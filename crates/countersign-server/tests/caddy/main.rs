@@ -11,8 +11,8 @@ use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_server::config::ServerConfig;
 use countersign_test_support::{Call as _, CreatedAccount, Read as _};
 use proxy_support::{
-    PASSWORD, ProxyProcess, ScratchDir, Stack, USER_EMAIL, find_or_install, free_port, seen_header,
-    shared, stack_with,
+    PASSWORD, ProxyProcess, ScratchDir, Stack, USER_EMAIL, assert_invalid_token_refusal,
+    find_or_install, free_port, seen_header, shared, stack_with,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -141,21 +141,8 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_caddy() {
         .header("Authorization", "bearer cst_not-a-real-token")
         .call()
         .await;
-    assert_eq!(response.status(), 401);
-    let challenges: Vec<_> = response
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(challenges.len(), 1, "one challenge: {challenges:?}");
-    assert!(challenges[0].contains("invalid_token"), "{challenges:?}");
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/json; charset=utf-8"
-    );
-    let body: Value = response.value().await;
-    assert_eq!(body["errorCode"], "UNAUTHORIZED", "{body}");
+    let (content_type, _) = assert_invalid_token_refusal(response).await;
+    assert_eq!(content_type, "application/json; charset=utf-8");
 
     let legacy_path = s.get(&account_path(&s.app.account_id)).call().await;
     assert_eq!(legacy_path.status(), 401);

@@ -10,8 +10,8 @@ mod proxy_support;
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::{Call as _, Read as _};
 use proxy_support::{
-    PASSWORD, ProxyProcess, ScratchDir, Stack, USER_EMAIL, find_or_install, free_port,
-    running_as_root, seen_header, shared, stack_with,
+    PASSWORD, ProxyProcess, ScratchDir, Stack, USER_EMAIL, assert_invalid_token_refusal,
+    find_or_install, free_port, running_as_root, seen_header, shared, stack_with,
 };
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -164,23 +164,7 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_nginx() {
             .header("Authorization", "bearer cst_not-a-real-token")
             .call()
             .await;
-        assert_eq!(response.status(), 401);
-        let challenges: Vec<_> = response
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(challenges.len(), 1, "one challenge: {challenges:?}");
-        assert!(challenges[0].contains("invalid_token"), "{challenges:?}");
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("application/json")
-        );
-        let body: Value = response.value().await;
-        assert_eq!(body["errorCode"], "UNAUTHORIZED", "{body}");
+        let (_, body) = assert_invalid_token_refusal(response).await;
         assert!(
             body["summary"].is_string() && body["details"].is_array(),
             "{body}"
