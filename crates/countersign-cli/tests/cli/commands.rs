@@ -201,30 +201,36 @@ fn serve_bootstraps_answers_and_exits_zero_on_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
-#[test]
-fn token_command_exchanges_a_key() {
-    let dir = tempfile::tempdir().unwrap();
-    run(&dir, &["init"]);
-    let users: Value = serde_json::from_str(&run(&dir, &["user", "list", "--json"])).unwrap();
+/// `init` in `dir`, then an organization-scoped API user `username` expiring in three days:
+/// the bootstrap administrator's email and the `api-user create --json` answer.
+fn installation_with_api_user(dir: &tempfile::TempDir, username: &str) -> (String, Value) {
+    run(dir, &["init"]);
+    let users: Value = serde_json::from_str(&run(dir, &["user", "list", "--json"])).unwrap();
     let admin_email = users[0]["email"].as_str().unwrap().to_owned();
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
         .date()
         .to_string();
-    let created: Value = serde_json::from_str(&run(
-        &dir,
+    let created = run(
+        dir,
         &[
             "api-user",
             "create",
             "--username",
-            "tok",
+            username,
             "--scope",
             "organization",
             "--expires-at",
             &expires,
             "--json",
         ],
-    ))
-    .unwrap();
+    );
+    (admin_email, serde_json::from_str(&created).unwrap())
+}
+
+#[test]
+fn token_command_exchanges_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin_email, created) = installation_with_api_user(&dir, "tok");
     let key = created["key"].as_str().unwrap().to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -278,27 +284,7 @@ fn token_command_exchanges_a_key() {
 #[test]
 fn cli_revocation_reaches_a_running_server_on_the_same_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
-    run(&dir, &["init"]);
-    let users: Value = serde_json::from_str(&run(&dir, &["user", "list", "--json"])).unwrap();
-    let admin_email = users[0]["email"].as_str().unwrap().to_owned();
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
-        .date()
-        .to_string();
-    let created: Value = serde_json::from_str(&run(
-        &dir,
-        &[
-            "api-user",
-            "create",
-            "--username",
-            "live",
-            "--scope",
-            "organization",
-            "--expires-at",
-            &expires,
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let (admin_email, created) = installation_with_api_user(&dir, "live");
     let key = created["key"].as_str().unwrap().to_owned();
     let id = created["api_user"]["id"].as_str().unwrap().to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -121,14 +121,12 @@ async fn bootstrap_creates_an_organization_administrator() {
     let _ = f.account;
 }
 
-#[tokio::test]
-async fn api_usernames_are_unique_case_insensitively() {
-    let f = fresh().await;
-    let now = OffsetDateTime::now_utc();
-    let make = |name: &str| NewApiUser {
+/// An organization-scoped API user named `name`, expiring a day after `now`.
+fn new_api_user(organization: OrganizationId, name: &str, now: OffsetDateTime) -> NewApiUser {
+    NewApiUser {
         api_user: ApiUser {
             id: ApiUserId(Uuid::now_v7()),
-            organization_id: f.organization,
+            organization_id: organization,
             username: name.into(),
             scope: Scope::Organization,
             expires_at: now + Duration::days(1),
@@ -141,7 +139,14 @@ async fn api_usernames_are_unique_case_insensitively() {
         },
         key_id: ApiKeyId(Uuid::now_v7()),
         key_digest: "00".into(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn api_usernames_are_unique_case_insensitively() {
+    let f = fresh().await;
+    let now = OffsetDateTime::now_utc();
+    let make = |name: &str| new_api_user(f.organization, name, now);
     f.store
         .insert_api_user(&make("NewAPIUser"))
         .await
@@ -164,23 +169,7 @@ async fn api_usernames_are_unique_case_insensitively() {
 async fn look_alike_rows_from_before_skeletons_are_kept_reported_and_block_new_ones() {
     let f = fresh().await;
     let now = OffsetDateTime::now_utc();
-    let make = |name: &str| NewApiUser {
-        api_user: ApiUser {
-            id: ApiUserId(Uuid::now_v7()),
-            organization_id: f.organization,
-            username: name.into(),
-            scope: Scope::Organization,
-            expires_at: now + Duration::days(1),
-            description: None,
-            created_at: now,
-            created_by: "test".into(),
-            revoked_at: None,
-            revoked_by: None,
-            last_used_at: None,
-        },
-        key_id: ApiKeyId(Uuid::now_v7()),
-        key_digest: "00".into(),
-    };
+    let make = |name: &str| new_api_user(f.organization, name, now);
     f.store
         .insert_api_user(&make("svc-reports"))
         .await
