@@ -16,4 +16,4 @@ bench_serve distinct --signing-key-file "$work/signing.key"
   --admin-password distinct-admin-password --users 100 --out "$work/creds.json"
 "$bin/countersign-bench" distinct --server "http://127.0.0.1:$port" --creds "$work/creds.json" \
   --signing-key-file "$work/signing.key" --pid "$server_pid" --tokens "$tokens" \
-  --concurrency "$concurrency" | tee bench/results/distinct.txt
+  --concurrency "$concurrency" | tee "bench/results/distinct$suffix.txt"

@@ -1,7 +1,8 @@
 # What the benchmark scripts share; source it from a script in bench/ after `set -euo pipefail`.
 #
 #   bench_build          builds countersign and countersign-bench for $PROFILE (release unless
-#                        PROFILE=debug) and sets $profile and $bin
+#                        PROFILE=debug) and sets $profile, $bin and $suffix ("" for release,
+#                        else "-$profile", for result file names)
 #   bench_workdir        a scratch directory $work, removed (and the server stopped) on exit
 #   bench_serve NAME ARG…  starts `countersign serve` on a free port on SQLite in $work, with
 #                        the administrator NAME@example.com / NAME-admin-password and ARG… added;
@@ -18,6 +19,10 @@ bench_build() {
     cargo build -q -p countersign-cli -p countersign-bench
   fi
   bin="${CARGO_TARGET_DIR:-target}/$profile"
+  # Result files of other profiles than release carry its name, so they never replace a
+  # release result.
+  suffix=""
+  if [ "$profile" != release ]; then suffix="-$profile"; fi
 }
 
 bench_cleanup() {

@@ -15,4 +15,4 @@ bench_serve soak
   --admin-password soak-admin-password --users 100 --out "$work/creds.json"
 "$bin/countersign-bench" soak --server "http://127.0.0.1:$port" --creds "$work/creds.json" \
   --admin-email soak@example.com --admin-password soak-admin-password --pid "$server_pid" \
-  --rate "$rate" --seconds "$seconds" | tee bench/results/soak.txt
+  --rate "$rate" --seconds "$seconds" | tee "bench/results/soak$suffix.txt"
