@@ -48,30 +48,27 @@ async fn read<S: Send + Sync, T: PathId>(parts: &mut Parts, state: &S) -> Option
     T::parse(&text)
 }
 
-/// The id of an admin API path; 404 problem+json naming the resource when it is not one.
-pub struct AdminId<T>(pub T);
+macro_rules! id_extractor {
+    ($(#[$doc:meta])* $name:ident, $error:ident) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
 
-impl<S: Send + Sync, T: PathId> FromRequestParts<S> for AdminId<T> {
-    type Rejection = AdminError;
+        impl<S: Send + Sync, T: PathId> FromRequestParts<S> for $name<T> {
+            type Rejection = $error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
-        read(parts, state)
-            .await
-            .map(Self)
-            .ok_or(AdminError::NotFound(T::ENTITY))
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, $error> {
+                read(parts, state).await.map(Self).ok_or($error::NotFound(T::ENTITY))
+            }
+        }
+    };
 }
 
-/// The id of a console path; the console's not-found page when it is not one.
-pub struct ConsoleId<T>(pub T);
+id_extractor! {
+    /// The id of an admin API path; 404 problem+json naming the resource when it is not one.
+    AdminId, AdminError
+}
 
-impl<S: Send + Sync, T: PathId> FromRequestParts<S> for ConsoleId<T> {
-    type Rejection = ConsoleError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ConsoleError> {
-        read(parts, state)
-            .await
-            .map(Self)
-            .ok_or(ConsoleError::NotFound(T::ENTITY))
-    }
+id_extractor! {
+    /// The id of a console path; the console's not-found page when it is not one.
+    ConsoleId, ConsoleError
 }
