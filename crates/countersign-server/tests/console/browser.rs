@@ -13,13 +13,7 @@ use serde_json::Value;
 
 /// Signs in through the form as the bootstrap administrator.
 async fn sign_in(browser: &Browser, app: &TestApp) {
-    browser.client.goto(&app.url("/console")).await.unwrap();
-    browser.wait_for_page("sign-in").await;
-    browser.fill("email", ADMIN_EMAIL).await;
-    browser.fill("password", ADMIN_PASSWORD).await;
-    browser
-        .click("form[action=\"/console/sign-in\"] button[type=submit]")
-        .await;
+    browser.sign_in(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     browser.wait_for_page("api-users").await;
 }
 
@@ -88,8 +82,7 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
     let Some(browser) = Browser::start("browser_admin_creates_api_users").await else {
         return;
     };
-    browser.client.goto(&app.url("/console")).await.unwrap();
-    browser.wait_for_page("sign-in").await;
+    browser.open(&app, "/console", "sign-in").await;
     browser.screenshot("sign-in.png").await;
     sign_in(&browser, &app).await;
 
@@ -186,12 +179,7 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
     browser.screenshot("api-users-inactive.png").await;
 
     // Rotate with a grace period; the new key is shown once.
-    browser
-        .client
-        .goto(&app.url("/console/api-users"))
-        .await
-        .unwrap();
-    browser.wait_for_page("api-users").await;
+    browser.open(&app, "/console/api-users", "api-users").await;
     browser
         .click("tr[data-username=\"environment-scope-bot\"] a[href$=\"/rotate\"]")
         .await;
@@ -270,21 +258,13 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
         .unwrap();
     browser.wait_for_page("sign-in").await;
     assert!(api_user(&app, "cross-site-bot").await.is_none());
-    browser
-        .client
-        .goto(&app.url("/console/api-users"))
-        .await
-        .unwrap();
-    browser.wait_for_page("api-users").await;
+    browser.open(&app, "/console/api-users", "api-users").await;
 
     // Phone width: no horizontal overflow.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser
-        .client
-        .goto(&app.url("/console/api-users?inactive=1"))
-        .await
-        .unwrap();
-    browser.wait_for_page("api-users").await;
+        .open(&app, "/console/api-users?inactive=1", "api-users")
+        .await;
     browser.assert_fits_width("API users at 390 px").await;
     browser.screenshot("api-users-phone.png").await;
 
@@ -293,12 +273,7 @@ async fn browser_admin_creates_api_users_of_each_scope_and_revoked_token_is_refu
         .click("form[action=\"/console/sign-out\"] button")
         .await;
     browser.wait_for_page("sign-in").await;
-    browser
-        .client
-        .goto(&app.url("/console/api-users"))
-        .await
-        .unwrap();
-    browser.wait_for_page("sign-in").await;
+    browser.open(&app, "/console/api-users", "sign-in").await;
     browser.close().await;
 }
 
@@ -311,8 +286,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     sign_in(&browser, &app).await;
 
     // Create a user; the console goes to their page to grant memberships.
-    browser.click("nav a[href=\"/console/users\"]").await;
-    browser.wait_for_page("users").await;
+    browser.navigate("/console/users", "users").await;
     browser.fill("email", "carol@example.com").await;
     browser.fill("name", "Carol Example").await;
     browser.fill("password", "carol's password").await;
@@ -368,13 +342,13 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     browser.assert_fits_width("user page at 390 px").await;
     browser.client.set_window_size(1280, 900).await.unwrap();
 
-    browser.click("nav a[href=\"/console/users\"]").await;
-    browser.wait_for_page("users").await;
+    browser.navigate("/console/users", "users").await;
     browser.screenshot("users.png").await;
 
     // Environments: create one and make Carol its administrator.
-    browser.click("nav a[href=\"/console/environments\"]").await;
-    browser.wait_for_page("environments").await;
+    browser
+        .navigate("/console/environments", "environments")
+        .await;
     browser.fill("name", "Sandbox").await;
     browser
         .client
@@ -405,8 +379,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     browser.assert_inputs_labelled("environments").await;
 
     // Accounts: the context identifier has a copy button.
-    browser.click("nav a[href=\"/console/accounts\"]").await;
-    browser.wait_for_page("accounts").await;
+    browser.navigate("/console/accounts", "accounts").await;
     let context = browser
         .text(Locator::Id(&format!("context-{account}")))
         .await;
@@ -442,8 +415,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
     browser.assert_inputs_labelled("integrator keys").await;
 
     // Audit: filter by action through the form.
-    browser.click("nav a[href=\"/console/audit\"]").await;
-    browser.wait_for_page("audit").await;
+    browser.navigate("/console/audit", "audit").await;
     let seen = app
         .eventually(std::time::Duration::from_secs(10), || async {
             browser
@@ -459,12 +431,7 @@ async fn browser_admin_manages_users_memberships_environments_and_reads_the_audi
         })
         .await;
     assert!(seen, "the membership change is in the audit log");
-    browser
-        .client
-        .goto(&app.url("/console/audit"))
-        .await
-        .unwrap();
-    browser.wait_for_page("audit").await;
+    browser.open(&app, "/console/audit", "audit").await;
     browser.fill("actor", ADMIN_EMAIL).await;
     browser.click("form.filters button[type=submit]").await;
     browser.wait_for_url("actor=admin%40example.com").await;

@@ -4,21 +4,11 @@
 
 use crate::activity::{BOB, BOB_PASSWORD, bob_and_integration};
 use crate::support::Browser;
-use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app};
+use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
 use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-
-async fn sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
-    browser.client.goto(&app.url("/console")).await.unwrap();
-    browser.wait_for_page("sign-in").await;
-    browser.fill("email", email).await;
-    browser.fill("password", password).await;
-    browser
-        .click("form[action=\"/console/sign-in\"] button[type=submit]")
-        .await;
-}
 
 #[tokio::test]
 async fn browser_user_reads_my_activity_and_ends_the_sessions_acting_as_them() {
@@ -40,7 +30,7 @@ async fn browser_user_reads_my_activity_and_ends_the_sessions_acting_as_them() {
     let Some(browser) = Browser::start("browser_user_reads_my_activity").await else {
         return;
     };
-    sign_in(&browser, &app, BOB, BOB_PASSWORD).await;
+    browser.sign_in(&app, BOB, BOB_PASSWORD).await;
     browser.wait_for_page("not-admin").await;
     browser.click("main a[href=\"/console/me/activity\"]").await;
     browser.wait_for_page("my-activity").await;
@@ -93,7 +83,7 @@ async fn browser_admin_sees_the_leaked_key_banner_and_dismisses_it() {
     let Some(browser) = Browser::start("browser_admin_sees_the_leaked_key_banner").await else {
         return;
     };
-    sign_in(&browser, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     browser.wait_for_page("api-users").await;
     let banner = browser
         .wait_for_text(".leak-banner", |text| text.contains("Integration"))

@@ -25,26 +25,21 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
     let Some(browser) = Browser::start("browser_admin_reads_the_credential_report").await else {
         return;
     };
-    browser.client.goto(&app.url("/console")).await.unwrap();
-    browser.wait_for_page("sign-in").await;
-    browser.fill("email", ADMIN_EMAIL).await;
-    browser.fill("password", ADMIN_PASSWORD).await;
-    browser
-        .click("form[action=\"/console/sign-in\"] button[type=submit]")
-        .await;
+    browser.sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     browser.wait_for_page("api-users").await;
 
-    browser.click("nav a[href=\"/console/credentials\"]").await;
-    browser.wait_for_page("credentials").await;
+    browser
+        .navigate("/console/credentials", "credentials")
+        .await;
     let row = browser
         .wait_for_text("#credential-report tbody", |text| {
             text.contains("hygiene-bot")
         })
         .await;
     assert!(row.contains("Never used"), "{row}");
-    browser.assert_inputs_labelled("credentials page").await;
-    browser.assert_fits_width("credentials page").await;
-    browser.screenshot("credentials.png").await;
+    browser
+        .check_page("credentials page", "credentials.png")
+        .await;
     browser.fill("api_user_max_lifetime_days", "120").await;
     browser.fill("expiry_warning_days", "21, 3").await;
     browser
@@ -55,8 +50,7 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
     assert_eq!(organization["api_user_max_lifetime_days"], 120);
     assert_eq!(organization["expiry_warning_days"], json!([21, 3]));
 
-    browser.click("nav a[href=\"/console/webhooks\"]").await;
-    browser.wait_for_page("webhooks").await;
+    browser.navigate("/console/webhooks", "webhooks").await;
     browser.assert_inputs_labelled("webhooks page").await;
     browser
         .fill("url", "https://hooks.example.com/countersign")
@@ -75,12 +69,7 @@ async fn browser_admin_reads_the_credential_report_sets_the_policy_and_adds_a_we
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert!(standardwebhooks::Webhook::new(&secret).is_ok());
     browser.screenshot("webhook-secret.png").await;
-    browser
-        .client
-        .goto(&app.url("/console/webhooks"))
-        .await
-        .unwrap();
-    browser.wait_for_page("webhooks").await;
+    browser.open(&app, "/console/webhooks", "webhooks").await;
     let list = browser
         .wait_for_text("#webhooks", |text| text.contains("hooks.example.com"))
         .await;

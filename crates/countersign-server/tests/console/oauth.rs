@@ -228,10 +228,8 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     browser.client.goto(&authorize).await.unwrap();
     browser.wait_for_page("sign-in").await;
     browser.assert_inputs_labelled("OAuth sign-in").await;
-    browser.fill("email", "consenting@example.com").await;
-    browser.fill("password", PASSWORD).await;
     browser
-        .click("form[action=\"/console/sign-in\"] button[type=submit]")
+        .submit_sign_in("consenting@example.com", PASSWORD)
         .await;
     browser.wait_for_page("oauth-consent").await;
     let integration = browser.text(Locator::Id("oauth-integration")).await;
@@ -274,12 +272,7 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     assert_eq!(verify(access.clone()).await, StatusCode::OK);
 
     // "Your consents": the integration is listed; withdrawing asks first, then ends the token.
-    browser
-        .client
-        .goto(&app.url("/console/consents"))
-        .await
-        .unwrap();
-    browser.wait_for_page("consents").await;
+    browser.open(&app, "/console/consents", "consents").await;
     let row = browser
         .text(Locator::Css(&format!("tr[data-integrator-key=\"{id}\"]")))
         .await;

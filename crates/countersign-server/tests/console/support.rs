@@ -357,6 +357,39 @@ impl Browser {
         }
     }
 
+    /// Goes to `path` of `app` and waits for the page `page`.
+    pub async fn open(&self, app: &TestApp, path: &str, page: &str) {
+        self.client.goto(&app.url(path)).await.unwrap();
+        self.wait_for_page(page).await;
+    }
+
+    /// Follows the navigation link to `href` and waits for the page `page`.
+    pub async fn navigate(&self, href: &str, page: &str) {
+        self.click(&format!("nav a[href=\"{href}\"]")).await;
+        self.wait_for_page(page).await;
+    }
+
+    /// Fills and submits the sign-in form on the page shown.
+    pub async fn submit_sign_in(&self, email: &str, password: &str) {
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.click("form[action=\"/console/sign-in\"] button[type=submit]")
+            .await;
+    }
+
+    /// Signs in through the console's form as `email`.
+    pub async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
+        self.open(app, "/console", "sign-in").await;
+        self.submit_sign_in(email, password).await;
+    }
+
+    /// The accessibility and layout checks of a page, then its screenshot.
+    pub async fn check_page(&self, what: &str, screenshot: &str) {
+        self.assert_inputs_labelled(what).await;
+        self.assert_fits_width(what).await;
+        self.screenshot(screenshot).await;
+    }
+
     /// Waits until an element's text satisfies `check`.
     pub async fn wait_for_text(&self, css: &str, check: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
