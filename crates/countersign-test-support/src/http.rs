@@ -34,3 +34,13 @@ impl Read for Response {
         self.text().await.unwrap()
     }
 }
+
+/// The value of a response header as text; empty when the header is absent. Panics when it is
+/// not UTF-8 (countersign writes ASCII).
+pub fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}

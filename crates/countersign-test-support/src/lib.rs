@@ -13,7 +13,7 @@ pub mod webhooks;
 mod database;
 mod http;
 pub use database::{TestDatabase, fresh_database, postgres_base_url, with_database};
-pub use http::{Call, Read};
+pub use http::{Call, Read, header};
 
 use countersign_server::clock::{Clock, ManualClock};
 use countersign_server::config::{PasswordHashing, ServerConfig};
@@ -315,6 +315,14 @@ impl TestApp {
     /// `GET` of `path` with the bearer `token` (an admin session or an access token).
     pub async fn get_as(&self, token: &str, path: &str) -> Response {
         self.get(path).bearer_auth(token).call().await
+    }
+
+    /// `GET /v1/verify` with an `X-DocuSign-Authentication` header.
+    pub async fn verify_legacy(&self, header: impl AsRef<str>) -> Response {
+        self.get("/v1/verify")
+            .header("X-DocuSign-Authentication", header.as_ref())
+            .call()
+            .await
     }
 
     /// A request with the bootstrap administrator's token.

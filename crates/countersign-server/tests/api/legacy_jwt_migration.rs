@@ -50,11 +50,7 @@ async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
             &key,
             sobo,
         );
-        let response = app
-            .get("/v1/verify")
-            .header("X-DocuSign-Authentication", header)
-            .call()
-            .await;
+        let response = app.verify_legacy(header).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let plan: Value = app

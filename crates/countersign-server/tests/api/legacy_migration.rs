@@ -560,11 +560,7 @@ async fn usage_is_not_recorded_when_turned_off() {
         created["key"].as_str().unwrap(),
         None,
     );
-    let response = app
-        .get("/v1/verify")
-        .header("X-DocuSign-Authentication", header)
-        .call()
-        .await;
+    let response = app.verify_legacy(header).await;
     assert_eq!(response.status(), StatusCode::OK);
     let usage: Value = app.admin_get("/admin/v1/legacy-usage").await.value().await;
     assert!(usage["items"].as_array().unwrap().is_empty());

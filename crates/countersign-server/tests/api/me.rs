@@ -290,11 +290,7 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
         "SendOnBehalfOf": BOB,
     })
     .to_string();
-    let response = app
-        .get("/v1/verify")
-        .header("X-DocuSign-Authentication", header)
-        .call()
-        .await;
+    let response = app.verify_legacy(header).await;
     assert_eq!(response.status(), StatusCode::OK);
     let items = app
         .eventually_some(Duration::from_secs(10), || async {

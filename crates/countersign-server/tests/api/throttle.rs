@@ -153,11 +153,7 @@ async fn legacy_user_is_throttled_in_the_docusign_dialect() {
         "application/json; charset=utf-8"
     );
     assert!(response.value().await["errorCode"].is_string());
-    let verify = app
-        .get("/v1/verify")
-        .header("X-DocuSign-Authentication", &right)
-        .call()
-        .await;
+    let verify = app.verify_legacy(&right).await;
     assert_eq!(verify.status(), StatusCode::FORBIDDEN);
     assert!(verify.headers().contains_key("retry-after"));
     app.advance(time::Duration::seconds(2));
@@ -187,10 +183,7 @@ async fn integrator_key_is_throttled_after_its_threshold() {
             key,
             None,
         );
-        app.get("/v1/verify")
-            .header("X-DocuSign-Authentication", header)
-            .call()
-            .await;
+        app.verify_legacy(header).await;
     }
     let right = build_header(
         HeaderFormat::Json,

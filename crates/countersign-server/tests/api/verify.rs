@@ -1,6 +1,7 @@
 //! Bearer verification at `/v1/verify`, `/v1/whoami` and account discovery: SPEC §3 rules
 //! re-checked on every request.
 
+use countersign_test_support::header;
 use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{CreatedAccount, CreatedApiUser};
 use countersign_test_support::{TestApp, spawn_app};
@@ -53,14 +54,6 @@ async fn org_token(w: &World) -> String {
         .create_api_user("OrgBot", json!({"type": "organization"}))
         .await;
     w.app.token("OrgBot", &key, "bob@mycompany.com").await
-}
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

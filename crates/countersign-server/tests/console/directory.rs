@@ -6,7 +6,7 @@ use crate::support::{ConsoleClient, csrf_token, date_in, location, value_of_id};
 use countersign_core::directory::Permissions;
 use countersign_core::ids::UserId;
 use countersign_test_support::spawn_app;
-use countersign_test_support::{Call as _, Read as _};
+use countersign_test_support::Read as _;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -488,11 +488,7 @@ async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
         None,
     );
     for _ in 0..3 {
-        let response = app
-            .get("/v1/verify")
-            .header("X-DocuSign-Authentication", &header)
-            .call()
-            .await;
+        let response = app.verify_legacy(&header).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let console = ConsoleClient::new(&app);

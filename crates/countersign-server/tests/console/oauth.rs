@@ -159,11 +159,7 @@ async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
         &key,
         None,
     );
-    let used = app
-        .get("/v1/verify")
-        .header("X-DocuSign-Authentication", header)
-        .call()
-        .await;
+    let used = app.verify_legacy(header).await;
     assert_eq!(used.status(), StatusCode::OK);
     let console = ConsoleClient::new(&app);
     console.sign_in().await;

@@ -1,6 +1,7 @@
 //! Sending requests with bounded concurrency and reading the answers as `Actual` outcomes.
 
 use super::*;
+pub(crate) use countersign_test_support::header;
 use countersign_test_support::{Call as _, Read as _};
 
 // ---------------------------------------------------------------------------------------------
@@ -50,15 +51,6 @@ pub(crate) async fn thread_cache_answers(app: &TestApp) -> u64 {
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|value| value.parse().ok())
         .unwrap_or(0)
-}
-
-pub(crate) fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 pub(crate) async fn refusal_of(response: reqwest::Response, stage: &'static str) -> Actual {

@@ -3,6 +3,7 @@
 
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::CreatedAccount;
+use countersign_test_support::header as header_value;
 use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
@@ -67,14 +68,6 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String, String) {
 
 fn json_header(username: &str, password: &str, sobo: Option<&str>) -> String {
     build_header(HeaderFormat::Json, username, password, INTEGRATOR_KEY, sobo)
-}
-
-fn header_value(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
