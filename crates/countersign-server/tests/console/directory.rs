@@ -5,8 +5,8 @@
 use crate::support::{ConsoleClient, csrf_token, date_in, location, value_of_id};
 use countersign_core::directory::Permissions;
 use countersign_core::ids::UserId;
-use countersign_test_support::spawn_app;
 use countersign_test_support::Read as _;
+use countersign_test_support::spawn_app;
 use reqwest::StatusCode;
 use serde_json::Value;
 

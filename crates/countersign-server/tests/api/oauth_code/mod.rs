@@ -281,6 +281,15 @@ async fn redeem_code(app: &TestApp, client: &CodeClient, code: &str) -> Response
     .await
 }
 
+/// Redeems a refresh token.
+async fn redeem_refresh(app: &TestApp, client: &CodeClient, refresh_token: &str) -> Response {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    redeem(app, client, &form).await
+}
+
 async fn tokens(response: Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.value().await;
@@ -343,15 +352,7 @@ async fn a_confidential_client_signs_the_user_in_asks_consent_and_redeems_the_co
         StatusCode::UNAUTHORIZED
     );
     let refresh = body["refresh_token"].as_str().unwrap();
-    let (_, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-        )
-        .await,
-    )
-    .await;
+    let (_, error) = error_of(redeem_refresh(&app, &client, refresh).await).await;
     assert_eq!(error, "invalid_grant");
 }
 
@@ -363,18 +364,7 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
     let code = accepted_code(&app, &client, &browser).await;
     let first = tokens(redeem_code(&app, &client, &code).await).await;
     let first_refresh = first["refresh_token"].as_str().unwrap();
-    let second = tokens(
-        redeem(
-            &app,
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", first_refresh),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let second = tokens(redeem_refresh(&app, &client, first_refresh).await).await;
     let second_access = second["access_token"].as_str().unwrap();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(
@@ -382,18 +372,7 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
         StatusCode::OK
     );
     // The first refresh token again: refused, and the whole family ends.
-    let (status, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", first_refresh),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (status, error) = error_of(redeem_refresh(&app, &client, first_refresh).await).await;
     assert_eq!(
         (status, error.as_str()),
         (StatusCode::BAD_REQUEST, "invalid_grant")
@@ -409,18 +388,7 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
         StatusCode::UNAUTHORIZED
     );
     let second_refresh = second["refresh_token"].as_str().unwrap();
-    let (_, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", second_refresh),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (_, error) = error_of(redeem_refresh(&app, &client, second_refresh).await).await;
     assert_eq!(error, "invalid_grant");
     let audited = app
         .eventually(std::time::Duration::from_secs(10), || async {
@@ -437,18 +405,9 @@ async fn refresh_tokens_rotate_and_a_used_one_ends_the_family() {
     let code = accepted_code(&app, &client, &browser).await;
     let fresh = tokens(redeem_code(&app, &client, &code).await).await;
     app.advance(time::Duration::days(30));
-    let (_, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", fresh["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (_, error) =
+        error_of(redeem_refresh(&app, &client, fresh["refresh_token"].as_str().unwrap()).await)
+            .await;
     assert_eq!(error, "invalid_grant");
 }
 

@@ -157,18 +157,9 @@ async fn consent_is_asked_once_and_withdrawing_it_ends_every_token_at_once() {
         verify(&app, &access, DIAGNOSTICS).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let (_, error) = error_of(
-        redeem(
-            &app,
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", body["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (_, error) =
+        error_of(redeem_refresh(&app, &client, body["refresh_token"].as_str().unwrap()).await)
+            .await;
     assert_eq!(error, "invalid_grant");
     let again = app
         .delete(&format!("/admin/v1/me/consents/{}", client.key_id))
