@@ -42,6 +42,14 @@ async fn world() -> World {
     }
 }
 
+/// `GET path` with an `X-DocuSign-Authentication` header.
+async fn legacy_get(app: &TestApp, path: &str, header: &str) -> reqwest::Response {
+    app.get(path)
+        .header("X-DocuSign-Authentication", header)
+        .call()
+        .await
+}
+
 async fn verify_with(app: &TestApp, header: &str, uri: Option<&str>) -> reqwest::Response {
     let mut request = app
         .get("/v1/verify")
@@ -138,15 +146,12 @@ async fn other_spellings_of_the_header_parse() {
 #[tokio::test]
 async fn all_four_username_and_password_pairings_work() {
     let w = world().await;
-    let response = w
-        .app
-        .get("/restapi/v2/login_information?api_password=true")
-        .header(
-            "X-DocuSign-Authentication",
-            json_header(SERVICE, PASSWORD, None),
-        )
-        .call()
-        .await;
+    let response = legacy_get(
+        &w.app,
+        "/restapi/v2/login_information?api_password=true",
+        &json_header(SERVICE, PASSWORD, None),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     let api_password = response.value().await["apiPassword"]
         .as_str()
@@ -374,17 +379,14 @@ async fn password_change_ends_cached_verifications_and_api_passwords() {
 #[tokio::test]
 async fn api_password_reset_ends_api_passwords_at_once() {
     let w = world().await;
-    let body: Value = w
-        .app
-        .get("/restapi/v2/login_information?api_password=true")
-        .header(
-            "X-DocuSign-Authentication",
-            json_header(SERVICE, PASSWORD, None),
-        )
-        .call()
-        .await
-        .value()
-        .await;
+    let body: Value = legacy_get(
+        &w.app,
+        "/restapi/v2/login_information?api_password=true",
+        &json_header(SERVICE, PASSWORD, None),
+    )
+    .await
+    .value()
+    .await;
     let api_password = body["apiPassword"].as_str().unwrap().to_owned();
     assert_eq!(
         verify_with(&w.app, &json_header(SERVICE, &api_password, None), None)

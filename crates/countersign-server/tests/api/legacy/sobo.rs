@@ -231,15 +231,12 @@ async fn login_information_has_the_documented_shape() {
     w.app
         .put_membership(&w.service, &second, &["send"], false)
         .await;
-    let response = w
-        .app
-        .get("/restapi/v2/login_information?include_account_id_guid=True&login_settings=ALL")
-        .header(
-            "x-docusign-authentication",
-            json_header(SERVICE, PASSWORD, None),
-        )
-        .call()
-        .await;
+    let response = legacy_get(
+        &w.app,
+        "/restapi/v2/login_information?include_account_id_guid=True&login_settings=ALL",
+        &json_header(SERVICE, PASSWORD, None),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"],
@@ -268,17 +265,14 @@ async fn login_information_has_the_documented_shape() {
     assert_eq!(first["userName"], SERVICE);
     assert_eq!(first["siteDescription"], "");
     assert!(first["loginUserSettings"].is_array());
-    let v21: Value = w
-        .app
-        .get("/restapi/v2.1/login_information")
-        .header(
-            "X-DocuSign-Authentication",
-            json_header(SERVICE, PASSWORD, None),
-        )
-        .call()
-        .await
-        .value()
-        .await;
+    let v21: Value = legacy_get(
+        &w.app,
+        "/restapi/v2.1/login_information",
+        &json_header(SERVICE, PASSWORD, None),
+    )
+    .await
+    .value()
+    .await;
     assert_eq!(
         v21["loginAccounts"][0]["baseUrl"],
         format!("{}/restapi/v2.1/accounts/{}", w.app.base, w.number)
