@@ -3,9 +3,10 @@
 
 use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::path_id::AdminId;
+use crate::path_id::AdminPath;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::directory::{
     Account, Environment, EnvironmentKind, IntegratorKey, Membership, Permissions, User, UserStatus,
@@ -145,7 +146,7 @@ pub async fn list_environment_admins(
 pub async fn add_environment_admin(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path((id, user_id)): Path<(String, String)>,
+    AdminPath((id, user_id)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     let user_id = path_id(&user_id, UserId::parse, "user")?;
@@ -162,7 +163,7 @@ pub async fn add_environment_admin(
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path((id, user_id)): Path<(String, String)>,
+    AdminPath((id, user_id)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let id = path_id(&id, EnvironmentId::parse, "environment")?;
     let user_id = path_id(&user_id, UserId::parse, "user")?;
@@ -458,7 +459,7 @@ pub async fn reset_api_passwords(
 pub async fn put_membership(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path((id, account_id)): Path<(String, String)>,
+    AdminPath((id, account_id)): AdminPath<(String, String)>,
     AdminJson(body): AdminJson<PutMembership>,
 ) -> Result<Json<MembershipBody>, AdminError> {
     let id = path_id(&id, UserId::parse, "user")?;
@@ -484,7 +485,7 @@ pub async fn put_membership(
 pub async fn delete_membership(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path((id, account_id)): Path<(String, String)>,
+    AdminPath((id, account_id)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let id = path_id(&id, UserId::parse, "user")?;
     let account_id = path_id(&account_id, AccountId::parse, "account")?;

@@ -5,10 +5,11 @@
 use super::session::AdminCaller;
 use super::{AdminError, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::ops::Actor;
+use crate::path_id::AdminPath;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::{Bytes, to_bytes};
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use countersign_core::directory::User;
 use countersign_core::ids::{ApiUserId, UserId};
 use countersign_store::{AuditRecord, Page};
@@ -195,7 +196,7 @@ pub async fn end_my_sessions(
 pub async fn end_user_sessions(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     OptionalJson(body): OptionalJson<EndSessions>,
 ) -> Result<Json<EndedBody>, AdminError> {
     let user = path_id(&id, UserId::parse, "user")?;

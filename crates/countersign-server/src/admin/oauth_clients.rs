@@ -5,9 +5,10 @@
 use super::session::AdminCaller;
 use super::{AdminError, AdminJson, ListBody, OrgAdmin, path_id, rfc3339};
 use crate::ops::NewRsaKey;
+use crate::path_id::AdminPath;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::ids::{IntegratorKeyId, OAuthRsaKeyId, OAuthSecretId, UserId};
 use countersign_core::oauth::{AdminConsent, ConsentUsers};
@@ -54,7 +55,7 @@ pub struct NewSecretBody {
 pub async fn create_secret(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<(StatusCode, Json<NewSecretBody>), AdminError> {
     let (record, secret) = state.ops().add_oauth_secret(&actor, key_id(&id)?).await?;
     Ok((
@@ -72,7 +73,7 @@ pub async fn create_secret(
 pub async fn list_secrets(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<Json<ListBody<SecretBody>>, AdminError> {
     let key = state
         .store
@@ -92,7 +93,7 @@ pub async fn list_secrets(
 pub async fn delete_secret(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path((id, secret_id)): Path<(String, String)>,
+    AdminPath((id, secret_id)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let secret = path_id(&secret_id, OAuthSecretId::parse, "client secret")?;
     state
@@ -160,7 +161,7 @@ impl From<OAuthRsaKey> for RsaKeyBody {
 pub async fn create_rsa_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     AdminJson(body): AdminJson<CreateRsaKey>,
 ) -> Result<(StatusCode, Json<NewRsaKeyBody>), AdminError> {
     let id = key_id(&id)?;
@@ -191,7 +192,7 @@ pub async fn create_rsa_key(
 pub async fn list_rsa_keys(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<Json<ListBody<RsaKeyBody>>, AdminError> {
     let key = state
         .store
@@ -211,7 +212,7 @@ pub async fn list_rsa_keys(
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path((id, rsa_key_id)): Path<(String, String)>,
+    AdminPath((id, rsa_key_id)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let rsa_key = path_id(&rsa_key_id, OAuthRsaKeyId::parse, "rsa key")?;
     state
@@ -280,7 +281,7 @@ fn consent_body(consent: AdminConsent, granted_at: String, granted_by: String) -
 pub async fn put_consent(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     AdminJson(body): AdminJson<PutConsent>,
 ) -> Result<Json<ConsentBody>, AdminError> {
     let users = match body.user_ids {
@@ -319,7 +320,7 @@ pub async fn put_consent(
 pub async fn get_consent(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<Json<ConsentBody>, AdminError> {
     let key = state
         .store
@@ -392,7 +393,7 @@ pub async fn list_my_consents(
 pub async fn withdraw_my_consent(
     State(state): State<AppState>,
     caller: AdminCaller,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<StatusCode, AdminError> {
     let id = path_id(&id, IntegratorKeyId::parse, "consent")?;
     state.ops().withdraw_consent(&caller.actor(), id).await?;

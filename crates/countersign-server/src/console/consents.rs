@@ -5,8 +5,9 @@
 use super::layout::{self, Reply, when_html};
 use super::session::{Posted, see_other};
 use super::signed::{Session, csrf_field};
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::ids::IntegratorKeyId;
 use maud::html;
@@ -70,7 +71,7 @@ pub async fn consents_page(
 /// `POST /console/consents/{integrator_key_id}/withdraw`.
 pub async fn withdraw(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Session>,
 ) -> Reply {
     let session = posted.who;

@@ -9,8 +9,9 @@ use super::layout::{
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use countersign_core::directory::{Environment, EnvironmentKind, User};
 use countersign_core::ids::{EnvironmentId, UserId};
 use maud::html;
@@ -168,7 +169,7 @@ pub async fn create_environment(State(state): State<AppState>, posted: Posted<Ad
 /// `POST /console/environments/{id}/admins`.
 pub async fn add_environment_admin(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -186,7 +187,7 @@ pub async fn add_environment_admin(
 /// `POST /console/environments/{id}/admins/{user_id}/remove`.
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
-    Path((id, user_id)): Path<(String, String)>,
+    ConsolePath((id, user_id)): ConsolePath<(String, String)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;

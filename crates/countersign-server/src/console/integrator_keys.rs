@@ -11,8 +11,9 @@ use super::layout::{
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use countersign_core::directory::{IntegratorKey, IntegratorKeyStatus};
 use countersign_core::ids::IntegratorKeyId;
 use maud::{Markup, html};
@@ -179,7 +180,7 @@ pub async fn create_integrator_key(State(state): State<AppState>, posted: Posted
 /// `POST /console/integrator-keys/{id}/revoke`: asks for confirmation, then revokes.
 pub async fn revoke_integrator_key(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -203,7 +204,7 @@ pub async fn revoke_integrator_key(
 /// `POST /console/integrator-keys/{id}/sunset`: sets (date, 00:00 UTC) or clears the sunset.
 pub async fn set_integrator_key_sunset(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;

@@ -8,8 +8,9 @@ use super::layout::{self, ConsoleError, Reply, notice, when_html};
 use super::session::{Admin, PageQuery, Posted, Session, csrf_field, see_other};
 use crate::admin::ListQuery;
 use crate::admin::me::{Via, activity_page as read_activity};
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::ids::{ApiUserId, UserId};
 use countersign_store::{ALL_PAGES_BATCH, all_pages};
@@ -176,7 +177,7 @@ pub async fn end_my_sessions(State(state): State<AppState>, posted: Posted<Sessi
 /// user of the organization.
 pub async fn end_user_sessions(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;

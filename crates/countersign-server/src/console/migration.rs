@@ -7,8 +7,9 @@ use super::layout::{self, Reply, Section, when_html};
 use super::session::{Admin, Posted, csrf_field};
 use crate::ops::{self, OpError};
 use crate::path_id::ConsoleId;
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::api_user::Scope;
 use countersign_core::directory::IntegratorKey;
@@ -178,7 +179,7 @@ pub async fn plan_page(
 /// key pair; the private key is shown once with the `docusign-esign` snippet.
 pub async fn migrate_to_jwt(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -218,7 +219,7 @@ pub async fn migrate_to_jwt(
 /// `POST /console/legacy-usage/{id}/migrate`: creates the API user; the key is shown once.
 pub async fn migrate(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;

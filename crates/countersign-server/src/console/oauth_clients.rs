@@ -8,8 +8,9 @@ use super::layout::{self, Reply, Section, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{NewRsaKey, OpError};
 use crate::path_id::ConsoleId;
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::directory::{IntegratorKey, User};
 use countersign_core::ids::{IntegratorKeyId, OAuthRsaKeyId, OAuthSecretId, UserId};
@@ -215,7 +216,7 @@ fn key_of(text: &str) -> Result<IntegratorKeyId, super::layout::ConsoleError> {
 /// `POST …/oauth/client`: redirect URIs and the implicit grant.
 pub async fn save_client(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
@@ -242,7 +243,7 @@ pub async fn save_client(
 /// `POST …/oauth/secrets`: a new client secret, shown once.
 pub async fn add_secret(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
@@ -262,7 +263,7 @@ pub async fn add_secret(
 /// `POST …/oauth/secrets/{secret_id}/delete`.
 pub async fn delete_secret(
     State(state): State<AppState>,
-    Path((id, secret_id)): Path<(String, String)>,
+    ConsolePath((id, secret_id)): ConsolePath<(String, String)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
@@ -278,7 +279,7 @@ pub async fn delete_secret(
 /// `POST …/oauth/rsa-keys`: generate a pair (private key shown once) or upload a public key.
 pub async fn add_rsa_key(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
@@ -304,7 +305,7 @@ pub async fn add_rsa_key(
 /// `POST …/oauth/rsa-keys/{key_id}/delete`.
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
-    Path((id, key_id)): Path<(String, String)>,
+    ConsolePath((id, key_id)): ConsolePath<(String, String)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
@@ -320,7 +321,7 @@ pub async fn delete_rsa_key(
 /// `POST …/oauth/consent`: the organization's consent.
 pub async fn save_consent(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;

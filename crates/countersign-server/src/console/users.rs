@@ -11,8 +11,9 @@ use super::layout::{
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::path_id::ConsoleId;
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::directory::{
     Account, Environment, Membership, Permissions, User, UserStatus,
@@ -326,7 +327,7 @@ fn membership_form(
 /// `POST /console/users/{id}/status`.
 pub async fn set_user_status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -347,7 +348,7 @@ pub async fn set_user_status(
 /// `POST /console/users/{id}/password`.
 pub async fn set_password(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -375,7 +376,7 @@ pub async fn set_password(
 /// `POST /console/users/{id}/api-passwords/reset`.
 pub async fn reset_api_passwords(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -396,7 +397,7 @@ fn membership_permissions(form: &FormData) -> Result<Permissions, ConsoleError> 
 /// `POST /console/users/{id}/memberships/{account_id}`: grants or changes a membership.
 pub async fn save_membership(
     State(state): State<AppState>,
-    Path((id, account_id)): Path<(String, String)>,
+    ConsolePath((id, account_id)): ConsolePath<(String, String)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
@@ -416,7 +417,7 @@ pub async fn save_membership(
 /// `POST /console/users/{id}/memberships/{account_id}/remove`.
 pub async fn remove_membership(
     State(state): State<AppState>,
-    Path((id, account_id)): Path<(String, String)>,
+    ConsolePath((id, account_id)): ConsolePath<(String, String)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;

@@ -6,8 +6,9 @@ use super::layout::{self, FieldErrors, Reply, Section, TextField, copy_button, w
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::OpError;
 use crate::path_id::ConsoleId;
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use countersign_core::ids::WebhookId;
 use countersign_core::webhook::{EventType, Webhook};
@@ -175,7 +176,7 @@ pub async fn create_webhook(State(state): State<AppState>, posted: Posted<Admin>
 /// `POST /console/webhooks/{id}/delete`: asks for confirmation, then deletes.
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;

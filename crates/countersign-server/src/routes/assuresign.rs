@@ -5,9 +5,10 @@
 use super::client_ip;
 use crate::dialect::assuresign::{AssureSignError, AssureSignJson};
 use crate::issue::{self, TokenRequest};
+use crate::path_id::AssureSignPath;
 use crate::state::AppState;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use countersign_core::secret::Secret;
 use serde::Serialize;
@@ -186,7 +187,7 @@ pub struct TokenRequestFields {
 )]
 pub async fn exchange_api_user_key(
     State(state): State<AppState>,
-    Path(version): Path<String>,
+    AssureSignPath(version): AssureSignPath<String>,
     peer: crate::routes::Peer,
     headers: HeaderMap,
     body: Body,
@@ -275,7 +276,7 @@ pub struct AccountsResult {
 )]
 pub async fn list_user_accounts(
     State(state): State<AppState>,
-    Path((version, username)): Path<(String, String)>,
+    AssureSignPath((version, username)): AssureSignPath<(String, String)>,
     peer: crate::routes::Peer,
     headers: HeaderMap,
 ) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
@@ -301,7 +302,7 @@ pub async fn list_user_accounts(
 )]
 pub async fn list_user_accounts_documentnow(
     State(state): State<AppState>,
-    Path((version, username)): Path<(String, String)>,
+    AssureSignPath((version, username)): AssureSignPath<(String, String)>,
     peer: crate::routes::Peer,
     headers: HeaderMap,
 ) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
@@ -409,7 +410,7 @@ pub struct EnvironmentsResult {
 )]
 pub async fn list_user_environments(
     State(state): State<AppState>,
-    Path((version, username)): Path<(String, String)>,
+    AssureSignPath((version, username)): AssureSignPath<(String, String)>,
     peer: crate::routes::Peer,
     headers: HeaderMap,
 ) -> Result<AssureSignJson<EnvironmentsResponse>, AssureSignError> {

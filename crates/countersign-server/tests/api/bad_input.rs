@@ -240,3 +240,43 @@ async fn damaged_cursors_and_nulls_for_required_values_are_refused() {
         .await;
     assert_eq!(revoke_typo.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn path_segments_that_are_not_utf8_get_each_dialects_refusal() {
+    let app = spawn_app().await;
+    let content_type = |response: &reqwest::Response| {
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Admin API, a route with two parameters: 400 problem+json.
+    let two = app
+        .admin(
+            reqwest::Method::DELETE,
+            "/admin/v1/environments/%FF/admins/%FF",
+        )
+        .call()
+        .await;
+    assert_eq!(two.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(content_type(&two), "application/problem+json");
+    assert_eq!(two.value().await["code"], "invalid_request");
+    // Admin API, a resource id: 404 problem+json naming the resource.
+    let one = app.admin_get("/admin/v1/users/%FF").await;
+    assert_eq!(one.status(), StatusCode::NOT_FOUND);
+    assert_eq!(content_type(&one), "application/problem+json");
+    assert_eq!(one.value().await["detail"], "user not found");
+    // AssureSign discovery: the dialect's 400.
+    let assuresign = app.get("/api/v3.6/users/%FF/accounts").call().await;
+    assert_eq!(assuresign.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(content_type(&assuresign), "application/json; charset=utf-8");
+    assert_eq!(assuresign.value().await["errorCode"], "BAD_REQUEST");
+    // Console, a posted form: the console's 400 page, and nothing is done.
+    let console = app
+        .post("/console/users/%FF/status")
+        .form(&[("csrf_token", "x")])
+        .call()
+        .await;
+    assert_eq!(console.status(), StatusCode::BAD_REQUEST);
+    assert!(content_type(&console).starts_with("text/html"));
+}

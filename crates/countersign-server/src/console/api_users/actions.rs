@@ -6,8 +6,9 @@ use crate::console::layout::{
 };
 use crate::console::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{IssuedKey, OpError};
+use crate::path_id::ConsolePath;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use countersign_core::api_user::ApiUser;
 use countersign_core::ids::ApiUserId;
@@ -88,7 +89,7 @@ enum Removal {
 /// `POST /console/api-users/{id}/revoke`: asks for confirmation, then revokes permanently.
 pub async fn revoke(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     remove(&state, &id, posted, Removal::Revoke).await
@@ -97,7 +98,7 @@ pub async fn revoke(
 /// `POST /console/api-users/{id}/delete`: asks for confirmation, then deletes the record.
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     remove(&state, &id, posted, Removal::Delete).await
@@ -199,7 +200,7 @@ fn rotate_response(
 /// `GET /console/api-users/{id}/rotate`: the grace-period choice.
 pub async fn rotate_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     admin: Admin,
 ) -> Reply {
     let id = parse_id(&id)?;
@@ -219,7 +220,7 @@ pub async fn rotate_page(
 /// `POST /console/api-users/{id}/rotate`: issues a new key and shows it once.
 pub async fn rotate(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ConsolePath(id): ConsolePath<String>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
