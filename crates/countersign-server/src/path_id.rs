@@ -1,34 +1,35 @@
-//! Path parameters, refused in the dialect of the surface that reads them. The one id a
-//! resource path names (`/admin/v1/users/{id}`, `/console/users/{id}`): how each id type
-//! parses and what a 404 calls it, and the extractors that refuse a path whose id is not one,
-//! in the admin API's problem+json ([`AdminId`]) or as the console's not-found page
-//! ([`ConsoleId`]). Any other path parameters ([`AdminPath`], [`ConsolePath`],
-//! [`AssureSignPath`]): a segment that does not decode (percent-encoded bytes that are not
-//! UTF-8) is the dialect's 400, never axum's plain-text answer. A handler receives the parsed
-//! parameters or is never called.
+//! Path parameters, refused in the dialect of the surface that reads them.
+//!
+//! The one id a resource path names (`/admin/v1/users/{id}`, `/console/users/{id}`) is read by
+//! [`AdminId`] (problem+json) or [`ConsoleId`] (the console's pages): well-formed text that is
+//! not an id is a 404 naming the resource, with the name the store declares for it. Any other
+//! path parameters are read by [`AdminPath`], [`ConsolePath`] or [`AssureSignPath`]. In every
+//! extractor a segment that does not decode (percent-encoded bytes that are not UTF-8) is the
+//! surface's 400, never axum's plain-text answer, and a route whose parameters do not match
+//! what its handler reads (a wiring mistake, not the client's) is logged and answered 500. A
+//! handler receives the parsed parameters or is never called.
 
 use crate::admin::AdminError;
 use crate::console::layout::ConsoleError;
 use crate::dialect::assuresign::AssureSignError;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use countersign_core::ids::{
     AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, IntrospectionClientId, UserId, WebhookId,
 };
+use countersign_store::{Owned, OwnedId};
 use serde::de::DeserializeOwned;
 
-/// An id type a path names.
-pub trait PathId: Sized + Send {
-    /// What a 404 calls the resource.
-    const ENTITY: &'static str;
+/// An id type a path names: a record the store reads by it ([`OwnedId`]).
+pub trait PathId: OwnedId + Sized + Send {
     /// The id, or `None` when the text is not one.
     fn parse(text: &str) -> Option<Self>;
 }
 
 macro_rules! path_ids {
-    ($($id:ident => $entity:literal),* $(,)?) => {$(
+    ($($id:ident),* $(,)?) => {$(
         impl PathId for $id {
-            const ENTITY: &'static str = $entity;
             fn parse(text: &str) -> Option<Self> {
                 $id::parse(text)
             }
@@ -36,22 +37,82 @@ macro_rules! path_ids {
     )*};
 }
 
-path_ids! {
-    AccountId => "account",
-    ApiUserId => "api user",
-    EnvironmentId => "environment",
-    IntegratorKeyId => "integrator key",
-    IntrospectionClientId => "introspection client",
-    UserId => "user",
-    WebhookId => "webhook",
+path_ids!(
+    AccountId,
+    ApiUserId,
+    EnvironmentId,
+    IntegratorKeyId,
+    IntrospectionClientId,
+    UserId,
+    WebhookId,
+);
+
+/// How a path that could not be read is refused: the client's mistake (4xx) or the route's.
+enum Unread {
+    /// A segment does not decode: the dialect's 400, with axum's description.
+    Client(String),
+    /// The route and the handler disagree: logged, answered 500.
+    Wiring,
 }
 
-/// The path's id, or `None` when the path has no single segment that is one.
-async fn read<S: Send + Sync, T: PathId>(parts: &mut Parts, state: &S) -> Option<T> {
-    let Path(text) = Path::<String>::from_request_parts(parts, state)
-        .await
-        .ok()?;
-    T::parse(&text)
+fn unread(rejection: &PathRejection) -> Unread {
+    if rejection.status().is_client_error() {
+        Unread::Client(rejection.body_text())
+    } else {
+        tracing::error!(rejection = %rejection.body_text(), "a route's path parameters do not match its handler");
+        Unread::Wiring
+    }
+}
+
+/// The path's parameters as `T`.
+async fn read<S: Send + Sync, T: DeserializeOwned + Send>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<T, Unread> {
+    match Path::<T>::from_request_parts(parts, state).await {
+        Ok(Path(value)) => Ok(value),
+        Err(rejection) => Err(unread(&rejection)),
+    }
+}
+
+/// How each surface answers an unreadable path.
+trait PathRefusal {
+    fn unreadable(detail: String) -> Self;
+    fn internal() -> Self;
+}
+
+impl PathRefusal for AdminError {
+    fn unreadable(detail: String) -> Self {
+        Self::BadRequest(detail)
+    }
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+impl PathRefusal for ConsoleError {
+    fn unreadable(_: String) -> Self {
+        Self::BadRequest("the address is malformed")
+    }
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+impl PathRefusal for AssureSignError {
+    fn unreadable(detail: String) -> Self {
+        Self::BadRequest(vec![detail])
+    }
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+fn refusal<E: PathRefusal>(unread: Unread) -> E {
+    match unread {
+        Unread::Client(detail) => E::unreadable(detail),
+        Unread::Wiring => E::internal(),
+    }
 }
 
 macro_rules! id_extractor {
@@ -63,7 +124,10 @@ macro_rules! id_extractor {
             type Rejection = $error;
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, $error> {
-                read(parts, state).await.map(Self).ok_or($error::NotFound(T::ENTITY))
+                let text: String = read(parts, state).await.map_err(refusal::<$error>)?;
+                T::parse(&text)
+                    .map(Self)
+                    .ok_or($error::NotFound(<T::Record as Owned>::ENTITY))
             }
         }
     };
@@ -80,7 +144,7 @@ id_extractor! {
 }
 
 macro_rules! path_extractor {
-    ($(#[$doc:meta])* $name:ident, $error:ident, $refusal:expr) => {
+    ($(#[$doc:meta])* $name:ident, $error:ident) => {
         $(#[$doc])*
         pub struct $name<T>(pub T);
 
@@ -88,27 +152,23 @@ macro_rules! path_extractor {
             type Rejection = $error;
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, $error> {
-                match Path::<T>::from_request_parts(parts, state).await {
-                    Ok(Path(value)) => Ok(Self(value)),
-                    Err(rejection) => Err($refusal(rejection.body_text())),
-                }
+                read(parts, state).await.map(Self).map_err(refusal::<$error>)
             }
         }
     };
 }
 
 path_extractor! {
-    /// Path parameters of an admin API route; 400 problem+json when a segment does not decode.
-    AdminPath, AdminError, AdminError::BadRequest
+    /// Path parameters of an admin API route.
+    AdminPath, AdminError
 }
 
 path_extractor! {
-    /// Path parameters of a console route; the console's 400 page when a segment does not
-    /// decode.
-    ConsolePath, ConsoleError, |_: String| ConsoleError::BadRequest("the address is malformed")
+    /// Path parameters of a console route.
+    ConsolePath, ConsoleError
 }
 
 path_extractor! {
-    /// Path parameters of an AssureSign route; the dialect's 400 when a segment does not decode.
-    AssureSignPath, AssureSignError, |detail: String| AssureSignError::BadRequest(vec![detail])
+    /// Path parameters of an AssureSign route.
+    AssureSignPath, AssureSignError
 }

@@ -5,7 +5,7 @@
 use super::session::AdminCaller;
 use super::{AdminError, AdminJson, ListBody, OrgAdmin, path_id, rfc3339};
 use crate::ops::NewRsaKey;
-use crate::path_id::AdminPath;
+use crate::path_id::{AdminId, AdminPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -55,9 +55,9 @@ pub struct NewSecretBody {
 pub async fn create_secret(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<(StatusCode, Json<NewSecretBody>), AdminError> {
-    let (record, secret) = state.ops().add_oauth_secret(&actor, key_id(&id)?).await?;
+    let (record, secret) = state.ops().add_oauth_secret(&actor, id).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewSecretBody {
@@ -73,12 +73,9 @@ pub async fn create_secret(
 pub async fn list_secrets(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<Json<ListBody<SecretBody>>, AdminError> {
-    let key = state
-        .store
-        .fetch(actor.organization_id, key_id(&id)?)
-        .await?;
+    let key = state.store.fetch(actor.organization_id, id).await?;
     let items = state.store.list_oauth_secrets(key.id).await?;
     Ok(Json(ListBody {
         items: items.into_iter().map(SecretBody::from).collect(),
@@ -161,10 +158,9 @@ impl From<OAuthRsaKey> for RsaKeyBody {
 pub async fn create_rsa_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
     AdminJson(body): AdminJson<CreateRsaKey>,
 ) -> Result<(StatusCode, Json<NewRsaKeyBody>), AdminError> {
-    let id = key_id(&id)?;
     let new = match (body.public_key_pem.as_deref(), body.generate) {
         (Some(pem), None | Some(false)) => NewRsaKey::Upload(pem),
         (None, Some(true)) => NewRsaKey::Generate,
@@ -192,12 +188,9 @@ pub async fn create_rsa_key(
 pub async fn list_rsa_keys(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<Json<ListBody<RsaKeyBody>>, AdminError> {
-    let key = state
-        .store
-        .fetch(actor.organization_id, key_id(&id)?)
-        .await?;
+    let key = state.store.fetch(actor.organization_id, id).await?;
     let items = state.store.list_oauth_rsa_keys(key.id).await?;
     Ok(Json(ListBody {
         items: items.into_iter().map(RsaKeyBody::from).collect(),
@@ -281,7 +274,7 @@ fn consent_body(consent: AdminConsent, granted_at: String, granted_by: String) -
 pub async fn put_consent(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
     AdminJson(body): AdminJson<PutConsent>,
 ) -> Result<Json<ConsentBody>, AdminError> {
     let users = match body.user_ids {
@@ -305,7 +298,7 @@ pub async fn put_consent(
     };
     let consent = state
         .ops()
-        .put_admin_consent(&actor, key_id(&id)?, &body.scopes, users)
+        .put_admin_consent(&actor, id, &body.scopes, users)
         .await?;
     Ok(Json(consent_body(
         consent,
@@ -320,12 +313,9 @@ pub async fn put_consent(
 pub async fn get_consent(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(id): AdminId<IntegratorKeyId>,
 ) -> Result<Json<ConsentBody>, AdminError> {
-    let key = state
-        .store
-        .fetch(actor.organization_id, key_id(&id)?)
-        .await?;
+    let key = state.store.fetch(actor.organization_id, id).await?;
     let record = state
         .store
         .find_admin_consent(key.id)

@@ -261,11 +261,16 @@ async fn path_segments_that_are_not_utf8_get_each_dialects_refusal() {
     assert_eq!(two.status(), StatusCode::BAD_REQUEST);
     assert_eq!(content_type(&two), "application/problem+json");
     assert_eq!(two.value().await["code"], "invalid_request");
-    // Admin API, a resource id: 404 problem+json naming the resource.
+    // Admin API, a resource id: a segment that does not decode is a 400 too, while
+    // well-formed text that is not an id is a 404 naming the resource.
     let one = app.admin_get("/admin/v1/users/%FF").await;
-    assert_eq!(one.status(), StatusCode::NOT_FOUND);
+    assert_eq!(one.status(), StatusCode::BAD_REQUEST);
     assert_eq!(content_type(&one), "application/problem+json");
-    assert_eq!(one.value().await["detail"], "user not found");
+    assert_eq!(one.value().await["code"], "invalid_request");
+    let unknown = app.admin_get("/admin/v1/users/not-an-id").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(content_type(&unknown), "application/problem+json");
+    assert_eq!(unknown.value().await["detail"], "user not found");
     // AssureSign discovery: the dialect's 400.
     let assuresign = app.get("/api/v3.6/users/%FF/accounts").call().await;
     assert_eq!(assuresign.status(), StatusCode::BAD_REQUEST);
