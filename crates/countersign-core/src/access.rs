@@ -171,12 +171,33 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
+/// Whether an `Authorization` value names the bearer scheme, case-insensitively after ASCII
+/// white space (the token may still be missing or malformed). Read on bytes: a value that is not
+/// UTF-8 can still name the scheme, and is then refused in the bearer dialect.
+pub fn names_bearer_scheme(authorization: &[u8]) -> bool {
+    authorization
+        .trim_ascii_start()
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::directory::Permissions;
     use crate::ids::{EnvironmentId, UserId};
     use proptest::prelude::*;
+
+    #[test]
+    fn the_bearer_scheme_is_named_after_ascii_white_space_only() {
+        assert!(names_bearer_scheme(b"Bearer cst_x"));
+        assert!(names_bearer_scheme(b" \tbEaReR"));
+        assert!(names_bearer_scheme(b"bearer \xff\xfe"));
+        assert!(!names_bearer_scheme(b"Basic eDp5"));
+        assert!(!names_bearer_scheme(b"bear"));
+        // A no-break space is not white space in a header: this is not the bearer scheme.
+        assert!(!names_bearer_scheme("\u{a0}bearer cst_x".as_bytes()));
+    }
     use uuid::Uuid;
 
     fn membership(account: u128, environment: u128, is_default: bool) -> Membership {

@@ -287,7 +287,7 @@ impl Verifier {
             HeaderText::Unreadable => return Err(VerifyError::InvalidToken),
             // As a node reads it: another scheme is no credential countersign knows; a bearer
             // scheme without a readable token is an invalid token.
-            HeaderText::Text(text) if is_bearer_scheme(text) => {
+            HeaderText::Text(text) if access::names_bearer_scheme(text.as_bytes()) => {
                 access::bearer_token(text).ok_or(VerifyError::InvalidToken)?
             }
             HeaderText::Text(_) => return Err(VerifyError::MissingCredentials),
@@ -396,14 +396,6 @@ impl Verifier {
             },
         })
     }
-}
-
-/// Whether an `Authorization` value names the bearer scheme (the token may still be missing).
-fn is_bearer_scheme(text: &str) -> bool {
-    text.trim_start()
-        .as_bytes()
-        .get(..6)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer"))
 }
 
 /// An OAuth access token's account refusal, in the DocuSign table.

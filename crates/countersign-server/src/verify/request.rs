@@ -230,16 +230,11 @@ fn original_uri(
 /// `Authorization` of another scheme does not hide (SPEC §6.1).
 fn credential(headers: &HeaderMap, any_repeats: bool) -> Credential<'_> {
     if let Some(authorization) = headers.get(header::AUTHORIZATION) {
-        let bytes = authorization.as_bytes();
-        let is_bearer = bytes
-            .trim_ascii_start()
-            .get(..6)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer"));
-        if is_bearer {
+        if access::names_bearer_scheme(authorization.as_bytes()) {
             if repeated(headers, &header::AUTHORIZATION, any_repeats) {
                 return Credential::Unreadable(Dialect::AssureSign);
             }
-            return match std::str::from_utf8(bytes)
+            return match std::str::from_utf8(authorization.as_bytes())
                 .ok()
                 .and_then(access::bearer_token)
             {
