@@ -214,6 +214,7 @@ pub struct RotateApiUser {
 /// List filters.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ApiUserListQuery {
     /// Include revoked and expired API users.
     #[serde(default)]

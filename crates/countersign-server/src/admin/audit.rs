@@ -47,6 +47,7 @@ impl From<AuditRecord> for AuditItem {
 /// Audit filters.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only this actor.
     actor: Option<String>,

@@ -65,6 +65,7 @@ impl From<UsageRow> for UsageItem {
 /// Usage filters.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// Only this integrator key.
     integrator_key_id: Option<String>,
@@ -132,6 +133,7 @@ pub struct DailyItem {
 /// Daily filter.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct DailyQuery {
     /// The integrator key.
     integrator_key_id: String,

@@ -285,3 +285,25 @@ async fn path_segments_that_are_not_utf8_get_each_dialects_refusal() {
     assert_eq!(console.status(), StatusCode::BAD_REQUEST);
     assert!(content_type(&console).starts_with("text/html"));
 }
+
+#[tokio::test]
+async fn misspelled_filters_are_refused_not_ignored() {
+    let app = spawn_app().await;
+    for path in [
+        "/admin/v1/audit?acton=admin.login",
+        "/admin/v1/api-users?include_inactve=true",
+        "/admin/v1/legacy-usage?integrator_key=x",
+        "/admin/v1/legacy-usage/daily?key_id=x",
+    ] {
+        let response = app.admin_get(path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(response.value().await["code"], "invalid_request", "{path}");
+    }
+    // Spelled right, the same filters are read.
+    let audit = app.admin_get("/admin/v1/audit?action=admin.login").await;
+    assert_eq!(audit.status(), StatusCode::OK);
+    let api_users = app
+        .admin_get("/admin/v1/api-users?include_inactive=true")
+        .await;
+    assert_eq!(api_users.status(), StatusCode::OK);
+}
