@@ -87,6 +87,24 @@ impl OAuthError {
     }
 }
 
+impl From<countersign_store::StoreError> for OAuthError {
+    /// A store failure at an OAuth endpoint: logged with its causes, answered 500
+    /// (`server_error`) without detail.
+    fn from(error: countersign_store::StoreError) -> Self {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "store failure (OAuth)");
+        Self::Internal
+    }
+}
+
+impl From<crate::ops::OpError> for OAuthError {
+    /// An operation that failed where the OAuth endpoint has no refusal of its own to give:
+    /// logged, answered 500.
+    fn from(error: crate::ops::OpError) -> Self {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "operation failure (OAuth)");
+        Self::Internal
+    }
+}
+
 impl From<AssertionError> for OAuthError {
     /// A refused JWT Grant assertion, in DocuSign's table (SPEC §12).
     fn from(error: AssertionError) -> Self {

@@ -56,11 +56,6 @@ pub struct Tokens {
     pub grant: Grant,
 }
 
-fn internal(error: &StoreError) -> OAuthError {
-    tracing::error!(%error, "store failure at the token endpoint");
-    OAuthError::Internal
-}
-
 /// Whether `presented` matches one of `digests`, in constant time per digest; an unknown
 /// client is compared against a dummy digest so it costs the same.
 fn secret_matches(presented: &Secret, digests: &[String], pepper: &[u8]) -> bool {
@@ -90,15 +85,10 @@ pub async fn client(state: &AppState, presented: ClientPresented) -> Result<Clie
     let key = state
         .cache
         .integrator_key(&state.store, &client_id)
-        .await
-        .map_err(|e| internal(&e))?
+        .await?
         .filter(|key| key.is_active());
     let digests = match &key {
-        Some(key) => state
-            .store
-            .list_oauth_secret_digests(key.id)
-            .await
-            .map_err(|e| internal(&e))?,
+        Some(key) => state.store.list_oauth_secret_digests(key.id).await?,
         None => Vec::new(),
     };
     match (key, secret) {
@@ -170,12 +160,7 @@ async fn family_stands(
     if family.revoked_at.is_some() || family.integrator_key_id != client.id {
         return Ok(false);
     }
-    let Some(user) = state
-        .cache
-        .user_by_id(&state.store, family.user_id)
-        .await
-        .map_err(|e| internal(&e))?
-    else {
+    let Some(user) = state.cache.user_by_id(&state.store, family.user_id).await? else {
         return Ok(false);
     };
     if !oauth::directory_admits(client, Some(&user)) {
@@ -184,8 +169,7 @@ async fn family_stands(
     let consents = state
         .cache
         .grant_state(&state.store, client.id, user.id)
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     Ok(oauth::consented_scopes(
         consents.user_consent,
         consents.admin_consent.as_ref(),
@@ -213,8 +197,7 @@ async fn issue_pair(state: &AppState, family: &OAuthFamily) -> Result<Tokens, OA
             now,
             now + Duration::seconds(REFRESH_TOKEN_SECONDS),
         )
-        .await
-        .map_err(|e| internal(&e))?;
+        .await?;
     Ok(Tokens {
         access_token: super::access_token(state, &grant, CODE_TOKEN_SECONDS),
         refresh_token,
@@ -249,11 +232,7 @@ pub async fn redeem_code(
     }
     let now = state.now();
     let digest = digest_key_text(code, &state.secrets.pepper);
-    let redeemed = state
-        .store
-        .redeem_oauth_code(&digest, now)
-        .await
-        .map_err(|e| internal(&e))?;
+    let redeemed = state.store.redeem_oauth_code(&digest, now).await?;
     let record = match redeemed {
         Redemption::Unknown => return Err(INVALID),
         Redemption::Reused(family) => {
@@ -303,11 +282,7 @@ pub async fn refresh(
     }
     let now = state.now();
     let digest = digest_key_text(refresh_token, &state.secrets.pepper);
-    let redeemed = state
-        .store
-        .redeem_oauth_refresh_token(&digest, now)
-        .await
-        .map_err(|e| internal(&e))?;
+    let redeemed = state.store.redeem_oauth_refresh_token(&digest, now).await?;
     let (family, expires_at) = match redeemed {
         Redemption::Unknown => return Err(INVALID),
         Redemption::Reused(family) => {

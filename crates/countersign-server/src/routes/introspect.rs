@@ -229,8 +229,7 @@ async fn authenticate(
             let is_admin = state
                 .ops()
                 .is_organization_admin(user.organization_id, user.id)
-                .await
-                .map_err(|_| OAuthError::Internal)?;
+                .await?;
             if is_admin {
                 Ok(user.organization_id)
             } else {

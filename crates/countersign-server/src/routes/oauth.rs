@@ -272,10 +272,7 @@ async fn grant(
                     Err(error.into())
                 }
                 Err(JwtRefusal::Throttled(wait)) => Err(OAuthError::TooManyRequests(wait)),
-                Err(JwtRefusal::Store(error)) => {
-                    tracing::error!(%error, "store failure in the JWT Grant");
-                    Err(OAuthError::Internal)
-                }
+                Err(JwtRefusal::Store(error)) => Err(error.into()),
             }
         }
         Some(grant_type @ ("authorization_code" | "refresh_token")) => {
