@@ -1,7 +1,8 @@
 # What the benchmark scripts share; source it from a script in bench/ after `set -euo pipefail`.
 #
-#   bench_build          builds countersign and countersign-bench for $PROFILE (release unless
-#                        PROFILE=debug) and sets $profile, $bin and $suffix ("" for release,
+#   bench_build          builds countersign and countersign-bench for the Cargo profile $PROFILE
+#                        (release unless set; debug or dev: the dev build) and sets $profile,
+#                        $bin and $suffix ("" for release,
 #                        else "-$profile", for result file names)
 #   bench_workdir        a scratch directory $work, removed (and the server stopped) on exit
 #   bench_serve NAME ARG…  starts `countersign serve` on a free port on SQLite in $work, with
@@ -13,11 +14,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bench_build() {
   profile="${PROFILE:-release}"
-  if [ "$profile" = release ]; then
-    cargo build --release -q -p countersign-cli -p countersign-bench
-  else
-    cargo build -q -p countersign-cli -p countersign-bench
-  fi
+  # Cargo calls the debug build's profile "dev" and its directory "debug".
+  local cargo_profile="$profile"
+  if [ "$profile" = debug ]; then cargo_profile=dev; fi
+  if [ "$profile" = dev ]; then profile=debug; fi
+  cargo build --profile "$cargo_profile" -q -p countersign-cli -p countersign-bench
   bin="${CARGO_TARGET_DIR:-target}/$profile"
   # Result files of other profiles than release carry its name, so they never replace a
   # release result.

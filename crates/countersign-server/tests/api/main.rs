@@ -4,8 +4,11 @@
 //! Where a test goes: `token_exchange` and `discovery` (the AssureSign dialect), `legacy` and
 //! `legacy_sdk` (the DocuSign header, and real DocuSign SDKs), `verify`, `fast_path` and
 //! `fail_closed` (forward auth: the rules, the per-thread cache, and inputs that must refuse),
-//! `introspection`, `admin`, `api_users` and `names` (the admin API), `legacy_migration`
-//! (SPEC §11), `throttle`, `passwords`, `connections` and `bad_input` (abuse and bad input),
+//! `introspection`, `admin`, `api_users`, `names` and `me` (the admin API and what was done in
+//! a user's name), `legacy_migration` and `legacy_jwt_migration` (SPEC §11), `oauth_jwt`,
+//! `oauth_code` and `oauth_sdk` (the OAuth 2.0 grants of SPEC §12, and the DocuSign SDKs on
+//! them), `lifecycle`, `webhooks` and `leaks` (SPEC §13–14), `receipts` (revocation receipts
+//! across nodes), `throttle`, `passwords`, `connections` and `bad_input` (abuse and bad input),
 //! `tls`, `operations` (health, metrics, shutdown). The other suites of this crate: `console`
 //! (pages over HTTP and in headless Chromium), `matrix` (every combination against an oracle),
 //! `nginx` and `caddy` (real proxies, sharing `proxy_support.rs`). Multi-process and CLI tests
