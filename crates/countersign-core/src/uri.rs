@@ -139,21 +139,36 @@ fn named_accounts(raw: &[u8]) -> Result<Vec<AccountRef>, UriRefusal> {
     let mut found = Vec::new();
     // As sent.
     collect_pairs(path.split('/'), &mut found)?;
-    // Cheap exit: nothing to decode, no dot, parameter or empty segment to remove, so every
-    // other reading is the one just made.
-    let plain = !path.bytes().any(|b| matches!(b, b'%' | b'.' | b';')) && !path.contains("//");
+    // Cheap exit: nothing to decode, no dot segment, parameter or empty segment to remove, so
+    // every other reading is the one just made (a dot inside a segment, as in `v2.1`, is not a
+    // dot segment).
+    let plain = !path.bytes().any(|b| matches!(b, b'%' | b';'))
+        && !path.contains("//")
+        && !path.split('/').any(|segment| segment == "." || segment == "..");
     if plain {
         return Ok(found);
     }
     let decoded = decode_path(path)?;
     // Decoded, dot segments removed (RFC 3986 §5.2.4); then the same with empty segments merged
-    // (as nginx's `merge_slashes` does). Each twice: with `.;x` / `..;x` as dot segments (Tomcat
-    // and Jetty strip `;params` first) and as ordinary segments (every upstream that does not),
-    // since either may climb where the other does not.
+    // (as nginx's `merge_slashes` does). Each with `.;x` / `..;x` as dot segments (Tomcat and
+    // Jetty strip `;params` first) and, when a segment has parameters, also as ordinary segments
+    // (every upstream that does not), since either may climb where the other does not. A
+    // reading that cannot differ from one already made (no empty segment to merge, no `;`) is
+    // not made again.
     let segments: Vec<&str> = decoded.split('/').skip(1).collect();
     let merged: Vec<&str> = segments.iter().copied().filter(|s| !s.is_empty()).collect();
-    for reading in [&segments, &merged] {
-        for params in [Params::Stripped, Params::Kept] {
+    let readings: &[&Vec<&str>] = if merged.len() == segments.len() {
+        &[&segments]
+    } else {
+        &[&segments, &merged]
+    };
+    let params: &[Params] = if decoded.contains(';') {
+        &[Params::Stripped, Params::Kept]
+    } else {
+        &[Params::Stripped]
+    };
+    for reading in readings {
+        for &params in params {
             let normalized = remove_dot_segments(reading, params)?;
             collect_pairs(std::iter::once("").chain(normalized), &mut found)?;
         }
