@@ -144,7 +144,9 @@ fn named_accounts(raw: &[u8]) -> Result<Vec<AccountRef>, UriRefusal> {
     // dot segment).
     let plain = !path.bytes().any(|b| matches!(b, b'%' | b';'))
         && !path.contains("//")
-        && !path.split('/').any(|segment| segment == "." || segment == "..");
+        && !path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..");
     if plain {
         return Ok(found);
     }
