@@ -39,6 +39,7 @@ pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod passwords;
 pub(crate) mod path_id;
+pub(crate) mod request_id;
 pub use passwords::{Busy, Passwords, PoolSlot};
 pub(crate) mod routes;
 pub(crate) mod striped;
@@ -222,55 +223,6 @@ pub(crate) fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             state.request_ids.clone(),
         ));
     (router, api)
-}
-
-/// Request ids `<random process prefix>-<thread>-<sequence>`: unique per node without a system
-/// call per request (a UUID v4 per request showed up in the profile as `getrandom`) and without
-/// a counter shared by every worker thread.
-#[derive(Clone, Debug)]
-pub struct SequentialRequestId {
-    prefix: Arc<str>,
-}
-
-impl Default for SequentialRequestId {
-    fn default() -> Self {
-        Self {
-            prefix: hex_string().into(),
-        }
-    }
-}
-
-impl SequentialRequestId {
-    /// The next request id.
-    pub fn next(&self) -> Option<axum::http::HeaderValue> {
-        use std::cell::Cell;
-        use std::io::Write;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static THREADS: AtomicU64 = AtomicU64::new(0);
-        thread_local! {
-            static SEQUENCE: (u64, Cell<u64>) = (THREADS.fetch_add(1, Ordering::Relaxed), Cell::new(0));
-        }
-        let (thread, n) = SEQUENCE.with(|(thread, next)| {
-            let n = next.get();
-            next.set(n.wrapping_add(1));
-            (*thread, n)
-        });
-        // Formatted on the stack: the header value is the request's only allocation here.
-        let mut buffer = [0u8; 80];
-        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-        write!(cursor, "{}-{thread}-{n}", self.prefix).ok()?;
-        let length = usize::try_from(cursor.position()).ok()?;
-        axum::http::HeaderValue::from_bytes(&buffer[..length]).ok()
-    }
-}
-
-impl tower_http::request_id::MakeRequestId for SequentialRequestId {
-    fn make_request_id<B>(
-        &mut self,
-        _request: &axum::http::Request<B>,
-    ) -> Option<tower_http::request_id::RequestId> {
-        self.next().map(tower_http::request_id::RequestId::new)
-    }
 }
 
 /// One connection's service: a forward-auth request whose credential this worker thread has
@@ -474,7 +426,7 @@ pub(crate) async fn build_state(
         .map(Arc::new);
     let secrets = Secrets::load(&store, supplied, clock.now()).await?;
     let dummy_key_digest = ApiKey::from_random(&random_bytes::<32>()).digest(&secrets.pepper);
-    let dummy_password_hash = passwords::hash(hex_string(), config.password_hashing)
+    let dummy_password_hash = passwords::hash(request_id::hex_string(), config.password_hashing)
         .await
         .map_err(|_| StartError::Hash)?;
     let (audit, writer) = AuditSink::start(store.clone());
@@ -542,7 +494,7 @@ pub(crate) async fn build_state(
         last_used,
         dummy_key_digest,
         passwords,
-        request_ids: SequentialRequestId::default(),
+        request_ids: request_id::SequentialRequestId::default(),
         throttle,
         metrics,
         legacy_usage,
@@ -551,13 +503,6 @@ pub(crate) async fn build_state(
         leak_keys,
     });
     Ok((state, writer, flusher))
-}
-
-fn hex_string() -> String {
-    random_bytes::<16>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A duration of `value` seconds (at least a millisecond; a bad value counts as a millisecond,

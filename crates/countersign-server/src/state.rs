@@ -41,7 +41,7 @@ pub struct Inner {
     /// Password verification (argon2id), shared with the verifier.
     pub passwords: Arc<Passwords>,
     /// Request ids (`X-Request-Id`) of requests that arrive without one.
-    pub(crate) request_ids: crate::SequentialRequestId,
+    pub(crate) request_ids: crate::request_id::SequentialRequestId,
     /// Failure throttling.
     pub(crate) throttle: Arc<Throttle>,
     /// Prometheus metrics.

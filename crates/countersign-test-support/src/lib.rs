@@ -11,8 +11,10 @@ pub mod skip;
 pub mod webhooks;
 
 mod database;
+mod directory;
 mod http;
 pub use database::{TestDatabase, fresh_database, postgres_base_url, with_database};
+pub use directory::{CreatedAccount, CreatedApiUser, CreatedIntegratorKey};
 pub use http::{Call, Read, header};
 
 use countersign_server::clock::{Clock, ManualClock};
@@ -53,7 +55,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// Admin bearer token of the bootstrap administrator.
     pub admin_token: String,
-    /// Direct store access (assertions only).
+    /// Direct store access for assertions and set-up, through a connection pool of the test's
+    /// own (the server has another).
     pub store: Store,
     /// The database URL the server uses.
     pub database_url: String,
@@ -68,42 +71,47 @@ pub struct TestApp {
     /// The configuration the server runs with.
     pub config: ServerConfig,
     server: Option<RunningServer>,
+    /// The runtime the server runs on; dropped after the server has stopped.
+    runtime: Option<tokio::runtime::Runtime>,
     _database: TestDatabase,
 }
 
-/// An account created through the admin API.
-#[derive(Clone, Debug)]
-pub struct CreatedAccount {
-    /// Its id (UUID).
-    pub id: String,
-    /// Its account number.
-    pub number: String,
-}
-
-/// An API user created through the admin API, with its key (shown once).
-#[derive(Clone, Debug)]
-pub struct CreatedApiUser {
-    /// Its id (UUID).
-    pub id: String,
-    /// Its `csk_` key.
-    pub key: String,
-}
-
 impl Drop for TestApp {
-    /// A test that passed also checks that its server lost no audit event (the audit log is
-    /// the record of what happened; SPEC: nothing acknowledged is lost).
+    /// A test that passed also stops its server gracefully, as an operator's shutdown does, and
+    /// checks that every audit event it queued was written: none lost to a refused batch, none
+    /// left in the queue (the audit log is the record of what happened; SPEC: nothing
+    /// acknowledged is lost). The server runs on a runtime of its own, so this drop can wait
+    /// for its writer while the test's runtime is held.
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        let Some(runtime) = self.runtime.take() else {
             return;
+        };
+        if let Some(server) = self.server.take()
+            && !std::thread::panicking()
+        {
+            let drained = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| runtime.block_on(stop_and_count_lost(server)))
+                    .join()
+            });
+            match drained {
+                Ok(lost) => assert_eq!(
+                    lost, 0,
+                    "the server lost audit events during this test or could not write them at its end"
+                ),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
-        if let Some(server) = &self.server {
-            assert_eq!(
-                server.audit_events_lost(),
-                0,
-                "the server lost audit events during this test"
-            );
-        }
+        runtime.shutdown_background();
     }
+}
+
+/// Stops a server gracefully (its audit writer drains the queue before the server task ends)
+/// and answers how many audit events it lost.
+async fn stop_and_count_lost(server: RunningServer) -> u64 {
+    let state = server.state().clone();
+    server.shutdown().await;
+    state.audit_events_lost()
 }
 
 /// Starts a server on a fresh database, bootstrapped with [`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`].
@@ -133,42 +141,28 @@ pub async fn spawn_tls_app_with(
 }
 
 async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u8])>) -> TestApp {
-    let (url, database) = fresh_database().await;
-    let database_url = url.clone();
-    let store = Store::connect(&StoreConfig {
-        url,
-        max_connections: 8,
-    })
-    .await
-    .unwrap();
+    let (database_url, database) = fresh_database().await;
+    let store = connect(&database_url).await;
     store.migrate().await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime = server_runtime();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://{addr}");
     let mut config = test_config(&base);
     tweak(&mut config);
     let clock = Arc::new(ManualClock::default());
-    let ops = Ops::open(store.clone(), &config, &Default::default(), clock.clone())
+    let server = runtime
+        .spawn(start_server(
+            database_url.clone(),
+            config.clone(),
+            listener,
+            clock.clone(),
+            tls.as_ref().map(|(files, _)| files.clone()),
+            true,
+        ))
         .await
         .unwrap();
-    ops.bootstrap(
-        Some(ADMIN_EMAIL),
-        Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD)),
-    )
-    .await
-    .unwrap();
-    ops.finish().await;
-    let server = countersign_server::start(StartOptions {
-        config: config.clone(),
-        store: store.clone(),
-        listener,
-        clock: clock.clone(),
-        secrets: Default::default(),
-        tls: tls.as_ref().map(|(files, _)| files.clone()),
-    })
-    .await
-    .unwrap();
     let mut client = reqwest::Client::builder();
     if let Some((_, trust_pem)) = tls {
         client = client
@@ -190,6 +184,7 @@ async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u
         admin_user_id: String::new(),
         config,
         server: Some(server),
+        runtime: Some(runtime),
         _database: database,
     };
     app.admin_token = app
@@ -206,6 +201,64 @@ async fn spawn(tweak: impl FnOnce(&mut ServerConfig), tls: Option<(TlsFiles, &[u
     app
 }
 
+/// The runtime a test's server runs on, apart from the test's own: the test's drop can then
+/// wait for the server to stop (see `Drop for TestApp`), and nothing the server does depends on
+/// the test's runtime being polled.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("test-server")
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn connect(url: &str) -> Store {
+    Store::connect(&StoreConfig {
+        url: url.to_owned(),
+        max_connections: 8,
+    })
+    .await
+    .unwrap()
+}
+
+/// Starts the server on the runtime this runs on, with a database connection pool of its own
+/// (a pool's connections belong to the runtime that opened them); `bootstrap` creates the
+/// administrator first.
+async fn start_server(
+    database_url: String,
+    config: ServerConfig,
+    listener: std::net::TcpListener,
+    clock: Arc<ManualClock>,
+    tls: Option<TlsFiles>,
+    bootstrap: bool,
+) -> RunningServer {
+    let store = connect(&database_url).await;
+    if bootstrap {
+        let ops = Ops::open(store.clone(), &config, &Default::default(), clock.clone())
+            .await
+            .unwrap();
+        ops.bootstrap(
+            Some(ADMIN_EMAIL),
+            Some(countersign_core::secret::Secret::new(ADMIN_PASSWORD)),
+        )
+        .await
+        .unwrap();
+        ops.finish().await;
+    }
+    listener.set_nonblocking(true).unwrap();
+    countersign_server::start(StartOptions {
+        config,
+        store,
+        listener: TcpListener::from_std(listener).unwrap(),
+        clock,
+        secrets: Default::default(),
+        tls,
+    })
+    .await
+    .unwrap()
+}
+
 impl TestApp {
     /// An absolute URL for a path.
     pub fn url(&self, path: &str) -> String {
@@ -215,19 +268,6 @@ impl TestApp {
     /// The server's state (for directory operations that need no HTTP).
     pub fn server(&self) -> &RunningServer {
         self.server.as_ref().unwrap()
-    }
-
-    /// Directory operations acting as the CLI on this app's organization.
-    pub fn ops(&self) -> (Ops, Actor) {
-        let state = self.server().state();
-        let actor = Actor {
-            organization_id: countersign_core::ids::OrganizationId::parse(&self.organization_id)
-                .unwrap(),
-            user_id: None,
-            name: "test".into(),
-            source_ip: None,
-        };
-        (state.ops().clone(), actor)
     }
 
     /// Moves the server's clock forward.
@@ -240,14 +280,44 @@ impl TestApp {
         self.clock.now()
     }
 
-    /// Stops the server gracefully (flushing batches).
+    /// Runs `future` on the server's runtime. Work on the server's own objects (its `Ops`, its
+    /// store) goes through here, so that every connection of the server's pool is opened on the
+    /// server's runtime and its shutdown never waits for the test's.
+    pub async fn on_server<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> T {
+        let runtime = self.runtime.as_ref().expect("the server's runtime");
+        runtime.spawn(future).await.unwrap()
+    }
+
+    /// Calls `f` with the server's directory operations and `actor` on the server's runtime.
+    pub async fn with_ops<T, F>(&self, actor: &Actor, f: impl FnOnce(Ops, Actor) -> F) -> T
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let ops = self.server().state().ops().clone();
+        self.on_server(f(ops, actor.clone())).await
+    }
+
+    /// The actor the CLI acts as on this app's organization.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            organization_id: countersign_core::ids::OrganizationId::parse(&self.organization_id)
+                .unwrap(),
+            user_id: None,
+            name: "test".into(),
+            source_ip: None,
+        }
+    }
+
+    /// Stops the server gracefully (flushing batches) and checks that it lost no audit event.
     pub async fn shutdown(&mut self) {
         if let Some(server) = self.server.take() {
-            let state = server.state().clone();
-            server.shutdown().await;
+            let lost = self.on_server(stop_and_count_lost(server)).await;
             assert_eq!(
-                state.audit_events_lost(),
-                0,
+                lost, 0,
                 "the server lost audit events during this test or its shutdown"
             );
         }
@@ -257,19 +327,19 @@ impl TestApp {
     /// configuration, listening on a new port (`base` follows). Admin sessions survive.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         self.base = format!("http://{}", listener.local_addr().unwrap());
         self.config.public_url.clone_from(&self.base);
-        let server = countersign_server::start(StartOptions {
-            config: self.config.clone(),
-            store: self.store.clone(),
-            listener,
-            clock: self.clock.clone(),
-            secrets: Default::default(),
-            tls: None,
-        })
-        .await
-        .unwrap();
+        let server = self
+            .on_server(start_server(
+                self.database_url.clone(),
+                self.config.clone(),
+                listener,
+                self.clock.clone(),
+                None,
+                false,
+            ))
+            .await;
         self.server = Some(server);
     }
 
@@ -340,118 +410,6 @@ impl TestApp {
     /// `POST` JSON as the administrator.
     pub async fn admin_post(&self, path: &str, body: Value) -> Response {
         self.admin(Method::POST, path).json(&body).call().await
-    }
-
-    /// Creates a user (with a password when given) who may `send` in the main account, as
-    /// their default account; returns the user's id.
-    pub async fn create_sender(&self, email: &str, password: Option<&str>) -> String {
-        let user = self.create_user(email, password).await;
-        self.put_membership(&user, &self.account_id, &["send"], true)
-            .await;
-        user
-    }
-
-    /// Creates an integrator key (with `key` as its value when given) and returns its body.
-    pub async fn create_integrator_key(&self, name: &str, key: Option<&str>) -> Value {
-        let mut body = json!({"name": name});
-        if let Some(key) = key {
-            body["key"] = json!(key);
-        }
-        let response = self.admin_post("/admin/v1/integrator-keys", body).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.value().await
-    }
-
-    /// The number of an account (`X-DocuSign-Authentication` and migrations name accounts by it).
-    pub async fn account_number(&self, account_id: &str) -> String {
-        let path = format!("/admin/v1/accounts/{account_id}");
-        let account = self.admin_get(&path).await.value().await;
-        account["number"].as_str().unwrap().to_owned()
-    }
-
-    /// Creates a user with a password; returns its id.
-    pub async fn create_user(&self, email: &str, password: Option<&str>) -> String {
-        let mut body = json!({"email": email, "name": email});
-        if let Some(password) = password {
-            body["password"] = json!(password);
-        }
-        let response = self.admin_post("/admin/v1/users", body).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "create user {email}"
-        );
-        response.value().await["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Creates an environment; returns its id.
-    pub async fn create_environment(&self, name: &str, kind: &str) -> String {
-        let response = self
-            .admin_post(
-                "/admin/v1/environments",
-                json!({"name": name, "kind": kind}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.value().await["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Creates an account.
-    pub async fn create_account(&self, environment_id: &str, name: &str) -> CreatedAccount {
-        let response = self
-            .admin_post(
-                "/admin/v1/accounts",
-                json!({"environment_id": environment_id, "name": name}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.value().await;
-        CreatedAccount {
-            id: body["id"].as_str().unwrap().to_owned(),
-            number: body["number"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// Grants a membership.
-    pub async fn put_membership(
-        &self,
-        user_id: &str,
-        account_id: &str,
-        permissions: &[&str],
-        is_default: bool,
-    ) {
-        let response = self
-            .admin(
-                Method::PUT,
-                &format!("/admin/v1/users/{user_id}/memberships/{account_id}"),
-            )
-            .json(&json!({"permissions": permissions, "is_default": is_default}))
-            .call()
-            .await;
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-
-    /// Creates an API user expiring in 30 days.
-    pub async fn create_api_user(&self, username: &str, scope: Value) -> CreatedApiUser {
-        let expires_at = (self.now() + time::Duration::days(30))
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
-        let response = self
-            .admin_post(
-                "/admin/v1/api-users",
-                json!({"username": username, "scope": scope, "expires_at": expires_at}),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "create api user {username}"
-        );
-        let body: Value = response.value().await;
-        CreatedApiUser {
-            id: body["api_user"]["id"].as_str().unwrap().to_owned(),
-            key: body["key"].as_str().unwrap().to_owned(),
-        }
     }
 
     /// Posts a token exchange; returns the raw response.

@@ -239,9 +239,9 @@ async fn embedded_verifier_accepts_oauth_access_tokens_and_honours_key_revocatio
     use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
     let app = spawn_app().await;
     let bob = app.create_sender("bob@example.com", None).await;
-    let created: serde_json::Value = app.create_integrator_key("Service", None).await;
-    let key_id = created["id"].as_str().unwrap();
-    let key = created["key"].as_str().unwrap();
+    let created = app.create_integrator_key("Service", None).await;
+    let key_id = created.id.as_str();
+    let key = created.key.as_str();
     let rsa: serde_json::Value = app
         .admin_post(
             &format!("/admin/v1/integrator-keys/{key_id}/rsa-keys"),

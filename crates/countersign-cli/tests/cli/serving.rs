@@ -204,7 +204,7 @@ fn tls_makes_the_default_public_url_https() {
 }
 
 #[test]
-fn list_commands_print_every_item_past_the_first_page() {
+fn user_and_api_user_lists_print_every_item_past_the_first_page() {
     let dir = tempfile::tempdir().unwrap();
     run(&dir, &["init"]);
     let url = format!("sqlite://{}", dir.path().join("cs.db").display());
@@ -247,6 +247,19 @@ fn list_commands_print_every_item_past_the_first_page() {
                 )
                 .await
                 .unwrap();
+            // API users, as rows: issuing 2,500 keys through the server would hash each one.
+            let rows: String = (0..2_500)
+                .map(|i| {
+                    format!(
+                        "INSERT INTO api_users (id, organization_id, username, username_lower, \
+                         scope_type, expires_at, created_at, created_by) VALUES ('{id}', \
+                         '{organization}', 'bulk-{i:04}', 'bulk-{i:04}', 'organization', \
+                         4102444800000, 0, 'test');",
+                        id = uuid::Uuid::now_v7()
+                    )
+                })
+                .collect();
+            store.execute_raw(&rows).await.unwrap();
             store.close().await;
         });
     let listed: Value = serde_json::from_str(&run(&dir, &["--json", "user", "list"])).unwrap();
@@ -260,6 +273,25 @@ fn list_commands_print_every_item_past_the_first_page() {
     assert!(emails.iter().all(|email| listed.contains(email.as_str())));
     let table = run(&dir, &["user", "list"]);
     assert_eq!(table.lines().count(), 1 + 2_501, "a header and every user");
+    let listed: Value = serde_json::from_str(&run(&dir, &["--json", "api-user", "list"])).unwrap();
+    let usernames: std::collections::BTreeSet<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|api_user| api_user["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        usernames.len(),
+        2_500,
+        "every API user, past the first page"
+    );
+    assert!((0..2_500).all(|i| usernames.contains(format!("bulk-{i:04}").as_str())));
+    let table = run(&dir, &["api-user", "list", "--include-inactive"]);
+    assert_eq!(
+        table.lines().count(),
+        1 + 2_500,
+        "a header and every API user"
+    );
 }
 
 /// A self-signed certificate and key (PEM) for 127.0.0.1.

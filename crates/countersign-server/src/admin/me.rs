@@ -12,7 +12,7 @@ use axum::body::{Bytes, to_bytes};
 use axum::extract::{FromRequest, Request, State};
 use countersign_core::directory::User;
 use countersign_core::ids::{ApiUserId, UserId};
-use countersign_store::{AuditRecord, Page};
+use countersign_store::{AuditRecord, Page, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// How something was done in a user's name.
@@ -79,26 +79,27 @@ impl From<AuditRecord> for ActivityItem {
     }
 }
 
-/// One page of what was done in `user`'s name, newest first.
+/// One page of what was done in `user`'s name, newest first, after `cursor` (each surface
+/// reads its own cursor and limit, and maps the store's error to its own).
 ///
 /// # Errors
-/// `Invalid` for a bad cursor or limit; `Internal` on store failure.
+/// Returns the store's failure.
 pub(crate) async fn activity_page(
     state: &AppState,
     user: &User,
-    paging: &ListQuery,
-) -> Result<Page<AuditRecord>, AdminError> {
-    let cursor = paging.numeric_cursor()?;
-    Ok(state
+    cursor: Option<i64>,
+    limit: u32,
+) -> Result<Page<AuditRecord>, StoreError> {
+    state
         .store
         .list_user_activity(
             user.organization_id,
             user.id,
             &countersign_core::directory::normalize_email(&user.email),
             cursor,
-            paging.limit()?,
+            limit,
         )
-        .await?)
+        .await
 }
 
 /// Lists what was done in the signed-in user's name: tokens issued to act as them,
@@ -110,7 +111,8 @@ pub async fn my_activity(
     caller: AdminCaller,
     AdminQuery(paging): AdminQuery<ListQuery>,
 ) -> Result<Json<ListBody<ActivityItem>>, AdminError> {
-    let page = activity_page(&state, &caller.user, &paging).await?;
+    let (cursor, limit) = (paging.numeric_cursor()?, paging.limit()?);
+    let page = activity_page(&state, &caller.user, cursor, limit).await?;
     Ok(Json(ListBody::from_page(page, ActivityItem::from)))
 }
 

@@ -6,7 +6,6 @@
 use super::directory::parse_path;
 use super::layout::{self, ConsoleError, Reply, notice, when_html};
 use super::session::{Admin, PageQuery, Posted, Session, csrf_field, see_other};
-use crate::admin::ListQuery;
 use crate::admin::me::{Via, activity_page as read_activity};
 use crate::path_id::ConsolePath;
 use crate::state::AppState;
@@ -41,16 +40,12 @@ pub async fn activity_page(
     // A cursor this page never handed out is refused, not read as "from the start".
     let cursor = match query.cursor.as_deref() {
         None => None,
-        Some(text) if text.parse::<i64>().is_ok_and(|n| n >= 0) => Some(text.to_owned()),
-        Some(_) => return Err(ConsoleError::BadRequest("That page link is not valid.")),
+        Some(text) => match text.parse::<i64>() {
+            Ok(after) if after >= 0 => Some(after),
+            _ => return Err(ConsoleError::BadRequest("That page link is not valid.")),
+        },
     };
-    let paging = ListQuery {
-        limit: Some(PAGE_SIZE),
-        cursor: cursor.clone(),
-    };
-    let page = read_activity(&state, user, &paging)
-        .await
-        .map_err(|_| ConsoleError::Internal)?;
+    let page = read_activity(&state, user, cursor, PAGE_SIZE).await?;
     // The API users that may act as this user now: what the end-sessions form offers.
     let memberships = state.store.list_memberships(user.id).await?;
     let now = state.now();

@@ -12,7 +12,6 @@ use countersign_core::ids::{IntegratorKeyId, OAuthFamilyId, UserId};
 use countersign_core::oauth::AccessKind;
 use countersign_core::oauth::token::{self, AccessClaims};
 use countersign_directory::oauth::OAuthFacts;
-use countersign_store::StoreError;
 use std::sync::Arc;
 
 /// An access token's identity: key, user, family and kind. Many tokens share one entry.
@@ -40,11 +39,6 @@ pub fn auth_method(kind: AccessKind) -> AuthMethod {
         AccessKind::Code => AuthMethod::OauthCode,
         AccessKind::Application => AuthMethod::OauthApplication,
     }
-}
-
-fn internal(error: &StoreError) -> DocuSignError {
-    tracing::error!(error = %error, source = ?std::error::Error::source(error), "store failure during OAuth token verification");
-    DocuSignError::Internal
 }
 
 /// The directory facts behind an access token's identity with its rendered identity.
@@ -79,9 +73,8 @@ async fn load_facts(
     claims: &AccessClaims,
     epoch: u64,
 ) -> Result<Option<OAuthTokenFacts>, DocuSignError> {
-    let Some(facts) = countersign_directory::oauth::load(&verifier.cache, &verifier.store, claims)
-        .await
-        .map_err(|e| internal(&e))?
+    let Some(facts) =
+        countersign_directory::oauth::load(&verifier.cache, &verifier.store, claims).await?
     else {
         return Ok(None);
     };

@@ -240,13 +240,15 @@ async fn unknown_ids_are_404() {
 #[tokio::test]
 async fn integrator_keys_are_created_imported_and_revoked() {
     let app = spawn_app().await;
-    let generated: Value = app.create_integrator_key("Generated", None).await;
-    assert!(uuid::Uuid::parse_str(generated["key"].as_str().unwrap()).is_ok());
-    let imported = app
-        .create_integrator_key(
-            "Imported",
-            Some("YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"),
+    let generated = app.create_integrator_key("Generated", None).await;
+    assert!(uuid::Uuid::parse_str(&generated.key).is_ok());
+    let imported: Value = app
+        .admin_post(
+            "/admin/v1/integrator-keys",
+            json!({"name": "Imported", "key": "YDMN-339fa93c-fcf0-4390-8141-2e0f071ffa2e"}),
         )
+        .await
+        .value()
         .await;
 
     assert_eq!(imported["status"], "active");

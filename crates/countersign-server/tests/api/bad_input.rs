@@ -139,8 +139,8 @@ async fn times_past_the_year_9999_in_utc_are_field_errors() {
     let body: Value = api_user.value().await;
     assert_eq!(body["field"], "expires_at", "{body}");
 
-    let key: Value = app.create_integrator_key("Sunset", None).await;
-    let id = key["id"].as_str().unwrap();
+    let key = app.create_integrator_key("Sunset", None).await;
+    let id = key.id.as_str();
     let sunset = app
         .admin(
             reqwest::Method::PATCH,

@@ -2,9 +2,6 @@
 //! them, `client_secret_basic` and `client_secret_post`, and every way a client is refused.
 
 use base64::Engine;
-use countersign_core::directory::Organization;
-use countersign_core::ids::OrganizationId;
-use countersign_server::ops::Actor;
 use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{Call as _, Read as _};
 use countersign_test_support::{TestApp, spawn_app};
@@ -251,30 +248,15 @@ async fn deleted_client_is_refused_at_once() {
 #[tokio::test]
 async fn client_of_another_organization_sees_this_organizations_tokens_inactive() {
     let w = world().await;
-    let other = OrganizationId(uuid::Uuid::now_v7());
-    w.app
-        .store
-        .insert_organization(
-            &Organization {
-                id: other,
-                name: "Other".into(),
-                legacy_header_enabled: true,
-            },
-            w.app.now(),
-        )
-        .await
-        .unwrap();
-    let (ops, _) = w.app.ops();
-    let actor = Actor {
-        organization_id: other,
-        user_id: None,
-        name: "test".into(),
-        source_ip: None,
-    };
-    let (client, secret) = ops
-        .create_introspection_client(&actor, "Other organization's service")
-        .await
-        .unwrap();
+    let other = w.app.second_organization("Other").await;
+    let (client, secret) = w
+        .app
+        .with_ops(&other, |ops, actor| async move {
+            ops.create_introspection_client(&actor, "Other organization's service")
+                .await
+                .unwrap()
+        })
+        .await;
     let body: Value = introspect_basic(&w.app, &client.client_id, secret.expose(), &w.token)
         .await
         .value()

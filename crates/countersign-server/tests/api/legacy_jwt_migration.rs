@@ -14,9 +14,9 @@ const PASSWORD: &str = "service-password-9";
 #[tokio::test]
 async fn migrating_to_the_jwt_grant_consents_for_exactly_the_users_acted_as() {
     let app = spawn_app().await;
-    let created: Value = app.create_integrator_key("Acme ERP", None).await;
-    let key_id = created["id"].as_str().unwrap().to_owned();
-    let key = created["key"].as_str().unwrap().to_owned();
+    let created = app.create_integrator_key("Acme ERP", None).await;
+    let key_id = created.id.clone();
+    let key = created.key.clone();
     let service = app
         .create_user("service@acme.example", Some(PASSWORD))
         .await;

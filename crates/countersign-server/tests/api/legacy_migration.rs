@@ -23,7 +23,7 @@ struct World {
 /// A service user with SOBO rights in the main account, and Alice and Bob who may send there.
 async fn world() -> World {
     let app = spawn_app().await;
-    let created: Value = app.create_integrator_key("Acme ERP", None).await;
+    let created = app.create_integrator_key("Acme ERP", None).await;
     let main = app.account_id.clone();
     let service = app
         .create_user("service@acme.example", Some(PASSWORD))
@@ -35,8 +35,8 @@ async fn world() -> World {
     let bob = app.create_user("bob@acme.example", None).await;
     app.put_membership(&bob, &main, &["send"], true).await;
     World {
-        key_id: created["id"].as_str().unwrap().to_owned(),
-        key: created["key"].as_str().unwrap().to_owned(),
+        key_id: created.id.clone(),
+        key: created.key.clone(),
         app,
         service,
         alice,
@@ -550,14 +550,14 @@ fn httpdate_of(at: time::OffsetDateTime) -> String {
 #[tokio::test]
 async fn usage_is_not_recorded_when_turned_off() {
     let app = countersign_test_support::spawn_app_with(|c| c.legacy_usage_enabled = false).await;
-    let created: Value = app.create_integrator_key("quiet", None).await;
+    let created = app.create_integrator_key("quiet", None).await;
     app.create_sender("quiet@acme.example", Some(PASSWORD))
         .await;
     let header = build_header(
         HeaderFormat::Json,
         "quiet@acme.example",
         PASSWORD,
-        created["key"].as_str().unwrap(),
+        created.key.as_str(),
         None,
     );
     let response = app.verify_legacy(header).await;

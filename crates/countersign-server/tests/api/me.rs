@@ -279,10 +279,7 @@ async fn my_activity_shows_on_behalf_of_requests_as_me() {
         true,
     )
     .await;
-    let key = app.create_integrator_key("Legacy", None).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.create_integrator_key("Legacy", None).await.key;
     let header = json!({
         "Username": countersign_test_support::ADMIN_EMAIL,
         "Password": countersign_test_support::ADMIN_PASSWORD,

@@ -3,9 +3,7 @@
 //! confusable skeleton (409).
 
 use countersign_core::api_user::Scope;
-use countersign_core::directory::Organization;
-use countersign_core::ids::OrganizationId;
-use countersign_server::ops::{Actor, OpError};
+use countersign_server::ops::OpError;
 use countersign_test_support::Read as _;
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Response, StatusCode};
@@ -93,27 +91,6 @@ async fn api_usernames_that_look_like_an_existing_one_are_refused_with_409() {
 }
 
 /// A second organization, created directly (the admin API is per organization), and its actor.
-async fn second_organization(app: &TestApp) -> Actor {
-    let id = OrganizationId(uuid::Uuid::now_v7());
-    app.store
-        .insert_organization(
-            &Organization {
-                id,
-                name: "Second organization".into(),
-                legacy_header_enabled: true,
-            },
-            app.now(),
-        )
-        .await
-        .unwrap();
-    Actor {
-        organization_id: id,
-        user_id: None,
-        name: "test".into(),
-        source_ip: None,
-    }
-}
-
 #[tokio::test]
 async fn api_usernames_look_alike_across_organizations_but_emails_only_within_one() {
     let app = spawn_app().await;
@@ -125,16 +102,24 @@ async fn api_usernames_look_alike_across_organizations_but_emails_only_within_on
         post_user(&app, "bob@example.com").await.status(),
         StatusCode::CREATED
     );
-    let other = second_organization(&app).await;
-    let ops = app.server().state().ops();
-    let taken = ops
-        .create_api_user(
-            &other,
-            "svc-rep\u{043E}rts",
-            Scope::Organization,
-            app.now() + time::Duration::days(3),
-            None,
-        )
+    let other = app.second_organization("Second organization").await;
+    let expires_at = app.now() + time::Duration::days(3);
+    let (taken, elsewhere) = app
+        .with_ops(&other, move |ops, actor| async move {
+            let taken = ops
+                .create_api_user(
+                    &actor,
+                    "svc-rep\u{043E}rts",
+                    Scope::Organization,
+                    expires_at,
+                    None,
+                )
+                .await;
+            let elsewhere = ops
+                .create_user(&actor, "b\u{043E}b@example.com", "Bob elsewhere", None)
+                .await;
+            (taken.map(|_| ()), elsewhere.map(|_| ()))
+        })
         .await;
     assert!(
         matches!(
@@ -146,9 +131,7 @@ async fn api_usernames_look_alike_across_organizations_but_emails_only_within_on
         ),
         "{taken:?}"
     );
-    ops.create_user(&other, "b\u{043E}b@example.com", "Bob elsewhere", None)
-        .await
-        .unwrap();
+    elsewhere.unwrap();
 }
 
 #[tokio::test]

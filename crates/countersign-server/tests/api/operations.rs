@@ -64,8 +64,9 @@ async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
 async fn readiness_fails_when_the_database_is_unreachable() {
     let app = spawn_app().await;
     assert_eq!(app.get("/readyz").call().await.status(), StatusCode::OK);
-    // The test's store shares the server's pool; closing it makes the database unreachable.
-    app.store.close().await;
+    // Closing the server's connection pool makes the database unreachable for it.
+    let store = app.server().state().store.clone();
+    app.on_server(async move { store.close().await }).await;
     let response = app.get("/readyz").call().await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(

@@ -8,7 +8,7 @@ use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app_with};
 use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A server whose pool runs one verification and queues none.
 async fn spawn_tiny_pool() -> TestApp {
@@ -23,8 +23,8 @@ async fn spawn_tiny_pool() -> TestApp {
 async fn bob_and_key(app: &TestApp) -> String {
     app.create_sender("bob@example.com", Some("bobs-password"))
         .await;
-    let key: Value = app.create_integrator_key("k", None).await;
-    key["key"].as_str().unwrap().to_owned()
+    let key = app.create_integrator_key("k", None).await;
+    key.key.clone()
 }
 
 async fn legacy(app: &TestApp, path: &str, header: &str) -> reqwest::Response {

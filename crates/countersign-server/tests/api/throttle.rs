@@ -6,7 +6,7 @@ use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, spawn_app_with};
 use countersign_test_support::{Call as _, Read as _};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn with_bob(app: &TestApp) -> String {
     app.create_sender("bob@example.com", Some("bobs-password"))
@@ -117,8 +117,8 @@ async fn invalid_bearer_tokens_count_against_the_source_ip() {
 async fn legacy_user_is_throttled_in_the_docusign_dialect() {
     let app = spawn_app_with(|c| c.throttle.ip_failures_per_minute = 10_000).await;
     with_bob(&app).await;
-    let key: Value = app.create_integrator_key("k", None).await;
-    let key = key["key"].as_str().unwrap();
+    let key = app.create_integrator_key("k", None).await;
+    let key = key.key.as_str();
     let wrong = build_header(
         HeaderFormat::Json,
         "bob@example.com",
@@ -173,8 +173,8 @@ async fn integrator_key_is_throttled_after_its_threshold() {
     })
     .await;
     with_bob(&app).await;
-    let key: Value = app.create_integrator_key("k", None).await;
-    let key = key["key"].as_str().unwrap();
+    let key = app.create_integrator_key("k", None).await;
+    let key = key.key.as_str();
     for i in 0..20 {
         let header = build_header(
             HeaderFormat::Json,

@@ -461,8 +461,8 @@ async fn rotations_and_sunsets_are_announced() {
         .value()
         .await;
     assert!(rotated["key"].is_string());
-    let key: Value = app.create_integrator_key("Legacy", None).await;
-    let key_id = key["id"].as_str().unwrap();
+    let key = app.create_integrator_key("Legacy", None).await;
+    let key_id = key.id.as_str();
     let sunset = at(&app, Duration::hours(1));
     let patched = app
         .admin(

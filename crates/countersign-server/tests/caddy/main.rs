@@ -157,8 +157,8 @@ async fn invalid_token_gets_countersigns_401_body_and_challenge_from_caddy() {
 #[tokio::test]
 async fn legacy_header_passes_through_caddy() {
     let Some(s) = stack().await else { return };
-    let created: Value = s.app.create_integrator_key("Acme ERP", None).await;
-    let key = created["key"].as_str().unwrap();
+    let created = s.app.create_integrator_key("Acme ERP", None).await;
+    let key = created.key.as_str();
     let header = build_header(HeaderFormat::Xml, USER_EMAIL, PASSWORD, key, None);
     let response = s
         .get(&account_path(&s.app.account_id))

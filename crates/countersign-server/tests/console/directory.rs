@@ -474,9 +474,9 @@ async fn unknown_ids_get_the_not_found_page() {
 #[tokio::test]
 async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
     let app = spawn_app().await;
-    let created: Value = app.create_integrator_key("Acme ERP", None).await;
-    let key = created["key"].as_str().unwrap().to_owned();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let created = app.create_integrator_key("Acme ERP", None).await;
+    let key = created.key.clone();
+    let id = created.id.clone();
     let user = app
         .create_sender("erp@acme.example", Some("erp-password-1"))
         .await;

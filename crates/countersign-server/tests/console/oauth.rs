@@ -9,26 +9,18 @@
 use crate::support::{Browser, ConsoleClient, csrf_token, location, value_of_id};
 use countersign_core::legacy::{HeaderFormat, build_header};
 use countersign_test_support::{Call as _, Read as _};
-use countersign_test_support::{TestApp, spawn_app};
+use countersign_test_support::{CreatedIntegratorKey, spawn_app};
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "a long consent password";
 
-async fn integrator_key(app: &TestApp, name: &str) -> (String, String) {
-    let created: Value = app.create_integrator_key(name, None).await;
-    (
-        created["id"].as_str().unwrap().to_owned(),
-        created["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once() {
     let app = spawn_app().await;
     let user = app.create_user("signer@example.com", None).await;
-    let (id, _) = integrator_key(&app, "Web app").await;
+    let CreatedIntegratorKey { id, .. } = app.create_integrator_key("Web app", None).await;
     let console = ConsoleClient::new(&app);
     console.sign_in().await;
     let page = format!("/console/integrator-keys/{id}/oauth");
@@ -148,7 +140,7 @@ async fn an_administrator_configures_an_oauth_client_and_sees_each_secret_once()
 #[tokio::test]
 async fn the_migration_page_moves_a_legacy_integration_to_the_jwt_grant() {
     let app = spawn_app().await;
-    let (id, key) = integrator_key(&app, "Acme ERP").await;
+    let CreatedIntegratorKey { id, key } = app.create_integrator_key("Acme ERP", None).await;
     let service = app
         .create_sender("service@acme.example", Some(PASSWORD))
         .await;
@@ -194,7 +186,7 @@ async fn browser_user_signs_in_consents_and_later_withdraws_the_consent() {
     let app = spawn_app().await;
     app.create_sender("consenting@example.com", Some(PASSWORD))
         .await;
-    let (id, key) = integrator_key(&app, "Contract Portal").await;
+    let CreatedIntegratorKey { id, key } = app.create_integrator_key("Contract Portal", None).await;
     // The application's callback: this server's address (the page there does not matter; the
     // browser's address bar carries the code).
     let redirect_uri = format!("{}/callback", app.base);

@@ -15,34 +15,42 @@ pub(crate) enum ScopeIds {
 
 pub(crate) enum Admin<'a> {
     Http(&'a TestApp),
-    Ops(&'a Ops, &'a Actor),
+    /// The second organization: `ops` on the server's runtime, acting as `Actor`.
+    Ops(&'a TestApp, &'a Actor),
 }
 
 impl Admin<'_> {
     pub(crate) async fn environment(&self, name: &str, kind: EnvironmentKind) -> String {
         match self {
             Self::Http(app) => app.create_environment(name, kind.as_str()).await,
-            Self::Ops(ops, actor) => ops
-                .create_environment(actor, name, kind)
+            Self::Ops(app, actor) => {
+                let name = name.to_owned();
+                app.with_ops(actor, move |ops, actor| async move {
+                    let environment = ops.create_environment(&actor, &name, kind).await;
+                    environment.unwrap().id.to_string()
+                })
                 .await
-                .unwrap()
-                .id
-                .to_string(),
+            }
         }
     }
 
     pub(crate) async fn account(&self, environment: &str, name: &str) -> CreatedAccount {
         match self {
             Self::Http(app) => app.create_account(environment, name).await,
-            Self::Ops(ops, actor) => {
-                let account = ops
-                    .create_account(actor, EnvironmentId::parse(environment).unwrap(), name)
-                    .await
-                    .unwrap();
-                CreatedAccount {
-                    id: account.id.to_string(),
-                    number: account.number,
-                }
+            Self::Ops(app, actor) => {
+                let (environment, name) =
+                    (EnvironmentId::parse(environment).unwrap(), name.to_owned());
+                app.with_ops(actor, move |ops, actor| async move {
+                    let account = ops
+                        .create_account(&actor, environment, &name)
+                        .await
+                        .unwrap();
+                    CreatedAccount {
+                        id: account.id.to_string(),
+                        number: account.number,
+                    }
+                })
+                .await
             }
         }
     }
@@ -50,12 +58,14 @@ impl Admin<'_> {
     pub(crate) async fn user(&self, email: &str, password: Option<&str>) -> String {
         match self {
             Self::Http(app) => app.create_user(email, password).await,
-            Self::Ops(ops, actor) => ops
-                .create_user(actor, email, email, password.map(Secret::new))
+            Self::Ops(app, actor) => {
+                let (email, password) = (email.to_owned(), password.map(Secret::new));
+                app.with_ops(actor, move |ops, actor| async move {
+                    let user = ops.create_user(&actor, &email, &email, password).await;
+                    user.unwrap().id.to_string()
+                })
                 .await
-                .unwrap()
-                .id
-                .to_string(),
+            }
         }
     }
 
@@ -71,16 +81,18 @@ impl Admin<'_> {
                 app.put_membership(user, account, &permission_names(permissions), is_default)
                     .await;
             }
-            Self::Ops(ops, actor) => {
-                ops.put_membership(
-                    actor,
+            Self::Ops(app, actor) => {
+                let (user, account) = (
                     UserId::parse(user).unwrap(),
                     AccountId::parse(account).unwrap(),
-                    Permissions::from_bits(i64::from(permissions)),
-                    is_default,
-                )
-                .await
-                .unwrap();
+                );
+                let permissions = Permissions::from_bits(i64::from(permissions));
+                app.with_ops(actor, move |ops, actor| async move {
+                    ops.put_membership(&actor, user, account, permissions, is_default)
+                        .await
+                        .unwrap();
+                })
+                .await;
             }
         }
     }
@@ -95,41 +107,38 @@ impl Admin<'_> {
                     .await;
                 assert_eq!(response.status(), StatusCode::OK, "disable {user}");
             }
-            Self::Ops(ops, actor) => {
-                ops.update_user(
-                    actor,
-                    UserId::parse(user).unwrap(),
-                    None,
-                    Some(UserStatus::Disabled),
-                )
-                .await
-                .unwrap();
+            Self::Ops(app, actor) => {
+                let user = UserId::parse(user).unwrap();
+                app.with_ops(actor, move |ops, actor| async move {
+                    ops.update_user(&actor, user, None, Some(UserStatus::Disabled))
+                        .await
+                        .unwrap();
+                })
+                .await;
             }
         }
     }
 
-    pub(crate) async fn integrator_key(&self, name: &str, key: Option<&str>) -> (String, String) {
+    pub(crate) async fn integrator_key(
+        &self,
+        name: &str,
+        key: Option<&str>,
+    ) -> CreatedIntegratorKey {
         match self {
-            Self::Http(app) => {
-                let mut body = json!({"name": name});
-                if let Some(key) = key {
-                    body["key"] = json!(key);
-                }
-                let response = app.admin_post("/admin/v1/integrator-keys", body).await;
-                assert_eq!(
-                    response.status(),
-                    StatusCode::CREATED,
-                    "integrator key {name}"
-                );
-                let body: Value = response.value().await;
-                (
-                    body["id"].as_str().unwrap().to_owned(),
-                    body["key"].as_str().unwrap().to_owned(),
-                )
-            }
-            Self::Ops(ops, actor) => {
-                let record = ops.create_integrator_key(actor, name, key).await.unwrap();
-                (record.id.to_string(), record.key)
+            Self::Http(app) => app.create_integrator_key(name, key).await,
+            Self::Ops(app, actor) => {
+                let (name, key) = (name.to_owned(), key.map(str::to_owned));
+                app.with_ops(actor, move |ops, actor| async move {
+                    let record = ops
+                        .create_integrator_key(&actor, &name, key.as_deref())
+                        .await;
+                    let record = record.unwrap();
+                    CreatedIntegratorKey {
+                        id: record.id.to_string(),
+                        key: record.key,
+                    }
+                })
+                .await
             }
         }
     }
@@ -146,10 +155,12 @@ impl Admin<'_> {
                     .await;
                 assert_eq!(response.status(), StatusCode::OK, "revoke integrator key");
             }
-            Self::Ops(ops, actor) => {
-                ops.revoke_integrator_key(actor, IntegratorKeyId::parse(id).unwrap())
-                    .await
-                    .unwrap();
+            Self::Ops(app, actor) => {
+                let id = IntegratorKeyId::parse(id).unwrap();
+                app.with_ops(actor, move |ops, actor| async move {
+                    ops.revoke_integrator_key(&actor, id).await.unwrap();
+                })
+                .await;
             }
         }
     }
@@ -159,7 +170,7 @@ impl Admin<'_> {
         username: &str,
         scope: &ScopeIds,
         expires_at: OffsetDateTime,
-    ) -> (String, String) {
+    ) -> CreatedApiUser {
         match self {
             Self::Http(app) => {
                 let scope = match scope {
@@ -169,25 +180,9 @@ impl Admin<'_> {
                     }
                     ScopeIds::Organization => json!({"type": "organization"}),
                 };
-                let response = app
-                    .admin_post(
-                        "/admin/v1/api-users",
-                        json!({"username": username, "scope": scope,
-                               "expires_at": expires_at.format(&Rfc3339).unwrap()}),
-                    )
-                    .await;
-                assert_eq!(
-                    response.status(),
-                    StatusCode::CREATED,
-                    "api user {username}"
-                );
-                let body: Value = response.value().await;
-                (
-                    body["api_user"]["id"].as_str().unwrap().to_owned(),
-                    body["key"].as_str().unwrap().to_owned(),
-                )
+                app.create_api_user_until(username, scope, expires_at).await
             }
-            Self::Ops(ops, actor) => {
+            Self::Ops(app, actor) => {
                 let scope = match scope {
                     ScopeIds::User(id) => Scope::User(UserId::parse(id).unwrap()),
                     ScopeIds::Environment(id) => {
@@ -195,14 +190,18 @@ impl Admin<'_> {
                     }
                     ScopeIds::Organization => Scope::Organization,
                 };
-                let issued = ops
-                    .create_api_user(actor, username, scope, expires_at, None)
-                    .await
-                    .unwrap();
-                (
-                    issued.api_user.id.to_string(),
-                    issued.key.expose().to_owned(),
-                )
+                let username = username.to_owned();
+                app.with_ops(actor, move |ops, actor| async move {
+                    let issued = ops
+                        .create_api_user(&actor, &username, scope, expires_at, None)
+                        .await
+                        .unwrap();
+                    CreatedApiUser {
+                        id: issued.api_user.id.to_string(),
+                        key: issued.key.expose().to_owned(),
+                    }
+                })
+                .await
             }
         }
     }
@@ -216,10 +215,12 @@ impl Admin<'_> {
                     .await;
                 assert_eq!(response.status(), StatusCode::OK, "revoke api user");
             }
-            Self::Ops(ops, actor) => {
-                ops.revoke_api_user(actor, ApiUserId::parse(id).unwrap())
-                    .await
-                    .unwrap();
+            Self::Ops(app, actor) => {
+                let id = ApiUserId::parse(id).unwrap();
+                app.with_ops(actor, move |ops, actor| async move {
+                    ops.revoke_api_user(&actor, id).await.unwrap();
+                })
+                .await;
             }
         }
     }
@@ -238,13 +239,14 @@ impl Admin<'_> {
                 let body: Value = response.value().await;
                 body["key"].as_str().unwrap().to_owned()
             }
-            Self::Ops(ops, actor) => ops
-                .rotate_api_user(actor, ApiUserId::parse(id).unwrap(), 0, None)
+            Self::Ops(app, actor) => {
+                let id = ApiUserId::parse(id).unwrap();
+                app.with_ops(actor, move |ops, actor| async move {
+                    let rotated = ops.rotate_api_user(&actor, id, 0, None).await.unwrap();
+                    rotated.key.expose().to_owned()
+                })
                 .await
-                .unwrap()
-                .key
-                .expose()
-                .to_owned(),
+            }
         }
     }
 }
@@ -252,27 +254,10 @@ impl Admin<'_> {
 pub(crate) async fn build_directory(app: &TestApp) -> Directory {
     let mut dir = Directory::default();
     // The second organization, created directly: the admin API is per organization.
-    let org_b = OrganizationId(uuid::Uuid::now_v7());
-    app.store
-        .insert_organization(
-            &Organization {
-                id: org_b,
-                name: "Second organization".into(),
-                legacy_header_enabled: true,
-            },
-            app.now(),
-        )
-        .await
-        .unwrap();
+    let actor_b = app.second_organization("Second organization").await;
+    let org_b = actor_b.organization_id;
     dir.organizations = vec![app.organization_id.clone(), org_b.to_string()];
-    let ops = app.server().state().ops();
-    let actor_b = Actor {
-        organization_id: org_b,
-        user_id: None,
-        name: "test".into(),
-        source_ip: None,
-    };
-    let admins = [Admin::Http(app), Admin::Ops(ops, &actor_b)];
+    let admins = [Admin::Http(app), Admin::Ops(app, &actor_b)];
 
     // Environments: the bootstrap production environment, then the others.
     dir.environments.push(Environment {
@@ -383,7 +368,7 @@ pub(crate) async fn build_directory(app: &TestApp) -> Directory {
         (ORG_B, "B revoked", None),
     ] {
         let admin = &admins[organization];
-        let (id, key) = admin.integrator_key(label, import).await;
+        let CreatedIntegratorKey { id, key } = admin.integrator_key(label, import).await;
         let active = label.ends_with("active");
         if !active {
             admin.revoke_integrator_key(&id).await;
@@ -426,7 +411,8 @@ pub(crate) async fn build_directory(app: &TestApp) -> Directory {
         } else {
             now + time::Duration::days(30)
         };
-        let (id, key) = admin.api_user(spec.username, &scope_ids, expires_at).await;
+        let CreatedApiUser { id, key } =
+            admin.api_user(spec.username, &scope_ids, expires_at).await;
         issued.push((spec, scope, id, key));
     }
     let mut keys_by_name = std::collections::HashMap::new();

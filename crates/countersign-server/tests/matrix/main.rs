@@ -26,14 +26,13 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use countersign_core::api_user::Scope;
-use countersign_core::directory::{EnvironmentKind, Organization, Permissions, UserStatus};
-use countersign_core::ids::{
-    AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, OrganizationId, UserId,
-};
+use countersign_core::directory::{EnvironmentKind, Permissions, UserStatus};
+use countersign_core::ids::{AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, UserId};
 use countersign_core::secret::Secret;
-use countersign_server::ops::{Actor, Ops};
+use countersign_server::ops::Actor;
 use countersign_test_support::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, CreatedAccount, TestApp, spawn_app_with,
+    ADMIN_EMAIL, ADMIN_PASSWORD, CreatedAccount, CreatedApiUser, CreatedIntegratorKey, TestApp,
+    spawn_app_with,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -42,7 +41,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 mod cases;
 mod fixture;

@@ -211,9 +211,9 @@ async fn token_for_one_account_is_refused_on_another_accounts_path() {
 #[tokio::test]
 async fn legacy_header_passes_and_its_sunset_notice_reaches_the_client() {
     let Some(s) = stack().await else { return };
-    let created: Value = s.app.create_integrator_key("Acme ERP", None).await;
-    let key_id = created["id"].as_str().unwrap();
-    let key = created["key"].as_str().unwrap();
+    let created = s.app.create_integrator_key("Acme ERP", None).await;
+    let key_id = created.id.as_str();
+    let key = created.key.as_str();
     let header = build_header(HeaderFormat::Json, USER_EMAIL, PASSWORD, key, None);
     let path = format!("/restapi/v2.1/accounts/{}/envelopes", s.app.account_id);
     let legacy = || {

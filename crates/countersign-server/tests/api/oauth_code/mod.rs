@@ -210,8 +210,8 @@ pub struct CodeClient {
 }
 
 pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
-    let created: Value = app.create_integrator_key("Web app", None).await;
-    let key_id = created["id"].as_str().unwrap().to_owned();
+    let created = app.create_integrator_key("Web app", None).await;
+    let key_id = created.id.clone();
     let patched = app
         .admin(
             Method::PATCH,
@@ -239,7 +239,7 @@ pub async fn code_client(app: &TestApp, confidential: bool) -> CodeClient {
     let email = "consenting@example.com".to_owned();
     let user_id = app.create_sender(&email, Some(PASSWORD)).await;
     CodeClient {
-        key: created["key"].as_str().unwrap().to_owned(),
+        key: created.key.clone(),
         key_id,
         secret,
         user_id,

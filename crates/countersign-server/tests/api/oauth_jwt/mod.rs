@@ -22,9 +22,9 @@ pub struct JwtClient {
 }
 
 pub async fn jwt_client(app: &TestApp) -> JwtClient {
-    let created: Value = app.create_integrator_key("Signing service", None).await;
-    let key = created["key"].as_str().unwrap().to_owned();
-    let key_id = created["id"].as_str().unwrap().to_owned();
+    let created = app.create_integrator_key("Signing service", None).await;
+    let key = created.key.clone();
+    let key_id = created.id.clone();
     let response = app
         .admin_post(
             &format!("/admin/v1/integrator-keys/{key_id}/rsa-keys"),
@@ -279,10 +279,7 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
     let other = app.create_integrator_key("Other", None).await;
     let foreign: Value = app
         .admin_post(
-            &format!(
-                "/admin/v1/integrator-keys/{}/rsa-keys",
-                other["id"].as_str().unwrap()
-            ),
+            &format!("/admin/v1/integrator-keys/{}/rsa-keys", other.id.as_str()),
             json!({"generate": true}),
         )
         .await
