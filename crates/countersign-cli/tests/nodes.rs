@@ -126,7 +126,7 @@ impl Cluster {
         id
     }
 
-    async fn token(&self, username: &str, context: &str) -> (String, String) {
+    async fn token(&self, username: &str, context: &str) -> Issued {
         let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(5))
             .date()
             .to_string();
@@ -140,10 +140,10 @@ impl Cluster {
             .json(&json!({"request": {"apiUsername": username, "key": key, "contextUsername": context}}))
             .call().await
             .value().await;
-        (
-            created["api_user"]["id"].as_str().unwrap().to_owned(),
-            response["token"].as_str().unwrap().to_owned(),
-        )
+        Issued {
+            credential: created["api_user"]["id"].as_str().unwrap().to_owned(),
+            token: response["token"].as_str().unwrap().to_owned(),
+        }
     }
 
     async fn status_on_b(&self, header: (&str, &str)) -> reqwest::StatusCode {
@@ -174,8 +174,8 @@ impl Cluster {
 
 impl Cluster {
     /// An integrator key set up on node A for the JWT Grant (RSA pair, consent for every user)
-    /// and an access token for `user` obtained from node A; returns (key id, token).
-    async fn oauth_token(&self, user: &str) -> (String, String) {
+    /// and an access token for `user` obtained from node A (the credential: the key's id).
+    async fn oauth_token(&self, user: &str) -> Issued {
         use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
         let key = self
             .admin_on_a(
@@ -220,7 +220,10 @@ impl Cluster {
             .await
             .value()
             .await;
-        (id, answer["access_token"].as_str().unwrap().to_owned())
+        Issued {
+            credential: id,
+            token: answer["access_token"].as_str().unwrap().to_owned(),
+        }
     }
 
     async fn consent_on_a(&self, key: &str, users: Value) {
@@ -233,6 +236,13 @@ impl Cluster {
     }
 }
 
+/// A token obtained from node A, and the id of the credential it was issued to (an API user
+/// or an integrator key).
+struct Issued {
+    credential: String,
+    token: String,
+}
+
 /// The tests proper: PostgreSQL only.
 mod on_postgresql {
     use super::*;
@@ -242,7 +252,10 @@ mod on_postgresql {
      {
         let Some(c) = cluster().await else { return };
         let bob = c.user_with_membership("bob@example.com", None).await;
-        let (key, token) = c.oauth_token(&bob).await;
+        let Issued {
+            credential: key,
+            token,
+        } = c.oauth_token(&bob).await;
         let bearer = format!("Bearer {token}");
         assert_eq!(
             c.status_on_b(("authorization", &bearer)).await,
@@ -281,7 +294,10 @@ mod on_postgresql {
     async fn revocation_on_one_node_is_refused_on_the_other_within_a_second() {
         let Some(c) = cluster().await else { return };
         c.user_with_membership("bob@example.com", None).await;
-        let (api_user, token) = c.token("bot", "bob@example.com").await;
+        let Issued {
+            credential: api_user,
+            token,
+        } = c.token("bot", "bob@example.com").await;
         let bearer = format!("bearer {token}");
         assert_eq!(
             c.status_on_b(("authorization", &bearer)).await,
@@ -305,7 +321,7 @@ mod on_postgresql {
     async fn disabling_a_user_on_one_node_is_refused_on_the_other_within_a_second() {
         let Some(c) = cluster().await else { return };
         let bob = c.user_with_membership("bob@example.com", None).await;
-        let (_, token) = c.token("bot", "bob@example.com").await;
+        let Issued { token, .. } = c.token("bot", "bob@example.com").await;
         let bearer = format!("bearer {token}");
         assert_eq!(
             c.status_on_b(("authorization", &bearer)).await,
@@ -369,7 +385,10 @@ mod on_postgresql {
     async fn node_reconnects_after_its_listener_is_terminated_and_still_converges() {
         let Some(c) = cluster().await else { return };
         c.user_with_membership("dave@example.com", None).await;
-        let (api_user, token) = c.token("bot", "dave@example.com").await;
+        let Issued {
+            credential: api_user,
+            token,
+        } = c.token("bot", "dave@example.com").await;
         let bearer = format!("bearer {token}");
         assert_eq!(
             c.status_on_b(("authorization", &bearer)).await,
@@ -398,7 +417,10 @@ mod on_postgresql {
         eprintln!("after the listener was killed, revocation reached node B after {took:?}");
         assert!(took.is_some());
         // The listener is back: a second change propagates fast again.
-        let (second, token) = c.token("bot2", "dave@example.com").await;
+        let Issued {
+            credential: second,
+            token,
+        } = c.token("bot2", "dave@example.com").await;
         let bearer = format!("bearer {token}");
         // Wait until both nodes listen again (their listener connections are back and idle
         // after LISTEN), so what follows measures propagation, not the reconnection.
@@ -541,7 +563,10 @@ mod on_postgresql {
     async fn a_revocation_with_wait_answers_once_both_nodes_have_applied_it() {
         let Some(c) = cluster().await else { return };
         c.user_with_membership("erin@example.com", None).await;
-        let (api_user, token) = c.token("bot", "erin@example.com").await;
+        let Issued {
+            credential: api_user,
+            token,
+        } = c.token("bot", "erin@example.com").await;
         let bearer = format!("bearer {token}");
         live_nodes(&c, 2).await;
         let (status, body) = revoke_and_wait(&c, &api_user).await;
@@ -559,7 +584,10 @@ mod on_postgresql {
     async fn a_node_killed_without_shutdown_is_named_as_behind_after_two_seconds() {
         let Some(mut c) = cluster().await else { return };
         c.user_with_membership("frank@example.com", None).await;
-        let (api_user, _) = c.token("bot", "frank@example.com").await;
+        let Issued {
+            credential: api_user,
+            ..
+        } = c.token("bot", "frank@example.com").await;
         live_nodes(&c, 2).await;
         c.b.child.kill().unwrap();
         c.b.child.wait().unwrap();
@@ -588,7 +616,10 @@ mod on_postgresql {
         assert!(stopped.success());
         live_nodes(&c, 1).await;
         c.user_with_membership("grace@example.com", None).await;
-        let (api_user, _) = c.token("bot", "grace@example.com").await;
+        let Issued {
+            credential: api_user,
+            ..
+        } = c.token("bot", "grace@example.com").await;
         let (status, body) = revoke_and_wait(&c, &api_user).await;
         assert_eq!(status, reqwest::StatusCode::OK, "{body}");
         assert_eq!(body["applied"], json!({"nodes": 1, "of": 1}));

@@ -27,6 +27,26 @@ pub struct CreatedApiUser {
     pub key: String,
 }
 
+/// A webhook endpoint registered through the admin API, with its signing secret (shown once).
+#[derive(Clone, Debug)]
+pub struct CreatedWebhook {
+    /// Its id (UUID).
+    pub id: String,
+    /// Its `whsec_` signing secret.
+    pub secret: String,
+}
+
+/// An introspection client registered through the admin API, with its secret (shown once).
+#[derive(Clone, Debug)]
+pub struct CreatedIntrospectionClient {
+    /// Its id (UUID), as the admin API names it.
+    pub id: String,
+    /// Its `client_id`, as it authenticates.
+    pub client_id: String,
+    /// Its `client_secret`.
+    pub secret: String,
+}
+
 /// An integrator key created through the admin API.
 #[derive(Clone, Debug)]
 pub struct CreatedIntegratorKey {
@@ -170,6 +190,38 @@ impl TestApp {
         CreatedApiUser {
             id: body["api_user"]["id"].as_str().unwrap().to_owned(),
             key: body["key"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers a webhook endpoint for `events`.
+    pub async fn create_webhook(&self, url: &str, events: &[&str]) -> CreatedWebhook {
+        let response = self
+            .admin_post("/admin/v1/webhooks", json!({"url": url, "events": events}))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "webhook {url}");
+        let body: Value = response.value().await;
+        CreatedWebhook {
+            id: body["id"].as_str().unwrap().to_owned(),
+            secret: body["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers an introspection client.
+    pub async fn create_introspection_client(&self, name: &str) -> CreatedIntrospectionClient {
+        let response = self
+            .admin_post("/admin/v1/introspection-clients", json!({ "name": name }))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "introspection client {name}"
+        );
+        let body: Value = response.value().await;
+        let text = |field: &str| body[field].as_str().unwrap().to_owned();
+        CreatedIntrospectionClient {
+            id: text("id"),
+            client_id: text("client_id"),
+            secret: text("client_secret"),
         }
     }
 

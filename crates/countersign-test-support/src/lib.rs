@@ -14,7 +14,10 @@ mod database;
 mod directory;
 mod http;
 pub use database::{TestDatabase, fresh_database, postgres_base_url, with_database};
-pub use directory::{CreatedAccount, CreatedApiUser, CreatedIntegratorKey};
+pub use directory::{
+    CreatedAccount, CreatedApiUser, CreatedIntegratorKey, CreatedIntrospectionClient,
+    CreatedWebhook,
+};
 pub use http::{Call, Read, header};
 
 use countersign_server::clock::{Clock, ManualClock};

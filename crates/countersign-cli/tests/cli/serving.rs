@@ -294,15 +294,23 @@ fn user_and_api_user_lists_print_every_item_past_the_first_page() {
     );
 }
 
-/// A self-signed certificate and key (PEM) for 127.0.0.1.
-fn self_signed(name: &str) -> (String, String) {
+/// A self-signed certificate for 127.0.0.1 and its key, both PEM.
+struct SelfSigned {
+    cert: String,
+    key: String,
+}
+
+fn self_signed(name: &str) -> SelfSigned {
     let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, name);
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.self_signed(&key).unwrap();
-    (cert.pem(), key.serialize_pem())
+    SelfSigned {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
 }
 
 /// Whether a new HTTPS connection that trusts only `pem` reaches `/healthz`.
@@ -326,8 +334,14 @@ async fn trusted_by(port: u16, pem: &str) -> bool {
 #[tokio::test]
 async fn sighup_makes_a_running_server_serve_the_renewed_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (old_pem, old_key) = self_signed("before");
-    let (new_pem, new_key) = self_signed("after");
+    let SelfSigned {
+        cert: old_pem,
+        key: old_key,
+    } = self_signed("before");
+    let SelfSigned {
+        cert: new_pem,
+        key: new_key,
+    } = self_signed("after");
     std::fs::write(dir.path().join("cert.pem"), &old_pem).unwrap();
     std::fs::write(dir.path().join("key.pem"), &old_key).unwrap();
     let mut command = countersign(&dir);

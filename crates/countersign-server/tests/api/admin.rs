@@ -389,8 +389,13 @@ async fn graceful_shutdown_flushes_the_audit_log() {
     assert!(count >= 50, "{count} events after shutdown");
 }
 
-/// A second organization administrator signed in to the admin API: (user id, token).
-async fn second_admin(app: &countersign_test_support::TestApp) -> (String, String) {
+/// A second organization administrator, signed in to the admin API.
+struct SecondAdmin {
+    id: String,
+    token: String,
+}
+
+async fn second_admin(app: &countersign_test_support::TestApp) -> SecondAdmin {
     let id = app
         .create_user("second@example.com", Some("second-password"))
         .await;
@@ -407,7 +412,7 @@ async fn second_admin(app: &countersign_test_support::TestApp) -> (String, Strin
         .await
         .unwrap();
     assert_eq!(status_listing_users(app, &token).await, StatusCode::OK);
-    (id, token)
+    SecondAdmin { id, token }
 }
 
 async fn status_listing_users(app: &countersign_test_support::TestApp, token: &str) -> StatusCode {
@@ -417,7 +422,7 @@ async fn status_listing_users(app: &countersign_test_support::TestApp, token: &s
 #[tokio::test]
 async fn admin_token_is_refused_after_its_users_password_changes() {
     let app = spawn_app().await;
-    let (id, token) = second_admin(&app).await;
+    let SecondAdmin { id, token } = second_admin(&app).await;
     let response = app
         .admin(Method::PUT, &format!("/admin/v1/users/{id}/password"))
         .json(&json!({"password": "a-newer-password"}))
@@ -438,7 +443,7 @@ async fn admin_token_is_refused_after_its_users_password_changes() {
 #[tokio::test]
 async fn own_password_change_ends_the_callers_own_session() {
     let app = spawn_app().await;
-    let (id, token) = second_admin(&app).await;
+    let SecondAdmin { id, token } = second_admin(&app).await;
     let response = app
         .put(&format!("/admin/v1/users/{id}/password"))
         .bearer_auth(&token)
@@ -455,7 +460,7 @@ async fn own_password_change_ends_the_callers_own_session() {
 #[tokio::test]
 async fn admin_token_stays_refused_after_its_user_is_disabled_and_enabled_again() {
     let app = spawn_app().await;
-    let (id, token) = second_admin(&app).await;
+    let SecondAdmin { id, token } = second_admin(&app).await;
     for status in ["disabled", "active"] {
         let response = app
             .admin(Method::PATCH, &format!("/admin/v1/users/{id}"))
@@ -473,7 +478,7 @@ async fn admin_token_stays_refused_after_its_user_is_disabled_and_enabled_again(
 #[tokio::test]
 async fn admin_token_is_refused_after_its_user_is_deleted() {
     let app = spawn_app().await;
-    let (id, token) = second_admin(&app).await;
+    let SecondAdmin { id, token } = second_admin(&app).await;
     let response = app
         .admin(Method::DELETE, &format!("/admin/v1/users/{id}"))
         .call()

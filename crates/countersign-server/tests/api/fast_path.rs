@@ -10,12 +10,21 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn with_token(app: &TestApp) -> (String, String) {
+/// An organization-scope API user and a token it was issued to act as Bob.
+struct Issued {
+    api_user_id: String,
+    token: String,
+}
+
+async fn with_token(app: &TestApp) -> Issued {
     app.create_sender("bob@example.com", None).await;
     let CreatedApiUser { id, key } = app
         .create_api_user("bot", json!({"type": "organization"}))
         .await;
-    (id, app.token("bot", &key, "bob@example.com").await)
+    Issued {
+        api_user_id: id,
+        token: app.token("bot", &key, "bob@example.com").await,
+    }
 }
 
 fn identity(response: &reqwest::Response) -> Vec<(String, String)> {
@@ -32,7 +41,7 @@ fn identity(response: &reqwest::Response) -> Vec<(String, String)> {
 #[tokio::test]
 async fn repeated_verifications_answer_the_same_identity_headers() {
     let app = spawn_app().await;
-    let (_, token) = with_token(&app).await;
+    let Issued { token, .. } = with_token(&app).await;
     let first = app.verify(&token, None).await;
     assert_eq!(first.status(), StatusCode::OK);
     let expected = identity(&first);
@@ -48,7 +57,7 @@ async fn repeated_verifications_answer_the_same_identity_headers() {
 #[tokio::test]
 async fn a_repeated_token_is_refused_once_its_session_ends() {
     let app = spawn_app().await;
-    let (_, token) = with_token(&app).await;
+    let Issued { token, .. } = with_token(&app).await;
     for _ in 0..3 {
         assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
     }
@@ -61,7 +70,7 @@ async fn a_repeated_token_is_refused_once_its_session_ends() {
 #[tokio::test]
 async fn a_repeated_token_is_refused_while_its_address_is_throttled() {
     let app = spawn_app().await;
-    let (_, token) = with_token(&app).await;
+    let Issued { token, .. } = with_token(&app).await;
     for _ in 0..3 {
         assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
     }
@@ -78,7 +87,10 @@ async fn a_repeated_token_is_refused_while_its_address_is_throttled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_reaches_every_worker_thread_at_once() {
     let app = Arc::new(spawn_app().await);
-    let (id, token) = with_token(&app).await;
+    let Issued {
+        api_user_id: id,
+        token,
+    } = with_token(&app).await;
     let token = Arc::new(token);
     let concurrently = |expected: StatusCode| {
         let mut tasks = tokio::task::JoinSet::new();
@@ -101,7 +113,10 @@ async fn revocation_reaches_every_worker_thread_at_once() {
 #[tokio::test]
 async fn without_thread_caches_verification_answers_the_same() {
     let app = spawn_app_with(|config| config.thread_cache_capacity = 0).await;
-    let (id, token) = with_token(&app).await;
+    let Issued {
+        api_user_id: id,
+        token,
+    } = with_token(&app).await;
     let first = app.verify(&token, None).await;
     assert_eq!(first.status(), StatusCode::OK);
     let expected = identity(&first);
@@ -117,7 +132,7 @@ async fn without_thread_caches_verification_answers_the_same() {
 #[tokio::test]
 async fn latency_histograms_end_with_an_inf_bucket() {
     let app = spawn_app().await;
-    let (_, token) = with_token(&app).await;
+    let Issued { token, .. } = with_token(&app).await;
     for _ in 0..3 {
         app.verify(&token, None).await;
     }
@@ -159,7 +174,7 @@ async fn thread_cache_answers(app: &TestApp) -> u64 {
 #[tokio::test]
 async fn a_repeated_token_is_answered_from_the_thread_cache() {
     let app = spawn_app().await;
-    let (_, token) = with_token(&app).await;
+    let Issued { token, .. } = with_token(&app).await;
     assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
     // On PostgreSQL the notification of the set-up's last change may arrive after the first
     // request and drop the cache once; four repeats in a row must then all be cache answers.

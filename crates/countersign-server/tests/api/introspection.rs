@@ -2,8 +2,8 @@
 //! them, `client_secret_basic` and `client_secret_post`, and every way a client is refused.
 
 use base64::Engine;
-use countersign_test_support::CreatedApiUser;
 use countersign_test_support::{Call as _, Read as _};
+use countersign_test_support::{CreatedApiUser, CreatedIntrospectionClient};
 use countersign_test_support::{TestApp, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -26,16 +26,6 @@ async fn world() -> World {
 }
 
 /// A registered client: (id, client_id, client_secret).
-async fn register(app: &TestApp, name: &str) -> (String, String, String) {
-    let response = app
-        .admin_post("/admin/v1/introspection-clients", json!({ "name": name }))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.value().await;
-    let text = |field: &str| body[field].as_str().unwrap().to_owned();
-    (text("id"), text("client_id"), text("client_secret"))
-}
-
 /// `Authorization: Basic` as RFC 6749 §2.3.1 builds it (form-urlencoded parts).
 fn basic(client_id: &str, secret: &str) -> String {
     let encode = |text: &str| {
@@ -107,7 +97,9 @@ fn assert_describes_bobs_token(w: &World, body: &Value) {
 #[tokio::test]
 async fn registered_client_introspects_with_client_secret_basic() {
     let w = world().await;
-    let (_, client_id, secret) = register(&w.app, "Envelope service").await;
+    let CreatedIntrospectionClient {
+        client_id, secret, ..
+    } = w.app.create_introspection_client("Envelope service").await;
     let response = introspect_basic(&w.app, &client_id, &secret, &w.token).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -124,7 +116,9 @@ async fn registered_client_introspects_with_client_secret_basic() {
 #[tokio::test]
 async fn an_introspection_body_past_64_kib_is_refused() {
     let w = world().await;
-    let (_, client_id, secret) = register(&w.app, "Envelope service").await;
+    let CreatedIntrospectionClient {
+        client_id, secret, ..
+    } = w.app.create_introspection_client("Envelope service").await;
     let padded = format!("{}&pad={}", w.token, "x".repeat(70 * 1024));
     let response = introspect_basic(&w.app, &client_id, &secret, &padded).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -135,7 +129,9 @@ async fn an_introspection_body_past_64_kib_is_refused() {
 #[tokio::test]
 async fn registered_client_introspects_with_client_secret_post() {
     let w = world().await;
-    let (_, client_id, secret) = register(&w.app, "Envelope service").await;
+    let CreatedIntrospectionClient {
+        client_id, secret, ..
+    } = w.app.create_introspection_client("Envelope service").await;
     let response = introspect_post(&w.app, &client_id, &secret, &w.token).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.value().await;
@@ -145,8 +141,14 @@ async fn registered_client_introspects_with_client_secret_post() {
 #[tokio::test]
 async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
     let w = world().await;
-    let (_, client_id, secret) = register(&w.app, "Envelope service").await;
-    let (_, other_id, other_secret) = register(&w.app, "Other service").await;
+    let CreatedIntrospectionClient {
+        client_id, secret, ..
+    } = w.app.create_introspection_client("Envelope service").await;
+    let CreatedIntrospectionClient {
+        client_id: other_id,
+        secret: other_secret,
+        ..
+    } = w.app.create_introspection_client("Other service").await;
     // The secret with its last character changed (to one it is not).
     let mut wrong = secret.clone();
     let last = wrong.pop().unwrap();
@@ -217,7 +219,11 @@ async fn wrong_secret_unknown_client_and_no_credentials_are_invalid_client() {
 #[tokio::test]
 async fn deleted_client_is_refused_at_once() {
     let w = world().await;
-    let (id, client_id, secret) = register(&w.app, "Envelope service").await;
+    let CreatedIntrospectionClient {
+        id,
+        client_id,
+        secret,
+    } = w.app.create_introspection_client("Envelope service").await;
     assert_eq!(
         introspect_basic(&w.app, &client_id, &secret, &w.token)
             .await
@@ -267,7 +273,9 @@ async fn client_of_another_organization_sees_this_organizations_tokens_inactive(
 #[tokio::test]
 async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_known() {
     let w = world().await;
-    let (_, client_id, secret) = register(&w.app, "Envelope service").await;
+    let CreatedIntrospectionClient {
+        client_id, secret, ..
+    } = w.app.create_introspection_client("Envelope service").await;
     let no_token = w
         .app
         .post("/v1/introspect")
@@ -362,7 +370,11 @@ async fn administrators_register_list_get_and_delete_clients_and_the_secret_is_s
         secret.len()
     );
     assert_eq!(created["name"], "Envelope service");
-    let (_, second_id, second_secret) = register(&app, "Second").await;
+    let CreatedIntrospectionClient {
+        client_id: second_id,
+        secret: second_secret,
+        ..
+    } = app.create_introspection_client("Second").await;
     assert_ne!(second_id, client_id);
     assert_ne!(second_secret, secret);
 
@@ -447,7 +459,8 @@ async fn only_organization_administrators_manage_introspection_clients() {
         .login("carol@mycompany.com", "carol's password")
         .await
         .unwrap();
-    let (id, _, _) = register(&app, "Envelope service").await;
+    let CreatedIntrospectionClient { id, .. } =
+        app.create_introspection_client("Envelope service").await;
     for (method, path) in [
         (Method::GET, "/admin/v1/introspection-clients".to_owned()),
         (Method::POST, "/admin/v1/introspection-clients".to_owned()),
@@ -493,8 +506,14 @@ async fn authlib_introspects_with_client_secret_basic_and_post() {
         return;
     };
     let w = world().await;
-    let (_, client_id, secret) = register(&w.app, "Authlib").await;
-    let (deleted, deleted_id, deleted_secret) = register(&w.app, "Deleted").await;
+    let CreatedIntrospectionClient {
+        client_id, secret, ..
+    } = w.app.create_introspection_client("Authlib").await;
+    let CreatedIntrospectionClient {
+        id: deleted,
+        client_id: deleted_id,
+        secret: deleted_secret,
+    } = w.app.create_introspection_client("Deleted").await;
     assert_eq!(
         w.app
             .admin(

@@ -455,22 +455,13 @@ async fn a_reported_key_that_no_longer_works_revokes_nothing() {
 }
 
 /// Subscribes a receiver to `events`.
-async fn subscribe(app: &TestApp, receiver: &WebhookReceiver, events: &[&str]) {
-    let response = app
-        .admin_post(
-            "/admin/v1/webhooks",
-            json!({"url": receiver.url, "events": events}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-}
-
 #[tokio::test]
 async fn a_leaked_key_is_announced_to_webhooks_as_api_user_key_leaked() {
     let world = world().await;
     let app = &world.app;
     let receiver = WebhookReceiver::start().await;
-    subscribe(app, &receiver, &["api_user.key_leaked", "api_user.revoked"]).await;
+    app.create_webhook(&receiver.url, &["api_user.key_leaked", "api_user.revoked"])
+        .await;
     let response = world.send_signed(report(&[&world.api_user.key])).await;
     assert_eq!(response.status(), StatusCode::OK);
     let both = app
@@ -497,7 +488,8 @@ async fn with_the_notify_policy_a_leaked_key_keeps_working_and_is_announced() {
     let world = world().await;
     let app = &world.app;
     let receiver = WebhookReceiver::start().await;
-    subscribe(app, &receiver, &["api_user.key_leaked", "api_user.revoked"]).await;
+    app.create_webhook(&receiver.url, &["api_user.key_leaked", "api_user.revoked"])
+        .await;
     let patched = app
         .admin(reqwest::Method::PATCH, "/admin/v1/organization")
         .json(&json!({"leak_response": "notify"}))

@@ -2,7 +2,7 @@
 //! their use, rotation that finishes itself, the credential report and whoami's expiries.
 //! Time moves with the server's manual clock; the lifecycle checks run every 50 ms.
 
-use countersign_test_support::{ADMIN_EMAIL, TestApp, spawn_app_with};
+use countersign_test_support::{ADMIN_EMAIL, CreatedApiUser, TestApp, spawn_app_with};
 use countersign_test_support::{Call as _, Read as _};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,20 +29,11 @@ pub fn at(app: &TestApp, from_now: Duration) -> String {
         .unwrap()
 }
 
-/// Creates an organization-scope API user expiring `expires_in` from now; `(id, key)`.
-pub async fn api_user(app: &TestApp, username: &str, expires_in: Duration) -> (String, String) {
-    let response = app
-        .admin_post(
-            "/admin/v1/api-users",
-            json!({"username": username, "scope": {"type": "organization"}, "expires_at": at(app, expires_in)}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
-    let body: Value = response.value().await;
-    (
-        body["api_user"]["id"].as_str().unwrap().to_owned(),
-        body["key"].as_str().unwrap().to_owned(),
-    )
+/// Creates an organization-scope API user expiring `expires_in` from now.
+pub async fn api_user(app: &TestApp, username: &str, expires_in: Duration) -> CreatedApiUser {
+    let scope = json!({"type": "organization"});
+    app.create_api_user_until(username, scope, app.now() + expires_in)
+        .await
 }
 
 /// Waits until a lifecycle round has started and finished after this call: the lease is
@@ -178,7 +169,7 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
         )
         .await;
     assert_eq!(far.value().await["code"], "expiry_beyond_policy");
-    let (id, _) = api_user(&app, "within", Duration::days(90)).await;
+    let CreatedApiUser { id, .. } = api_user(&app, "within", Duration::days(90)).await;
 
     patch_organization(&app, json!({"api_user_max_lifetime_days": 30})).await;
     let refused = rotate(&app, &id, json!({"grace_minutes": 0})).await;
@@ -197,8 +188,14 @@ async fn expiry_beyond_the_policy_is_refused_at_creation_and_rotation() {
 async fn api_users_unused_too_long_are_revoked_by_the_policy() {
     let app = lifecycle_app().await;
     app.create_sender("bob@example.com", None).await;
-    let (used_id, used_key) = api_user(&app, "used-bot", Duration::days(300)).await;
-    let (idle_id, idle_key) = api_user(&app, "idle-bot", Duration::days(300)).await;
+    let CreatedApiUser {
+        id: used_id,
+        key: used_key,
+    } = api_user(&app, "used-bot", Duration::days(300)).await;
+    let CreatedApiUser {
+        id: idle_id,
+        key: idle_key,
+    } = api_user(&app, "idle-bot", Duration::days(300)).await;
     patch_organization(&app, json!({"api_user_unused_revoke_days": 10})).await;
 
     app.advance(Duration::days(5));
@@ -243,7 +240,7 @@ async fn api_users_unused_too_long_are_revoked_by_the_policy() {
 async fn keys_show_their_use_and_their_retirement() {
     let app = lifecycle_app().await;
     app.create_sender("bob@example.com", None).await;
-    let (id, key) = api_user(&app, "keyed-bot", Duration::days(100)).await;
+    let CreatedApiUser { id, key } = api_user(&app, "keyed-bot", Duration::days(100)).await;
     let fresh = get_api_user(&app, &id).await;
     let keys = fresh["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
@@ -298,7 +295,8 @@ async fn keys_show_their_use_and_their_retirement() {
 async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
     let app = lifecycle_app().await;
     app.create_sender("bob@example.com", None).await;
-    let (id, old_key) = api_user(&app, "rolling-bot", Duration::days(100)).await;
+    let CreatedApiUser { id, key: old_key } =
+        api_user(&app, "rolling-bot", Duration::days(100)).await;
     let old_token = app.token("rolling-bot", &old_key, "bob@example.com").await;
     let rotated: Value = rotate(
         &app,
@@ -357,9 +355,15 @@ async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
 async fn credential_report_names_findings_in_json_and_csv() {
     let app = lifecycle_app().await;
     app.create_sender("bob@example.com", None).await;
-    let (idle_id, _) = api_user(&app, "=idle-bot", Duration::days(400)).await;
-    let (used_id, used_key) = api_user(&app, "used-bot", Duration::days(400)).await;
-    let (soon_id, soon_key) = api_user(&app, "soon-bot", Duration::days(100)).await;
+    let CreatedApiUser { id: idle_id, .. } = api_user(&app, "=idle-bot", Duration::days(400)).await;
+    let CreatedApiUser {
+        id: used_id,
+        key: used_key,
+    } = api_user(&app, "used-bot", Duration::days(400)).await;
+    let CreatedApiUser {
+        id: soon_id,
+        key: soon_key,
+    } = api_user(&app, "soon-bot", Duration::days(100)).await;
     app.token("used-bot", &used_key, "bob@example.com").await;
     app.token("soon-bot", &soon_key, "bob@example.com").await;
     let recorded = app
@@ -452,7 +456,7 @@ async fn credential_report_names_findings_in_json_and_csv() {
 async fn whoami_returns_the_credential_and_session_expiry() {
     let app = lifecycle_app().await;
     app.create_sender("bob@example.com", None).await;
-    let (id, key) = api_user(&app, "who-bot", Duration::days(50)).await;
+    let CreatedApiUser { id, key } = api_user(&app, "who-bot", Duration::days(50)).await;
     let exchanged: Value = app
         .exchange("who-bot", &key, "bob@example.com")
         .await

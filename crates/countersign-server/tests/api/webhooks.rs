@@ -5,7 +5,9 @@
 use crate::lifecycle::{api_user, at, lifecycle_app};
 use countersign_test_support::webhooks::{Received, WebhookReceiver};
 use countersign_test_support::{Call as _, Read as _};
-use countersign_test_support::{TestApp, spawn_app, spawn_app_with};
+use countersign_test_support::{
+    CreatedApiUser, CreatedWebhook, TestApp, spawn_app, spawn_app_with,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration as Wait;
@@ -19,19 +21,6 @@ const ALL_EVENTS: [&str; 6] = [
     "api_user.key_leaked",
     "integrator_key.sunset_reached",
 ];
-
-/// Registers a webhook; `(id, secret)`.
-async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
-    let response = app
-        .admin_post("/admin/v1/webhooks", json!({"url": url, "events": events}))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.value().await;
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["secret"].as_str().unwrap().to_owned(),
-    )
-}
 
 /// Checks a delivery's signature with the Standard Webhooks library: its own signing of the
 /// message, and its full verification (timestamp tolerance included) when the server's
@@ -143,7 +132,9 @@ async fn webhook_secret_is_shown_once_and_urls_are_checked() {
         .await;
     assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let (id, secret) = register(&app, "https://hooks.example.com/in", &["api_user.revoked"]).await;
+    let CreatedWebhook { id, secret } = app
+        .create_webhook("https://hooks.example.com/in", &["api_user.revoked"])
+        .await;
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert!(standardwebhooks::Webhook::new(&secret).is_ok());
     let fetched = app
@@ -200,8 +191,7 @@ async fn webhook_urls_stay_within_2048_characters_and_webhooks_within_100() {
     assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(long.value().await["field"], "url");
     for n in 0..100 {
-        register(
-            &app,
+        app.create_webhook(
             &format!("https://hooks.example.com/{n}"),
             &["api_user.revoked"],
         )
@@ -221,8 +211,13 @@ async fn webhook_urls_stay_within_2048_characters_and_webhooks_within_100() {
 async fn deliveries_are_signed_in_the_standard_webhooks_format() {
     let app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
-    let (webhook, secret) = register(&app, &receiver.url, &["api_user.revoked"]).await;
-    let (id, _) = api_user(&app, "revoked-bot", Duration::days(100)).await;
+    let CreatedWebhook {
+        id: webhook,
+        secret,
+    } = app
+        .create_webhook(&receiver.url, &["api_user.revoked"])
+        .await;
+    let CreatedApiUser { id, .. } = api_user(&app, "revoked-bot", Duration::days(100)).await;
     revoke(&app, &id).await;
     assert!(received_at_least(&app, &receiver, 1).await);
     let delivered = receiver.delivered_of("api_user.revoked");
@@ -265,14 +260,11 @@ async fn deliveries_are_signed_in_the_standard_webhooks_format() {
 async fn expiry_warnings_are_sent_once_per_mark_and_only_the_tightest_of_several() {
     let app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
-    let (_, secret) = register(
-        &app,
-        &receiver.url,
-        &["api_user.expiring", "api_user.expired"],
-    )
-    .await;
-    let (slow, _) = api_user(&app, "slow-bot", Duration::days(40)).await;
-    let (fast, _) = api_user(&app, "fast-bot", Duration::days(5)).await;
+    let CreatedWebhook { secret, .. } = app
+        .create_webhook(&receiver.url, &["api_user.expiring", "api_user.expired"])
+        .await;
+    let CreatedApiUser { id: slow, .. } = api_user(&app, "slow-bot", Duration::days(40)).await;
+    let CreatedApiUser { id: fast, .. } = api_user(&app, "fast-bot", Duration::days(5)).await;
     let marks_of = |id: &str| {
         receiver
             .delivered_of("api_user.expiring")
@@ -319,8 +311,13 @@ async fn a_failing_receiver_is_retried_with_back_off_until_it_succeeds() {
     let app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
     receiver.fail_next(2);
-    let (webhook, secret) = register(&app, &receiver.url, &["api_user.revoked"]).await;
-    let (id, _) = api_user(&app, "flaky-bot", Duration::days(100)).await;
+    let CreatedWebhook {
+        id: webhook,
+        secret,
+    } = app
+        .create_webhook(&receiver.url, &["api_user.revoked"])
+        .await;
+    let CreatedApiUser { id, .. } = api_user(&app, "flaky-bot", Duration::days(100)).await;
     revoke(&app, &id).await;
     assert!(received_at_least(&app, &receiver, 1).await);
     // The first retry waits one second of the server's time, the second two; the clock moves
@@ -374,8 +371,13 @@ async fn a_restart_in_the_middle_of_retries_loses_nothing() {
     let mut app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
     receiver.fail_next(1);
-    let (webhook, secret) = register(&app, &receiver.url, &["api_user.revoked"]).await;
-    let (id, _) = api_user(&app, "restart-bot", Duration::days(100)).await;
+    let CreatedWebhook {
+        id: webhook,
+        secret,
+    } = app
+        .create_webhook(&receiver.url, &["api_user.revoked"])
+        .await;
+    let CreatedApiUser { id, .. } = api_user(&app, "restart-bot", Duration::days(100)).await;
     revoke(&app, &id).await;
     assert!(received_at_least(&app, &receiver, 1).await);
     let pending = app
@@ -416,13 +418,9 @@ async fn a_host_name_resolving_to_a_private_address_is_refused_at_delivery() {
         )
         .await;
     assert_eq!(literal.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let (webhook, _) = register(
-        &app,
-        &format!("http://localhost:{}/hook", receiver.port),
-        &["api_user.revoked"],
-    )
-    .await;
-    let (id, _) = api_user(&app, "ssrf-bot", Duration::days(100)).await;
+    let url = format!("http://localhost:{}/hook", receiver.port);
+    let CreatedWebhook { id: webhook, .. } = app.create_webhook(&url, &["api_user.revoked"]).await;
+    let CreatedApiUser { id, .. } = api_user(&app, "ssrf-bot", Duration::days(100)).await;
     revoke(&app, &id).await;
     let refused = app
         .eventually(Wait::from_secs(10), || async {
@@ -450,8 +448,8 @@ async fn a_host_name_resolving_to_a_private_address_is_refused_at_delivery() {
 async fn rotations_and_sunsets_are_announced() {
     let app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
-    let (_, secret) = register(&app, &receiver.url, &ALL_EVENTS).await;
-    let (id, _) = api_user(&app, "rotating-bot", Duration::days(100)).await;
+    let CreatedWebhook { secret, .. } = app.create_webhook(&receiver.url, &ALL_EVENTS).await;
+    let CreatedApiUser { id, .. } = api_user(&app, "rotating-bot", Duration::days(100)).await;
     let rotated: Value = app
         .admin_post(
             &format!("/admin/v1/api-users/{id}/rotate"),
