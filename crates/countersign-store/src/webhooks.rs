@@ -3,7 +3,7 @@
 
 use crate::paging::owned;
 use crate::query::touched;
-use crate::{Page, Store, StoreError, from_millis, millis, opt_from_millis, parse_id};
+use crate::{Backend, Page, Store, StoreError, from_millis, millis, opt_from_millis, parse_id};
 use countersign_core::ids::{DeliveryId, OrganizationId, WebhookId};
 use countersign_core::webhook::{EventType, Outcome, Webhook};
 use time::OffsetDateTime;
@@ -145,24 +145,47 @@ pub struct AttemptResult {
 }
 
 impl Store {
-    /// Registers a webhook endpoint with its sealed secret.
+    /// Registers a webhook endpoint with its sealed secret unless its organization already has
+    /// `limit` of them; answers whether it was registered. Concurrent registrations cannot
+    /// pass the limit together.
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
-    pub async fn insert_webhook(&self, webhook: &Webhook, sealed: &str) -> Result<(), StoreError> {
+    pub async fn insert_webhook(
+        &self,
+        webhook: &Webhook,
+        sealed: &str,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
         let events: Vec<&str> = webhook.events.iter().map(EventType::as_str).collect();
-        let statement = sqlx::query(
+        let organization = webhook.organization_id.to_string();
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
+            // Concurrent registrations for one organization wait here, so each counts what the
+            // others committed. (On SQLite the INSERT below holds the write lock from its start,
+            // so its count already sees every committed row.)
+            sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+                .bind(&organization)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(
             "INSERT INTO webhooks (id, organization_id, url, events, secret_sealed, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT $1, $2, $3, $4, $5, $6, $7 \
+             WHERE (SELECT COUNT(*) FROM webhooks WHERE organization_id = $2) < $8",
         )
         .bind(webhook.id.to_string())
-        .bind(webhook.organization_id.to_string())
+        .bind(&organization)
         .bind(&webhook.url)
         .bind(events.join(" "))
         .bind(sealed)
         .bind(millis(webhook.created_at))
-        .bind(&webhook.created_by);
-        self.run(statement).await
+        .bind(&webhook.created_by)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a webhook and its pending deliveries.

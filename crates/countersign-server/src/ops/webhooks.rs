@@ -83,16 +83,6 @@ impl Ops {
         let url = check_webhook_url(url.trim(), &self.config.webhooks)
             .map_err(|detail| invalid("url", detail))?;
         let events = webhook::parse_events(events).map_err(|detail| invalid("events", detail))?;
-        let registered = self
-            .store
-            .list::<Webhook>(actor.organization_id, None, MAX_WEBHOOKS - 1)
-            .await?;
-        if registered.next_cursor.is_some() {
-            return Err(OpError::Conflict {
-                code: "too_many_webhooks",
-                detail: format!("an organization registers at most {MAX_WEBHOOKS} webhooks"),
-            });
-        }
         let secret_bytes = random_bytes::<SECRET_BYTES>();
         let record = Webhook {
             id: WebhookId(Uuid::now_v7()),
@@ -109,7 +99,16 @@ impl Ops {
                     what: "webhook sealing key",
                 })
             })?;
-        self.store.insert_webhook(&record, &sealed).await?;
+        if !self
+            .store
+            .insert_webhook(&record, &sealed, MAX_WEBHOOKS)
+            .await?
+        {
+            return Err(OpError::Conflict {
+                code: "too_many_webhooks",
+                detail: format!("an organization registers at most {MAX_WEBHOOKS} webhooks"),
+            });
+        }
         self.audit(actor, "webhook.create", &record.id.to_string())
             .await;
         Ok(CreatedWebhook {

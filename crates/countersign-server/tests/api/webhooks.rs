@@ -207,6 +207,40 @@ async fn webhook_urls_stay_within_2048_characters_and_webhooks_within_100() {
     assert_eq!(one_more.value().await["code"], "too_many_webhooks");
 }
 
+/// The limit is counted where the webhook is written: registrations sent together when an
+/// organization has 99 add exactly one.
+#[tokio::test]
+async fn concurrent_registrations_do_not_pass_the_limit_of_100_webhooks() {
+    let app = spawn_app().await;
+    for n in 0..99 {
+        app.create_webhook(
+            &format!("https://hooks.example.com/{n}"),
+            &["api_user.revoked"],
+        )
+        .await;
+    }
+    let mut attempts = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let url = format!("https://hooks.example.com/race-{n}");
+        let request = app
+            .admin(Method::POST, "/admin/v1/webhooks")
+            .json(&json!({"url": url, "events": ["api_user.revoked"]}));
+        attempts.spawn(async move { request.call().await.status() });
+    }
+    let statuses = attempts.join_all().await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, refused), (1, 7), "{statuses:?}");
+    let listed = app.admin_get("/admin/v1/webhooks").await.value().await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 100);
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_in_the_standard_webhooks_format() {
     let app = lifecycle_app().await;

@@ -379,10 +379,8 @@ async fn an_event_is_recorded_once_with_one_delivery_per_subscribed_webhook() {
             created_at: now,
             created_by: "test".into(),
         };
-        f.store
-            .insert_webhook(&webhook, "sealed")
-            .await
-            .expect("store");
+        let registered = f.store.insert_webhook(&webhook, "sealed", 100).await;
+        assert!(registered.expect("store"), "within the limit");
     }
     let event = |id: &str| NewEvent {
         id: id.into(),
