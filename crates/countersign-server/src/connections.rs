@@ -207,8 +207,8 @@ struct BodyTooSlow;
 
 /// Whether reading a request's body failed because it did not arrive in time (answered 408),
 /// rather than because it is too large.
-pub(crate) fn body_too_slow(error: &axum::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+pub(crate) fn body_too_slow(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
     while let Some(error) = cause {
         if error.is::<BodyTooSlow>() {
             return true;

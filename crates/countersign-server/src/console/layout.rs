@@ -424,6 +424,10 @@ pub enum ConsoleError {
     NotFound(&'static str),
     /// The request cannot be understood (400).
     BadRequest(&'static str),
+    /// A posted form did not arrive within the request's deadline (408).
+    TooSlow,
+    /// A posted form is larger than a console form can be (413).
+    TooLarge,
     /// A uniqueness rule refused the change (409), as the admin API answers it.
     Conflict,
     /// A form's CSRF token is missing or wrong (403); nothing was changed.
@@ -541,6 +545,18 @@ impl IntoResponse for ConsoleError {
                 "Request refused",
                 "bad-request",
                 html! { p { "The request was refused: " (detail) ". Nothing was changed." } (back) },
+            ),
+            Self::TooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                "Request refused",
+                "request-timeout",
+                html! { p { "The form did not arrive in time. Nothing was changed." } (back) },
+            ),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request refused",
+                "payload-too-large",
+                html! { p { "The form is larger than the console accepts. Nothing was changed." } (back) },
             ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -243,9 +243,17 @@ async fn read_form(request: Request, state: &AppState) -> Result<FormData, Respo
     axum::Form::<Vec<(String, String)>>::from_request(request, state)
         .await
         .map(|form| FormData(form.0))
-        .map_err(|_| {
-            ConsoleError::BadRequest("the form could not be read; reload the page and try again")
-                .into_response()
+        .map_err(|rejection| {
+            let refusal = if crate::connections::body_too_slow(&rejection) {
+                ConsoleError::TooSlow
+            } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ConsoleError::TooLarge
+            } else {
+                ConsoleError::BadRequest(
+                    "the form could not be read; reload the page and try again",
+                )
+            };
+            refusal.into_response()
         })
 }
 

@@ -105,6 +105,12 @@ async fn a_request_body_that_trickles_is_refused_and_its_connection_released() {
             "",
         ),
         ("/admin/v1/users", "application/json", 408, admin.as_str()),
+        (
+            "/console/sign-in",
+            "application/x-www-form-urlencoded",
+            408,
+            "",
+        ),
     ] {
         let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
         let head = format!(

@@ -111,6 +111,30 @@ async fn sign_in_form_without_its_token_is_refused() {
     assert!(console.cookie("countersign_console").is_none());
 }
 
+/// A form past the console's 64 KiB is refused as too large (413), not as unreadable.
+#[tokio::test]
+async fn a_form_larger_than_64_kib_is_refused_with_413() {
+    let app = spawn_app().await;
+    let padding = "x".repeat(65 * 1024);
+    let response = app
+        .post("/console/sign-in")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(format!("email=a%40example.com&password={padding}"))
+        .call()
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("larger than the console accepts")
+    );
+}
+
 #[tokio::test]
 async fn form_without_csrf_token_is_refused_and_creates_nothing() {
     let app = spawn_app().await;
