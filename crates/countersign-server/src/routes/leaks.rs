@@ -25,6 +25,9 @@ pub(crate) const MAX_ITEMS: usize = 1000;
 /// Largest report body: 1,000 items with room for long URLs (cut to [`MAX_TEXT`] when kept).
 /// Parsing keeps at most [`MAX_ITEMS`] items, so memory stays within a few times this size.
 pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Reports read at once: with [`MAX_BODY`], what leak reports can hold in memory together is
+/// bounded (a few times 16 MiB), however many connections send one.
+pub(crate) const REPORTS_AT_ONCE: usize = 4;
 /// Longest URL or source kept from a report (the rest is cut, never refused).
 const MAX_TEXT: usize = 2048;
 /// The headers GitHub signs reports with.
@@ -48,6 +51,8 @@ pub(crate) enum LeakError {
     TooManyItems,
     /// Too many refused reports from this address (429 with `Retry-After`).
     TooManyRequests(u64),
+    /// [`REPORTS_AT_ONCE`] reports are being read already (503 with `Retry-After: 1`).
+    Busy,
     /// Internal failure (500); logged, never described.
     Internal,
 }
@@ -88,6 +93,11 @@ impl IntoResponse for LeakError {
                 "too_many_requests",
                 "too many refused reports from this address; retry later".to_owned(),
             ),
+            Self::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "other reports are being read; retry in a second".to_owned(),
+            ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -96,6 +106,7 @@ impl IntoResponse for LeakError {
         };
         let retry_after = match self {
             Self::TooManyRequests(seconds) => Some(seconds),
+            Self::Busy => Some(1),
             _ => None,
         };
         let problem = Problem {
@@ -318,6 +329,7 @@ fn classify(state: &AppState, token_text: &str, now: i64) -> Reported {
         (status = 200, body = Vec<LeakLabel>),
         (status = 400, description = "Not a JSON array of items, or more than 1,000 (problem+json)"),
         (status = 401, description = "Unsigned or badly signed (problem+json)"),
+        (status = 503, description = "Four reports are being read already; retry after `Retry-After` (problem+json)"),
     ))]
 pub async fn report_leaked(
     State(state): State<AppState>,
@@ -333,6 +345,10 @@ pub async fn report_leaked(
     if let Some(wait) = state.throttle.check(&throttle_keys, state.now()) {
         return Err(LeakError::TooManyRequests(wait));
     }
+    // Held until the report is answered: its body and items stay in memory until then.
+    let Ok(_reading) = state.leak_reports.try_acquire() else {
+        return Err(LeakError::Busy);
+    };
     let items = match read_report(&state, &parts.headers, body).await {
         Ok(items) => items,
         Err(refused) => {

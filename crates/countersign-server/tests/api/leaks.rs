@@ -403,6 +403,25 @@ async fn the_same_key_reported_twice_in_one_report_is_handled_once() {
     assert_eq!(again.value().await[0]["label"], "true_positive");
 }
 
+/// Four reports are read at once; another is refused with 503 and `Retry-After` before its
+/// body is read, and revokes nothing until it is sent again.
+#[tokio::test]
+async fn a_report_beyond_four_read_at_once_is_refused_with_503_and_revokes_nothing() {
+    let w = world().await;
+    let reading = w.app.server().state().leak_reports.clone();
+    let held = reading.try_acquire_many_owned(4).unwrap();
+    let body = report(&[&w.api_user.key]);
+    let response = w.send_signed(body.clone()).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let refusal: Value = response.value().await;
+    assert_eq!(refusal["code"], "busy");
+    assert_eq!(w.api_user_status().await, "active");
+    drop(held);
+    assert_eq!(w.send_signed(body).await.status(), StatusCode::OK);
+    assert_eq!(w.api_user_status().await, "revoked");
+}
+
 #[tokio::test]
 async fn without_configured_public_keys_reports_are_accepted_unsigned() {
     let app = spawn_app().await;
