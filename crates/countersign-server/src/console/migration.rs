@@ -53,21 +53,23 @@ pub async fn usage_page(State(state): State<AppState>, admin: Admin) -> Reply {
         tracing::warn!(%error, "legacy usage flush before the console page failed");
     }
     let organization = admin.actor.organization_id;
-    let keys = state
-        .store
-        .list::<IntegratorKey>(organization, None, 1000)
-        .await?;
+    let keys = super::directory::all::<IntegratorKey>(&state, organization).await?;
     let rows = state
         .store
         .list_legacy_usage(organization, None, None)
         .await?;
     let mut sections = Vec::new();
-    for key in &keys.items {
+    for key in &keys {
         let key_rows: Vec<_> = rows
             .iter()
             .filter(|r| r.integrator_key_id == key.id)
             .collect();
-        let days = state.store.list_legacy_usage_daily(key.id).await?;
+        // The chart is drawn only for a key with recorded use.
+        let days = if key_rows.is_empty() {
+            Vec::new()
+        } else {
+            state.store.list_legacy_usage_daily(key.id).await?
+        };
         sections.push((key, key_rows, days));
     }
     let body = html! {

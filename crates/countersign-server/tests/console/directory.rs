@@ -471,6 +471,43 @@ async fn unknown_ids_get_the_not_found_page() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
+/// The page covers every integrator key, not the first 1,000: a key created after 1,000 others
+/// is shown with its use.
+#[tokio::test]
+async fn legacy_usage_page_shows_a_key_created_after_1000_others() {
+    let app = spawn_app().await;
+    let rows: String = (0..1_000)
+        .map(|i| {
+            format!(
+                "INSERT INTO integrator_keys (id, organization_id, key, name, status, created_at) \
+                 VALUES ('{}', '{}', 'bulk-key-{i}', 'Bulk {i}', 'active', 0);",
+                uuid::Uuid::now_v7(),
+                app.organization_id
+            )
+        })
+        .collect();
+    app.store.execute_raw(&rows).await.unwrap();
+    let created = app.create_integrator_key("Late ERP", None).await;
+    app.create_sender("late@acme.example", Some("late-password-1"))
+        .await;
+    let header = countersign_core::legacy::build_header(
+        countersign_core::legacy::HeaderFormat::Json,
+        "late@acme.example",
+        "late-password-1",
+        &created.key,
+        None,
+    );
+    assert_eq!(app.verify_legacy(&header).await.status(), StatusCode::OK);
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let page = console.page("/console/legacy-usage").await;
+    assert!(page.contains("Bulk 999"), "the 1,000th key");
+    assert!(
+        page.contains("Plan the migration of Late ERP"),
+        "the 1,001st key with its use"
+    );
+}
+
 #[tokio::test]
 async fn legacy_usage_page_shows_use_and_migrates_to_an_api_user() {
     let app = spawn_app().await;
