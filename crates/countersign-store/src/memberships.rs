@@ -2,7 +2,7 @@
 
 use crate::{Store, StoreError, parse_id};
 use countersign_core::directory::{Membership, Permissions};
-use countersign_core::ids::{AccountId, EnvironmentId, UserId};
+use countersign_core::ids::{AccountId, EnvironmentId, OrganizationId, UserId};
 
 #[derive(sqlx::FromRow)]
 struct MembershipRow {
@@ -42,6 +42,25 @@ impl Store {
              WHERE m.user_id = $1 ORDER BY m.is_default DESC, a.id",
         )
         .bind(user.to_string());
+        self.all(query).await
+    }
+
+    /// Returns the memberships of every user of an organization with their accounts' facts, by
+    /// user, each user's default first (one query for a page that lists every user).
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn list_organization_memberships(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<Membership>, StoreError> {
+        let query = sqlx::query_as::<_, MembershipRow>(
+            "SELECT m.user_id, m.account_id, a.number, a.name, a.environment_id, m.permissions, m.is_default \
+             FROM memberships m JOIN accounts a ON a.id = m.account_id \
+             JOIN users u ON u.id = m.user_id \
+             WHERE u.organization_id = $1 ORDER BY m.user_id, m.is_default DESC, a.id",
+        )
+        .bind(organization.to_string());
         self.all(query).await
     }
 

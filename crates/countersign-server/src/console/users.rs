@@ -21,6 +21,7 @@ use countersign_core::directory::{
 use countersign_core::ids::{AccountId, UserId};
 use countersign_core::secret::Secret;
 use maud::{Markup, html};
+use std::collections::HashMap;
 
 #[derive(Debug, Default)]
 struct UserDraft {
@@ -49,10 +50,21 @@ async fn render_users(
 ) -> Reply {
     let organization = admin.actor.organization_id;
     let users = all::<User>(state, organization).await?;
-    let mut memberships = Vec::with_capacity(users.len());
-    for user in &users {
-        memberships.push(state.store.list_memberships(user.id).await?);
+    let mut by_user: HashMap<UserId, Vec<Membership>> = HashMap::new();
+    for membership in state
+        .store
+        .list_organization_memberships(organization)
+        .await?
+    {
+        by_user
+            .entry(membership.user_id)
+            .or_default()
+            .push(membership);
     }
+    let memberships: Vec<&[Membership]> = users
+        .iter()
+        .map(|user| by_user.get(&user.id).map_or(&[][..], Vec::as_slice))
+        .collect();
     let body = html! {
         section aria-labelledby="users-heading" {
             h2 #users-heading { "Users" }

@@ -268,6 +268,55 @@ async fn users_page_creates_users_and_manages_status_password_and_memberships() 
     assert!(list.contains("dave@example.com"));
 }
 
+/// The users list shows each user's own accounts (read for the whole organization at once), and
+/// nothing of another organization's users.
+#[tokio::test]
+async fn users_list_shows_each_users_accounts_and_none_of_another_organization() {
+    let app = spawn_app().await;
+    let second = app.create_account(&app.environment_id, "Second desk").await;
+    let erin = app.create_sender("erin@example.com", None).await;
+    app.put_membership(&erin, &second.id, &["send"], false)
+        .await;
+    app.create_user("frank@example.com", None).await;
+    let other = app.second_organization("Elsewhere").await;
+    app.with_ops(&other, |ops, actor| async move {
+        let environment = ops
+            .create_environment(
+                &actor,
+                "Theirs",
+                countersign_core::directory::EnvironmentKind::Production,
+            )
+            .await
+            .unwrap();
+        let account = ops
+            .create_account(&actor, environment.id, "Their desk")
+            .await
+            .unwrap();
+        let user = ops
+            .create_user(&actor, "gina@example.com", "Gina", None)
+            .await
+            .unwrap();
+        ops.put_membership(&actor, user.id, account.id, Permissions::from_bits(1), true)
+            .await
+            .unwrap();
+    })
+    .await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let list = console.page("/console/users").await;
+    let row = |email: &str| {
+        let start = list.find(email).unwrap_or_else(|| panic!("{email} listed"));
+        list[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    let erin_row = row("erin@example.com");
+    assert!(
+        erin_row.contains("(default)") && erin_row.contains("Second desk"),
+        "{erin_row}"
+    );
+    assert!(row("frank@example.com").contains("None"));
+    assert!(!list.contains("gina@example.com") && !list.contains("Their desk"));
+}
+
 #[tokio::test]
 async fn administrator_cannot_disable_themselves() {
     let app = spawn_app().await;
