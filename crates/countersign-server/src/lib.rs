@@ -501,7 +501,7 @@ pub(crate) async fn build_state(
         verifier,
         ops,
         leak_keys,
-        leak_reports: Arc::new(tokio::sync::Semaphore::new(routes::leaks::REPORTS_AT_ONCE)),
+        leak_report_budget: Arc::new(tokio::sync::Semaphore::new(routes::leaks::BODY_BUDGET_KIB)),
     });
     Ok((state, writer, flusher))
 }

@@ -54,9 +54,10 @@ pub struct Inner {
     pub ops: crate::ops::Ops,
     /// The public keys leak reports must be signed with, when configured.
     pub(crate) leak_keys: Option<Arc<crate::leak_keys::LeakKeys>>,
-    /// Leak reports read at once (each body up to 4 MiB): a report beyond them is refused with
-    /// 503 and `Retry-After` before its body is read. Public so tests can hold the permits.
-    pub leak_reports: Arc<tokio::sync::Semaphore>,
+    /// What the bodies of leak reports being read may hold together, one permit a KiB
+    /// (`routes::leaks::BODY_BUDGET_KIB`); a report that cannot have its share within 2 s is
+    /// refused with 503 and `Retry-After`. Public so tests can hold the permits.
+    pub leak_report_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for AppState {

@@ -10,7 +10,7 @@ use crate::ops::leaks::LeakContext;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
 use axum::Json;
-use axum::body::{Bytes, to_bytes};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,15 +19,21 @@ use countersign_core::key::ApiKey;
 use countersign_core::token::{self, TokenError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Items in one report at most (SPEC §14).
 pub(crate) const MAX_ITEMS: usize = 1000;
 /// Largest report body: 1,000 items with room for long URLs (cut to [`MAX_TEXT`] when kept).
 /// Parsing keeps at most [`MAX_ITEMS`] items, so memory stays within a few times this size.
 pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
-/// Reports read at once: with [`MAX_BODY`], what leak reports can hold in memory together is
-/// bounded (a few times 16 MiB), however many connections send one.
-pub(crate) const REPORTS_AT_ONCE: usize = 4;
+/// What the bodies of leak reports being read may hold together, in KiB: four full reports.
+/// A report takes its share as its bytes arrive (a sender holds only what it has sent), so
+/// senders that stall hold little, and memory stays bounded however many connections send one.
+pub(crate) const BODY_BUDGET_KIB: usize = 4 * MAX_BODY / 1024;
+/// How long a report waits for its share before it is refused as `busy`.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Longest URL or source kept from a report (the rest is cut, never refused).
 const MAX_TEXT: usize = 2048;
 /// The headers GitHub signs reports with.
@@ -51,7 +57,7 @@ pub(crate) enum LeakError {
     TooManyItems,
     /// Too many refused reports from this address (429 with `Retry-After`).
     TooManyRequests(u64),
-    /// [`REPORTS_AT_ONCE`] reports are being read already (503 with `Retry-After: 1`).
+    /// The reports being read hold the whole [`BODY_BUDGET_KIB`] (503 with `Retry-After: 1`).
     Busy,
     /// Internal failure (500); logged, never described.
     Internal,
@@ -154,26 +160,28 @@ pub struct LeakLabel {
 }
 
 /// Reads a report: signature headers (before the body, when keys are configured), then the
-/// body within [`MAX_BODY`], its signature, and at most [`MAX_ITEMS`] items (the rest of a longer
-/// array is skipped without being kept, then refused).
+/// body within [`MAX_BODY`] and the shared budget, its signature, and at most [`MAX_ITEMS`] items
+/// (the rest of a longer array is skipped without being kept, then refused). The budget's share
+/// is held until the report is answered.
 async fn read_report(
     state: &AppState,
     headers: &HeaderMap,
     body: axum::body::Body,
-) -> Result<Vec<LeakItem>, LeakError> {
+) -> Result<(Vec<LeakItem>, Option<OwnedSemaphorePermit>), LeakError> {
     if state.leak_keys.is_some() {
         signature_headers(headers)?;
     }
     if !super::has_media_type(headers, "application/json") {
         return Err(LeakError::UnsupportedMediaType);
     }
-    let body: Bytes = to_bytes(body, MAX_BODY).await.map_err(|error| {
-        if crate::connections::body_too_slow(&error) {
-            LeakError::RequestTimeout
-        } else {
-            LeakError::PayloadTooLarge
-        }
-    })?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(LeakError::PayloadTooLarge);
+    }
+    let (body, share) = read_within_budget(body, &state.leak_report_budget).await?;
     check_signature(state, headers, &body)?;
     let report: BoundedItems = serde_json::from_slice(&body).map_err(|error| {
         LeakError::BadRequest(format!(
@@ -185,7 +193,51 @@ async fn read_report(
     if report.beyond {
         return Err(LeakError::TooManyItems);
     }
-    Ok(report.items)
+    Ok((report.items, share))
+}
+
+/// The body, at most [`MAX_BODY`], taking a KiB of `budget` for each KiB as it arrives (waiting
+/// at most [`BUDGET_WAIT`] for it).
+async fn read_within_budget(
+    mut body: axum::body::Body,
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), LeakError> {
+    use hyper::body::Body as _;
+    let mut buffer = Vec::new();
+    let mut share: Option<OwnedSemaphorePermit> = None;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|error| {
+            if crate::connections::body_too_slow(&error) {
+                LeakError::RequestTimeout
+            } else {
+                LeakError::BadRequest("the body could not be read".to_owned())
+            }
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buffer.len() + data.len() > MAX_BODY {
+            return Err(LeakError::PayloadTooLarge);
+        }
+        let held = share.as_ref().map_or(0, |permit| permit.num_permits());
+        let needed = (buffer.len() + data.len())
+            .div_ceil(1024)
+            .saturating_sub(held);
+        if needed > 0 {
+            let more = u32::try_from(needed).map_err(|_| LeakError::PayloadTooLarge)?;
+            let granted =
+                tokio::time::timeout(BUDGET_WAIT, budget.clone().acquire_many_owned(more))
+                    .await
+                    .map_err(|_| LeakError::Busy)?
+                    .map_err(|_| LeakError::Internal)?;
+            match &mut share {
+                Some(permit) => permit.merge(granted),
+                None => share = Some(granted),
+            }
+        }
+        buffer.extend_from_slice(&data);
+    }
+    Ok((Bytes::from(buffer), share))
 }
 
 /// A report's items, at most [`MAX_ITEMS`] kept; `beyond` when the array held more.
@@ -329,7 +381,8 @@ fn classify(state: &AppState, token_text: &str, now: i64) -> Reported {
         (status = 200, body = Vec<LeakLabel>),
         (status = 400, description = "Not a JSON array of items, or more than 1,000 (problem+json)"),
         (status = 401, description = "Unsigned or badly signed (problem+json)"),
-        (status = 503, description = "Four reports are being read already; retry after `Retry-After` (problem+json)"),
+        (status = 413, description = "A body over 4 MiB (problem+json)"),
+        (status = 503, description = "The reports being read hold 16 MiB; retry after `Retry-After` (problem+json)"),
     ))]
 pub async fn report_leaked(
     State(state): State<AppState>,
@@ -345,12 +398,10 @@ pub async fn report_leaked(
     if let Some(wait) = state.throttle.check(&throttle_keys, state.now()) {
         return Err(LeakError::TooManyRequests(wait));
     }
-    // Held until the report is answered: its body and items stay in memory until then.
-    let Ok(_reading) = state.leak_reports.try_acquire() else {
-        return Err(LeakError::Busy);
-    };
-    let items = match read_report(&state, &parts.headers, body).await {
-        Ok(items) => items,
+    // The budget's share is held until the report is answered: its body and items stay in
+    // memory until then.
+    let (items, _share) = match read_report(&state, &parts.headers, body).await {
+        Ok(read) => read,
         Err(refused) => {
             // A stranger cannot make the server parse refused reports without end.
             state.throttle.record_failure(&throttle_keys, state.now());

@@ -403,13 +403,13 @@ async fn the_same_key_reported_twice_in_one_report_is_handled_once() {
     assert_eq!(again.value().await[0]["label"], "true_positive");
 }
 
-/// Four reports are read at once; another is refused with 503 and `Retry-After` before its
-/// body is read, and revokes nothing until it is sent again.
+/// The bodies of reports being read share 16 MiB; a report that cannot have its share within
+/// 2 s is refused with 503 and `Retry-After`, and revokes nothing until it is sent again.
 #[tokio::test]
-async fn a_report_beyond_four_read_at_once_is_refused_with_503_and_revokes_nothing() {
+async fn a_report_that_finds_the_body_budget_taken_is_refused_with_503_and_revokes_nothing() {
     let w = world().await;
-    let reading = w.app.server().state().leak_reports.clone();
-    let held = reading.try_acquire_many_owned(4).unwrap();
+    let budget = w.app.server().state().leak_report_budget.clone();
+    let held = budget.try_acquire_many_owned(16 * 1024).unwrap();
     let body = report(&[&w.api_user.key]);
     let response = w.send_signed(body.clone()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -420,6 +420,53 @@ async fn a_report_beyond_four_read_at_once_is_refused_with_503_and_revokes_nothi
     drop(held);
     assert_eq!(w.send_signed(body).await.status(), StatusCode::OK);
     assert_eq!(w.api_user_status().await, "revoked");
+}
+
+/// Senders that announce 4 MiB and stall hold only what they sent: a report sent meanwhile
+/// is read and acted on at once. A body announced past 4 MiB is refused before it is read.
+#[tokio::test]
+async fn stalled_senders_do_not_keep_a_report_from_being_read() {
+    use tokio::io::AsyncWriteExt as _;
+    let w = world().await;
+    let addr = w.app.base.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /v1/credentials/leaked HTTP/1.1\r\nHost: countersign.test\r\n\
+             Content-Type: application/json\r\nGithub-Public-Key-Identifier: {KEY_ID}\r\n\
+             Github-Public-Key-Signature: c2lnbmF0dXJl\r\nContent-Length: {}\r\n\r\n[",
+            4 * 1024 * 1024
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(stream);
+    }
+    // Each stalled sender holds the KiB its first byte took.
+    let budget = w.app.server().state().leak_report_budget.clone();
+    assert!(
+        w.app
+            .eventually(Duration::from_secs(5), || {
+                let budget = budget.clone();
+                async move { budget.available_permits() == 16 * 1024 - 8 }
+            })
+            .await,
+        "the stalled senders are being read"
+    );
+    let response = w.send_signed(report(&[&w.api_user.key])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(w.api_user_status().await, "revoked");
+    let oversized = w
+        .app
+        .post("/v1/credentials/leaked")
+        .header("Content-Type", "application/json")
+        .header("Github-Public-Key-Identifier", KEY_ID)
+        .header("Github-Public-Key-Signature", "c2lnbmF0dXJl")
+        .header("Content-Length", (4 * 1024 * 1024 + 1).to_string())
+        .body(vec![b' '; 16])
+        .call()
+        .await;
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    drop(stalled);
 }
 
 #[tokio::test]
