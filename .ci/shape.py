@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
 """The codebase's shape, checked: no Rust file over 700 lines outside its inline test module, and
-no import circle between the files of a crate.
+no import circle among the modules of any module.
 
-A file's length counts every line up to its inline test module (`#[cfg(test)]` followed by
-`mod tests {`), which by convention closes the file. An import is a `use` of, or a qualified path
-through, `crate::`, `super::`, `self::` or a child module (`bearer::verify` in verify/mod.rs) that
-names a module held in another file of the same crate; the path resolves to the deepest module that
-is a file of its own. A name another crate's item is merely re-exported under leads to that crate.
-A module is nested in its parent, so naming an ancestor's items (`use super::Error`,
-`crate::error_chain`) is no arrow: a circle is files of different branches, or a parent and a
-grandchild's sibling, that name each other. Cargo already forbids circles between crates.
+A file's length counts every line up to its inline test module (`#[cfg(test)]`, maybe further
+attributes, then `mod tests {`), which by convention closes the file.
+
+An import is a `use` of, or a qualified path through, `crate::`, `super::`, `self::` or a child
+module (`bearer::verify` in verify/mod.rs) that names a module held in another file of the same
+crate; the path resolves to the deepest module that is a file of its own. A name under which
+another crate's item is merely re-exported leads to that crate, not into the file.
+
+The modules are read as a reader of one folder sees them: for each module (lib.rs, main.rs or a
+mod.rs), its child modules are rooms, each taken whole (its file and every file below it), and a
+room imports another when any file of the one imports any file of the other. A circle is rooms
+of one folder that import each other, at any depth: `state` and `verify` are a circle when
+state.rs imports verify/mod.rs and verify/bearer.rs imports state.rs. A parent file's own
+arrows to and from its children are not counted: a module's face (mod.rs) declares and
+assembles its children, which use what it defines. Cargo already forbids circles between
+crates.
 
 Usage: .ci/shape.py [REPO]   (exits 1 and names each breach)
 """
@@ -20,7 +28,11 @@ import sys
 from pathlib import Path
 
 LIMIT = 700
-TEST_MODULE = re.compile(r"^\s*#\[cfg\(test\)\]\s*\n\s*(pub(\(crate\))?\s+)?mod\s+\w+\s*\{", re.M)
+# `#[cfg(test)]`, any further attributes (`#[expect(…)]`, over several lines too), `mod x {`.
+TEST_MODULE = re.compile(
+    r"^\s*#\[cfg\(test\)\](?:\s*#\[(?:[^\[\]]|\[[^\]]*\])*\])*\s*(pub(\(crate\))?\s+)?mod\s+\w+\s*\{",
+    re.M,
+)
 PATH = re.compile(r"\b(crate|super|self)((?:::(?:super|[A-Za-z_][A-Za-z0-9_]*))+)")
 CHILD_PATH = re.compile(r"\b([a-z_][a-z0-9_]*)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 USE = re.compile(r"\buse\s+((?:crate|super|self)::[^;]*);", re.S)
@@ -134,14 +146,30 @@ def import_graph(src):
         for name in named:
             head, _, rest = name.partition("::")
             target, name = resolve(module, head, "::" + rest, files)
-            if (
-                target is not None
-                and target != module[: len(target)]
-                and name not in foreign[target]
-            ):
+            if target is not None and target != module and name not in foreign[target]:
                 edges.add(target)
         graph[module] = edges
     return files, graph
+
+
+def sibling_circles(graph):
+    """Circles between the child modules of each module, each child taken whole (its file and
+    every file below it): what a reader of one folder sees as rooms that import each other."""
+    found = []
+    parents = {m[:-1] for m in graph if m}
+    for parent in sorted(parents):
+        depth = len(parent)
+        children = {}
+        for a, targets in graph.items():
+            if len(a) <= depth or a[:depth] != parent:
+                continue
+            for b in targets:
+                if len(b) <= depth or b[:depth] != parent or a[depth] == b[depth]:
+                    continue
+                children.setdefault(a[depth], set()).add(b[depth])
+        for component in circles(children):
+            found.append((parent, component))
+    return found
 
 
 def circles(graph):
@@ -191,9 +219,10 @@ def main():
         if "target" in crate.relative_to(repo).parts:
             continue
         names, graph = import_graph(crate / "src")
-        for component in circles(graph):
-            ring = " <-> ".join(str(names[m].relative_to(repo)) for m in sorted(component))
-            breaches.append(f"import circle: {ring}")
+        for parent, component in sibling_circles(graph):
+            where = names[parent].relative_to(repo) if parent in names else parent
+            ring = " <-> ".join(sorted(component))
+            breaches.append(f"import circle among the modules of {where}: {ring}")
     for breach in breaches:
         print(breach)
     print(f"shape: {len(files)} Rust files, {len(crates)} crates, {len(breaches)} breaches")

@@ -41,10 +41,13 @@ pub(crate) mod passwords;
 pub(crate) mod path_id;
 pub(crate) mod request_id;
 pub use passwords::{Busy, Passwords, PoolSlot};
+pub(crate) mod request_parts;
 pub(crate) mod routes;
+pub(crate) mod rsa_keys;
 pub(crate) mod striped;
 pub(crate) mod throttle;
 pub(crate) mod verify;
+pub(crate) mod webhook_seal;
 
 use crate::audit::{AuditSink, AuditWriter};
 use crate::cache::DirectoryCache;

@@ -1,8 +1,8 @@
 //! API users in the admin API: create (key shown once), list, get, revoke, rotate, delete.
 
+use super::AdminId;
 use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
 use crate::ops::{self, IssuedKey};
-use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -1,9 +1,9 @@
 //! Directory resources of the admin API: environments, accounts, users, memberships,
 //! environment administrators, integrator keys and the organization switch.
 
+use super::AdminId;
+use super::AdminPath;
 use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
-use crate::path_id::AdminId;
-use crate::path_id::AdminPath;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -2,8 +2,8 @@
 //! `POST /v1/introspect` with `client_secret_basic` or `client_secret_post`. Create (the secret
 //! shown once), list, get, delete; organization administrators only, audited through `ops`.
 
+use super::AdminId;
 use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
-use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -2,10 +2,10 @@
 //! signed-in user, not only administrators; an organization administrator may end the
 //! sessions acting as any user of the organization.
 
+use super::AdminPath;
 use super::session::AdminCaller;
 use super::{AdminError, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
 use crate::ops::Actor;
-use crate::path_id::AdminPath;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::{Bytes, to_bytes};

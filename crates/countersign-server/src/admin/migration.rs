@@ -2,12 +2,12 @@
 //! migration plans and migrations (SPEC §11); the organization-wide switch is in
 //! `organization`.
 
+use super::AdminId;
 use super::api_users::{ApiUserWithKeyBody, ScopeBody};
 use super::directory::IntegratorKeyBody;
 use super::{AdminError, AdminJson, AdminQuery, ListBody, OrgAdmin, not_null, present, rfc3339};
 use crate::migration::MigrationPlan;
 use crate::ops;
-use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

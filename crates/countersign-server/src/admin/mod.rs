@@ -104,6 +104,25 @@ pub enum AdminError {
     Internal,
 }
 
+impl crate::path_id::PathRefusal for AdminError {
+    fn unreadable(detail: String) -> Self {
+        Self::BadRequest(detail)
+    }
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+crate::path_id::id_extractor! {
+    /// The id of an admin API path; 404 problem+json naming the resource when it is not one.
+    AdminId, AdminError
+}
+
+crate::path_id::path_extractor! {
+    /// Path parameters of an admin API route.
+    AdminPath, AdminError
+}
+
 impl AdminError {
     /// A body that could not be read: too slow (408) or too large (413).
     pub(crate) fn unread_body(error: &axum::Error) -> Self {
@@ -273,7 +292,7 @@ where
     type Rejection = AdminError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
-        let is_json = crate::routes::media_type_of(request.headers()).is_some_and(|mime| {
+        let is_json = crate::request_parts::media_type_of(request.headers()).is_some_and(|mime| {
             let mime = mime.to_ascii_lowercase();
             mime == "application/json" || mime.ends_with("+json")
         });

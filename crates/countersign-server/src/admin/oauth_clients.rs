@@ -4,8 +4,8 @@
 
 use super::session::AdminCaller;
 use super::{AdminError, AdminJson, ListBody, OrgAdmin, path_id, rfc3339};
+use super::{AdminId, AdminPath};
 use crate::ops::NewRsaKey;
-use crate::path_id::{AdminId, AdminPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -4,10 +4,11 @@
 use super::{AdminError, AdminJson, rfc3339};
 use crate::ops::Actor;
 use crate::passwords;
-use crate::routes::{client_ip, header_text};
+use crate::request_parts::header_text;
 use crate::secrets::random_bytes;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
+use crate::verify::request::client_ip;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
@@ -247,7 +248,7 @@ pub async fn sign_in(
 )]
 pub async fn login(
     State(state): State<AppState>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: axum::http::HeaderMap,
     AdminJson(request): AdminJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, AdminError> {

@@ -1,8 +1,8 @@
 //! Webhooks in the admin API (SPEC §13): register (the `whsec_` secret shown once), list,
 //! get, delete, and each endpoint's delivery log.
 
+use super::AdminId;
 use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
-use crate::path_id::AdminId;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -5,7 +5,7 @@
 use super::layout::{self, Reply, when_html};
 use super::session::{Posted, see_other};
 use super::signed::{Session, csrf_field};
-use crate::path_id::ConsolePath;
+use crate::console::layout::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

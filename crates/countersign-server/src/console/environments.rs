@@ -8,8 +8,8 @@ use super::layout::{
     FieldErrors, FormView, Reply, Section, TextField, described_by, field_error, notice,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
+use crate::console::layout::ConsolePath;
 use crate::ops::OpError;
-use crate::path_id::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use countersign_core::directory::{Environment, EnvironmentKind, User};

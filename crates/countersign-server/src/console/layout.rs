@@ -438,6 +438,25 @@ pub enum ConsoleError {
     Internal,
 }
 
+impl crate::path_id::PathRefusal for ConsoleError {
+    fn unreadable(_: String) -> Self {
+        Self::BadRequest("the address is malformed")
+    }
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+crate::path_id::id_extractor! {
+    /// The id of a console path; the console's not-found page when it is not one.
+    ConsoleId, ConsoleError
+}
+
+crate::path_id::path_extractor! {
+    /// Path parameters of a console route.
+    ConsolePath, ConsoleError
+}
+
 impl From<StoreError> for ConsoleError {
     fn from(error: StoreError) -> Self {
         match error {

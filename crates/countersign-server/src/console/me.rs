@@ -7,7 +7,7 @@ use super::directory::parse_path;
 use super::layout::{self, ConsoleError, Reply, notice, when_html};
 use super::session::{Admin, PageQuery, Posted, Session, csrf_field, see_other};
 use crate::admin::me::{Via, activity_page as read_activity};
-use crate::path_id::ConsolePath;
+use crate::console::layout::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

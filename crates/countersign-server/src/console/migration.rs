@@ -5,9 +5,9 @@
 use super::directory::parse_path;
 use super::layout::{self, Reply, Section, when_html};
 use super::session::{Admin, Posted, csrf_field};
+use crate::console::layout::ConsoleId;
+use crate::console::layout::ConsolePath;
 use crate::ops::{self, OpError};
-use crate::path_id::ConsoleId;
-use crate::path_id::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -6,9 +6,9 @@
 use super::directory::{all, parse_path};
 use super::layout::{self, Reply, Section, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
+use crate::console::layout::ConsoleId;
+use crate::console::layout::ConsolePath;
 use crate::ops::{NewRsaKey, OpError};
-use crate::path_id::ConsoleId;
-use crate::path_id::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -9,9 +9,9 @@ use super::layout::{
     self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, notice,
 };
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
+use crate::console::layout::ConsoleId;
+use crate::console::layout::ConsolePath;
 use crate::ops::OpError;
-use crate::path_id::ConsoleId;
-use crate::path_id::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

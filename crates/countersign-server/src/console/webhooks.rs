@@ -4,9 +4,9 @@
 use super::directory::parse_path;
 use super::layout::{self, FieldErrors, Reply, Section, TextField, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
+use crate::console::layout::ConsoleId;
+use crate::console::layout::ConsolePath;
 use crate::ops::OpError;
-use crate::path_id::ConsoleId;
-use crate::path_id::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -67,6 +67,20 @@ pub enum AssureSignError {
     Internal,
 }
 
+impl crate::path_id::PathRefusal for AssureSignError {
+    fn unreadable(detail: String) -> Self {
+        Self::BadRequest(vec![detail])
+    }
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+crate::path_id::path_extractor! {
+    /// Path parameters of an AssureSign route.
+    AssureSignPath, AssureSignError
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {

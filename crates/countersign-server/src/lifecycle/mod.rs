@@ -7,9 +7,9 @@
 
 pub mod checks;
 pub mod delivery;
-pub mod seal;
 
 use crate::ops::Ops;
+use crate::webhook_seal;
 use countersign_core::ids::DeliveryId;
 use countersign_core::webhook::{Outcome, retry_delay};
 use countersign_store::{AttemptResult, DeliveryJob};
@@ -137,7 +137,7 @@ async fn deliver_one(ops: &Ops, sender: &delivery::Sender, id: DeliveryId) {
             return;
         }
     };
-    let attempted = match seal::open(
+    let attempted = match webhook_seal::open(
         &ops.webhook_sealing,
         &job.webhook_id.to_string(),
         &job.secret_sealed,

@@ -6,7 +6,7 @@
 //! issuer and audience, signature, lifetime, scopes, user, consent.
 
 use super::Grant;
-use super::rsa_keys;
+use crate::rsa_keys;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
 use countersign_core::directory::IntegratorKey;

@@ -1,12 +1,11 @@
 //! The OAuth 2.0 authorization server of SPEC §12, without HTTP: the JWT Grant (`jwt`), the
 //! Authorization Code Grant with its codes, PKCE, refresh tokens and client authentication
-//! (`codes`), RSA keys (`rsa_keys`), and the access tokens all of them issue (here). The
+//! (`codes`), and the access tokens all of them issue (here). The
 //! handlers in `routes::oauth` and the console's consent page call these.
 
 pub mod authorize;
 pub mod codes;
 pub mod jwt;
-pub mod rsa_keys;
 
 use crate::state::AppState;
 use countersign_core::ids::{IntegratorKeyId, OAuthFamilyId, OAuthTokenId, UserId};

@@ -5,7 +5,7 @@
 //! every node's caches drop it at once.
 
 use super::{Actor, OpError, Ops, invalid};
-use crate::oauth::rsa_keys;
+use crate::rsa_keys;
 use crate::secrets::random_bytes;
 use countersign_core::directory::{IntegratorKey, User};
 use countersign_core::ids::{IntegratorKeyId, OAuthFamilyId, OAuthRsaKeyId, OAuthSecretId};

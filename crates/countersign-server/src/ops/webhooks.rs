@@ -4,8 +4,8 @@
 
 use super::{Actor, OpError, Ops, invalid};
 use crate::config::WebhookConfig;
-use crate::lifecycle::seal;
 use crate::secrets::random_bytes;
+use crate::webhook_seal;
 use countersign_core::ids::WebhookId;
 use countersign_core::lifecycle::is_forbidden_address;
 use countersign_core::secret::Secret;
@@ -92,13 +92,14 @@ impl Ops {
             created_at: self.now(),
             created_by: actor.name.clone(),
         };
-        let sealed = seal::seal(&self.webhook_sealing, &record.id.to_string(), &secret_bytes)
-            .ok_or_else(|| {
-                tracing::error!("the webhook sealing key is unusable");
-                OpError::Store(countersign_store::StoreError::Corrupt {
-                    what: "webhook sealing key",
-                })
-            })?;
+        let sealed =
+            webhook_seal::seal(&self.webhook_sealing, &record.id.to_string(), &secret_bytes)
+                .ok_or_else(|| {
+                    tracing::error!("the webhook sealing key is unusable");
+                    OpError::Store(countersign_store::StoreError::Corrupt {
+                        what: "webhook sealing key",
+                    })
+                })?;
         if !self
             .store
             .insert_webhook(&record, &sealed, MAX_WEBHOOKS)

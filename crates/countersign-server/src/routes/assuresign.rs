@@ -3,9 +3,9 @@
 //! host's prefix `/api/documentnow/v3.{N}/…`) and `GET /api/v3.{N}/users/{username}/environments`.
 
 use super::client_ip;
+use crate::dialect::assuresign::AssureSignPath;
 use crate::dialect::assuresign::{AssureSignError, AssureSignJson};
 use crate::issue::{self, TokenRequest};
-use crate::path_id::AssureSignPath;
 use crate::state::AppState;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;

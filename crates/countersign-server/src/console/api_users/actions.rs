@@ -1,12 +1,12 @@
 //! What is done to one API user from the console: the key shown once (after creation and
 //! rotation), revoke and delete behind a confirmation, and rotate with a grace period.
 
+use crate::console::layout::ConsolePath;
 use crate::console::layout::{
     self, ConsoleError, Reply, Section, copy_button, described_by, field_error, when,
 };
 use crate::console::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{IssuedKey, OpError};
-use crate::path_id::ConsolePath;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
