@@ -291,7 +291,12 @@ impl TestApp {
         future: impl Future<Output = T> + Send + 'static,
     ) -> T {
         let runtime = self.runtime.as_ref().expect("the server's runtime");
-        runtime.spawn(future).await.unwrap()
+        match runtime.spawn(future).await {
+            Ok(value) => value,
+            // The test fails with the panic's own message, not a `JoinError`.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => panic!("work on the server's runtime did not finish: {error}"),
+        }
     }
 
     /// Calls `f` with the server's directory operations and `actor` on the server's runtime.

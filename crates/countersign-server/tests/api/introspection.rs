@@ -25,7 +25,6 @@ async fn world() -> World {
     World { app, bob, token }
 }
 
-/// A registered client: (id, client_id, client_secret).
 /// `Authorization: Basic` as RFC 6749 §2.3.1 builds it (form-urlencoded parts).
 fn basic(client_id: &str, secret: &str) -> String {
     let encode = |text: &str| {

@@ -520,7 +520,6 @@ async fn a_reported_key_that_no_longer_works_revokes_nothing() {
     assert!(detail.contains(FOUND_AT), "{detail}");
 }
 
-/// Subscribes a receiver to `events`.
 #[tokio::test]
 async fn a_leaked_key_is_announced_to_webhooks_as_api_user_key_leaked() {
     let world = world().await;

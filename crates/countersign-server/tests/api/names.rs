@@ -90,7 +90,6 @@ async fn api_usernames_that_look_like_an_existing_one_are_refused_with_409() {
     );
 }
 
-/// A second organization, created directly (the admin API is per organization), and its actor.
 #[tokio::test]
 async fn api_usernames_look_alike_across_organizations_but_emails_only_within_one() {
     let app = spawn_app().await;
