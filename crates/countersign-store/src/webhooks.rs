@@ -162,9 +162,10 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         if self.backend() == Backend::Postgres {
             // Concurrent registrations for one organization wait here, so each counts what the
-            // others committed. (On SQLite the INSERT below holds the write lock from its start,
+            // others committed (NO KEY: rows that merely reference the organization, such as
+            // new users, are not held up). (On SQLite the INSERT below holds the write lock from its start,
             // so its count already sees every committed row.)
-            sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+            sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(&organization)
                 .execute(&mut *tx)
                 .await?;
