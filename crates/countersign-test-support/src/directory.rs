@@ -56,7 +56,25 @@ pub struct CreatedIntegratorKey {
     pub key: String,
 }
 
+/// A text field of a JSON body.
+fn text(body: &Value, field: &str) -> String {
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} in {body}"))
+        .to_owned()
+}
+
 impl TestApp {
+    /// Posts `body` to `path` as the administrator, asserts 201 Created, and returns what the
+    /// server answered.
+    pub async fn admin_create(&self, path: &str, body: Value) -> Value {
+        let response = self.admin_post(path, body).await;
+        let status = response.status();
+        let answer: Value = response.value().await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {answer}");
+        answer
+    }
+
     /// Creates a user (with a password when given) who may `send` in the main account, as
     /// their default account; returns the user's id.
     pub async fn create_sender(&self, email: &str, password: Option<&str>) -> String {
@@ -76,16 +94,10 @@ impl TestApp {
         if let Some(key) = key {
             body["key"] = json!(key);
         }
-        let response = self.admin_post("/admin/v1/integrator-keys", body).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "integrator key {name}"
-        );
-        let body: Value = response.value().await;
+        let body = self.admin_create("/admin/v1/integrator-keys", body).await;
         CreatedIntegratorKey {
-            id: body["id"].as_str().unwrap().to_owned(),
-            key: body["key"].as_str().unwrap().to_owned(),
+            id: text(&body, "id"),
+            key: text(&body, "key"),
         }
     }
 
@@ -102,40 +114,25 @@ impl TestApp {
         if let Some(password) = password {
             body["password"] = json!(password);
         }
-        let response = self.admin_post("/admin/v1/users", body).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "create user {email}"
-        );
-        response.value().await["id"].as_str().unwrap().to_owned()
+        text(&self.admin_create("/admin/v1/users", body).await, "id")
     }
 
     /// Creates an environment; returns its id.
     pub async fn create_environment(&self, name: &str, kind: &str) -> String {
-        let response = self
-            .admin_post(
-                "/admin/v1/environments",
-                json!({"name": name, "kind": kind}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.value().await["id"].as_str().unwrap().to_owned()
+        let body = json!({"name": name, "kind": kind});
+        text(
+            &self.admin_create("/admin/v1/environments", body).await,
+            "id",
+        )
     }
 
     /// Creates an account.
     pub async fn create_account(&self, environment_id: &str, name: &str) -> CreatedAccount {
-        let response = self
-            .admin_post(
-                "/admin/v1/accounts",
-                json!({"environment_id": environment_id, "name": name}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.value().await;
+        let body = json!({"environment_id": environment_id, "name": name});
+        let body = self.admin_create("/admin/v1/accounts", body).await;
         CreatedAccount {
-            id: body["id"].as_str().unwrap().to_owned(),
-            number: body["number"].as_str().unwrap().to_owned(),
+            id: text(&body, "id"),
+            number: text(&body, "number"),
         }
     }
 
@@ -175,53 +172,34 @@ impl TestApp {
         let expires_at = expires_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
-        let response = self
-            .admin_post(
-                "/admin/v1/api-users",
-                json!({"username": username, "scope": scope, "expires_at": expires_at}),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "create api user {username}"
-        );
-        let body: Value = response.value().await;
+        let body = json!({"username": username, "scope": scope, "expires_at": expires_at});
+        let body = self.admin_create("/admin/v1/api-users", body).await;
         CreatedApiUser {
-            id: body["api_user"]["id"].as_str().unwrap().to_owned(),
-            key: body["key"].as_str().unwrap().to_owned(),
+            id: text(&body["api_user"], "id"),
+            key: text(&body, "key"),
         }
     }
 
     /// Registers a webhook endpoint for `events`.
     pub async fn create_webhook(&self, url: &str, events: &[&str]) -> CreatedWebhook {
-        let response = self
-            .admin_post("/admin/v1/webhooks", json!({"url": url, "events": events}))
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "webhook {url}");
-        let body: Value = response.value().await;
+        let body = json!({"url": url, "events": events});
+        let body = self.admin_create("/admin/v1/webhooks", body).await;
         CreatedWebhook {
-            id: body["id"].as_str().unwrap().to_owned(),
-            secret: body["secret"].as_str().unwrap().to_owned(),
+            id: text(&body, "id"),
+            secret: text(&body, "secret"),
         }
     }
 
     /// Registers an introspection client.
     pub async fn create_introspection_client(&self, name: &str) -> CreatedIntrospectionClient {
-        let response = self
-            .admin_post("/admin/v1/introspection-clients", json!({ "name": name }))
+        let body = json!({ "name": name });
+        let body = self
+            .admin_create("/admin/v1/introspection-clients", body)
             .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "introspection client {name}"
-        );
-        let body: Value = response.value().await;
-        let text = |field: &str| body[field].as_str().unwrap().to_owned();
         CreatedIntrospectionClient {
-            id: text("id"),
-            client_id: text("client_id"),
-            secret: text("client_secret"),
+            id: text(&body, "id"),
+            client_id: text(&body, "client_id"),
+            secret: text(&body, "client_secret"),
         }
     }
 

@@ -174,13 +174,8 @@ async fn read_report(
     if !super::has_media_type(headers, "application/json") {
         return Err(LeakError::UnsupportedMediaType);
     }
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY as u64) {
-        return Err(LeakError::PayloadTooLarge);
-    }
+    // A body announced past MAX_BODY is still read up to it, then refused: a client that is
+    // still sending when the answer comes would see a reset connection, not the 413.
     let (body, share) = read_within_budget(body, &state.leak_report_budget).await?;
     check_signature(state, headers, &body)?;
     let report: BoundedItems = serde_json::from_slice(&body).map_err(|error| {

@@ -92,6 +92,33 @@ async fn received_at_least(app: &TestApp, receiver: &WebhookReceiver, count: usi
     .await
 }
 
+/// A webhook subscribed to `api_user.revoked` and the API user whose revocation it was sent.
+struct RevocationSent {
+    webhook: String,
+    secret: String,
+    api_user: String,
+}
+
+/// Subscribes `receiver` to `api_user.revoked`, then revokes a new API user named `username`,
+/// and waits until the receiver has been sent the event once (answered as the receiver chose).
+async fn one_revocation_sent(
+    app: &TestApp,
+    receiver: &WebhookReceiver,
+    username: &str,
+) -> RevocationSent {
+    let CreatedWebhook { id, secret } = app
+        .create_webhook(&receiver.url, &["api_user.revoked"])
+        .await;
+    let api_user = api_user(app, username, Duration::days(100)).await.id;
+    revoke(app, &api_user).await;
+    assert!(received_at_least(app, receiver, 1).await);
+    RevocationSent {
+        webhook: id,
+        secret,
+        api_user,
+    }
+}
+
 #[tokio::test]
 async fn webhook_secret_is_shown_once_and_urls_are_checked() {
     let app = spawn_app().await;
@@ -245,15 +272,11 @@ async fn concurrent_registrations_do_not_pass_the_limit_of_100_webhooks() {
 async fn deliveries_are_signed_in_the_standard_webhooks_format() {
     let app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
-    let CreatedWebhook {
-        id: webhook,
+    let RevocationSent {
+        webhook,
         secret,
-    } = app
-        .create_webhook(&receiver.url, &["api_user.revoked"])
-        .await;
-    let CreatedApiUser { id, .. } = api_user(&app, "revoked-bot", Duration::days(100)).await;
-    revoke(&app, &id).await;
-    assert!(received_at_least(&app, &receiver, 1).await);
+        api_user: id,
+    } = one_revocation_sent(&app, &receiver, "revoked-bot").await;
     let delivered = receiver.delivered_of("api_user.revoked");
     assert_eq!(delivered.len(), 1);
     let received = &delivered[0];
@@ -345,15 +368,9 @@ async fn a_failing_receiver_is_retried_with_back_off_until_it_succeeds() {
     let app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
     receiver.fail_next(2);
-    let CreatedWebhook {
-        id: webhook,
-        secret,
-    } = app
-        .create_webhook(&receiver.url, &["api_user.revoked"])
-        .await;
-    let CreatedApiUser { id, .. } = api_user(&app, "flaky-bot", Duration::days(100)).await;
-    revoke(&app, &id).await;
-    assert!(received_at_least(&app, &receiver, 1).await);
+    let RevocationSent {
+        webhook, secret, ..
+    } = one_revocation_sent(&app, &receiver, "flaky-bot").await;
     // The first retry waits one second of the server's time, the second two; the clock moves
     // only once the failure is recorded and the retry queued.
     assert!(retry_queued(&app, &webhook, 2).await);
@@ -405,15 +422,9 @@ async fn a_restart_in_the_middle_of_retries_loses_nothing() {
     let mut app = lifecycle_app().await;
     let receiver = WebhookReceiver::start().await;
     receiver.fail_next(1);
-    let CreatedWebhook {
-        id: webhook,
-        secret,
-    } = app
-        .create_webhook(&receiver.url, &["api_user.revoked"])
-        .await;
-    let CreatedApiUser { id, .. } = api_user(&app, "restart-bot", Duration::days(100)).await;
-    revoke(&app, &id).await;
-    assert!(received_at_least(&app, &receiver, 1).await);
+    let RevocationSent {
+        webhook, secret, ..
+    } = one_revocation_sent(&app, &receiver, "restart-bot").await;
     let pending = app
         .eventually(Wait::from_secs(5), || async {
             deliveries(&app, &webhook)
