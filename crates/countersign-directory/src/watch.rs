@@ -19,8 +19,7 @@ pub fn start(
     tokio::spawn(async move {
         let listener = tokio::spawn(listen(store.clone(), cache.clone()));
         // Nothing is cached yet, so the version read at start is applied.
-        let mut known = store.fetch_directory_version().await.ok();
-        if let Some(version) = known {
+        if let Ok(version) = store.fetch_directory_version().await {
             cache.note_applied(version);
         }
         let mut ticker = tokio::time::interval(recheck);
@@ -31,12 +30,12 @@ pub fn start(
                 () = stop.notified() => break,
             }
             match store.fetch_directory_version().await {
-                Ok(version) if Some(version) != known => {
+                // A version this node has not applied (this node's own changes note theirs).
+                Ok(version) if version > cache.applied_version() => {
                     cache.invalidate();
                     cache.note_applied(version);
-                    known = Some(version);
                 }
-                Ok(version) => cache.note_applied(version),
+                Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "directory version re-check failed"),
             }
         }
@@ -63,6 +62,9 @@ async fn listen(store: Store, cache: Arc<DirectoryCache>) {
         cache.invalidate();
         loop {
             match listener.next().await {
+                // This node's own change, or one it has already applied, needs no second
+                // invalidation: a version is noted only after the caches were emptied behind it.
+                Ok(ChangeEvent::Changed(Some(version))) if version <= cache.applied_version() => {}
                 Ok(ChangeEvent::Changed(version)) => {
                     cache.invalidate();
                     if let Some(version) = version {

@@ -279,10 +279,15 @@ impl Ops {
     /// Makes a committed directory change visible: this node's caches at once, other nodes
     /// through the directory version (and PostgreSQL NOTIFY).
     async fn changed(&self) {
+        // The version is taken before the caches are emptied. Every change up to it (this one,
+        // and any other node's that took a lower version) had committed when it was taken, so
+        // nothing cached after the invalidation predates them, and the version is applied here
+        // (the revocation receipts of SPEC §14 count on it). Emptying first would let a read
+        // between the invalidation and the version cache what another node's change, committed
+        // meanwhile with a lower version, had already replaced.
+        let version = self.store.bump_directory_version().await;
         self.cache.invalidate();
-        match self.store.bump_directory_version().await {
-            // Invalidated after the change committed, so this node has applied that version
-            // (the revocation receipts of SPEC §14 count on it).
+        match version {
             Ok(version) => self.cache.note_applied(version),
             // Other nodes still converge through their periodic re-check of the version once
             // the database answers again; this node is already up to date.

@@ -1,8 +1,8 @@
 //! Operations surface: `/metrics`, request ids, health.
 
 use countersign_test_support::CreatedApiUser;
-use countersign_test_support::spawn_app;
 use countersign_test_support::{Call as _, Read as _};
+use countersign_test_support::{spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -35,6 +35,38 @@ async fn metrics_report_requests_verifications_cache_and_throttle() {
     assert!(text.contains("countersign_directory_cache_hits"));
     assert!(text.contains("countersign_throttled_attempts{kind=\"source_ip\"}"));
     assert!(!text.contains(&token) && !text.contains(&key));
+}
+
+/// The value of an unlabelled metric.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
+
+/// A node's own directory change empties its caches once: the version re-check (and, on
+/// PostgreSQL, the notification of that change coming back) finds the version applied and
+/// leaves the refilled caches alone.
+#[tokio::test]
+async fn a_nodes_own_change_empties_its_caches_once() {
+    let app = spawn_app_with(|config| config.directory_recheck_millis = 50).await;
+    app.create_sender("bob@example.com", None).await;
+    let CreatedApiUser { key, .. } = app
+        .create_api_user("bot", json!({"type": "organization"}))
+        .await;
+    let token = app.token("bot", &key, "bob@example.com").await;
+    app.create_environment("Staging", "sandbox").await;
+    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    let misses = || async {
+        let text = app.get("/metrics").call().await.body().await;
+        metric(&text, "countersign_directory_cache_misses")
+    };
+    let refilled = misses().await;
+    // Absence can only be seen after the time it would have taken: ten re-check periods, and
+    // far longer than a notification takes on one machine.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
+    assert_eq!(misses().await, refilled, "the caches were emptied again");
 }
 
 #[tokio::test]
