@@ -26,6 +26,8 @@ pub struct Metrics {
     pub thread_cache_answers: StripedCounter,
     cache_hits: Gauge<u64, AtomicU64>,
     cache_misses: Gauge<u64, AtomicU64>,
+    cache_invalidations: Gauge<u64, AtomicU64>,
+    applied_version: Gauge<i64>,
     throttled: Family<Labels, Gauge<u64, AtomicU64>>,
     legacy_requests: Family<Labels, StripedCounter>,
     legacy_key_labels: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -76,6 +78,8 @@ impl Default for Metrics {
         let thread_cache_answers = StripedCounter::default();
         let cache_hits = Gauge::<u64, AtomicU64>::default();
         let cache_misses = Gauge::<u64, AtomicU64>::default();
+        let cache_invalidations = Gauge::<u64, AtomicU64>::default();
+        let applied_version = Gauge::<i64>::default();
         let throttled = Family::<Labels, Gauge<u64, AtomicU64>>::default();
         let legacy_requests = Family::<Labels, StripedCounter>::default();
         registry.register(
@@ -114,6 +118,16 @@ impl Default for Metrics {
             cache_misses.clone(),
         );
         registry.register(
+            "directory_cache_invalidations",
+            "Times this node's directory caches were emptied since start (one per directory change)",
+            cache_invalidations.clone(),
+        );
+        registry.register(
+            "directory_applied_version",
+            "The directory version this node has applied (what revocation receipts report)",
+            applied_version.clone(),
+        );
+        registry.register(
             "throttled_attempts",
             "Attempts refused by the throttle, by key kind",
             throttled.clone(),
@@ -141,6 +155,8 @@ impl Default for Metrics {
             thread_cache_answers,
             cache_hits,
             cache_misses,
+            cache_invalidations,
+            applied_version,
             throttled,
             legacy_requests,
             legacy_key_labels: Default::default(),
@@ -220,14 +236,17 @@ impl Metrics {
         });
     }
 
-    /// The text exposition, with the gauges read from the cache hit counts and the throttle.
+    /// The text exposition, with the gauges read from the directory cache and the throttle.
     pub(crate) fn render(
         &self,
-        (hits, misses): (u64, u64),
+        cache: &countersign_directory::cache::DirectoryCache,
         throttled: [(&'static str, u64); 4],
     ) -> String {
+        let (hits, misses) = cache.hit_counts();
         self.cache_hits.set(hits);
         self.cache_misses.set(misses);
+        self.cache_invalidations.set(cache.epoch());
+        self.applied_version.set(cache.applied_version());
         for (kind, count) in throttled {
             self.throttled
                 .get_or_create(&vec![("kind", kind.to_owned())])

@@ -38,17 +38,26 @@ impl ChangeListener {
 }
 
 impl Store {
-    /// Records a directory change: bumps the version and, on PostgreSQL, notifies every
-    /// listening node.
+    /// Records a directory change: bumps the version and returns it. Other nodes see it at
+    /// their next re-check, or at once after [`Store::announce_directory_version`].
     ///
     /// # Errors
     /// Returns `Backend` on database failure.
     pub async fn bump_directory_version(&self) -> Result<i64, StoreError> {
-        let version: i64 = sqlx::query_scalar(
+        Ok(sqlx::query_scalar(
             "UPDATE directory_version SET version = version + 1 WHERE id = 1 RETURNING version",
         )
         .fetch_one(self.pool())
-        .await?;
+        .await?)
+    }
+
+    /// On PostgreSQL, notifies every listening node (this one too) of directory `version`;
+    /// nothing on SQLite, whose one node re-checks the version. Separate from the bump so that
+    /// a node can apply its own change before the notification of it comes back.
+    ///
+    /// # Errors
+    /// Returns `Backend` on database failure.
+    pub async fn announce_directory_version(&self, version: i64) -> Result<(), StoreError> {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
@@ -56,7 +65,7 @@ impl Store {
                 .execute(self.pool())
                 .await?;
         }
-        Ok(version)
+        Ok(())
     }
 
     /// The current directory version.

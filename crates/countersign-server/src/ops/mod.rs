@@ -285,13 +285,21 @@ impl Ops {
         // (the revocation receipts of SPEC §14 count on it). Emptying first would let a read
         // between the invalidation and the version cache what another node's change, committed
         // meanwhile with a lower version, had already replaced.
+        // The notification goes out once the version is noted here, so this node's own comes
+        // back applied and does not empty the caches again.
         let version = self.store.bump_directory_version().await;
         self.cache.invalidate();
-        match version {
-            Ok(version) => self.cache.note_applied(version),
-            // Other nodes still converge through their periodic re-check of the version once
-            // the database answers again; this node is already up to date.
-            Err(error) => tracing::warn!(%error, "could not publish a directory change"),
+        let announced = match version {
+            Ok(version) => {
+                self.cache.note_applied(version);
+                self.store.announce_directory_version(version).await
+            }
+            Err(error) => Err(error),
+        };
+        // Other nodes still converge through their periodic re-check of the version once the
+        // database answers again; this node is already up to date.
+        if let Err(error) = announced {
+            tracing::warn!(%error, "could not publish a directory change");
         }
     }
 

@@ -46,7 +46,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let body = state
         .metrics
-        .render(state.cache.hit_counts(), state.throttle.throttled_counts());
+        .render(&state.cache, state.throttle.throttled_counts());
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

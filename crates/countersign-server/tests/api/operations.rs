@@ -45,28 +45,41 @@ fn metric(text: &str, name: &str) -> u64 {
 }
 
 /// A node's own directory change empties its caches once: the version re-check (and, on
-/// PostgreSQL, the notification of that change coming back) finds the version applied and
-/// leaves the refilled caches alone.
+/// PostgreSQL, the notification of that change coming back) finds it applied. A change the node
+/// did not make (a version bumped and announced in the database, as the CLI or another node
+/// does) empties them once more, and marks when both have been seen.
 #[tokio::test]
 async fn a_nodes_own_change_empties_its_caches_once() {
     let app = spawn_app_with(|config| config.directory_recheck_millis = 50).await;
-    app.create_sender("bob@example.com", None).await;
-    let CreatedApiUser { key, .. } = app
-        .create_api_user("bot", json!({"type": "organization"}))
-        .await;
-    let token = app.token("bot", &key, "bob@example.com").await;
-    app.create_environment("Staging", "sandbox").await;
-    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
-    let misses = || async {
+    let figures = || async {
         let text = app.get("/metrics").call().await.body().await;
-        metric(&text, "countersign_directory_cache_misses")
+        (
+            metric(&text, "countersign_directory_cache_invalidations"),
+            metric(&text, "countersign_directory_applied_version"),
+        )
     };
-    let refilled = misses().await;
-    // Absence can only be seen after the time it would have taken: ten re-check periods, and
-    // far longer than a notification takes on one machine.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
-    assert_eq!(misses().await, refilled, "the caches were emptied again");
+    let foreign_change = || async {
+        let version = app.store.bump_directory_version().await.unwrap();
+        app.store.announce_directory_version(version).await.unwrap();
+        let seen = app
+            .eventually(std::time::Duration::from_secs(5), || async {
+                figures().await.1 >= u64::try_from(version).unwrap()
+            })
+            .await;
+        assert!(seen, "version {version} applied");
+    };
+    // Once the node has applied a foreign change, its watcher is running (and on PostgreSQL
+    // listening), so what follows is counted from a settled start.
+    foreign_change().await;
+    let (before, _) = figures().await;
+    app.create_environment("Staging", "sandbox").await;
+    assert_eq!(figures().await.0, before + 1, "the change itself");
+    foreign_change().await;
+    assert_eq!(
+        figures().await.0,
+        before + 2,
+        "the own change emptied the caches again"
+    );
 }
 
 #[tokio::test]
