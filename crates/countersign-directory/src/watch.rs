@@ -18,8 +18,10 @@ pub fn start(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let listener = tokio::spawn(listen(store.clone(), cache.clone()));
-        // Nothing is cached yet, so the version read at start is applied.
+        // Requests may already be served, so the caches are emptied behind the version read
+        // at start before it is noted as applied.
         if let Ok(version) = store.fetch_directory_version().await {
+            cache.invalidate();
             cache.note_applied(version);
         }
         let mut ticker = tokio::time::interval(recheck);

@@ -461,6 +461,7 @@ impl From<StoreError> for ConsoleError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound { entity } => Self::NotFound(entity),
+            StoreError::Conflict { .. } => Self::Conflict,
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure in console");
                 Self::Internal

@@ -285,8 +285,10 @@ impl Ops {
         // (the revocation receipts of SPEC §14 count on it). Emptying first would let a read
         // between the invalidation and the version cache what another node's change, committed
         // meanwhile with a lower version, had already replaced.
-        // The notification goes out once the version is noted here, so this node's own comes
-        // back applied and does not empty the caches again.
+        // The caches are also emptied at once, so this node stops serving what the change
+        // replaced even while the bump waits for a connection. The notification goes out once
+        // the version is noted here, so this node's own comes back applied.
+        self.cache.invalidate();
         let version = self.store.bump_directory_version().await;
         self.cache.invalidate();
         let announced = match version {

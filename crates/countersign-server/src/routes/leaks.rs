@@ -397,6 +397,8 @@ pub async fn report_leaked(
     // memory until then.
     let (items, _share) = match read_report(&state, &parts.headers, body).await {
         Ok(read) => read,
+        // Busy is the server's state, not the sender's failure.
+        Err(LeakError::Busy) => return Err(LeakError::Busy),
         Err(refused) => {
             // A stranger cannot make the server parse refused reports without end.
             state.throttle.record_failure(&throttle_keys, state.now());
@@ -479,7 +481,7 @@ fn handled<T>(result: Result<T, crate::ops::OpError>) -> Result<(), LeakError> {
     match result {
         Ok(_) | Err(crate::ops::OpError::NotFound(_)) => Ok(()),
         Err(error) => {
-            tracing::error!(%error, "a leaked credential could not be handled");
+            tracing::error!(%error, source = ?std::error::Error::source(&error), "a leaked credential could not be handled");
             Err(LeakError::Internal)
         }
     }

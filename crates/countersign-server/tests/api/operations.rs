@@ -44,12 +44,13 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} in {text}"))
 }
 
-/// A node's own directory change empties its caches once: the version re-check (and, on
-/// PostgreSQL, the notification of that change coming back) finds it applied. A change the node
-/// did not make (a version bumped and announced in the database, as the CLI or another node
-/// does) empties them once more, and marks when both have been seen.
+/// A node's own directory change empties its caches when it commits and again behind its
+/// version, and no more: the version re-check (and, on PostgreSQL, the notification of that
+/// change coming back) finds it applied. A change the node did not make (a version bumped and
+/// announced in the database, as the CLI or another node does) empties them once, and marks
+/// when both have been seen.
 #[tokio::test]
-async fn a_nodes_own_change_empties_its_caches_once() {
+async fn a_nodes_own_change_is_not_applied_again_when_it_comes_back() {
     let app = spawn_app_with(|config| config.directory_recheck_millis = 50).await;
     let figures = || async {
         let text = app.get("/metrics").call().await.body().await;
@@ -73,11 +74,15 @@ async fn a_nodes_own_change_empties_its_caches_once() {
     foreign_change().await;
     let (before, _) = figures().await;
     app.create_environment("Staging", "sandbox").await;
-    assert_eq!(figures().await.0, before + 1, "the change itself");
-    foreign_change().await;
     assert_eq!(
         figures().await.0,
         before + 2,
+        "the change itself, before and after its version"
+    );
+    foreign_change().await;
+    assert_eq!(
+        figures().await.0,
+        before + 3,
         "the own change emptied the caches again"
     );
 }
