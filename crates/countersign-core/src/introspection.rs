@@ -10,6 +10,7 @@
 //! [`secret_matches`] costs the same whether or not the client exists, and compares digests in
 //! constant time, so an unknown client, a wrong secret and a deleted client look alike.
 
+use crate::form::decode as form_decode;
 use crate::ids::{IntrospectionClientId, OrganizationId};
 use crate::key::{digest_key_text, encode_base62};
 use crate::secret::Secret;
@@ -167,28 +168,6 @@ fn credentials(
     Ok(ClientCredentials { client_id, secret })
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte;
-/// the bytes must be UTF-8. `None` for a broken escape or bytes that are not UTF-8.
-pub fn form_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,16 +290,6 @@ mod tests {
         assert!(posted_credentials("csic_a", &"s".repeat(257)).is_err());
     }
 
-    #[test]
-    fn form_decoding_handles_escapes_and_refuses_broken_ones() {
-        assert_eq!(form_decode("a+b%20c%2B%25").as_deref(), Some("a b c+%"));
-        assert_eq!(form_decode("%C3%A9").as_deref(), Some("é"));
-        assert_eq!(form_decode("%"), None);
-        assert_eq!(form_decode("%4"), None);
-        assert_eq!(form_decode("%g0"), None);
-        assert_eq!(form_decode("%FF"), None);
-    }
-
     /// Escapes text as a form-urlencoding client does (every byte but unreserved ones).
     fn form_encode(text: &str) -> String {
         text.bytes()
@@ -356,7 +325,6 @@ mod tests {
         fn basic_credentials_never_panic(value in "\\PC{0,200}") {
             let _ = basic_credentials(&value);
             let _ = basic_credentials(&format!("Basic {value}"));
-            let _ = form_decode(&value);
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod access;
 pub mod api_user;
 pub mod decide;
 pub mod directory;
+pub mod form;
 pub mod ids;
 pub mod introspection;
 pub mod key;

@@ -62,3 +62,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
         ))
     }
 }
+
+/// At most this many query parameters; no query of the admin API or the console has more.
+const MAX_QUERY_PARAMETERS: usize = 32;
+
+/// Reads the request's query into `T`. Every parameter must decode (see
+/// [`countersign_core::form`]): a percent-escape that is broken or not UTF-8 is refused here
+/// rather than read with replacement characters, as a plain `Query` would.
+///
+/// # Errors
+/// What is wrong, in words a caller can act on.
+pub fn strict_query<T: serde::de::DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, String> {
+    countersign_core::form::pairs(uri.query().unwrap_or(""), MAX_QUERY_PARAMETERS)
+        .map_err(|_| "a parameter is empty, too many, or not UTF-8 once decoded".to_owned())?;
+    axum::extract::Query::<T>::try_from_uri(uri)
+        .map(|query| query.0)
+        .map_err(|error| error.body_text())
+}

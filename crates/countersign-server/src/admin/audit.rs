@@ -76,6 +76,19 @@ fn parse_time(
     .transpose()
 }
 
+/// A text filter: absent is no filter; sent empty is refused (a caller who sends `actor=` has
+/// a value in mind that did not arrive, and reading it as "everyone" would answer another
+/// question).
+fn filter_text(field: &'static str, text: Option<String>) -> Result<Option<String>, AdminError> {
+    match text {
+        Some(text) if text.is_empty() || text.len() > 256 => Err(AdminError::Invalid {
+            field,
+            detail: format!("{field} must be 1 to 256 characters when sent"),
+        }),
+        text => Ok(text),
+    }
+}
+
 /// Lists the organization's audit events, newest first.
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = ListBody<AuditItem>)))]
@@ -91,8 +104,8 @@ pub async fn list_audit(
     let cursor = paging.numeric_cursor()?;
     let filter = AuditFilter {
         organization_id: Some(actor.organization_id),
-        actor: query.actor.filter(|a| !a.is_empty()),
-        action: query.action.filter(|a| !a.is_empty()),
+        actor: filter_text("actor", query.actor)?,
+        action: filter_text("action", query.action)?,
         since: parse_time("since", query.since.as_deref())?,
         until: parse_time("until", query.until.as_deref())?,
     };

@@ -74,14 +74,13 @@ pub struct UsageQuery {
 }
 
 fn parse_key(text: Option<&str>) -> Result<Option<IntegratorKeyId>, AdminError> {
-    text.filter(|t| !t.is_empty())
-        .map(|t| {
-            IntegratorKeyId::parse(t).ok_or_else(|| AdminError::Invalid {
-                field: "integrator_key_id",
-                detail: "integrator_key_id must be a UUID".into(),
-            })
+    text.map(|t| {
+        IntegratorKeyId::parse(t).ok_or_else(|| AdminError::Invalid {
+            field: "integrator_key_id",
+            detail: "integrator_key_id must be a UUID".into(),
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 /// Who still uses the legacy header, per integrator key, user and on-behalf-of user.

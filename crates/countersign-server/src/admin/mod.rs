@@ -352,11 +352,9 @@ where
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AdminError> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|q| AdminQuery(q.0))
-            .map_err(|error| {
-                AdminError::BadRequest(format!("invalid query: {}", error.body_text()))
-            })
+        crate::request_parts::strict_query(&parts.uri)
+            .map(AdminQuery)
+            .map_err(|error| AdminError::BadRequest(format!("invalid query: {error}")))
     }
 }
 

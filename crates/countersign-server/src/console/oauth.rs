@@ -164,7 +164,8 @@ pub async fn authorize_page(
     let session = session_of(&state, &headers).await;
     let Some(session) = session.filter(|_| !checked.request.prompt_login) else {
         let back = format!("{AUTHORIZE_PATH}?{}", query_of(&checked, false));
-        let mut target = url::form_urlencoded::Serializer::new(String::from("/console/sign-in?"));
+        let path = "/console/sign-in?";
+        let mut target = url::form_urlencoded::Serializer::for_suffix(path.to_owned(), path.len());
         target.append_pair("return", &back);
         if checked.request.prompt_login {
             target.append_pair("prompt", "login");

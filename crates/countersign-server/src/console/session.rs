@@ -239,23 +239,35 @@ impl FormData {
     }
 }
 
-/// Reads a urlencoded form body.
+/// At most this many fields in a posted form (a form's body is at most 64 KiB besides).
+const MAX_FORM_FIELDS: usize = 4096;
+
+/// Reads a urlencoded form body, strictly (see [`countersign_core::form`]): a field that does
+/// not decode is refused, not read with replacement characters.
 async fn read_form(request: Request, state: &AppState) -> Result<FormData, Response> {
-    axum::Form::<Vec<(String, String)>>::from_request(request, state)
+    const UNREADABLE: ConsoleError =
+        ConsoleError::BadRequest("the form could not be read; reload the page and try again");
+    if !crate::request_parts::has_media_type(request.headers(), "application/x-www-form-urlencoded")
+    {
+        return Err(UNREADABLE.into_response());
+    }
+    let body = axum::body::Bytes::from_request(request, state)
         .await
-        .map(|form| FormData(form.0))
         .map_err(|rejection| {
             let refusal = if crate::connections::body_too_slow(&rejection) {
                 ConsoleError::TooSlow
             } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ConsoleError::TooLarge
             } else {
-                ConsoleError::BadRequest(
-                    "the form could not be read; reload the page and try again",
-                )
+                UNREADABLE
             };
             refusal.into_response()
-        })
+        })?;
+    std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| countersign_core::form::pairs(text, MAX_FORM_FIELDS).ok())
+        .map(FormData)
+        .ok_or_else(|| UNREADABLE.into_response())
 }
 
 /// Whether `sent` equals `expected`, compared in constant time.
@@ -307,8 +319,8 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|query| Self(query.0))
+        crate::request_parts::strict_query(&parts.uri)
+            .map(Self)
             .map_err(|_| ConsoleError::BadRequest("the address is malformed").into_response())
     }
 }

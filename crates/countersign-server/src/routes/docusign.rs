@@ -112,15 +112,22 @@ fn login_options(query: Option<&str>) -> Result<LoginOptions, DocuSignError> {
             "The query string is too long.",
         ));
     }
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    let unreadable =
+        DocuSignError::InvalidRequest("A query parameter is empty, repeated or does not decode.");
+    let pairs = countersign_core::form::pairs(query, 16).map_err(|_| unreadable.clone())?;
+    let mut read = [false; 3];
+    for (name, value) in pairs {
         let value = value.to_ascii_lowercase();
-        match name.to_ascii_lowercase().as_str() {
-            "api_password" => options.api_password = value == "true",
-            "include_account_id_guid" => options.include_account_id_guid = value == "true",
-            "login_settings" => options.login_settings = value == "all",
-            _ => {}
+        let (index, option, on) = match name.to_ascii_lowercase().as_str() {
+            "api_password" => (0, &mut options.api_password, value == "true"),
+            "include_account_id_guid" => (1, &mut options.include_account_id_guid, value == "true"),
+            "login_settings" => (2, &mut options.login_settings, value == "all"),
+            _ => continue,
+        };
+        if std::mem::replace(&mut read[index], true) {
+            return Err(unreadable);
         }
+        *option = on;
     }
     Ok(options)
 }

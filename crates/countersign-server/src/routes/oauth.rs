@@ -19,7 +19,7 @@ use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use countersign_core::introspection::{basic_credentials, form_decode, posted_credentials};
+use countersign_core::introspection::{basic_credentials, posted_credentials};
 use countersign_core::oauth::JWT_TOKEN_SECONDS;
 use countersign_core::oauth::token::is_access_token;
 use countersign_store::AuditOutcome;
@@ -45,15 +45,13 @@ impl TokenForm {
             "The body must be application/x-www-form-urlencoded, each parameter once.",
         );
         let text = std::str::from_utf8(body).map_err(|_| UNREADABLE)?;
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for part in text.split('&').filter(|part| !part.is_empty()) {
-            let (name, value) = part.split_once('=').unwrap_or((part, ""));
-            let name = form_decode(name).ok_or(UNREADABLE)?;
-            let value = form_decode(value).ok_or(UNREADABLE)?;
-            if pairs.iter().any(|(seen, _)| *seen == name) || pairs.len() >= MAX_PARAMETERS {
-                return Err(UNREADABLE);
-            }
-            pairs.push((name, value));
+        let pairs = countersign_core::form::pairs(text, MAX_PARAMETERS).map_err(|_| UNREADABLE)?;
+        if pairs
+            .iter()
+            .enumerate()
+            .any(|(i, (name, _))| pairs[..i].iter().any(|(seen, _)| seen == name))
+        {
+            return Err(UNREADABLE);
         }
         Ok(Self(pairs))
     }

@@ -307,3 +307,61 @@ async fn misspelled_filters_are_refused_not_ignored() {
         .await;
     assert_eq!(api_users.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn query_text_that_does_not_decode_is_empty_or_repeated_is_refused() {
+    let app = spawn_app().await;
+    for path in [
+        "/admin/v1/audit?actor=%FF",
+        "/admin/v1/audit?actor=%E2%82",
+        "/admin/v1/audit?action=%zz",
+        "/admin/v1/audit?action=admin.login&action=admin.login",
+        "/admin/v1/api-users?limit=10&&include_inactive=true",
+        "/admin/v1/api-users?limit=10&",
+    ] {
+        let response = app.admin_get(path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    // A filter sent empty is a field error, not "no filter".
+    for (path, field) in [
+        ("/admin/v1/audit?actor=", "actor"),
+        ("/admin/v1/audit?action=", "action"),
+        (
+            "/admin/v1/legacy-usage?integrator_key_id=",
+            "integrator_key_id",
+        ),
+    ] {
+        let response = app.admin_get(path).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+        assert_eq!(response.value().await["field"], field, "{path}");
+    }
+    // Escaped text that decodes is read.
+    let audit = app.admin_get("/admin/v1/audit?action=admin%2Elogin").await;
+    assert_eq!(audit.status(), StatusCode::OK);
+    // DocuSign's login_information: the dialect's 400 before the credentials are read.
+    for query in [
+        "api_password=%FF",
+        "api_password=true&api_password=false",
+        "a=1&&b=2",
+    ] {
+        let response = app
+            .get(&format!("/restapi/v2/login_information?{query}"))
+            .call()
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(
+            response.value().await["errorCode"],
+            "INVALID_REQUEST_PARAMETER",
+            "{query}"
+        );
+    }
+}

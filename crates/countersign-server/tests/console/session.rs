@@ -135,6 +135,41 @@ async fn a_form_larger_than_64_kib_is_refused_with_413() {
     );
 }
 
+/// A form field or page query that does not decode is refused with the 400 page, not read with
+/// replacement characters; an empty value in a page's filter (as a browser sends an empty
+/// field) is no filter.
+#[tokio::test]
+async fn form_fields_and_queries_that_do_not_decode_are_refused_and_create_nothing() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let token = console.csrf("/console/api-users").await;
+    let expires = date_in(&app, 30);
+    for username in ["bot%FF", "bot%E2%82", "bot%zz"] {
+        let body = format!(
+            "csrf_token={token}&username={username}&scope=organization&expires_at={expires}"
+        );
+        let response = console.post_raw("/console/api-users", &body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{username}");
+        assert!(response.body().await.contains("could not be read"));
+    }
+    let doubled =
+        format!("csrf_token={token}&&username=bot&scope=organization&expires_at={expires}");
+    let response = console.post_raw("/console/api-users", &doubled).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(api_users(&app).await.is_empty());
+    // The sign-in form too, before any password is checked.
+    let response = ConsoleClient::new(&app)
+        .post_raw("/console/sign-in", "email=a%FF%40example.com&password=x")
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Page queries.
+    let response = console.get("/console/audit?actor=%FF").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = console.get("/console/audit?actor=&action=").await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn form_without_csrf_token_is_refused_and_creates_nothing() {
     let app = spawn_app().await;

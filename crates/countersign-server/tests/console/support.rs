@@ -98,6 +98,23 @@ impl<'a> ConsoleClient<'a> {
         response
     }
 
+    /// Posts `body` as a urlencoded form, as written (to send what a browser never would).
+    pub async fn post_raw(&self, path: &str, body: &str) -> Response {
+        let response = self
+            .client
+            .post(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body.to_owned())
+            .call()
+            .await;
+        self.record(&response);
+        response
+    }
+
     /// Gets a page and returns its body, asserting 200.
     pub async fn page(&self, path: &str) -> String {
         let response = self.get(path).await;

@@ -41,10 +41,11 @@ async fn unregistered_redirect_uris_and_unknown_clients_get_a_page_and_never_a_r
     );
     // Every error sent back carries the client's state, whatever the check that failed.
     for (response_type, error) in [
-        ("response_type=id_token", "unsupported_response_type"),
+        ("response_type=id_token&", "unsupported_response_type"),
         ("", "invalid_request"),
     ] {
-        let uri = authorization_uri(&app, &client, "").replace("response_type=code", response_type);
+        let uri =
+            authorization_uri(&app, &client, "").replace("response_type=code&", response_type);
         let answer = browser.get(&uri).await;
         let sent_back = parameters(answer.headers()[LOCATION].to_str().unwrap(), false);
         assert_eq!(sent_back["error"], error, "{uri}");
