@@ -10,7 +10,9 @@
 
 use crate::admin::session::session_for_token;
 use crate::dialect::oauth::OAuthError;
+use crate::request_parts::has_media_type;
 use crate::routes::header_text;
+use crate::routes::oauth::TokenForm;
 use crate::state::AppState;
 use crate::verify::{bearer, oauth};
 use axum::Json;
@@ -22,10 +24,11 @@ use countersign_core::ids::OrganizationId;
 use countersign_core::introspection::{
     self, ClientCredentials, basic_credentials, posted_credentials,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// The introspection request (`application/x-www-form-urlencoded`).
-#[derive(Deserialize, utoipa::ToSchema, Default)]
+/// The introspection request (`application/x-www-form-urlencoded`, read as the token endpoint
+/// reads its form: each parameter once, every one decoding to UTF-8; empty is absent).
+#[derive(utoipa::ToSchema, Default)]
 pub struct IntrospectRequest {
     /// The session token or OAuth access token.
     token: Option<String>,
@@ -97,9 +100,18 @@ pub struct IntrospectResponse {
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<axum::Form<IntrospectRequest>, axum::extract::rejection::FormRejection>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, OAuthError> {
-    let form = form.ok().map(|axum::Form(request)| request);
+    let form = body
+        .ok()
+        .filter(|_| has_media_type(&headers, "application/x-www-form-urlencoded"))
+        .and_then(|body| TokenForm::parse(&body).ok())
+        .map(|form| IntrospectRequest {
+            token: form.get("token").map(str::to_owned),
+            token_type_hint: None,
+            client_id: form.get("client_id").map(str::to_owned),
+            client_secret: form.get("client_secret").map(str::to_owned),
+        });
     let organization = authenticate(&state, &headers, form.as_ref()).await?;
     let form = form.ok_or(OAuthError::InvalidRequest(
         "Send token=… as an application/x-www-form-urlencoded body, each parameter once.",

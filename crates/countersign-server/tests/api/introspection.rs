@@ -297,15 +297,26 @@ async fn requests_that_cannot_be_read_are_invalid_requests_once_the_client_is_kn
         .call()
         .await;
     assert_eq!(two_methods.status(), StatusCode::BAD_REQUEST);
-    let repeated = w
-        .app
-        .post("/v1/introspect")
-        .header("Authorization", basic(&client_id, &secret))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("token={}&token=cst_other", w.token))
-        .call()
-        .await;
-    assert_eq!(repeated.status(), StatusCode::BAD_REQUEST);
+    for body in [
+        format!("token={}&token=cst_other", w.token),
+        format!("token={}%FF", w.token),
+        format!("token={}&&token_type_hint=access_token", w.token),
+    ] {
+        let unreadable = w
+            .app
+            .post("/v1/introspect")
+            .header("Authorization", basic(&client_id, &secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .call()
+            .await;
+        assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            unreadable.value().await["error"],
+            "invalid_request",
+            "{body}"
+        );
+    }
     let another_id = w
         .app
         .post("/v1/introspect")
