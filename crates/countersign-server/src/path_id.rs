@@ -2,10 +2,11 @@
 //!
 //! Each surface declares its extractors beside its error type, with [`id_extractor!`] and
 //! [`path_extractor!`], and says how it refuses a path ([`PathRefusal`]): the admin API's
-//! `AdminId`/`AdminPath` (problem+json), the console's `ConsoleId`/`ConsolePath` (its pages),
-//! the AssureSign dialect's `AssureSignPath`. The one id a resource path names
-//! (`/admin/v1/users/{id}`, `/console/users/{id}`) is read by an id extractor: well-formed text
-//! that is not an id is a 404 naming the resource, with the name the store declares for it. In
+//! `AdminId` (problem+json), the console's `ConsoleId` (its pages), the AssureSign dialect's
+//! `AssureSignPath`. The ids a resource path names (`/admin/v1/users/{id}`,
+//! `/console/users/{id}/memberships/{account_id}`) are read by an id extractor: well-formed text
+//! that is not an id is a 404 naming the resource ([`PathId::ENTITY`], for records the name the
+//! store declares). In
 //! every extractor a segment that does not decode (percent-encoded bytes that are not UTF-8) is
 //! the surface's 400, never axum's plain-text answer, and a route whose parameters do not match
 //! what its handler reads (a wiring mistake, not the client's) is logged and answered 500. A
@@ -15,20 +16,25 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use countersign_core::ids::{
-    AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, IntrospectionClientId, UserId, WebhookId,
+    AccountId, ApiUserId, EnvironmentId, IntegratorKeyId, IntrospectionClientId, OAuthRsaKeyId,
+    OAuthSecretId, UserId, WebhookId,
 };
-use countersign_store::OwnedId;
+use countersign_store::{Owned, OwnedId};
 use serde::de::DeserializeOwned;
 
-/// An id type a path names: a record the store reads by it ([`OwnedId`]).
-pub trait PathId: OwnedId + Sized + Send {
+/// An id type a path names, and what it names (the 404 says "{ENTITY} not found").
+pub trait PathId: Sized + Send {
+    /// What the id names, as the 404 calls it.
+    const ENTITY: &'static str;
     /// The id, or `None` when the text is not one.
     fn parse(text: &str) -> Option<Self>;
 }
 
-macro_rules! path_ids {
+/// The ids of records an organization owns, named as the store names them.
+macro_rules! owned_path_ids {
     ($($id:ident),* $(,)?) => {$(
         impl PathId for $id {
+            const ENTITY: &'static str = <<$id as OwnedId>::Record as Owned>::ENTITY;
             fn parse(text: &str) -> Option<Self> {
                 $id::parse(text)
             }
@@ -36,7 +42,7 @@ macro_rules! path_ids {
     )*};
 }
 
-path_ids!(
+owned_path_ids!(
     AccountId,
     ApiUserId,
     EnvironmentId,
@@ -45,6 +51,60 @@ path_ids!(
     UserId,
     WebhookId,
 );
+
+impl PathId for OAuthSecretId {
+    const ENTITY: &'static str = "client secret";
+    fn parse(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+}
+
+impl PathId for OAuthRsaKeyId {
+    const ENTITY: &'static str = "rsa key";
+    fn parse(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+}
+
+/// The integrator key of a user's consent (`/…/consents/{integrator_key_id}`): a key that is
+/// not one is a consent not found.
+#[derive(Clone, Copy, Debug)]
+pub struct ConsentKey(pub IntegratorKeyId);
+
+impl PathId for ConsentKey {
+    const ENTITY: &'static str = "consent";
+    fn parse(text: &str) -> Option<Self> {
+        IntegratorKeyId::parse(text).map(Self)
+    }
+}
+
+/// What an id extractor reads: one id, or two (`/users/{id}/memberships/{account_id}`).
+pub trait PathIds: Sized + Send {
+    /// The path's parameters as text.
+    type Text: DeserializeOwned + Send;
+    /// The ids, or what the first one that is not an id names.
+    ///
+    /// # Errors
+    /// The [`PathId::ENTITY`] of the first text that is not its id.
+    fn parse(text: Self::Text) -> Result<Self, &'static str>;
+}
+
+impl<T: PathId> PathIds for T {
+    type Text = String;
+    fn parse(text: String) -> Result<Self, &'static str> {
+        T::parse(&text).ok_or(T::ENTITY)
+    }
+}
+
+impl<A: PathId, B: PathId> PathIds for (A, B) {
+    type Text = (String, String);
+    fn parse((a, b): (String, String)) -> Result<Self, &'static str> {
+        Ok((
+            A::parse(&a).ok_or(A::ENTITY)?,
+            B::parse(&b).ok_or(B::ENTITY)?,
+        ))
+    }
+}
 
 /// How a path that could not be read is refused: the client's mistake (4xx) or the route's.
 pub(crate) enum Unread {
@@ -90,14 +150,14 @@ pub(crate) fn refusal<E: PathRefusal>(unread: Unread) -> E {
     }
 }
 
-/// Declares `$name<T>`, the id of a resource path, refused with `$error` (which has a
-/// `NotFound(&'static str)` variant and implements [`PathRefusal`]).
+/// Declares `$name<T>`, the id (or the two ids, [`PathIds`]) of a resource path, refused with
+/// `$error` (which has a `NotFound(&'static str)` variant and implements [`PathRefusal`]).
 macro_rules! id_extractor {
     ($(#[$doc:meta])* $name:ident, $error:ident) => {
         $(#[$doc])*
         pub struct $name<T>(pub T);
 
-        impl<S: Send + Sync, T: $crate::path_id::PathId> ::axum::extract::FromRequestParts<S>
+        impl<S: Send + Sync, T: $crate::path_id::PathIds> ::axum::extract::FromRequestParts<S>
             for $name<T>
         {
             type Rejection = $error;
@@ -106,12 +166,10 @@ macro_rules! id_extractor {
                 parts: &mut ::axum::http::request::Parts,
                 state: &S,
             ) -> Result<Self, $error> {
-                let text: String = $crate::path_id::read(parts, state)
+                let text: T::Text = $crate::path_id::read(parts, state)
                     .await
                     .map_err($crate::path_id::refusal::<$error>)?;
-                T::parse(&text).map(Self).ok_or($error::NotFound(
-                    <T::Record as ::countersign_store::Owned>::ENTITY,
-                ))
+                T::parse(text).map(Self).map_err($error::NotFound)
             }
         }
     };

@@ -2,8 +2,7 @@
 //! environment administrators, integrator keys and the organization switch.
 
 use super::AdminId;
-use super::AdminPath;
-use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
+use super::{AdminError, AdminJson, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -146,10 +145,8 @@ pub async fn list_environment_admins(
 pub async fn add_environment_admin(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath((id, user_id)): AdminPath<(String, String)>,
+    AdminId((id, user_id)): AdminId<(EnvironmentId, UserId)>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, EnvironmentId::parse, "environment")?;
-    let user_id = path_id(&user_id, UserId::parse, "user")?;
     state
         .ops()
         .add_environment_admin(&actor, id, user_id)
@@ -163,10 +160,8 @@ pub async fn add_environment_admin(
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath((id, user_id)): AdminPath<(String, String)>,
+    AdminId((id, user_id)): AdminId<(EnvironmentId, UserId)>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, EnvironmentId::parse, "environment")?;
-    let user_id = path_id(&user_id, UserId::parse, "user")?;
     state
         .ops()
         .remove_environment_admin(&actor, id, user_id)
@@ -459,11 +454,9 @@ pub async fn reset_api_passwords(
 pub async fn put_membership(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath((id, account_id)): AdminPath<(String, String)>,
+    AdminId((id, account_id)): AdminId<(UserId, AccountId)>,
     AdminJson(body): AdminJson<PutMembership>,
 ) -> Result<Json<MembershipBody>, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
-    let account_id = path_id(&account_id, AccountId::parse, "account")?;
     let permissions =
         Permissions::parse_names(&body.permissions).map_err(|name| AdminError::Invalid {
             field: "permissions",
@@ -485,10 +478,8 @@ pub async fn put_membership(
 pub async fn delete_membership(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath((id, account_id)): AdminPath<(String, String)>,
+    AdminId((id, account_id)): AdminId<(UserId, AccountId)>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, UserId::parse, "user")?;
-    let account_id = path_id(&account_id, AccountId::parse, "account")?;
     state
         .ops()
         .delete_membership(&actor, id, account_id)

@@ -2,9 +2,9 @@
 //! signed-in user, not only administrators; an organization administrator may end the
 //! sessions acting as any user of the organization.
 
-use super::AdminPath;
+use super::AdminId;
 use super::session::AdminCaller;
-use super::{AdminError, AdminQuery, ListBody, ListQuery, OrgAdmin, path_id, rfc3339};
+use super::{AdminError, AdminQuery, ListBody, ListQuery, OrgAdmin, rfc3339};
 use crate::ops::Actor;
 use crate::state::AppState;
 use axum::Json;
@@ -198,9 +198,8 @@ pub async fn end_my_sessions(
 pub async fn end_user_sessions(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath(id): AdminPath<String>,
+    AdminId(user): AdminId<UserId>,
     OptionalJson(body): OptionalJson<EndSessions>,
 ) -> Result<Json<EndedBody>, AdminError> {
-    let user = path_id(&id, UserId::parse, "user")?;
     end_sessions(&state, &actor, user, body).await
 }

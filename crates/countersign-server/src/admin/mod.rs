@@ -118,11 +118,6 @@ crate::path_id::id_extractor! {
     AdminId, AdminError
 }
 
-crate::path_id::path_extractor! {
-    /// Path parameters of an admin API route.
-    AdminPath, AdminError
-}
-
 impl AdminError {
     /// A body that could not be read: too slow (408) or too large (413).
     pub(crate) fn unread_body(error: &axum::Error) -> Self {
@@ -433,18 +428,6 @@ impl<T> ListBody<T> {
             next_cursor: page.next_cursor,
         }
     }
-}
-
-/// Parses a path id, answering 404 for anything that is not one.
-///
-/// # Errors
-/// `NotFound` when the text is not a UUID.
-pub fn path_id<T>(
-    text: &str,
-    parse: fn(&str) -> Option<T>,
-    entity: &'static str,
-) -> Result<T, AdminError> {
-    parse(text).ok_or(AdminError::NotFound(entity))
 }
 
 pub use crate::clock::rfc3339;

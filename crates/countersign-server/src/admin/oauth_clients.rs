@@ -3,9 +3,9 @@
 //! consent, and the signed-in user's own consents (`/admin/v1/me/consents`).
 
 use super::session::AdminCaller;
-use super::{AdminError, AdminJson, ListBody, OrgAdmin, path_id, rfc3339};
-use super::{AdminId, AdminPath};
+use super::{AdminError, AdminId, AdminJson, ListBody, OrgAdmin, rfc3339};
 use crate::ops::NewRsaKey;
+use crate::path_id::ConsentKey;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -14,10 +14,6 @@ use countersign_core::ids::{IntegratorKeyId, OAuthRsaKeyId, OAuthSecretId, UserI
 use countersign_core::oauth::{AdminConsent, ConsentUsers};
 use countersign_store::{OAuthRsaKey, OAuthSecret, UserConsentView};
 use serde::{Deserialize, Serialize};
-
-fn key_id(text: &str) -> Result<IntegratorKeyId, AdminError> {
-    path_id(text, IntegratorKeyId::parse, "integrator key")
-}
 
 /// A client secret (never the secret itself).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -90,13 +86,9 @@ pub async fn list_secrets(
 pub async fn delete_secret(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath((id, secret_id)): AdminPath<(String, String)>,
+    AdminId((id, secret)): AdminId<(IntegratorKeyId, OAuthSecretId)>,
 ) -> Result<StatusCode, AdminError> {
-    let secret = path_id(&secret_id, OAuthSecretId::parse, "client secret")?;
-    state
-        .ops()
-        .delete_oauth_secret(&actor, key_id(&id)?, secret)
-        .await?;
+    state.ops().delete_oauth_secret(&actor, id, secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,12 +197,11 @@ pub async fn list_rsa_keys(
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
-    AdminPath((id, rsa_key_id)): AdminPath<(String, String)>,
+    AdminId((id, rsa_key)): AdminId<(IntegratorKeyId, OAuthRsaKeyId)>,
 ) -> Result<StatusCode, AdminError> {
-    let rsa_key = path_id(&rsa_key_id, OAuthRsaKeyId::parse, "rsa key")?;
     state
         .ops()
-        .delete_oauth_rsa_key(&actor, key_id(&id)?, rsa_key)
+        .delete_oauth_rsa_key(&actor, id, rsa_key)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -383,9 +374,8 @@ pub async fn list_my_consents(
 pub async fn withdraw_my_consent(
     State(state): State<AppState>,
     caller: AdminCaller,
-    AdminPath(id): AdminPath<String>,
+    AdminId(ConsentKey(id)): AdminId<ConsentKey>,
 ) -> Result<StatusCode, AdminError> {
-    let id = path_id(&id, IntegratorKeyId::parse, "consent")?;
     state.ops().withdraw_consent(&caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,11 +5,11 @@
 use super::layout::{self, Reply, when_html};
 use super::session::{Posted, see_other};
 use super::signed::{Session, csrf_field};
-use crate::console::layout::ConsolePath;
+use crate::console::layout::ConsoleId;
+use crate::path_id::ConsentKey;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use countersign_core::ids::IntegratorKeyId;
 use maud::html;
 
 /// Query of the consents page.
@@ -71,11 +71,10 @@ pub async fn consents_page(
 /// `POST /console/consents/{integrator_key_id}/withdraw`.
 pub async fn withdraw(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(ConsentKey(id)): ConsoleId<ConsentKey>,
     posted: Posted<Session>,
 ) -> Reply {
     let session = posted.who;
-    let id = super::directory::parse_path(&id, IntegratorKeyId::parse, "consent")?;
     if !posted.form.is_confirmed() {
         // Without the script's dialog: ask on a page of its own.
         let body = html! {

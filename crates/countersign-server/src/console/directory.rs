@@ -2,7 +2,6 @@
 //! the notice query, and the small text helpers. The pages themselves live one file per
 //! resource: `environments`, `accounts`, `users`, `integrator_keys`.
 
-use super::layout::ConsoleError;
 use crate::state::AppState;
 use countersign_core::directory::Environment;
 use countersign_core::ids::{EnvironmentId, OrganizationId};
@@ -44,14 +43,6 @@ pub(super) fn environment_name(environments: &[Environment], id: EnvironmentId) 
         .iter()
         .find(|e| e.id == id)
         .map_or_else(|| id.to_string(), |e| e.name.clone())
-}
-
-pub(super) fn parse_path<T>(
-    text: &str,
-    parse: fn(&str) -> Option<T>,
-    entity: &'static str,
-) -> Result<T, ConsoleError> {
-    parse(text).ok_or(ConsoleError::NotFound(entity))
 }
 
 /// The text with its first letter upper-cased (a status shown in a table).

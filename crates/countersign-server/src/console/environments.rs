@@ -3,12 +3,12 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{DoneQuery, all, parse_path, sentence};
+use super::directory::{DoneQuery, all, sentence};
 use super::layout::{
     FieldErrors, FormView, Reply, Section, TextField, described_by, field_error, notice,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
-use crate::console::layout::ConsolePath;
+use crate::console::layout::ConsoleId;
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -169,12 +169,12 @@ pub async fn create_environment(State(state): State<AppState>, posted: Posted<Ad
 /// `POST /console/environments/{id}/admins`.
 pub async fn add_environment_admin(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(environment): ConsoleId<EnvironmentId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let environment = parse_path(&id, EnvironmentId::parse, "environment")?;
-    let user = parse_path(posted.form.text("user_id"), UserId::parse, "user")?;
+    let user = UserId::parse(posted.form.text("user_id"))
+        .ok_or(super::layout::ConsoleError::NotFound("user"))?;
     state
         .ops()
         .add_environment_admin(&admin.actor, environment, user)
@@ -187,12 +187,10 @@ pub async fn add_environment_admin(
 /// `POST /console/environments/{id}/admins/{user_id}/remove`.
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
-    ConsolePath((id, user_id)): ConsolePath<(String, String)>,
+    ConsoleId((environment, user)): ConsoleId<(EnvironmentId, UserId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let environment = parse_path(&id, EnvironmentId::parse, "environment")?;
-    let user = parse_path(&user_id, UserId::parse, "user")?;
     state
         .ops()
         .remove_environment_admin(&admin.actor, environment, user)

@@ -4,13 +4,13 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{DoneQuery, all, capitalized, parse_path, sentence};
+use super::directory::{DoneQuery, all, capitalized, sentence};
 use super::layout::{
     self, ConsoleError, FieldErrors, FormView, Reply, Section, TextField, copy_button, notice,
     when_html,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
-use crate::console::layout::ConsolePath;
+use crate::console::layout::ConsoleId;
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -180,11 +180,10 @@ pub async fn create_integrator_key(State(state): State<AppState>, posted: Posted
 /// `POST /console/integrator-keys/{id}/revoke`: asks for confirmation, then revokes.
 pub async fn revoke_integrator_key(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
     let key = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let action = format!("/console/integrator-keys/{id}/revoke");
@@ -204,11 +203,10 @@ pub async fn revoke_integrator_key(
 /// `POST /console/integrator-keys/{id}/sunset`: sets (date, 00:00 UTC) or clears the sunset.
 pub async fn set_integrator_key_sunset(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
     let sunset_at = if posted.form.get("clear").is_some() {
         None
     } else {

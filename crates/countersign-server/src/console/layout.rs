@@ -452,11 +452,6 @@ crate::path_id::id_extractor! {
     ConsoleId, ConsoleError
 }
 
-crate::path_id::path_extractor! {
-    /// Path parameters of a console route.
-    ConsolePath, ConsoleError
-}
-
 impl From<StoreError> for ConsoleError {
     fn from(error: StoreError) -> Self {
         match error {

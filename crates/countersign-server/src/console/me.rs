@@ -3,11 +3,10 @@
 //! their account — and a form that ends the sessions acting as them. Administrators also end
 //! the sessions acting as any user (from the user's page) and dismiss the leaked-key banner.
 
-use super::directory::parse_path;
 use super::layout::{self, ConsoleError, Reply, notice, when_html};
 use super::session::{Admin, PageQuery, Posted, Session, csrf_field, see_other};
 use crate::admin::me::{Via, activity_page as read_activity};
-use crate::console::layout::ConsolePath;
+use crate::console::layout::ConsoleId;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -172,11 +171,10 @@ pub async fn end_my_sessions(State(state): State<AppState>, posted: Posted<Sessi
 /// user of the organization.
 pub async fn end_user_sessions(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, UserId::parse, "user")?;
     let api_user = api_user_field(posted.form.text("api_user_id"))?;
     state
         .ops()

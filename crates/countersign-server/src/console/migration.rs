@@ -2,11 +2,9 @@
 //! key (table and requests-per-day chart), the migration plan with its dry run, and a button that
 //! creates the proposed API user and shows its key once with a ready-to-paste snippet.
 
-use super::directory::parse_path;
 use super::layout::{self, Reply, Section, when_html};
 use super::session::{Admin, Posted, csrf_field};
 use crate::console::layout::ConsoleId;
-use crate::console::layout::ConsolePath;
 use crate::ops::{self, OpError};
 use crate::state::AppState;
 use axum::extract::State;
@@ -181,11 +179,10 @@ pub async fn plan_page(
 /// key pair; the private key is shown once with the `docusign-esign` snippet.
 pub async fn migrate_to_jwt(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
     if let Err(error) = state.legacy_usage.flush(&state.store).await {
         tracing::warn!(%error, "legacy usage flush before the migration failed");
     }
@@ -221,11 +218,10 @@ pub async fn migrate_to_jwt(
 /// `POST /console/legacy-usage/{id}/migrate`: creates the API user; the key is shown once.
 pub async fn migrate(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, IntegratorKeyId::parse, "integrator key")?;
     let expires_at = ops::parse_expiry(posted.form.text("expires_at"))?;
     if let Err(error) = state.legacy_usage.flush(&state.store).await {
         tracing::warn!(%error, "legacy usage flush before the migration failed");

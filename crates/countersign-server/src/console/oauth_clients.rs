@@ -3,11 +3,10 @@
 //! once, or uploaded), and the organization's consent for chosen users or all. Every change
 //! goes through `ops`, as in the admin API.
 
-use super::directory::{all, parse_path};
+use super::directory::all;
 use super::layout::{self, Reply, Section, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::console::layout::ConsoleId;
-use crate::console::layout::ConsolePath;
 use crate::ops::{NewRsaKey, OpError};
 use crate::state::AppState;
 use axum::extract::State;
@@ -209,18 +208,13 @@ async fn refused(state: &AppState, admin: &Admin, id: IntegratorKeyId, error: Op
     render(state, admin, id, shown, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
-fn key_of(text: &str) -> Result<IntegratorKeyId, super::layout::ConsoleError> {
-    parse_path(text, IntegratorKeyId::parse, "integrator key")
-}
-
 /// `POST …/oauth/client`: redirect URIs and the implicit grant.
 pub async fn save_client(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
-    let id = key_of(&id)?;
     let uris: Vec<String> = posted
         .form
         .text("redirect_uris")
@@ -243,11 +237,10 @@ pub async fn save_client(
 /// `POST …/oauth/secrets`: a new client secret, shown once.
 pub async fn add_secret(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
-    let id = key_of(&id)?;
     match state.ops().add_oauth_secret(&admin.actor, id).await {
         Ok((_, secret)) => {
             let shown = Shown {
@@ -263,12 +256,10 @@ pub async fn add_secret(
 /// `POST …/oauth/secrets/{secret_id}/delete`.
 pub async fn delete_secret(
     State(state): State<AppState>,
-    ConsolePath((id, secret_id)): ConsolePath<(String, String)>,
+    ConsoleId((id, secret)): ConsoleId<(IntegratorKeyId, OAuthSecretId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
-    let id = key_of(&id)?;
-    let secret = parse_path(&secret_id, OAuthSecretId::parse, "client secret")?;
     state
         .ops()
         .delete_oauth_secret(&admin.actor, id, secret)
@@ -279,11 +270,10 @@ pub async fn delete_secret(
 /// `POST …/oauth/rsa-keys`: generate a pair (private key shown once) or upload a public key.
 pub async fn add_rsa_key(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
-    let id = key_of(&id)?;
     let new = if posted.form.get("generate") == Some("true") {
         NewRsaKey::Generate
     } else {
@@ -305,12 +295,10 @@ pub async fn add_rsa_key(
 /// `POST …/oauth/rsa-keys/{key_id}/delete`.
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
-    ConsolePath((id, key_id)): ConsolePath<(String, String)>,
+    ConsoleId((id, rsa)): ConsoleId<(IntegratorKeyId, OAuthRsaKeyId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
-    let id = key_of(&id)?;
-    let rsa = parse_path(&key_id, OAuthRsaKeyId::parse, "rsa key")?;
     state
         .ops()
         .delete_oauth_rsa_key(&admin.actor, id, rsa)
@@ -321,11 +309,10 @@ pub async fn delete_rsa_key(
 /// `POST …/oauth/consent`: the organization's consent.
 pub async fn save_consent(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = &posted.who;
-    let id = key_of(&id)?;
     let scopes: Vec<String> = posted.form.all("scopes").map(str::to_owned).collect();
     let users = if posted.form.get("users") == Some("all") {
         ConsentUsers::All

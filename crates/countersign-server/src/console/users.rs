@@ -4,13 +4,12 @@
 //! Every change goes through [`crate::ops::Ops`], like the admin API and the CLI, so validation,
 //! cache invalidation and the audit log are the same whichever door was used.
 
-use super::directory::{DoneQuery, all, capitalized, environment_name, parse_path, sentence};
+use super::directory::{DoneQuery, all, capitalized, environment_name, sentence};
 use super::layout::{
     self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, notice,
 };
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
 use crate::console::layout::ConsoleId;
-use crate::console::layout::ConsolePath;
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -339,11 +338,10 @@ fn membership_form(
 /// `POST /console/users/{id}/status`.
 pub async fn set_user_status(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, UserId::parse, "user")?;
     let status = UserStatus::parse(posted.form.text("status")).ok_or(ConsoleError::BadRequest(
         "the status must be active or disabled",
     ))?;
@@ -360,11 +358,10 @@ pub async fn set_user_status(
 /// `POST /console/users/{id}/password`.
 pub async fn set_password(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, UserId::parse, "user")?;
     let password = Secret::new(posted.form.text("password"));
     match state.ops().set_password(&admin.actor, id, password).await {
         Ok(()) => Ok(see_other(&format!("/console/users/{id}?done=password"))),
@@ -388,11 +385,10 @@ pub async fn set_password(
 /// `POST /console/users/{id}/api-passwords/reset`.
 pub async fn reset_api_passwords(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, UserId::parse, "user")?;
     state.ops().reset_api_passwords(&admin.actor, id).await?;
     Ok(see_other(&format!(
         "/console/users/{id}?done=api_passwords"
@@ -409,12 +405,10 @@ fn membership_permissions(form: &FormData) -> Result<Permissions, ConsoleError> 
 /// `POST /console/users/{id}/memberships/{account_id}`: grants or changes a membership.
 pub async fn save_membership(
     State(state): State<AppState>,
-    ConsolePath((id, account_id)): ConsolePath<(String, String)>,
+    ConsoleId((user, account)): ConsoleId<(UserId, AccountId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let user = parse_path(&id, UserId::parse, "user")?;
-    let account = parse_path(&account_id, AccountId::parse, "account")?;
     let permissions = membership_permissions(&posted.form)?;
     let is_default = posted.form.get("is_default").is_some();
     state
@@ -429,12 +423,10 @@ pub async fn save_membership(
 /// `POST /console/users/{id}/memberships/{account_id}/remove`.
 pub async fn remove_membership(
     State(state): State<AppState>,
-    ConsolePath((id, account_id)): ConsolePath<(String, String)>,
+    ConsoleId((user, account)): ConsoleId<(UserId, AccountId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let user = parse_path(&id, UserId::parse, "user")?;
-    let account = parse_path(&account_id, AccountId::parse, "account")?;
     state
         .ops()
         .delete_membership(&admin.actor, user, account)

@@ -1,11 +1,9 @@
 //! The console's webhooks pages (SPEC §13): register an endpoint (its signing secret shown
 //! once), list and delete endpoints, and read one endpoint's delivery log.
 
-use super::directory::parse_path;
 use super::layout::{self, FieldErrors, Reply, Section, TextField, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
 use crate::console::layout::ConsoleId;
-use crate::console::layout::ConsolePath;
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -176,11 +174,10 @@ pub async fn create_webhook(State(state): State<AppState>, posted: Posted<Admin>
 /// `POST /console/webhooks/{id}/delete`: asks for confirmation, then deletes.
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<WebhookId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_path(&id, WebhookId::parse, "webhook")?;
     let webhook = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let action = format!("/console/webhooks/{id}/delete");

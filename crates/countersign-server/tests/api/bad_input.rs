@@ -271,6 +271,22 @@ async fn path_segments_that_are_not_utf8_get_each_dialects_refusal() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert_eq!(content_type(&unknown), "application/problem+json");
     assert_eq!(unknown.value().await["detail"], "user not found");
+    // Two ids: each names its own resource when it is not one.
+    let user = app.create_user("pat@example.com", None).await;
+    for (path, detail) in [
+        (
+            format!("/admin/v1/users/{user}/memberships/not-an-id"),
+            "account not found",
+        ),
+        (
+            "/admin/v1/users/not-an-id/memberships/x".to_owned(),
+            "user not found",
+        ),
+    ] {
+        let response = app.admin(reqwest::Method::DELETE, &path).call().await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(response.value().await["detail"], detail, "{path}");
+    }
     // AssureSign discovery: the dialect's 400.
     let assuresign = app.get("/api/v3.6/users/%FF/accounts").call().await;
     assert_eq!(assuresign.status(), StatusCode::BAD_REQUEST);

@@ -1,10 +1,8 @@
 //! What is done to one API user from the console: the key shown once (after creation and
 //! rotation), revoke and delete behind a confirmation, and rotate with a grace period.
 
-use crate::console::layout::ConsolePath;
-use crate::console::layout::{
-    self, ConsoleError, Reply, Section, copy_button, described_by, field_error, when,
-};
+use crate::console::layout::ConsoleId;
+use crate::console::layout::{self, Reply, Section, copy_button, described_by, field_error, when};
 use crate::console::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{IssuedKey, OpError};
 use crate::state::AppState;
@@ -75,10 +73,6 @@ pub(super) fn key_page(
     response
 }
 
-fn parse_id(id: &str) -> Result<ApiUserId, ConsoleError> {
-    ApiUserId::parse(id).ok_or(ConsoleError::NotFound("API user"))
-}
-
 /// Revoke or delete: what the confirmation says and what is done once confirmed.
 #[derive(Clone, Copy)]
 enum Removal {
@@ -89,24 +83,23 @@ enum Removal {
 /// `POST /console/api-users/{id}/revoke`: asks for confirmation, then revokes permanently.
 pub async fn revoke(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<ApiUserId>,
     posted: Posted<Admin>,
 ) -> Reply {
-    remove(&state, &id, posted, Removal::Revoke).await
+    remove(&state, id, posted, Removal::Revoke).await
 }
 
 /// `POST /console/api-users/{id}/delete`: asks for confirmation, then deletes the record.
 pub async fn delete(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<ApiUserId>,
     posted: Posted<Admin>,
 ) -> Reply {
-    remove(&state, &id, posted, Removal::Delete).await
+    remove(&state, id, posted, Removal::Delete).await
 }
 
-async fn remove(state: &AppState, id: &str, posted: Posted<Admin>, removal: Removal) -> Reply {
+async fn remove(state: &AppState, id: ApiUserId, posted: Posted<Admin>, removal: Removal) -> Reply {
     let admin = posted.who;
-    let id = parse_id(id)?;
     let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
         let (title, verb, message, button) = match removal {
@@ -200,10 +193,9 @@ fn rotate_response(
 /// `GET /console/api-users/{id}/rotate`: the grace-period choice.
 pub async fn rotate_page(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<ApiUserId>,
     admin: Admin,
 ) -> Reply {
-    let id = parse_id(&id)?;
     let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     if !api_user.is_usable(state.now()) {
         return rotate_response(
@@ -220,11 +212,10 @@ pub async fn rotate_page(
 /// `POST /console/api-users/{id}/rotate`: issues a new key and shows it once.
 pub async fn rotate(
     State(state): State<AppState>,
-    ConsolePath(id): ConsolePath<String>,
+    ConsoleId(id): ConsoleId<ApiUserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let admin = posted.who;
-    let id = parse_id(&id)?;
     let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     let Ok(grace) = posted.form.text("grace_minutes").trim().parse::<i64>() else {
         return rotate_response(
