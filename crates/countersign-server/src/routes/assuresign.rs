@@ -2,11 +2,11 @@
 //! `GET /api/v3.{N}/users/{username}/accounts` (account discovery, also under the DocumentNOW
 //! host's prefix `/api/documentnow/v3.{N}/…`) and `GET /api/v3.{N}/users/{username}/environments`.
 
-use super::client_ip;
 use crate::dialect::assuresign::AssureSignPath;
 use crate::dialect::assuresign::{AssureSignError, AssureSignJson};
 use crate::issue::{self, TokenRequest};
 use crate::state::AppState;
+use crate::verify::request::client_ip;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -188,12 +188,12 @@ pub struct TokenRequestFields {
 pub async fn exchange_api_user_key(
     State(state): State<AppState>,
     AssureSignPath(version): AssureSignPath<String>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<AssureSignJson<TokenResponse>, AssureSignError> {
     check_version(&version)?;
-    if !super::has_media_type(&headers, "application/json") {
+    if !crate::request_parts::has_media_type(&headers, "application/json") {
         return Err(AssureSignError::UnsupportedMediaType);
     }
     let bytes = to_bytes(body, state.config.auth_body_limit)
@@ -277,7 +277,7 @@ pub struct AccountsResult {
 pub async fn list_user_accounts(
     State(state): State<AppState>,
     AssureSignPath((version, username)): AssureSignPath<(String, String)>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: HeaderMap,
 ) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
     user_accounts(&state, &version, &username, peer, &headers).await
@@ -303,7 +303,7 @@ pub async fn list_user_accounts(
 pub async fn list_user_accounts_documentnow(
     State(state): State<AppState>,
     AssureSignPath((version, username)): AssureSignPath<(String, String)>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: HeaderMap,
 ) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
     user_accounts(&state, &version, &username, peer, &headers).await
@@ -314,7 +314,7 @@ async fn user_accounts(
     state: &AppState,
     version: &str,
     username: &str,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: &HeaderMap,
 ) -> Result<AssureSignJson<AccountsResponse>, AssureSignError> {
     let session = context_session(state, version, username, peer, headers).await?;
@@ -337,7 +337,7 @@ async fn context_session(
     state: &AppState,
     version: &str,
     username: &str,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: &HeaderMap,
 ) -> Result<crate::verify::bearer::Session, AssureSignError> {
     check_version(version)?;
@@ -411,7 +411,7 @@ pub struct EnvironmentsResult {
 pub async fn list_user_environments(
     State(state): State<AppState>,
     AssureSignPath((version, username)): AssureSignPath<(String, String)>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     headers: HeaderMap,
 ) -> Result<AssureSignJson<EnvironmentsResponse>, AssureSignError> {
     let session = context_session(&state, &version, &username, peer, &headers).await?;

@@ -2,9 +2,9 @@
 //! authenticates — or, with Send-On-Behalf-Of, of the user acted for, within the actor's
 //! rights — and API passwords (SPEC §5).
 
-use super::Peer;
 use crate::dialect::docusign::{DocuSignError, DocuSignResponse};
 use crate::passwords;
+use crate::request_parts::Peer;
 use crate::secrets::random_bytes;
 use crate::state::AppState;
 use crate::verify::docusign::{ActedFor, LegacyFacts, record_use};

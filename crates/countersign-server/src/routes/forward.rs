@@ -52,7 +52,7 @@ async fn authenticate_measured(
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     request: Request,
 ) -> Response {
     // A credential this worker thread verified before was answered by `verify_in_place`
@@ -94,7 +94,7 @@ pub async fn verify(
 )]
 pub async fn verify_envoy(
     state: State<AppState>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     request: Request,
 ) -> Response {
     verify(state, peer, request).await
@@ -138,7 +138,7 @@ pub fn is_forward_auth(request: &Request) -> bool {
 )]
 pub async fn whoami(
     State(state): State<AppState>,
-    peer: crate::routes::Peer,
+    peer: crate::request_parts::Peer,
     request: Request,
 ) -> Response {
     let request = state.verifier.read(request.headers(), peer.0);

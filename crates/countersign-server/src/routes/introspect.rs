@@ -11,7 +11,7 @@
 use crate::admin::session::session_for_token;
 use crate::dialect::oauth::OAuthError;
 use crate::request_parts::has_media_type;
-use crate::routes::header_text;
+use crate::request_parts::header_text;
 use crate::routes::oauth::TokenForm;
 use crate::state::AppState;
 use crate::verify::{bearer, oauth};

@@ -4,11 +4,11 @@
 //! and a share of one batched lookup whether it matches or not; matching keys are handled by
 //! `ops::leaks` (revoked at once, or only notified, by the organization's policy).
 
-use super::client_ip;
 use crate::dialect::problem::Problem;
 use crate::ops::leaks::LeakContext;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
+use crate::verify::request::client_ip;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -171,7 +171,7 @@ async fn read_report(
     if state.leak_keys.is_some() {
         signature_headers(headers)?;
     }
-    if !super::has_media_type(headers, "application/json") {
+    if !crate::request_parts::has_media_type(headers, "application/json") {
         return Err(LeakError::UnsupportedMediaType);
     }
     // A body announced past MAX_BODY is still read up to it, then refused: a client that is
@@ -381,7 +381,7 @@ fn classify(state: &AppState, token_text: &str, now: i64) -> Reported {
     ))]
 pub async fn report_leaked(
     State(state): State<AppState>,
-    peer: super::Peer,
+    peer: crate::request_parts::Peer,
     request: Request,
 ) -> Result<Json<Vec<LeakLabel>>, LeakError> {
     let (parts, body) = request.into_parts();

@@ -9,6 +9,3 @@ pub mod health;
 pub mod introspect;
 pub mod leaks;
 pub mod oauth;
-
-pub use crate::request_parts::{Peer, has_media_type, header_text};
-pub use crate::verify::request::client_ip;

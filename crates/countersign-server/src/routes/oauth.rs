@@ -10,10 +10,11 @@ use crate::dialect::oauth::OAuthError;
 use crate::oauth::codes::{self, ClientPresented};
 use crate::oauth::jwt::{self, JwtRefusal};
 use crate::oauth::{Grant, access_token};
-use crate::routes::{Peer, client_ip};
+use crate::request_parts::Peer;
 use crate::state::AppState;
 use crate::throttle::ThrottleKey;
 use crate::verify::request::Credential;
+use crate::verify::request::client_ip;
 use axum::Json;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -160,7 +161,8 @@ impl Attempt {
 )]
 pub async fn token(State(state): State<AppState>, peer: Peer, request: Request) -> Response {
     let headers = request.headers().clone();
-    let is_form = super::has_media_type(&headers, "application/x-www-form-urlencoded");
+    let is_form =
+        crate::request_parts::has_media_type(&headers, "application/x-www-form-urlencoded");
     let mut attempt = Attempt {
         source_ip: client_ip(&headers, peer.0, state.config.trust_forwarded_for),
         integrator_key: None,
