@@ -422,6 +422,34 @@ async fn a_report_that_finds_the_body_budget_taken_is_refused_with_503_and_revok
     assert_eq!(w.api_user_status().await, "revoked");
 }
 
+/// A report refused as busy is the server's state, not the sender's failure: however many
+/// there are, they do not throttle the sender's next report.
+#[tokio::test]
+async fn busy_refusals_do_not_count_toward_the_senders_throttle() {
+    let app = spawn_app_with(|config| config.throttle.ip_failures_per_minute = 2).await;
+    let (api_user, token) = integration(&app).await;
+    let send = || {
+        app.post("/v1/credentials/leaked")
+            .header("Content-Type", "application/json")
+            .body(report(&[&api_user.key]))
+            .call()
+    };
+    let budget = app.server().state().leak_report_budget.clone();
+    let held = budget.try_acquire_many_owned(16 * 1024).unwrap();
+    for _ in 0..3 {
+        let busy = send().await;
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.value().await["code"], "busy");
+    }
+    drop(held);
+    let answered = send().await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(
+        app.verify(&token, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 /// Senders that announce 4 MiB and stall hold only what they sent: a report sent meanwhile
 /// is read and acted on at once.
 #[tokio::test]
