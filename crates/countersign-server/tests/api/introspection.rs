@@ -27,17 +27,7 @@ async fn world() -> World {
 
 /// `Authorization: Basic` as RFC 6749 §2.3.1 builds it (form-urlencoded parts).
 fn basic(client_id: &str, secret: &str) -> String {
-    let encode = |text: &str| {
-        text.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    char::from(b).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
+    use countersign_core::form::encode;
     let pair = format!("{}:{}", encode(client_id), encode(secret));
     format!(
         "Basic {}",
