@@ -9,7 +9,8 @@
 pub struct Unreadable;
 
 /// Decodes one component: `+` is a space, `%XX` a byte (two hex digits); the bytes must be
-/// UTF-8. `None` for a broken escape or bytes that are not UTF-8.
+/// UTF-8 without NUL (no client means one, and no text column can keep it). `None` for a broken
+/// escape, a NUL, or bytes that are not UTF-8.
 pub fn decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -26,6 +27,9 @@ pub fn decode(text: &str) -> Option<String> {
             byte => out.push(byte),
         }
         i += 1;
+    }
+    if out.contains(&0) {
+        return None;
     }
     String::from_utf8(out).ok()
 }
@@ -86,7 +90,10 @@ mod tests {
         assert_eq!(decode("a+b%20c%2B%25").as_deref(), Some("a b c+%"));
         assert_eq!(decode("%C3%A9").as_deref(), Some("é"));
         assert_eq!(decode("%c3%a9").as_deref(), Some("é"));
-        for broken in ["%", "%4", "%g0", "%FF", "%+1", "%-1", "a%2", "%C3"] {
+        assert_eq!(decode("a%0D%0Ab").as_deref(), Some("a\r\nb"));
+        for broken in [
+            "%", "%4", "%g0", "%FF", "%+1", "%-1", "a%2", "%C3", "%00", "a\0b",
+        ] {
             assert_eq!(decode(broken), None, "{broken}");
         }
     }

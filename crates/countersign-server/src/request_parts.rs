@@ -74,7 +74,7 @@ const MAX_QUERY_PARAMETERS: usize = 32;
 /// What is wrong, in words a caller can act on.
 pub fn strict_query<T: serde::de::DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, String> {
     countersign_core::form::pairs(uri.query().unwrap_or(""), MAX_QUERY_PARAMETERS)
-        .map_err(|_| "a parameter is empty, too many, or not UTF-8 once decoded".to_owned())?;
+        .map_err(|_| "a part is empty (a stray `&`) or has no name, does not decode to text, or there are more than 32".to_owned())?;
     axum::extract::Query::<T>::try_from_uri(uri)
         .map(|query| query.0)
         .map_err(|error| error.body_text())

@@ -49,9 +49,11 @@ impl From<AuditRecord> for AuditItem {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Only this actor.
+    /// Only this actor (1–256 characters when sent).
+    #[param(min_length = 1, max_length = 256)]
     actor: Option<String>,
-    /// Only this action.
+    /// Only this action (1–256 characters when sent).
+    #[param(min_length = 1, max_length = 256)]
     action: Option<String>,
     /// At or after (RFC 3339).
     since: Option<String>,
@@ -81,7 +83,7 @@ fn parse_time(
 /// question).
 fn filter_text(field: &'static str, text: Option<String>) -> Result<Option<String>, AdminError> {
     match text {
-        Some(text) if text.is_empty() || text.len() > 256 => Err(AdminError::Invalid {
+        Some(text) if text.is_empty() || text.chars().count() > 256 => Err(AdminError::Invalid {
             field,
             detail: format!("{field} must be 1 to 256 characters when sent"),
         }),
@@ -91,7 +93,8 @@ fn filter_text(field: &'static str, text: Option<String>) -> Result<Option<Strin
 
 /// Lists the organization's audit events, newest first.
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListBody<AuditItem>)))]
+    responses((status = 200, body = ListBody<AuditItem>), (status = 400, description = "A query that does not decode"),
+        (status = 422, description = "A filter sent empty or out of range")))]
 pub async fn list_audit(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,

@@ -67,7 +67,8 @@ impl From<UsageRow> for UsageItem {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
-    /// Only this integrator key.
+    /// Only this integrator key (its id, a UUID, when sent).
+    #[param(format = Uuid)]
     integrator_key_id: Option<String>,
     /// Only rows last seen at or after this time (RFC 3339); counts stay totals.
     since: Option<String>,
@@ -85,7 +86,7 @@ fn parse_key(text: Option<&str>) -> Result<Option<IntegratorKeyId>, AdminError> 
 
 /// Who still uses the legacy header, per integrator key, user and on-behalf-of user.
 #[utoipa::path(get, path = "/admin/v1/legacy-usage", tag = "admin", params(UsageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListBody<UsageItem>)))]
+    responses((status = 200, body = ListBody<UsageItem>), (status = 422, description = "integrator_key_id not a UUID, or since not an RFC 3339 time")))]
 pub async fn list_legacy_usage(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
@@ -134,13 +135,14 @@ pub struct DailyItem {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DailyQuery {
-    /// The integrator key.
+    /// The integrator key (its id, a UUID).
+    #[param(format = Uuid)]
     integrator_key_id: String,
 }
 
 /// Legacy-header requests per UTC day for one integrator key.
 #[utoipa::path(get, path = "/admin/v1/legacy-usage/daily", tag = "admin", params(DailyQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListBody<DailyItem>)))]
+    responses((status = 200, body = ListBody<DailyItem>), (status = 404, description = "No such integrator key"), (status = 422, description = "integrator_key_id not a UUID")))]
 pub async fn list_legacy_usage_daily(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,

@@ -71,9 +71,10 @@ pub async fn consents_page(
 /// `POST /console/consents/{integrator_key_id}/withdraw`.
 pub async fn withdraw(
     State(state): State<AppState>,
-    ConsoleId(ConsentKey(id)): ConsoleId<ConsentKey>,
+    id: Result<ConsoleId<ConsentKey>, crate::console::layout::ConsoleError>,
     posted: Posted<Session>,
 ) -> Reply {
+    let ConsoleId(ConsentKey(id)) = id?;
     let session = posted.who;
     if !posted.form.is_confirmed() {
         // Without the script's dialog: ask on a page of its own.

@@ -169,9 +169,10 @@ pub async fn create_environment(State(state): State<AppState>, posted: Posted<Ad
 /// `POST /console/environments/{id}/admins`.
 pub async fn add_environment_admin(
     State(state): State<AppState>,
-    ConsoleId(environment): ConsoleId<EnvironmentId>,
+    id: Result<ConsoleId<EnvironmentId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(environment) = id?;
     let admin = posted.who;
     let user = UserId::parse(posted.form.text("user_id"))
         .ok_or(super::layout::ConsoleError::NotFound("user"))?;
@@ -187,9 +188,10 @@ pub async fn add_environment_admin(
 /// `POST /console/environments/{id}/admins/{user_id}/remove`.
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
-    ConsoleId((environment, user)): ConsoleId<(EnvironmentId, UserId)>,
+    id: Result<ConsoleId<(EnvironmentId, UserId)>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId((environment, user)) = id?;
     let admin = posted.who;
     state
         .ops()

@@ -180,9 +180,10 @@ pub async fn create_integrator_key(State(state): State<AppState>, posted: Posted
 /// `POST /console/integrator-keys/{id}/revoke`: asks for confirmation, then revokes.
 pub async fn revoke_integrator_key(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let key = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {
@@ -203,9 +204,10 @@ pub async fn revoke_integrator_key(
 /// `POST /console/integrator-keys/{id}/sunset`: sets (date, 00:00 UTC) or clears the sunset.
 pub async fn set_integrator_key_sunset(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let sunset_at = if posted.form.get("clear").is_some() {
         None

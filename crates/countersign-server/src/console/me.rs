@@ -171,9 +171,10 @@ pub async fn end_my_sessions(State(state): State<AppState>, posted: Posted<Sessi
 /// user of the organization.
 pub async fn end_user_sessions(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<UserId>,
+    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let api_user = api_user_field(posted.form.text("api_user_id"))?;
     state

@@ -179,9 +179,10 @@ pub async fn plan_page(
 /// key pair; the private key is shown once with the `docusign-esign` snippet.
 pub async fn migrate_to_jwt(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     if let Err(error) = state.legacy_usage.flush(&state.store).await {
         tracing::warn!(%error, "legacy usage flush before the migration failed");
@@ -218,9 +219,10 @@ pub async fn migrate_to_jwt(
 /// `POST /console/legacy-usage/{id}/migrate`: creates the API user; the key is shown once.
 pub async fn migrate(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let expires_at = ops::parse_expiry(posted.form.text("expires_at"))?;
     if let Err(error) = state.legacy_usage.flush(&state.store).await {

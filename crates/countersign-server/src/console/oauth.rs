@@ -55,14 +55,15 @@ fn found(location: &str) -> Response {
     response
 }
 
-/// The query's parameters; `None` when one is repeated or not UTF-8.
+/// The query's parameters; `None` when one is repeated, a part is empty or one does not decode
+/// to text.
 fn parameters(query: Option<&str>) -> Option<Vec<(String, String)>> {
     TokenForm::parse(query.unwrap_or("").as_bytes())
         .ok()
         .map(TokenForm::into_pairs)
 }
 
-const UNREADABLE: &str = "The request is unreadable: a parameter is repeated or not UTF-8.";
+const UNREADABLE: &str = "The request is unreadable: a parameter is repeated, a part is empty (a stray `&`), or one does not decode to text.";
 
 /// The answer to a refused authorization request.
 fn refused(refusal: Refusal) -> Response {

@@ -211,9 +211,10 @@ async fn refused(state: &AppState, admin: &Admin, id: IntegratorKeyId, error: Op
 /// `POST …/oauth/client`: redirect URIs and the implicit grant.
 pub async fn save_client(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = &posted.who;
     let uris: Vec<String> = posted
         .form
@@ -237,9 +238,10 @@ pub async fn save_client(
 /// `POST …/oauth/secrets`: a new client secret, shown once.
 pub async fn add_secret(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = &posted.who;
     match state.ops().add_oauth_secret(&admin.actor, id).await {
         Ok((_, secret)) => {
@@ -256,9 +258,10 @@ pub async fn add_secret(
 /// `POST …/oauth/secrets/{secret_id}/delete`.
 pub async fn delete_secret(
     State(state): State<AppState>,
-    ConsoleId((id, secret)): ConsoleId<(IntegratorKeyId, OAuthSecretId)>,
+    id: Result<ConsoleId<(IntegratorKeyId, OAuthSecretId)>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId((id, secret)) = id?;
     let admin = &posted.who;
     state
         .ops()
@@ -270,9 +273,10 @@ pub async fn delete_secret(
 /// `POST …/oauth/rsa-keys`: generate a pair (private key shown once) or upload a public key.
 pub async fn add_rsa_key(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = &posted.who;
     let new = if posted.form.get("generate") == Some("true") {
         NewRsaKey::Generate
@@ -295,9 +299,10 @@ pub async fn add_rsa_key(
 /// `POST …/oauth/rsa-keys/{key_id}/delete`.
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
-    ConsoleId((id, rsa)): ConsoleId<(IntegratorKeyId, OAuthRsaKeyId)>,
+    id: Result<ConsoleId<(IntegratorKeyId, OAuthRsaKeyId)>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId((id, rsa)) = id?;
     let admin = &posted.who;
     state
         .ops()
@@ -309,9 +314,10 @@ pub async fn delete_rsa_key(
 /// `POST …/oauth/consent`: the organization's consent.
 pub async fn save_consent(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<IntegratorKeyId>,
+    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = &posted.who;
     let scopes: Vec<String> = posted.form.all("scopes").map(str::to_owned).collect();
     let users = if posted.form.get("users") == Some("all") {

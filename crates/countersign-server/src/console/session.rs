@@ -212,15 +212,19 @@ impl CsrfBound for Admin {
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
-    /// The first value of a field.
+    /// The value of a field sent once; `None` when it is absent or repeated (which of two
+    /// would be meant? a repeated CSRF token or confirmation is no token, no confirmation).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        let mut values = self
+            .0
             .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str());
+        let first = values.next();
+        values.next().map_or(first, |_| None)
     }
 
-    /// The first value of a field, or the empty string.
+    /// The value of a field sent once, or the empty string.
     pub fn text(&self, name: &str) -> &str {
         self.get(name).unwrap_or("")
     }

@@ -338,9 +338,10 @@ fn membership_form(
 /// `POST /console/users/{id}/status`.
 pub async fn set_user_status(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<UserId>,
+    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let status = UserStatus::parse(posted.form.text("status")).ok_or(ConsoleError::BadRequest(
         "the status must be active or disabled",
@@ -358,9 +359,10 @@ pub async fn set_user_status(
 /// `POST /console/users/{id}/password`.
 pub async fn set_password(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<UserId>,
+    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let password = Secret::new(posted.form.text("password"));
     match state.ops().set_password(&admin.actor, id, password).await {
@@ -385,9 +387,10 @@ pub async fn set_password(
 /// `POST /console/users/{id}/api-passwords/reset`.
 pub async fn reset_api_passwords(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<UserId>,
+    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     state.ops().reset_api_passwords(&admin.actor, id).await?;
     Ok(see_other(&format!(
@@ -405,9 +408,10 @@ fn membership_permissions(form: &FormData) -> Result<Permissions, ConsoleError> 
 /// `POST /console/users/{id}/memberships/{account_id}`: grants or changes a membership.
 pub async fn save_membership(
     State(state): State<AppState>,
-    ConsoleId((user, account)): ConsoleId<(UserId, AccountId)>,
+    id: Result<ConsoleId<(UserId, AccountId)>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId((user, account)) = id?;
     let admin = posted.who;
     let permissions = membership_permissions(&posted.form)?;
     let is_default = posted.form.get("is_default").is_some();
@@ -423,9 +427,10 @@ pub async fn save_membership(
 /// `POST /console/users/{id}/memberships/{account_id}/remove`.
 pub async fn remove_membership(
     State(state): State<AppState>,
-    ConsoleId((user, account)): ConsoleId<(UserId, AccountId)>,
+    id: Result<ConsoleId<(UserId, AccountId)>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId((user, account)) = id?;
     let admin = posted.who;
     state
         .ops()

@@ -174,9 +174,10 @@ pub async fn create_webhook(State(state): State<AppState>, posted: Posted<Admin>
 /// `POST /console/webhooks/{id}/delete`: asks for confirmation, then deletes.
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<WebhookId>,
+    id: Result<ConsoleId<WebhookId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let webhook = state.store.fetch(admin.actor.organization_id, id).await?;
     if !posted.form.is_confirmed() {

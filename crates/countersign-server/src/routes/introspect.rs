@@ -114,7 +114,7 @@ pub async fn introspect(
         });
     let organization = authenticate(&state, &headers, form.as_ref()).await?;
     let form = form.ok_or(OAuthError::InvalidRequest(
-        "Send token=… as an application/x-www-form-urlencoded body, each parameter once.",
+        "Send token=… as an application/x-www-form-urlencoded body: each parameter once, no empty part, every one decoding to text.",
     ))?;
     let token = form
         .token

@@ -43,7 +43,7 @@ impl TokenForm {
     /// `InvalidRequest` otherwise.
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         const UNREADABLE: OAuthError = OAuthError::InvalidRequest(
-            "The body must be application/x-www-form-urlencoded, each parameter once.",
+            "The body must be application/x-www-form-urlencoded: each parameter once, no empty part (a stray `&`), every one decoding to text.",
         );
         let text = std::str::from_utf8(body).map_err(|_| UNREADABLE)?;
         let pairs = countersign_core::form::pairs(text, MAX_PARAMETERS).map_err(|_| UNREADABLE)?;

@@ -145,7 +145,7 @@ async fn form_fields_and_queries_that_do_not_decode_are_refused_and_create_nothi
     console.sign_in().await;
     let token = console.csrf("/console/api-users").await;
     let expires = date_in(&app, 30);
-    for username in ["bot%FF", "bot%E2%82", "bot%zz"] {
+    for username in ["bot%FF", "bot%E2%82", "bot%zz", "bot%00"] {
         let body = format!(
             "csrf_token={token}&username={username}&scope=organization&expires_at={expires}"
         );
@@ -157,6 +157,12 @@ async fn form_fields_and_queries_that_do_not_decode_are_refused_and_create_nothi
         format!("csrf_token={token}&&username=bot&scope=organization&expires_at={expires}");
     let response = console.post_raw("/console/api-users", &doubled).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A field meant once, sent twice, is not read: a repeated CSRF token is no token.
+    let repeated = format!(
+        "csrf_token={token}&csrf_token={token}&username=bot&scope=organization&expires_at={expires}"
+    );
+    let response = console.post_raw("/console/api-users", &repeated).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(api_users(&app).await.is_empty());
     // The sign-in form too, before any password is checked.
     let response = ConsoleClient::new(&app)
@@ -168,6 +174,46 @@ async fn form_fields_and_queries_that_do_not_decode_are_refused_and_create_nothi
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let response = console.get("/console/audit?actor=&action=").await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// A posted form's path ids are read after the session and its CSRF token: a wrong token is
+/// 403 whatever the path; with the right one, a segment that does not decode is the 400 page and
+/// text that is not an id the 404 page.
+#[tokio::test]
+async fn path_ids_are_read_after_the_session_and_csrf_check() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let token = console.csrf("/console/users").await;
+    for path in [
+        "/console/users/%FF/status",
+        "/console/users/not-an-id/status",
+    ] {
+        let forged = console
+            .post(path, &[("csrf_token", "0"), ("status", "disabled")])
+            .await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let unreadable = console
+        .post(
+            "/console/users/%FF/status",
+            &[("csrf_token", &token), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        unreadable.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let unknown = console
+        .post(
+            "/console/users/not-an-id/status",
+            &[("csrf_token", &token), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -83,18 +83,20 @@ enum Removal {
 /// `POST /console/api-users/{id}/revoke`: asks for confirmation, then revokes permanently.
 pub async fn revoke(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<ApiUserId>,
+    id: Result<ConsoleId<ApiUserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     remove(&state, id, posted, Removal::Revoke).await
 }
 
 /// `POST /console/api-users/{id}/delete`: asks for confirmation, then deletes the record.
 pub async fn delete(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<ApiUserId>,
+    id: Result<ConsoleId<ApiUserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     remove(&state, id, posted, Removal::Delete).await
 }
 
@@ -193,8 +195,8 @@ fn rotate_response(
 /// `GET /console/api-users/{id}/rotate`: the grace-period choice.
 pub async fn rotate_page(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<ApiUserId>,
     admin: Admin,
+    ConsoleId(id): ConsoleId<ApiUserId>,
 ) -> Reply {
     let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     if !api_user.is_usable(state.now()) {
@@ -212,9 +214,10 @@ pub async fn rotate_page(
 /// `POST /console/api-users/{id}/rotate`: issues a new key and shows it once.
 pub async fn rotate(
     State(state): State<AppState>,
-    ConsoleId(id): ConsoleId<ApiUserId>,
+    id: Result<ConsoleId<ApiUserId>, crate::console::layout::ConsoleError>,
     posted: Posted<Admin>,
 ) -> Reply {
+    let ConsoleId(id) = id?;
     let admin = posted.who;
     let api_user = state.store.fetch(admin.actor.organization_id, id).await?;
     let Ok(grace) = posted.form.text("grace_minutes").trim().parse::<i64>() else {
