@@ -5,7 +5,7 @@
 use super::layout::{self, Reply, when_html};
 use super::session::{Posted, see_other};
 use super::signed::{Session, csrf_field};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::path_id::ConsentKey;
 use crate::state::AppState;
 use axum::extract::State;
@@ -71,7 +71,7 @@ pub async fn consents_page(
 /// `POST /console/consents/{integrator_key_id}/withdraw`.
 pub async fn withdraw(
     State(state): State<AppState>,
-    id: Result<ConsoleId<ConsentKey>, crate::console::layout::ConsoleError>,
+    id: PostedId<ConsentKey>,
     posted: Posted<Session>,
 ) -> Reply {
     let ConsoleId(ConsentKey(id)) = id?;

@@ -8,7 +8,7 @@ use super::layout::{
     FieldErrors, FormView, Reply, Section, TextField, described_by, field_error, notice,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -169,7 +169,7 @@ pub async fn create_environment(State(state): State<AppState>, posted: Posted<Ad
 /// `POST /console/environments/{id}/admins`.
 pub async fn add_environment_admin(
     State(state): State<AppState>,
-    id: Result<ConsoleId<EnvironmentId>, crate::console::layout::ConsoleError>,
+    id: PostedId<EnvironmentId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(environment) = id?;
@@ -188,7 +188,7 @@ pub async fn add_environment_admin(
 /// `POST /console/environments/{id}/admins/{user_id}/remove`.
 pub async fn remove_environment_admin(
     State(state): State<AppState>,
-    id: Result<ConsoleId<(EnvironmentId, UserId)>, crate::console::layout::ConsoleError>,
+    id: PostedId<(EnvironmentId, UserId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId((environment, user)) = id?;

@@ -10,7 +10,7 @@ use super::layout::{
     when_html,
 };
 use super::session::{Admin, PageQuery, Posted, csrf_field, see_other};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -180,7 +180,7 @@ pub async fn create_integrator_key(State(state): State<AppState>, posted: Posted
 /// `POST /console/integrator-keys/{id}/revoke`: asks for confirmation, then revokes.
 pub async fn revoke_integrator_key(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -204,7 +204,7 @@ pub async fn revoke_integrator_key(
 /// `POST /console/integrator-keys/{id}/sunset`: sets (date, 00:00 UTC) or clears the sunset.
 pub async fn set_integrator_key_sunset(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;

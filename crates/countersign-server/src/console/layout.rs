@@ -452,6 +452,11 @@ crate::path_id::id_extractor! {
     ConsoleId, ConsoleError
 }
 
+/// The path ids of a posted form: read before the form, answered after its session and CSRF
+/// checks (`let ConsoleId(id) = id?;` once `Posted` is in hand), so a forged form is 403
+/// whatever its path.
+pub type PostedId<T> = Result<ConsoleId<T>, ConsoleError>;
+
 impl From<StoreError> for ConsoleError {
     fn from(error: StoreError) -> Self {
         match error {

@@ -6,7 +6,7 @@
 use super::layout::{self, ConsoleError, Reply, notice, when_html};
 use super::session::{Admin, PageQuery, Posted, Session, csrf_field, see_other};
 use crate::admin::me::{Via, activity_page as read_activity};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -171,7 +171,7 @@ pub async fn end_my_sessions(State(state): State<AppState>, posted: Posted<Sessi
 /// user of the organization.
 pub async fn end_user_sessions(
     State(state): State<AppState>,
-    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;

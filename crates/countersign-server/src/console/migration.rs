@@ -4,7 +4,7 @@
 
 use super::layout::{self, Reply, Section, when_html};
 use super::session::{Admin, Posted, csrf_field};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::ops::{self, OpError};
 use crate::state::AppState;
 use axum::extract::State;
@@ -179,7 +179,7 @@ pub async fn plan_page(
 /// key pair; the private key is shown once with the `docusign-esign` snippet.
 pub async fn migrate_to_jwt(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -219,7 +219,7 @@ pub async fn migrate_to_jwt(
 /// `POST /console/legacy-usage/{id}/migrate`: creates the API user; the key is shown once.
 pub async fn migrate(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;

@@ -6,7 +6,7 @@
 use super::directory::all;
 use super::layout::{self, Reply, Section, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::ops::{NewRsaKey, OpError};
 use crate::state::AppState;
 use axum::extract::State;
@@ -211,7 +211,7 @@ async fn refused(state: &AppState, admin: &Admin, id: IntegratorKeyId, error: Op
 /// `POST …/oauth/client`: redirect URIs and the implicit grant.
 pub async fn save_client(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -238,7 +238,7 @@ pub async fn save_client(
 /// `POST …/oauth/secrets`: a new client secret, shown once.
 pub async fn add_secret(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -258,7 +258,7 @@ pub async fn add_secret(
 /// `POST …/oauth/secrets/{secret_id}/delete`.
 pub async fn delete_secret(
     State(state): State<AppState>,
-    id: Result<ConsoleId<(IntegratorKeyId, OAuthSecretId)>, crate::console::layout::ConsoleError>,
+    id: PostedId<(IntegratorKeyId, OAuthSecretId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId((id, secret)) = id?;
@@ -273,7 +273,7 @@ pub async fn delete_secret(
 /// `POST …/oauth/rsa-keys`: generate a pair (private key shown once) or upload a public key.
 pub async fn add_rsa_key(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -299,7 +299,7 @@ pub async fn add_rsa_key(
 /// `POST …/oauth/rsa-keys/{key_id}/delete`.
 pub async fn delete_rsa_key(
     State(state): State<AppState>,
-    id: Result<ConsoleId<(IntegratorKeyId, OAuthRsaKeyId)>, crate::console::layout::ConsoleError>,
+    id: PostedId<(IntegratorKeyId, OAuthRsaKeyId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId((id, rsa)) = id?;
@@ -314,7 +314,7 @@ pub async fn delete_rsa_key(
 /// `POST …/oauth/consent`: the organization's consent.
 pub async fn save_consent(
     State(state): State<AppState>,
-    id: Result<ConsoleId<IntegratorKeyId>, crate::console::layout::ConsoleError>,
+    id: PostedId<IntegratorKeyId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;

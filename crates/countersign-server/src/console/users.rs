@@ -9,7 +9,7 @@ use super::layout::{
     self, ConsoleError, FieldErrors, Reply, Section, TextField, copy_button, notice,
 };
 use super::session::{Admin, FormData, PageQuery, Posted, csrf_field, see_other};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -338,7 +338,7 @@ fn membership_form(
 /// `POST /console/users/{id}/status`.
 pub async fn set_user_status(
     State(state): State<AppState>,
-    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -359,7 +359,7 @@ pub async fn set_user_status(
 /// `POST /console/users/{id}/password`.
 pub async fn set_password(
     State(state): State<AppState>,
-    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -387,7 +387,7 @@ pub async fn set_password(
 /// `POST /console/users/{id}/api-passwords/reset`.
 pub async fn reset_api_passwords(
     State(state): State<AppState>,
-    id: Result<ConsoleId<UserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<UserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -408,7 +408,7 @@ fn membership_permissions(form: &FormData) -> Result<Permissions, ConsoleError> 
 /// `POST /console/users/{id}/memberships/{account_id}`: grants or changes a membership.
 pub async fn save_membership(
     State(state): State<AppState>,
-    id: Result<ConsoleId<(UserId, AccountId)>, crate::console::layout::ConsoleError>,
+    id: PostedId<(UserId, AccountId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId((user, account)) = id?;
@@ -427,7 +427,7 @@ pub async fn save_membership(
 /// `POST /console/users/{id}/memberships/{account_id}/remove`.
 pub async fn remove_membership(
     State(state): State<AppState>,
-    id: Result<ConsoleId<(UserId, AccountId)>, crate::console::layout::ConsoleError>,
+    id: PostedId<(UserId, AccountId)>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId((user, account)) = id?;

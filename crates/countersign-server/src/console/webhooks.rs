@@ -3,7 +3,7 @@
 
 use super::layout::{self, FieldErrors, Reply, Section, TextField, copy_button, when_html};
 use super::session::{Admin, Posted, csrf_field, see_other};
-use crate::console::layout::ConsoleId;
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -174,7 +174,7 @@ pub async fn create_webhook(State(state): State<AppState>, posted: Posted<Admin>
 /// `POST /console/webhooks/{id}/delete`: asks for confirmation, then deletes.
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    id: Result<ConsoleId<WebhookId>, crate::console::layout::ConsoleError>,
+    id: PostedId<WebhookId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;

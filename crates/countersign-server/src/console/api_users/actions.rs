@@ -1,8 +1,8 @@
 //! What is done to one API user from the console: the key shown once (after creation and
 //! rotation), revoke and delete behind a confirmation, and rotate with a grace period.
 
-use crate::console::layout::ConsoleId;
 use crate::console::layout::{self, Reply, Section, copy_button, described_by, field_error, when};
+use crate::console::layout::{ConsoleId, PostedId};
 use crate::console::session::{Admin, Posted, csrf_field, see_other};
 use crate::ops::{IssuedKey, OpError};
 use crate::state::AppState;
@@ -83,7 +83,7 @@ enum Removal {
 /// `POST /console/api-users/{id}/revoke`: asks for confirmation, then revokes permanently.
 pub async fn revoke(
     State(state): State<AppState>,
-    id: Result<ConsoleId<ApiUserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<ApiUserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -93,7 +93,7 @@ pub async fn revoke(
 /// `POST /console/api-users/{id}/delete`: asks for confirmation, then deletes the record.
 pub async fn delete(
     State(state): State<AppState>,
-    id: Result<ConsoleId<ApiUserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<ApiUserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
@@ -214,7 +214,7 @@ pub async fn rotate_page(
 /// `POST /console/api-users/{id}/rotate`: issues a new key and shows it once.
 pub async fn rotate(
     State(state): State<AppState>,
-    id: Result<ConsoleId<ApiUserId>, crate::console::layout::ConsoleError>,
+    id: PostedId<ApiUserId>,
     posted: Posted<Admin>,
 ) -> Reply {
     let ConsoleId(id) = id?;
