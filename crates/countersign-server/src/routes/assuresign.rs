@@ -11,7 +11,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use countersign_core::secret::Secret;
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
 /// Longest accepted API username, key or context username in a token request, in bytes.
@@ -38,6 +38,76 @@ fn property<'v>(object: &'v serde_json::Map<String, Value>, name: &str) -> Optio
         .map(|(_, value)| value)
 }
 
+/// The start of the error an object that names a member twice is refused with.
+const TWICE: &str = "a property is named twice";
+
+/// A JSON value whose objects name no member twice, in any case: names match in any case
+/// (SPEC §4), so `{"apiUsername": "a", "APIUSERNAME": "b"}` would be two values for one field,
+/// and which one was meant cannot be known. (A plain `Value` keeps one of them silently.)
+struct Unambiguous(Value);
+
+impl<'de> serde::Deserialize<'de> for Unambiguous {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UnambiguousVisitor).map(Self)
+    }
+}
+
+struct UnambiguousVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        Unambiguous::deserialize(deserializer).map(|Unambiguous(value)| value)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unambiguous(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !seen.insert(name.to_ascii_lowercase()) {
+                return Err(serde::de::Error::custom(TWICE));
+            }
+            let Unambiguous(value) = map.next_value()?;
+            members.insert(name, value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
 /// Parses the token request body (fields validated in the order the dialect reports them).
 pub fn parse_token_request(
     body: &[u8],
@@ -45,8 +115,13 @@ pub fn parse_token_request(
     max_minutes: i64,
 ) -> Result<TokenRequest, AssureSignError> {
     let bad = |detail: &str| AssureSignError::BadRequest(vec![detail.to_owned()]);
-    let value: Value =
-        serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
+    let Unambiguous(value) = serde_json::from_slice(body).map_err(|error: serde_json::Error| {
+        if error.to_string().starts_with(TWICE) {
+            bad("A property is named twice (names match in any case).")
+        } else {
+            bad("The request body is not valid JSON.")
+        }
+    })?;
     let Value::Object(root) = value else {
         return Err(bad("The request body must be a JSON object."));
     };
@@ -450,6 +525,32 @@ pub async fn list_user_environments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_property_named_twice_in_any_case_is_refused() {
+        let fields = r#""key": "k", "contextUsername": "bob", "sessionLengthInMinutes": 60"#;
+        for body in [
+            format!(r#"{{"request": {{"apiUsername": "a", "APIUSERNAME": "b", {fields}}}}}"#),
+            format!(r#"{{"request": {{"apiUsername": "a", "apiUsername": "b", {fields}}}}}"#),
+            format!(r#"{{"request": {{"apiUsername": "a", {fields}}}, "Request": {{}}}}"#),
+            format!(r#"{{"apiUsername": "a", "key": "k2", {fields}}}"#),
+        ] {
+            let Err(AssureSignError::BadRequest(details)) =
+                parse_token_request(body.as_bytes(), 60, 1440)
+            else {
+                panic!("accepted: {body}");
+            };
+            assert_eq!(
+                details,
+                ["A property is named twice (names match in any case)."]
+            );
+        }
+        // Names that differ are read, nested ones too.
+        let body = format!(
+            r#"{{"request": {{"apiUsername": "a", "x": [{{"k": 1}}, {{"k": 2}}], {fields}}}}}"#
+        );
+        assert!(parse_token_request(body.as_bytes(), 60, 1440).is_ok());
+    }
 
     #[test]
     fn seed_body_parses_byte_for_byte() {

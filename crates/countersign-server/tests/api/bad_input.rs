@@ -80,6 +80,14 @@ async fn admin_bodies_are_validated() {
     assert_eq!(unknown_field.status(), StatusCode::BAD_REQUEST);
     let body: Value = unknown_field.value().await;
     assert_eq!(body["code"], "invalid_request");
+    let twice = app
+        .admin(reqwest::Method::POST, "/admin/v1/environments")
+        .header("Content-Type", "application/json")
+        .body(r#"{"name": "X", "kind": "sandbox", "name": "Y"}"#)
+        .call()
+        .await;
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(twice.value().await["code"], "invalid_request");
     let malformed = app
         .admin(reqwest::Method::POST, "/admin/v1/users")
         .header("Content-Type", "application/json")
@@ -374,4 +382,19 @@ async fn query_text_that_does_not_decode_is_empty_or_repeated_is_refused() {
             "{query}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_token_request_naming_a_field_twice_in_any_case_is_400() {
+    let app = spawn_app().await;
+    let response = app
+        .post("/api/v3.7/authentication/apiUser")
+        .header("Content-Type", "application/json")
+        .body(r#"{"request": {"apiUsername": "a", "APIUSERNAME": "b", "key": "k", "contextUsername": "c"}}"#)
+        .call()
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.value().await;
+    assert_eq!(body["errorCode"], "BAD_REQUEST");
+    assert!(body.to_string().contains("named twice"), "{body}");
 }
