@@ -82,16 +82,20 @@ impl Admin {
     }
 }
 
-/// A token from the cookie header, when present.
+/// A token from the cookie header, when sent once. A name sent twice (a cookie set for another
+/// path, or from a sibling domain, beside the console's own) is no cookie: taking either could
+/// sign the browser in as someone else.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
+    let mut values = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim());
+    let first = values.next();
+    values.next().map_or(first, |_| None)
 }
 
 /// Whether the console is served over TLS (served directly, or its public URL is `https`),

@@ -58,6 +58,34 @@ async fn sign_in_sets_an_http_only_strict_session_cookie_not_secure_over_http() 
     assert!(page.contains("Sign out"));
 }
 
+/// A session cookie sent twice (one set by a sibling domain or for another path beside the
+/// console's own) is no session: the page asks to sign in rather than pick one.
+#[tokio::test]
+async fn a_session_cookie_sent_twice_is_no_session() {
+    let app = spawn_app().await;
+    let console = ConsoleClient::new(&app);
+    console.sign_in().await;
+    let real = console.cookie("countersign_console").unwrap();
+    let other = ConsoleClient::new(&app);
+    other.sign_in().await;
+    let foreign = other.cookie("countersign_console").unwrap();
+    let page = |cookie: String| {
+        app.get("/console/api-users")
+            .header(reqwest::header::COOKIE, cookie)
+            .call()
+    };
+    // (The test client follows the redirect: where it ends up is the answer.)
+    let signed_in = page(format!("countersign_console={real}")).await;
+    assert_eq!(signed_in.url().path(), "/console/api-users");
+    for cookie in [
+        format!("countersign_console={foreign}; countersign_console={real}"),
+        format!("countersign_console={real}; countersign_console={real}"),
+    ] {
+        let response = page(cookie).await;
+        assert_eq!(response.url().path(), "/console/sign-in");
+    }
+}
+
 #[tokio::test]
 async fn session_cookie_is_secure_when_the_public_url_is_https() {
     let app = spawn_app_with(|config| config.public_url = "https://auth.example.com".into()).await;
