@@ -1,5 +1,7 @@
 //! The audit sink: events are queued by request handlers and written in batches by one
-//! background task, off the request path. Shutdown drains the queue before returning.
+//! background task, off the request path. Shutdown drains the queue before returning. A reader
+//! of the audit log first waits (briefly) until what this node queued before it is written
+//! ([`AuditSink::settle`]), so an administrator sees the change they just made.
 
 use crate::striped::{Padded, STRIPES, stripe};
 use countersign_core::ids::{AccountId, OrganizationId, UserId};
@@ -10,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Events queued beyond this make senders wait (back-pressure instead of loss).
@@ -18,10 +20,20 @@ const QUEUE_CAPACITY: usize = 65_536;
 /// Largest batch written in one transaction.
 const BATCH: usize = 1_000;
 
+/// How long a reader of the audit log waits for this node's queued events to be written.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
+
+/// What the writer receives: an event, or a reader waiting for every event queued before it.
+#[derive(Debug)]
+enum Queued {
+    Event(AuditEvent),
+    Settled(oneshot::Sender<()>),
+}
+
 /// Queues audit events for the background writer.
 #[derive(Clone, Debug)]
 pub struct AuditSink {
-    sender: mpsc::Sender<AuditEvent>,
+    sender: mpsc::Sender<Queued>,
     close: Arc<Notify>,
     lost: Arc<AtomicU64>,
 }
@@ -51,10 +63,23 @@ impl AuditSink {
 
     /// Queues an event; waits only when the queue is full.
     pub async fn record(&self, event: AuditEvent) {
-        if self.sender.send(event).await.is_err() {
+        if self.sender.send(Queued::Event(event)).await.is_err() {
             self.lost.fetch_add(1, Ordering::Relaxed);
             tracing::error!("audit writer has stopped; event dropped");
         }
+    }
+
+    /// Waits until every event this node queued before the call is written (or found
+    /// unwritable), at most 2 s: a read of the audit log then shows them. Other nodes' events
+    /// are theirs to write. `false` when the wait ran out or the writer has stopped.
+    pub async fn settle(&self) -> bool {
+        let (done, written) = oneshot::channel();
+        let settled = async {
+            self.sender.send(Queued::Settled(done)).await.is_ok() && written.await.is_ok()
+        };
+        tokio::time::timeout(SETTLE_WAIT, settled)
+            .await
+            .unwrap_or(false)
     }
 
     /// How many events were lost: queued after the writer stopped, or in a batch the database
@@ -108,18 +133,20 @@ impl AuditWriter {
 
 async fn write_batches(
     store: Store,
-    mut receiver: mpsc::Receiver<AuditEvent>,
+    mut receiver: mpsc::Receiver<Queued>,
     close: Arc<Notify>,
     lost: Arc<AtomicU64>,
 ) {
+    let mut received_batch = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
+    let mut waiting = Vec::new();
     let mut closing = false;
     loop {
         let received = if closing {
-            receiver.recv_many(&mut batch, BATCH).await
+            receiver.recv_many(&mut received_batch, BATCH).await
         } else {
             tokio::select! {
-                received = receiver.recv_many(&mut batch, BATCH) => received,
+                received = receiver.recv_many(&mut received_batch, BATCH) => received,
                 () = close.notified() => {
                     // No new events; drain what is queued, then stop.
                     receiver.close();
@@ -131,8 +158,15 @@ async fn write_batches(
         if received == 0 {
             break;
         }
+        for queued in received_batch.drain(..) {
+            match queued {
+                Queued::Event(event) => batch.push(event),
+                Queued::Settled(reader) => waiting.push(reader),
+            }
+        }
         let mut attempt = 0u32;
-        loop {
+        // (A chunk of readers alone has nothing to write.)
+        while !batch.is_empty() {
             match store.insert_audit_events(&batch).await {
                 Ok(()) => break,
                 Err(error) if attempt < 20 => {
@@ -148,6 +182,10 @@ async fn write_batches(
             }
         }
         batch.clear();
+        for reader in waiting.drain(..) {
+            // A reader that stopped waiting has nothing to be told.
+            let _ = reader.send(());
+        }
     }
 }
 

@@ -78,6 +78,16 @@ impl AppState {
         self.clock.now()
     }
 
+    /// Before a read of the audit log: every event this node queued is written first (waiting
+    /// at most 2 s), so the reader sees what they just did here. Other nodes write their own,
+    /// and on-behalf-of roll-ups keep their minute; a wait that runs out is logged and the read
+    /// goes on.
+    pub(crate) async fn settle_audit(&self) {
+        if !self.audit.settle().await {
+            tracing::warn!("audit events queued before a read were not all written within 2 s");
+        }
+    }
+
     /// The directory operations, with this state's store, caches, audit and clock.
     pub fn ops(&self) -> &crate::ops::Ops {
         &self.ops

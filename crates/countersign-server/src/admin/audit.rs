@@ -112,6 +112,7 @@ pub async fn list_audit(
         since: parse_time("since", query.since.as_deref())?,
         until: parse_time("until", query.until.as_deref())?,
     };
+    state.settle_audit().await;
     let page = state
         .store
         .list_audit_events(&filter, cursor, paging.limit()?)

@@ -90,6 +90,7 @@ pub(crate) async fn activity_page(
     cursor: Option<i64>,
     limit: u32,
 ) -> Result<Page<AuditRecord>, StoreError> {
+    state.settle_audit().await;
     state
         .store
         .list_user_activity(

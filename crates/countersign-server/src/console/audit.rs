@@ -108,7 +108,10 @@ pub async fn audit_page(
     let since = day("since", filled(query.since.as_ref()), 0);
     // "Until" names the last day shown, so the bound is the start of the next day.
     let until = day("until", filled(query.until.as_ref()), 1);
-    let cursor = filled(query.cursor.as_ref()).and_then(|c| c.parse::<i64>().ok());
+    let cursor = filled(query.cursor.as_ref())
+        .map(|c| c.parse::<i64>())
+        .transpose()
+        .map_err(|_| super::layout::ConsoleError::BadRequest("the page cursor is malformed"))?;
     let filter = AuditFilter {
         organization_id: Some(admin.actor.organization_id),
         actor: filled(query.actor.as_ref()).map(str::to_owned),
@@ -117,6 +120,7 @@ pub async fn audit_page(
         until,
     };
     let page = if errors.is_empty() {
+        state.settle_audit().await;
         Some(
             state
                 .store

@@ -291,3 +291,19 @@ async fn token_issuance_and_failures_are_audited_without_secrets() {
     assert!(!all.contains(&key));
     assert!(!all.contains(&token));
 }
+
+/// The audit log shows at once every event this node queued before the read: an administrator
+/// sees what was just done, without waiting for the background writer.
+#[tokio::test]
+async fn the_audit_log_shows_at_once_what_was_just_done() {
+    let (app, key) = setup().await;
+    for _ in 0..50 {
+        app.token("NewAPIUser", &key, "bob@mycompany.com").await;
+    }
+    let body: Value = app
+        .admin_get("/admin/v1/audit?action=token.issue&limit=1000")
+        .await
+        .value()
+        .await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 50);
+}

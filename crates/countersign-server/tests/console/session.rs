@@ -198,8 +198,10 @@ async fn form_fields_and_queries_that_do_not_decode_are_refused_and_create_nothi
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // Page queries.
-    let response = console.get("/console/audit?actor=%FF").await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    for path in ["/console/audit?actor=%FF", "/console/audit?cursor=abc"] {
+        let response = console.get(path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
     let response = console.get("/console/audit?actor=&action=").await;
     assert_eq!(response.status(), StatusCode::OK);
 }
