@@ -119,7 +119,8 @@ fn decode(raw: &[u8]) -> std::borrow::Cow<'_, str> {
 /// Used by the CLI `countersign header` and by integrators. The result is a single line: XML
 /// escapes `< > & ' "` and writes control characters (including CR and LF) as character
 /// references; JSON escapes them as usual. Values are written as given, so leading or trailing
-/// whitespace is lost on parsing, and a NUL character cannot be represented in the XML form.
+/// whitespace is lost on parsing, and a NUL character cannot be represented in the XML form
+/// (and is refused by [`parse_header`] in either form).
 pub fn build_header(
     format: HeaderFormat,
     username: &str,
@@ -256,6 +257,11 @@ impl Fields {
             let value = value.unwrap_or_default().trim_ascii();
             if value.len() > MAX_FIELD_LEN {
                 return Err(LegacyHeaderError::TooLong);
+            }
+            // No stored name or key holds a NUL (PostgreSQL cannot even compare one), the XML
+            // form cannot carry it, and no client sends it.
+            if value.contains('\0') {
+                return Err(LegacyHeaderError::Malformed);
             }
             Ok(value)
         }

@@ -40,6 +40,13 @@ pub struct DirectoryCache {
     misses: AtomicU64,
 }
 
+/// Whether no record can have `text` as its name: longer than `max` characters, or holding a
+/// NUL (which no name, email or key has, and PostgreSQL cannot even compare). Such a lookup is
+/// nobody at once: no query, no cache entry, never a store failure.
+fn no_record_has(text: &str, max: usize) -> bool {
+    text.contains('\0') || text.chars().count() > max
+}
+
 impl DirectoryCache {
     /// Creates caches of at most `capacity` entries each.
     pub fn new(capacity: u64) -> Self {
@@ -134,7 +141,7 @@ impl DirectoryCache {
     ) -> Result<Option<Arc<ApiUserWithKeys>>, StoreError> {
         // A name no API user can have is nobody, without a lookup or a cache entry: failures
         // with long invented names must not fill memory (SPEC §9).
-        if username.chars().count() > countersign_core::api_user::MAX_USERNAME_LEN {
+        if no_record_has(username, countersign_core::api_user::MAX_USERNAME_LEN) {
             return Ok(None);
         }
         let key = countersign_core::api_user::normalize_username(username);
@@ -188,7 +195,7 @@ impl DirectoryCache {
         email: &str,
     ) -> Result<Option<Arc<User>>, StoreError> {
         // An email no user can have is nobody, without a lookup or a cache entry.
-        if email.chars().count() > countersign_core::directory::MAX_EMAIL_LEN {
+        if no_record_has(email, countersign_core::directory::MAX_EMAIL_LEN) {
             return Ok(None);
         }
         let key = (
@@ -259,7 +266,7 @@ impl DirectoryCache {
         key: &str,
     ) -> Result<Option<Arc<IntegratorKey>>, StoreError> {
         // A key no integrator key can be is unknown, without a lookup or a cache entry.
-        if key.chars().count() > countersign_core::directory::MAX_INTEGRATOR_KEY_LEN {
+        if no_record_has(key, countersign_core::directory::MAX_INTEGRATOR_KEY_LEN) {
             return Ok(None);
         }
         self.get_or_load(&self.integrator_keys, key.to_owned(), async {

@@ -159,7 +159,12 @@ pub async fn sign_in(
     password: Secret,
     source_ip: Option<&str>,
 ) -> Result<Option<(User, Secret, AdminSession)>, AdminError> {
-    if password.expose().len() > passwords::MAX_PASSWORD_LEN || email.len() > 254 {
+    // An email no user can have (too long, or holding a NUL PostgreSQL cannot compare) is
+    // nobody, without a lookup.
+    if password.expose().len() > passwords::MAX_PASSWORD_LEN
+        || email.len() > 254
+        || email.contains('\0')
+    {
         return Ok(None);
     }
     let now = state.now();

@@ -216,19 +216,16 @@ impl CsrfBound for Admin {
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
-    /// The value of a field sent once; `None` when it is absent or repeated (which of two
-    /// would be meant? a repeated CSRF token or confirmation is no token, no confirmation).
+    /// The value of a field (sent once: [`read_form`] refuses a repeated one that is not a
+    /// list).
     pub fn get(&self, name: &str) -> Option<&str> {
-        let mut values = self
-            .0
+        self.0
             .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str());
-        let first = values.next();
-        values.next().map_or(first, |_| None)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
-    /// The value of a field sent once, or the empty string.
+    /// The value of a field, or the empty string.
     pub fn text(&self, name: &str) -> &str {
         self.get(name).unwrap_or("")
     }
@@ -250,8 +247,22 @@ impl FormData {
 /// At most this many fields in a posted form (a form's body is at most 64 KiB besides).
 const MAX_FORM_FIELDS: usize = 4096;
 
+/// The console's list fields: checkboxes and multiple choices, sent once per value. Every
+/// other field is sent once; sent twice, which value would be meant?
+const LIST_FIELDS: [&str; 4] = ["permission", "scopes", "user_ids", "events"];
+
+/// Whether a field other than a list comes twice.
+fn has_repeated_field(fields: &[(String, String)]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    fields
+        .iter()
+        .filter(|(name, _)| !LIST_FIELDS.contains(&name.as_str()))
+        .any(|(name, _)| !seen.insert(name.as_str()))
+}
+
 /// Reads a urlencoded form body, strictly (see [`countersign_core::form`]): a field that does
-/// not decode is refused, not read with replacement characters.
+/// not decode, or one meant once and sent twice, is refused (400), not read with replacement
+/// characters or as one of its values.
 async fn read_form(request: Request, state: &AppState) -> Result<FormData, Response> {
     const UNREADABLE: ConsoleError =
         ConsoleError::BadRequest("the form could not be read; reload the page and try again");
@@ -274,6 +285,7 @@ async fn read_form(request: Request, state: &AppState) -> Result<FormData, Respo
     std::str::from_utf8(&body)
         .ok()
         .and_then(|text| countersign_core::form::pairs(text, MAX_FORM_FIELDS).ok())
+        .filter(|fields| !has_repeated_field(fields))
         .map(FormData)
         .ok_or_else(|| UNREADABLE.into_response())
 }

@@ -32,6 +32,9 @@ pub fn check_webhook_url(text: &str, config: &WebhookConfig) -> Result<reqwest::
     if text.is_empty() || text.len() > MAX_URL_LEN {
         return Err(format!("url must be 1 to {MAX_URL_LEN} characters"));
     }
+    if text.chars().any(char::is_control) {
+        return Err("url may not contain control characters".into());
+    }
     let url = reqwest::Url::parse(text).map_err(|_| "url must be an absolute URL".to_owned())?;
     match url.scheme() {
         "https" => {}

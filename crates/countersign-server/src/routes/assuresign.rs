@@ -11,7 +11,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use countersign_core::secret::Secret;
-use serde::{Deserialize as _, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 /// Longest accepted API username, key or context username in a token request, in bytes.
@@ -41,20 +41,36 @@ fn property<'v>(object: &'v serde_json::Map<String, Value>, name: &str) -> Optio
 /// The start of the error an object that names a member twice is refused with.
 const TWICE: &str = "a property is named twice";
 
-/// A JSON value whose objects name no member twice, in any case: names match in any case
-/// (SPEC §4), so `{"apiUsername": "a", "APIUSERNAME": "b"}` would be two values for one field,
-/// and which one was meant cannot be known. (A plain `Value` keeps one of them silently.)
+/// The token request read as a JSON value whose root object, and its `request` object, name no
+/// member twice in any case: names match in any case (SPEC §4), so `{"apiUsername": "a",
+/// "APIUSERNAME": "b"}` would be two values for one field, and which one was meant cannot be
+/// known (a plain `Value` keeps one of them silently). Other objects are not read, so their
+/// names are left alone, as unknown properties are.
 struct Unambiguous(Value);
 
 impl<'de> serde::Deserialize<'de> for Unambiguous {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(UnambiguousVisitor).map(Self)
+        deserializer.deserialize_any(Names::Root).map(Self)
     }
 }
 
-struct UnambiguousVisitor;
+/// Which object is being read: the root, the root's `request`, or anything else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Names {
+    Root,
+    Request,
+    Free,
+}
 
-impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
+impl<'de> serde::de::DeserializeSeed<'de> for Names {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Names {
     type Value = Value;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,11 +101,11 @@ impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        Unambiguous::deserialize(deserializer).map(|Unambiguous(value)| value)
+        deserializer.deserialize_any(self)
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(Unambiguous(item)) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(Names::Free)? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -98,15 +114,28 @@ impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
         let mut members = serde_json::Map::new();
         let mut seen = std::collections::HashSet::new();
         while let Some(name) = map.next_key::<String>()? {
-            if !seen.insert(name.to_ascii_lowercase()) {
+            if self != Self::Free && !seen.insert(name.to_ascii_lowercase()) {
                 return Err(serde::de::Error::custom(TWICE));
             }
-            let Unambiguous(value) = map.next_value()?;
+            let inner = if self == Self::Root && name.eq_ignore_ascii_case("request") {
+                Self::Request
+            } else {
+                Self::Free
+            };
+            let value = map.next_value_seed(inner)?;
             members.insert(name, value);
         }
         Ok(Value::Object(members))
     }
 }
+
+/// The token request's own fields, which belong in `request` when there is one.
+const FIELDS: [&str; 4] = [
+    "apiUsername",
+    "key",
+    "contextUsername",
+    "sessionLengthInMinutes",
+];
 
 /// Parses the token request body (fields validated in the order the dialect reports them).
 pub fn parse_token_request(
@@ -126,6 +155,11 @@ pub fn parse_token_request(
         return Err(bad("The request body must be a JSON object."));
     };
     let request = match property(&root, "request") {
+        Some(Value::Object(_)) if FIELDS.iter().any(|name| property(&root, name).is_some()) => {
+            return Err(bad(
+                "The fields belong in 'Request'; some are also outside it.",
+            ));
+        }
         Some(Value::Object(request)) => request,
         Some(Value::Null) | None => &root,
         Some(_) => return Err(bad("'Request' must be an object.")),
@@ -136,6 +170,10 @@ pub fn parse_token_request(
             Some(Value::String(s)) if !s.trim().is_empty() => {
                 if s.len() > MAX_FIELD_BYTES {
                     details.push(format!("'{label}' is too long."));
+                    None
+                } else if s.chars().any(char::is_control) {
+                    // No name, key or user has one; NUL could not even be looked up.
+                    details.push(format!("'{label}' must not contain control characters."));
                     None
                 } else {
                     Some(s.trim().to_owned())
@@ -534,6 +572,9 @@ mod tests {
             format!(r#"{{"request": {{"apiUsername": "a", "apiUsername": "b", {fields}}}}}"#),
             format!(r#"{{"request": {{"apiUsername": "a", {fields}}}, "Request": {{}}}}"#),
             format!(r#"{{"apiUsername": "a", "key": "k2", {fields}}}"#),
+            format!(
+                r#"{{"$serde_json::private::RawValue": "1", "apiUsername": "a", "APIUSERNAME": "b", {fields}}}"#
+            ),
         ] {
             let Err(AssureSignError::BadRequest(details)) =
                 parse_token_request(body.as_bytes(), 60, 1440)
@@ -545,11 +586,24 @@ mod tests {
                 ["A property is named twice (names match in any case)."]
             );
         }
-        // Names that differ are read, nested ones too.
+        // Names that differ are read, nested ones too; objects that are not read may repeat
+        // a name, as unknown properties are ignored.
         let body = format!(
-            r#"{{"request": {{"apiUsername": "a", "x": [{{"k": 1}}, {{"k": 2}}], {fields}}}}}"#
+            r#"{{"request": {{"apiUsername": "a", "x": [{{"k": 1}}, {{"k": 2}}], "m": {{"id": 1, "ID": 2}}, {fields}}}, "meta": {{"a": 1, "a": 2}}}}"#
         );
         assert!(parse_token_request(body.as_bytes(), 60, 1440).is_ok());
+        // The fields are read in `request` or at the root, never both.
+        let both =
+            format!(r#"{{"request": {{"apiUsername": "a", {fields}}}, "ApiUsername": "x"}}"#);
+        assert!(matches!(
+            parse_token_request(both.as_bytes(), 60, 1440),
+            Err(AssureSignError::BadRequest(details)) if details[0].contains("outside")
+        ));
+        // The serde_json private name for raw values is a name like any other.
+        let raw = format!(
+            r#"{{"$serde_json::private::RawValue": "{{}}", "apiUsername": "a", {fields}}}"#
+        );
+        assert!(parse_token_request(raw.as_bytes(), 60, 1440).is_ok());
     }
 
     #[test]

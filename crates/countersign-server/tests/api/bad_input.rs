@@ -397,4 +397,72 @@ async fn a_token_request_naming_a_field_twice_in_any_case_is_400() {
     let body = response.value().await;
     assert_eq!(body["errorCode"], "BAD_REQUEST");
     assert!(body.to_string().contains("named twice"), "{body}");
+    // Control characters (a NUL cannot even be looked up) and objects nested past the limit.
+    let nul = app
+        .post("/api/v3.7/authentication/apiUser")
+        .json(&json!({"request": {"apiUsername": "a\u{0}b", "key": "k", "contextUsername": "c"}}))
+        .call()
+        .await;
+    assert_eq!(nul.status(), StatusCode::BAD_REQUEST);
+    assert!(nul.value().await.to_string().contains("control characters"));
+    let deep = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+    let deep = app
+        .post("/api/v3.7/authentication/apiUser")
+        .header("Content-Type", "application/json")
+        .body(deep)
+        .call()
+        .await;
+    assert_eq!(deep.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A NUL in any text of the admin API (PostgreSQL cannot store or compare one) is a 4xx in
+/// problem+json, never a store failure.
+#[tokio::test]
+async fn a_nul_in_admin_text_is_refused_not_a_store_failure() {
+    let app = spawn_app().await;
+    let env = app.create_environment("Sandbox", "sandbox").await;
+    for (path, body) in [
+        (
+            "/admin/v1/environments",
+            json!({"name": "a\u{0}b", "kind": "sandbox"}),
+        ),
+        (
+            "/admin/v1/accounts",
+            json!({"environment_id": env, "name": "a\u{0}b"}),
+        ),
+        (
+            "/admin/v1/users",
+            json!({"email": "a\u{0}b@example.com", "name": "A"}),
+        ),
+        (
+            "/admin/v1/users",
+            json!({"email": "ab@example.com", "name": "a\u{0}b"}),
+        ),
+        ("/admin/v1/integrator-keys", json!({"name": "a\u{0}b"})),
+        (
+            "/admin/v1/api-users",
+            json!({"username": "a\u{0}b", "scope": {"type": "organization"}}),
+        ),
+        (
+            "/admin/v1/webhooks",
+            json!({"url": "https://example.com/a\u{0}b", "events": ["api_user.revoked"]}),
+        ),
+        (
+            "/admin/v1/introspection-clients",
+            json!({"name": "a\u{0}b"}),
+        ),
+    ] {
+        let response = app.admin_post(path, body.clone()).await;
+        assert!(
+            response.status().is_client_error(),
+            "{path} {body}: {}",
+            response.status()
+        );
+    }
+    let sign_in = app
+        .post("/admin/v1/login")
+        .json(&json!({"email": "a\u{0}b@example.com", "password": "x"}))
+        .call()
+        .await;
+    assert!(sign_in.status().is_client_error(), "{}", sign_in.status());
 }

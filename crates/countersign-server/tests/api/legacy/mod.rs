@@ -437,3 +437,24 @@ async fn membership_change_takes_effect_on_the_next_request() {
 
 mod encodings;
 mod sobo;
+
+/// Text no stored name can hold (a NUL, which PostgreSQL cannot even compare) is a refusal in
+/// the dialect, never a store failure.
+#[tokio::test]
+async fn a_nul_in_a_legacy_header_is_refused_in_the_dialect() {
+    let w = world().await;
+    for header in [
+        format!(r#"{{"Username":"a\u0000b","Password":"x","IntegratorKey":"{INTEGRATOR_KEY}"}}"#),
+        format!(
+            r#"{{"Username":"{SERVICE}","Password":"{PASSWORD}","IntegratorKey":"{INTEGRATOR_KEY}","SendOnBehalfOf":"a\u0000b"}}"#
+        ),
+        format!(r#"{{"Username":"{SERVICE}","Password":"x","IntegratorKey":"k\u0000"}}"#),
+    ] {
+        let response = legacy_get(&w.app, "/restapi/v2/login_information", &header).await;
+        assert!(
+            response.status().is_client_error(),
+            "{header}: {}",
+            response.status()
+        );
+    }
+}

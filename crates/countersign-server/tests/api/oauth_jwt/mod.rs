@@ -389,3 +389,19 @@ async fn every_refusal_of_the_jwt_grant_answers_docusigns_error() {
 }
 
 mod tokens;
+
+/// An issuer or subject no record can have (a NUL, which PostgreSQL cannot even compare) is
+/// refused as unknown, never a store failure.
+#[tokio::test]
+async fn an_issuer_or_subject_with_a_nul_is_refused_as_unknown() {
+    let app = spawn_app().await;
+    let client = jwt_client(&app).await;
+    let mut claims = user_claims(&app, &client);
+    claims["iss"] = json!(format!("{}\u{0}", client.key));
+    let response = token_request(&app, &sign(&client.private_pem, &claims)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let mut claims = user_claims(&app, &client);
+    claims["sub"] = json!("bob\u{0}@example.com");
+    let response = token_request(&app, &sign(&client.private_pem, &claims)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
