@@ -86,7 +86,7 @@ fn parse_key(text: Option<&str>) -> Result<Option<IntegratorKeyId>, AdminError> 
 
 /// Who still uses the legacy header, per integrator key, user and on-behalf-of user.
 #[utoipa::path(get, path = "/admin/v1/legacy-usage", tag = "admin", params(UsageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListBody<UsageItem>), (status = 422, description = "integrator_key_id not a UUID, or since not an RFC 3339 time")))]
+    responses((status = 200, body = ListBody<UsageItem>), (status = 400, description = "A query that does not decode"), (status = 422, description = "integrator_key_id not a UUID, or since not an RFC 3339 time")))]
 pub async fn list_legacy_usage(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,
@@ -142,7 +142,7 @@ pub struct DailyQuery {
 
 /// Legacy-header requests per UTC day for one integrator key.
 #[utoipa::path(get, path = "/admin/v1/legacy-usage/daily", tag = "admin", params(DailyQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListBody<DailyItem>), (status = 404, description = "No such integrator key"), (status = 422, description = "integrator_key_id not a UUID")))]
+    responses((status = 200, body = ListBody<DailyItem>), (status = 400, description = "A query that does not decode"), (status = 404, description = "No such integrator key"), (status = 422, description = "integrator_key_id not a UUID")))]
 pub async fn list_legacy_usage_daily(
     State(state): State<AppState>,
     OrgAdmin(actor): OrgAdmin,

@@ -203,7 +203,8 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// Gives error pages the signed-in user's navigation and sign-out, so every page offers
 /// sign-out; without a live session the bare page stays.
 async fn frame_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let token = session::cookie(request.headers(), session::SESSION_COOKIE).map(str::to_owned);
+    let token =
+        session::cookie(&state, request.headers(), session::Cookie::Session).map(str::to_owned);
     let mut response = next.run(request).await;
     let Some(error) = response.extensions_mut().remove::<layout::ErrorPage>() else {
         return response;

@@ -12,7 +12,7 @@
 //! answer at the registered redirect URI's origin and nowhere else.
 
 use super::layout::{self, bare_page};
-use super::session::{Posted, SESSION_COOKIE, cookie};
+use super::session::{Cookie, Posted, cookie};
 use super::signed::{Session, csrf_field};
 use crate::admin::session::session_for_token;
 use crate::oauth::authorize::{self, Checked, Refusal, ResponseType, form_action_source};
@@ -119,7 +119,7 @@ fn query_of(checked: &Checked, with_login: bool) -> String {
 
 /// The session of the request's cookie, if any and live.
 async fn session_of(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let token = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty())?;
+    let token = cookie(state, headers, Cookie::Session).filter(|t| !t.is_empty())?;
     let (user, digest, session) = session_for_token(state, token).await.ok()?;
     Some(Session {
         user,

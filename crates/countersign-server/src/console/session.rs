@@ -25,10 +25,29 @@ use countersign_store::AuditOutcome;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-/// Name of the cookie that carries the console session token.
-pub const SESSION_COOKIE: &str = "countersign_console";
-/// Name of the cookie that carries the sign-in form's double-submit token.
-pub const SIGN_IN_COOKIE: &str = "countersign_console_sign_in";
+/// The console's two cookies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cookie {
+    /// The console session token.
+    Session,
+    /// The sign-in form's double-submit token.
+    SignIn,
+}
+
+impl Cookie {
+    /// The cookie's name and path. Over TLS the names carry the `__Host-` prefix, which browsers
+    /// accept only with `Secure`, `Path=/` and no `Domain`: no other site, not even a sibling
+    /// domain, can set one beside the console's own. Over plain HTTP (development) the plain
+    /// names are scoped to their pages.
+    pub fn name_and_path(self, secure: bool) -> (&'static str, &'static str) {
+        match (self, secure) {
+            (Self::Session, true) => ("__Host-countersign_console", "/"),
+            (Self::Session, false) => ("countersign_console", "/console"),
+            (Self::SignIn, true) => ("__Host-countersign_console_sign_in", "/"),
+            (Self::SignIn, false) => ("countersign_console_sign_in", "/console/sign-in"),
+        }
+    }
+}
 
 /// How long the sign-in form's token lives, in seconds.
 const SIGN_IN_TOKEN_SECONDS: i64 = 60 * 60;
@@ -82,10 +101,11 @@ impl Admin {
     }
 }
 
-/// A token from the cookie header, when sent once. A name sent twice (a cookie set for another
-/// path, or from a sibling domain, beside the console's own) is no cookie: taking either could
-/// sign the browser in as someone else.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// A cookie's value, when the `Cookie` header carries one value under its name. Two different
+/// values (one set for another path, or by a sibling domain over plain HTTP, beside the
+/// console's own) are no cookie: taking either could sign the browser in as someone else.
+pub fn cookie<'h>(state: &AppState, headers: &'h HeaderMap, which: Cookie) -> Option<&'h str> {
+    let (name, _) = which.name_and_path(is_secure(state));
     let mut values = headers
         .get_all(header::COOKIE)
         .iter()
@@ -94,8 +114,8 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(key, _)| *key == name)
         .map(|(_, value)| value.trim());
-    let first = values.next();
-    values.next().map_or(first, |_| None)
+    let first = values.next()?;
+    values.all(|value| value == first).then_some(first)
 }
 
 /// Whether the console is served over TLS (served directly, or its public URL is `https`),
@@ -110,8 +130,10 @@ pub fn is_secure(state: &AppState) -> bool {
 }
 
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Secure` over TLS.
-fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
-    let secure = if is_secure(state) { "; Secure" } else { "" };
+fn set_cookie(state: &AppState, which: Cookie, value: &str, max_age: i64) -> HeaderValue {
+    let secure = is_secure(state);
+    let (name, path) = which.name_and_path(secure);
+    let secure = if secure { "; Secure" } else { "" };
     let text = format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
     );
@@ -121,7 +143,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
 
 /// The `Set-Cookie` value that removes the session cookie.
 fn clear_session_cookie(state: &AppState) -> HeaderValue {
-    set_cookie(state, SESSION_COOKIE, "", "/console", 0)
+    set_cookie(state, Cookie::Session, "", 0)
 }
 
 /// A 303 redirect (the answer to a posted form, or to a page that needs a session).
@@ -145,7 +167,8 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+        let Some(token) = cookie(state, &parts.headers, Cookie::Session).filter(|t| !t.is_empty())
+        else {
             return Err(see_other("/console/sign-in"));
         };
         match session_for_token(state, token).await {
@@ -382,7 +405,7 @@ pub async fn sign_in_page(
 ) -> Response {
     let return_to = return_path(query.return_to.as_deref());
     if query.prompt.as_deref() != Some("login")
-        && let Some(token) = cookie(&headers, SESSION_COOKIE).filter(|t| !t.is_empty())
+        && let Some(token) = cookie(&state, &headers, Cookie::Session).filter(|t| !t.is_empty())
         && session_for_token(&state, token).await.is_ok()
     {
         return see_other(return_to.unwrap_or("/console/api-users"));
@@ -418,20 +441,14 @@ fn sign_in_response(
     error: Option<&str>,
     return_to: Option<&str>,
 ) -> Response {
-    let token = cookie(headers, SIGN_IN_COOKIE)
+    let token = cookie(state, headers, Cookie::SignIn)
         .filter(|t| is_sign_in_token(t))
         .map_or_else(|| hex::encode(random_bytes::<32>()), str::to_owned);
     let markup = layout::sign_in(&token, email, notice, error, return_to);
     let mut response = layout::html(status, markup);
     response.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(
-            state,
-            SIGN_IN_COOKIE,
-            &token,
-            "/console/sign-in",
-            SIGN_IN_TOKEN_SECONDS,
-        ),
+        set_cookie(state, Cookie::SignIn, &token, SIGN_IN_TOKEN_SECONDS),
     );
     response
 }
@@ -448,7 +465,7 @@ pub async fn sign_in(
         Ok(form) => form,
         Err(response) => return response,
     };
-    let expected = cookie(&headers, SIGN_IN_COOKIE).filter(|t| is_sign_in_token(t));
+    let expected = cookie(&state, &headers, Cookie::SignIn).filter(|t| is_sign_in_token(t));
     if !expected.is_some_and(|expected| tokens_match(form.get(CSRF_FIELD), expected)) {
         return ConsoleError::Csrf.into_response();
     }
@@ -480,11 +497,11 @@ pub async fn sign_in(
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,
-                set_cookie(&state, SESSION_COOKIE, token.expose(), "/console", max_age),
+                set_cookie(&state, Cookie::Session, token.expose(), max_age),
             );
             headers.append(
                 header::SET_COOKIE,
-                set_cookie(&state, SIGN_IN_COOKIE, "", "/console/sign-in", 0),
+                set_cookie(&state, Cookie::SignIn, "", 0),
             );
             response
         }

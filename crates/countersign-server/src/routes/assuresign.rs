@@ -290,7 +290,7 @@ pub struct TokenRequestFields {
     request_body = TokenRequestBody,
     responses(
         (status = 200, description = "A session token", body = TokenResponse, content_type = "application/json; charset=utf-8"),
-        (status = 400, description = "Missing field or malformed JSON (BAD_REQUEST)"),
+        (status = 400, description = "Missing field, malformed JSON, a property named twice (in any case), fields both inside and outside request, or a control character (BAD_REQUEST)"),
         (status = 401, description = "Invalid key or API user (UNAUTHORIZED)"),
         (status = 403, description = "Context user unknown, disabled or outside the scope (FORBIDDEN)"),
         (status = 413, description = "Body too large"),

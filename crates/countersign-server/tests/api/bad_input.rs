@@ -362,6 +362,14 @@ async fn query_text_that_does_not_decode_is_empty_or_repeated_is_refused() {
         );
         assert_eq!(response.value().await["field"], field, "{path}");
     }
+    // The bound is 256 characters, not bytes.
+    let wide = format!("/admin/v1/audit?actor={}", "%C3%A9".repeat(256));
+    assert_eq!(app.admin_get(&wide).await.status(), StatusCode::OK);
+    let long = format!("/admin/v1/audit?actor={}", "a".repeat(257));
+    assert_eq!(
+        app.admin_get(&long).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     // Escaped text that decodes is read.
     let audit = app.admin_get("/admin/v1/audit?action=admin%2Elogin").await;
     assert_eq!(audit.status(), StatusCode::OK);
