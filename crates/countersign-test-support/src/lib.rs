@@ -415,6 +415,21 @@ impl TestApp {
         self.admin(Method::GET, path).call().await
     }
 
+    /// The audit log's events for `query` (the admin API's filters: `action=api_user.revoke`,
+    /// `actor=policy&action=…`), newest first, once there are at least `count` (waiting up to
+    /// 10 s: a background task queues its events after the change it made shows). Panics when
+    /// they do not come.
+    pub async fn audit_events(&self, query: &str, count: usize) -> Vec<Value> {
+        let path = format!("/admin/v1/audit?{query}&limit=1000");
+        self.eventually_some(std::time::Duration::from_secs(10), || async {
+            let events: Value = self.admin_get(&path).await.value().await;
+            let items = events["items"].as_array().cloned().unwrap_or_default();
+            (items.len() >= count).then_some(items)
+        })
+        .await
+        .unwrap_or_else(|| panic!("fewer than {count} audit events for {query} within 10 s"))
+    }
+
     /// `POST` JSON as the administrator.
     pub async fn admin_post(&self, path: &str, body: Value) -> Response {
         self.admin(Method::POST, path).json(&body).call().await

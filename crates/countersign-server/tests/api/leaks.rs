@@ -157,18 +157,7 @@ async fn a_signed_report_of_a_live_key_revokes_its_api_user_at_once() {
         StatusCode::UNAUTHORIZED,
         "every session of the revoked API user ends"
     );
-    let events = app
-        .eventually_some(Duration::from_secs(10), || async {
-            let events: Value = app
-                .admin_get("/admin/v1/audit?actor=leak_report")
-                .await
-                .value()
-                .await;
-            (events["items"].as_array().unwrap().len() >= 2).then_some(events)
-        })
-        .await
-        .expect("the leak and the revocation are audited");
-    let items = events["items"].as_array().unwrap();
+    let items = app.audit_events("actor=leak_report", 2).await;
     let leaked = items
         .iter()
         .find(|e| e["action"] == "api_user.key_leaked")
@@ -522,17 +511,8 @@ async fn a_reported_key_that_no_longer_works_revokes_nothing() {
     assert_eq!(world.api_user_status().await, "active");
     let token = app.token("Leaky", &new_key, BOB).await;
     assert_eq!(app.verify(&token, None).await.status(), StatusCode::OK);
-    let detail = app
-        .eventually_some(Duration::from_secs(10), || async {
-            let events: Value = app
-                .admin_get("/admin/v1/audit?action=api_user.key_leaked")
-                .await
-                .value()
-                .await;
-            events["items"][0]["detail"].as_str().map(str::to_owned)
-        })
-        .await
-        .expect("the leak of the retired key is audited");
+    let events = app.audit_events("action=api_user.key_leaked", 1).await;
+    let detail = events[0]["detail"].as_str().unwrap();
     assert!(detail.contains("no longer works"), "{detail}");
     assert!(detail.contains(FOUND_AT), "{detail}");
 }

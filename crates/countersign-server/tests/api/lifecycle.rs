@@ -226,20 +226,10 @@ async fn api_users_unused_too_long_are_revoked_by_the_policy() {
     );
     assert!(!token.is_empty());
     app.token("used-bot", &used_key, "bob@example.com").await;
-    // The round queues its audit event after the revocation shows: wait for it.
-    let audit = app
-        .eventually_some(Wait::from_secs(10), || async {
-            let audit: Value = app
-                .admin_get("/admin/v1/audit?actor=policy&action=api_user.revoke")
-                .await
-                .value()
-                .await;
-            (!audit["items"].as_array().unwrap().is_empty()).then_some(audit)
-        })
-        .await
-        .expect("the policy's revocation is audited");
-    let items = audit["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{audit}");
+    let items = app
+        .audit_events("actor=policy&action=api_user.revoke", 1)
+        .await;
+    assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["subject"], idle_id.as_str());
 }
 
@@ -350,18 +340,10 @@ async fn rotation_finishes_itself_once_the_old_key_goes_silent() {
         "sessions of the retired key end with it"
     );
     app.token("rolling-bot", &new_key, "bob@example.com").await;
-    // Audit events are written behind the change: wait for it.
-    let subject = app
-        .eventually_some(Wait::from_secs(10), || async {
-            let audit: Value = app
-                .admin_get("/admin/v1/audit?actor=policy&action=api_user.key_retire")
-                .await
-                .value()
-                .await;
-            audit["items"][0]["subject"].as_str().map(str::to_owned)
-        })
+    let items = app
+        .audit_events("actor=policy&action=api_user.key_retire", 1)
         .await;
-    assert_eq!(subject.as_deref(), Some(id.as_str()));
+    assert_eq!(items[0]["subject"], id.as_str());
 }
 
 #[tokio::test]
