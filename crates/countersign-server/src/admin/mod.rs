@@ -297,6 +297,11 @@ where
         let bytes = to_bytes(request.into_body(), state.config.admin_body_limit)
             .await
             .map_err(|error| AdminError::unread_body(&error))?;
+        if escapes_nul(&bytes) {
+            return Err(AdminError::BadRequest(
+                "a string holds a NUL (\\u0000), which no name, key or text may".into(),
+            ));
+        }
         serde_json::from_slice(&bytes)
             .map(AdminJson)
             .map_err(|error| {
@@ -306,6 +311,22 @@ where
                 ))
             })
     }
+}
+
+/// Whether JSON text holds the escape `\u0000` (a NUL in a string: JSON cannot carry one any
+/// other way). No name, email, URL or note of the admin API may hold one, and PostgreSQL could
+/// not store it, so every body is refused here, before any field is read.
+fn escapes_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, window)| {
+        window == b"\\u0000"
+            && json[..at]
+                .iter()
+                .rev()
+                .take_while(|&&byte| byte == b'\\')
+                .count()
+                % 2
+                == 0
+    })
 }
 
 /// Describes a JSON error by category and position only, so no part of the body is echoed.
@@ -431,3 +452,34 @@ impl<T> ListBody<T> {
 }
 
 pub use crate::clock::rfc3339;
+
+#[cfg(test)]
+mod tests {
+    use super::escapes_nul;
+
+    #[test]
+    fn a_nul_escape_is_found_and_an_escaped_backslash_before_u0000_is_not_one() {
+        for json in [r#"{"a":"\u0000"}"#, r#"{"a":"x\\\u0000"}"#, r#"["\u0000"]"#] {
+            assert!(escapes_nul(json.as_bytes()), "{json}");
+        }
+        fn holds_nul(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(text) => text.contains('\0'),
+                serde_json::Value::Array(items) => items.iter().any(holds_nul),
+                serde_json::Value::Object(members) => members
+                    .iter()
+                    .any(|(name, v)| name.contains('\0') || holds_nul(v)),
+                _ => false,
+            }
+        }
+        for json in [
+            r#"{"a":"\\u0000"}"#,
+            r#"{"a":"\\\\u0000"}"#,
+            r#"{"a":"\u00001"}"#,
+            "{}",
+        ] {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+            assert_eq!(escapes_nul(json.as_bytes()), holds_nul(&value), "{json}");
+        }
+    }
+}

@@ -467,6 +467,19 @@ async fn a_nul_in_admin_text_is_refused_not_a_store_failure() {
             response.status()
         );
     }
+    // Any string of any body: refused before a field is read.
+    let patch = app
+        .admin(reqwest::Method::PATCH, "/admin/v1/organization")
+        .json(&json!({"name": "a\u{0}b"}))
+        .call()
+        .await;
+    assert_eq!(patch.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        patch.value().await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("NUL")
+    );
     let sign_in = app
         .post("/admin/v1/login")
         .json(&json!({"email": "a\u{0}b@example.com", "password": "x"}))
