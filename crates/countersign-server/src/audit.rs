@@ -71,15 +71,14 @@ impl AuditSink {
 
     /// Waits until every event this node queued before the call is written (or found
     /// unwritable), at most 2 s: a read of the audit log then shows them. Other nodes' events
-    /// are theirs to write. `false` when the wait ran out or the writer has stopped.
+    /// are theirs to write. `false` at once when the queue is full (a reader does not wait
+    /// behind a backlog) or the writer has stopped, and when the wait runs out.
     pub async fn settle(&self) -> bool {
         let (done, written) = oneshot::channel();
-        let settled = async {
-            self.sender.send(Queued::Settled(done)).await.is_ok() && written.await.is_ok()
-        };
-        tokio::time::timeout(SETTLE_WAIT, settled)
-            .await
-            .unwrap_or(false)
+        if self.sender.try_send(Queued::Settled(done)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(SETTLE_WAIT, written).await, Ok(Ok(())))
     }
 
     /// How many events were lost: queued after the writer stopped, or in a batch the database

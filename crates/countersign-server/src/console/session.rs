@@ -103,13 +103,17 @@ impl Admin {
 
 /// A cookie's value, when the `Cookie` header carries one value under its name. Two different
 /// values (one set for another path, or by a sibling domain over plain HTTP, beside the
-/// console's own) are no cookie: taking either could sign the browser in as someone else.
+/// console's own) are no cookie: taking either could sign the browser in as someone else. So
+/// is any cookie when a `Cookie` header is not text: what it hides cannot be checked.
 pub fn cookie<'h>(state: &AppState, headers: &'h HeaderMap, which: Cookie) -> Option<&'h str> {
     let (name, _) = which.name_and_path(is_secure(state));
-    let mut values = headers
+    let lines = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
+        .map(|value| value.to_str().ok())
+        .collect::<Option<Vec<&str>>>()?;
+    let mut values = lines
+        .into_iter()
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(key, _)| *key == name)

@@ -486,4 +486,12 @@ async fn a_nul_in_admin_text_is_refused_not_a_store_failure() {
         .call()
         .await;
     assert!(sign_in.status().is_client_error(), "{}", sign_in.status());
+    // Refused by the body's reader, before any lookup.
+    assert_eq!(sign_in.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        sign_in.value().await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("NUL")
+    );
 }

@@ -88,6 +88,20 @@ async fn a_session_cookie_sent_twice_is_no_session() {
     ] {
         assert_eq!(page(cookie).await.url().path(), "/console/sign-in");
     }
+    // A second Cookie line that is not text hides what it holds: no session either.
+    let unreadable = app
+        .get("/console/api-users")
+        .header(
+            reqwest::header::COOKIE,
+            format!("countersign_console={real}"),
+        )
+        .header(
+            reqwest::header::COOKIE,
+            reqwest::header::HeaderValue::from_bytes(b"countersign_console=\xff").unwrap(),
+        )
+        .call()
+        .await;
+    assert_eq!(unreadable.url().path(), "/console/sign-in");
 }
 
 /// Over TLS the cookies are `Secure` and carry the `__Host-` prefix (so no sibling domain can
